@@ -1,0 +1,154 @@
+//! The command line: argument parsing, target selection, output and exit codes.
+//!
+//! Invariant: the only module that writes to stdout/stderr and the only user of `anyhow`.
+//! Data (JSON, Markdown, plans) goes to stdout; diagnostics, progress and prompts to stderr.
+
+mod apply;
+mod emulator;
+mod export;
+mod plan;
+mod schema;
+mod target;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use target::Target;
+
+/// Manage Contentstack Personalize the GitOps way.
+#[derive(Debug, Parser)]
+#[command(name = "pzctl", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Personalize Management API base URL (the hosted service or an emulator). Without it (and
+    /// without `--region`) the target is the embedded local organization under `.pzctl/`.
+    #[arg(long, global = true, env = "PZCTL_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Hosted region: na, eu, au, azure-na, azure-eu, gcp-na or gcp-eu.
+    #[arg(long, global = true, env = "PZCTL_REGION")]
+    pub region: Option<String>,
+    /// Directory of the embedded local organization.
+    #[arg(long, global = true, env = "PZCTL_STATE_DIR", default_value = ".pzctl")]
+    pub state_dir: PathBuf,
+}
+
+/// Which manifest files to read.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Files or folders to read manifests from.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Read only files matching this glob (repeatable).
+    #[arg(long)]
+    pub include: Vec<String>,
+    /// Skip files matching this glob (repeatable).
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Limit to these projects (repeatable).
+    #[arg(long)]
+    pub project: Vec<String>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests against the schemas and each other; print every problem.
+    Validate(validate::ValidateArgs),
+    /// Read live state, diff it against the manifests and show what would change.
+    Plan(plan::PlanArgs),
+    /// Carry out a plan (fresh, or saved with `plan --out`).
+    Apply(apply::ApplyArgs),
+    /// Write manifests for what is live.
+    Export(export::ExportArgs),
+    /// Serve the Personalize Management API on loopback, for tests, demos and CI dry runs.
+    Emulator(emulator::EmulatorArgs),
+    /// Write the JSON Schemas of the manifests.
+    Schema(schema::SchemaArgs),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Output formats of validate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    Text,
+    Json,
+    Github,
+}
+
+/// Run the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            let mut message = format!("error: {error}");
+            for cause in error.chain().skip(1) {
+                message.push_str(&format!("\n  caused by: {cause}"));
+            }
+            output::error_line(&message);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Plan(args) => runtime()?.block_on(plan::run(&cli.global, args)),
+        Command::Apply(args) => runtime()?.block_on(apply::run(&cli.global, args)),
+        Command::Export(args) => runtime()?.block_on(export::run(&cli.global, args)),
+        Command::Emulator(args) => runtime()?.block_on(emulator::run(&cli.global, args)),
+        Command::Schema(args) => schema::run(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "pzctl", &mut out);
+            output::stdout_bytes(&out);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// The only place that prints.
+pub mod output {
+    use std::io::Write;
+
+    /// Write data to stdout; a closed pipe is not an error.
+    pub fn stdout_bytes(bytes: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
+    }
+
+    /// Write a data line to stdout.
+    pub fn stdout_line(text: &str) {
+        stdout_bytes(format!("{text}\n").as_bytes());
+    }
+
+    /// Write a human line to stderr.
+    pub fn error_line(text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{text}");
+    }
+}

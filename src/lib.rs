@@ -1,0 +1,16 @@
+//! pzctl: manage Contentstack Personalize the GitOps way.
+//!
+//! See `ARCHITECTURE.md` for the map of modules and their invariants.
+
+pub mod apply;
+pub mod cli;
+pub mod diagnostic;
+pub mod emulator;
+pub mod live;
+pub mod manifest;
+pub mod model;
+pub mod plan;
+pub mod render;
+pub mod schema;
+pub mod store;
+pub mod wire;

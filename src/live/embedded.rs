@@ -1,0 +1,1 @@
+//! The embedded local organization: the store behind a lock under `.pzctl/`, no server.

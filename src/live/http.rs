@@ -1,0 +1,1 @@
+//! The HTTP client for the hosted Personalize Management API and the emulator.

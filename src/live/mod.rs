@@ -1,0 +1,486 @@
+//! Live state: the one [`Backend`] trait with its three faces (the HTTP client for the hosted
+//! API and the emulator, and the embedded local organization), the typed [`Api`] over it, and
+//! [`observe`], which reads a whole organization into a [`LiveState`].
+//!
+//! Invariant: this module and its children are the only code that talks to a live organization.
+//! `http` is the only importer of `reqwest`.
+
+pub mod embedded;
+pub mod http;
+mod observe;
+
+use std::future::Future;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::wire::{self, ApiError};
+
+pub use observe::observe;
+
+/// HTTP method of a [`Request`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// GET, PUT and DELETE may be repeated safely; POST may not.
+    #[must_use]
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Method::Post)
+    }
+}
+
+/// One API call, independent of transport: what the HTTP client sends, what the emulator
+/// receives and what the embedded organization dispatches in process.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub method: Method,
+    /// The path with query, e.g. `/attributes` or `/projects?connectedStackApiKey=blt1`.
+    pub path: String,
+    /// The `x-project-uid` header, for project-scoped routes.
+    pub project: Option<String>,
+    /// JSON body for POST and PUT.
+    pub body: Option<Value>,
+}
+
+impl Request {
+    #[must_use]
+    pub fn get(path: impl Into<String>) -> Self {
+        Request {
+            method: Method::Get,
+            path: path.into(),
+            project: None,
+            body: None,
+        }
+    }
+
+    #[must_use]
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Request {
+            method,
+            path: path.into(),
+            project: None,
+            body: None,
+        }
+    }
+
+    #[must_use]
+    pub fn project(mut self, project_uid: &str) -> Self {
+        self.project = Some(project_uid.to_owned());
+        self
+    }
+
+    #[must_use]
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// Why a call did not succeed.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The server answered with an error status.
+    #[error("{method} {path} failed with {}", .error)]
+    Api {
+        method: &'static str,
+        path: String,
+        error: ApiError,
+    },
+    /// No answer arrived (timeout, connection reset, dropped response). The request may or may
+    /// not have taken effect: callers must look before they repeat a create.
+    #[error("{method} {path}: no response: {message}")]
+    Transport {
+        method: &'static str,
+        path: String,
+        message: String,
+    },
+    /// The backend has no such endpoint (members on the hosted API).
+    #[error("{0} is not available on this endpoint")]
+    Unsupported(String),
+    /// The answer was not the JSON shape the API documents.
+    #[error("{method} {path}: unexpected response: {message}")]
+    Decode {
+        method: &'static str,
+        path: String,
+        message: String,
+    },
+    /// Local failure of the embedded organization (lock, disk).
+    #[error("local organization: {0}")]
+    Local(String),
+}
+
+impl BackendError {
+    /// The API error, if the server answered.
+    #[must_use]
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            BackendError::Api { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, if the server answered.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        self.api().map(|error| error.status)
+    }
+}
+
+/// The one trait for live state. Implementations carry out a [`Request`] and return the JSON
+/// answer (`Value::Null` for an empty 204), or the error.
+///
+/// Retries of idempotent calls, pacing under the rate limit and authentication are the
+/// implementation's business; a POST is sent at most once per call.
+pub trait Backend: Send + Sync {
+    fn send(&self, request: Request) -> impl Future<Output = Result<Value, BackendError>> + Send;
+
+    /// Whether the members endpoints exist (false on the hosted API).
+    fn supports_members(&self) -> bool;
+
+    /// A short description of the target for messages, e.g. `local organization at .pzctl/`.
+    /// Never contains a token.
+    fn describe(&self) -> String;
+}
+
+/// Typed calls over any [`Backend`], one per endpoint of `personalize-api.md` §2.
+pub struct Api<B> {
+    pub backend: B,
+}
+
+fn decode<T: DeserializeOwned>(request: &Request, value: Value) -> Result<T, BackendError> {
+    serde_json::from_value(value).map_err(|error| BackendError::Decode {
+        method: request.method.as_str(),
+        path: request.path.clone(),
+        message: error.to_string(),
+    })
+}
+
+fn to_body<T: Serialize>(value: &T) -> Value {
+    // Serializing our own wire types cannot fail: they hold no maps with non-string keys.
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+impl<B: Backend> Api<B> {
+    pub fn new(backend: B) -> Self {
+        Api { backend }
+    }
+
+    async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, BackendError> {
+        let answer = self.backend.send(request.clone()).await?;
+        decode(&request, answer)
+    }
+
+    async fn call_empty(&self, request: Request) -> Result<(), BackendError> {
+        self.backend.send(request).await.map(|_| ())
+    }
+
+    fn members_supported(&self) -> Result<(), BackendError> {
+        if self.backend.supports_members() {
+            Ok(())
+        } else {
+            Err(BackendError::Unsupported("project members".to_owned()))
+        }
+    }
+
+    /// Who the credentials act as (emulator extension `GET /user`). `Ok(None)` when the
+    /// backend cannot tell.
+    pub async fn current_user(&self) -> Result<Option<wire::User>, BackendError> {
+        if !self.backend.supports_members() {
+            return Ok(None);
+        }
+        self.call(Request::get("/user")).await.map(Some)
+    }
+
+    pub async fn list_projects(&self) -> Result<Vec<wire::Project>, BackendError> {
+        self.call(Request::get("/projects")).await
+    }
+    pub async fn create_project(
+        &self,
+        input: &wire::ProjectInput,
+    ) -> Result<wire::Project, BackendError> {
+        self.call(Request::new(Method::Post, "/projects").body(to_body(input)))
+            .await
+    }
+    pub async fn update_project(
+        &self,
+        uid: &str,
+        input: &wire::ProjectInput,
+    ) -> Result<wire::Project, BackendError> {
+        self.call(Request::new(Method::Put, format!("/projects/{uid}")).body(to_body(input)))
+            .await
+    }
+    pub async fn delete_project(&self, uid: &str) -> Result<(), BackendError> {
+        self.call_empty(Request::new(Method::Delete, format!("/projects/{uid}")))
+            .await
+    }
+
+    pub async fn list_members(&self, project: &str) -> Result<Vec<wire::Member>, BackendError> {
+        self.members_supported()?;
+        self.call(Request::get(format!("/projects/{project}/users")))
+            .await
+    }
+    pub async fn invite_member(
+        &self,
+        project: &str,
+        input: &wire::MemberInput,
+    ) -> Result<wire::Member, BackendError> {
+        self.members_supported()?;
+        self.call(
+            Request::new(Method::Post, format!("/projects/{project}/users")).body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn update_member(
+        &self,
+        project: &str,
+        email: &str,
+        role: wire::ProjectRole,
+    ) -> Result<wire::Member, BackendError> {
+        self.members_supported()?;
+        let body = to_body(&wire::MemberRoleInput { role });
+        self.call(
+            Request::new(Method::Put, format!("/projects/{project}/users/{email}")).body(body),
+        )
+        .await
+    }
+    pub async fn remove_member(&self, project: &str, email: &str) -> Result<(), BackendError> {
+        self.members_supported()?;
+        self.call_empty(Request::new(
+            Method::Delete,
+            format!("/projects/{project}/users/{email}"),
+        ))
+        .await
+    }
+
+    pub async fn list_attributes(
+        &self,
+        project: &str,
+    ) -> Result<Vec<wire::Attribute>, BackendError> {
+        self.call(Request::get("/attributes").project(project))
+            .await
+    }
+    pub async fn create_attribute(
+        &self,
+        project: &str,
+        input: &wire::AttributeInput,
+    ) -> Result<wire::Attribute, BackendError> {
+        self.call(
+            Request::new(Method::Post, "/attributes")
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn update_attribute(
+        &self,
+        project: &str,
+        uid: &str,
+        input: &wire::AttributeInput,
+    ) -> Result<wire::Attribute, BackendError> {
+        self.call(
+            Request::new(Method::Put, format!("/attributes/{uid}"))
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn delete_attribute(&self, project: &str, uid: &str) -> Result<(), BackendError> {
+        self.call_empty(Request::new(Method::Delete, format!("/attributes/{uid}")).project(project))
+            .await
+    }
+
+    pub async fn list_events(&self, project: &str) -> Result<Vec<wire::Event>, BackendError> {
+        self.call(Request::get("/events").project(project)).await
+    }
+    pub async fn create_event(
+        &self,
+        project: &str,
+        input: &wire::EventInput,
+    ) -> Result<wire::Event, BackendError> {
+        self.call(
+            Request::new(Method::Post, "/events")
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn update_event(
+        &self,
+        project: &str,
+        uid: &str,
+        input: &wire::EventInput,
+    ) -> Result<wire::Event, BackendError> {
+        self.call(
+            Request::new(Method::Put, format!("/events/{uid}"))
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn delete_event(&self, project: &str, uid: &str) -> Result<(), BackendError> {
+        self.call_empty(Request::new(Method::Delete, format!("/events/{uid}")).project(project))
+            .await
+    }
+
+    pub async fn list_audiences(&self, project: &str) -> Result<Vec<wire::Audience>, BackendError> {
+        self.call(Request::get("/audiences").project(project)).await
+    }
+    pub async fn create_audience(
+        &self,
+        project: &str,
+        input: &wire::AudienceInput,
+    ) -> Result<wire::Audience, BackendError> {
+        self.call(
+            Request::new(Method::Post, "/audiences")
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn update_audience(
+        &self,
+        project: &str,
+        uid: &str,
+        input: &wire::AudienceInput,
+    ) -> Result<wire::Audience, BackendError> {
+        self.call(
+            Request::new(Method::Put, format!("/audiences/{uid}"))
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn delete_audience(&self, project: &str, uid: &str) -> Result<(), BackendError> {
+        self.call_empty(Request::new(Method::Delete, format!("/audiences/{uid}")).project(project))
+            .await
+    }
+
+    pub async fn list_experiences(
+        &self,
+        project: &str,
+    ) -> Result<Vec<wire::Experience>, BackendError> {
+        self.call(Request::get("/experiences").project(project))
+            .await
+    }
+    pub async fn get_experience(
+        &self,
+        project: &str,
+        uid: &str,
+    ) -> Result<wire::Experience, BackendError> {
+        self.call(Request::get(format!("/experiences/{uid}")).project(project))
+            .await
+    }
+    pub async fn create_experience(
+        &self,
+        project: &str,
+        input: &wire::ExperienceInput,
+    ) -> Result<wire::Experience, BackendError> {
+        self.call(
+            Request::new(Method::Post, "/experiences")
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn update_experience(
+        &self,
+        project: &str,
+        uid: &str,
+        input: &wire::ExperienceInput,
+    ) -> Result<wire::Experience, BackendError> {
+        self.call(
+            Request::new(Method::Put, format!("/experiences/{uid}"))
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn delete_experience(&self, project: &str, uid: &str) -> Result<(), BackendError> {
+        self.call_empty(
+            Request::new(Method::Delete, format!("/experiences/{uid}")).project(project),
+        )
+        .await
+    }
+
+    pub async fn list_versions(
+        &self,
+        project: &str,
+        experience: &str,
+    ) -> Result<Vec<wire::Version>, BackendError> {
+        self.call(Request::get(format!("/experiences/{experience}/versions")).project(project))
+            .await
+    }
+    pub async fn create_version(
+        &self,
+        project: &str,
+        experience: &str,
+        input: &wire::VersionInput,
+    ) -> Result<wire::Version, BackendError> {
+        let path = format!("/experiences/{experience}/versions");
+        self.call(
+            Request::new(Method::Post, path)
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn update_version(
+        &self,
+        project: &str,
+        experience: &str,
+        version: &str,
+        input: &wire::VersionInput,
+    ) -> Result<wire::Version, BackendError> {
+        let path = format!("/experiences/{experience}/versions/{version}");
+        self.call(
+            Request::new(Method::Put, path)
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+    pub async fn delete_version(
+        &self,
+        project: &str,
+        experience: &str,
+        version: &str,
+    ) -> Result<(), BackendError> {
+        let path = format!("/experiences/{experience}/versions/{version}");
+        self.call_empty(Request::new(Method::Delete, path).project(project))
+            .await
+    }
+
+    pub async fn get_priority(&self, project: &str) -> Result<wire::Priority, BackendError> {
+        self.call(Request::get("/experiences-priority").project(project))
+            .await
+    }
+    pub async fn put_priority(
+        &self,
+        project: &str,
+        input: &wire::Priority,
+    ) -> Result<wire::Priority, BackendError> {
+        self.call(
+            Request::new(Method::Put, "/experiences-priority")
+                .project(project)
+                .body(to_body(input)),
+        )
+        .await
+    }
+}

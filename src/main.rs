@@ -1,0 +1,5 @@
+//! The `pzctl` binary.
+
+fn main() -> std::process::ExitCode {
+    pzctl::cli::main()
+}

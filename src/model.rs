@@ -1,0 +1,273 @@
+//! Domain model: the resolved desired state that manifests lower into, the live state that
+//! backends observe, and the acting principal.
+//!
+//! Everything here is pure data in ordered collections (`BTreeMap`), so whatever is computed
+//! from it is deterministic. References between resources are by manifest name; only the
+//! planner and the applier translate names to live uids.
+//!
+//! The `*Spec` types are the normalized, comparable content of one resource. They are
+//! serializable because a plan's `before`/`after` are specs: the plan file is a contract
+//! (see `docs/plan-format.md`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire;
+
+pub use wire::{Combination, ExperienceType, OrgRole, ProjectRole};
+
+/// Where a resource was declared: file, 1-based line and column.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Origin {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Everything the manifests declare, resolved and defaulted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DesiredState {
+    /// Projects by name.
+    pub projects: BTreeMap<String, DesiredProject>,
+}
+
+/// One project and everything declared in it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DesiredProject {
+    pub name: String,
+    pub spec: ProjectSpec,
+    /// The connected stack's API key; `None` means no stack.
+    pub stack: Option<String>,
+    /// `None`: the manifests do not manage members. `Some`: the full member list.
+    pub members: Option<Vec<MemberSpec>>,
+    /// Sent with every invitation.
+    pub invitation_message: Option<String>,
+    /// Experience names, highest priority first. `None`: priority is not managed.
+    pub experience_order: Option<Vec<String>>,
+    /// Delete live objects in this project that no manifest declares.
+    pub prune: bool,
+    /// Custom attributes by manifest name (the live attribute `name`).
+    pub attributes: BTreeMap<String, AttributeSpec>,
+    /// Events by manifest name. The live identity of an event is its `key`.
+    pub events: BTreeMap<String, EventSpec>,
+    /// Audiences by name.
+    pub audiences: BTreeMap<String, AudienceSpec>,
+    /// Experiences by name.
+    pub experiences: BTreeMap<String, ExperienceSpec>,
+    /// Where each resource was declared, by address (see [`address`]).
+    pub origins: BTreeMap<String, Origin>,
+}
+
+/// The project's own fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSpec {
+    pub description: String,
+}
+
+/// The stack link of a project.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackLinkSpec {
+    /// The stack API key; `None` when disconnected.
+    pub stack: Option<String>,
+}
+
+/// A project member.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MemberSpec {
+    /// Lower-cased email.
+    pub email: String,
+    pub role: ProjectRole,
+}
+
+/// A custom attribute.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeSpec {
+    pub key: String,
+    pub description: String,
+}
+
+/// An event. `key` is its live identity.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSpec {
+    pub key: String,
+    pub description: String,
+}
+
+/// An audience.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AudienceSpec {
+    pub description: String,
+    pub rules: RuleGroup,
+}
+
+/// A group of conditions: all of them (`AND`) or any of them (`OR`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleGroup {
+    pub combination: Combination,
+    pub rules: Vec<RuleNode>,
+}
+
+/// A condition or a nested group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleNode {
+    Group(RuleGroup),
+    Condition(Condition),
+}
+
+/// One condition on an attribute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    pub attribute: AttributeRef,
+    /// The API literal, e.g. `STRING_EQUALS`.
+    pub condition: String,
+    /// The value to match; `None` for value-less conditions such as `HAS_ANY_VALUE`.
+    pub value: Option<serde_json::Value>,
+    /// Negate the condition (`invertCondition`).
+    pub negate: bool,
+}
+
+/// Which attribute a condition reads.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributeRef {
+    /// A custom attribute by manifest name.
+    Custom(String),
+    /// A preset attribute by API name, e.g. `DEVICE_TYPE`.
+    Preset(String),
+}
+
+/// Experience status as manifests declare it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ExperienceStatus {
+    #[default]
+    Draft,
+    Active,
+    Paused,
+}
+
+/// An experience: its own fields plus the content of its current version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperienceSpec {
+    pub kind: ExperienceType,
+    pub description: String,
+    /// Normalized as the API does (lower-case, duplicates removed), then sorted: tag order has
+    /// no meaning.
+    pub tags: Vec<String>,
+    pub status: ExperienceStatus,
+    /// In priority order (first match wins for segmented experiences).
+    pub variants: Vec<VariantSpec>,
+    /// A/B only: who takes part. `None`: everyone.
+    pub targeting: Option<TargetingSpec>,
+    /// Event names; the first is the primary metric.
+    pub metrics: Vec<String>,
+}
+
+/// A variant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VariantSpec {
+    Segmented {
+        name: String,
+        /// Audience names.
+        audiences: Vec<String>,
+        combination: Combination,
+    },
+    AbTest {
+        name: String,
+        /// Percent of traffic; the variants of one experience sum to 100.
+        traffic: u32,
+    },
+}
+
+/// A/B targeting: audiences by name and how they combine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetingSpec {
+    pub audiences: Vec<String>,
+    pub combination: Combination,
+}
+
+/// The principal that will carry out a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// Lower-cased email.
+    pub email: String,
+    pub org_role: OrgRole,
+}
+
+/// What a backend observed: every project with its contents, as wire objects.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveState {
+    /// Projects by name.
+    pub projects: BTreeMap<String, LiveProject>,
+    /// Who is acting; `None` when the backend cannot tell (the hosted API has no such call).
+    pub principal: Option<Principal>,
+}
+
+/// One live project and its contents.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveProject {
+    pub project: wire::Project,
+    /// `None` when the backend has no members endpoint (the hosted API).
+    pub members: Option<Vec<wire::Member>>,
+    /// Includes presets.
+    pub attributes: Vec<wire::Attribute>,
+    pub events: Vec<wire::Event>,
+    pub audiences: Vec<wire::Audience>,
+    pub experiences: Vec<LiveExperience>,
+    /// Experience uids, highest priority first.
+    pub priority: Vec<String>,
+}
+
+/// A live experience with all its versions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveExperience {
+    pub experience: wire::Experience,
+    pub versions: Vec<wire::Version>,
+}
+
+/// Resource kinds, in the order the plan format names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Project,
+    StackLink,
+    Member,
+    Attribute,
+    Event,
+    Audience,
+    Experience,
+    ExperienceOrder,
+}
+
+impl Kind {
+    /// The snake_case name used in addresses and JSON.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Project => "project",
+            Kind::StackLink => "stack_link",
+            Kind::Member => "member",
+            Kind::Attribute => "attribute",
+            Kind::Event => "event",
+            Kind::Audience => "audience",
+            Kind::Experience => "experience",
+            Kind::ExperienceOrder => "experience_order",
+        }
+    }
+}
+
+/// The address of a resource: `project/NAME`, `project/NAME/stack_link`,
+/// `project/NAME/experience_order`, or `project/NAME/KIND/NAME` for everything else.
+#[must_use]
+pub fn address(project: &str, kind: Kind, name: &str) -> String {
+    match kind {
+        Kind::Project => format!("project/{project}"),
+        Kind::StackLink | Kind::ExperienceOrder => format!("project/{project}/{}", kind.as_str()),
+        _ => format!("project/{project}/{}/{name}", kind.as_str()),
+    }
+}

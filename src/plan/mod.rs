@@ -1,0 +1,106 @@
+//! The planner: a pure, synchronous function from (desired state, live state, principal) to a
+//! [`Plan`]: the diff, its dependency and permission order, and the guards.
+//!
+//! Invariants: no IO, no clock, no randomness; the same inputs give a byte-identical plan
+//! whatever the order the manifests were read in. Permission problems are found here, before
+//! anything is written.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::Kind;
+
+/// The version of the plan file format (`docs/plan-format.md`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A plan: the changes in execution order, with what apply needs to check staleness.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub summary: Summary,
+    /// In execution order: every `depends_on` names an earlier change.
+    pub changes: Vec<Change>,
+    /// A digest of every live object the plan read, for `apply --plan`.
+    pub live_fingerprint: LiveFingerprint,
+}
+
+/// Counts per action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+}
+
+impl Summary {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.create + self.update + self.delete == 0
+    }
+}
+
+/// What a change does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+/// The least role a change needs. Organization owners and admins may do everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    /// Any project role (or an organization owner/admin).
+    ProjectMember,
+    /// The project's owner (or an organization owner/admin).
+    ProjectOwner,
+    /// An organization owner or admin.
+    OrgAdmin,
+}
+
+/// One change to one resource.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// `project/NAME/KIND/NAME` (see [`crate::model::address`]); unique within a plan.
+    pub address: String,
+    pub kind: Kind,
+    pub action: Action,
+    /// The project's name.
+    pub project: String,
+    /// The resource's name (email for members; the project name for project-level kinds).
+    pub name: String,
+    /// The live spec (`None` for creates), in the `model::*Spec` shape for the kind.
+    pub before: Option<Value>,
+    /// The desired spec (`None` for deletes), in the `model::*Spec` shape for the kind.
+    pub after: Option<Value>,
+    /// Field-level differences of an update (empty for creates and deletes).
+    pub fields: Vec<FieldChange>,
+    pub requires: Requirement,
+    /// Addresses of earlier changes that must succeed first.
+    pub depends_on: Vec<String>,
+    /// Why the change is ordered or shaped as it is, for people only; apply never reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One field of an update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// A dotted path into the spec, e.g. `description` or `variants[1].traffic`.
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Fingerprints of the live objects a plan read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveFingerprint {
+    /// SHA-256 over `objects`, hex.
+    pub digest: String,
+    /// Address → SHA-256 of the object's canonical JSON, hex.
+    pub objects: BTreeMap<String, String>,
+}

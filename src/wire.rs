@@ -1,0 +1,604 @@
+//! Wire types: the JSON shapes of the Personalize Management API, as the hosted service,
+//! the emulator and the embedded organization speak them.
+//!
+//! Field names follow the API (camelCase, `__type` discriminators, `_id` + `uid`).
+//! Unknown fields are ignored on input and never invented on output.
+//! This module owns shapes only: no IO, no validation, no planning.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// An organization role, as the emulator's users file and the permission table name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl OrgRole {
+    /// Organization owners and admins may do everything in every project.
+    #[must_use]
+    pub fn is_admin(self) -> bool {
+        matches!(self, OrgRole::Owner | OrgRole::Admin)
+    }
+}
+
+/// A project role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProjectRole {
+    Owner,
+    Member,
+}
+
+/// Whether an invited member has accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MemberStatus {
+    Pending,
+    Accepted,
+}
+
+/// The user a request acts as (emulator extension `GET /user`; the hosted API has no such call).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub email: String,
+    pub organization_role: OrgRole,
+}
+
+/// `POST /projects` and `PUT /projects/{uid}` body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// `None` serializes as `null`, which disconnects the stack on PUT.
+    #[serde(default)]
+    pub connected_stack_api_key: Option<String>,
+}
+
+/// A project as the API returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub uid: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub organization_uid: String,
+    #[serde(default)]
+    pub connected_stack_api_key: Option<String>,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// Project member (emulator extension: `/projects/{uid}/users`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub email: String,
+    pub role: ProjectRole,
+    pub status: MemberStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_message: Option<String>,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// `POST /projects/{uid}/users` body (emulator extension).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberInput {
+    pub email: String,
+    pub role: ProjectRole,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_message: Option<String>,
+}
+
+/// `PUT /projects/{uid}/users/{email}` body (emulator extension).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberRoleInput {
+    pub role: ProjectRole,
+}
+
+/// `PRESET` or `CUSTOM`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AttributeType {
+    Preset,
+    Custom,
+}
+
+/// `POST /attributes`, `PUT /attributes/{uid}` body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributeInput {
+    pub name: String,
+    pub key: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// An attribute as the API returns it. Lists include presets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attribute {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub uid: String,
+    pub name: String,
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(rename = "__type")]
+    pub kind: AttributeType,
+    #[serde(default)]
+    pub project: String,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// `POST /events`, `PUT /events/{uid}` body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventInput {
+    pub key: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// An event as the API returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub uid: String,
+    pub key: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub project: String,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// `AND` / `OR`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Combination {
+    And,
+    Or,
+}
+
+/// A node of an audience definition: a rule or a nested group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "__type")]
+pub enum RuleNode {
+    #[serde(rename = "RuleCombination")]
+    Combination(RuleCombination),
+    Rule(Rule),
+}
+
+/// `{"__type":"RuleCombination","combinationType":"AND","rules":[…]}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleCombination {
+    pub combination_type: Combination,
+    #[serde(default)]
+    pub rules: Vec<RuleNode>,
+}
+
+/// One condition on an attribute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    pub attribute: AttributeReference,
+    /// `STRING_EQUALS`, `HAS_ANY_VALUE`, … (see `personalize-api.md` §2.4).
+    pub attribute_match_condition: String,
+    /// `{"__type":"StringMatchOptions","value":…}`; absent for value-less conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute_match_options: Option<MatchOptions>,
+    #[serde(default)]
+    pub invert_condition: bool,
+}
+
+/// Which attribute a rule reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "__type")]
+pub enum AttributeReference {
+    /// `ref` is the custom attribute's uid.
+    #[serde(rename = "CustomAttributeReference")]
+    Custom {
+        #[serde(rename = "ref")]
+        reference: String,
+    },
+    /// `ref` is the preset name, such as `DEVICE_TYPE`.
+    #[serde(rename = "PresetAttributeReference")]
+    Preset {
+        #[serde(rename = "ref")]
+        reference: String,
+    },
+}
+
+/// Match options: the `__type` (`StringMatchOptions`, `NumberMatchOptions`, …) and the value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatchOptions {
+    #[serde(rename = "__type")]
+    pub kind: String,
+    #[serde(default)]
+    pub value: Value,
+}
+
+/// The root of an audience definition is always a `RuleCombination`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AudienceDefinition {
+    #[serde(rename = "__type", default = "rule_combination_type")]
+    pub kind: String,
+    #[serde(flatten)]
+    pub root: RuleCombination,
+}
+
+fn rule_combination_type() -> String {
+    "RuleCombination".to_owned()
+}
+
+/// `POST /audiences`, `PUT /audiences/{uid}` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudienceInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub definition: AudienceDefinition,
+}
+
+/// An audience as the API returns it. Lytics-synced audiences have `source` and no `definition`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Audience {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub uid: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<AudienceDefinition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub project: String,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// `SEGMENTED` / `AB_TEST`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExperienceType {
+    Segmented,
+    AbTest,
+}
+
+/// `POST /experiences`, `PUT /experiences/{uid}` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperienceInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(rename = "__type")]
+    pub kind: ExperienceType,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// An experience as the API returns it (no variants: those live on versions).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Experience {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub uid: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(rename = "__type")]
+    pub kind: ExperienceType,
+    #[serde(default)]
+    pub short_uid: String,
+    /// Summary status: `DRAFT`, `ACTIVE` or `PAUSED`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub latest_version: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub referred_audiences: Vec<String>,
+    #[serde(default, rename = "_cms", skip_serializing_if = "Option::is_none")]
+    pub cms: Option<Value>,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// Version status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VersionStatus {
+    Draft,
+    Active,
+    Paused,
+    Archived,
+}
+
+/// A variant of a version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "__type")]
+pub enum Variant {
+    #[serde(rename = "SegmentedVariant", rename_all = "camelCase")]
+    Segmented {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        short_uid: Option<String>,
+        #[serde(default)]
+        audiences: Vec<String>,
+        #[serde(default)]
+        lytics_audiences: Vec<String>,
+        audience_combination_type: Combination,
+    },
+    #[serde(rename = "ABTestVariant", rename_all = "camelCase")]
+    AbTest {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        short_uid: Option<String>,
+        /// A percentage. The API is said to accept a number or a numeric string.
+        traffic_distribution: Value,
+    },
+}
+
+/// `{"__type":"Primary","event":"<event uid>","name":"…"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metric {
+    #[serde(rename = "__type")]
+    pub kind: String,
+    pub event: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `{"audience":{"audiences":[…],"audienceCombinationType":"AND"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Targeting {
+    pub audience: TargetingAudience,
+}
+
+/// The A/B target group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetingAudience {
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    pub audience_combination_type: Combination,
+}
+
+/// `POST /experiences/{uid}/versions`, `PUT …/versions/{vuid}` body. PUT replaces the whole version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionInput {
+    pub status: VersionStatus,
+    pub variants: Vec<Variant>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeting: Option<Targeting>,
+}
+
+/// A version as the API returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Version {
+    #[serde(rename = "_id", default)]
+    pub id: String,
+    pub uid: String,
+    pub status: VersionStatus,
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeting: Option<Targeting>,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// `GET`/`PUT /experiences-priority` body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Priority {
+    pub priority_order: Vec<String>,
+}
+
+/// An error answer of the API: the HTTP status and the JSON body as sent.
+///
+/// Bodies follow `personalize-api.md` §4.2: `{"errors":{"field":["personalize.X.Y"]}}` for
+/// validation, NestJS `{"statusCode","message","error"}` for 403/404, and
+/// `{"error_message":…}` for 401.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("{status}: {}", self.message())]
+pub struct ApiError {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl ApiError {
+    /// A 400 with one field error.
+    #[must_use]
+    pub fn validation(field: &str, code: &str) -> Self {
+        let mut errors = BTreeMap::new();
+        errors.insert(field.to_owned(), vec![code.to_owned()]);
+        ApiError {
+            status: 400,
+            body: serde_json::json!({ "errors": errors }),
+        }
+    }
+
+    /// A 401 with the hosted service's message.
+    #[must_use]
+    pub fn unauthorized() -> Self {
+        ApiError {
+            status: 401,
+            body: serde_json::json!({
+                "error_message": "You're not allowed in here unless you're logged in.",
+                "error_code": 105
+            }),
+        }
+    }
+
+    /// A NestJS-style 403.
+    #[must_use]
+    pub fn forbidden() -> Self {
+        ApiError {
+            status: 403,
+            body: serde_json::json!({"statusCode": 403, "message": "Forbidden resource", "error": "Forbidden"}),
+        }
+    }
+
+    /// A NestJS-style 404 for an unknown route or object.
+    #[must_use]
+    pub fn not_found(message: &str) -> Self {
+        ApiError {
+            status: 404,
+            body: serde_json::json!({"statusCode": 404, "message": message, "error": "Not Found"}),
+        }
+    }
+
+    /// Every `personalize.*` (or short) code in the `errors` map, in map order.
+    #[must_use]
+    pub fn codes(&self) -> Vec<String> {
+        let mut codes = Vec::new();
+        if let Some(Value::Object(errors)) = self.body.get("errors") {
+            for value in errors.values() {
+                match value {
+                    Value::Array(items) => {
+                        codes.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+                    }
+                    Value::String(text) => codes.push(text.clone()),
+                    _ => {}
+                }
+            }
+        }
+        codes
+    }
+
+    /// A one-line human message, read in the official CLI's order:
+    /// `errors` → `error_message` → `message` → `error` → raw body.
+    #[must_use]
+    pub fn message(&self) -> String {
+        if let Some(Value::Object(errors)) = self.body.get("errors") {
+            let parts: Vec<String> = errors
+                .iter()
+                .map(|(field, value)| match value {
+                    Value::Array(items) => {
+                        let items: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                        format!("{field}: {}", items.join(", "))
+                    }
+                    Value::String(text) => format!("{field}: {text}"),
+                    other => format!("{field}: {other}"),
+                })
+                .collect();
+            if !parts.is_empty() {
+                return parts.join("; ");
+            }
+        }
+        for key in ["error_message", "message", "error"] {
+            if let Some(text) = self.body.get(key).and_then(Value::as_str) {
+                return text.to_owned();
+            }
+        }
+        self.body.to_string()
+    }
+}
+
+/// The 24-hex id format of projects, attributes, audiences, events, experiences and versions.
+#[must_use]
+pub fn is_object_id(text: &str) -> bool {
+    text.len() == 24 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Normalize experience tags as the API does: lower-case, duplicates removed (first kept).
+#[must_use]
+pub fn normalize_tags(tags: &[String]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for tag in tags {
+        let lower = tag.to_lowercase();
+        if seen.insert(lower.clone()) {
+            out.push(lower);
+        }
+    }
+    out
+}
+
+/// The preset attributes the API seeds in every project (`ref` values of
+/// `PresetAttributeReference`).
+pub const PRESET_ATTRIBUTES: &[(&str, &str)] = &[
+    ("CITY", "City"),
+    ("COUNTRY", "Country"),
+    ("DATE_AND_TIME", "Date and Time"),
+    ("DEVICE_TYPE", "Device Type"),
+    ("OPERATING_SYSTEM", "Operating System"),
+    ("QUERY_PARAMETERS", "Query Parameter"),
+    ("REFERRER", "Referrer"),
+    ("REGION", "Region"),
+];
+
+/// Match conditions the API is known to accept (`attributeMatchCondition`).
+pub const MATCH_CONDITIONS: &[&str] = &[
+    "STRING_EQUALS",
+    "CONTAINS_SUBSTRING",
+    "HAS_ANY_VALUE",
+    "IS_TRUE",
+    "IS_FALSE",
+    "NUMBER_LESS_THAN",
+    "NUMBER_GREATER_THAN",
+    "NUMBER_EQUAL_TO",
+    "JSON_MATCH",
+    "IS_MEMBER_OF",
+    "BEFORE_TIME",
+    "AFTER_TIME",
+    "BETWEEN_TIME",
+];
+
+/// Conditions that take no `attributeMatchOptions`.
+pub const VALUELESS_CONDITIONS: &[&str] = &["HAS_ANY_VALUE", "IS_TRUE", "IS_FALSE"];
+
+/// Documented limits (`personalize-api.md` §4.4), at their default values.
+pub mod limits {
+    pub const PROJECTS_PER_ORG: usize = 3;
+    pub const EXPERIENCES_PER_PROJECT: usize = 100;
+    pub const AUDIENCES_PER_PROJECT: usize = 100;
+    pub const RULES_PER_AUDIENCE: usize = 50;
+    pub const ATTRIBUTES_PER_PROJECT: usize = 100;
+    pub const EVENTS_PER_PROJECT: usize = 100;
+    pub const VARIANTS_PER_EXPERIENCE: usize = 20;
+    pub const AUDIENCES_PER_VARIANT: usize = 50;
+    pub const TAGS_PER_EXPERIENCE: usize = 10;
+    pub const TAG_LENGTH: usize = 32;
+}

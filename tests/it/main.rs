@@ -1,0 +1,8 @@
+//! The one integration test binary: runs the real `pzctl` binary and the real emulator.
+
+mod support;
+
+mod apply;
+mod conformance;
+mod plan;
+mod validate;
