@@ -16,82 +16,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::wire::{self, ApiError};
+pub use crate::wire::{Method, Request};
 
 pub use observe::observe;
-
-/// HTTP method of a [`Request`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Method {
-    Get,
-    Post,
-    Put,
-    Delete,
-}
-
-impl Method {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-        }
-    }
-
-    /// GET, PUT and DELETE may be repeated safely; POST may not.
-    #[must_use]
-    pub fn is_idempotent(self) -> bool {
-        !matches!(self, Method::Post)
-    }
-}
-
-/// One API call, independent of transport: what the HTTP client sends, what the emulator
-/// receives and what the embedded organization dispatches in process.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Request {
-    pub method: Method,
-    /// The path with query, e.g. `/attributes` or `/projects?connectedStackApiKey=blt1`.
-    pub path: String,
-    /// The `x-project-uid` header, for project-scoped routes.
-    pub project: Option<String>,
-    /// JSON body for POST and PUT.
-    pub body: Option<Value>,
-}
-
-impl Request {
-    #[must_use]
-    pub fn get(path: impl Into<String>) -> Self {
-        Request {
-            method: Method::Get,
-            path: path.into(),
-            project: None,
-            body: None,
-        }
-    }
-
-    #[must_use]
-    pub fn new(method: Method, path: impl Into<String>) -> Self {
-        Request {
-            method,
-            path: path.into(),
-            project: None,
-            body: None,
-        }
-    }
-
-    #[must_use]
-    pub fn project(mut self, project_uid: &str) -> Self {
-        self.project = Some(project_uid.to_owned());
-        self
-    }
-
-    #[must_use]
-    pub fn body(mut self, body: Value) -> Self {
-        self.body = Some(body);
-        self
-    }
-}
 
 /// Why a call did not succeed.
 #[derive(Clone, Debug, thiserror::Error)]
