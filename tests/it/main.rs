@@ -3,6 +3,8 @@
 mod support;
 
 mod apply;
+mod cli;
+mod export;
 mod conformance;
 mod plan;
 mod validate;

@@ -1,0 +1,1 @@
+//! Integration tests: command-line surface (help, completions, man page).
