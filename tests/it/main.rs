@@ -4,7 +4,8 @@ mod support;
 
 mod apply;
 mod cli;
-mod export;
 mod conformance;
+mod export;
 mod plan;
+mod tidy;
 mod validate;
