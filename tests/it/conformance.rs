@@ -223,6 +223,34 @@ mod client {
     }
 
     #[tokio::test]
+    async fn hosted_targets_have_no_members_and_no_principal() {
+        let server = ScriptedServer::start(vec![Reply::json(
+            200,
+            json!([
+                {"_id": "bbbbbbbbbbbbbbbbbbbbbbbb", "uid": "bbbbbbbbbbbbbbbbbbbbbbbb", "name": "shop"},
+                {"_id": "aaaaaaaaaaaaaaaaaaaaaaaa", "uid": "aaaaaaaaaaaaaaaaaaaaaaaa", "name": "shop"}
+            ]),
+        )])
+        .await;
+        let mut config = fast_config(&server.url(), Some(TOKEN));
+        config.supports_members = false;
+        let api = Api::new(HttpBackend::new(config).unwrap());
+        let error = api.list_members("p1").await.unwrap_err();
+        assert!(matches!(error, BackendError::Unsupported(_)), "{error:?}");
+        assert_eq!(api.current_user().await.unwrap(), None);
+        assert!(server.seen().is_empty(), "nothing was sent");
+
+        // Two projects with one name: observe names both uids instead of picking one.
+        let error = pzctl::live::observe(&api, None).await.unwrap_err().to_string();
+        assert!(
+            error.contains("aaaaaaaaaaaaaaaaaaaaaaaa") && error.contains("bbbbbbbbbbbbbbbbbbbbbbbb"),
+            "{error}"
+        );
+        assert!(error.contains("shop"), "{error}");
+        assert_eq!(server.seen().len(), 1);
+    }
+
+    #[tokio::test]
     async fn no_token_in_any_error_or_debug_output() {
         let server = ScriptedServer::start(vec![
             Reply::json(401, json!({"error_message": "You're not allowed in here unless you're logged in."})),
