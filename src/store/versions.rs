@@ -490,6 +490,28 @@ impl Store {
         let now = self.tick();
         let actor = actor.to_lowercase();
         if replace_content {
+            // A variant sent again without its short uid keeps it (the CLI strips them).
+            let explicit: Vec<String> = body.variants.iter().filter_map(short_uid).cloned().collect();
+            let mut previous: Vec<Variant> = self.projects[p].experiences[e].versions[v]
+                .variants
+                .iter()
+                .filter(|old| short_uid(old).is_some_and(|s| !explicit.contains(s)))
+                .cloned()
+                .collect();
+            for variant in &mut body.variants {
+                if short_uid(variant).is_some() {
+                    continue;
+                }
+                let same = previous
+                    .iter()
+                    .position(|old| short_uid(old).is_some() && canonical(old) == canonical(variant));
+                if let Some(index) = same {
+                    let old = previous.remove(index);
+                    if let Some(short) = short_uid(&old) {
+                        set_short_uid(variant, short.clone());
+                    }
+                }
+            }
             self.assign_short_uids(p, e, &mut body.variants);
         }
         let record = &mut self.projects[p].experiences[e].versions[v];
