@@ -3,6 +3,8 @@
 //! `client`: the HTTP client's wire behaviour against a scripted server (headers, bodies,
 //! retries, pacing, errors, secrecy).
 
+#![allow(clippy::unwrap_used)]
+
 mod client {
     use std::time::{Duration, Instant};
 
