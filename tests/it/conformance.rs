@@ -1199,6 +1199,8 @@ mod suite {
         let state = pzctl::live::observe(api, None).await;
         let state = t.ok("observe", state.map(|state| summarize(&state)));
         assert_eq!(state["projects"].as_object().map(|m| m.len()), Some(2));
+        assert_eq!(state["principal"]["email"], Who::Owner.email());
+        assert_eq!(state["principal"]["role"], "owner");
         let only = ["obs-b".to_owned()];
         let state = pzctl::live::observe(api, Some(&only)).await;
         let state = t.ok("observe only obs-b", state.map(|state| summarize(&state)));
@@ -1526,8 +1528,11 @@ mod faces {
     use pzctl::wire;
     use serde_json::Value;
 
+    use pzctl::emulator::{EmulatorConfig, EmulatorHandle};
+    use pzctl::live::http::HttpBackend;
+
     use super::suite::{Face, Who};
-    use crate::support::TestContext;
+    use crate::support::{TestContext, emulator, http_backend};
 
     fn default_users() -> Vec<wire::User> {
         let role = |who: Who| match who {
@@ -1634,6 +1639,34 @@ mod faces {
         }
     }
 
+    /// The emulator over HTTP on 127.0.0.1:0, one client per user token.
+    pub struct HttpFace {
+        pub emulator: EmulatorHandle,
+        apis: Vec<Api<HttpBackend>>,
+    }
+
+    impl HttpFace {
+        pub fn new() -> Self {
+            Self::with_config(EmulatorConfig::with_default_users())
+        }
+
+        pub fn with_config(config: EmulatorConfig) -> Self {
+            let emulator = emulator(config);
+            let apis = Who::ALL
+                .iter()
+                .map(|who| Api::new(http_backend(&emulator.url(), who.token())))
+                .collect();
+            HttpFace { emulator, apis }
+        }
+    }
+
+    impl Face for HttpFace {
+        type B = HttpBackend;
+        fn api(&self, who: Who) -> &Api<HttpBackend> {
+            &self.apis[index(who)]
+        }
+    }
+
     impl Face for EmbeddedFace {
         type B = EmbeddedBackend;
         fn api(&self, who: Who) -> &Api<EmbeddedBackend> {
@@ -1654,14 +1687,22 @@ macro_rules! conformance {
                     let started = std::time::Instant::now();
                     let embedded = super::suite::$name(&super::faces::EmbeddedFace::new()).await;
                     let embedded_time = started.elapsed();
+                    let started = std::time::Instant::now();
+                    let http = super::suite::$name(&super::faces::HttpFace::new()).await;
+                    let http_time = started.elapsed();
                     eprintln!(
-                        "{}: store {store_time:?}, embedded {embedded_time:?}",
+                        "{}: store {store_time:?}, embedded {embedded_time:?}, http {http_time:?}",
                         stringify!($name)
                     );
                     super::suite::assert_same(
                         stringify!($name),
                         ("store", &store),
                         ("embedded", &embedded),
+                    );
+                    super::suite::assert_same(
+                        stringify!($name),
+                        ("embedded", &embedded),
+                        ("http", &http),
                     );
                 }
             )*
