@@ -262,8 +262,10 @@ pub async fn apply<B: Backend + 'static>(
     let mut results = Vec::with_capacity(count);
     for (index, change) in changes.iter().enumerate() {
         let outcome = outcomes[index].take().unwrap_or_else(|| Outcome::Skipped {
-            blocked_by: blocked[index]
-                .map_or_else(|| general_reason.clone(), |failed| changes[failed].address.clone()),
+            blocked_by: blocked[index].map_or_else(
+                || general_reason.clone(),
+                |failed| changes[failed].address.clone(),
+            ),
         });
         results.push(ChangeResult {
             address: change.address.clone(),
@@ -350,3 +352,42 @@ impl Graph {
         answer
     }
 }
+
+/// The addresses whose live fingerprint differs between `plan` and `live`: changed, appeared
+/// or disappeared since the plan was made. Only projects the plan read or changes are looked
+/// at, so a plan limited with `--project` is not made stale by other projects.
+#[must_use]
+pub fn stale_objects(plan: &Plan, live: &LiveState) -> Vec<String> {
+    let now = crate::plan::fingerprint(live);
+    let mut scope: BTreeSet<&str> = plan
+        .live_fingerprint
+        .objects
+        .keys()
+        .filter_map(|address| project_of(address))
+        .collect();
+    scope.extend(plan.changes.iter().map(|change| change.project.as_str()));
+    differing_objects(&plan.live_fingerprint.objects, &now.objects, &scope)
+}
+
+/// The project name of an address `project/NAME[/...]`.
+fn project_of(address: &str) -> Option<&str> {
+    let rest = address.strip_prefix("project/")?;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+fn differing_objects(
+    before: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+    scope: &BTreeSet<&str>,
+) -> Vec<String> {
+    let in_scope = |address: &str| project_of(address).is_some_and(|name| scope.contains(name));
+    let addresses: BTreeSet<&String> = before.keys().chain(now.keys()).collect();
+    addresses
+        .into_iter()
+        .filter(|address| in_scope(address) && before.get(*address) != now.get(*address))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -67,7 +67,9 @@ macro_rules! idempotent {
         let mut attempt: u32 = 0;
         loop {
             match $call {
-                Err(error) if retryable(&error) && attempt < $shared.config.create_lookup_retries => {
+                Err(error)
+                    if retryable(&error) && attempt < $shared.config.create_lookup_retries =>
+                {
                     attempt += 1;
                     $shared.backoff(attempt).await;
                 }
@@ -181,7 +183,9 @@ impl<B: Backend> Shared<B> {
         }
         .map(|()| Done::Applied)
         .or_else(|error| match error {
-            OperationError::Backend(BackendError::Unsupported(_)) if change.kind == Kind::Member => {
+            OperationError::Backend(BackendError::Unsupported(_))
+                if change.kind == Kind::Member =>
+            {
                 Ok(Done::Manual(member_steps(change)))
             }
             other => Err(other),
@@ -207,7 +211,9 @@ impl<B: Backend> Shared<B> {
                     ProjectState {
                         uid: project.uid.clone(),
                         description: project.description.clone(),
-                        stack: project.connected_stack_api_key.filter(|key| !key.is_empty()),
+                        stack: project
+                            .connected_stack_api_key
+                            .filter(|key| !key.is_empty()),
                         ..ProjectState::default()
                     },
                 );
@@ -249,7 +255,8 @@ impl<B: Backend> Shared<B> {
         };
         let input = convert::project_input(name, &spec, &link);
         idempotent!(self, self.api.update_project(&project.uid, &input).await)?;
-        self.state.update(name, |state| state.stack = link.stack.clone());
+        self.state
+            .update(name, |state| state.stack = link.stack.clone());
         Ok(())
     }
 
@@ -318,10 +325,7 @@ impl<B: Backend> Shared<B> {
                 let spec: AttributeSpec = after(change)?;
                 let uid = object_uid(&project.uids.attributes, "attribute", change)?;
                 let input = convert::attribute_input(name, &spec);
-                idempotent!(
-                    self,
-                    api.update_attribute(&project.uid, &uid, &input).await
-                )?;
+                idempotent!(self, api.update_attribute(&project.uid, &uid, &input).await)?;
             }
             Action::Delete => {
                 let uid = object_uid(&project.uids.attributes, "attribute", change)?;
@@ -397,10 +401,7 @@ impl<B: Backend> Shared<B> {
                 let spec: AudienceSpec = after(change)?;
                 let uid = object_uid(&project.uids.audiences, "audience", change)?;
                 let input = convert::audience_input(name, &spec, &project.uids)?;
-                idempotent!(
-                    self,
-                    api.update_audience(&project.uid, &uid, &input).await
-                )?;
+                idempotent!(self, api.update_audience(&project.uid, &uid, &input).await)?;
             }
             Action::Delete => {
                 let uid = object_uid(&project.uids.audiences, "audience", change)?;
@@ -437,10 +438,7 @@ impl<B: Backend> Shared<B> {
                 });
                 // A new experience comes with one empty draft, `latestVersion`.
                 let versions = if experience.latest_version.is_empty() {
-                    idempotent!(
-                        self,
-                        api.list_versions(&project.uid, &experience.uid).await
-                    )?
+                    idempotent!(self, api.list_versions(&project.uid, &experience.uid).await)?
                 } else {
                     vec![wire::Version {
                         id: experience.latest_version.clone(),
@@ -586,10 +584,7 @@ impl<B: Backend> Shared<B> {
                     .await
             )?;
             version = if answer.uid.is_empty() {
-                wire::Version {
-                    status,
-                    ..version
-                }
+                wire::Version { status, ..version }
             } else {
                 answer
             };
@@ -606,17 +601,13 @@ impl<B: Backend> Shared<B> {
         };
         let mut order = Vec::with_capacity(names.len());
         for name in &names {
-            order.push(
-                project
-                    .experiences
-                    .get(name)
-                    .cloned()
-                    .ok_or_else(|| OperationError::MissingObject {
-                        kind: "experience",
-                        name: name.clone(),
-                        project: change.project.clone(),
-                    })?,
-            );
+            order.push(project.experiences.get(name).cloned().ok_or_else(|| {
+                OperationError::MissingObject {
+                    kind: "experience",
+                    name: name.clone(),
+                    project: change.project.clone(),
+                }
+            })?);
         }
         // The API wants every experience of the project: the ones the manifests do not order
         // keep their relative order after the ordered ones.
