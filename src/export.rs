@@ -319,19 +319,26 @@ fn export_project(
 
     // Experiences: the version in force, with its status.
     let mut experience_docs = BTreeMap::new();
+    let mut left_out = BTreeSet::new();
     for experience in &live.experiences {
         let Some(manifest_name) = experience_names.get(&experience.experience.uid) else {
             continue;
         };
-        let doc = experience_doc(
+        match experience_doc(
             name,
             manifest_name,
             experience,
             &names,
             &skipped_audiences,
             &mut out.warnings,
-        );
-        experience_docs.insert(manifest_name.clone(), doc);
+        ) {
+            Some(doc) => {
+                experience_docs.insert(manifest_name.clone(), doc);
+            }
+            None => {
+                left_out.insert(experience.experience.uid.clone());
+            }
+        }
     }
 
     // The project itself.
@@ -365,16 +372,28 @@ fn export_project(
         spec_map.push(("members", Node::Seq(items)));
     }
     let mut order = Vec::new();
+    let mut complete = true;
     for uid in &live.priority {
         match experience_names.get(uid) {
-            Some(experience) => order.push(experience.clone()),
-            None => out.warnings.push(format!(
-                "project `{name}`: the priority list names experience uid {uid}, which does \
-                 not exist; it was left out of experienceOrder"
-            )),
+            Some(experience) if !left_out.contains(uid) => order.push(experience.clone()),
+            Some(experience) => {
+                complete = false;
+                out.warnings.push(format!(
+                    "project `{name}`: experienceOrder was left out (priority stays unmanaged) \
+                     because it includes experience `{experience}`, which was not exported"
+                ));
+            }
+            None => {
+                complete = false;
+                out.warnings.push(format!(
+                    "project `{name}`: experienceOrder was left out (priority stays unmanaged) \
+                     because the live priority list names experience uid {uid}, which does not \
+                     exist"
+                ));
+            }
         }
     }
-    if !order.is_empty() {
+    if complete && !order.is_empty() {
         spec_map.push(("experienceOrder", Node::strings(&order)));
     }
     spec_map.push(("prune", Node::plain("false")));
@@ -447,7 +466,7 @@ fn experience_doc(
     names: &Names,
     skipped: &BTreeMap<String, String>,
     warnings: &mut Vec<String>,
-) -> String {
+) -> Option<String> {
     let what = format!("project `{project}`: experience `{manifest_name}`");
     let versions = Versions::of(live);
     let (status, _) = versions.effective();
@@ -520,9 +539,14 @@ fn experience_doc(
             ]),
         });
     }
-    if !variants.is_empty() {
-        spec_map.push(("variants", Node::Seq(variants)));
+    if variants.is_empty() {
+        warnings.push(format!(
+            "{what} has no variants yet and manifests need at least one; it was not exported \
+             (add a variant in the UI and export again, or write its manifest by hand)"
+        ));
+        return None;
     }
+    spec_map.push(("variants", Node::Seq(variants)));
     if let Some(TargetingSpec {
         audiences,
         combination,
@@ -553,7 +577,7 @@ fn experience_doc(
     }
     let mut doc = Doc::header("Experience", manifest_name, Some(project));
     doc.push(("spec", Node::Map(spec_map)));
-    render_doc(doc)
+    Some(render_doc(doc))
 }
 
 fn status_word(status: crate::model::ExperienceStatus) -> &'static str {
