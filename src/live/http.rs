@@ -440,6 +440,7 @@ impl Backend for HttpBackend {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
