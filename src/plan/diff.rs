@@ -840,8 +840,11 @@ fn experience_note(live: &ExperienceSpec, desired: &ExperienceSpec) -> Option<St
     let status_changed = live.status != desired.status;
     match (content_changed, live.status, status_changed) {
         (true, ExperienceStatus::Active | ExperienceStatus::Paused, _) => Some(format!(
-            "the content of a {} experience cannot be edited: a new draft version is created, then made {}",
-            status_name(live.status),
+            "the content of {} experience cannot be edited: a new draft version is created, then made {}",
+            match live.status {
+                ExperienceStatus::Active => "an active",
+                _ => "a paused",
+            },
             status_name(desired.status)
         )),
         (_, _, true) => Some(format!(
@@ -876,7 +879,7 @@ pub(crate) fn field_changes(before: &Value, after: &Value) -> Vec<FieldChange> {
     out
 }
 
-const MAX_FIELD_DEPTH: usize = 4;
+const MAX_FIELD_DEPTH: usize = 6;
 
 fn walk_fields(
     path: String,
