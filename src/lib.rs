@@ -7,6 +7,7 @@ pub mod cli;
 pub mod convert;
 pub mod diagnostic;
 pub mod emulator;
+pub mod export;
 pub mod live;
 pub mod manifest;
 pub mod model;

@@ -1,13 +1,192 @@
-//! `pzctl export`.
+//! `pzctl export`: read the live organization and write manifests for it.
+//!
+//! The manifests come from the pure [`crate::export`]; this module reads live state, picks the
+//! `$schema` reference, refuses to write into a non-empty folder without `--force`, writes
+//! every file atomically and prints the warnings and a summary.
 
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+
+use super::output;
+use crate::export::{self, Exported, Options};
+use crate::live::{Api, Backend};
+
 /// Arguments of `pzctl export`.
-#[derive(Debug, clap::Args)]
-pub struct ExportArgs {}
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    /// Export only this project (repeatable; default: every project).
+    #[arg(long = "project", value_name = "NAME")]
+    pub projects: Vec<String>,
+    /// Folder to write into: one sub-folder per project.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Write into a folder that is not empty. Only the files export generates are written
+    /// (and overwritten); other files are left alone.
+    #[arg(long)]
+    pub force: bool,
+    /// The JSON Schema editors should validate the files with: a URL (written as is) or a
+    /// path from the current directory (written relative to each file). `none` writes no
+    /// `# yaml-language-server` line.
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        default_value = "schemas/manifest.schema.json"
+    )]
+    pub schema: String,
+}
 
 pub async fn run(global: &super::GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    let _ = global;
-    anyhow::bail!("`pzctl export` is not written yet")
+    // Target selection lives in `cli::target` (branch `client`); until it lands, say so.
+    let _ = (global, &args);
+    anyhow::bail!("`pzctl export` needs target selection, which is not written yet")
+}
+
+/// Export what `api` sees into `args.out`.
+pub async fn export_from<B: Backend>(api: &Api<B>, args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    check_out_dir(&args.out, args.force)?;
+    let only = (!args.projects.is_empty()).then_some(args.projects.as_slice());
+    let live = crate::live::observe(api, only).await.with_context(|| {
+        format!(
+            "cannot read the organization from {}",
+            api.backend.describe()
+        )
+    })?;
+    let options = Options {
+        schema: schema_reference(&args.schema, &args.out)?,
+    };
+    let exported = export::export_with(&live, &args.projects, &options);
+    for warning in &exported.warnings {
+        output::error_line(&format!("warning: {warning}"));
+    }
+    write_files(&args.out, &exported)?;
+    output::error_line(&format!(
+        "Exported {} {}, {} {} to {}",
+        exported.projects,
+        plural(exported.projects, "project", "projects"),
+        exported.resources,
+        plural(exported.resources, "resource", "resources"),
+        args.out.display()
+    ));
+    if exported.projects == 0 {
+        output::error_line("error: no project was exported");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 { one } else { many }
+}
+
+/// Refuse a folder that has anything in it, unless `force`.
+fn check_out_dir(dir: &Path, force: bool) -> anyhow::Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if !force && entries.next().is_some() {
+                anyhow::bail!(
+                    "`{}` is not empty; pass --force to write into it (only the files export \
+                     generates are overwritten)",
+                    dir.display()
+                );
+            }
+            Ok(())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error)
+            .with_context(|| format!("cannot use `{}` as the output folder", dir.display())),
+    }
+}
+
+/// Write every file atomically (temporary file in the same folder, then rename).
+fn write_files(dir: &Path, exported: &Exported) -> anyhow::Result<()> {
+    for (relative, text) in &exported.files {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create `{}`", parent.display()))?;
+        }
+        crate::store::write_atomically(&path, text.as_bytes())
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The `$schema` value for files written two levels under `out` (`out/<project>/x.yaml`).
+fn schema_reference(schema: &str, out: &Path) -> anyhow::Result<Option<String>> {
+    if schema == "none" || schema.is_empty() {
+        return Ok(None);
+    }
+    if schema.contains("://") {
+        return Ok(Some(schema.to_owned()));
+    }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let target = normalize(&cwd.join(schema));
+    let base = normalize(&cwd.join(out).join("project"));
+    Ok(Some(relative(&base, &target)))
+}
+
+/// Resolve `.` and `..` without touching the file system (the folders may not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// `target` relative to the folder `base`, with `/` separators.
+fn relative(base: &Path, target: &Path) -> String {
+    let base: Vec<_> = base.components().collect();
+    let target: Vec<_> = target.components().collect();
+    let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); base.len() - common];
+    parts.extend(
+        target[common..]
+            .iter()
+            .map(|part| part.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_path_is_relative_to_each_file() {
+        let base = normalize(Path::new("/repo/manifests/./project"));
+        assert_eq!(
+            relative(&base, Path::new("/repo/schemas/manifest.schema.json")),
+            "../../schemas/manifest.schema.json"
+        );
+        let deep = normalize(Path::new("/repo/a/b/../c/project"));
+        assert_eq!(
+            relative(&deep, Path::new("/repo/schemas/m.json")),
+            "../../../schemas/m.json"
+        );
+        assert_eq!(
+            schema_reference("https://example.com/s.json", Path::new("x")).ok(),
+            Some(Some("https://example.com/s.json".to_owned()))
+        );
+        assert_eq!(schema_reference("none", Path::new("x")).ok(), Some(None));
+    }
+
+    #[test]
+    fn non_empty_folder_needs_force() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(check_out_dir(&dir.path().join("new"), false).is_ok());
+        assert!(check_out_dir(dir.path(), false).is_ok());
+        std::fs::write(dir.path().join("keep.txt"), "x").expect("write");
+        let error = check_out_dir(dir.path(), false).expect_err("not empty");
+        assert!(error.to_string().contains("pass --force"), "{error}");
+        assert!(check_out_dir(dir.path(), true).is_ok());
+    }
 }

@@ -1,1 +1,662 @@
-//! Integration tests: export round trips.
+//! Integration tests: export round trips. An organization is seeded through the typed `Api`
+//! against the in-process store, read back with `observe`, exported, then loaded as manifests
+//! and planned against the same live state: the plan must be empty.
+
+use std::sync::{Arc, Mutex};
+
+use proptest::prelude::*;
+use pzctl::export;
+use pzctl::live::{Api, Backend, BackendError, observe};
+use pzctl::manifest;
+use pzctl::model::LiveState;
+use pzctl::plan::{self, PlanConfig};
+use pzctl::store::{Limits, Store};
+use pzctl::wire::{
+    self, AttributeInput, EventInput, ExperienceInput, ExperienceType, MemberInput, OrgRole,
+    ProjectInput, ProjectRole, Request, VersionStatus,
+};
+use serde_json::{Value, json};
+
+const OWNER: &str = "owner@example.com";
+
+/// The store in process, acting as one user (no disk, no HTTP).
+struct StoreBackend {
+    store: Arc<Mutex<Store>>,
+    actor: &'static str,
+}
+
+impl Backend for StoreBackend {
+    async fn send(&self, request: Request) -> Result<Value, BackendError> {
+        let mut store = self
+            .store
+            .lock()
+            .map_err(|_| BackendError::Local("store lock poisoned".to_owned()))?;
+        store
+            .dispatch(self.actor, &request)
+            .map_err(|error| BackendError::Api {
+                method: request.method.as_str(),
+                path: request.path.clone(),
+                error,
+            })
+    }
+
+    fn supports_members(&self) -> bool {
+        true
+    }
+
+    fn describe(&self) -> String {
+        "in-process store".to_owned()
+    }
+}
+
+fn org() -> Api<StoreBackend> {
+    let users = ["owner@example.com", "dev@example.com", "member@example.com"]
+        .iter()
+        .enumerate()
+        .map(|(index, email)| wire::User {
+            email: (*email).to_owned(),
+            organization_role: if index == 0 {
+                OrgRole::Owner
+            } else {
+                OrgRole::Member
+            },
+        })
+        .collect();
+    Api::new(StoreBackend {
+        store: Arc::new(Mutex::new(Store::new("blt0rg", users, Limits::default()))),
+        actor: OWNER,
+    })
+}
+
+fn rule(attribute: Value, condition: &str, value: Option<Value>, negate: bool) -> Value {
+    let mut rule = json!({"__type": "Rule", "attribute": attribute,
+        "attributeMatchCondition": condition, "invertCondition": negate});
+    if let Some(value) = value {
+        rule["attributeMatchOptions"] = json!({"__type": "StringMatchOptions", "value": value});
+    }
+    rule
+}
+
+fn custom(uid: &str) -> Value {
+    json!({"__type": "CustomAttributeReference", "ref": uid})
+}
+
+fn preset(name: &str) -> Value {
+    json!({"__type": "PresetAttributeReference", "ref": name})
+}
+
+fn audience_input(name: &str, description: &str, definition: Value) -> wire::AudienceInput {
+    serde_json::from_value(
+        json!({"name": name, "description": description, "definition": definition}),
+    )
+    .expect("audience input")
+}
+
+fn segmented(name: &str, audiences: &[&str], combination: &str) -> Value {
+    json!({"__type": "SegmentedVariant", "name": name, "audiences": audiences,
+        "audienceCombinationType": combination})
+}
+
+fn version_input(status: &str, variants: Value, extra: Value) -> wire::VersionInput {
+    let mut body = json!({"status": status, "variants": variants});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    serde_json::from_value(body).expect("version input")
+}
+
+/// The draft every new experience starts with.
+async fn draft_uid(api: &Api<StoreBackend>, project: &str, experience: &str) -> String {
+    let versions = api
+        .list_versions(project, experience)
+        .await
+        .expect("list versions");
+    versions
+        .iter()
+        .find(|version| version.status == VersionStatus::Draft)
+        .map(|version| version.uid.clone())
+        .expect("a new experience has a draft")
+}
+
+/// A storefront built "in the UI": every kind, awkward strings, nested rules, each status.
+async fn seed_storefront(api: &Api<StoreBackend>) {
+    let project = api
+        .create_project(&ProjectInput {
+            name: "Storefront".to_owned(),
+            description: "Online store: personalization".to_owned(),
+            connected_stack_api_key: Some("blt0123456789abcdef".to_owned()),
+        })
+        .await
+        .expect("project");
+    let p = project.uid.as_str();
+    api.invite_member(
+        p,
+        &MemberInput {
+            email: "Dev@Example.com".to_owned(),
+            role: ProjectRole::Member,
+            invitation_message: None,
+        },
+    )
+    .await
+    .expect("invite");
+    let tier = api
+        .create_attribute(
+            p,
+            &AttributeInput {
+                name: "loyalty-tier".to_owned(),
+                key: "loyalty_tier".to_owned(),
+                description: "Tier".to_owned(),
+            },
+        )
+        .await
+        .expect("attribute");
+    let yes = api
+        .create_attribute(
+            p,
+            &AttributeInput {
+                name: "yes".to_owned(),
+                key: "yes".to_owned(),
+                description: "- starts like a list: and has # signs".to_owned(),
+            },
+        )
+        .await
+        .expect("attribute");
+    let cart = api
+        .create_event(
+            p,
+            &EventInput {
+                key: "add_to_cart".to_owned(),
+                description: "Added to cart".to_owned(),
+            },
+        )
+        .await
+        .expect("event");
+    let buy = api
+        .create_event(
+            p,
+            &EventInput {
+                key: "purchase".to_owned(),
+                description: String::new(),
+            },
+        )
+        .await
+        .expect("event");
+    let gold = api
+        .create_audience(
+            p,
+            &audience_input(
+                "gold-members",
+                "Gold tier on mobile",
+                json!({"__type": "RuleCombination", "combinationType": "AND", "rules": [
+                    rule(custom(&tier.uid), "STRING_EQUALS", Some(json!("gold")), false),
+                    {"__type": "RuleCombination", "combinationType": "OR", "rules": [
+                        rule(preset("DEVICE_TYPE"), "STRING_EQUALS", Some(json!("MOBILE")), false),
+                        rule(custom(&yes.uid), "HAS_ANY_VALUE", None, true),
+                    ]},
+                ]}),
+            ),
+        )
+        .await
+        .expect("audience");
+    let everyone = api
+        .create_audience(
+            p,
+            &audience_input(
+                "null",
+                "",
+                json!({"__type": "RuleCombination", "combinationType": "OR", "rules": [
+                    rule(custom(&tier.uid), "STRING_EQUALS", Some(json!("no")), false),
+                ]}),
+            ),
+        )
+        .await
+        .expect("audience");
+
+    // Active segmented experience with a pending draft.
+    let hero = api
+        .create_experience(
+            p,
+            &ExperienceInput {
+                name: "homepage-hero".to_owned(),
+                description: "Hero banner per segment".to_owned(),
+                kind: ExperienceType::Segmented,
+                tags: vec!["Env:Production".to_owned(), "hero".to_owned()],
+            },
+        )
+        .await
+        .expect("experience");
+    let draft = draft_uid(api, p, &hero.uid).await;
+    api.update_version(
+        p,
+        &hero.uid,
+        &draft,
+        &version_input(
+            "ACTIVE",
+            json!([
+                segmented("Gold", &[&gold.uid], "OR"),
+                segmented("Yes", &[&everyone.uid, &gold.uid], "AND")
+            ]),
+            json!({}),
+        ),
+    )
+    .await
+    .expect("activate");
+    api.create_version(
+        p,
+        &hero.uid,
+        &version_input(
+            "DRAFT",
+            json!([segmented("Gold only", &[&gold.uid], "OR")]),
+            json!({}),
+        ),
+    )
+    .await
+    .expect("pending draft");
+
+    // A/B test in draft with targeting and metrics.
+    let checkout = api
+        .create_experience(
+            p,
+            &ExperienceInput {
+                name: "checkout-test".to_owned(),
+                description: String::new(),
+                kind: ExperienceType::AbTest,
+                tags: Vec::new(),
+            },
+        )
+        .await
+        .expect("experience");
+    let draft = draft_uid(api, p, &checkout.uid).await;
+    api.update_version(
+        p,
+        &checkout.uid,
+        &draft,
+        &version_input(
+            "DRAFT",
+            json!([
+                {"__type": "ABTestVariant", "name": "Control", "trafficDistribution": 50},
+                {"__type": "ABTestVariant", "name": "Bold", "trafficDistribution": 50},
+            ]),
+            json!({
+                "metrics": [{"__type": "Primary", "event": cart.uid, "name": "add_to_cart"},
+                            {"__type": "Secondary", "event": buy.uid, "name": "purchase"}],
+                "targeting": {"audience": {"audiences": [gold.uid], "audienceCombinationType": "AND"}},
+            }),
+        ),
+    )
+    .await
+    .expect("draft content");
+
+    // Paused.
+    let paused = api
+        .create_experience(
+            p,
+            &ExperienceInput {
+                name: "Summer Sale 2024".to_owned(),
+                description: "on".to_owned(),
+                kind: ExperienceType::Segmented,
+                tags: vec!["seasonal".to_owned()],
+            },
+        )
+        .await
+        .expect("experience");
+    let draft = draft_uid(api, p, &paused.uid).await;
+    let variants = json!([segmented("Everyone", &[&everyone.uid], "OR")]);
+    api.update_version(
+        p,
+        &paused.uid,
+        &draft,
+        &version_input("ACTIVE", variants.clone(), json!({})),
+    )
+    .await
+    .expect("activate");
+    api.update_version(
+        p,
+        &paused.uid,
+        &draft,
+        &version_input("PAUSED", variants, json!({})),
+    )
+    .await
+    .expect("pause");
+
+    api.put_priority(
+        p,
+        &wire::Priority {
+            priority_order: vec![paused.uid.clone(), hero.uid.clone(), checkout.uid.clone()],
+        },
+    )
+    .await
+    .expect("priority");
+}
+
+/// Export `live`, load the files as manifests, and plan them against `live`.
+fn round_trip(live: &LiveState) -> (export::Exported, plan::Plan) {
+    let exported = export::export(live, &[]);
+    let inputs = exported
+        .files
+        .iter()
+        .map(|(path, text)| (path.display().to_string(), text.as_bytes().to_vec()))
+        .collect();
+    let loaded = manifest::load_inputs(inputs);
+    assert!(
+        !loaded.has_errors(),
+        "exported manifests do not validate:\n{}\n{}",
+        pzctl::diagnostic::render_text(&loaded.diagnostics, &loaded.sources, false),
+        all_files(&exported)
+    );
+    let plan =
+        plan::plan(&loaded.desired, live, &PlanConfig::default()).unwrap_or_else(|diagnostics| {
+            panic!(
+                "plan refused the exported manifests:\n{}",
+                pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
+            )
+        });
+    (exported, plan)
+}
+
+fn all_files(exported: &export::Exported) -> String {
+    exported
+        .files
+        .iter()
+        .map(|(path, text)| format!("=== {}\n{text}", path.display()))
+        .collect()
+}
+
+fn changes(plan: &plan::Plan) -> String {
+    serde_json::to_string_pretty(&plan.changes).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn seeded_storefront_exports_validates_and_plans_no_changes() {
+    let api = org();
+    seed_storefront(&api).await;
+    // A second owner-created project with nothing in it.
+    api.create_project(&ProjectInput {
+        name: "empty".to_owned(),
+        description: String::new(),
+        connected_stack_api_key: None,
+    })
+    .await
+    .expect("project");
+
+    let live = observe(&api, None).await.expect("observe");
+    let (exported, plan) = round_trip(&live);
+    assert!(
+        plan.summary.is_empty() && plan.changes.is_empty(),
+        "plan is not empty:\n{}\n{}",
+        changes(&plan),
+        all_files(&exported)
+    );
+    assert_eq!(exported.projects, 2);
+    assert_eq!(exported.resources, 2 + 2 + 2 + 3);
+    insta::assert_snapshot!(all_files(&exported));
+    insta::assert_snapshot!(exported.warnings.join("\n"));
+}
+
+#[tokio::test]
+async fn only_the_named_projects_are_exported() {
+    let api = org();
+    seed_storefront(&api).await;
+    api.create_project(&ProjectInput {
+        name: "other".to_owned(),
+        description: String::new(),
+        connected_stack_api_key: None,
+    })
+    .await
+    .expect("project");
+    let only = vec!["other".to_owned()];
+    let live = observe(&api, Some(&only)).await.expect("observe");
+    let exported = export::export(&live, &only);
+    let paths: Vec<String> = exported
+        .files
+        .keys()
+        .map(|path| path.display().to_string())
+        .collect();
+    assert_eq!(paths, ["other/project.yaml"]);
+}
+
+/// A small random organization: what the generator may create in one project.
+#[derive(Clone, Debug)]
+struct Shape {
+    attributes: Vec<(String, String)>,
+    events: Vec<(String, String)>,
+    /// (name, description, uses attribute index, condition, negate, value)
+    audiences: Vec<(String, String, usize, bool, String)>,
+    /// (name, segmented?, tags, status 0 draft 1 active 2 paused, audience indexes)
+    experiences: Vec<(String, bool, Vec<String>, u8, Vec<usize>)>,
+    reverse_priority: bool,
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z][a-z0-9_-]{0,8}",
+        prop::sample::select(vec![
+            "yes",
+            "no",
+            "null",
+            "1.5",
+            "a: b",
+            "x #y",
+            " pad",
+            "tab\there",
+            "ünïcode"
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z][a-z0-9-]{0,8}",
+        prop::sample::select(vec!["yes", "on", "true", "Null", "Big Sale", "x:y", "1st"])
+            .prop_map(str::to_owned),
+    ]
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    (
+        prop::collection::btree_map("[a-z][a-z_]{0,6}", text(), 1..4),
+        prop::collection::btree_map("[a-z][a-z_]{0,6}", text(), 0..3),
+        prop::collection::btree_map(name(), (text(), 0usize..4, any::<bool>(), text()), 0..4),
+        prop::collection::btree_map(
+            name(),
+            (
+                any::<bool>(),
+                prop::collection::vec("[a-z]{1,5}", 0..3),
+                0u8..3,
+                prop::collection::vec(0usize..4, 0..3),
+            ),
+            0..4,
+        ),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(attributes, events, audiences, experiences, reverse_priority)| Shape {
+                attributes: attributes.into_iter().collect(),
+                events: events.into_iter().collect(),
+                audiences: audiences
+                    .into_iter()
+                    .map(|(name, (description, attribute, negate, value))| {
+                        (name, description, attribute, negate, value)
+                    })
+                    .collect(),
+                experiences: experiences
+                    .into_iter()
+                    .map(|(name, (segmented, tags, status, audiences))| {
+                        (name, segmented, tags, status, audiences)
+                    })
+                    .collect(),
+                reverse_priority,
+            },
+        )
+}
+
+async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
+    let project = api
+        .create_project(&ProjectInput {
+            name: "generated".to_owned(),
+            description: shape.attributes[0].1.clone(),
+            connected_stack_api_key: None,
+        })
+        .await
+        .expect("project");
+    let p = project.uid.as_str();
+    let mut attributes = Vec::new();
+    for (key, description) in &shape.attributes {
+        let created = api
+            .create_attribute(
+                p,
+                &AttributeInput {
+                    name: key.replace('_', " "),
+                    key: key.clone(),
+                    description: description.clone(),
+                },
+            )
+            .await
+            .expect("attribute");
+        attributes.push(created.uid);
+    }
+    let mut events = Vec::new();
+    for (key, description) in &shape.events {
+        let created = api
+            .create_event(
+                p,
+                &EventInput {
+                    key: key.clone(),
+                    description: description.clone(),
+                },
+            )
+            .await
+            .expect("event");
+        events.push(created.uid);
+    }
+    let mut audiences = Vec::new();
+    for (name, description, attribute, negate, value) in &shape.audiences {
+        let attribute = &attributes[attribute % attributes.len()];
+        let created = api
+            .create_audience(
+                p,
+                &audience_input(
+                    name,
+                    description,
+                    json!({"__type": "RuleCombination", "combinationType": "AND", "rules": [
+                        rule(custom(attribute), "STRING_EQUALS", Some(json!(value)), *negate),
+                        {"__type": "RuleCombination", "combinationType": "OR", "rules": [
+                            rule(preset("COUNTRY"), "HAS_ANY_VALUE", None, false),
+                        ]},
+                    ]}),
+                ),
+            )
+            .await
+            .expect("audience");
+        audiences.push(created.uid);
+    }
+    let mut order = Vec::new();
+    for (name, is_segmented, tags, status, picks) in &shape.experiences {
+        let experience = api
+            .create_experience(
+                p,
+                &ExperienceInput {
+                    name: name.clone(),
+                    description: String::new(),
+                    kind: if *is_segmented {
+                        ExperienceType::Segmented
+                    } else {
+                        ExperienceType::AbTest
+                    },
+                    tags: tags.clone(),
+                },
+            )
+            .await
+            .expect("experience");
+        order.push(experience.uid.clone());
+        let chosen: Vec<&str> = if audiences.is_empty() {
+            Vec::new()
+        } else {
+            picks
+                .iter()
+                .map(|pick| audiences[pick % audiences.len()].as_str())
+                .collect()
+        };
+        let mut unique = chosen.clone();
+        unique.dedup();
+        let (variants, extra) = if *is_segmented && !unique.is_empty() {
+            (json!([segmented("First", &unique, "OR")]), json!({}))
+        } else if *is_segmented {
+            continue;
+        } else {
+            let mut extra = json!({});
+            if let Some(event) = events.first() {
+                extra["metrics"] = json!([{"__type": "Primary", "event": event, "name": ""}]);
+            }
+            if !unique.is_empty() {
+                extra["targeting"] =
+                    json!({"audience": {"audiences": unique, "audienceCombinationType": "OR"}});
+            }
+            (
+                json!([
+                    {"__type": "ABTestVariant", "name": "A", "trafficDistribution": 30},
+                    {"__type": "ABTestVariant", "name": "B", "trafficDistribution": 70},
+                ]),
+                extra,
+            )
+        };
+        let draft = draft_uid(api, p, &experience.uid).await;
+        let first = if *status == 0 { "DRAFT" } else { "ACTIVE" };
+        api.update_version(
+            p,
+            &experience.uid,
+            &draft,
+            &version_input(first, variants.clone(), extra.clone()),
+        )
+        .await
+        .expect("version");
+        if *status == 2 {
+            api.update_version(
+                p,
+                &experience.uid,
+                &draft,
+                &version_input("PAUSED", variants, extra),
+            )
+            .await
+            .expect("pause");
+        }
+    }
+    if shape.reverse_priority {
+        order.reverse();
+    }
+    if !order.is_empty() {
+        api.put_priority(
+            p,
+            &wire::Priority {
+                priority_order: order,
+            },
+        )
+        .await
+        .expect("priority");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_organizations_round_trip_to_an_empty_plan(shape in shape()) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (exported, plan) = runtime.block_on(async {
+            let api = org();
+            seed_shape(&api, &shape).await;
+            let live = observe(&api, None).await.expect("observe");
+            round_trip(&live)
+        });
+        prop_assert!(
+            plan.changes.is_empty(),
+            "plan is not empty:\n{}\n{}",
+            changes(&plan),
+            all_files(&exported)
+        );
+    }
+}

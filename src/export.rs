@@ -1,0 +1,1207 @@
+//! Export: turn a live organization ([`LiveState`]) into manifest files that `pzctl validate`
+//! accepts and `pzctl plan` reports as "No changes.".
+//!
+//! Owns the layout of an export (one folder per project, one multi-document file per kind),
+//! the choice of manifest names (live names, disambiguated when two live objects share one),
+//! and a small YAML emitter that quotes every string YAML would otherwise read as something
+//! else.
+//!
+//! Invariant: pure and deterministic. No IO, no clock; the same `LiveState` gives the same
+//! files byte for byte. The CLI (`cli::export`) writes the files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::convert::{self, Names, Versions};
+use crate::model::{
+    AttributeRef, Combination, ExperienceType, LiveExperience, LiveProject, LiveState, RuleGroup,
+    RuleNode, TargetingSpec, VariantSpec,
+};
+use crate::wire::{self, AttributeType, ProjectRole};
+
+/// The `$schema` reference written when none is given: right for an export folder that sits at
+/// the top of a repository whose `schemas/` folder holds `pzctl schema` output (the files are
+/// two levels down: `DIR/<project>/<kind>.yaml`).
+pub const DEFAULT_SCHEMA_REF: &str = "../../schemas/manifest.schema.json";
+
+/// How to export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Written verbatim after `# yaml-language-server: $schema=` at the top of every file;
+    /// `None` writes no such line. A relative path is relative to the file's own folder.
+    pub schema: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            schema: Some(DEFAULT_SCHEMA_REF.to_owned()),
+        }
+    }
+}
+
+/// The result of an export: files to write and what the user must know.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Exported {
+    /// Relative path (`<project-slug>/<kind>.yaml`) -> YAML text.
+    pub files: BTreeMap<PathBuf, String>,
+    /// Things that will not round-trip or were left out, one sentence each.
+    pub warnings: Vec<String>,
+    /// How many projects were exported.
+    pub projects: usize,
+    /// How many documents other than projects were written.
+    pub resources: usize,
+}
+
+/// Export every project (or only those named in `only`; empty means all) with the default
+/// [`Options`].
+#[must_use]
+pub fn export(live: &LiveState, only: &[String]) -> Exported {
+    export_with(live, only, &Options::default())
+}
+
+/// Export with explicit options.
+#[must_use]
+pub fn export_with(live: &LiveState, only: &[String], options: &Options) -> Exported {
+    let mut out = Exported::default();
+    for wanted in only {
+        if !live.projects.contains_key(wanted) {
+            out.warnings.push(format!(
+                "project `{wanted}` does not exist in the organization; nothing exported for it"
+            ));
+        }
+    }
+    let mut folders = BTreeSet::new();
+    for (name, project) in &live.projects {
+        if !only.is_empty() && !only.contains(name) {
+            continue;
+        }
+        let base = slug(name);
+        let mut folder = base.clone();
+        let mut counter = 2;
+        while !folders.insert(folder.clone()) {
+            folder = format!("{base}-{counter}");
+            counter += 1;
+        }
+        if folder != base {
+            out.warnings.push(format!(
+                "project `{name}`: folder `{base}` is taken by another project; wrote `{folder}`"
+            ));
+        }
+        export_project(name, project, &folder, options, &mut out);
+        out.projects += 1;
+    }
+    out
+}
+
+/// A folder name for a project: lower-case ASCII letters and digits, runs of anything else
+/// become one `-`; never empty.
+#[must_use]
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        out.push_str("project");
+    }
+    out
+}
+
+/// Give every live object of one kind a unique manifest name: its live name, or `name-2`,
+/// `name-3`, … (by uid order) when several share one. Returns uid -> name and a warning per
+/// shared name.
+fn unique_names<'a>(
+    project: &str,
+    kind: &str,
+    objects: impl Iterator<Item = (&'a str, &'a str)>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (uid, name) in objects {
+        by_name.entry(name).or_default().push(uid);
+    }
+    let mut taken: BTreeSet<String> = by_name.keys().map(|name| (*name).to_owned()).collect();
+    let mut names = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for (name, mut uids) in by_name {
+        uids.sort_unstable();
+        let mut chosen = Vec::new();
+        for (index, uid) in uids.iter().enumerate() {
+            let unique = if index == 0 {
+                name.to_owned()
+            } else {
+                let mut counter = index + 1;
+                loop {
+                    let candidate = format!("{name}-{counter}");
+                    if taken.insert(candidate.clone()) {
+                        break candidate;
+                    }
+                    counter += 1;
+                }
+            };
+            chosen.push(format!("`{unique}` (uid {uid})"));
+            names.insert((*uid).to_owned(), unique);
+        }
+        if uids.len() > 1 {
+            warnings.push(format!(
+                "project `{project}`: {count} {kind}s are named `{name}`; exported as {list}. \
+                 plan matches {kind}s by name, so these will not round-trip: rename them in \
+                 the live project so names are unique, then export again",
+                count = uids.len(),
+                list = chosen.join(", "),
+            ));
+        }
+    }
+    (names, warnings)
+}
+
+struct Files<'a> {
+    folder: &'a str,
+    options: &'a Options,
+}
+
+impl Files<'_> {
+    fn write(&self, out: &mut Exported, file: &str, documents: &[String]) {
+        if documents.is_empty() {
+            return;
+        }
+        let mut text = String::new();
+        if let Some(schema) = &self.options.schema {
+            let _ = writeln!(text, "# yaml-language-server: $schema={schema}");
+        }
+        text.push_str(&documents.join("---\n"));
+        out.files
+            .insert(PathBuf::from(self.folder).join(file), text);
+    }
+}
+
+fn export_project(
+    name: &str,
+    live: &LiveProject,
+    folder: &str,
+    options: &Options,
+    out: &mut Exported,
+) {
+    let files = Files { folder, options };
+
+    // Manifest names per kind (uid -> name).
+    let customs: Vec<&wire::Attribute> = live
+        .attributes
+        .iter()
+        .filter(|attribute| attribute.kind == AttributeType::Custom)
+        .collect();
+    let (attribute_names, warnings) = unique_names(
+        name,
+        "attribute",
+        customs.iter().map(|a| (a.uid.as_str(), a.name.as_str())),
+    );
+    out.warnings.extend(warnings);
+    let (event_names, warnings) = unique_names(
+        name,
+        "event",
+        live.events.iter().map(|e| (e.uid.as_str(), e.key.as_str())),
+    );
+    out.warnings.extend(warnings);
+    let (audience_names, warnings) = unique_names(
+        name,
+        "audience",
+        live.audiences
+            .iter()
+            .map(|a| (a.uid.as_str(), a.name.as_str())),
+    );
+    out.warnings.extend(warnings);
+    let (experience_names, warnings) = unique_names(
+        name,
+        "experience",
+        live.experiences
+            .iter()
+            .map(|e| (e.experience.uid.as_str(), e.experience.name.as_str())),
+    );
+    out.warnings.extend(warnings);
+
+    // Audiences first: the skipped ones must not be referred to by what follows.
+    let mut names = Names {
+        attributes: attribute_names.clone(),
+        events: event_names.clone(),
+        audiences: BTreeMap::new(),
+    };
+    let mut skipped_audiences: BTreeMap<String, String> = BTreeMap::new();
+    let mut audience_docs: BTreeMap<String, String> = BTreeMap::new();
+    for audience in &live.audiences {
+        let Some(manifest_name) = audience_names.get(&audience.uid) else {
+            continue;
+        };
+        if audience.definition.is_none() {
+            skipped_audiences.insert(audience.uid.clone(), manifest_name.clone());
+        } else {
+            names
+                .audiences
+                .insert(audience.uid.clone(), manifest_name.clone());
+        }
+    }
+    for audience in &live.audiences {
+        let Some(manifest_name) = names.audiences.get(&audience.uid) else {
+            if let Some(skipped) = skipped_audiences.get(&audience.uid) {
+                let origin = audience.source.as_deref().unwrap_or("an external source");
+                out.warnings.push(format!(
+                    "project `{name}`: audience `{skipped}` is synced from {origin} and has no \
+                     rules; it was not exported (manifests cannot manage it)"
+                ));
+            }
+            continue;
+        };
+        match convert::audience_spec(audience, &names) {
+            Ok(spec) => {
+                let mut dangling = BTreeSet::new();
+                collect_dangling(&spec.rules, &mut dangling);
+                for uid in dangling {
+                    out.warnings.push(format!(
+                        "project `{name}`: audience `{manifest_name}` uses custom attribute uid \
+                         {uid}, which does not exist; validate will report the reference"
+                    ));
+                }
+                let mut doc = Doc::header("Audience", manifest_name, Some(name));
+                let mut spec_map = Vec::new();
+                if !spec.description.is_empty() {
+                    spec_map.push(("description", Node::string(&spec.description)));
+                }
+                spec_map.push(("rules", rule_group(&spec.rules)));
+                doc.push(("spec", Node::Map(spec_map)));
+                audience_docs.insert(manifest_name.clone(), render_doc(doc));
+            }
+            Err(error) => out
+                .warnings
+                .push(format!("project `{name}`: {error}; it was not exported")),
+        }
+    }
+
+    // Attributes (custom only: presets are built in).
+    let mut attribute_docs = BTreeMap::new();
+    for attribute in customs {
+        let Some(manifest_name) = attribute_names.get(&attribute.uid) else {
+            continue;
+        };
+        let spec = convert::attribute_spec(attribute);
+        let mut spec_map = vec![("key", Node::string(&spec.key))];
+        if !spec.description.is_empty() {
+            spec_map.push(("description", Node::string(&spec.description)));
+        }
+        let mut doc = Doc::header("Attribute", manifest_name, Some(name));
+        doc.push(("spec", Node::Map(spec_map)));
+        attribute_docs.insert(manifest_name.clone(), render_doc(doc));
+    }
+
+    // Events: the manifest name is the key.
+    let mut event_docs = BTreeMap::new();
+    for event in &live.events {
+        let Some(manifest_name) = event_names.get(&event.uid) else {
+            continue;
+        };
+        let spec = convert::event_spec(event);
+        let mut spec_map = Vec::new();
+        if !spec.description.is_empty() {
+            spec_map.push(("description", Node::string(&spec.description)));
+        }
+        let mut doc = Doc::header("Event", manifest_name, Some(name));
+        doc.push(("spec", Node::Map(spec_map)));
+        event_docs.insert(manifest_name.clone(), render_doc(doc));
+    }
+
+    // Experiences: the version in force, with its status.
+    let mut experience_docs = BTreeMap::new();
+    let mut left_out = BTreeSet::new();
+    for experience in &live.experiences {
+        let Some(manifest_name) = experience_names.get(&experience.experience.uid) else {
+            continue;
+        };
+        match experience_doc(
+            name,
+            manifest_name,
+            experience,
+            &names,
+            &skipped_audiences,
+            &mut out.warnings,
+        ) {
+            Some(doc) => {
+                experience_docs.insert(manifest_name.clone(), doc);
+            }
+            None => {
+                left_out.insert(experience.experience.uid.clone());
+            }
+        }
+    }
+
+    // The project itself.
+    let mut spec_map = Vec::new();
+    let project_spec = convert::project_spec(&live.project);
+    if !project_spec.description.is_empty() {
+        spec_map.push(("description", Node::string(&project_spec.description)));
+    }
+    if let Some(stack) = convert::stack_link_spec(&live.project).stack {
+        spec_map.push(("stack", Node::string(&stack)));
+    }
+    if let Some(members) = &live.members {
+        let mut specs: Vec<_> = members.iter().map(convert::member_spec).collect();
+        specs.sort();
+        specs.dedup_by(|a, b| a.email == b.email);
+        let items = specs
+            .iter()
+            .map(|member| {
+                Node::Map(vec![
+                    ("email", Node::string(&member.email)),
+                    (
+                        "role",
+                        Node::plain(match member.role {
+                            ProjectRole::Owner => "owner",
+                            ProjectRole::Member => "member",
+                        }),
+                    ),
+                ])
+            })
+            .collect();
+        spec_map.push(("members", Node::Seq(items)));
+    }
+    let mut order = Vec::new();
+    let mut complete = true;
+    for uid in &live.priority {
+        match experience_names.get(uid) {
+            Some(experience) if !left_out.contains(uid) => order.push(experience.clone()),
+            Some(experience) => {
+                complete = false;
+                out.warnings.push(format!(
+                    "project `{name}`: experienceOrder was left out (priority stays unmanaged) \
+                     because it includes experience `{experience}`, which was not exported"
+                ));
+            }
+            None => {
+                complete = false;
+                out.warnings.push(format!(
+                    "project `{name}`: experienceOrder was left out (priority stays unmanaged) \
+                     because the live priority list names experience uid {uid}, which does not \
+                     exist"
+                ));
+            }
+        }
+    }
+    if complete && !order.is_empty() {
+        spec_map.push(("experienceOrder", Node::strings(&order)));
+    }
+    spec_map.push(("prune", Node::plain("false")));
+    let mut doc = Doc::header("Project", name, None);
+    doc.push(("spec", Node::Map(spec_map)));
+    files.write(out, "project.yaml", &[render_doc(doc)]);
+
+    out.resources +=
+        attribute_docs.len() + event_docs.len() + audience_docs.len() + experience_docs.len();
+    let values = |docs: BTreeMap<String, String>| docs.into_values().collect::<Vec<_>>();
+    files.write(out, "attributes.yaml", &values(attribute_docs));
+    files.write(out, "events.yaml", &values(event_docs));
+    files.write(out, "audiences.yaml", &values(audience_docs));
+    files.write(out, "experiences.yaml", &values(experience_docs));
+}
+
+fn collect_dangling(group: &RuleGroup, out: &mut BTreeSet<String>) {
+    for node in &group.rules {
+        match node {
+            RuleNode::Group(inner) => collect_dangling(inner, out),
+            RuleNode::Condition(condition) => {
+                if let AttributeRef::Custom(name) = &condition.attribute
+                    && let Some(uid) = name.strip_prefix("uid:")
+                {
+                    out.insert(uid.to_owned());
+                }
+            }
+        }
+    }
+}
+
+/// Keep the audience references that name exported audiences; warn about the others.
+fn keep_exported(
+    audiences: &[String],
+    skipped: &BTreeMap<String, String>,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let skipped_names: BTreeSet<&String> = skipped.values().collect();
+    let mut kept = Vec::new();
+    for audience in audiences {
+        if let Some(uid) = audience.strip_prefix("uid:") {
+            match skipped.get(uid) {
+                Some(skipped_name) => warnings.push(format!(
+                    "{what} uses audience `{skipped_name}`, which was not exported (synced from \
+                     outside); the reference was left out, so plan will show a change"
+                )),
+                None => warnings.push(format!(
+                    "{what} uses audience uid {uid}, which does not exist; the reference was \
+                     left out, so plan will show a change"
+                )),
+            }
+        } else if skipped_names.contains(audience) {
+            // Unreachable with uid-keyed names, kept for safety: never emit a skipped name.
+            warnings.push(format!(
+                "{what} uses audience `{audience}`, which was not exported; the reference was \
+                 left out"
+            ));
+        } else {
+            kept.push(audience.clone());
+        }
+    }
+    kept
+}
+
+fn experience_doc(
+    project: &str,
+    manifest_name: &str,
+    live: &LiveExperience,
+    names: &Names,
+    skipped: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let what = format!("project `{project}`: experience `{manifest_name}`");
+    let versions = Versions::of(live);
+    let (status, _) = versions.effective();
+    if versions.draft.is_some() && (versions.active.is_some() || versions.paused.is_some()) {
+        warnings.push(format!(
+            "{what} has a draft version waiting alongside its {} one; only the {} version was \
+             exported (publish or discard the draft in the UI to export it)",
+            status_word(status),
+            status_word(status),
+        ));
+    }
+    let spec = convert::experience_spec(live, names);
+    let mut spec_map = vec![(
+        "type",
+        Node::plain(match spec.kind {
+            ExperienceType::Segmented => "segmented",
+            ExperienceType::AbTest => "ab_test",
+        }),
+    )];
+    if !spec.description.is_empty() {
+        spec_map.push(("description", Node::string(&spec.description)));
+    }
+    if !spec.tags.is_empty() {
+        spec_map.push(("tags", Node::strings(&spec.tags)));
+    }
+    spec_map.push(("status", Node::plain(status_word(spec.status))));
+
+    // Lytics audiences of variants are not in `audiences` and not in the spec: say so.
+    if let (_, Some(version)) = versions.effective() {
+        for variant in &version.variants {
+            if let wire::Variant::Segmented {
+                name,
+                lytics_audiences,
+                ..
+            } = variant
+                && !lytics_audiences.is_empty()
+            {
+                warnings.push(format!(
+                    "{what}: variant `{name}` also targets {} Lytics audience(s), which \
+                     manifests cannot express; they were left out",
+                    lytics_audiences.len()
+                ));
+            }
+        }
+    }
+
+    let mut variants = Vec::new();
+    for variant in &spec.variants {
+        variants.push(match variant {
+            VariantSpec::Segmented {
+                name,
+                audiences,
+                combination,
+            } => {
+                let audiences = keep_exported(
+                    audiences,
+                    skipped,
+                    &format!("{what}: variant `{name}`"),
+                    warnings,
+                );
+                Node::Map(vec![
+                    ("name", Node::string(name)),
+                    ("audiences", Node::strings(&audiences)),
+                    ("match", Node::plain(match_word(*combination))),
+                ])
+            }
+            VariantSpec::AbTest { name, traffic } => Node::Map(vec![
+                ("name", Node::string(name)),
+                ("traffic", Node::plain(&traffic.to_string())),
+            ]),
+        });
+    }
+    if variants.is_empty() {
+        warnings.push(format!(
+            "{what} has no variants yet and manifests need at least one; it was not exported \
+             (add a variant in the UI and export again, or write its manifest by hand)"
+        ));
+        return None;
+    }
+    spec_map.push(("variants", Node::Seq(variants)));
+    if let Some(TargetingSpec {
+        audiences,
+        combination,
+    }) = &spec.targeting
+    {
+        let audiences = keep_exported(audiences, skipped, &format!("{what}: targeting"), warnings);
+        if !audiences.is_empty() {
+            spec_map.push((
+                "targeting",
+                Node::Map(vec![
+                    ("audiences", Node::strings(&audiences)),
+                    ("match", Node::plain(match_word(*combination))),
+                ]),
+            ));
+        }
+    }
+    let mut metrics = Vec::new();
+    for metric in &spec.metrics {
+        match metric.strip_prefix("uid:") {
+            Some(uid) => warnings.push(format!(
+                "{what}: metric event uid {uid} does not exist; it was left out"
+            )),
+            None => metrics.push(metric.clone()),
+        }
+    }
+    if !metrics.is_empty() {
+        spec_map.push(("metrics", Node::strings(&metrics)));
+    }
+    let mut doc = Doc::header("Experience", manifest_name, Some(project));
+    doc.push(("spec", Node::Map(spec_map)));
+    Some(render_doc(doc))
+}
+
+fn status_word(status: crate::model::ExperienceStatus) -> &'static str {
+    match status {
+        crate::model::ExperienceStatus::Draft => "draft",
+        crate::model::ExperienceStatus::Active => "active",
+        crate::model::ExperienceStatus::Paused => "paused",
+    }
+}
+
+fn match_word(combination: Combination) -> &'static str {
+    match combination {
+        Combination::And => "all",
+        Combination::Or => "any",
+    }
+}
+
+fn rule_group(group: &RuleGroup) -> Node {
+    let items = group
+        .rules
+        .iter()
+        .map(|node| match node {
+            RuleNode::Group(inner) => rule_group(inner),
+            RuleNode::Condition(condition) => {
+                let mut map = match &condition.attribute {
+                    AttributeRef::Custom(name) => vec![("attribute", Node::string(name))],
+                    AttributeRef::Preset(name) => vec![("preset", Node::string(name))],
+                };
+                map.push(("condition", Node::string(&condition.condition)));
+                if let Some(value) = &condition.value {
+                    map.push(("value", Node::value(value)));
+                }
+                if condition.negate {
+                    map.push(("negate", Node::plain("true")));
+                }
+                Node::Map(map)
+            }
+        })
+        .collect();
+    Node::Map(vec![(match_word(group.combination), Node::Seq(items))])
+}
+
+type Doc = Vec<(&'static str, Node)>;
+
+trait DocExt {
+    fn header(kind: &str, name: &str, project: Option<&str>) -> Self;
+}
+
+impl DocExt for Doc {
+    fn header(kind: &str, name: &str, project: Option<&str>) -> Self {
+        let mut metadata = vec![("name", Node::string(name))];
+        if let Some(project) = project {
+            metadata.push(("project", Node::string(project)));
+        }
+        vec![
+            ("apiVersion", Node::plain("pzctl/v1")),
+            ("kind", Node::plain(kind)),
+            ("metadata", Node::Map(metadata)),
+        ]
+    }
+}
+
+fn render_doc(doc: Doc) -> String {
+    let mut out = String::new();
+    yaml::render(&Node::Map(doc), 0, &mut out);
+    out
+}
+
+/// A YAML node to emit. Scalars are already rendered (quoted where needed).
+#[derive(Clone, Debug, PartialEq)]
+enum Node {
+    Scalar(String),
+    Map(Vec<(&'static str, Node)>),
+    Seq(Vec<Node>),
+    /// A flow sequence of rendered scalars: `[a, "b c"]`.
+    Flow(Vec<String>),
+}
+
+impl Node {
+    fn string(text: &str) -> Node {
+        Node::Scalar(yaml::scalar(text))
+    }
+
+    /// A scalar that is known to be plain-safe (numbers, booleans, fixed words).
+    fn plain(text: &str) -> Node {
+        Node::Scalar(text.to_owned())
+    }
+
+    fn strings(items: &[String]) -> Node {
+        Node::Flow(items.iter().map(|item| yaml::scalar(item)).collect())
+    }
+
+    /// A JSON value: strings quoted as needed, everything else as JSON (valid YAML flow).
+    fn value(value: &Value) -> Node {
+        match value {
+            Value::String(text) => Node::string(text),
+            other => Node::Scalar(yaml::json_flow(other)),
+        }
+    }
+}
+
+/// The emitter: block mappings and sequences, flow sequences of scalars, and safe scalars.
+pub mod yaml {
+    use std::fmt::Write as _;
+
+    use serde_json::Value;
+
+    use super::Node;
+
+    /// Words YAML 1.1 or 1.2 resolves to booleans, null or special floats.
+    const RESERVED: &[&str] = &[
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", "nan", "inf", "infinity",
+    ];
+
+    /// Render a string as a YAML scalar that reads back as exactly that string: plain when that
+    /// is unambiguous, else double-quoted with JSON-style escapes.
+    #[must_use]
+    pub fn scalar(text: &str) -> String {
+        if is_plain_safe(text) {
+            text.to_owned()
+        } else {
+            double_quoted(text)
+        }
+    }
+
+    fn is_plain_safe(text: &str) -> bool {
+        let Some(first) = text.chars().next() else {
+            return false;
+        };
+        if !(first.is_ascii_alphabetic() || first == '_' || first == '/') {
+            return false;
+        }
+        if text.ends_with(' ') || text.ends_with(':') {
+            return false;
+        }
+        if text.contains(": ") || text.contains(" #") || text.contains("  ") {
+            return false;
+        }
+        if RESERVED.iter().any(|word| text.eq_ignore_ascii_case(word)) {
+            return false;
+        }
+        text.chars().all(|ch| {
+            ch.is_ascii_alphanumeric()
+                || matches!(ch, '_' | '-' | '.' | '/' | '@' | ':' | '+' | ' ')
+        })
+    }
+
+    /// A double-quoted scalar with JSON-style escapes; every non-printable or line-breaking
+    /// character is escaped, so the text stays on one line.
+    #[must_use]
+    pub fn double_quoted(text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 2);
+        out.push('"');
+        for ch in text.chars() {
+            match ch {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                ch if needs_escape(ch) => {
+                    let _ = write!(out, "\\u{:04X}", u32::from(ch));
+                }
+                ch => out.push(ch),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// Characters that are not printable in YAML, or that YAML 1.1 treats as line breaks or a
+    /// byte order mark.
+    fn needs_escape(ch: char) -> bool {
+        let code = u32::from(ch);
+        code < 0x20
+            || (0x7F..=0x9F).contains(&code)
+            || matches!(code, 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF)
+            || (0xD800..=0xDFFF).contains(&code)
+    }
+
+    /// A non-string JSON value as YAML: JSON is valid YAML flow; strings inside arrays and
+    /// objects are re-quoted by our own rules.
+    #[must_use]
+    pub fn json_flow(value: &Value) -> String {
+        match value {
+            Value::Null => "null".to_owned(),
+            Value::Bool(flag) => flag.to_string(),
+            Value::Number(number) => number.to_string(),
+            Value::String(text) => double_quoted(text),
+            Value::Array(items) => {
+                let inner: Vec<String> = items.iter().map(json_flow).collect();
+                format!("[{}]", inner.join(", "))
+            }
+            Value::Object(map) => {
+                let inner: Vec<String> = map
+                    .iter()
+                    .map(|(key, value)| format!("{}: {}", double_quoted(key), json_flow(value)))
+                    .collect();
+                format!("{{{}}}", inner.join(", "))
+            }
+        }
+    }
+
+    pub(super) fn render(node: &Node, indent: usize, out: &mut String) {
+        let pad = " ".repeat(indent);
+        match node {
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    let _ = write!(out, "{pad}{key}:");
+                    match value {
+                        Node::Scalar(text) => {
+                            let _ = writeln!(out, " {text}");
+                        }
+                        Node::Flow(items) => {
+                            let _ = writeln!(out, " [{}]", items.join(", "));
+                        }
+                        Node::Map(inner) if inner.is_empty() => out.push_str(" {}\n"),
+                        Node::Seq(inner) if inner.is_empty() => out.push_str(" []\n"),
+                        Node::Map(_) => {
+                            out.push('\n');
+                            render(value, indent + 2, out);
+                        }
+                        Node::Seq(_) => {
+                            out.push('\n');
+                            render(value, indent + 2, out);
+                        }
+                    }
+                }
+            }
+            Node::Seq(items) => {
+                for item in items {
+                    match item {
+                        Node::Scalar(text) => {
+                            let _ = writeln!(out, "{pad}- {text}");
+                        }
+                        Node::Flow(inner) => {
+                            let _ = writeln!(out, "{pad}- [{}]", inner.join(", "));
+                        }
+                        Node::Map(inner) if inner.is_empty() => {
+                            let _ = writeln!(out, "{pad}- {{}}");
+                        }
+                        Node::Seq(inner) if inner.is_empty() => {
+                            let _ = writeln!(out, "{pad}- []");
+                        }
+                        Node::Map(_) | Node::Seq(_) => {
+                            // Render one level deeper, then put the dash where the first
+                            // line's indentation begins.
+                            let mut nested = String::new();
+                            render(item, indent + 2, &mut nested);
+                            let dash = format!("{pad}- ");
+                            out.push_str(&dash);
+                            out.push_str(&nested[dash.len()..]);
+                        }
+                    }
+                }
+            }
+            Node::Scalar(text) => {
+                let _ = writeln!(out, "{pad}{text}");
+            }
+            Node::Flow(items) => {
+                let _ = writeln!(out, "{pad}[{}]", items.join(", "));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::LiveExperience;
+
+    fn from<T: serde::de::DeserializeOwned>(value: Value) -> T {
+        serde_json::from_value(value).expect("valid wire json")
+    }
+
+    fn condition(attribute: Value, condition: &str, value: Option<Value>) -> Value {
+        let mut rule = json!({"__type": "Rule", "attribute": attribute,
+            "attributeMatchCondition": condition, "invertCondition": false});
+        if let Some(value) = value {
+            rule["attributeMatchOptions"] = json!({"__type": "StringMatchOptions", "value": value});
+        }
+        rule
+    }
+
+    fn version(uid: &str, status: &str, variants: Value, extra: Value) -> wire::Version {
+        let mut body = json!({"uid": uid, "status": status, "variants": variants});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            for (key, value) in extra {
+                body.insert(key.clone(), value.clone());
+            }
+        }
+        from(body)
+    }
+
+    fn experience(
+        uid: &str,
+        name: &str,
+        kind: &str,
+        tags: Value,
+        versions: Vec<wire::Version>,
+    ) -> LiveExperience {
+        LiveExperience {
+            experience: from(json!({"_id": uid, "uid": uid, "name": name, "__type": kind,
+                "shortUid": "0", "tags": tags, "description": ""})),
+            versions,
+        }
+    }
+
+    fn storefront() -> LiveProject {
+        LiveProject {
+            project: from(json!({"_id": "p1", "uid": "p1", "name": "Storefront",
+                "description": "Online store: personalization", "connectedStackApiKey": "blt0123"})),
+            members: Some(vec![
+                from(json!({"email": "Dev@Example.com", "role": "MEMBER", "status": "PENDING"})),
+                from(json!({"email": "owner@example.com", "role": "OWNER", "status": "ACCEPTED"})),
+            ]),
+            attributes: vec![
+                from(
+                    json!({"_id": "a0", "uid": "a0", "name": "Device Type", "key": "DEVICE_TYPE", "__type": "PRESET"}),
+                ),
+                from(
+                    json!({"_id": "a1", "uid": "a1", "name": "loyalty-tier", "key": "loyalty_tier",
+                    "description": "Tier", "__type": "CUSTOM"}),
+                ),
+                from(
+                    json!({"_id": "a2", "uid": "a2", "name": "yes", "key": "yes", "__type": "CUSTOM"}),
+                ),
+            ],
+            events: vec![
+                from(
+                    json!({"_id": "e1", "uid": "e1", "key": "add_to_cart", "description": "Added to cart"}),
+                ),
+                from(json!({"_id": "e2", "uid": "e2", "key": "purchase"})),
+            ],
+            audiences: vec![
+                from(
+                    json!({"_id": "u1", "uid": "u1", "name": "gold-members", "description": "Gold tier on mobile",
+                    "definition": {"__type": "RuleCombination", "combinationType": "AND", "rules": [
+                        condition(json!({"__type": "CustomAttributeReference", "ref": "a1"}), "STRING_EQUALS", Some(json!("gold"))),
+                        {"__type": "RuleCombination", "combinationType": "OR", "rules": [
+                            condition(json!({"__type": "PresetAttributeReference", "ref": "DEVICE_TYPE"}), "STRING_EQUALS", Some(json!("MOBILE"))),
+                            {"__type": "Rule", "attribute": {"__type": "CustomAttributeReference", "ref": "a2"},
+                             "attributeMatchCondition": "HAS_ANY_VALUE", "invertCondition": true},
+                            condition(json!({"__type": "CustomAttributeReference", "ref": "a1"}), "STRING_EQUALS", Some(json!("no # really"))),
+                        ]}
+                    ]}}),
+                ),
+                from(json!({"_id": "u2", "uid": "u2", "name": "lytics-vip", "source": "Lytics"})),
+            ],
+            experiences: vec![
+                experience(
+                    "x1",
+                    "homepage-hero",
+                    "SEGMENTED",
+                    json!(["Env:Production", "hero"]),
+                    vec![
+                        version(
+                            "v1",
+                            "ACTIVE",
+                            json!([
+                                {"__type": "SegmentedVariant", "name": "Gold", "shortUid": "1",
+                                 "audiences": ["u1"], "audienceCombinationType": "OR"},
+                                {"__type": "SegmentedVariant", "name": "VIP", "shortUid": "2",
+                                 "audiences": ["u1", "u2"], "audienceCombinationType": "AND"},
+                            ]),
+                            json!({}),
+                        ),
+                        version("v2", "DRAFT", json!([]), json!({})),
+                    ],
+                ),
+                experience(
+                    "x2",
+                    "checkout-test",
+                    "AB_TEST",
+                    json!([]),
+                    vec![version(
+                        "v3",
+                        "DRAFT",
+                        json!([
+                            {"__type": "ABTestVariant", "name": "Control", "trafficDistribution": 50},
+                            {"__type": "ABTestVariant", "name": "Bold", "trafficDistribution": "50"},
+                        ]),
+                        json!({
+                            "metrics": [{"__type": "Primary", "event": "e1", "name": "add_to_cart"},
+                                        {"__type": "Secondary", "event": "e2", "name": "purchase"}],
+                            "targeting": {"audience": {"audiences": ["u1"], "audienceCombinationType": "AND"}}
+                        }),
+                    )],
+                ),
+            ],
+            priority: vec!["x2".to_owned(), "x1".to_owned()],
+        }
+    }
+
+    fn state(projects: Vec<LiveProject>) -> LiveState {
+        LiveState {
+            projects: projects
+                .into_iter()
+                .map(|project| (project.project.name.clone(), project))
+                .collect(),
+            principal: None,
+        }
+    }
+
+    fn all_text(exported: &Exported) -> String {
+        let mut text = String::new();
+        for (path, contents) in &exported.files {
+            let _ = writeln!(text, "=== {}\n{contents}", path.display());
+        }
+        text
+    }
+
+    #[test]
+    fn exports_one_folder_per_project_with_names_not_uids() {
+        let exported = export(&state(vec![storefront()]), &[]);
+        assert_eq!(exported.projects, 1);
+        assert_eq!(exported.resources, 2 + 2 + 1 + 2);
+        let text = all_text(&exported);
+        for uid in ["\"a1\"", "u1", "x1", "v1", "blt0123\n"] {
+            assert!(!text.contains(&format!(" {uid}\n")), "uid {uid} leaked");
+        }
+        insta::assert_snapshot!(text);
+        insta::assert_snapshot!(exported.warnings.join("\n"));
+    }
+
+    #[test]
+    fn every_file_parses_as_yaml_documents() {
+        let exported = export(&state(vec![storefront()]), &[]);
+        for (path, text) in &exported.files {
+            let documents: Vec<Value> = serde_saphyr::from_multiple(text)
+                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            assert!(!documents.is_empty());
+            for document in documents {
+                assert_eq!(document["apiVersion"], "pzctl/v1", "{}", path.display());
+            }
+        }
+        let audiences: Vec<Value> = serde_saphyr::from_multiple(
+            &exported.files[&PathBuf::from("storefront/audiences.yaml")],
+        )
+        .expect("parses");
+        assert_eq!(
+            audiences[0]["spec"]["rules"]["all"][1]["any"][2]["value"],
+            "no # really"
+        );
+        assert_eq!(
+            audiences[0]["spec"]["rules"]["all"][1]["any"][1]["attribute"],
+            "yes"
+        );
+    }
+
+    #[test]
+    fn shared_names_are_disambiguated_by_uid_and_reported() {
+        let mut project = storefront();
+        let mut twin = project.experiences[0].clone();
+        twin.experience.uid = "x0".to_owned();
+        project.experiences.push(twin);
+        let mut audience = project.audiences[0].clone();
+        audience.uid = "u9".to_owned();
+        project.audiences.push(audience);
+        let exported = export(&state(vec![project]), &[]);
+        let experiences = &exported.files[&PathBuf::from("storefront/experiences.yaml")];
+        let documents: Vec<Value> = serde_saphyr::from_multiple(experiences).expect("parses");
+        let names: Vec<&Value> = documents.iter().map(|d| &d["metadata"]["name"]).collect();
+        assert_eq!(names, ["checkout-test", "homepage-hero", "homepage-hero-2"]);
+        let warnings = exported.warnings.join("\n");
+        assert!(
+            warnings.contains("2 experiences are named `homepage-hero`; exported as `homepage-hero` (uid x0), `homepage-hero-2` (uid x1)"),
+            "{warnings}"
+        );
+        assert!(
+            warnings.contains("2 audiences are named `gold-members`"),
+            "{warnings}"
+        );
+        // The priority list follows the uid -> name choice.
+        let project = &exported.files[&PathBuf::from("storefront/project.yaml")];
+        assert!(
+            project.contains("experienceOrder: [checkout-test, homepage-hero-2]"),
+            "{project}"
+        );
+    }
+
+    #[test]
+    fn only_limits_projects_and_reports_unknown_names() {
+        let mut other = storefront();
+        other.project.name = "Other Shop!".to_owned();
+        other.project.uid = "p2".to_owned();
+        let live = state(vec![storefront(), other]);
+        let exported = export(&live, &["Other Shop!".to_owned(), "missing".to_owned()]);
+        let folders: BTreeSet<_> = exported
+            .files
+            .keys()
+            .filter_map(|path| path.parent().map(|p| p.display().to_string()))
+            .collect();
+        assert_eq!(folders.into_iter().collect::<Vec<_>>(), ["other-shop"]);
+        assert!(exported.warnings[0].contains("`missing` does not exist"));
+        assert_eq!(export(&live, &[]).projects, 2);
+    }
+
+    #[test]
+    fn colliding_folders_get_a_suffix() {
+        let mut other = storefront();
+        other.project.name = "storefront".to_owned();
+        other.project.uid = "p2".to_owned();
+        let exported = export(&state(vec![storefront(), other]), &[]);
+        assert!(
+            exported
+                .files
+                .contains_key(&PathBuf::from("storefront-2/project.yaml"))
+        );
+        assert!(
+            exported
+                .warnings
+                .iter()
+                .any(|w| w.contains("wrote `storefront-2`"))
+        );
+    }
+
+    #[test]
+    fn schema_line_is_configurable() {
+        let live = state(vec![storefront()]);
+        let none = export_with(&live, &[], &Options { schema: None });
+        assert!(
+            none.files
+                .values()
+                .all(|text| text.starts_with("apiVersion: pzctl/v1\n"))
+        );
+        let default = export(&live, &[]);
+        assert!(default.files.values().all(|text| text.starts_with(
+            "# yaml-language-server: $schema=../../schemas/manifest.schema.json\napiVersion:"
+        )));
+    }
+
+    #[test]
+    fn slugs_are_folder_safe() {
+        assert_eq!(slug("Storefront"), "storefront");
+        assert_eq!(slug("  My  Shop / EU "), "my-shop-eu");
+        assert_eq!(slug("…"), "project");
+    }
+
+    #[test]
+    fn scalars_are_quoted_only_when_needed() {
+        let cases = [
+            ("gold", "gold"),
+            ("env:production", "env:production"),
+            ("owner@example.com", "owner@example.com"),
+            ("yes", "\"yes\""),
+            ("No", "\"No\""),
+            ("~", "\"~\""),
+            ("", "\"\""),
+            ("1.5", "\"1.5\""),
+            ("a: b", "\"a: b\""),
+            ("a #b", "\"a #b\""),
+            (" lead", "\" lead\""),
+            ("line\nbreak", "\"line\\nbreak\""),
+            ("-dash", "\"-dash\""),
+            ("say \"hi\"", "\"say \\\"hi\\\"\""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(yaml::scalar(input), expected, "{input:?}");
+        }
+    }
+
+    fn tricky() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[ a-zA-Z0-9:#,\\-.\\[\\]{}'\"!&*?|>%@`~\\\\\n\t\r]{0,12}",
+            prop::sample::select(vec![
+                "yes",
+                "NO",
+                "Null",
+                "~",
+                "true",
+                "off",
+                ".inf",
+                "-.Inf",
+                ".NaN",
+                "0x1F",
+                "0o17",
+                "1_000",
+                "1e3",
+                "+1",
+                "2024-01-01",
+                "<<",
+                "=",
+                "- a",
+                "? a",
+                "!tag",
+                "&a",
+                "*a",
+                "%x",
+                "@x",
+                "`x",
+                "'",
+                "\"",
+                "#",
+                "a:",
+                "::",
+                "\u{85}",
+                "\u{2028}",
+                "\u{feff}x",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_reads_back_unchanged(text in tricky()) {
+            let document = format!("key: {}\nlist: [{}, {}]\n", yaml::scalar(&text), yaml::scalar(&text), yaml::scalar("x"));
+            let parsed: BTreeMap<String, Value> = serde_saphyr::from_str(&document)
+                .map_err(|error| TestCaseError::fail(format!("{document:?}: {error}")))?;
+            prop_assert_eq!(&parsed["key"], &Value::String(text.clone()), "{:?}", document);
+            prop_assert_eq!(&parsed["list"], &json!([text, "x"]), "{:?}", document);
+        }
+
+        #[test]
+        fn any_string_reads_back_as_a_typed_string(text in tricky()) {
+            let document = format!("{}\n", yaml::scalar(&text));
+            let parsed: String = serde_saphyr::from_str(&document)
+                .map_err(|error| TestCaseError::fail(format!("{document:?}: {error}")))?;
+            prop_assert_eq!(parsed, text);
+        }
+    }
+}
