@@ -1,13 +1,135 @@
-//! `pzctl validate`.
+//! `pzctl validate`: load manifests, print every problem, exit 1 when any is an error.
 
 use std::process::ExitCode;
 
+use super::output;
+use crate::diagnostic::{self, Severity};
+use crate::manifest::{self, LoadConfig};
+
 /// Arguments of `pzctl validate`.
 #[derive(Debug, clap::Args)]
-pub struct ValidateArgs {}
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub select: super::SelectArgs,
+    /// How to print problems: `text` (stderr, with source snippets), `json` (stdout, an array)
+    /// or `github` (stdout, workflow annotations).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: super::DiagnosticFormat,
+    /// Only parse the YAML (no schema, no meaning checks); for benchmarks.
+    #[arg(long, hide = true)]
+    pub parse_only: bool,
+}
 
 pub fn run(global: &super::GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
     let _ = global;
-    anyhow::bail!("`pzctl validate` is not written yet")
+    let config = LoadConfig {
+        paths: args.select.paths.clone(),
+        include: args.select.include.clone(),
+        exclude: args.select.exclude.clone(),
+    };
+    if args.parse_only {
+        return Ok(parse_only(&config));
+    }
+    let loaded = manifest::load(&config);
+    let errors = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = loaded.diagnostics.len() - errors;
+    match args.format {
+        super::DiagnosticFormat::Text => {
+            let color = std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let text = diagnostic::render_text(&loaded.diagnostics, &loaded.sources, color);
+            if !text.is_empty() {
+                output::error_line(text.trim_end());
+            }
+        }
+        super::DiagnosticFormat::Json => {
+            output::stdout_bytes(diagnostic::render_json(&loaded.diagnostics).as_bytes());
+        }
+        super::DiagnosticFormat::Github => {
+            output::stdout_bytes(diagnostic::render_github(&loaded.diagnostics).as_bytes());
+        }
+    }
+    let resources: usize = loaded
+        .desired
+        .projects
+        .values()
+        .map(|p| 1 + p.attributes.len() + p.events.len() + p.audiences.len() + p.experiences.len())
+        .sum();
+    let files = loaded.files.len();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if errors == 0 {
+        output::error_line(&format!(
+            "valid: {} in {}{}",
+            plural(resources, "resource"),
+            plural(files, "file"),
+            if warnings > 0 {
+                format!(", {}", plural(warnings, "warning"))
+            } else {
+                String::new()
+            }
+        ));
+        Ok(ExitCode::SUCCESS)
+    } else {
+        output::error_line(&format!(
+            "invalid: {}{} in {}",
+            plural(errors, "error"),
+            if warnings > 0 {
+                format!(", {}", plural(warnings, "warning"))
+            } else {
+                String::new()
+            },
+            plural(files, "file")
+        ));
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// Read and parse every file, nothing else: the floor that `validate` is measured against.
+fn parse_only(config: &LoadConfig) -> ExitCode {
+    let mut files = 0usize;
+    let mut documents = 0usize;
+    let mut problems = 0usize;
+    let mut paths = Vec::new();
+    for path in &config.paths {
+        collect(path, &mut paths);
+    }
+    paths.sort();
+    for path in paths {
+        files += 1;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let (docs, found) = manifest::yaml::parse(&text);
+                documents += docs.len();
+                problems += found.len();
+            }
+            Err(_) => problems += 1,
+        }
+    }
+    output::error_line(&format!(
+        "parsed {documents} documents in {files} files ({problems} problems)"
+    ));
+    if problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn collect(path: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    if path.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for entry in entries.flatten() {
+                collect(&entry.path(), out);
+            }
+        }
+    } else if matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    ) {
+        out.push(path.to_path_buf());
+    }
 }

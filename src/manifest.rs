@@ -1,1 +1,0 @@
-//! manifest (being written).

@@ -1,0 +1,911 @@
+//! Lowering: typed raw documents -> `model::DesiredState`, plus the meaning checks that a
+//! schema cannot express (names, references, sums, owners, limits). Best effort: whatever is
+//! valid is lowered even when other parts have problems.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::manifest::raw;
+use crate::manifest::yaml::{Document, Pos};
+use crate::model::{
+    self, AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, DesiredProject,
+    DesiredState, EventSpec, ExperienceSpec, ExperienceStatus, Kind, MemberSpec, Origin,
+    ProjectRole, RuleGroup, RuleNode, TargetingSpec, VariantSpec,
+};
+use crate::schema::suggest;
+use crate::wire::{self, limits};
+
+/// A document that passed the schema, typed.
+#[derive(Debug)]
+pub enum Typed {
+    Project(raw::ProjectDocument),
+    Attribute(raw::AttributeDocument),
+    Event(raw::EventDocument),
+    Audience(raw::AudienceDocument),
+    Experience(raw::ExperienceDocument),
+}
+
+/// One parsed document with its file and spans; `typed` is `None` when the schema failed.
+#[derive(Debug)]
+pub struct Item {
+    pub file: String,
+    pub doc: Document,
+    pub typed: Option<Typed>,
+}
+
+impl Item {
+    fn str_at(&self, pointer: &str) -> Option<&str> {
+        self.doc.value.pointer(pointer).and_then(|v| v.as_str())
+    }
+}
+
+/// Names declared by any document (valid or not), so that one broken document does not
+/// make every reference to it dangle: (project, kind) -> names.
+#[derive(Debug, Default)]
+struct Declared {
+    projects: BTreeSet<String>,
+    names: BTreeMap<(String, &'static str), BTreeSet<String>>,
+}
+
+impl Declared {
+    fn has(&self, project: &str, kind: &'static str, name: &str) -> bool {
+        self.names
+            .get(&(project.to_owned(), kind))
+            .is_some_and(|names| names.contains(name))
+    }
+    fn candidates(&self, project: &str, kind: &'static str) -> Vec<&str> {
+        self.names
+            .get(&(project.to_owned(), kind))
+            .map(|names| names.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}
+
+struct Ctx<'a> {
+    diagnostics: Vec<Diagnostic>,
+    declared: &'a Declared,
+}
+
+impl Ctx<'_> {
+    fn push(&mut self, item: &Item, pos: Pos, code: Code, message: String, help: Option<String>) {
+        self.diagnostics.push(Diagnostic {
+            code,
+            severity: Severity::Error,
+            message,
+            file: Some(item.file.clone()),
+            line: pos.line,
+            column: pos.column,
+            span: Some((pos.offset, pos.len)),
+            help,
+        });
+    }
+    fn at(
+        &mut self,
+        item: &Item,
+        pointer: &str,
+        code: Code,
+        message: String,
+        help: Option<String>,
+    ) {
+        let pos = item.doc.pos(pointer);
+        self.push(item, pos, code, message, help);
+    }
+    fn at_key(
+        &mut self,
+        item: &Item,
+        pointer: &str,
+        code: Code,
+        message: String,
+        help: Option<String>,
+    ) {
+        let pos = item.doc.key_pos(pointer);
+        self.push(item, pos, code, message, help);
+    }
+
+    /// Check a reference; returns whether it resolves.
+    fn reference(
+        &mut self,
+        item: &Item,
+        pointer: &str,
+        project: &str,
+        kind: &'static str,
+        name: &str,
+    ) -> bool {
+        if self.declared.has(project, kind, name) {
+            return true;
+        }
+        let candidates = self.declared.candidates(project, kind);
+        let help = suggest(name, candidates.iter().copied())
+            .map(|s| format!("did you mean `{s}`?"))
+            .or_else(|| {
+                (!candidates.is_empty()).then(|| {
+                    format!(
+                        "{kind}s in project `{project}`: {}",
+                        candidates
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+            });
+        self.at(
+            item,
+            pointer,
+            Code::DanglingReference,
+            format!("no {kind} named `{name}` in project `{project}`"),
+            help,
+        );
+        false
+    }
+}
+
+fn origin(item: &Item) -> Origin {
+    Origin {
+        file: item.file.clone(),
+        line: item.doc.start.line,
+        column: item.doc.start.column,
+    }
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "Project" => "project",
+        "Attribute" => "attribute",
+        "Event" => "event",
+        "Audience" => "audience",
+        "Experience" => "experience",
+        _ => "resource",
+    }
+}
+
+/// A loose email check: one `@`, a non-empty local part, a dotted domain, no spaces.
+#[must_use]
+pub fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|part| !part.is_empty())
+}
+
+/// Lower every item; returns the desired state and the meaning diagnostics.
+pub fn lower(items: &[Item]) -> (DesiredState, Vec<Diagnostic>) {
+    let mut declared = Declared::default();
+    for item in items {
+        let (Some(kind), Some(name)) = (item.str_at("/kind"), item.str_at("/metadata/name")) else {
+            continue;
+        };
+        if kind == "Project" {
+            declared.projects.insert(name.to_owned());
+        } else if let Some(project) = item.str_at("/metadata/project") {
+            declared
+                .names
+                .entry((project.to_owned(), kind_label(kind)))
+                .or_default()
+                .insert(name.to_owned());
+        }
+    }
+    let mut ctx = Ctx {
+        diagnostics: Vec::new(),
+        declared: &declared,
+    };
+    let mut state = DesiredState::default();
+    // first declaration of (project, kind, name) -> "file:line"
+    let mut seen: BTreeMap<(String, &'static str, String), String> = BTreeMap::new();
+    let mut check_duplicate =
+        |ctx: &mut Ctx, item: &Item, project: &str, kind: &'static str, name: &str| -> bool {
+            let key = (project.to_owned(), kind, name.to_owned());
+            let here = format!("{}:{}", item.file, item.doc.key_pos("/metadata/name").line);
+            if let Some(first) = seen.get(&key) {
+                let scope = if kind == "project" {
+                    String::new()
+                } else {
+                    format!(" in project `{project}`")
+                };
+                ctx.at(
+                    item,
+                    "/metadata/name",
+                    Code::DuplicateName,
+                    format!("{kind} `{name}` is declared twice{scope}"),
+                    Some(format!("first declared at {first}")),
+                );
+                return false;
+            }
+            seen.insert(key, here);
+            true
+        };
+
+    // Projects first, so resources can attach to them.
+    let mut project_count = 0usize;
+    for item in items {
+        let Some(Typed::Project(doc)) = &item.typed else {
+            continue;
+        };
+        let name = doc.metadata.name.clone();
+        if !check_duplicate(&mut ctx, item, "", "project", &name) {
+            continue;
+        }
+        project_count += 1;
+        if project_count > limits::PROJECTS_PER_ORG {
+            ctx.at(
+                item,
+                "/metadata/name",
+                Code::TooManyProjects,
+                format!(
+                    "project `{name}` is project number {project_count}; organizations hold at most {} projects by default",
+                    limits::PROJECTS_PER_ORG
+                ),
+                Some("apply fails unless the organization's limit was raised".to_owned()),
+            );
+            if let Some(last) = ctx.diagnostics.last_mut() {
+                last.severity = Severity::Warning;
+            }
+        }
+        let project = lower_project(&mut ctx, item, doc);
+        state.projects.insert(name, project);
+    }
+
+    for item in items {
+        let Some(typed) = &item.typed else { continue };
+        let (kind, meta_project, name) = match typed {
+            Typed::Project(_) => continue,
+            Typed::Attribute(d) => ("attribute", &d.metadata.project, &d.metadata.name),
+            Typed::Event(d) => ("event", &d.metadata.project, &d.metadata.name),
+            Typed::Audience(d) => ("audience", &d.metadata.project, &d.metadata.name),
+            Typed::Experience(d) => ("experience", &d.metadata.project, &d.metadata.name),
+        };
+        if !declared.projects.contains(meta_project.as_str()) {
+            let candidates: Vec<&str> = declared.projects.iter().map(String::as_str).collect();
+            let help = suggest(meta_project, candidates.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .or_else(|| Some("declare it with a `kind: Project` document".to_owned()));
+            ctx.at(
+                item,
+                "/metadata/project",
+                Code::DanglingReference,
+                format!("no project named `{meta_project}`"),
+                help,
+            );
+            continue;
+        }
+        if !check_duplicate(&mut ctx, item, meta_project, kind, name) {
+            continue;
+        }
+        let project_name = meta_project.clone();
+        let name = name.clone();
+        let lowered = match typed {
+            Typed::Project(_) => None,
+            Typed::Attribute(d) => Some(Lowered::Attribute(AttributeSpec {
+                key: d
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.key.clone())
+                    .unwrap_or_else(|| name.clone()),
+                description: d
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.description.clone())
+                    .unwrap_or_default(),
+            })),
+            Typed::Event(d) => Some(Lowered::Event(EventSpec {
+                key: name.clone(),
+                description: d
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.description.clone())
+                    .unwrap_or_default(),
+            })),
+            Typed::Audience(d) => {
+                lower_audience(&mut ctx, item, &project_name, d).map(Lowered::Audience)
+            }
+            Typed::Experience(d) => Some(Lowered::Experience(lower_experience(
+                &mut ctx,
+                item,
+                &project_name,
+                d,
+            ))),
+        };
+        // The project failed the schema: references were checked, nothing to attach to.
+        let Some(project) = state.projects.get_mut(&project_name) else {
+            continue;
+        };
+        let (model_kind, count, limit) = match lowered {
+            None => continue,
+            Some(Lowered::Attribute(spec)) => {
+                project.attributes.insert(name.clone(), spec);
+                (
+                    Kind::Attribute,
+                    project.attributes.len(),
+                    limits::ATTRIBUTES_PER_PROJECT,
+                )
+            }
+            Some(Lowered::Event(spec)) => {
+                project.events.insert(name.clone(), spec);
+                (
+                    Kind::Event,
+                    project.events.len(),
+                    limits::EVENTS_PER_PROJECT,
+                )
+            }
+            Some(Lowered::Audience(spec)) => {
+                project.audiences.insert(name.clone(), spec);
+                (
+                    Kind::Audience,
+                    project.audiences.len(),
+                    limits::AUDIENCES_PER_PROJECT,
+                )
+            }
+            Some(Lowered::Experience(spec)) => {
+                project.experiences.insert(name.clone(), spec);
+                (
+                    Kind::Experience,
+                    project.experiences.len(),
+                    limits::EXPERIENCES_PER_PROJECT,
+                )
+            }
+        };
+        project.origins.insert(
+            model::address(&project_name, model_kind, &name),
+            origin(item),
+        );
+        if count == limit + 1 {
+            ctx.at(
+                item,
+                "/metadata/name",
+                Code::LimitExceeded,
+                format!(
+                    "project `{project_name}` declares more than {limit} {}s",
+                    model_kind.as_str()
+                ),
+                None,
+            );
+        }
+    }
+
+    // experienceOrder refers to experiences: checked once every experience is known.
+    for item in items {
+        let Some(Typed::Project(doc)) = &item.typed else {
+            continue;
+        };
+        let Some(order) = &doc.spec.experience_order else {
+            continue;
+        };
+        let mut seen_here = BTreeSet::new();
+        for (i, name) in order.iter().enumerate() {
+            let ptr = format!("/spec/experienceOrder/{i}");
+            if !seen_here.insert(name.as_str()) {
+                ctx.at(
+                    item,
+                    &ptr,
+                    Code::DuplicateReference,
+                    format!("experience `{name}` is listed twice in `experienceOrder`"),
+                    None,
+                );
+                continue;
+            }
+            ctx.reference(item, &ptr, &doc.metadata.name, "experience", name);
+        }
+    }
+
+    let mut diagnostics = ctx.diagnostics;
+    diagnostics.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    (state, diagnostics)
+}
+
+enum Lowered {
+    Attribute(AttributeSpec),
+    Event(EventSpec),
+    Audience(AudienceSpec),
+    Experience(ExperienceSpec),
+}
+
+fn lower_project(ctx: &mut Ctx, item: &Item, doc: &raw::ProjectDocument) -> DesiredProject {
+    let name = doc.metadata.name.clone();
+    let spec = &doc.spec;
+    let mut project = DesiredProject {
+        name: name.clone(),
+        spec: model::ProjectSpec {
+            description: spec.description.clone().unwrap_or_default(),
+        },
+        stack: spec.stack.clone(),
+        members: None,
+        invitation_message: spec.invitation_message.clone(),
+        experience_order: spec.experience_order.clone(),
+        prune: spec.prune.unwrap_or(false),
+        ..DesiredProject::default()
+    };
+    project
+        .origins
+        .insert(model::address(&name, Kind::Project, &name), origin(item));
+    if project.stack.is_some() {
+        let pos = item.doc.key_pos("/spec/stack");
+        project.origins.insert(
+            model::address(&name, Kind::StackLink, &name),
+            Origin {
+                file: item.file.clone(),
+                line: pos.line,
+                column: pos.column,
+            },
+        );
+    }
+    if project.experience_order.is_some() {
+        let pos = item.doc.key_pos("/spec/experienceOrder");
+        project.origins.insert(
+            model::address(&name, Kind::ExperienceOrder, &name),
+            Origin {
+                file: item.file.clone(),
+                line: pos.line,
+                column: pos.column,
+            },
+        );
+    }
+    if let Some(members) = &spec.members {
+        let mut list = Vec::new();
+        let mut emails: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, member) in members.iter().enumerate() {
+            let ptr = format!("/spec/members/{i}/email");
+            let email = member.email.trim().to_lowercase();
+            if !is_email(&email) {
+                ctx.at(
+                    item,
+                    &ptr,
+                    Code::InvalidEmail,
+                    format!("`{}` is not an email address", member.email),
+                    Some("expected something like `name@example.com`".to_owned()),
+                );
+                continue;
+            }
+            if let Some(first) = emails.get(&email) {
+                let first_line = item.doc.pos(&format!("/spec/members/{first}/email")).line;
+                ctx.at(
+                    item,
+                    &ptr,
+                    Code::DuplicateMember,
+                    format!("member `{email}` is listed twice in project `{name}`"),
+                    Some(format!("first listed on line {first_line}; give each member one entry with one role")),
+                );
+                continue;
+            }
+            emails.insert(email.clone(), i);
+            let role = match member.role {
+                raw::Role::Owner => ProjectRole::Owner,
+                raw::Role::Member => ProjectRole::Member,
+            };
+            let pos = item.doc.pos(&format!("/spec/members/{i}"));
+            project.origins.insert(
+                model::address(&name, Kind::Member, &email),
+                Origin {
+                    file: item.file.clone(),
+                    line: pos.line,
+                    column: pos.column,
+                },
+            );
+            list.push(MemberSpec { email, role });
+        }
+        if !members.iter().any(|m| m.role == raw::Role::Owner) {
+            ctx.at_key(
+                item,
+                "/spec/members",
+                Code::NoOwner,
+                format!("project `{name}` lists its members but none has `role: owner`"),
+                Some("a project needs at least one owner; add one, or remove `members` to leave members unmanaged".to_owned()),
+            );
+        }
+        project.members = Some(list);
+    }
+    project
+}
+
+fn count_conditions(rules: &[raw::Rule]) -> usize {
+    rules
+        .iter()
+        .map(|rule| match (&rule.all, &rule.any) {
+            (Some(group), _) | (None, Some(group)) => count_conditions(group),
+            (None, None) => 1,
+        })
+        .sum()
+}
+
+fn lower_audience(
+    ctx: &mut Ctx,
+    item: &Item,
+    project: &str,
+    doc: &raw::AudienceDocument,
+) -> Option<AudienceSpec> {
+    let rules = &doc.spec.rules;
+    let (combination, list, key) = match (&rules.all, &rules.any) {
+        (Some(list), None) => (Combination::And, list, "all"),
+        (None, Some(list)) => (Combination::Or, list, "any"),
+        _ => return None, // the schema (minProperties/maxProperties) reported it
+    };
+    let total = count_conditions(list);
+    if total > limits::RULES_PER_AUDIENCE {
+        ctx.at_key(
+            item,
+            "/spec/rules",
+            Code::TooManyRules,
+            format!(
+                "audience `{}` has {total} conditions; at most {} are allowed",
+                doc.metadata.name,
+                limits::RULES_PER_AUDIENCE
+            ),
+            None,
+        );
+    }
+    let mut ok = true;
+    let group = lower_group(
+        ctx,
+        item,
+        project,
+        combination,
+        list,
+        &format!("/spec/rules/{key}"),
+        &mut ok,
+    );
+    ok.then(|| AudienceSpec {
+        description: doc.spec.description.clone().unwrap_or_default(),
+        rules: group,
+    })
+}
+
+fn lower_group(
+    ctx: &mut Ctx,
+    item: &Item,
+    project: &str,
+    combination: Combination,
+    rules: &[raw::Rule],
+    ptr: &str,
+    ok: &mut bool,
+) -> RuleGroup {
+    if rules.is_empty() {
+        ctx.at_key(
+            item,
+            ptr,
+            Code::InvalidRule,
+            "a rule group must have at least one rule".to_owned(),
+            None,
+        );
+        *ok = false;
+    }
+    let mut nodes = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let here = format!("{ptr}/{i}");
+        if let Some(node) = lower_rule(ctx, item, project, rule, &here, ok) {
+            nodes.push(node);
+        }
+    }
+    RuleGroup {
+        combination,
+        rules: nodes,
+    }
+}
+
+fn lower_rule(
+    ctx: &mut Ctx,
+    item: &Item,
+    project: &str,
+    rule: &raw::Rule,
+    ptr: &str,
+    ok: &mut bool,
+) -> Option<RuleNode> {
+    let is_condition = rule.attribute.is_some()
+        || rule.preset.is_some()
+        || rule.condition.is_some()
+        || rule.value.is_some()
+        || rule.negate.is_some();
+    match (&rule.all, &rule.any) {
+        (Some(_), Some(_)) => {
+            ctx.at(
+                item,
+                ptr,
+                Code::InvalidRule,
+                "a rule group has both `all` and `any`; use one, and nest the other".to_owned(),
+                None,
+            );
+            *ok = false;
+            return None;
+        }
+        (Some(list), None) | (None, Some(list)) => {
+            if is_condition {
+                ctx.at(item, ptr, Code::InvalidRule, "a rule is either a group (`all`/`any`) or a condition (`attribute`/`preset` + `condition`), not both".to_owned(), None);
+                *ok = false;
+                return None;
+            }
+            let (combination, key) = if rule.all.is_some() {
+                (Combination::And, "all")
+            } else {
+                (Combination::Or, "any")
+            };
+            return Some(RuleNode::Group(lower_group(
+                ctx,
+                item,
+                project,
+                combination,
+                list,
+                &format!("{ptr}/{key}"),
+                ok,
+            )));
+        }
+        (None, None) => {}
+    }
+    let attribute = match (&rule.attribute, &rule.preset) {
+        (Some(_), Some(_)) => {
+            ctx.at(
+                item,
+                ptr,
+                Code::InvalidRule,
+                "a condition has both `attribute` and `preset`; use one".to_owned(),
+                None,
+            );
+            *ok = false;
+            return None;
+        }
+        (Some(name), None) => {
+            if !ctx.reference(
+                item,
+                &format!("{ptr}/attribute"),
+                project,
+                "attribute",
+                name,
+            ) {
+                *ok = false;
+            }
+            AttributeRef::Custom(name.clone())
+        }
+        (None, Some(preset)) => AttributeRef::Preset(preset.clone()),
+        (None, None) => {
+            ctx.at(
+                item,
+                ptr,
+                Code::InvalidRule,
+                "a rule needs `attribute` or `preset` (a condition), or `all`/`any` (a group)"
+                    .to_owned(),
+                None,
+            );
+            *ok = false;
+            return None;
+        }
+    };
+    let Some(condition) = rule.condition.clone() else {
+        *ok = false;
+        return None; // the schema (dependentRequired) reported it
+    };
+    let valueless = wire::VALUELESS_CONDITIONS.contains(&condition.as_str());
+    match (&rule.value, valueless) {
+        (None, false) => {
+            ctx.at_key(
+                item,
+                &format!("{ptr}/condition"),
+                Code::ValueRequired,
+                format!("condition `{condition}` needs a `value`"),
+                None,
+            );
+            *ok = false;
+        }
+        (Some(_), true) => {
+            ctx.at_key(
+                item,
+                &format!("{ptr}/value"),
+                Code::ValueForbidden,
+                format!("condition `{condition}` takes no `value`"),
+                Some("remove `value`".to_owned()),
+            );
+            *ok = false;
+        }
+        _ => {}
+    }
+    Some(RuleNode::Condition(Condition {
+        attribute,
+        condition,
+        value: if valueless { None } else { rule.value.clone() },
+        negate: rule.negate.unwrap_or(false),
+    }))
+}
+
+fn combination(value: Option<raw::Match>) -> Combination {
+    match value {
+        Some(raw::Match::All) => Combination::And,
+        Some(raw::Match::Any) | None => Combination::Or,
+    }
+}
+
+fn lower_experience(
+    ctx: &mut Ctx,
+    item: &Item,
+    project: &str,
+    doc: &raw::ExperienceDocument,
+) -> ExperienceSpec {
+    let spec = &doc.spec;
+    let name = &doc.metadata.name;
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut variants = Vec::new();
+    let check_audiences = |ctx: &mut Ctx, list: &[String], ptr: &str| {
+        let mut seen = BTreeSet::new();
+        for (j, audience) in list.iter().enumerate() {
+            let here = format!("{ptr}/{j}");
+            if !seen.insert(audience.as_str()) {
+                ctx.at(
+                    item,
+                    &here,
+                    Code::DuplicateReference,
+                    format!("audience `{audience}` is listed twice"),
+                    None,
+                );
+                continue;
+            }
+            ctx.reference(item, &here, project, "audience", audience);
+        }
+    };
+    for (i, variant) in spec.variants.iter().enumerate() {
+        let ptr = format!("/spec/variants/{i}");
+        if let Some(first) = names.get(variant.name.as_str()) {
+            ctx.at(
+                item,
+                &format!("{ptr}/name"),
+                Code::DuplicateVariant,
+                format!(
+                    "variant `{}` appears twice in experience `{name}`",
+                    variant.name
+                ),
+                Some(format!("first at variant {first}")),
+            );
+        } else {
+            names.insert(&variant.name, i);
+        }
+        match spec.kind {
+            raw::ExperienceType::Segmented => {
+                if variant.traffic.is_some() {
+                    ctx.at_key(
+                        item,
+                        &format!("{ptr}/traffic"),
+                        Code::FieldNotAllowed,
+                        "`traffic` applies to A/B tests only; segmented variants are chosen by audience".to_owned(),
+                        Some("remove `traffic`, or set `type: ab_test`".to_owned()),
+                    );
+                }
+                let audiences = variant.audiences.clone().unwrap_or_default();
+                if audiences.is_empty() {
+                    ctx.at(
+                        item,
+                        &ptr,
+                        Code::MissingAudiences,
+                        format!("segmented variant `{}` has no audiences", variant.name),
+                        Some("add `audiences: [AUDIENCE-NAME]`".to_owned()),
+                    );
+                }
+                check_audiences(ctx, &audiences, &format!("{ptr}/audiences"));
+                variants.push(VariantSpec::Segmented {
+                    name: variant.name.clone(),
+                    audiences,
+                    combination: combination(variant.combination),
+                });
+            }
+            raw::ExperienceType::AbTest => {
+                for field in ["audiences", "match"] {
+                    let present = if field == "audiences" {
+                        variant.audiences.is_some()
+                    } else {
+                        variant.combination.is_some()
+                    };
+                    if present {
+                        ctx.at_key(
+                            item,
+                            &format!("{ptr}/{field}"),
+                            Code::FieldNotAllowed,
+                            format!("`{field}` applies to segmented variants only; A/B tests split traffic"),
+                            Some("to limit who takes part, use `spec.targeting`".to_owned()),
+                        );
+                    }
+                }
+                if variant.traffic.is_none() {
+                    ctx.at(
+                        item,
+                        &ptr,
+                        Code::MissingTraffic,
+                        format!("A/B variant `{}` has no `traffic`", variant.name),
+                        Some("add `traffic: PERCENT`; the variants sum to 100".to_owned()),
+                    );
+                }
+                variants.push(VariantSpec::AbTest {
+                    name: variant.name.clone(),
+                    traffic: variant.traffic.unwrap_or(0),
+                });
+            }
+        }
+    }
+    let mut targeting = None;
+    match spec.kind {
+        raw::ExperienceType::Segmented => {
+            if spec.targeting.is_some() {
+                ctx.at_key(
+                    item,
+                    "/spec/targeting",
+                    Code::FieldNotAllowed,
+                    "`targeting` applies to A/B tests only; segmented variants target audiences themselves".to_owned(),
+                    None,
+                );
+            }
+        }
+        raw::ExperienceType::AbTest => {
+            if spec.variants.len() < 2 {
+                ctx.at_key(
+                    item,
+                    "/spec/variants",
+                    Code::TooFewVariants,
+                    format!(
+                        "A/B test `{name}` has {} variant; it needs at least 2",
+                        spec.variants.len()
+                    ),
+                    None,
+                );
+            }
+            if spec.variants.iter().all(|v| v.traffic.is_some()) {
+                let sum: u64 = spec
+                    .variants
+                    .iter()
+                    .map(|v| u64::from(v.traffic.unwrap_or(0)))
+                    .sum();
+                if sum != 100 {
+                    let detail = spec
+                        .variants
+                        .iter()
+                        .map(|v| format!("{} {}", v.name, v.traffic.unwrap_or(0)))
+                        .collect::<Vec<_>>()
+                        .join(" + ");
+                    ctx.at_key(
+                        item,
+                        "/spec/variants",
+                        Code::TrafficSum,
+                        format!("the traffic of A/B test `{name}` sums to {sum}, not 100"),
+                        Some(format!("{detail} = {sum}")),
+                    );
+                }
+            }
+            if let Some(t) = &spec.targeting {
+                check_audiences(ctx, &t.audiences, "/spec/targeting/audiences");
+                targeting = Some(TargetingSpec {
+                    audiences: t.audiences.clone(),
+                    combination: combination(t.combination),
+                });
+            }
+        }
+    }
+    let metrics = spec.metrics.clone().unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    for (i, metric) in metrics.iter().enumerate() {
+        let ptr = format!("/spec/metrics/{i}");
+        if !seen.insert(metric.as_str()) {
+            ctx.at(
+                item,
+                &ptr,
+                Code::DuplicateReference,
+                format!("event `{metric}` is listed twice in `metrics`"),
+                None,
+            );
+            continue;
+        }
+        ctx.reference(item, &ptr, project, "event", metric);
+    }
+    let mut tags = wire::normalize_tags(&spec.tags.clone().unwrap_or_default());
+    tags.sort();
+    ExperienceSpec {
+        kind: match spec.kind {
+            raw::ExperienceType::Segmented => model::ExperienceType::Segmented,
+            raw::ExperienceType::AbTest => model::ExperienceType::AbTest,
+        },
+        description: spec.description.clone().unwrap_or_default(),
+        tags,
+        status: match spec.status {
+            None | Some(raw::Status::Draft) => ExperienceStatus::Draft,
+            Some(raw::Status::Active) => ExperienceStatus::Active,
+            Some(raw::Status::Paused) => ExperienceStatus::Paused,
+        },
+        variants,
+        targeting,
+        metrics,
+    }
+}

@@ -1,0 +1,308 @@
+//! Span-preserving YAML: parses a file (several documents) into `serde_json::Value`s plus a map
+//! from JSON pointer to source position, so every later problem can point at its node.
+//!
+//! All YAML parsing goes through this module, so swapping the YAML crate stays local.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// Deepest nesting accepted (mappings and sequences).
+pub const MAX_DEPTH: usize = 64;
+
+/// A position in a file: 1-based line and column, byte offset and byte length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Pos {
+    fn from_location(location: &serde_saphyr::Location, text_len: usize) -> Pos {
+        let span = location.span();
+        let offset = span
+            .byte_offset()
+            .and_then(|o| usize::try_from(o).ok())
+            .unwrap_or(0)
+            .min(text_len);
+        let len = span
+            .byte_len()
+            .and_then(|l| usize::try_from(l).ok())
+            .unwrap_or(0)
+            .min(text_len - offset);
+        Pos {
+            line: usize::try_from(location.line()).unwrap_or(0).max(1),
+            column: usize::try_from(location.column()).unwrap_or(0).max(1),
+            offset,
+            len,
+        }
+    }
+}
+
+/// JSON pointer -> position of the value; `"<ptr>#key"` -> position of the mapping key.
+pub type SpanMap = BTreeMap<String, Pos>;
+
+/// One parsed YAML document.
+#[derive(Debug)]
+pub struct Document {
+    pub value: serde_json::Value,
+    pub spans: SpanMap,
+    /// Where the document's root node starts.
+    pub start: Pos,
+}
+
+impl Document {
+    /// The position of the value at `pointer`, or of the closest ancestor that has one.
+    #[must_use]
+    pub fn pos(&self, pointer: &str) -> Pos {
+        let mut ptr = pointer;
+        loop {
+            if let Some(pos) = self.spans.get(ptr) {
+                return *pos;
+            }
+            match ptr.rfind('/') {
+                Some(i) => ptr = &ptr[..i],
+                None => return self.start,
+            }
+        }
+    }
+
+    /// The position of the key that holds the value at `pointer` (or of the value itself).
+    #[must_use]
+    pub fn key_pos(&self, pointer: &str) -> Pos {
+        match self.spans.get(&format!("{pointer}#key")) {
+            Some(pos) => *pos,
+            None => self.pos(pointer),
+        }
+    }
+}
+
+/// A problem found while parsing YAML.
+#[derive(Debug)]
+pub struct YamlProblem {
+    pub kind: YamlProblemKind,
+    pub message: String,
+    pub pos: Pos,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YamlProblemKind {
+    Syntax,
+    DuplicateKey,
+    Budget,
+}
+
+/// A YAML node with spans on every child.
+#[derive(Debug)]
+enum YNode {
+    Null,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(String),
+    Seq(Vec<Spanned<YNode>>),
+    Map(Vec<(Spanned<String>, Spanned<YNode>)>),
+}
+
+impl<'de> Deserialize<'de> for YNode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(YNodeVisitor)
+    }
+}
+
+struct YNodeVisitor;
+
+impl<'de> Visitor<'de> for YNodeVisitor {
+    type Value = YNode;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E>(self) -> Result<YNode, E> {
+        Ok(YNode::Null)
+    }
+    fn visit_none<E>(self) -> Result<YNode, E> {
+        Ok(YNode::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<YNode, D::Error> {
+        YNode::deserialize(d)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<YNode, E> {
+        Ok(YNode::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<YNode, E> {
+        Ok(YNode::I64(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<YNode, E> {
+        Ok(YNode::U64(v))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<YNode, E> {
+        Ok(YNode::F64(v as f64))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<YNode, E> {
+        Ok(YNode::F64(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<YNode, E> {
+        Ok(YNode::F64(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<YNode, E> {
+        Ok(YNode::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<YNode, E> {
+        Ok(YNode::Str(v))
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<YNode, E> {
+        Ok(YNode::Str(String::from_utf8_lossy(v).into_owned()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<YNode, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<YNode>>()? {
+            items.push(item);
+        }
+        Ok(YNode::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<YNode, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            let value = map.next_value::<Spanned<YNode>>()?;
+            entries.push((key, value));
+        }
+        Ok(YNode::Map(entries))
+    }
+}
+
+/// Escape one JSON pointer segment.
+#[must_use]
+pub fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+struct Converter<'a> {
+    spans: SpanMap,
+    problems: &'a mut Vec<YamlProblem>,
+    text_len: usize,
+}
+
+impl Converter<'_> {
+    fn convert(&mut self, node: &Spanned<YNode>, ptr: &str) -> serde_json::Value {
+        use serde_json::Value;
+        self.spans.insert(
+            ptr.to_owned(),
+            Pos::from_location(&node.referenced, self.text_len),
+        );
+        match &node.value {
+            YNode::Null => Value::Null,
+            YNode::Bool(b) => Value::Bool(*b),
+            YNode::I64(i) => Value::from(*i),
+            YNode::U64(u) => Value::from(*u),
+            YNode::F64(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            YNode::Str(s) => Value::String(s.clone()),
+            YNode::Seq(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.convert(item, &format!("{ptr}/{i}")))
+                    .collect(),
+            ),
+            YNode::Map(entries) => {
+                let mut object = serde_json::Map::new();
+                for (key, value) in entries {
+                    let child = format!("{ptr}/{}", escape(&key.value));
+                    let key_pos = Pos::from_location(&key.referenced, self.text_len);
+                    if object.contains_key(&key.value) {
+                        self.problems.push(YamlProblem {
+                            kind: YamlProblemKind::DuplicateKey,
+                            message: format!(
+                                "duplicate key `{}`: each key may appear only once in a mapping",
+                                key.value
+                            ),
+                            pos: key_pos,
+                        });
+                        continue;
+                    }
+                    self.spans.insert(format!("{child}#key"), key_pos);
+                    let converted = self.convert(value, &child);
+                    object.insert(key.value.clone(), converted);
+                }
+                Value::Object(object)
+            }
+        }
+    }
+}
+
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+        with_snippet: false,
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_DEPTH,
+            max_aliases: 10_000,
+            max_anchors: 10_000,
+            max_nodes: 2_000_000,
+            max_documents: 10_000,
+        },
+    }
+}
+
+/// Parse every document of one file. On a syntax error the whole file yields no document
+/// (YAML cannot resynchronize reliably) and one problem.
+pub fn parse(text: &str) -> (Vec<Document>, Vec<YamlProblem>) {
+    let mut problems = Vec::new();
+    let roots: Vec<Spanned<YNode>> =
+        match serde_saphyr::from_multiple_with_options::<Spanned<YNode>>(text, options()) {
+            Ok(roots) => roots,
+            Err(error) => {
+                problems.push(problem_from_error(&error, text));
+                return (Vec::new(), problems);
+            }
+        };
+    let mut documents = Vec::new();
+    for root in &roots {
+        let mut converter = Converter {
+            spans: SpanMap::new(),
+            problems: &mut problems,
+            text_len: text.len(),
+        };
+        let value = converter.convert(root, "");
+        let spans = converter.spans;
+        let start = spans.get("").copied().unwrap_or_default();
+        documents.push(Document {
+            value,
+            spans,
+            start,
+        });
+    }
+    (documents, problems)
+}
+
+fn problem_from_error(error: &serde_saphyr::Error, text: &str) -> YamlProblem {
+    let plain = error.without_snippet();
+    let mut message = plain.to_string();
+    // The crate appends " at line L column C"; our diagnostics carry the position already.
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    let lower = message.to_lowercase();
+    let kind = if lower.contains("budget") || lower.contains("limit") || lower.contains("depth") {
+        YamlProblemKind::Budget
+    } else {
+        YamlProblemKind::Syntax
+    };
+    let pos = plain
+        .location()
+        .map(|l| Pos::from_location(&l, text.len()))
+        .unwrap_or(Pos {
+            line: 1,
+            column: 1,
+            offset: 0,
+            len: 0,
+        });
+    YamlProblem { kind, message, pos }
+}
