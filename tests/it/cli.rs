@@ -81,7 +81,10 @@ fn completions_reject_an_unknown_shell() {
         .output()
         .expect("pzctl runs");
     assert_eq!(output.status.code(), Some(2), "clap usage errors exit 2");
-    assert!(output.stdout.is_empty(), "nothing on stdout for a usage error");
+    assert!(
+        output.stdout.is_empty(),
+        "nothing on stdout for a usage error"
+    );
 }
 
 #[test]
@@ -122,7 +125,8 @@ fn render_man_pages() -> BTreeMap<String, Vec<u8>> {
         }
         let man = clap_mangen::Man::new(command);
         let mut page = Vec::new();
-        man.render(&mut page).expect("rendering to memory cannot fail");
+        man.render(&mut page)
+            .expect("rendering to memory cannot fail");
         pages.insert(man.get_filename(), page);
     }
     let mut command = Cli::command().disable_help_subcommand(true);
@@ -162,9 +166,7 @@ fn man_pages_are_fresh() {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(".1") && !pages.contains_key(&name) {
-                problems.push(format!(
-                    "docs/man/{name} belongs to no command any more"
-                ));
+                problems.push(format!("docs/man/{name} belongs to no command any more"));
             }
         }
     }
@@ -363,7 +365,10 @@ fn plan_comment_markers_agree_between_workflow_and_docs() {
             action.contains(&format!("\n  {input}:\n")),
             "action.yml lacks input {input}"
         );
-        assert!(docs.contains(&format!("`{input}`")), "docs/ci.md does not document {input}");
+        assert!(
+            docs.contains(&format!("`{input}`")),
+            "docs/ci.md does not document {input}"
+        );
     }
 }
 
