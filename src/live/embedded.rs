@@ -511,7 +511,10 @@ mod tests {
             .await
             .unwrap_or_else(|e| fail(e));
         assert_eq!(again.status, "ACTIVE");
-        assert_eq!(again.referred_audiences, [audience.uid.clone()]);
+        assert_eq!(
+            again.referred_audiences,
+            std::slice::from_ref(&audience.uid)
+        );
         let draft = wire::VersionInput {
             status: wire::VersionStatus::Draft,
             ..version
@@ -529,7 +532,10 @@ mod tests {
             .await
             .unwrap_or_else(|e| fail(e));
         let priority = api.get_priority(p).await.unwrap_or_else(|e| fail(e));
-        assert_eq!(priority.priority_order, [experience.uid.clone()]);
+        assert_eq!(
+            priority.priority_order,
+            std::slice::from_ref(&experience.uid)
+        );
         api.put_priority(p, &priority)
             .await
             .unwrap_or_else(|e| fail(e));
