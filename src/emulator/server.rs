@@ -62,7 +62,7 @@ impl Bucket {
 }
 
 /// Everything the handler shares.
-pub struct Shared {
+pub(super) struct Shared {
     config: EmulatorConfig,
     pub(super) store: tokio::sync::Mutex<Store>,
     pub(super) counters: Counters,
@@ -139,7 +139,8 @@ pub(super) async fn run(
 
 fn json_response(status: u16, body: &Value) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
@@ -192,7 +193,10 @@ async fn handle(
         }
     }
     if shared.chance(shared.config.fault_rate) {
-        shared.counters.server_errors.fetch_add(1, Ordering::Relaxed);
+        shared
+            .counters
+            .server_errors
+            .fetch_add(1, Ordering::Relaxed);
         let status = shared.pick(&[500_u16, 502, 503]).unwrap_or(500);
         let error = match status {
             502 => "Bad Gateway",
@@ -262,17 +266,26 @@ async fn handle(
         if result.is_ok() && store::is_write(&request) {
             shared.counters.writes.fetch_add(1, Ordering::Relaxed);
             if let Some(path) = shared.config.data.clone() {
-                let bytes = serde_json::to_vec_pretty(&store.to_json()).unwrap_or_default();
-                let saved =
-                    tokio::task::spawn_blocking(move || store::write_atomically(&path, &bytes))
+                let problem = match serde_json::to_vec_pretty(&store.to_json()) {
+                    Ok(bytes) => {
+                        let saved = tokio::task::spawn_blocking(move || {
+                            store::write_atomically(&path, &bytes)
+                                .map_err(|error| format!("{}: {error}", path.display()))
+                        })
                         .await;
-                let problem = match saved {
-                    Ok(Ok(())) => None,
-                    Ok(Err(error)) => Some(error.to_string()),
+                        match saved {
+                            Ok(Ok(())) => None,
+                            Ok(Err(error)) => Some(error),
+                            Err(error) => Some(error.to_string()),
+                        }
+                    }
                     Err(error) => Some(error.to_string()),
                 };
                 if let Some(problem) = problem {
-                    shared.counters.server_errors.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .counters
+                        .server_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     return json_response(
                         500,
                         &json!({"statusCode": 500, "message": format!("emulator could not save its state file: {problem}"), "error": "Internal Server Error"}),

@@ -37,7 +37,9 @@ fn send(
     body: Option<&str>,
 ) -> Option<Answer> {
     let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     let mut text = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (key, value) in headers {
         text.push_str(&format!("{key}: {value}\r\n"));
@@ -93,23 +95,65 @@ fn serves_the_api() {
     let addr = handle.addr();
     let created = create_project(&handle, "p1").unwrap_or_else(|| panic!("no answer"));
     assert_eq!(created.status, 201);
-    assert!(created.header("content-type").is_some_and(|v| v.starts_with("application/json")));
-    let p = created.json()["uid"].as_str().unwrap_or_default().to_owned();
-    let scoped = [OWNER, JSON, ("x-project-uid", p.as_str()), ("organization_uid", "ignored")];
-    let attribute = send(addr, "POST", "/attributes", &scoped, Some(r#"{"name":"Tier","key":"tier"}"#))
-        .unwrap_or_else(|| panic!("no answer"));
+    assert!(
+        created
+            .header("content-type")
+            .is_some_and(|v| v.starts_with("application/json"))
+    );
+    let p = created.json()["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let scoped = [
+        OWNER,
+        JSON,
+        ("x-project-uid", p.as_str()),
+        ("organization_uid", "ignored"),
+    ];
+    let attribute = send(
+        addr,
+        "POST",
+        "/attributes",
+        &scoped,
+        Some(r#"{"name":"Tier","key":"tier"}"#),
+    )
+    .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(attribute.status, 201);
-    let a = attribute.json()["uid"].as_str().unwrap_or_default().to_owned();
-    let list = send(addr, "GET", "/attributes", &[("Authorization", "Bearer admin-token"), ("X-Project-Uid", &p)], None)
-        .unwrap_or_else(|| panic!("no answer"));
+    let a = attribute.json()["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let list = send(
+        addr,
+        "GET",
+        "/attributes",
+        &[
+            ("Authorization", "Bearer admin-token"),
+            ("X-Project-Uid", &p),
+        ],
+        None,
+    )
+    .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(list.status, 200);
     assert!(list.json().as_array().is_some_and(|items| items.len() == 9));
-    let experience = send(addr, "POST", "/experiences", &scoped, Some(r#"{"name":"hero","__type":"SEGMENTED"}"#))
-        .unwrap_or_else(|| panic!("no answer"));
+    let experience = send(
+        addr,
+        "POST",
+        "/experiences",
+        &scoped,
+        Some(r#"{"name":"hero","__type":"SEGMENTED"}"#),
+    )
+    .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(experience.status, 201);
     assert_eq!(experience.json()["shortUid"], "1");
-    let updated = send(addr, "PUT", &format!("/attributes/{a}"), &scoped, Some(r#"{"name":"Tier","key":"tier","description":"d"}"#))
-        .unwrap_or_else(|| panic!("no answer"));
+    let updated = send(
+        addr,
+        "PUT",
+        &format!("/attributes/{a}"),
+        &scoped,
+        Some(r#"{"name":"Tier","key":"tier","description":"d"}"#),
+    )
+    .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(updated.status, 200);
     let deleted = send(addr, "DELETE", &format!("/attributes/{a}"), &scoped, None)
         .unwrap_or_else(|| panic!("no answer"));
@@ -117,12 +161,25 @@ fn serves_the_api() {
     assert_eq!(deleted.body, "");
     let user = send(addr, "GET", "/user", &[("authtoken", "member-token")], None)
         .unwrap_or_else(|| panic!("no answer"));
-    assert_eq!(user.json(), json!({"email": "member@example.com", "organizationRole": "member"}));
-    let forbidden = send(addr, "GET", "/attributes", &[("authtoken", "member-token"), ("x-project-uid", &p)], None)
-        .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(
+        user.json(),
+        json!({"email": "member@example.com", "organizationRole": "member"})
+    );
+    let forbidden = send(
+        addr,
+        "GET",
+        "/attributes",
+        &[("authtoken", "member-token"), ("x-project-uid", &p)],
+        None,
+    )
+    .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(forbidden.status, 403);
-    assert_eq!(forbidden.json(), json!({"statusCode": 403, "message": "Forbidden resource", "error": "Forbidden"}));
-    let stats = send(addr, "GET", "/_emulator/stats", &[], None).unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(
+        forbidden.json(),
+        json!({"statusCode": 403, "message": "Forbidden resource", "error": "Forbidden"})
+    );
+    let stats =
+        send(addr, "GET", "/_emulator/stats", &[], None).unwrap_or_else(|| panic!("no answer"));
     assert_eq!(stats.json()["writes"], 5);
     assert_eq!(handle.stats().writes, 5);
     assert_eq!(handle.state()["projects"][0]["project"]["name"], "p1");
@@ -134,24 +191,51 @@ fn rejects_bad_requests() {
     let addr = handle.addr();
     let answer = send(addr, "GET", "/projects", &[], None).unwrap_or_else(|| panic!("no answer"));
     assert_eq!(answer.status, 401);
-    assert_eq!(answer.json()["error_message"], "You're not allowed in here unless you're logged in.");
-    let answer = send(addr, "GET", "/projects", &[("authtoken", "wrong")], None).unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(
+        answer.json()["error_message"],
+        "You're not allowed in here unless you're logged in."
+    );
+    let answer = send(addr, "GET", "/projects", &[("authtoken", "wrong")], None)
+        .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(answer.status, 401);
-    let answer = send(addr, "POST", "/projects", &[OWNER], Some(r#"{"name":"p"}"#)).unwrap_or_else(|| panic!("no answer"));
+    let answer = send(addr, "POST", "/projects", &[OWNER], Some(r#"{"name":"p"}"#))
+        .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(answer.status, 400);
-    assert!(answer.body.contains("Content-Type must be application/json"));
-    let answer = send(addr, "POST", "/projects", &[OWNER, JSON], Some(r#"{"name":"#)).unwrap_or_else(|| panic!("no answer"));
+    assert!(
+        answer
+            .body
+            .contains("Content-Type must be application/json")
+    );
+    let answer = send(
+        addr,
+        "POST",
+        "/projects",
+        &[OWNER, JSON],
+        Some(r#"{"name":"#),
+    )
+    .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(answer.status, 400);
-    assert!(answer.json()["message"].as_str().is_some_and(|m| m.starts_with("Invalid JSON body")));
-    let answer = send(addr, "GET", "/projects", &[OWNER, JSON], Some(r#"{"a":1}"#)).unwrap_or_else(|| panic!("no answer"));
+    assert!(
+        answer.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Invalid JSON body"))
+    );
+    let answer = send(addr, "GET", "/projects", &[OWNER, JSON], Some(r#"{"a":1}"#))
+        .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(answer.status, 400);
-    assert_eq!(answer.json()["message"], "GET requests must not carry a body");
-    let answer = send(addr, "GET", "/nope?x=1", &[OWNER], None).unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(
+        answer.json()["message"],
+        "GET requests must not carry a body"
+    );
+    let answer =
+        send(addr, "GET", "/nope?x=1", &[OWNER], None).unwrap_or_else(|| panic!("no answer"));
     assert_eq!(answer.status, 404);
     assert_eq!(answer.json()["message"], "Cannot GET /nope");
-    let answer = send(addr, "PATCH", "/projects", &[OWNER], None).unwrap_or_else(|| panic!("no answer"));
+    let answer =
+        send(addr, "PATCH", "/projects", &[OWNER], None).unwrap_or_else(|| panic!("no answer"));
     assert_eq!(answer.status, 404, "{}", answer.body);
-    let answer = send(addr, "GET", "/attributes", &[OWNER], None).unwrap_or_else(|| panic!("no answer"));
+    let answer =
+        send(addr, "GET", "/attributes", &[OWNER], None).unwrap_or_else(|| panic!("no answer"));
     assert_eq!(answer.status, 400);
     assert!(answer.json()["errors"]["x-project-uid"].is_array());
     // Nothing above was a successful write.
@@ -174,7 +258,8 @@ fn persists_across_restarts() {
     assert_eq!(saved, state);
     let second = emulator(config);
     assert_eq!(second.state(), state);
-    let list = send(second.addr(), "GET", "/projects", &[OWNER], None).unwrap_or_else(|| panic!("no answer"));
+    let list = send(second.addr(), "GET", "/projects", &[OWNER], None)
+        .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(list.json()[0]["name"], "kept");
     // Counters continue: the next project gets a new uid.
     let next = create_project(&second, "next").unwrap_or_else(|| panic!("no answer"));
@@ -186,12 +271,17 @@ fn rate_limit_answers_429_with_retry_after() {
     let mut config = EmulatorConfig::with_default_users();
     config.rate_limit = Some(1.0);
     let handle = emulator(config);
-    let first = send(handle.addr(), "GET", "/projects", &[OWNER], None).unwrap_or_else(|| panic!("no answer"));
+    let first = send(handle.addr(), "GET", "/projects", &[OWNER], None)
+        .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(first.status, 200);
-    let second = send(handle.addr(), "GET", "/projects", &[OWNER], None).unwrap_or_else(|| panic!("no answer"));
+    let second = send(handle.addr(), "GET", "/projects", &[OWNER], None)
+        .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(second.status, 429);
     assert_eq!(second.header("retry-after"), Some("1"));
-    assert_eq!(second.json(), json!({"statusCode": 429, "message": "Too Many Requests"}));
+    assert_eq!(
+        second.json(),
+        json!({"statusCode": 429, "message": "Too Many Requests"})
+    );
     assert_eq!(handle.stats().rate_limited, 1);
 }
 
@@ -212,7 +302,10 @@ fn drops_commit_then_close_the_connection() {
     config.drop_rate = 1.0;
     let handle = emulator(config);
     assert!(create_project(&handle, "committed").is_none());
-    assert_eq!(handle.state()["projects"][0]["project"]["name"], "committed");
+    assert_eq!(
+        handle.state()["projects"][0]["project"]["name"],
+        "committed"
+    );
     assert_eq!(
         handle.stats(),
         EmulatorStats {
@@ -232,7 +325,9 @@ fn faults_are_deterministic_per_seed() {
         config.seed = seed;
         let handle = emulator(config);
         (0..20)
-            .map(|_| send(handle.addr(), "GET", "/projects", &[OWNER], None).map_or(0, |a| a.status))
+            .map(|_| {
+                send(handle.addr(), "GET", "/projects", &[OWNER], None).map_or(0, |a| a.status)
+            })
             .collect::<Vec<u16>>()
     };
     let first = statuses(7);
@@ -247,7 +342,8 @@ fn latency_is_added() {
     config.latency_ms = 120;
     let handle = emulator(config);
     let started = Instant::now();
-    let answer = send(handle.addr(), "GET", "/projects", &[OWNER], None).unwrap_or_else(|| panic!("no answer"));
+    let answer = send(handle.addr(), "GET", "/projects", &[OWNER], None)
+        .unwrap_or_else(|| panic!("no answer"));
     assert_eq!(answer.status, 200);
     assert!(started.elapsed() >= Duration::from_millis(120));
 }
@@ -263,16 +359,30 @@ fn users_file_checks_and_token_privacy() {
     assert_eq!(users[0].role, crate::wire::OrgRole::Admin);
     let debug = format!("{users:?}");
     assert!(!debug.contains("secret-1"), "{debug}");
-    write("users:\n  - {email: a@x.com, role: admin, token: secret-1}\n  - {email: b@x.com, role: member, token: secret-1}\n");
-    let error = EmulatorConfig::load_users(&path).unwrap_err();
+    write(
+        "users:\n  - {email: a@x.com, role: admin, token: secret-1}\n  - {email: b@x.com, role: member, token: secret-1}\n",
+    );
+    let error = EmulatorConfig::load_users(&path).expect_err("the call should fail");
     assert!(error.contains("users[1].token"), "{error}");
     assert!(!error.contains("secret-1"), "{error}");
     write("users:\n  - {email: a@x.com, role: boss, token: t}\n");
-    let error = EmulatorConfig::load_users(&path).unwrap_err();
+    let error = EmulatorConfig::load_users(&path).expect_err("the call should fail");
     assert!(error.contains("users.yaml"), "{error}");
     let default = EmulatorConfig::with_default_users();
-    let emails: Vec<&str> = default.users.iter().map(|u: &UserEntry| u.email.as_str()).collect();
-    assert_eq!(emails, ["owner@example.com", "admin@example.com", "member@example.com", "dev@example.com"]);
+    let emails: Vec<&str> = default
+        .users
+        .iter()
+        .map(|u: &UserEntry| u.email.as_str())
+        .collect();
+    assert_eq!(
+        emails,
+        [
+            "owner@example.com",
+            "admin@example.com",
+            "member@example.com",
+            "dev@example.com"
+        ]
+    );
     assert!(!format!("{default:?}").contains("owner-token"));
 }
 
@@ -286,7 +396,71 @@ fn emulator_does_not_import_the_planner() {
     for source in sources {
         for module in ["plan", "apply", "manifest", "render"] {
             let forbidden = format!("crate::{module}");
-            assert!(!source.contains(&forbidden), "the emulator imports {forbidden}");
+            assert!(
+                !source.contains(&forbidden),
+                "the emulator imports {forbidden}"
+            );
         }
     }
+}
+
+#[test]
+fn members_extension_over_http() {
+    let handle = emulator(EmulatorConfig::with_default_users());
+    let addr = handle.addr();
+    let created = create_project(&handle, "p1").unwrap_or_else(|| panic!("no answer"));
+    let p = created.json()["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let users = format!("/projects/{p}/users");
+    let invited = send(
+        addr,
+        "POST",
+        &users,
+        &[OWNER, JSON],
+        Some(r#"{"email":"dev@example.com","role":"MEMBER","invitationMessage":"Welcome!"}"#),
+    )
+    .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(invited.status, 201);
+    assert_eq!(invited.json()["status"], "PENDING");
+    let dev = ("authtoken", "dev-token");
+    let before = send(addr, "GET", "/events", &[dev, ("x-project-uid", &p)], None)
+        .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(before.status, 403);
+    let accepted = send(
+        addr,
+        "POST",
+        &format!("{users}/dev%40example.com/accept"),
+        &[dev],
+        None,
+    )
+    .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(accepted.status, 200);
+    assert_eq!(accepted.json()["status"], "ACCEPTED");
+    let after = send(addr, "GET", "/events", &[dev, ("x-project-uid", &p)], None)
+        .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(after.status, 200);
+    assert_eq!(after.json(), json!([]));
+    let listed = send(addr, "GET", &users, &[dev], None).unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(listed.json().as_array().map(Vec::len), Some(2));
+    let role = send(
+        addr,
+        "PUT",
+        &format!("{users}/dev@example.com"),
+        &[OWNER, JSON],
+        Some(r#"{"role":"OWNER"}"#),
+    )
+    .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(role.status, 200);
+    assert_eq!(role.json()["role"], "OWNER");
+    let removed = send(
+        addr,
+        "DELETE",
+        &format!("{users}/dev@example.com"),
+        &[OWNER],
+        None,
+    )
+    .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(removed.status, 204);
 }
