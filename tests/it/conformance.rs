@@ -634,6 +634,13 @@ mod suite {
         );
         let listed = t.ok("list", api.list_projects().await);
         assert_eq!(listed.len(), 2);
+        let one = t.ok(
+            "get one project",
+            api.backend
+                .send(Request::get(format!("/projects/{}", alpha.uid)))
+                .await,
+        );
+        assert_eq!(one["name"], "alpha");
         let filtered: Vec<wire::Project> = serde_json::from_value(
             t.ok(
                 "list by stack",
@@ -1120,6 +1127,34 @@ mod suite {
             404,
             None,
         );
+        t.fails(
+            "delete the active version",
+            api.delete_version(p, e, &next.uid).await,
+            400,
+            Some("CANNOT_DELETE_LOCKED_VERSION"),
+        );
+        let spare = t.ok(
+            "another draft",
+            api.create_version(
+                p,
+                e,
+                &segmented(VersionStatus::Draft, &["Spare"], &gold.uid),
+            )
+            .await,
+        );
+        t.ok(
+            "delete the draft",
+            api.delete_version(p, e, &spare.uid).await,
+        );
+        let mut changed = experience_input("hero", wire::ExperienceType::Segmented);
+        changed.description = "new words".to_owned();
+        changed.tags = vec!["B".to_owned(), "a".to_owned()];
+        let updated = t.ok(
+            "update the experience",
+            api.update_experience(p, e, &changed).await,
+        );
+        assert_eq!(updated.description, "new words");
+        assert_eq!(updated.tags, ["b", "a"]);
         let fetched = t.ok("get experience", api.get_experience(p, e).await);
         assert_eq!(fetched.status, "ACTIVE");
         assert_eq!(fetched.latest_version, next.uid);
@@ -1171,6 +1206,12 @@ mod suite {
                 .await,
         )
         .ok();
+        t.fails(
+            "delete the only version",
+            api.delete_version(p, &ab.uid, &ab.latest_version).await,
+            400,
+            Some("CANNOT_DELETE_ONLY_DRAFT"),
+        );
         t.ok(
             "delete the active experience",
             api.delete_experience(p, e).await,
@@ -2066,6 +2107,20 @@ mod faults {
             1 + 4,
             "a GET is tried 1 + 3 times"
         );
+    }
+
+    #[tokio::test]
+    async fn unknown_or_missing_tokens_are_401_without_echoing_the_token() {
+        let emulator = crate::support::default_emulator();
+        for token in [Some("nope-SECRET-token"), None] {
+            let api = Api::new(HttpBackend::new(fast_config(&emulator.url(), token)).unwrap());
+            let error = api.list_projects().await.unwrap_err();
+            assert_eq!(error.status(), Some(401), "{error}");
+            let text = format!("{error} {error:?}");
+            assert!(text.contains("not allowed in here"), "{text}");
+            assert!(!text.contains("nope-SECRET-token"), "{text}");
+        }
+        assert_eq!(emulator.stats().requests, 2, "401 is not retried");
     }
 
     #[tokio::test]
