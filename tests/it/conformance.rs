@@ -1,7 +1,14 @@
-//! Integration tests: conformance.
+//! Integration tests: conformance of the three faces of live state.
 //!
-//! `client`: the HTTP client's wire behaviour against a scripted server (headers, bodies,
-//! retries, pacing, errors, secrecy).
+//! - `client`: the HTTP client's wire behaviour against a scripted server (headers, bodies,
+//!   retries, pacing, errors, secrecy).
+//! - `suite`: scenarios written once against `Api<B: Backend>` (every endpoint, lifecycle rules,
+//!   limits, `observe`, and the permission table), each recording a normalized transcript.
+//! - `faces`: the in-process store (reference), the embedded organization in a temp dir, and
+//!   the HTTP client against the emulator on 127.0.0.1:0. `cross_face` runs every scenario on
+//!   all three and requires identical transcripts.
+//! - `faults`: the HTTP client against the emulator's fault injection (5xx, 429 with
+//!   `Retry-After`, dropped answers), pacing and request counts.
 
 #![allow(clippy::unwrap_used)]
 
@@ -1956,7 +1963,8 @@ conformance!(
     permissions,
 );
 
-/// The HTTP client against the emulator's fault injection: rate limits, 5xx, dropped answers.
+/// The HTTP client against the emulator: fault injection (rate limits, 5xx, dropped answers),
+/// authentication, pacing and request counts.
 mod faults {
     use std::time::{Duration, Instant};
 
@@ -2121,6 +2129,51 @@ mod faults {
             assert!(!text.contains("nope-SECRET-token"), "{text}");
         }
         assert_eq!(emulator.stats().requests, 2, "401 is not retried");
+    }
+
+    #[tokio::test]
+    async fn observe_reads_list_endpoints_only_at_the_default_pace() {
+        let emulator = crate::support::default_emulator();
+        let setup = client(&emulator.url(), 0);
+        for name in ["shop", "blog"] {
+            let project = setup
+                .create_project(&project_input(name, None))
+                .await
+                .unwrap();
+            for exp in ["e1", "e2", "e3"] {
+                setup
+                    .create_experience(
+                        &project.uid,
+                        &super::suite::experience_input(exp, pzctl::wire::ExperienceType::AbTest),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        let before = emulator.stats().requests;
+
+        // Default pacing: 10 requests per second.
+        let mut config = fast_config(&emulator.url(), Some(Who::Owner.token()));
+        config.requests_per_second = 10.0;
+        let api = Api::new(HttpBackend::new(config).unwrap());
+        let started = Instant::now();
+        let state = pzctl::live::observe(&api, None).await.unwrap();
+        let elapsed = started.elapsed();
+
+        // GET /user + GET /projects, six lists per project, one versions list per experience.
+        let expected = 2 + 2 * 6 + 2 * 3;
+        assert_eq!(api.backend.stats().requests, expected);
+        assert_eq!(emulator.stats().requests - before, expected);
+        assert_eq!(state.projects.len(), 2);
+        assert!(state.projects.values().all(|p| p.experiences.len() == 3
+            && p.experiences.iter().all(|e| e.versions.len() == 1)
+            && p.members.as_ref().is_some_and(|m| m.len() == 1)
+            && p.priority.len() == 3));
+        // 20 calls at 10 per second: the first is free, 19 wait 100 ms each.
+        assert!(elapsed >= Duration::from_millis(1850), "{elapsed:?}");
+        eprintln!(
+            "observe of 2 projects x 3 experiences at 10 rps: {expected} requests in {elapsed:?}"
+        );
     }
 
     #[tokio::test]
