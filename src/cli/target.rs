@@ -233,6 +233,20 @@ mod tests {
     }
 
     #[test]
+    fn no_endpoint_opens_the_embedded_organization() {
+        let dir = tempfile::tempdir().unwrap();
+        let global = super::super::GlobalArgs {
+            endpoint: None,
+            region: Some("  ".to_owned()),
+            state_dir: dir.path().join(".pzctl"),
+        };
+        let target = select(&global).unwrap();
+        assert!(matches!(target, Target::Embedded(_)), "{target:?}");
+        assert!(target.supports_members());
+        assert!(dir.path().join(".pzctl").is_dir());
+    }
+
+    #[test]
     fn hosted_detection() {
         assert!(is_hosted("https://personalize-api.contentstack.com"));
         assert!(is_hosted(
