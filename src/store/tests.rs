@@ -1243,3 +1243,108 @@ fn timestamps_are_deterministic_and_move() {
     };
     assert_eq!(run(), run());
 }
+
+/// The whole table: 3 organization roles x 5 project standings, three kinds of action.
+#[test]
+fn permission_matrix() {
+    #[derive(Clone, Copy, Debug)]
+    enum Standing {
+        None,
+        PendingMember,
+        Member,
+        PendingOwner,
+        Owner,
+    }
+    let standings = [
+        Standing::None,
+        Standing::PendingMember,
+        Standing::Member,
+        Standing::PendingOwner,
+        Standing::Owner,
+    ];
+    // Actors: ADMIN is an org admin, MEMBER an org member; the org owner created the project.
+    for actor in [OWNER, ADMIN, MEMBER] {
+        for standing in standings {
+            let mut t = T::new();
+            let p = t.project("p1");
+            if actor != OWNER {
+                let role = match standing {
+                    Standing::Owner | Standing::PendingOwner => Some("OWNER"),
+                    Standing::Member | Standing::PendingMember => Some("MEMBER"),
+                    Standing::None => None,
+                };
+                if let Some(role) = role {
+                    t.ok(
+                        OWNER,
+                        Method::Post,
+                        &format!("/projects/{p}/users"),
+                        None,
+                        Some(json!({"email": actor, "role": role})),
+                    );
+                    if matches!(standing, Standing::Owner | Standing::Member) {
+                        t.ok(
+                            actor,
+                            Method::Post,
+                            &format!("/projects/{p}/users/{actor}/accept"),
+                            None,
+                            None,
+                        );
+                    }
+                }
+            }
+            let org_admin = actor != MEMBER;
+            let accepted = matches!(standing, Standing::Owner | Standing::Member);
+            let expect_read = org_admin || accepted;
+            let expect_manage = org_admin || matches!(standing, Standing::Owner);
+            let read = t.call(actor, Method::Get, "/experiences", Some(&p), None);
+            let write = t.call(
+                actor,
+                Method::Post,
+                "/events",
+                Some(&p),
+                Some(json!({"key": "k"})),
+            );
+            let priority = t.call(actor, Method::Get, "/experiences-priority", Some(&p), None);
+            let members = t.call(
+                actor,
+                Method::Get,
+                &format!("/projects/{p}/users"),
+                None,
+                None,
+            );
+            let manage = t.call(
+                actor,
+                Method::Put,
+                &format!("/projects/{p}"),
+                None,
+                Some(json!({"name": "p1", "connectedStackApiKey": "blt9"})),
+            );
+            let invite = t.call(
+                actor,
+                Method::Post,
+                &format!("/projects/{p}/users"),
+                None,
+                Some(json!({"email": "x@example.com", "role": "MEMBER"})),
+            );
+            let delete = t.call(actor, Method::Delete, &format!("/projects/{p}"), None, None);
+            let case = format!("{actor} {standing:?}");
+            for (what, result, expected) in [
+                ("read", &read, expect_read),
+                ("write", &write, expect_read),
+                ("priority", &priority, expect_read),
+                ("members", &members, expect_read),
+                ("manage", &manage, expect_manage),
+                ("invite", &invite, expect_manage),
+                ("delete", &delete, expect_manage),
+            ] {
+                match result {
+                    Ok(_) => assert!(expected, "{case}: {what} should be forbidden"),
+                    Err(error) => {
+                        assert!(!expected, "{case}: {what} failed: {error}");
+                        assert_eq!(*error, ApiError::forbidden(), "{case}: {what}");
+                    }
+                }
+            }
+        }
+    }
+}
