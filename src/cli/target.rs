@@ -65,11 +65,7 @@ pub fn select(global: &super::GlobalArgs) -> anyhow::Result<Target> {
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
     };
-    match http_config(
-        global.endpoint.as_deref(),
-        global.region.as_deref(),
-        &env,
-    )? {
+    match http_config(global.endpoint.as_deref(), global.region.as_deref(), &env)? {
         Some(config) => {
             let backend = HttpBackend::new(config).context("cannot set up the HTTP client")?;
             Ok(Target::Http(backend))
@@ -117,12 +113,23 @@ pub fn http_config(
         ),
         (Some(token), None) => Credentials::Authtoken(Secret::new(token)),
         (None, Some(token)) => Credentials::Bearer(Secret::new(token)),
-        (None, None) => Credentials::None,
+        (None, None) => bail!(
+            "{base_url} needs credentials: set {AUTHTOKEN_ENV} (a user authtoken) or \
+             {OAUTH_TOKEN_ENV} (an OAuth access token)"
+        ),
     };
 
-    let mut config = HttpConfig::new(base_url.clone(), credentials);
-    config.organization_uid = env(ORGANIZATION_ENV);
-    config.supports_members = !is_hosted(&base_url);
+    let hosted = is_hosted(&base_url);
+    let organization_uid = env(ORGANIZATION_ENV);
+    if hosted && organization_uid.is_none() {
+        bail!(
+            "{base_url} needs the organization: set {ORGANIZATION_ENV} (projects are listed and \
+             created per organization)"
+        );
+    }
+    let mut config = HttpConfig::new(base_url, credentials);
+    config.organization_uid = organization_uid;
+    config.supports_members = !hosted;
     Ok(Some(config))
 }
 
@@ -134,7 +141,11 @@ pub fn is_hosted(base_url: &str) -> bool {
         .map_or(base_url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = authority.rsplit('@').next().unwrap_or_default();
-    let host = host.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let host = host
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     host == "contentstack.com" || host.ends_with(".contentstack.com")
 }
 
@@ -162,9 +173,15 @@ mod tests {
     fn region_selects_hosted_without_members() {
         let env = env_of(&[(AUTHTOKEN_ENV, "tok"), (ORGANIZATION_ENV, "org1")]);
         let config = http_config(None, Some("eu"), &env).unwrap().unwrap();
-        assert_eq!(config.base_url, "https://eu-personalize-api.contentstack.com");
+        assert_eq!(
+            config.base_url,
+            "https://eu-personalize-api.contentstack.com"
+        );
         assert!(!config.supports_members);
-        assert_eq!(config.credentials, Credentials::Authtoken(Secret::new("tok")));
+        assert_eq!(
+            config.credentials,
+            Credentials::Authtoken(Secret::new("tok"))
+        );
         assert_eq!(config.organization_uid.as_deref(), Some("org1"));
     }
 
@@ -176,7 +193,10 @@ mod tests {
             .unwrap();
         assert_eq!(config.base_url, "http://127.0.0.1:4010");
         assert!(config.supports_members);
-        assert_eq!(config.credentials, Credentials::Bearer(Secret::new("oauth")));
+        assert_eq!(
+            config.credentials,
+            Credentials::Bearer(Secret::new("oauth"))
+        );
     }
 
     #[test]
@@ -184,7 +204,10 @@ mod tests {
         let error = http_config(None, Some("mars"), &env_of(&[])).unwrap_err();
         let message = error.to_string();
         assert!(message.contains("mars"), "{message}");
-        assert!(message.contains("azure-eu") && message.contains("gcp-na"), "{message}");
+        assert!(
+            message.contains("azure-eu") && message.contains("gcp-na"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -197,9 +220,38 @@ mod tests {
     }
 
     #[test]
+    fn credentials_and_hosted_organization_are_required() {
+        let message = http_config(Some("http://127.0.0.1:4010"), None, &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(AUTHTOKEN_ENV), "{message}");
+        let env = env_of(&[(AUTHTOKEN_ENV, "tok")]);
+        let message = http_config(None, Some("na"), &env).unwrap_err().to_string();
+        assert!(message.contains(ORGANIZATION_ENV), "{message}");
+        // The emulator does not need an organization uid.
+        assert!(http_config(Some("http://127.0.0.1:4010"), None, &env).is_ok());
+    }
+
+    #[test]
+    fn no_endpoint_opens_the_embedded_organization() {
+        let dir = tempfile::tempdir().unwrap();
+        let global = super::super::GlobalArgs {
+            endpoint: None,
+            region: Some("  ".to_owned()),
+            state_dir: dir.path().join(".pzctl"),
+        };
+        let target = select(&global).unwrap();
+        assert!(matches!(target, Target::Embedded(_)), "{target:?}");
+        assert!(target.supports_members());
+        assert!(dir.path().join(".pzctl").is_dir());
+    }
+
+    #[test]
     fn hosted_detection() {
         assert!(is_hosted("https://personalize-api.contentstack.com"));
-        assert!(is_hosted("https://EU-personalize-api.contentstack.com:443/x"));
+        assert!(is_hosted(
+            "https://EU-personalize-api.contentstack.com:443/x"
+        ));
         assert!(!is_hosted("http://127.0.0.1:4010"));
         assert!(!is_hosted("https://contentstack.com.evil.example"));
         assert!(!is_hosted("http://localhost:4010/contentstack.com"));

@@ -1,7 +1,14 @@
-//! Integration tests: conformance.
+//! Integration tests: conformance of the three faces of live state.
 //!
-//! `client`: the HTTP client's wire behaviour against a scripted server (headers, bodies,
-//! retries, pacing, errors, secrecy).
+//! - `client`: the HTTP client's wire behaviour against a scripted server (headers, bodies,
+//!   retries, pacing, errors, secrecy).
+//! - `suite`: scenarios written once against `Api<B: Backend>` (every endpoint, lifecycle rules,
+//!   limits, `observe`, and the permission table), each recording a normalized transcript.
+//! - `faces`: the in-process store (reference), the embedded organization in a temp dir, and
+//!   the HTTP client against the emulator on 127.0.0.1:0. `cross_face` runs every scenario on
+//!   all three and requires identical transcripts.
+//! - `faults`: the HTTP client against the emulator's fault injection (5xx, 429 with
+//!   `Retry-After`, dropped answers), pacing and request counts.
 
 #![allow(clippy::unwrap_used)]
 
@@ -634,6 +641,13 @@ mod suite {
         );
         let listed = t.ok("list", api.list_projects().await);
         assert_eq!(listed.len(), 2);
+        let one = t.ok(
+            "get one project",
+            api.backend
+                .send(Request::get(format!("/projects/{}", alpha.uid)))
+                .await,
+        );
+        assert_eq!(one["name"], "alpha");
         let filtered: Vec<wire::Project> = serde_json::from_value(
             t.ok(
                 "list by stack",
@@ -1120,6 +1134,34 @@ mod suite {
             404,
             None,
         );
+        t.fails(
+            "delete the active version",
+            api.delete_version(p, e, &next.uid).await,
+            400,
+            Some("CANNOT_DELETE_LOCKED_VERSION"),
+        );
+        let spare = t.ok(
+            "another draft",
+            api.create_version(
+                p,
+                e,
+                &segmented(VersionStatus::Draft, &["Spare"], &gold.uid),
+            )
+            .await,
+        );
+        t.ok(
+            "delete the draft",
+            api.delete_version(p, e, &spare.uid).await,
+        );
+        let mut changed = experience_input("hero", wire::ExperienceType::Segmented);
+        changed.description = "new words".to_owned();
+        changed.tags = vec!["B".to_owned(), "a".to_owned()];
+        let updated = t.ok(
+            "update the experience",
+            api.update_experience(p, e, &changed).await,
+        );
+        assert_eq!(updated.description, "new words");
+        assert_eq!(updated.tags, ["b", "a"]);
         let fetched = t.ok("get experience", api.get_experience(p, e).await);
         assert_eq!(fetched.status, "ACTIVE");
         assert_eq!(fetched.latest_version, next.uid);
@@ -1171,6 +1213,12 @@ mod suite {
                 .await,
         )
         .ok();
+        t.fails(
+            "delete the only version",
+            api.delete_version(p, &ab.uid, &ab.latest_version).await,
+            400,
+            Some("CANNOT_DELETE_ONLY_DRAFT"),
+        );
         t.ok(
             "delete the active experience",
             api.delete_experience(p, e).await,
@@ -1829,7 +1877,8 @@ mod faces {
 
     /// The emulator over HTTP on 127.0.0.1:0, one client per user token.
     pub struct HttpFace {
-        pub emulator: EmulatorHandle,
+        /// Kept so the emulator runs as long as the face.
+        _emulator: EmulatorHandle,
         apis: Vec<Api<HttpBackend>>,
     }
 
@@ -1844,7 +1893,10 @@ mod faces {
                 .iter()
                 .map(|who| Api::new(http_backend(&emulator.url(), who.token())))
                 .collect();
-            HttpFace { emulator, apis }
+            HttpFace {
+                _emulator: emulator,
+                apis,
+            }
         }
     }
 
@@ -1911,7 +1963,8 @@ conformance!(
     permissions,
 );
 
-/// The HTTP client against the emulator's fault injection: rate limits, 5xx, dropped answers.
+/// The HTTP client against the emulator: fault injection (rate limits, 5xx, dropped answers),
+/// authentication, pacing and request counts.
 mod faults {
     use std::time::{Duration, Instant};
 
@@ -1963,7 +2016,10 @@ mod faults {
         let server = emulator.stats();
         assert!(server.server_errors > 0, "no fault was injected");
         assert!(client.retries > 0, "nothing was retried");
-        assert_eq!(client.requests, server.requests, "every attempt reached the emulator");
+        assert_eq!(
+            client.requests, server.requests,
+            "every attempt reached the emulator"
+        );
     }
 
     #[tokio::test]
@@ -1983,8 +2039,15 @@ mod faults {
         assert_eq!(stats.rate_limited, emulator.stats().rate_limited);
         // The emulator says `Retry-After: 1` (at least); each 429 costs a full second.
         let floor = Duration::from_millis(950) * u32::try_from(stats.rate_limited).unwrap();
-        assert!(elapsed >= floor, "{} 429s but only {elapsed:?}", stats.rate_limited);
-        eprintln!("12 GETs at 5 rps: {elapsed:?}, {} x 429", stats.rate_limited);
+        assert!(
+            elapsed >= floor,
+            "{} 429s but only {elapsed:?}",
+            stats.rate_limited
+        );
+        eprintln!(
+            "12 GETs at 5 rps: {elapsed:?}, {} x 429",
+            stats.rate_limited
+        );
     }
 
     #[tokio::test]
@@ -2008,8 +2071,15 @@ mod faults {
             }
         });
         let elapsed = started.elapsed();
-        assert_eq!(emulator.stats().rate_limited, 0, "paced calls were rate limited");
-        assert!(elapsed >= Duration::from_millis(1400), "30 calls at 20 rps took {elapsed:?}");
+        assert_eq!(
+            emulator.stats().rate_limited,
+            0,
+            "paced calls were rate limited"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(1400),
+            "30 calls at 20 rps took {elapsed:?}"
+        );
     }
 
     #[tokio::test]
@@ -2026,26 +2096,118 @@ mod faults {
         assert!(matches!(error, BackendError::Transport { .. }), "{error:?}");
         assert!(error.to_string().contains("POST /projects"), "{error}");
         let stats = emulator.stats();
-        assert_eq!((stats.requests, stats.drops), (1, 1), "the POST was sent once");
+        assert_eq!(
+            (stats.requests, stats.drops),
+            (1, 1),
+            "the POST was sent once"
+        );
         // The answer was lost but the create happened: callers must look before repeating.
         let state = emulator.state().to_string();
-        assert!(state.contains("\"lost\""), "the dropped create did not happen");
+        assert!(
+            state.contains("\"lost\""),
+            "the dropped create did not happen"
+        );
 
         let error = api.list_projects().await.unwrap_err();
         assert!(matches!(error, BackendError::Transport { .. }), "{error:?}");
-        assert_eq!(emulator.stats().requests, 1 + 4, "a GET is tried 1 + 3 times");
+        assert_eq!(
+            emulator.stats().requests,
+            1 + 4,
+            "a GET is tried 1 + 3 times"
+        );
     }
 
     #[tokio::test]
-    async fn gets_survive_dropped_answers() {
+    async fn unknown_or_missing_tokens_are_401_without_echoing_the_token() {
+        let emulator = crate::support::default_emulator();
+        for token in [Some("nope-SECRET-token"), None] {
+            let api = Api::new(HttpBackend::new(fast_config(&emulator.url(), token)).unwrap());
+            let error = api.list_projects().await.unwrap_err();
+            assert_eq!(error.status(), Some(401), "{error}");
+            let text = format!("{error} {error:?}");
+            assert!(text.contains("not allowed in here"), "{text}");
+            assert!(!text.contains("nope-SECRET-token"), "{text}");
+        }
+        assert_eq!(emulator.stats().requests, 2, "401 is not retried");
+    }
+
+    #[tokio::test]
+    async fn observe_reads_list_endpoints_only_at_the_default_pace() {
+        let emulator = crate::support::default_emulator();
+        let setup = client(&emulator.url(), 0);
+        for name in ["shop", "blog"] {
+            let project = setup
+                .create_project(&project_input(name, None))
+                .await
+                .unwrap();
+            for exp in ["e1", "e2", "e3"] {
+                setup
+                    .create_experience(
+                        &project.uid,
+                        &super::suite::experience_input(exp, pzctl::wire::ExperienceType::AbTest),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        let before = emulator.stats().requests;
+
+        // Default pacing: 10 requests per second.
+        let mut config = fast_config(&emulator.url(), Some(Who::Owner.token()));
+        config.requests_per_second = 10.0;
+        let api = Api::new(HttpBackend::new(config).unwrap());
+        let started = Instant::now();
+        let state = pzctl::live::observe(&api, None).await.unwrap();
+        let elapsed = started.elapsed();
+
+        // GET /user + GET /projects, six lists per project, one versions list per experience.
+        let expected = 2 + 2 * 6 + 2 * 3;
+        assert_eq!(api.backend.stats().requests, expected);
+        assert_eq!(emulator.stats().requests - before, expected);
+        assert_eq!(state.projects.len(), 2);
+        assert!(state.projects.values().all(|p| p.experiences.len() == 3
+            && p.experiences.iter().all(|e| e.versions.len() == 1)
+            && p.members.as_ref().is_some_and(|m| m.len() == 1)
+            && p.priority.len() == 3));
+        // 20 calls at 10 per second: the first is free, 19 wait 100 ms each.
+        assert!(elapsed >= Duration::from_millis(1850), "{elapsed:?}");
+        eprintln!(
+            "observe of 2 projects x 3 experiences at 10 rps: {expected} requests in {elapsed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn gets_and_puts_survive_dropped_answers() {
         let mut config = EmulatorConfig::with_default_users();
         config.drop_rate = 0.4;
         config.seed = 3;
         let emulator = emulator(config);
         let api = client(&emulator.url(), 15);
-        for _ in 0..20 {
+        for _ in 0..10 {
             assert!(api.list_projects().await.unwrap().is_empty());
         }
+        // A dropped create did happen: look before creating again, never duplicate.
+        let project = loop {
+            match api.create_project(&project_input("dropped", None)).await {
+                Ok(project) => break project,
+                Err(BackendError::Transport { .. }) => {
+                    let listed = api.list_projects().await.unwrap();
+                    if let Some(project) = listed.into_iter().find(|p| p.name == "dropped") {
+                        break project;
+                    }
+                }
+                Err(error) => panic!("unexpected {error}"),
+            }
+        };
+        for round in 0..10 {
+            let mut input = project_input("dropped", None);
+            input.description = format!("round {round}");
+            // A PUT whose answer was lost is simply sent again.
+            api.update_project(&project.uid, &input).await.unwrap();
+        }
+        let listed = api.list_projects().await.unwrap();
+        assert_eq!(listed.len(), 1, "no duplicate project");
+        assert_eq!(listed[0].description, "round 9");
         assert!(emulator.stats().drops > 0, "nothing was dropped");
         assert!(api.backend.stats().retries > 0);
     }
