@@ -146,10 +146,7 @@ impl EmbeddedBackend {
 
 impl Inner {
     /// Lock, refresh the cached store, run `f`, save when it reports a change, unlock.
-    fn with_store<T>(
-        &self,
-        f: impl FnOnce(&mut Store) -> (T, bool),
-    ) -> Result<T, BackendError> {
+    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> (T, bool)) -> Result<T, BackendError> {
         let mut cache = self
             .cache
             .lock()
@@ -183,7 +180,8 @@ impl Inner {
                         .map_err(|e| local("cannot read", &self.state, e))?;
                     let value: Value = serde_json::from_slice(&text)
                         .map_err(|e| local("corrupt state file", &self.state, e))?;
-                    Store::from_json(value).map_err(|e| local("corrupt state file", &self.state, e))?
+                    Store::from_json(value)
+                        .map_err(|e| local("corrupt state file", &self.state, e))?
                 }
                 None => Store::new(
                     ORGANIZATION,
@@ -198,7 +196,9 @@ impl Inner {
             cache.stamp = stamp.clone();
         }
         let Some(store) = cache.store.as_mut() else {
-            return Err(BackendError::Local("the local organization is not loaded".into()));
+            return Err(BackendError::Local(
+                "the local organization is not loaded".into(),
+            ));
         };
         let (answer, changed) = f(store);
         if changed || stamp.is_none() {
@@ -221,7 +221,9 @@ impl Backend for EmbeddedBackend {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.send_blocking(&request))
             .await
-            .map_err(|error| BackendError::Local(format!("local organization task failed: {error}")))?
+            .map_err(|error| {
+                BackendError::Local(format!("local organization task failed: {error}"))
+            })?
     }
 
     fn supports_members(&self) -> bool {
@@ -247,23 +249,38 @@ mod tests {
     fn creates_and_reopens() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("org");
-        let backend = EmbeddedBackend::open_as(&path, "owner@example.com").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(backend.describe(), format!("local organization at {}", path.display()));
+        let backend =
+            EmbeddedBackend::open_as(&path, "owner@example.com").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            backend.describe(),
+            format!("local organization at {}", path.display())
+        );
         assert!(backend.supports_members());
         let project = create_project(&backend, "p1").unwrap_or_else(|e| panic!("{e}"));
         // A torn temp file left behind is ignored.
-        std::fs::write(path.join(".state-garbage.tmp"), b"{\"torn").unwrap_or_else(|e| panic!("{e}"));
-        let again = EmbeddedBackend::open_as(&path, "new@example.com").unwrap_or_else(|e| panic!("{e}"));
-        let user = again.send_blocking(&Request::get("/user")).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(user, json!({"email": "new@example.com", "organizationRole": "owner"}));
-        let list = again.send_blocking(&Request::get("/projects")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(path.join(".state-garbage.tmp"), b"{\"torn")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let again =
+            EmbeddedBackend::open_as(&path, "new@example.com").unwrap_or_else(|e| panic!("{e}"));
+        let user = again
+            .send_blocking(&Request::get("/user"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            user,
+            json!({"email": "new@example.com", "organizationRole": "owner"})
+        );
+        let list = again
+            .send_blocking(&Request::get("/projects"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(list[0]["uid"], project["uid"]);
         // Errors come back as API errors with the path.
         let error = create_project(&again, "p1").unwrap_err();
         assert_eq!(error.status(), Some(400));
         // The first handle sees the second's writes (cache invalidated by the file change).
         create_project(&again, "p2").unwrap_or_else(|e| panic!("{e}"));
-        let list = backend.send_blocking(&Request::get("/projects")).unwrap_or_else(|e| panic!("{e}"));
+        let list = backend
+            .send_blocking(&Request::get("/projects"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(list.as_array().map(Vec::len), Some(2));
     }
 
@@ -271,7 +288,8 @@ mod tests {
     fn concurrent_writers_lose_nothing() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().to_path_buf();
-        let setup = EmbeddedBackend::open_as(&path, "owner@example.com").unwrap_or_else(|e| panic!("{e}"));
+        let setup =
+            EmbeddedBackend::open_as(&path, "owner@example.com").unwrap_or_else(|e| panic!("{e}"));
         let project = create_project(&setup, "p").unwrap_or_else(|e| panic!("{e}"));
         let uid = project["uid"].as_str().unwrap_or_default().to_owned();
         // Separate handles behave like separate processes: each has its own cache and lock fd.
@@ -295,9 +313,12 @@ mod tests {
             })
             .collect();
         for thread in threads {
-            thread.join().unwrap_or_else(|_| panic!("writer thread panicked"));
+            thread
+                .join()
+                .unwrap_or_else(|_| panic!("writer thread panicked"));
         }
-        let text = std::fs::read_to_string(path.join("state.json")).unwrap_or_else(|e| panic!("{e}"));
+        let text =
+            std::fs::read_to_string(path.join("state.json")).unwrap_or_else(|e| panic!("{e}"));
         let state: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         assert!(Store::from_json(state).is_ok());
         let events = setup
@@ -309,7 +330,8 @@ mod tests {
     #[tokio::test]
     async fn async_send_works() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let backend = EmbeddedBackend::open_as(dir.path(), "owner@example.com").unwrap_or_else(|e| panic!("{e}"));
+        let backend = EmbeddedBackend::open_as(dir.path(), "owner@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
         let api = super::super::Api::new(backend);
         let project = api
             .create_project(&wire::ProjectInput {
@@ -318,9 +340,15 @@ mod tests {
             })
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let attributes = api.list_attributes(&project.uid).await.unwrap_or_else(|e| panic!("{e}"));
+        let attributes = api
+            .list_attributes(&project.uid)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(attributes.len(), wire::PRESET_ATTRIBUTES.len());
-        let members = api.list_members(&project.uid).await.unwrap_or_else(|e| panic!("{e}"));
+        let members = api
+            .list_members(&project.uid)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(members[0].email, "owner@example.com");
     }
 }

@@ -174,8 +174,11 @@ fn config_error(message: impl Into<String>) -> BackendError {
 }
 
 fn sensitive(value: &str, what: &str) -> Result<HeaderValue, BackendError> {
-    let mut header = HeaderValue::from_str(value)
-        .map_err(|_| config_error(format!("{what} contains characters not allowed in an HTTP header")))?;
+    let mut header = HeaderValue::from_str(value).map_err(|_| {
+        config_error(format!(
+            "{what} contains characters not allowed in an HTTP header"
+        ))
+    })?;
     header.set_sensitive(true);
     Ok(header)
 }
@@ -185,8 +188,9 @@ impl HttpBackend {
     /// that cannot be a header, or a non-positive rate.
     pub fn new(config: HttpConfig) -> Result<Self, BackendError> {
         let base_url = config.base_url.trim().trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base_url)
-            .map_err(|error| config_error(format!("endpoint `{base_url}` is not a URL: {error}")))?;
+        let parsed = reqwest::Url::parse(&base_url).map_err(|error| {
+            config_error(format!("endpoint `{base_url}` is not a URL: {error}"))
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(config_error(format!(
                 "endpoint `{base_url}` must start with http:// or https://"
@@ -342,7 +346,10 @@ impl HttpBackend {
             };
 
             if status == 429 {
-                self.inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .counters
+                    .rate_limited
+                    .fetch_add(1, Ordering::Relaxed);
                 // A 429 was not processed, so even a POST may be sent again.
                 if can_retry {
                     let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
@@ -366,9 +373,9 @@ impl HttpBackend {
                     message: format!("the {status} answer is not JSON: {error}"),
                 });
             }
-            let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                serde_json::json!({ "message": String::from_utf8_lossy(&bytes).trim() })
-            });
+            let body = serde_json::from_slice(&bytes).unwrap_or_else(
+                |_| serde_json::json!({ "message": String::from_utf8_lossy(&bytes).trim() }),
+            );
             return Err(BackendError::Api {
                 method: method.as_str(),
                 path: request.path.clone(),
@@ -460,7 +467,10 @@ mod tests {
     #[test]
     fn secrets_never_print() {
         let token = "tok-SECRET-123";
-        let mut config = HttpConfig::new("http://127.0.0.1:1", Credentials::Bearer(Secret::new(token)));
+        let mut config = HttpConfig::new(
+            "http://127.0.0.1:1",
+            Credentials::Bearer(Secret::new(token)),
+        );
         config.organization_uid = Some("org1".to_owned());
         let backend = HttpBackend::new(config.clone());
         let text = format!("{config:?} {backend:?} {}", Secret::new(token));
@@ -471,7 +481,9 @@ mod tests {
     #[test]
     fn rejects_credentials_in_url_without_echoing_them() {
         let config = HttpConfig::new("http://user:pw-SECRET@example.com", Credentials::None);
-        let error = HttpBackend::new(config).map(|_| ()).map_err(|e| e.to_string());
+        let error = HttpBackend::new(config)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
         let Err(message) = error else {
             panic!("accepted a URL with credentials");
         };

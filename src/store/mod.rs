@@ -251,7 +251,12 @@ fn invalid(field: &str, messages: &[&str]) -> ApiError {
     let mut errors = Map::new();
     errors.insert(
         field.to_owned(),
-        Value::Array(messages.iter().map(|m| Value::String((*m).to_owned())).collect()),
+        Value::Array(
+            messages
+                .iter()
+                .map(|m| Value::String((*m).to_owned()))
+                .collect(),
+        ),
     );
     ApiError {
         status: 400,
@@ -509,9 +514,8 @@ impl Store {
             .map(|segment| percent_decode(segment, false))
             .collect();
         let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let cannot = || {
-            ApiError::not_found(&format!("Cannot {} {}", request.method.as_str(), path))
-        };
+        let cannot =
+            || ApiError::not_found(&format!("Cannot {} {}", request.method.as_str(), path));
         use Method::{Delete, Get, Post, Put};
         match (request.method, parts.as_slice()) {
             (Get, ["user"]) => self.current_user(actor),

@@ -37,7 +37,9 @@ impl Store {
         let items = (0..self.projects.len())
             .filter(|&i| admin || self.accepted_role(actor, i).is_some())
             .filter(|&i| match stack {
-                Some(key) => self.projects[i].project.connected_stack_api_key.as_deref() == Some(key),
+                Some(key) => {
+                    self.projects[i].project.connected_stack_api_key.as_deref() == Some(key)
+                }
                 None => true,
             })
             .map(|i| self.project_json(i))
@@ -225,7 +227,11 @@ impl Store {
         if !email.contains('@') {
             return Err(invalid("email", &["email must be an email"]));
         }
-        if self.projects[index].members.iter().any(|m| m.email == email) {
+        if self.projects[index]
+            .members
+            .iter()
+            .any(|m| m.email == email)
+        {
             return Err(invalid_ref(
                 "email",
                 "personalize.PROJECTS.MEMBER_ALREADY_EXISTS",

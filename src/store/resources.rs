@@ -4,9 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    AttributeRecord, AudienceRecord, EventRecord, ExperienceRecord, ExperienceState, Meta,
-    Store, VersionRecord, body_object, invalid, invalid_ref, missing, optional_string,
-    required_string,
+    AttributeRecord, AudienceRecord, EventRecord, ExperienceRecord, ExperienceState, Meta, Store,
+    VersionRecord, body_object, invalid, invalid_ref, missing, optional_string, required_string,
 };
 use crate::wire::{self, ApiError, Request};
 
@@ -29,7 +28,12 @@ impl Store {
             .ok_or_else(|| missing("Attribute", uid))
     }
 
-    fn check_attribute_key(&self, p: usize, key: &str, except: Option<&str>) -> Result<(), ApiError> {
+    fn check_attribute_key(
+        &self,
+        p: usize,
+        key: &str,
+        except: Option<&str>,
+    ) -> Result<(), ApiError> {
         if self.projects[p]
             .attributes
             .iter()
@@ -90,7 +94,10 @@ impl Store {
             return Err(invalid_ref(
                 "attribute",
                 "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE",
-                &format!("preset attribute {} cannot be changed or deleted", attribute.key),
+                &format!(
+                    "preset attribute {} cannot be changed or deleted",
+                    attribute.key
+                ),
             ));
         }
         Ok(())
@@ -627,7 +634,10 @@ impl Store {
             return Err(invalid_ref(
                 "priorityOrder",
                 "MISSING_EXPERIENCES",
-                &format!("priorityOrder must list every experience; missing {}", absent.join(", ")),
+                &format!(
+                    "priorityOrder must list every experience; missing {}",
+                    absent.join(", ")
+                ),
             ));
         }
         self.tick();

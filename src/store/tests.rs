@@ -59,14 +59,28 @@ impl T {
         self.store.dispatch(actor, &request)
     }
 
-    fn ok(&mut self, actor: &str, method: Method, path: &str, project: Option<&str>, body: Option<Value>) -> Value {
+    fn ok(
+        &mut self,
+        actor: &str,
+        method: Method,
+        path: &str,
+        project: Option<&str>,
+        body: Option<Value>,
+    ) -> Value {
         match self.call(actor, method, path, project, body) {
             Ok(value) => value,
             Err(error) => panic!("{} {path} failed: {error} {}", method.as_str(), error.body),
         }
     }
 
-    fn err(&mut self, actor: &str, method: Method, path: &str, project: Option<&str>, body: Option<Value>) -> ApiError {
+    fn err(
+        &mut self,
+        actor: &str,
+        method: Method,
+        path: &str,
+        project: Option<&str>,
+        body: Option<Value>,
+    ) -> ApiError {
         match self.call(actor, method, path, project, body) {
             Ok(value) => panic!("{} {path} unexpectedly succeeded: {value}", method.as_str()),
             Err(error) => error,
@@ -74,7 +88,13 @@ impl T {
     }
 
     fn project(&mut self, name: &str) -> String {
-        let created = self.ok(OWNER, Method::Post, "/projects", None, Some(json!({"name": name})));
+        let created = self.ok(
+            OWNER,
+            Method::Post,
+            "/projects",
+            None,
+            Some(json!({"name": name})),
+        );
         uid(&created)
     }
 
@@ -111,7 +131,13 @@ impl T {
     }
 
     fn versions(&mut self, p: &str, e: &str) -> Vec<Value> {
-        match self.ok(OWNER, Method::Get, &format!("/experiences/{e}/versions"), Some(p), None) {
+        match self.ok(
+            OWNER,
+            Method::Get,
+            &format!("/experiences/{e}/versions"),
+            Some(p),
+            None,
+        ) {
             Value::Array(items) => items,
             other => panic!("not an array: {other}"),
         }
@@ -164,9 +190,21 @@ fn project_crud_and_shapes() {
     assert!(created.get("extra").is_none());
     let list = t.ok(OWNER, Method::Get, "/projects", None, None);
     assert_eq!(list.as_array().map(Vec::len), Some(1));
-    let by_stack = t.ok(OWNER, Method::Get, "/projects?connectedStackApiKey=blt1", None, None);
+    let by_stack = t.ok(
+        OWNER,
+        Method::Get,
+        "/projects?connectedStackApiKey=blt1",
+        None,
+        None,
+    );
     assert_eq!(by_stack.as_array().map(Vec::len), Some(1));
-    let other_stack = t.ok(OWNER, Method::Get, "/projects?connectedStackApiKey=blt2", None, None);
+    let other_stack = t.ok(
+        OWNER,
+        Method::Get,
+        "/projects?connectedStackApiKey=blt2",
+        None,
+        None,
+    );
     assert_eq!(other_stack, json!([]));
     let one = t.ok(OWNER, Method::Get, &format!("/projects/{p}"), None, None);
     assert_eq!(one["name"], "p1");
@@ -179,12 +217,30 @@ fn project_crud_and_shapes() {
     );
     assert_eq!(updated["connectedStackApiKey"], Value::Null);
     assert_ne!(updated["updatedAt"], created["updatedAt"]);
-    let error = t.err(OWNER, Method::Post, "/projects", None, Some(json!({"name": "p1b"})));
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "p1b"})),
+    );
     assert_eq!(error.status, 400);
     assert!(has_code(&error, "personalize.PROJECTS.DUPLICATE_NAME"));
-    let error = t.err(OWNER, Method::Post, "/projects", None, Some(json!({"description": "x"})));
-    assert_eq!(error.body, json!({"errors": {"name": ["name should not be empty"]}}));
-    assert_eq!(t.ok(OWNER, Method::Delete, &format!("/projects/{p}"), None, None), Value::Null);
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"description": "x"})),
+    );
+    assert_eq!(
+        error.body,
+        json!({"errors": {"name": ["name should not be empty"]}})
+    );
+    assert_eq!(
+        t.ok(OWNER, Method::Delete, &format!("/projects/{p}"), None, None),
+        Value::Null
+    );
     let error = t.err(OWNER, Method::Get, &format!("/projects/{p}"), None, None);
     assert_eq!(error.status, 404);
 }
@@ -196,8 +252,17 @@ fn project_limit_and_presets() {
         ..Limits::default()
     });
     let p = t.project("p1");
-    let error = t.err(OWNER, Method::Post, "/projects", None, Some(json!({"name": "p2"})));
-    assert!(has_code(&error, "personalize.PROJECTS.PROJECT_COUNT_EXCEEDED"));
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "p2"})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.PROJECTS.PROJECT_COUNT_EXCEEDED"
+    ));
     let attributes = t.ok(OWNER, Method::Get, "/attributes", Some(&p), None);
     let items = attributes.as_array().cloned().unwrap_or_default();
     assert_eq!(items.len(), crate::wire::PRESET_ATTRIBUTES.len());
@@ -211,9 +276,21 @@ fn project_limit_and_presets() {
         Some(json!({"name": "x", "key": "x"})),
     );
     assert_eq!(error.status, 400);
-    assert!(has_code(&error, "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE"));
-    let error = t.err(OWNER, Method::Delete, &format!("/attributes/{preset}"), Some(&p), None);
-    assert!(has_code(&error, "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE"));
+    assert!(has_code(
+        &error,
+        "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE"
+    ));
+    let error = t.err(
+        OWNER,
+        Method::Delete,
+        &format!("/attributes/{preset}"),
+        Some(&p),
+        None,
+    );
+    assert!(has_code(
+        &error,
+        "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE"
+    ));
 }
 
 #[test]
@@ -239,14 +316,41 @@ fn attributes_and_events_routes() {
     assert_eq!(updated["description"], "d");
     assert_eq!(updated["__type"], "CUSTOM");
     assert_eq!(updated["project"], p.as_str());
-    assert_eq!(t.ok(OWNER, Method::Delete, &format!("/attributes/{a}"), Some(&p), None), Value::Null);
-    let error = t.err(OWNER, Method::Delete, &format!("/attributes/{a}"), Some(&p), None);
+    assert_eq!(
+        t.ok(
+            OWNER,
+            Method::Delete,
+            &format!("/attributes/{a}"),
+            Some(&p),
+            None
+        ),
+        Value::Null
+    );
+    let error = t.err(
+        OWNER,
+        Method::Delete,
+        &format!("/attributes/{a}"),
+        Some(&p),
+        None,
+    );
     assert_eq!(error.status, 404);
 
-    let event = t.ok(OWNER, Method::Post, "/events", Some(&p), Some(json!({"key": "add_to_cart"})));
+    let event = t.ok(
+        OWNER,
+        Method::Post,
+        "/events",
+        Some(&p),
+        Some(json!({"key": "add_to_cart"})),
+    );
     let e = uid(&event);
     assert_eq!(event["description"], "");
-    let error = t.err(OWNER, Method::Post, "/events", Some(&p), Some(json!({"key": "add_to_cart"})));
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/events",
+        Some(&p),
+        Some(json!({"key": "add_to_cart"})),
+    );
     assert!(has_code(&error, "personalize.EVENTS.DUPLICATE_KEY"));
     let updated = t.ok(
         OWNER,
@@ -258,8 +362,17 @@ fn attributes_and_events_routes() {
     assert_eq!(updated["description"], "Added");
     let list = t.ok(OWNER, Method::Get, "/events", Some(&p), None);
     assert_eq!(list.as_array().map(Vec::len), Some(1));
-    t.ok(OWNER, Method::Delete, &format!("/events/{e}"), Some(&p), None);
-    assert_eq!(t.ok(OWNER, Method::Get, "/events", Some(&p), None), json!([]));
+    t.ok(
+        OWNER,
+        Method::Delete,
+        &format!("/events/{e}"),
+        Some(&p),
+        None,
+    );
+    assert_eq!(
+        t.ok(OWNER, Method::Get, "/events", Some(&p), None),
+        json!([])
+    );
 }
 
 #[test]
@@ -272,7 +385,13 @@ fn project_header_required_and_unknown_project() {
         error.body,
         json!({"errors": {"x-project-uid": ["x-project-uid header is required"]}})
     );
-    let error = t.err(OWNER, Method::Get, "/attributes", Some("6650f0c2ffffffffffffffff"), None);
+    let error = t.err(
+        OWNER,
+        Method::Get,
+        "/attributes",
+        Some("6650f0c2ffffffffffffffff"),
+        None,
+    );
     assert_eq!(error.status, 404);
     let error = t.err(OWNER, Method::Get, "/nothing", None, None);
     assert_eq!(
@@ -309,7 +428,10 @@ fn audiences_validate_references_and_limits() {
         Some(&p),
         Some(json!({"name": "many", "definition": definition(&a, 3)})),
     );
-    assert!(has_code(&error, "personalize.AUDIENCES.RULE_COUNT_EXCEEDED"));
+    assert!(has_code(
+        &error,
+        "personalize.AUDIENCES.RULE_COUNT_EXCEEDED"
+    ));
     let error = t.err(
         OWNER,
         Method::Post,
@@ -317,7 +439,10 @@ fn audiences_validate_references_and_limits() {
         Some(&p),
         Some(json!({"name": "bad", "definition": definition("6650f0c2aaaaaaaaaaaaaaaa", 1)})),
     );
-    assert!(has_code(&error, "personalize.AUDIENCES.ATTRIBUTE_NOT_FOUND"));
+    assert!(has_code(
+        &error,
+        "personalize.AUDIENCES.ATTRIBUTE_NOT_FOUND"
+    ));
     assert!(error.message().contains("6650f0c2aaaaaaaaaaaaaaaa"));
     let no_options = json!({"combinationType": "OR", "rules": [{
         "__type": "Rule",
@@ -341,8 +466,17 @@ fn audiences_validate_references_and_limits() {
         Some(json!({"name": "gold2", "definition": definition(&a, 1)})),
     );
     assert_eq!(updated["name"], "gold2");
-    t.ok(OWNER, Method::Delete, &format!("/audiences/{aud}"), Some(&p), None);
-    assert_eq!(t.ok(OWNER, Method::Get, "/audiences", Some(&p), None), json!([]));
+    t.ok(
+        OWNER,
+        Method::Delete,
+        &format!("/audiences/{aud}"),
+        Some(&p),
+        None,
+    );
+    assert_eq!(
+        t.ok(OWNER, Method::Get, "/audiences", Some(&p), None),
+        json!([])
+    );
 }
 
 #[test]
@@ -385,13 +519,25 @@ fn experience_create_makes_draft_and_priority() {
         Some(json!({"priorityOrder": [e2, e1]})),
     );
     assert_eq!(put, json!({"priorityOrder": [e2, e1]}));
-    t.ok(OWNER, Method::Delete, &format!("/experiences/{e2}"), Some(&p), None);
+    t.ok(
+        OWNER,
+        Method::Delete,
+        &format!("/experiences/{e2}"),
+        Some(&p),
+        None,
+    );
     let priority = t.ok(OWNER, Method::Get, "/experiences-priority", Some(&p), None);
     assert_eq!(priority, json!({"priorityOrder": [e1]}));
     // Short uids are never reused.
     let third = t.experience(&p, "SEGMENTED");
     assert_eq!(third["shortUid"], "3");
-    let one = t.ok(OWNER, Method::Get, &format!("/experiences/{e1}"), Some(&p), None);
+    let one = t.ok(
+        OWNER,
+        Method::Get,
+        &format!("/experiences/{e1}"),
+        Some(&p),
+        None,
+    );
     assert_eq!(one["name"], "hero");
     let updated = t.ok(
         OWNER,
@@ -425,7 +571,10 @@ fn experience_create_makes_draft_and_priority() {
         Some(&p),
         Some(json!({"name": "t", "__type": "SEGMENTED", "tags": many})),
     );
-    assert!(has_code(&error, "personalize.EXPERIENCES.TAG_COUNT_EXCEEDED"));
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.TAG_COUNT_EXCEEDED"
+    ));
 }
 
 #[test]
@@ -439,9 +588,24 @@ fn version_lifecycle() {
     let draft = exp["latestVersion"].as_str().unwrap_or_default().to_owned();
     let path = format!("/experiences/{e}/versions/{draft}");
     // PUT requires status and variants.
-    let error = t.err(OWNER, Method::Put, &path, Some(&p), Some(json!({"variants": []})));
-    assert_eq!(error.body, json!({"errors": {"status": ["INVALID_STATUS", "STATUS_REQUIRED"]}}));
-    let error = t.err(OWNER, Method::Put, &path, Some(&p), Some(json!({"status": "DRAFT"})));
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"variants": []})),
+    );
+    assert_eq!(
+        error.body,
+        json!({"errors": {"status": ["INVALID_STATUS", "STATUS_REQUIRED"]}})
+    );
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "DRAFT"})),
+    );
     assert!(has_code(&error, "VARIANTS_NOT_ARRAY"));
     // Edit the draft, then activate it.
     let edited = t.ok(
@@ -452,8 +616,18 @@ fn version_lifecycle() {
         Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
     );
     assert_eq!(edited["variants"][0]["shortUid"], "0");
-    let exp_now = t.ok(OWNER, Method::Get, &format!("/experiences/{e}"), Some(&p), None);
-    assert!(exp_now["_cms"]["variantGroup"].as_str().is_some_and(|g| g.starts_with("cs")));
+    let exp_now = t.ok(
+        OWNER,
+        Method::Get,
+        &format!("/experiences/{e}"),
+        Some(&p),
+        None,
+    );
+    assert!(
+        exp_now["_cms"]["variantGroup"]
+            .as_str()
+            .is_some_and(|g| g.starts_with("cs"))
+    );
     assert!(exp_now["_cms"]["variants"]["0"].is_string());
     assert_eq!(exp_now["referredAudiences"], json!([aud]));
     // Only one draft.
@@ -486,7 +660,10 @@ fn version_lifecycle() {
         Some(&p),
         Some(json!({"status": "ACTIVE", "variants": [changed]})),
     );
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"));
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
+    ));
     // A status-only move to PAUSED works, even without short uids.
     let paused = t.ok(
         OWNER,
@@ -497,7 +674,13 @@ fn version_lifecycle() {
     );
     assert_eq!(paused["status"], "PAUSED");
     assert_eq!(paused["variants"][0]["shortUid"], "0");
-    let exp_now = t.ok(OWNER, Method::Get, &format!("/experiences/{e}"), Some(&p), None);
+    let exp_now = t.ok(
+        OWNER,
+        Method::Get,
+        &format!("/experiences/{e}"),
+        Some(&p),
+        None,
+    );
     assert_eq!(exp_now["status"], "PAUSED");
     let error = t.err(
         OWNER,
@@ -506,7 +689,10 @@ fn version_lifecycle() {
         Some(&p),
         Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
     );
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.CANNOT_MARK_VERSION_AS_DRAFT"));
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_MARK_VERSION_AS_DRAFT"
+    ));
     // Resume.
     let resumed = t.ok(
         OWNER,
@@ -527,7 +713,13 @@ fn version_lifecycle() {
     assert_eq!(second["variants"][0]["shortUid"], "1");
     assert_eq!(second["variants"][1]["shortUid"], "2");
     let second_uid = uid(&second);
-    let exp_now = t.ok(OWNER, Method::Get, &format!("/experiences/{e}"), Some(&p), None);
+    let exp_now = t.ok(
+        OWNER,
+        Method::Get,
+        &format!("/experiences/{e}"),
+        Some(&p),
+        None,
+    );
     assert_eq!(exp_now["latestVersion"], second_uid.as_str());
     assert_eq!(exp_now["status"], "ACTIVE");
     t.ok(
@@ -552,7 +744,13 @@ fn version_lifecycle() {
         Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
     );
     assert_eq!(third["variants"][0]["shortUid"], "3");
-    t.ok(OWNER, Method::Delete, &format!("/experiences/{e}/versions/{}", uid(&third)), Some(&p), None);
+    t.ok(
+        OWNER,
+        Method::Delete,
+        &format!("/experiences/{e}/versions/{}", uid(&third)),
+        Some(&p),
+        None,
+    );
     // Archived versions are locked.
     let error = t.err(
         OWNER,
@@ -561,7 +759,10 @@ fn version_lifecycle() {
         Some(&p),
         Some(json!({"status": "ACTIVE", "variants": [segmented(&aud)]})),
     );
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"));
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
+    ));
     // GET one version does not exist.
     let error = t.err(OWNER, Method::Get, &path, Some(&p), None);
     assert_eq!(error.body["message"], format!("Cannot GET {path}"));
@@ -591,34 +792,73 @@ fn version_content_rules() {
     let draft = exp["latestVersion"].as_str().unwrap_or_default().to_owned();
     let path = format!("/experiences/{e}/versions/{draft}");
     let put = |t: &mut T, body: Value| t.call(OWNER, Method::Put, &path, Some(&p), Some(body));
-    let error = put(&mut t, json!({"status": "DRAFT", "variants": [ab("A", 100)]})).unwrap_err();
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.AB_TEST_MIN_VARIANTS"));
-    let error = put(&mut t, json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 40)]})).unwrap_err();
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.INVALID_TRAFFIC_DISTRIBUTION"));
-    let error = put(&mut t, json!({"status": "DRAFT", "variants": [segmented(&aud)]})).unwrap_err();
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_TYPE"));
+    let error = put(
+        &mut t,
+        json!({"status": "DRAFT", "variants": [ab("A", 100)]}),
+    )
+    .unwrap_err();
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.AB_TEST_MIN_VARIANTS"
+    ));
+    let error = put(
+        &mut t,
+        json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 40)]}),
+    )
+    .unwrap_err();
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.INVALID_TRAFFIC_DISTRIBUTION"
+    ));
+    let error = put(
+        &mut t,
+        json!({"status": "DRAFT", "variants": [segmented(&aud)]}),
+    )
+    .unwrap_err();
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_TYPE"
+    ));
     let four = json!([ab("A", 25), ab("B", 25), ab("C", 25), ab("D", 25)]);
     let error = put(&mut t, json!({"status": "DRAFT", "variants": four})).unwrap_err();
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.VARIANT_COUNT_EXCEEDED"));
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.VARIANT_COUNT_EXCEEDED"
+    ));
     let error = put(
         &mut t,
         json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 50)], "metrics": [{"__type": "Primary", "event": "6650f0c2aaaaaaaaaaaaaaaa", "name": "x"}]}),
     )
     .unwrap_err();
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.EVENT_NOT_FOUND"));
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.EVENT_NOT_FOUND"
+    ));
     let error = put(
         &mut t,
         json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 50)], "targeting": {"audience": {"audiences": ["6650f0c2aaaaaaaaaaaaaaaa"], "audienceCombinationType": "AND"}}}),
     )
     .unwrap_err();
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.AUDIENCE_NOT_FOUND"));
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.AUDIENCE_NOT_FOUND"
+    ));
     let error = put(
         &mut t,
         json!({"status": "DRAFT", "variants": [{"__type": "ABTestVariant", "name": "A", "shortUid": "7", "trafficDistribution": 50}, ab("B", 50)]}),
     )
     .unwrap_err();
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_SHORT_UID"));
-    let event = t.ok(OWNER, Method::Post, "/events", Some(&p), Some(json!({"key": "buy"})));
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_SHORT_UID"
+    ));
+    let event = t.ok(
+        OWNER,
+        Method::Post,
+        "/events",
+        Some(&p),
+        Some(json!({"key": "buy"})),
+    );
     let ok = t.ok(
         OWNER,
         Method::Put,
@@ -635,9 +875,11 @@ fn version_content_rules() {
         Method::Put,
         &path,
         Some(&p),
-        Some(json!({"status": "PAUSED", "variants": [ab("A", 50), ab("B", 50)],
+        Some(
+            json!({"status": "PAUSED", "variants": [ab("A", 50), ab("B", 50)],
             "metrics": [{"__type": "Primary", "event": uid(&event), "name": "Buy"}],
-            "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}})),
+            "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}}),
+        ),
     );
     assert_eq!(paused["status"], "PAUSED");
     // Changing the split while paused is a content change.
@@ -646,11 +888,16 @@ fn version_content_rules() {
         Method::Put,
         &path,
         Some(&p),
-        Some(json!({"status": "PAUSED", "variants": [ab("A", 60), ab("B", 40)],
+        Some(
+            json!({"status": "PAUSED", "variants": [ab("A", 60), ab("B", 40)],
             "metrics": [{"__type": "Primary", "event": uid(&event), "name": "Buy"}],
-            "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}})),
+            "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}}),
+        ),
     );
-    assert!(has_code(&error, "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"));
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
+    ));
 }
 
 #[test]
@@ -658,10 +905,34 @@ fn failed_requests_change_nothing() {
     let mut t = T::new();
     let p = t.project("p1");
     let before = t.store.to_json();
-    let _ = t.call(OWNER, Method::Post, "/projects", None, Some(json!({"name": "p1"})));
-    let _ = t.call(OWNER, Method::Post, "/attributes", Some(&p), Some(json!({"name": "x"})));
-    let _ = t.call(OWNER, Method::Put, "/experiences-priority", Some(&p), Some(json!({"priorityOrder": ["nope"]})));
-    let _ = t.call(MEMBER, Method::Post, "/events", Some(&p), Some(json!({"key": "k"})));
+    let _ = t.call(
+        OWNER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "p1"})),
+    );
+    let _ = t.call(
+        OWNER,
+        Method::Post,
+        "/attributes",
+        Some(&p),
+        Some(json!({"name": "x"})),
+    );
+    let _ = t.call(
+        OWNER,
+        Method::Put,
+        "/experiences-priority",
+        Some(&p),
+        Some(json!({"priorityOrder": ["nope"]})),
+    );
+    let _ = t.call(
+        MEMBER,
+        Method::Post,
+        "/events",
+        Some(&p),
+        Some(json!({"key": "k"})),
+    );
     assert_eq!(t.store.to_json(), before);
 }
 
@@ -689,65 +960,207 @@ fn permission_table() {
     let mut t = T::new();
     let p = t.project("p1");
     let content = |t: &mut T, actor: &str| {
-        t.call(actor, Method::Post, "/events", Some(&p), Some(json!({"key": format!("k-{}", t.store.clock)})))
+        t.call(
+            actor,
+            Method::Post,
+            "/events",
+            Some(&p),
+            Some(json!({"key": format!("k-{}", t.store.clock)})),
+        )
     };
     let manage = |t: &mut T, actor: &str| {
-        t.call(actor, Method::Put, &format!("/projects/{p}"), None, Some(json!({"name": "p1"})))
+        t.call(
+            actor,
+            Method::Put,
+            &format!("/projects/{p}"),
+            None,
+            Some(json!({"name": "p1"})),
+        )
     };
     // Org owner/admin: everything, without a project role.
     for actor in [OWNER, ADMIN] {
         assert!(content(&mut t, actor).is_ok(), "{actor}");
         assert!(manage(&mut t, actor).is_ok(), "{actor}");
-        assert!(t.call(actor, Method::Get, "/attributes", Some(&p), None).is_ok());
+        assert!(
+            t.call(actor, Method::Get, "/attributes", Some(&p), None)
+                .is_ok()
+        );
     }
     // Org member without a project role: 403 for everything; project not listed.
     assert_eq!(content(&mut t, MEMBER).unwrap_err(), ApiError::forbidden());
     assert_eq!(manage(&mut t, MEMBER).unwrap_err(), ApiError::forbidden());
-    assert_eq!(t.call(MEMBER, Method::Get, "/attributes", Some(&p), None).unwrap_err().status, 403);
-    assert_eq!(t.ok(MEMBER, Method::Get, "/projects", None, None), json!([]));
-    let error = t.err(MEMBER, Method::Post, "/projects", None, Some(json!({"name": "mine"})));
+    assert_eq!(
+        t.call(MEMBER, Method::Get, "/attributes", Some(&p), None)
+            .unwrap_err()
+            .status,
+        403
+    );
+    assert_eq!(
+        t.ok(MEMBER, Method::Get, "/projects", None, None),
+        json!([])
+    );
+    let error = t.err(
+        MEMBER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "mine"})),
+    );
     assert_eq!(error, ApiError::forbidden());
     // Pending member: still nothing.
-    t.ok(OWNER, Method::Post, &format!("/projects/{p}/users"), None, Some(json!({"email": MEMBER, "role": "MEMBER", "invitationMessage": "hi"})));
+    t.ok(
+        OWNER,
+        Method::Post,
+        &format!("/projects/{p}/users"),
+        None,
+        Some(json!({"email": MEMBER, "role": "MEMBER", "invitationMessage": "hi"})),
+    );
     assert_eq!(content(&mut t, MEMBER).unwrap_err().status, 403);
     // Someone else cannot accept for them.
-    let error = t.err(DEV, Method::Post, &format!("/projects/{p}/users/{MEMBER}/accept"), None, None);
+    let error = t.err(
+        DEV,
+        Method::Post,
+        &format!("/projects/{p}/users/{MEMBER}/accept"),
+        None,
+        None,
+    );
     assert_eq!(error.status, 403);
-    let accepted = t.ok(MEMBER, Method::Post, &format!("/projects/{p}/users/member%40example.com/accept"), None, None);
+    let accepted = t.ok(
+        MEMBER,
+        Method::Post,
+        &format!("/projects/{p}/users/member%40example.com/accept"),
+        None,
+        None,
+    );
     assert_eq!(accepted["status"], "ACCEPTED");
     // Accepted project member: content yes, manage no.
     assert!(content(&mut t, MEMBER).is_ok());
     assert_eq!(manage(&mut t, MEMBER).unwrap_err().status, 403);
-    let error = t.err(MEMBER, Method::Post, &format!("/projects/{p}/users"), None, Some(json!({"email": DEV, "role": "MEMBER"})));
+    let error = t.err(
+        MEMBER,
+        Method::Post,
+        &format!("/projects/{p}/users"),
+        None,
+        Some(json!({"email": DEV, "role": "MEMBER"})),
+    );
     assert_eq!(error.status, 403);
-    let error = t.err(MEMBER, Method::Delete, &format!("/projects/{p}"), None, None);
+    let error = t.err(
+        MEMBER,
+        Method::Delete,
+        &format!("/projects/{p}"),
+        None,
+        None,
+    );
     assert_eq!(error.status, 403);
-    assert_eq!(t.ok(MEMBER, Method::Get, "/projects", None, None).as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        t.ok(MEMBER, Method::Get, "/projects", None, None)
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     // Accepted project owner (org member): manage yes.
-    t.ok(OWNER, Method::Put, &format!("/projects/{p}/users/{MEMBER}"), None, Some(json!({"role": "OWNER"})));
+    t.ok(
+        OWNER,
+        Method::Put,
+        &format!("/projects/{p}/users/{MEMBER}"),
+        None,
+        Some(json!({"role": "OWNER"})),
+    );
     assert!(manage(&mut t, MEMBER).is_ok());
-    let invited = t.ok(MEMBER, Method::Post, &format!("/projects/{p}/users"), None, Some(json!({"email": "DEV@example.com", "role": "OWNER"})));
+    let invited = t.ok(
+        MEMBER,
+        Method::Post,
+        &format!("/projects/{p}/users"),
+        None,
+        Some(json!({"email": "DEV@example.com", "role": "OWNER"})),
+    );
     assert_eq!(invited["email"], DEV);
     assert_eq!(invited["status"], "PENDING");
     // A pending owner has no powers.
     assert_eq!(manage(&mut t, DEV).unwrap_err().status, 403);
-    let members = t.ok(MEMBER, Method::Get, &format!("/projects/{p}/users"), None, None);
+    let members = t.ok(
+        MEMBER,
+        Method::Get,
+        &format!("/projects/{p}/users"),
+        None,
+        None,
+    );
     assert_eq!(members.as_array().map(Vec::len), Some(3));
     // Revoke the pending invitation.
-    assert_eq!(t.ok(MEMBER, Method::Delete, &format!("/projects/{p}/users/{DEV}"), None, None), Value::Null);
+    assert_eq!(
+        t.ok(
+            MEMBER,
+            Method::Delete,
+            &format!("/projects/{p}/users/{DEV}"),
+            None,
+            None
+        ),
+        Value::Null
+    );
     // The creator (OWNER) and MEMBER are accepted owners; removing one is fine, the last is not.
-    t.ok(ADMIN, Method::Delete, &format!("/projects/{p}/users/{OWNER}"), None, None);
-    let error = t.err(ADMIN, Method::Delete, &format!("/projects/{p}/users/{MEMBER}"), None, None);
+    t.ok(
+        ADMIN,
+        Method::Delete,
+        &format!("/projects/{p}/users/{OWNER}"),
+        None,
+        None,
+    );
+    let error = t.err(
+        ADMIN,
+        Method::Delete,
+        &format!("/projects/{p}/users/{MEMBER}"),
+        None,
+        None,
+    );
     assert!(has_code(&error, "personalize.PROJECTS.LAST_OWNER"));
-    let error = t.err(ADMIN, Method::Put, &format!("/projects/{p}/users/{MEMBER}"), None, Some(json!({"role": "MEMBER"})));
+    let error = t.err(
+        ADMIN,
+        Method::Put,
+        &format!("/projects/{p}/users/{MEMBER}"),
+        None,
+        Some(json!({"role": "MEMBER"})),
+    );
     assert!(has_code(&error, "personalize.PROJECTS.LAST_OWNER"));
-    let error = t.err(ADMIN, Method::Post, &format!("/projects/{p}/users"), None, Some(json!({"email": MEMBER, "role": "MEMBER"})));
-    assert!(has_code(&error, "personalize.PROJECTS.MEMBER_ALREADY_EXISTS"));
+    let error = t.err(
+        ADMIN,
+        Method::Post,
+        &format!("/projects/{p}/users"),
+        None,
+        Some(json!({"email": MEMBER, "role": "MEMBER"})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.PROJECTS.MEMBER_ALREADY_EXISTS"
+    ));
     // Org owner/admin may delete; the project creator is the owner.
-    let mine = t.ok(ADMIN, Method::Post, "/projects", None, Some(json!({"name": "admins"})));
-    let members = t.ok(ADMIN, Method::Get, &format!("/projects/{}/users", uid(&mine)), None, None);
-    assert_eq!(members, json!([{"email": ADMIN, "role": "OWNER", "status": "ACCEPTED", "updatedAt": mine["createdAt"]}]));
-    assert_eq!(t.ok(ADMIN, Method::Delete, &format!("/projects/{}", uid(&mine)), None, None), Value::Null);
+    let mine = t.ok(
+        ADMIN,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "admins"})),
+    );
+    let members = t.ok(
+        ADMIN,
+        Method::Get,
+        &format!("/projects/{}/users", uid(&mine)),
+        None,
+        None,
+    );
+    assert_eq!(
+        members,
+        json!([{"email": ADMIN, "role": "OWNER", "status": "ACCEPTED", "updatedAt": mine["createdAt"]}])
+    );
+    assert_eq!(
+        t.ok(
+            ADMIN,
+            Method::Delete,
+            &format!("/projects/{}", uid(&mine)),
+            None,
+            None
+        ),
+        Value::Null
+    );
 }
 
 #[test]
@@ -757,12 +1170,30 @@ fn current_user_and_helpers() {
     assert_eq!(me, json!({"email": ADMIN, "organizationRole": "admin"}));
     assert!(!is_write(&Request::get("/projects")));
     assert!(is_write(&Request::new(Method::Delete, "/events/x")));
-    assert_eq!(success_status(&Request::new(Method::Post, "/projects")), 201);
-    assert_eq!(success_status(&Request::new(Method::Post, "/projects/x/users/a@b/accept")), 200);
-    assert_eq!(success_status(&Request::new(Method::Delete, "/projects/x")), 204);
-    assert_eq!(success_status(&Request::new(Method::Put, "/projects/x")), 200);
-    assert!(!t.store.ensure_user(User { email: "OWNER@example.com".into(), organization_role: OrgRole::Member }));
-    assert!(t.store.ensure_user(User { email: "new@example.com".into(), organization_role: OrgRole::Member }));
+    assert_eq!(
+        success_status(&Request::new(Method::Post, "/projects")),
+        201
+    );
+    assert_eq!(
+        success_status(&Request::new(Method::Post, "/projects/x/users/a@b/accept")),
+        200
+    );
+    assert_eq!(
+        success_status(&Request::new(Method::Delete, "/projects/x")),
+        204
+    );
+    assert_eq!(
+        success_status(&Request::new(Method::Put, "/projects/x")),
+        200
+    );
+    assert!(!t.store.ensure_user(User {
+        email: "OWNER@example.com".into(),
+        organization_role: OrgRole::Member
+    }));
+    assert!(t.store.ensure_user(User {
+        email: "new@example.com".into(),
+        organization_role: OrgRole::Member
+    }));
 }
 
 #[test]
@@ -771,8 +1202,20 @@ fn timestamps_are_deterministic_and_move() {
         let mut t = T::new();
         let p = t.project("p1");
         let a = t.attribute(&p, "tier");
-        let first = t.ok(OWNER, Method::Put, &format!("/attributes/{a}"), Some(&p), Some(json!({"name": "t", "key": "tier"})));
-        let second = t.ok(OWNER, Method::Put, &format!("/attributes/{a}"), Some(&p), Some(json!({"name": "t", "key": "tier"})));
+        let first = t.ok(
+            OWNER,
+            Method::Put,
+            &format!("/attributes/{a}"),
+            Some(&p),
+            Some(json!({"name": "t", "key": "tier"})),
+        );
+        let second = t.ok(
+            OWNER,
+            Method::Put,
+            &format!("/attributes/{a}"),
+            Some(&p),
+            Some(json!({"name": "t", "key": "tier"})),
+        );
         assert_ne!(first["updatedAt"], second["updatedAt"]);
         t.store.to_json()
     };

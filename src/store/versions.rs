@@ -172,12 +172,18 @@ impl Store {
                     },
                 ) => {
                     if name.trim().is_empty() {
-                        return Err(invalid("variants", &[&format!("variants.{i}.name should not be empty")]));
+                        return Err(invalid(
+                            "variants",
+                            &[&format!("variants.{i}.name should not be empty")],
+                        ));
                     }
                     if audiences.is_empty() {
                         return Err(invalid(
                             "variants",
-                            &["EMPTY_ARRAY", &format!("variants.{i}.audiences should not be empty")],
+                            &[
+                                "EMPTY_ARRAY",
+                                &format!("variants.{i}.audiences should not be empty"),
+                            ],
                         ));
                     }
                     if audiences.len() > self.limits.audiences_per_variant {
@@ -204,7 +210,10 @@ impl Store {
                     },
                 ) => {
                     if name.trim().is_empty() {
-                        return Err(invalid("variants", &[&format!("variants.{i}.name should not be empty")]));
+                        return Err(invalid(
+                            "variants",
+                            &[&format!("variants.{i}.name should not be empty")],
+                        ));
                     }
                     match traffic(traffic_distribution) {
                         Some(share) if (0.0..=100.0).contains(&share) => total += share,
@@ -224,8 +233,16 @@ impl Store {
                         "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_TYPE",
                         &format!(
                             "variants.{i}: a {} experience takes {} variants",
-                            if kind == wire::ExperienceType::Segmented { "SEGMENTED" } else { "AB_TEST" },
-                            if kind == wire::ExperienceType::Segmented { "SegmentedVariant" } else { "ABTestVariant" },
+                            if kind == wire::ExperienceType::Segmented {
+                                "SEGMENTED"
+                            } else {
+                                "AB_TEST"
+                            },
+                            if kind == wire::ExperienceType::Segmented {
+                                "SegmentedVariant"
+                            } else {
+                                "ABTestVariant"
+                            },
                         ),
                     ));
                 }
@@ -248,7 +265,11 @@ impl Store {
             }
         }
         for metric in &body.metrics {
-            if !self.projects[p].events.iter().any(|ev| ev.uid == metric.event) {
+            if !self.projects[p]
+                .events
+                .iter()
+                .any(|ev| ev.uid == metric.event)
+            {
                 return Err(invalid_ref(
                     "metrics",
                     "personalize.EXPERIENCES.VERSIONS.EVENT_NOT_FOUND",
@@ -277,8 +298,17 @@ impl Store {
 
     /// Archive every ACTIVE/PAUSED version but `keep`.
     fn archive_others(&mut self, p: usize, e: usize, keep: usize, now: &str, actor: &str) {
-        for (i, version) in self.projects[p].experiences[e].versions.iter_mut().enumerate() {
-            if i != keep && matches!(version.status, VersionStatus::Active | VersionStatus::Paused) {
+        for (i, version) in self.projects[p].experiences[e]
+            .versions
+            .iter_mut()
+            .enumerate()
+        {
+            if i != keep
+                && matches!(
+                    version.status,
+                    VersionStatus::Active | VersionStatus::Paused
+                )
+            {
                 version.status = VersionStatus::Archived;
                 version.meta.touch(now, actor);
             }
@@ -330,7 +360,11 @@ impl Store {
                 }
             }
         }
-        let latest = state.versions.last().map(|v| v.uid.clone()).unwrap_or_default();
+        let latest = state
+            .versions
+            .last()
+            .map(|v| v.uid.clone())
+            .unwrap_or_default();
         // `_cms`: one CMS variant per variant short uid ever used, once any version has variants.
         let shorts: Vec<String> = state
             .versions
@@ -491,7 +525,12 @@ impl Store {
         let actor = actor.to_lowercase();
         if replace_content {
             // A variant sent again without its short uid keeps it (the CLI strips them).
-            let explicit: Vec<String> = body.variants.iter().filter_map(short_uid).cloned().collect();
+            let explicit: Vec<String> = body
+                .variants
+                .iter()
+                .filter_map(short_uid)
+                .cloned()
+                .collect();
             let mut previous: Vec<Variant> = self.projects[p].experiences[e].versions[v]
                 .variants
                 .iter()
@@ -502,9 +541,9 @@ impl Store {
                 if short_uid(variant).is_some() {
                     continue;
                 }
-                let same = previous
-                    .iter()
-                    .position(|old| short_uid(old).is_some() && canonical(old) == canonical(variant));
+                let same = previous.iter().position(|old| {
+                    short_uid(old).is_some() && canonical(old) == canonical(variant)
+                });
                 if let Some(index) = same {
                     let old = previous.remove(index);
                     if let Some(short) = short_uid(&old) {
@@ -555,7 +594,9 @@ impl Store {
             return Err(invalid_ref(
                 "version",
                 "personalize.EXPERIENCES.VERSIONS.CANNOT_DELETE_LOCKED_VERSION",
-                &format!("version {version} is running or paused; archive it by activating another version"),
+                &format!(
+                    "version {version} is running or paused; archive it by activating another version"
+                ),
             ));
         }
         let now = self.tick();
@@ -568,10 +609,14 @@ impl Store {
 /// Whether a request's content equals a stored version's (short uids may be omitted).
 fn same_content(existing: &VersionRecord, body: &VersionBody) -> bool {
     existing.variants.len() == body.variants.len()
-        && existing.variants.iter().zip(&body.variants).all(|(old, new)| {
-            canonical(old) == canonical(new)
-                && short_uid(new).is_none_or(|short| short_uid(old) == Some(short))
-        })
+        && existing
+            .variants
+            .iter()
+            .zip(&body.variants)
+            .all(|(old, new)| {
+                canonical(old) == canonical(new)
+                    && short_uid(new).is_none_or(|short| short_uid(old) == Some(short))
+            })
         && existing.metrics == body.metrics
         && existing.targeting == body.targeting
         && body

@@ -21,7 +21,10 @@ mod client {
     async fn sends_auth_scope_and_content_type_headers() {
         let server = ScriptedServer::start(vec![
             Reply::json(200, json!([])),
-            Reply::json(201, json!({"_id": "a", "uid": "a", "key": "k", "description": ""})),
+            Reply::json(
+                201,
+                json!({"_id": "a", "uid": "a", "key": "k", "description": ""}),
+            ),
         ])
         .await;
         let mut config = fast_config(&server.url(), Some(TOKEN));
@@ -103,7 +106,10 @@ mod client {
         let started = Instant::now();
         backend.send(Request::get("/projects")).await.unwrap();
         let waited = started.elapsed();
-        assert!(waited >= Duration::from_millis(950), "waited only {waited:?}");
+        assert!(
+            waited >= Duration::from_millis(950),
+            "waited only {waited:?}"
+        );
 
         // A 429 means the POST was not processed, so it is sent again.
         let started = Instant::now();
@@ -115,7 +121,10 @@ mod client {
         assert!(started.elapsed() >= Duration::from_millis(950));
 
         let stats = backend.stats();
-        assert_eq!((stats.requests, stats.retries, stats.rate_limited), (4, 2, 2));
+        assert_eq!(
+            (stats.requests, stats.retries, stats.rate_limited),
+            (4, 2, 2)
+        );
     }
 
     #[tokio::test]
@@ -137,13 +146,20 @@ mod client {
         assert_eq!(backend.stats().retries, 2);
 
         let error = backend
-            .send(Request::new(Method::Post, "/events").project("p1").body(json!({"key": "k"})))
+            .send(
+                Request::new(Method::Post, "/events")
+                    .project("p1")
+                    .body(json!({"key": "k"})),
+            )
             .await
             .unwrap_err();
         assert_eq!(error.status(), Some(500));
         assert_eq!(server.seen().len(), 4, "the POST was sent exactly once");
         let text = error.to_string();
-        assert!(text.contains("POST /events") && text.contains("boom"), "{text}");
+        assert!(
+            text.contains("POST /events") && text.contains("boom"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
@@ -192,7 +208,11 @@ mod client {
         assert!(matches!(error, BackendError::Transport { .. }), "{error:?}");
         assert_eq!(backend.stats().requests, 5, "a POST is sent once");
         let after = connections.load(std::sync::atomic::Ordering::SeqCst);
-        assert!(after - before <= 1, "the POST reached the server {} times", after - before);
+        assert!(
+            after - before <= 1,
+            "the POST reached the server {} times",
+            after - before
+        );
 
         let text = format!("{error} {error:?} {backend:?}");
         assert!(text.contains("POST /projects"), "{text}");
@@ -220,7 +240,10 @@ mod client {
         tokio::join!(a, b);
         let elapsed = started.elapsed();
         // Ten calls at 20 per second: the first is free, nine wait 50 ms each.
-        assert!(elapsed >= Duration::from_millis(430), "took only {elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(430),
+            "took only {elapsed:?}"
+        );
         assert_eq!(backend.stats().requests, 10);
     }
 
@@ -243,9 +266,13 @@ mod client {
         assert!(server.seen().is_empty(), "nothing was sent");
 
         // Two projects with one name: observe names both uids instead of picking one.
-        let error = pzctl::live::observe(&api, None).await.unwrap_err().to_string();
+        let error = pzctl::live::observe(&api, None)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
-            error.contains("aaaaaaaaaaaaaaaaaaaaaaaa") && error.contains("bbbbbbbbbbbbbbbbbbbbbbbb"),
+            error.contains("aaaaaaaaaaaaaaaaaaaaaaaa")
+                && error.contains("bbbbbbbbbbbbbbbbbbbbbbbb"),
             "{error}"
         );
         assert!(error.contains("shop"), "{error}");
@@ -255,21 +282,30 @@ mod client {
     #[tokio::test]
     async fn no_token_in_any_error_or_debug_output() {
         let server = ScriptedServer::start(vec![
-            Reply::json(401, json!({"error_message": "You're not allowed in here unless you're logged in."})),
+            Reply::json(
+                401,
+                json!({"error_message": "You're not allowed in here unless you're logged in."}),
+            ),
             Reply::text(200, "not json"),
         ])
         .await;
         let config = fast_config(&server.url(), Some(TOKEN));
         let backend = HttpBackend::new(config.clone()).unwrap();
         let unauthorized = backend.send(Request::get("/projects")).await.unwrap_err();
-        let undecodable = backend.send(Request::get("/events").project("p")).await.unwrap_err();
+        let undecodable = backend
+            .send(Request::get("/events").project("p"))
+            .await
+            .unwrap_err();
         assert!(matches!(undecodable, BackendError::Decode { .. }));
         let text = format!(
             "{unauthorized} {unauthorized:?} {undecodable} {undecodable:?} {config:?} {backend:?} {}",
             backend.describe()
         );
         assert!(!text.contains(TOKEN), "{text}");
-        assert!(text.contains("GET /projects") && text.contains("GET /events"), "{text}");
+        assert!(
+            text.contains("GET /projects") && text.contains("GET /events"),
+            "{text}"
+        );
     }
 }
 
@@ -428,7 +464,9 @@ mod suite {
             }
             BackendError::Transport { .. } => json!({ "error": "transport" }),
             BackendError::Unsupported(what) => json!({ "error": "unsupported", "what": what }),
-            BackendError::Decode { message, .. } => json!({ "error": "decode", "message": message }),
+            BackendError::Decode { message, .. } => {
+                json!({ "error": "decode", "message": message })
+            }
             BackendError::Local(message) => json!({ "error": "local", "message": message }),
         }
     }
@@ -498,8 +536,9 @@ mod suite {
     }
 
     pub fn audience_input(name: &str, attribute_uid: &str, rules: usize) -> wire::AudienceInput {
-        let mut nodes: Vec<wire::RuleNode> =
-            (0..rules).map(|i| rule(attribute_uid, &format!("v{i}"))).collect();
+        let mut nodes: Vec<wire::RuleNode> = (0..rules)
+            .map(|i| rule(attribute_uid, &format!("v{i}")))
+            .collect();
         nodes.push(wire::RuleNode::Combination(wire::RuleCombination {
             combination_type: Combination::Or,
             rules: vec![wire::RuleNode::Rule(wire::Rule {
@@ -529,7 +568,11 @@ mod suite {
             name: name.to_owned(),
             description: format!("{name} experience"),
             kind,
-            tags: vec!["Env:Prod".to_owned(), "env:prod".to_owned(), "team_a".to_owned()],
+            tags: vec![
+                "Env:Prod".to_owned(),
+                "env:prod".to_owned(),
+                "team_a".to_owned(),
+            ],
         }
     }
 
@@ -575,7 +618,8 @@ mod suite {
         let api = face.api(Who::Owner);
         let alpha = t.ok(
             "create alpha",
-            api.create_project(&project_input("alpha", Some("blt0001"))).await,
+            api.create_project(&project_input("alpha", Some("blt0001")))
+                .await,
         );
         assert_eq!(alpha.connected_stack_api_key.as_deref(), Some("blt0001"));
         t.fails(
@@ -590,12 +634,14 @@ mod suite {
         );
         let listed = t.ok("list", api.list_projects().await);
         assert_eq!(listed.len(), 2);
-        let filtered: Vec<wire::Project> = serde_json::from_value(t.ok(
-            "list by stack",
-            api.backend
-                .send(Request::get("/projects?connectedStackApiKey=blt0001"))
-                .await,
-        ))
+        let filtered: Vec<wire::Project> = serde_json::from_value(
+            t.ok(
+                "list by stack",
+                api.backend
+                    .send(Request::get("/projects?connectedStackApiKey=blt0001"))
+                    .await,
+            ),
+        )
         .unwrap_or_default();
         assert_eq!(
             filtered.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
@@ -616,7 +662,8 @@ mod suite {
         );
         t.fails(
             "rename onto beta",
-            api.update_project(&alpha.uid, &project_input("beta", None)).await,
+            api.update_project(&alpha.uid, &project_input("beta", None))
+                .await,
             400,
             Some("DUPLICATE_NAME"),
         );
@@ -662,7 +709,10 @@ mod suite {
             role: ProjectRole::Member,
             invitation_message: Some("Welcome!".to_owned()),
         };
-        let invited = t.ok("invite dev", owner.invite_member(&project.uid, &invite).await);
+        let invited = t.ok(
+            "invite dev",
+            owner.invite_member(&project.uid, &invite).await,
+        );
         assert_eq!(invited.status, wire::MemberStatus::Pending);
         assert_eq!(invited.email, Who::Dev.email());
         t.fails(
@@ -677,7 +727,11 @@ mod suite {
                 .backend
                 .send(Request::new(
                     Method::Post,
-                    format!("/projects/{}/users/{}/accept", project.uid, Who::Dev.email()),
+                    format!(
+                        "/projects/{}/users/{}/accept",
+                        project.uid,
+                        Who::Dev.email()
+                    ),
                 ))
                 .await,
             403,
@@ -688,11 +742,18 @@ mod suite {
             dev.backend
                 .send(Request::new(
                     Method::Post,
-                    format!("/projects/{}/users/{}/accept", project.uid, Who::Dev.email()),
+                    format!(
+                        "/projects/{}/users/{}/accept",
+                        project.uid,
+                        Who::Dev.email()
+                    ),
                 ))
                 .await,
         );
-        let attributes = t.ok("dev reads attributes", dev.list_attributes(&project.uid).await);
+        let attributes = t.ok(
+            "dev reads attributes",
+            dev.list_attributes(&project.uid).await,
+        );
         assert_eq!(attributes.len(), wire::PRESET_ATTRIBUTES.len());
         t.fails(
             "dev (member) invites",
@@ -728,7 +789,8 @@ mod suite {
         );
         t.fails(
             "dev (member) updates the project",
-            dev.update_project(&project.uid, &project_input("team", None)).await,
+            dev.update_project(&project.uid, &project_input("team", None))
+                .await,
             403,
             None,
         );
@@ -747,7 +809,10 @@ mod suite {
             owner.remove_member(&project.uid, Who::Owner.email()).await,
         )
         .expect_err("the last owner cannot be removed");
-        let members = t.ok("list members at the end", owner.list_members(&project.uid).await);
+        let members = t.ok(
+            "list members at the end",
+            owner.list_members(&project.uid).await,
+        );
         assert_eq!(members.len(), 1);
         t
     }
@@ -756,14 +821,20 @@ mod suite {
     pub async fn attributes<F: Face>(face: &F) -> Transcript {
         let mut t = Transcript::default();
         let api = face.api(Who::Owner);
-        let project = t.ok("create project", api.create_project(&project_input("a", None)).await);
+        let project = t.ok(
+            "create project",
+            api.create_project(&project_input("a", None)).await,
+        );
         let p = project.uid.as_str();
         let listed = t.ok("list presets", api.list_attributes(p).await);
         assert_eq!(listed.len(), wire::PRESET_ATTRIBUTES.len());
         assert!(listed.iter().all(|a| a.kind == wire::AttributeType::Preset));
         let preset = listed[0].clone();
 
-        let tier = t.ok("create", api.create_attribute(p, &attribute_input("tier")).await);
+        let tier = t.ok(
+            "create",
+            api.create_attribute(p, &attribute_input("tier")).await,
+        );
         assert_eq!(tier.kind, wire::AttributeType::Custom);
         t.fails(
             "create duplicate key",
@@ -785,7 +856,8 @@ mod suite {
         t.record("delete a preset", preset_delete).ok();
         t.fails(
             "update a missing attribute",
-            api.update_attribute(p, "ffffffffffffffffffffffff", &input).await,
+            api.update_attribute(p, "ffffffffffffffffffffffff", &input)
+                .await,
             404,
             None,
         );
@@ -805,10 +877,19 @@ mod suite {
     pub async fn events<F: Face>(face: &F) -> Transcript {
         let mut t = Transcript::default();
         let api = face.api(Who::Owner);
-        let project = t.ok("create project", api.create_project(&project_input("e", None)).await);
+        let project = t.ok(
+            "create project",
+            api.create_project(&project_input("e", None)).await,
+        );
         let p = project.uid.as_str();
-        let cart = t.ok("create", api.create_event(p, &event_input("add_to_cart")).await);
-        t.ok("create second", api.create_event(p, &event_input("purchase")).await);
+        let cart = t.ok(
+            "create",
+            api.create_event(p, &event_input("add_to_cart")).await,
+        );
+        t.ok(
+            "create second",
+            api.create_event(p, &event_input("purchase")).await,
+        );
         t.fails(
             "create duplicate",
             api.create_event(p, &event_input("add_to_cart")).await,
@@ -817,19 +898,26 @@ mod suite {
         );
         t.fails(
             "rename onto an existing key",
-            api.update_event(p, &cart.uid, &event_input("purchase")).await,
+            api.update_event(p, &cart.uid, &event_input("purchase"))
+                .await,
             400,
             Some("DUPLICATE_KEY"),
         );
         let updated = t.ok(
             "update",
-            api.update_event(p, &cart.uid, &event_input("cart_add")).await,
+            api.update_event(p, &cart.uid, &event_input("cart_add"))
+                .await,
         );
         assert_eq!(updated.key, "cart_add");
         let listed = t.ok("list", api.list_events(p).await);
         assert_eq!(listed.len(), 2);
         t.ok("delete", api.delete_event(p, &cart.uid).await);
-        t.fails("delete again", api.delete_event(p, &cart.uid).await, 404, None);
+        t.fails(
+            "delete again",
+            api.delete_event(p, &cart.uid).await,
+            404,
+            None,
+        );
         let listed = t.ok("list at the end", api.list_events(p).await);
         assert_eq!(listed.len(), 1);
         t
@@ -839,9 +927,15 @@ mod suite {
     pub async fn audiences<F: Face>(face: &F) -> Transcript {
         let mut t = Transcript::default();
         let api = face.api(Who::Owner);
-        let project = t.ok("create project", api.create_project(&project_input("au", None)).await);
+        let project = t.ok(
+            "create project",
+            api.create_project(&project_input("au", None)).await,
+        );
         let p = project.uid.as_str();
-        let tier = t.ok("attribute", api.create_attribute(p, &attribute_input("tier")).await);
+        let tier = t.ok(
+            "attribute",
+            api.create_attribute(p, &attribute_input("tier")).await,
+        );
         let input = audience_input("gold", &tier.uid, 2);
         let gold = t.ok("create", api.create_audience(p, &input).await);
         assert_eq!(gold.definition.as_ref(), Some(&input.definition));
@@ -875,7 +969,12 @@ mod suite {
         let listed = t.ok("list", api.list_audiences(p).await);
         assert!(listed.len() >= 2);
         t.ok("delete", api.delete_audience(p, &gold.uid).await);
-        t.fails("delete again", api.delete_audience(p, &gold.uid).await, 404, None);
+        t.fails(
+            "delete again",
+            api.delete_audience(p, &gold.uid).await,
+            404,
+            None,
+        );
         t
     }
 
@@ -883,17 +982,27 @@ mod suite {
     pub async fn versions<F: Face>(face: &F) -> Transcript {
         let mut t = Transcript::default();
         let api = face.api(Who::Owner);
-        let project = t.ok("create project", api.create_project(&project_input("x", None)).await);
+        let project = t.ok(
+            "create project",
+            api.create_project(&project_input("x", None)).await,
+        );
         let p = project.uid.as_str();
-        let tier = t.ok("attribute", api.create_attribute(p, &attribute_input("tier")).await);
+        let tier = t.ok(
+            "attribute",
+            api.create_attribute(p, &attribute_input("tier")).await,
+        );
         let gold = t.ok(
             "audience",
-            api.create_audience(p, &audience_input("gold", &tier.uid, 1)).await,
+            api.create_audience(p, &audience_input("gold", &tier.uid, 1))
+                .await,
         );
         let hero = t.ok(
             "create experience",
-            api.create_experience(p, &experience_input("hero", wire::ExperienceType::Segmented))
-                .await,
+            api.create_experience(
+                p,
+                &experience_input("hero", wire::ExperienceType::Segmented),
+            )
+            .await,
         );
         assert_eq!(hero.tags, ["env:prod", "team_a"], "tags are normalized");
         assert!(!hero.latest_version.is_empty(), "creation makes a draft");
@@ -929,8 +1038,13 @@ mod suite {
         );
         let active = t.ok(
             "activate",
-            api.update_version(p, e, &draft.uid, &with_status(&filled, VersionStatus::Active))
-                .await,
+            api.update_version(
+                p,
+                e,
+                &draft.uid,
+                &with_status(&filled, VersionStatus::Active),
+            )
+            .await,
         );
         assert_eq!(active.status, VersionStatus::Active);
         t.fails(
@@ -947,25 +1061,44 @@ mod suite {
         );
         t.ok(
             "pause",
-            api.update_version(p, e, &draft.uid, &with_status(&active, VersionStatus::Paused))
-                .await,
+            api.update_version(
+                p,
+                e,
+                &draft.uid,
+                &with_status(&active, VersionStatus::Paused),
+            )
+            .await,
         );
         t.fails(
             "paused back to draft",
-            api.update_version(p, e, &draft.uid, &with_status(&active, VersionStatus::Draft))
-                .await,
+            api.update_version(
+                p,
+                e,
+                &draft.uid,
+                &with_status(&active, VersionStatus::Draft),
+            )
+            .await,
             400,
             Some("CANNOT_MARK_VERSION_AS_DRAFT"),
         );
         t.ok(
             "resume",
-            api.update_version(p, e, &draft.uid, &with_status(&active, VersionStatus::Active))
-                .await,
+            api.update_version(
+                p,
+                e,
+                &draft.uid,
+                &with_status(&active, VersionStatus::Active),
+            )
+            .await,
         );
         let next = t.ok(
             "new draft",
-            api.create_version(p, e, &segmented(VersionStatus::Draft, &["Gold2"], &gold.uid))
-                .await,
+            api.create_version(
+                p,
+                e,
+                &segmented(VersionStatus::Draft, &["Gold2"], &gold.uid),
+            )
+            .await,
         );
         let next_active = t.ok(
             "activate the new draft",
@@ -982,9 +1115,7 @@ mod suite {
         t.fails(
             "get one version",
             api.backend
-                .send(
-                    Request::get(format!("/experiences/{e}/versions/{}", next.uid)).project(p),
-                )
+                .send(Request::get(format!("/experiences/{e}/versions/{}", next.uid)).project(p))
                 .await,
             404,
             None,
@@ -994,7 +1125,10 @@ mod suite {
         assert_eq!(fetched.latest_version, next.uid);
 
         // A/B test with metrics and targeting.
-        let cart = t.ok("event", api.create_event(p, &event_input("add_to_cart")).await);
+        let cart = t.ok(
+            "event",
+            api.create_event(p, &event_input("add_to_cart")).await,
+        );
         let ab = t.ok(
             "create ab test",
             api.create_experience(p, &experience_input("split", wire::ExperienceType::AbTest))
@@ -1024,7 +1158,8 @@ mod suite {
         };
         let ab_version = t.ok(
             "fill the ab draft",
-            api.update_version(p, &ab.uid, &ab.latest_version, &ab_input).await,
+            api.update_version(p, &ab.uid, &ab.latest_version, &ab_input)
+                .await,
         );
         assert_eq!(ab_version.metrics, ab_input.metrics);
         assert_eq!(ab_version.targeting, ab_input.targeting);
@@ -1032,10 +1167,14 @@ mod suite {
         one.variants.truncate(1);
         t.record(
             "ab test with one variant",
-            api.update_version(p, &ab.uid, &ab.latest_version, &one).await,
+            api.update_version(p, &ab.uid, &ab.latest_version, &one)
+                .await,
         )
         .ok();
-        t.ok("delete the active experience", api.delete_experience(p, e).await);
+        t.ok(
+            "delete the active experience",
+            api.delete_experience(p, e).await,
+        );
         let listed = t.ok("list experiences", api.list_experiences(p).await);
         assert_eq!(listed.len(), 1);
         t
@@ -1045,7 +1184,10 @@ mod suite {
     pub async fn priority<F: Face>(face: &F) -> Transcript {
         let mut t = Transcript::default();
         let api = face.api(Who::Owner);
-        let project = t.ok("create project", api.create_project(&project_input("pr", None)).await);
+        let project = t.ok(
+            "create project",
+            api.create_project(&project_input("pr", None)).await,
+        );
         let p = project.uid.as_str();
         let mut uids = Vec::new();
         for name in ["one", "two", "three"] {
@@ -1081,7 +1223,13 @@ mod suite {
         unknown.push("ffffffffffffffffffffffff".to_owned());
         t.record(
             "order with an unknown experience",
-            api.put_priority(p, &wire::Priority { priority_order: unknown }).await,
+            api.put_priority(
+                p,
+                &wire::Priority {
+                    priority_order: unknown,
+                },
+            )
+            .await,
         )
         .expect_err("an unknown experience is rejected");
         t.ok("delete one", api.delete_experience(p, &uids[1]).await);
@@ -1094,10 +1242,15 @@ mod suite {
     pub async fn limits<F: Face>(face: &F) -> Transcript {
         let mut t = Transcript::default();
         let api = face.api(Who::Owner);
-        let project = t.ok("create project", api.create_project(&project_input("lim", None)).await);
+        let project = t.ok(
+            "create project",
+            api.create_project(&project_input("lim", None)).await,
+        );
         let p = project.uid.as_str();
         let mut input = experience_input("tags", wire::ExperienceType::Segmented);
-        input.tags = (0..=wire::limits::TAGS_PER_EXPERIENCE).map(|i| format!("t{i}")).collect();
+        input.tags = (0..=wire::limits::TAGS_PER_EXPERIENCE)
+            .map(|i| format!("t{i}"))
+            .collect();
         t.fails(
             "11 tags",
             api.create_experience(p, &input).await,
@@ -1112,18 +1265,28 @@ mod suite {
             Some("TAG_LENGTH_EXCEEDED"),
         );
         input.tags = vec!["bad tag!".to_owned()];
-        t.record("tag with bad characters", api.create_experience(p, &input).await)
-            .expect_err("tag characters are checked");
+        t.record(
+            "tag with bad characters",
+            api.create_experience(p, &input).await,
+        )
+        .expect_err("tag characters are checked");
 
-        let tier = t.ok("attribute", api.create_attribute(p, &attribute_input("tier")).await);
+        let tier = t.ok(
+            "attribute",
+            api.create_attribute(p, &attribute_input("tier")).await,
+        );
         let gold = t.ok(
             "audience",
-            api.create_audience(p, &audience_input("gold", &tier.uid, 1)).await,
+            api.create_audience(p, &audience_input("gold", &tier.uid, 1))
+                .await,
         );
         let exp = t.ok(
             "experience",
-            api.create_experience(p, &experience_input("many", wire::ExperienceType::Segmented))
-                .await,
+            api.create_experience(
+                p,
+                &experience_input("many", wire::ExperienceType::Segmented),
+            )
+            .await,
         );
         let names: Vec<String> = (0..=wire::limits::VARIANTS_PER_EXPERIENCE)
             .map(|i| format!("v{i}"))
@@ -1158,7 +1321,8 @@ mod suite {
         }
         t.fails(
             "101st custom attribute",
-            api.create_attribute(p, &attribute_input("one_too_many")).await,
+            api.create_attribute(p, &attribute_input("one_too_many"))
+                .await,
             400,
             Some("ATTRIBUTE_COUNT_EXCEEDED"),
         );
@@ -1172,17 +1336,24 @@ mod suite {
         for name in ["obs-a", "obs-b"] {
             let project = t.ok(name, api.create_project(&project_input(name, None)).await);
             let p = project.uid.as_str();
-            let tier = t.ok("attribute", api.create_attribute(p, &attribute_input("tier")).await);
+            let tier = t.ok(
+                "attribute",
+                api.create_attribute(p, &attribute_input("tier")).await,
+            );
             t.ok("event", api.create_event(p, &event_input("buy")).await);
             let gold = t.ok(
                 "audience",
-                api.create_audience(p, &audience_input("gold", &tier.uid, 1)).await,
+                api.create_audience(p, &audience_input("gold", &tier.uid, 1))
+                    .await,
             );
             for exp in ["e1", "e2"] {
                 let created = t.ok(
                     exp,
-                    api.create_experience(p, &experience_input(exp, wire::ExperienceType::Segmented))
-                        .await,
+                    api.create_experience(
+                        p,
+                        &experience_input(exp, wire::ExperienceType::Segmented),
+                    )
+                    .await,
                 );
                 t.ok(
                     "fill",
@@ -1203,7 +1374,9 @@ mod suite {
         let state = pzctl::live::observe(api, Some(&only)).await;
         let state = t.ok("observe only obs-b", state.map(|state| summarize(&state)));
         assert_eq!(
-            state["projects"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+            state["projects"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>()),
             Some(vec!["obs-b".to_owned()])
         );
         t
@@ -1307,13 +1480,19 @@ mod suite {
             .await
             .expect("fixture project");
         let p = project.uid.as_str();
-        for (who, role) in [(Who::Member, ProjectRole::Owner), (Who::Dev, ProjectRole::Member)] {
+        for (who, role) in [
+            (Who::Member, ProjectRole::Owner),
+            (Who::Dev, ProjectRole::Member),
+        ] {
             let input = wire::MemberInput {
                 email: who.email().to_owned(),
                 role,
                 invitation_message: None,
             };
-            owner.invite_member(p, &input).await.expect("fixture invite");
+            owner
+                .invite_member(p, &input)
+                .await
+                .expect("fixture invite");
             accept(face, p, who).await.expect("fixture accept");
         }
         let attribute = owner
@@ -1329,7 +1508,10 @@ mod suite {
             .await
             .expect("fixture audience");
         let experience = owner
-            .create_experience(p, &experience_input("hero", wire::ExperienceType::Segmented))
+            .create_experience(
+                p,
+                &experience_input("hero", wire::ExperienceType::Segmented),
+            )
             .await
             .expect("fixture experience");
         Fixture {
@@ -1358,9 +1540,10 @@ mod suite {
                     .await,
             ),
             "project.delete" => api.delete_project(p).await,
-            "stack.connect" => {
-                unit(api.update_project(p, &project_input("perm", Some("blt_other"))).await)
-            }
+            "stack.connect" => unit(
+                api.update_project(p, &project_input("perm", Some("blt_other")))
+                    .await,
+            ),
             "stack.disconnect" => unit(api.update_project(p, &project_input("perm", None)).await),
             "member.invite" => unit(
                 api.invite_member(
@@ -1373,9 +1556,10 @@ mod suite {
                 )
                 .await,
             ),
-            "member.update" => {
-                unit(api.update_member(p, Who::Owner.email(), ProjectRole::Member).await)
-            }
+            "member.update" => unit(
+                api.update_member(p, Who::Owner.email(), ProjectRole::Member)
+                    .await,
+            ),
             "member.remove" => api.remove_member(p, Who::Owner.email()).await,
             "attribute.create" => unit(api.create_attribute(p, &attribute_input("plan")).await),
             "attribute.update" => unit(
@@ -1475,7 +1659,11 @@ mod suite {
             }
         }
         assert_eq!(t.steps.len(), PERMISSIONS.len() * 3);
-        assert!(wrong.is_empty(), "permission table mismatches:\n{}", wrong.join("\n"));
+        assert!(
+            wrong.is_empty(),
+            "permission table mismatches:\n{}",
+            wrong.join("\n")
+        );
         t
     }
 

@@ -906,6 +906,30 @@ fn unknown_principal_skips_permission_checks() {
 }
 
 #[test]
+fn members_on_an_endpoint_without_members_are_shown_as_manual_invitations() {
+    let desired = fixture();
+    let mut live = live_from(&desired, None);
+    project_mut(&mut live, "storefront").members = None;
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert_eq!(
+        addresses(&plan),
+        vec![
+            (Action::Create, "project/storefront/member/dev@example.com"),
+            (
+                Action::Create,
+                "project/storefront/member/owner@example.com"
+            ),
+        ]
+    );
+    assert!(plan.changes.iter().all(|change| {
+        change
+            .note
+            .as_deref()
+            .is_some_and(|note| note.contains("by hand"))
+    }));
+}
+
+#[test]
 fn last_owner_guard() {
     let mut desired = fixture();
     let live = live_from(&desired, Some(owner()));
