@@ -930,6 +930,34 @@ fn members_on_an_endpoint_without_members_are_shown_as_manual_invitations() {
 }
 
 #[test]
+fn creator_not_in_the_member_list_is_removed_last() {
+    let admin = Principal {
+        email: "admin@example.com".to_owned(),
+        org_role: OrgRole::Admin,
+    };
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .prune = true;
+    let live = LiveState {
+        projects: BTreeMap::new(),
+        principal: Some(admin),
+    };
+    let plan = check(
+        "creator_removed_last",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+    let last = plan.changes.last().expect("changes");
+    assert_eq!(last.address, "project/storefront/member/admin@example.com");
+    assert_eq!(last.action, Action::Delete);
+    assert_eq!(last.depends_on.len(), plan.changes.len() - 1);
+}
+
+#[test]
 fn last_owner_guard() {
     let mut desired = fixture();
     let live = live_from(&desired, Some(owner()));
