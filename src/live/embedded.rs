@@ -22,6 +22,23 @@ const ORGANIZATION: &str = "local";
 /// The default user and first organization owner.
 const DEFAULT_USER: &str = "owner@example.com";
 
+/// The users of a new local organization: those of `examples/emulator-users.yaml`, so that
+/// `PZCTL_LOCAL_USER` can act as an organization admin or member as against the emulator.
+fn initial_users() -> Vec<wire::User> {
+    [
+        (DEFAULT_USER, OrgRole::Owner),
+        ("admin@example.com", OrgRole::Admin),
+        ("member@example.com", OrgRole::Member),
+        ("dev@example.com", OrgRole::Member),
+    ]
+    .into_iter()
+    .map(|(email, organization_role)| wire::User {
+        email: email.to_owned(),
+        organization_role,
+    })
+    .collect()
+}
+
 /// Identity of the state file as last read or written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Stamp {
@@ -183,14 +200,7 @@ impl Inner {
                     Store::from_json(value)
                         .map_err(|e| local("corrupt state file", &self.state, e))?
                 }
-                None => Store::new(
-                    ORGANIZATION,
-                    vec![wire::User {
-                        email: DEFAULT_USER.to_owned(),
-                        organization_role: OrgRole::Owner,
-                    }],
-                    Limits::default(),
-                ),
+                None => Store::new(ORGANIZATION, initial_users(), Limits::default()),
             };
             cache.store = Some(store);
             cache.stamp = stamp.clone();
@@ -274,7 +284,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(list[0]["uid"], project["uid"]);
         // Errors come back as API errors with the path.
-        let error = create_project(&again, "p1").unwrap_err();
+        let error = create_project(&again, "p1").expect_err("the call should fail");
         assert_eq!(error.status(), Some(400));
         // The first handle sees the second's writes (cache invalidated by the file change).
         create_project(&again, "p2").unwrap_or_else(|e| panic!("{e}"));
@@ -325,6 +335,249 @@ mod tests {
             .send_blocking(&Request::get("/events").project(&uid))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(events.as_array().map(Vec::len), Some(100));
+    }
+
+    #[test]
+    fn initial_users_match_the_emulator_example() {
+        let example: Vec<wire::User> = crate::emulator::EmulatorConfig::with_default_users()
+            .users
+            .iter()
+            .map(|user| wire::User {
+                email: user.email.clone(),
+                organization_role: user.role,
+            })
+            .collect();
+        assert_eq!(initial_users(), example);
+    }
+
+    #[test]
+    fn acts_as_a_seeded_member() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let member = EmbeddedBackend::open_as(dir.path(), "member@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let me = member
+            .send_blocking(&Request::get("/user"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(me["organizationRole"], "member");
+        let error = create_project(&member, "p").expect_err("members cannot create projects");
+        assert_eq!(error.status(), Some(403));
+    }
+
+    /// Every typed call of `Api` decodes what the store answers.
+    #[tokio::test]
+    async fn typed_api_round_trip() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let backend = EmbeddedBackend::open_as(dir.path(), "owner@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let api = super::super::Api::new(backend);
+        let fail = |e: BackendError| -> ! { panic!("{e}") };
+        let me = api.current_user().await.unwrap_or_else(|e| fail(e));
+        assert_eq!(me.map(|u| u.organization_role), Some(OrgRole::Owner));
+        let input = wire::ProjectInput {
+            name: "p".into(),
+            description: "d".into(),
+            connected_stack_api_key: Some("blt1".into()),
+        };
+        let project = api.create_project(&input).await.unwrap_or_else(|e| fail(e));
+        let p = project.uid.as_str();
+        let input = wire::ProjectInput {
+            connected_stack_api_key: None,
+            ..input
+        };
+        let updated = api
+            .update_project(p, &input)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(updated.connected_stack_api_key, None);
+        assert_eq!(
+            api.list_projects().await.unwrap_or_else(|e| fail(e)).len(),
+            1
+        );
+        let member = wire::MemberInput {
+            email: "dev@example.com".into(),
+            role: wire::ProjectRole::Member,
+            invitation_message: Some("hi".into()),
+        };
+        let invited = api
+            .invite_member(p, &member)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(invited.status, wire::MemberStatus::Pending);
+        let changed = api
+            .update_member(p, "dev@example.com", wire::ProjectRole::Owner)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(changed.role, wire::ProjectRole::Owner);
+        assert_eq!(
+            api.list_members(p).await.unwrap_or_else(|e| fail(e)).len(),
+            2
+        );
+        api.remove_member(p, "dev@example.com")
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let attribute = api
+            .create_attribute(
+                p,
+                &wire::AttributeInput {
+                    name: "Tier".into(),
+                    key: "tier".into(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let event = api
+            .create_event(
+                p,
+                &wire::EventInput {
+                    key: "buy".into(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let definition = wire::AudienceDefinition {
+            kind: "RuleCombination".into(),
+            root: wire::RuleCombination {
+                combination_type: wire::Combination::And,
+                rules: vec![wire::RuleNode::Rule(wire::Rule {
+                    attribute: wire::AttributeReference::Custom {
+                        reference: attribute.uid.clone(),
+                    },
+                    attribute_match_condition: "STRING_EQUALS".into(),
+                    attribute_match_options: Some(wire::MatchOptions {
+                        kind: "StringMatchOptions".into(),
+                        value: json!("gold"),
+                    }),
+                    invert_condition: false,
+                })],
+            },
+        };
+        let audience_input = wire::AudienceInput {
+            name: "gold".into(),
+            description: String::new(),
+            definition,
+        };
+        let audience = api
+            .create_audience(p, &audience_input)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(
+            audience.definition.as_ref(),
+            Some(&audience_input.definition)
+        );
+        let experience = api
+            .create_experience(
+                p,
+                &wire::ExperienceInput {
+                    name: "test".into(),
+                    description: String::new(),
+                    kind: wire::ExperienceType::AbTest,
+                    tags: vec!["B".into(), "a".into()],
+                },
+            )
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(experience.tags, ["b", "a"]);
+        let version = wire::VersionInput {
+            status: wire::VersionStatus::Active,
+            variants: ["A", "B"]
+                .into_iter()
+                .map(|name| wire::Variant::AbTest {
+                    name: name.into(),
+                    short_uid: None,
+                    traffic_distribution: json!(50),
+                })
+                .collect(),
+            metrics: vec![wire::Metric {
+                kind: "Primary".into(),
+                event: event.uid.clone(),
+                name: "Buy".into(),
+            }],
+            targeting: Some(wire::Targeting {
+                audience: wire::TargetingAudience {
+                    audiences: vec![audience.uid.clone()],
+                    audience_combination_type: wire::Combination::And,
+                },
+            }),
+        };
+        let active = api
+            .update_version(p, &experience.uid, &experience.latest_version, &version)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(active.status, wire::VersionStatus::Active);
+        let again = api
+            .get_experience(p, &experience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(again.status, "ACTIVE");
+        assert_eq!(again.referred_audiences, [audience.uid.clone()]);
+        let draft = wire::VersionInput {
+            status: wire::VersionStatus::Draft,
+            ..version
+        };
+        let new_draft = api
+            .create_version(p, &experience.uid, &draft)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let versions = api
+            .list_versions(p, &experience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(versions.len(), 2);
+        api.delete_version(p, &experience.uid, &new_draft.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let priority = api.get_priority(p).await.unwrap_or_else(|e| fail(e));
+        assert_eq!(priority.priority_order, [experience.uid.clone()]);
+        api.put_priority(p, &priority)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(
+            api.list_experiences(p)
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .len(),
+            1
+        );
+        assert_eq!(
+            api.list_events(p).await.unwrap_or_else(|e| fail(e)).len(),
+            1
+        );
+        assert_eq!(
+            api.list_audiences(p)
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .len(),
+            1
+        );
+        api.delete_experience(p, &experience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_audience(p, &audience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_event(p, &event.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let renamed = wire::AttributeInput {
+            name: "Tier 2".into(),
+            key: "tier".into(),
+            description: "d".into(),
+        };
+        api.update_attribute(p, &attribute.uid, &renamed)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_attribute(p, &attribute.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_project(p).await.unwrap_or_else(|e| fail(e));
+        assert!(
+            api.list_projects()
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .is_empty()
+        );
     }
 
     #[tokio::test]
