@@ -757,8 +757,8 @@ fn diff_order(
     unlisted.sort_unstable();
     live_order.extend(unlisted.into_iter().map(str::to_owned));
 
-    // What the order will be after the other changes, if this change is not made: the server
-    // drops deleted experiences and appends new ones in creation order.
+    // The experiences there will be after the other changes, live ones in their live order,
+    // new ones after them by name.
     let mut expected: Vec<String> = live_order
         .iter()
         .filter(|name| !deleted.contains(*name) && !name.starts_with("uid:"))
@@ -780,9 +780,15 @@ fn diff_order(
             wanted.push(name.clone());
         }
     }
-    if wanted == expected {
-        // The server's own bookkeeping (deletes dropped, creates appended) gives the declared
-        // order: nothing to do.
+    // Compared with the live order itself, not with what the server's bookkeeping would
+    // probably give (deletes dropped, creates appended): apply creates experiences
+    // concurrently, so their creation order is not known. Entries that name no experience
+    // (stale uids) are left out of the comparison.
+    let live_named: Vec<&String> = live_order
+        .iter()
+        .filter(|name| !name.starts_with("uid:"))
+        .collect();
+    if wanted.iter().collect::<Vec<_>>() == live_named {
         return;
     }
     let project = builder.project.to_owned();

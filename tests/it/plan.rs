@@ -1123,6 +1123,26 @@ fn experience_order() {
             .contains(&"project/storefront/experience/a-new-one".to_owned())
     );
 
+    // A new project whose declared order is the name order still sets it: apply creates
+    // experiences concurrently, so the server's creation order is not known.
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .experience_order = Some(vec!["checkout-test".to_owned(), "homepage-hero".to_owned()]);
+    let empty = LiveState {
+        projects: BTreeMap::new(),
+        principal: Some(owner()),
+    };
+    let plan = plan_checked(&desired, &empty, &PlanConfig::default()).expect("plans");
+    let order = &plan.changes[position(&plan, "project/storefront/experience_order")];
+    assert_eq!(order.before, Some(serde_json::json!([])));
+    assert_eq!(
+        order.after,
+        Some(serde_json::json!(["checkout-test", "homepage-hero"]))
+    );
+
     // The declared order already holds: nothing to do.
     let mut desired = fixture();
     desired
