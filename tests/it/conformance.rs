@@ -2177,15 +2177,37 @@ mod faults {
     }
 
     #[tokio::test]
-    async fn gets_survive_dropped_answers() {
+    async fn gets_and_puts_survive_dropped_answers() {
         let mut config = EmulatorConfig::with_default_users();
         config.drop_rate = 0.4;
         config.seed = 3;
         let emulator = emulator(config);
         let api = client(&emulator.url(), 15);
-        for _ in 0..20 {
+        for _ in 0..10 {
             assert!(api.list_projects().await.unwrap().is_empty());
         }
+        // A dropped create did happen: look before creating again, never duplicate.
+        let project = loop {
+            match api.create_project(&project_input("dropped", None)).await {
+                Ok(project) => break project,
+                Err(BackendError::Transport { .. }) => {
+                    let listed = api.list_projects().await.unwrap();
+                    if let Some(project) = listed.into_iter().find(|p| p.name == "dropped") {
+                        break project;
+                    }
+                }
+                Err(error) => panic!("unexpected {error}"),
+            }
+        };
+        for round in 0..10 {
+            let mut input = project_input("dropped", None);
+            input.description = format!("round {round}");
+            // A PUT whose answer was lost is simply sent again.
+            api.update_project(&project.uid, &input).await.unwrap();
+        }
+        let listed = api.list_projects().await.unwrap();
+        assert_eq!(listed.len(), 1, "no duplicate project");
+        assert_eq!(listed[0].description, "round 9");
         assert!(emulator.stats().drops > 0, "nothing was dropped");
         assert!(api.backend.stats().retries > 0);
     }
