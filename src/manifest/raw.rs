@@ -16,7 +16,7 @@ pub const API_VERSION: &str = "pzctl/v1";
 pub const KINDS: &[&str] = &["Project", "Attribute", "Event", "Audience", "Experience"];
 
 /// Pattern of attribute keys and event keys.
-pub const KEY_PATTERN: &str = "^[A-Za-z0-9_]{1,64}$";
+pub const KEY_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 /// Pattern of one experience tag.
 pub const TAG_PATTERN: &str = "^[A-Za-z0-9_:-]{1,32}$";
 
@@ -75,7 +75,7 @@ pub struct ResourceMetadata {
 #[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventMetadata {
-    /// The event key, as sent by the SDK when the event happens (letters, digits and `_`).
+    /// The event key, as sent by the SDK when the event happens (letters, digits, `_` and `-`).
     #[schemars(regex(pattern = KEY_PATTERN), example = &"add_to_cart")]
     pub name: String,
     /// The name of the project (a `Project` document) this event belongs to.
@@ -171,7 +171,7 @@ pub struct AttributeDocument {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttributeSpec {
-    /// The key the SDK sets (letters, digits and `_`). Defaults to the name.
+    /// The key the SDK sets (letters, digits, `_` and `-`). Defaults to the name.
     #[serde(default)]
     #[schemars(regex(pattern = KEY_PATTERN), example = &"loyalty_tier")]
     pub key: Option<String>,
