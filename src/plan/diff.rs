@@ -550,7 +550,7 @@ fn diff_project(
                     continue;
                 }
                 let note = experience_note(&live_spec, spec);
-                let used_live = experience_uses(&live_spec);
+                let used_live = live_experience_uses(live_experience, &names);
                 let planned = builder.push(
                     Kind::Experience,
                     Action::Update,
@@ -570,7 +570,7 @@ fn diff_project(
                 continue;
             }
             let live_spec = convert::experience_spec(live_experience, &names);
-            let used_live = experience_uses(&live_spec);
+            let used_live = live_experience_uses(live_experience, &names);
             builder
                 .push(
                     Kind::Experience,
@@ -847,6 +847,32 @@ pub(crate) fn experience_uses(spec: &ExperienceSpec) -> Vec<(Kind, String)> {
     }
     for metric in &spec.metrics {
         out.insert((Kind::Event, metric.clone()));
+    }
+    out.into_iter().collect()
+}
+
+/// Audiences and events any live version of an experience refers to (a pending draft as well
+/// as the version in force): all of them are detached by an update or a delete.
+fn live_experience_uses(
+    experience: &crate::model::LiveExperience,
+    names: &Names,
+) -> Vec<(Kind, String)> {
+    let mut out = BTreeSet::new();
+    for version in &experience.versions {
+        if version.status == wire::VersionStatus::Archived {
+            continue;
+        }
+        let content = convert::version_content(version, names);
+        let spec = ExperienceSpec {
+            kind: experience.experience.kind,
+            description: String::new(),
+            tags: Vec::new(),
+            status: ExperienceStatus::Draft,
+            variants: content.variants,
+            targeting: content.targeting,
+            metrics: content.metrics,
+        };
+        out.extend(experience_uses(&spec));
     }
     out.into_iter().collect()
 }
