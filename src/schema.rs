@@ -201,6 +201,9 @@ pub fn validate(file: &str, doc: &Document) -> Vec<Diagnostic> {
         .and_then(|k| validators.kinds.iter().find(|(name, _)| *name == k))
         .map_or(&validators.envelope, |(_, v)| v);
     let mut out = Vec::new();
+    if validator.is_valid(&doc.value) {
+        return out;
+    }
     for error in validator.iter_errors(&doc.value) {
         let ptr = error.instance_path().as_str().to_owned();
         out.extend(map_error(
@@ -449,7 +452,7 @@ fn map_error(
             let (code, what) = if ptr.contains("/tags/") {
                 (Code::InvalidTag, "a tag: 1 to 32 letters, digits, `_`, `:` or `-`")
             } else if ptr.ends_with("/key") || (doc_kind == Some("Event") && ptr == "/metadata/name") {
-                (Code::InvalidKey, "a key: 1 to 64 letters, digits or `_`")
+                (Code::InvalidKey, "a key: 1 to 64 letters, digits, `_` or `-`")
             } else {
                 (Code::InvalidFormat, "text matching the pattern")
             };

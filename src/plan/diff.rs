@@ -296,8 +296,8 @@ fn diff_project(
         }
     };
 
-    if let (Some(wanted), Some(members)) = (&desired.members, &live_members) {
-        diff_members(
+    match (&desired.members, &live_members) {
+        (Some(wanted), Some(members)) => diff_members(
             desired,
             wanted,
             members,
@@ -305,7 +305,19 @@ fn diff_project(
             may_delete,
             builder,
             diagnostics,
-        );
+        ),
+        (Some(wanted), None) => {
+            // The endpoint cannot list members (the hosted API): every declared member is shown
+            // as an invitation, which apply prints as a manual step. Nothing is removed.
+            let first = builder.planned.len();
+            diff_members(desired, wanted, &[], live, false, builder, diagnostics);
+            for planned in &mut builder.planned[first..] {
+                planned.change.note = Some(
+                    "members cannot be read on this endpoint: check and invite by hand".to_owned(),
+                );
+            }
+        }
+        _ => {}
     }
 
     let names = Names::from_live(live_project);
@@ -538,7 +550,7 @@ fn diff_project(
                     continue;
                 }
                 let note = experience_note(&live_spec, spec);
-                let used_live = experience_uses(&live_spec);
+                let used_live = live_experience_uses(live_experience, &names);
                 let planned = builder.push(
                     Kind::Experience,
                     Action::Update,
@@ -558,7 +570,7 @@ fn diff_project(
                 continue;
             }
             let live_spec = convert::experience_spec(live_experience, &names);
-            let used_live = experience_uses(&live_spec);
+            let used_live = live_experience_uses(live_experience, &names);
             builder
                 .push(
                     Kind::Experience,
@@ -745,8 +757,8 @@ fn diff_order(
     unlisted.sort_unstable();
     live_order.extend(unlisted.into_iter().map(str::to_owned));
 
-    // What the order will be after the other changes, if this change is not made: the server
-    // drops deleted experiences and appends new ones in creation order.
+    // The experiences there will be after the other changes, live ones in their live order,
+    // new ones after them by name.
     let mut expected: Vec<String> = live_order
         .iter()
         .filter(|name| !deleted.contains(*name) && !name.starts_with("uid:"))
@@ -768,9 +780,15 @@ fn diff_order(
             wanted.push(name.clone());
         }
     }
-    if wanted == expected {
-        // The server's own bookkeeping (deletes dropped, creates appended) gives the declared
-        // order: nothing to do.
+    // Compared with the live order itself, not with what the server's bookkeeping would
+    // probably give (deletes dropped, creates appended): apply creates experiences
+    // concurrently, so their creation order is not known. Entries that name no experience
+    // (stale uids) are left out of the comparison.
+    let live_named: Vec<&String> = live_order
+        .iter()
+        .filter(|name| !name.starts_with("uid:"))
+        .collect();
+    if wanted.iter().collect::<Vec<_>>() == live_named {
         return;
     }
     let project = builder.project.to_owned();
@@ -829,6 +847,32 @@ pub(crate) fn experience_uses(spec: &ExperienceSpec) -> Vec<(Kind, String)> {
     }
     for metric in &spec.metrics {
         out.insert((Kind::Event, metric.clone()));
+    }
+    out.into_iter().collect()
+}
+
+/// Audiences and events any live version of an experience refers to (a pending draft as well
+/// as the version in force): all of them are detached by an update or a delete.
+fn live_experience_uses(
+    experience: &crate::model::LiveExperience,
+    names: &Names,
+) -> Vec<(Kind, String)> {
+    let mut out = BTreeSet::new();
+    for version in &experience.versions {
+        if version.status == wire::VersionStatus::Archived {
+            continue;
+        }
+        let content = convert::version_content(version, names);
+        let spec = ExperienceSpec {
+            kind: experience.experience.kind,
+            description: String::new(),
+            tags: Vec::new(),
+            status: ExperienceStatus::Draft,
+            variants: content.variants,
+            targeting: content.targeting,
+            metrics: content.metrics,
+        };
+        out.extend(experience_uses(&spec));
     }
     out.into_iter().collect()
 }
@@ -934,5 +978,52 @@ fn walk_fields(
             before: before.cloned(),
             after: after.cloned(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::field_changes;
+
+    #[test]
+    fn field_changes_are_leaf_paths() {
+        let before = json!({"description": "a", "tags": ["x"], "variants": [{"ab_test": {"name": "A", "traffic": 50}}]});
+        let after = json!({"description": "b", "tags": ["x", "y"], "variants": [{"ab_test": {"name": "A", "traffic": 60}}]});
+        let paths: Vec<String> = field_changes(&before, &after)
+            .into_iter()
+            .map(|field| field.path)
+            .collect();
+        assert_eq!(
+            paths,
+            vec!["description", "tags", "variants[0].ab_test.traffic"]
+        );
+    }
+
+    #[test]
+    fn arrays_of_different_length_change_as_a_whole() {
+        let before = json!({"variants": [{"a": 1}]});
+        let after = json!({"variants": [{"a": 1}, {"a": 2}]});
+        let fields = field_changes(&before, &after);
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields[0].path, "variants");
+        assert_eq!(fields[0].after, Some(json!([{"a": 1}, {"a": 2}])));
+    }
+
+    #[test]
+    fn added_and_removed_keys_are_reported() {
+        let fields = field_changes(&json!({"a": 1}), &json!({"b": 2}));
+        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
+            .into_iter()
+            .map(|field| (field.path, field.before, field.after))
+            .collect();
+        assert_eq!(
+            described,
+            vec![
+                ("a".to_owned(), Some(json!(1)), None),
+                ("b".to_owned(), None, Some(json!(2))),
+            ]
+        );
     }
 }
