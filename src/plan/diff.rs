@@ -296,8 +296,8 @@ fn diff_project(
         }
     };
 
-    if let (Some(wanted), Some(members)) = (&desired.members, &live_members) {
-        diff_members(
+    match (&desired.members, &live_members) {
+        (Some(wanted), Some(members)) => diff_members(
             desired,
             wanted,
             members,
@@ -305,7 +305,19 @@ fn diff_project(
             may_delete,
             builder,
             diagnostics,
-        );
+        ),
+        (Some(wanted), None) => {
+            // The endpoint cannot list members (the hosted API): every declared member is shown
+            // as an invitation, which apply prints as a manual step. Nothing is removed.
+            let first = builder.planned.len();
+            diff_members(desired, wanted, &[], live, false, builder, diagnostics);
+            for planned in &mut builder.planned[first..] {
+                planned.change.note = Some(
+                    "members cannot be read on this endpoint: check and invite by hand".to_owned(),
+                );
+            }
+        }
+        _ => {}
     }
 
     let names = Names::from_live(live_project);
@@ -840,8 +852,11 @@ fn experience_note(live: &ExperienceSpec, desired: &ExperienceSpec) -> Option<St
     let status_changed = live.status != desired.status;
     match (content_changed, live.status, status_changed) {
         (true, ExperienceStatus::Active | ExperienceStatus::Paused, _) => Some(format!(
-            "the content of a {} experience cannot be edited: a new draft version is created, then made {}",
-            status_name(live.status),
+            "the content of {} experience cannot be edited: a new draft version is created, then made {}",
+            match live.status {
+                ExperienceStatus::Active => "an active",
+                _ => "a paused",
+            },
             status_name(desired.status)
         )),
         (_, _, true) => Some(format!(
@@ -876,7 +891,7 @@ pub(crate) fn field_changes(before: &Value, after: &Value) -> Vec<FieldChange> {
     out
 }
 
-const MAX_FIELD_DEPTH: usize = 4;
+const MAX_FIELD_DEPTH: usize = 6;
 
 fn walk_fields(
     path: String,

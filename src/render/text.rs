@@ -58,8 +58,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "pzctl will make these changes, in this order ({} to create, {} to update, {} to delete):",
-        plan.summary.create, plan.summary.update, plan.summary.delete
+        "pzctl will perform the following actions, in this order:"
     );
     for (project, changes) in by_project(&plan.changes) {
         let _ = writeln!(out);
