@@ -1305,7 +1305,13 @@ fn permission_matrix() {
                 Some(json!({"key": "k"})),
             );
             let priority = t.call(actor, Method::Get, "/experiences-priority", Some(&p), None);
-            let members = t.call(actor, Method::Get, &format!("/projects/{p}/users"), None, None);
+            let members = t.call(
+                actor,
+                Method::Get,
+                &format!("/projects/{p}/users"),
+                None,
+                None,
+            );
             let manage = t.call(
                 actor,
                 Method::Put,

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pzctl::apply::{self, ApplyConfig, CancelToken, NoReporter};
+use pzctl::emulator::EmulatorConfig;
 use pzctl::live::embedded::EmbeddedBackend;
 use pzctl::live::{Api, Backend, BackendError, Method, Request};
 use pzctl::manifest::{self, LoadConfig};
@@ -198,6 +199,8 @@ fn quickstart_converges_on_the_embedded_organization() {
     // The plan went to stdout before the work.
     assert!(text(&first.stdout).contains("Plan: 8 to create, 1 to update, 0 to delete."));
 
+    let plan = pzctl(&state, None, &["plan", path, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
     let second = pzctl(&state, None, &["apply", path, "--auto-approve"]);
     assert_eq!(second.status.code(), Some(0), "{}", describe(&second));
     assert_eq!(text(&second.stdout), "No changes.\n");
@@ -530,14 +533,15 @@ struct Faulty<B> {
 }
 
 impl<B: Backend> Faulty<B> {
-    fn new(inner: B, seed: u64) -> Self {
+    /// 5xx at `fault_rate`, 429 at `rate_limited`, lost answers at `drop_rate`.
+    fn new(inner: B, seed: u64, fault_rate: f64, rate_limited: f64, drop_rate: f64) -> Self {
         Faulty {
             inner,
             enabled: AtomicBool::new(false),
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
-            fault_rate: 0.2,
-            rate_limited: 0.1,
-            drop_rate: 0.05,
+            fault_rate,
+            rate_limited,
+            drop_rate,
         }
     }
 }
@@ -592,6 +596,9 @@ async fn a_large_plan_converges_through_faults_without_duplicates() {
     let faulty = Faulty::new(
         EmbeddedBackend::open_as(&state, "owner@example.com").expect("open"),
         7,
+        0.2,
+        0.1,
+        0.05,
     );
     let api = Arc::new(Api::new(faulty));
     let config = ApplyConfig {
@@ -601,17 +608,27 @@ async fn a_large_plan_converges_through_faults_without_duplicates() {
         create_lookup_retries: 9,
         retry_delay: Duration::from_millis(1),
     };
+    let rounds = converge(&api, &manifests, &config).await;
+    assert!(rounds <= 2, "took {rounds} applies");
+    let duplicates = duplicates(&*api).await;
+    assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
+}
+
+/// Plan and apply (with faults on) until the plan is empty; returns how many applies it took.
+async fn converge<B: Backend + 'static>(
+    api: &Arc<Api<Faulty<B>>>,
+    manifests: &Path,
+    config: &ApplyConfig,
+) -> usize {
     let mut rounds = 0;
-    let mut total_changes = 0;
     loop {
         api.backend.enabled.store(false, Ordering::SeqCst);
-        let (plan, live) = plan_for(&*api, &manifests).await;
+        let (plan, live) = plan_for(&**api, manifests).await;
         if rounds == 0 {
-            total_changes = plan.changes.len();
-            assert!(total_changes >= 190, "{total_changes} changes");
+            assert!(plan.changes.len() >= 190, "{} changes", plan.changes.len());
         }
         if plan.changes.is_empty() {
-            break;
+            return rounds;
         }
         assert!(
             rounds < 4,
@@ -620,9 +637,9 @@ async fn a_large_plan_converges_through_faults_without_duplicates() {
         api.backend.enabled.store(true, Ordering::SeqCst);
         let report = apply::apply(
             &plan,
-            Arc::clone(&api),
+            Arc::clone(api),
             &live,
-            &config,
+            config,
             CancelToken::new(),
             &mut NoReporter,
         )
@@ -639,9 +656,139 @@ async fn a_large_plan_converges_through_faults_without_duplicates() {
         );
         rounds += 1;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_plan_converges_through_emulator_faults_without_duplicates() {
+    let context = TestContext::new();
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    write_manifests(&manifests, 3, 16);
+    let emulator = emulator(|config| {
+        config.fault_rate = 0.2;
+        config.drop_rate = 0.05;
+        config.seed = 11;
+    });
+    // The emulator injects 5xx and lost answers; 429s are injected here at 10%, past the
+    // client's own retries, so the applier's handling of them is exercised too.
+    let http = crate::support::http_backend(&emulator.url(), "owner-token");
+    let api = Arc::new(Api::new(Faulty::new(http, 5, 0.0, 0.1, 0.0)));
+    let config = ApplyConfig {
+        parallelism: 8,
+        create_lookup_retries: 5,
+        retry_delay: Duration::from_millis(2),
+    };
+    let rounds = converge(&api, &manifests, &config).await;
     assert!(rounds <= 2, "took {rounds} applies");
     let duplicates = duplicates(&*api).await;
     assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
+    let stats = emulator.stats();
+    assert!(stats.drops > 0 && stats.server_errors > 0, "{stats:?}");
+}
+
+fn emulator(configure: impl FnOnce(&mut EmulatorConfig)) -> pzctl::emulator::EmulatorHandle {
+    let mut config = EmulatorConfig::with_default_users();
+    configure(&mut config);
+    pzctl::emulator::start(config, "127.0.0.1:0".parse().expect("address"))
+        .expect("start the emulator")
+}
+
+/// Run the binary against an emulator as the user of `token`.
+fn pzctl_http(url: &str, token: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pzctl"))
+        .arg("--endpoint")
+        .arg(url)
+        .args(args)
+        .env_remove("PZCTL_REGION")
+        .env_remove("CONTENTSTACK_OAUTH_TOKEN")
+        .env("CONTENTSTACK_AUTHTOKEN", token)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pzctl")
+}
+
+#[test]
+fn quickstart_converges_on_the_emulator() {
+    let emulator = emulator(|config| config.latency_ms = 1);
+    let path = quickstart();
+    let path = path.to_str().expect("utf-8");
+    let first = pzctl_http(
+        &emulator.url(),
+        "owner-token",
+        &["apply", path, "--auto-approve"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    assert!(text(&first.stderr).contains("Apply complete: 9 applied, 0 failed, 0 skipped."));
+    let plan = pzctl_http(
+        &emulator.url(),
+        "owner-token",
+        &["plan", path, "--detailed-exitcode"],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_member_on_the_emulator_cannot_invite_and_nothing_is_written() {
+    let emulator = emulator(|_| {});
+    let owner = Api::new(crate::support::http_backend(&emulator.url(), "owner-token"));
+    let project = owner
+        .create_project(&wire::ProjectInput {
+            name: "shared".to_owned(),
+            description: "Shared".to_owned(),
+            connected_stack_api_key: None,
+        })
+        .await
+        .expect("create project");
+    owner
+        .invite_member(
+            &project.uid,
+            &wire::MemberInput {
+                email: "member@example.com".to_owned(),
+                role: wire::ProjectRole::Member,
+                invitation_message: None,
+            },
+        )
+        .await
+        .expect("invite");
+    let member = Api::new(crate::support::http_backend(
+        &emulator.url(),
+        "member-token",
+    ));
+    member
+        .backend
+        .send(Request::new(
+            Method::Post,
+            format!("/projects/{}/users/member@example.com/accept", project.uid),
+        ))
+        .await
+        .expect("accept");
+
+    let context = TestContext::new();
+    std::fs::write(
+        context.path().join("shared.yaml"),
+        "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: shared}\nspec:\n  description: Shared\n  members:\n    - {email: owner@example.com, role: owner}\n    - {email: member@example.com, role: member}\n    - {email: dev@example.com, role: member}\n---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata: {name: tier, project: shared}\nspec: {}\n",
+    )
+    .expect("write");
+    let before = emulator.state();
+    let url = emulator.url();
+    let dir = context.path().to_str().expect("utf-8").to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        pzctl_http(&url, "member-token", &["apply", &dir, "--auto-approve"])
+    })
+    .await
+    .expect("join");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        text(&output.stderr).contains("dev@example.com"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(
+        before,
+        emulator.state(),
+        "the emulator changed although the plan was refused"
+    );
 }
 
 #[test]
@@ -652,6 +799,7 @@ fn killed_applies_converge_without_duplicates() {
     write_manifests(&manifests, 3, 10);
     let manifests_arg = manifests.to_str().expect("utf-8");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut interrupted_midway = 0;
     for seed in [1u64, 2, 3] {
         let state = context.path().join(format!("org{seed}"));
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -677,6 +825,16 @@ fn killed_applies_converge_without_duplicates() {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let api = embedded_as(&state, "owner@example.com");
+        let (pending, live) = runtime.block_on(plan_for(&api, &manifests));
+        eprintln!(
+            "seed {seed}: {} projects live, {} changes left after the kills",
+            live.projects.len(),
+            pending.changes.len()
+        );
+        if !live.projects.is_empty() && !pending.changes.is_empty() {
+            interrupted_midway += 1;
+        }
         let finish = pzctl(&state, None, &["apply", manifests_arg, "--auto-approve"]);
         assert_eq!(
             finish.status.code(),
@@ -698,4 +856,8 @@ fn killed_applies_converge_without_duplicates() {
             "seed {seed}: duplicates {duplicates:?}"
         );
     }
+    assert!(
+        interrupted_midway > 0,
+        "no kill landed in the middle of an apply"
+    );
 }
