@@ -35,7 +35,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
-start_emulator() { # $1 = extra args; prints the base URL
+start_emulator() { # $1 = extra args; sets URL (not in a subshell, so PIDS keeps the pid)
   local port
   port=$(free_port)
   # shellcheck disable=SC2086
@@ -43,7 +43,7 @@ start_emulator() { # $1 = extra args; prints the base URL
   PIDS+=($!)
   for _ in $(seq 1 100); do
     if curl -s -o /dev/null "http://127.0.0.1:$port/_emulator/stats"; then
-      echo "http://127.0.0.1:$port"
+      URL="http://127.0.0.1:$port"
       return 0
     fi
     sleep 0.1
@@ -97,7 +97,8 @@ PY
 
 run() { # label emulator-args parallelism
   local url stats before_requests before_writes start end
-  url=$(start_emulator "--latency-ms $LATENCY_MS $2")
+  start_emulator "--latency-ms $LATENCY_MS $2"
+  url=$URL
   CONTENTSTACK_AUTHTOKEN=owner-token "$PZCTL" --endpoint "$url" plan "$WORK/manifests" \
     --format json --out "$WORK/plan.json" >/dev/null
   read -r changes path < <(critical_path "$WORK/plan.json")
@@ -130,7 +131,7 @@ print(f"{label}: {changes} changes ({report['applied']} applied, {report['failed
       f"writes / {$RATE} rps = {by_rate:.1f} s; wall / bound = {wall / bound:.3f}; "
       f"wall / (all requests / {$RATE} rps) = {wall / (requests / $RATE):.3f}")
 PY
-  kill "${PIDS[-1]}" 2>/dev/null || true
+  kill "${PIDS[${#PIDS[@]}-1]}" 2>/dev/null || true
 }
 
 for which in $RUNS; do

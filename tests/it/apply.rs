@@ -861,3 +861,71 @@ fn killed_applies_converge_without_duplicates() {
         "no kill landed in the middle of an apply"
     );
 }
+
+#[test]
+fn ctrl_c_stops_starting_work_and_a_rerun_converges() {
+    use std::io::BufRead;
+    let context = TestContext::new();
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    write_manifests(&manifests, 3, 10);
+    let manifests_arg = manifests.to_str().expect("utf-8");
+    let state = context.path().join("org");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pzctl"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args([
+            "apply",
+            manifests_arg,
+            "--auto-approve",
+            "--parallelism",
+            "2",
+        ])
+        .env_remove("PZCTL_ENDPOINT")
+        .env_remove("PZCTL_LOCAL_USER")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pzctl");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    // Interrupt once the work has visibly started (the signal handler is installed by then).
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        let started = line.ends_with(": applied");
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(status.success());
+    seen.extend(lines.map_while(Result::ok));
+    let exit = child.wait().expect("wait");
+    let stderr = seen.join("\n");
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("Interrupted: finishing the changes in flight"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Apply interrupted"), "{stderr}");
+    let summary = stderr
+        .lines()
+        .find(|line| line.starts_with("Apply complete:"))
+        .expect("a summary line");
+    assert!(!summary.ends_with(" 0 skipped."), "{summary}");
+
+    let finish = pzctl(&state, None, &["apply", manifests_arg, "--auto-approve"]);
+    assert_eq!(finish.status.code(), Some(0), "{}", describe(&finish));
+    assert!(
+        !text(&finish.stdout).contains("No changes."),
+        "the interrupted run left work to do"
+    );
+    let again = pzctl(&state, None, &["apply", manifests_arg, "--auto-approve"]);
+    assert_eq!(text(&again.stdout), "No changes.\n", "{}", describe(&again));
+}
