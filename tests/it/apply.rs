@@ -141,24 +141,46 @@ async fn duplicates<B: Backend>(api: &Api<B>) -> Vec<String> {
 /// Manifests for `projects` projects, each with `size` attributes, events and audiences and
 /// `size` experiences in every status: about `projects * (4 * size + 2)` changes.
 fn write_manifests(dir: &Path, projects: usize, size: usize) {
+    write_generation(dir, projects, size, 0);
+}
+
+/// [`write_manifests`] at `generation` 0; generation 1 changes descriptions, moves every
+/// experience's status (draft -> active, active -> paused, paused -> active), changes the
+/// content of every other experience, and reverses the experience order.
+fn write_generation(dir: &Path, projects: usize, size: usize, generation: usize) {
+    let (order, word) = if generation == 0 {
+        ("[x1, x0]", "")
+    } else {
+        ("[x0, x1]", " (edited)")
+    };
     for p in 0..projects {
         let mut yaml = format!(
-            "apiVersion: pzctl/v1\nkind: Project\nmetadata: {{name: p{p}}}\nspec:\n  description: generated {p}\n  experienceOrder: [x1, x0]\n"
+            "apiVersion: pzctl/v1\nkind: Project\nmetadata: {{name: p{p}}}\nspec:\n  description: generated {p}{word}\n  experienceOrder: {order}\n"
         );
         for i in 0..size {
             yaml.push_str(&format!(
-                "---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata: {{name: a{i}, project: p{p}}}\nspec: {{description: attribute {i}}}\n\
+                "---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata: {{name: a{i}, project: p{p}}}\nspec: {{description: attribute {i}{word}}}\n\
                  ---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {{name: e{i}, project: p{p}}}\nspec: {{description: event {i}}}\n\
                  ---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {{name: g{i}, project: p{p}}}\nspec:\n  rules:\n    all:\n      - {{attribute: a{i}, condition: STRING_EQUALS, value: v{i}}}\n"
             ));
-            let status = ["draft", "active", "paused"][i % 3];
+            let status = if generation == 0 {
+                ["draft", "active", "paused"][i % 3]
+            } else {
+                ["active", "paused", "active"][i % 3]
+            };
+            let (first, traffic, variant) = if generation == 1 && i % 2 == 0 {
+                ("Control", 30, "W")
+            } else {
+                ("A", 50, "V")
+            };
             if i % 4 == 3 {
                 yaml.push_str(&format!(
-                    "---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {{name: x{i}, project: p{p}}}\nspec:\n  type: ab_test\n  status: {status}\n  variants:\n    - {{name: A, traffic: 50}}\n    - {{name: B, traffic: 50}}\n  targeting: {{audiences: [g{i}], match: all}}\n  metrics: [e{i}]\n"
+                    "---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {{name: x{i}, project: p{p}}}\nspec:\n  type: ab_test\n  status: {status}\n  variants:\n    - {{name: {first}, traffic: {traffic}}}\n    - {{name: B, traffic: {rest}}}\n  targeting: {{audiences: [g{i}], match: all}}\n  metrics: [e{i}]\n",
+                    rest = 100 - traffic
                 ));
             } else {
                 yaml.push_str(&format!(
-                    "---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {{name: x{i}, project: p{p}}}\nspec:\n  type: segmented\n  tags: [gen]\n  status: {status}\n  variants:\n    - {{name: V, audiences: [g{i}], match: any}}\n"
+                    "---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {{name: x{i}, project: p{p}}}\nspec:\n  type: segmented\n  tags: [gen]\n  status: {status}\n  variants:\n    - {{name: {variant}, audiences: [g{i}], match: any}}\n"
                 ));
             }
         }
@@ -928,4 +950,50 @@ fn ctrl_c_stops_starting_work_and_a_rerun_converges() {
     );
     let again = pzctl(&state, None, &["apply", manifests_arg, "--auto-approve"]);
     assert_eq!(text(&again.stdout), "No changes.\n", "{}", describe(&again));
+}
+
+#[test]
+fn updates_converge_through_every_status_move() {
+    let context = TestContext::new();
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    let manifests_arg = manifests.to_str().expect("utf-8");
+    let state = context.path().join("org");
+    write_generation(&manifests, 1, 12, 0);
+    let first = pzctl(&state, None, &["apply", manifests_arg, "--auto-approve"]);
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+
+    write_generation(&manifests, 1, 12, 1);
+    let second = pzctl(
+        &state,
+        None,
+        &[
+            "apply",
+            manifests_arg,
+            "--auto-approve",
+            "--parallelism",
+            "6",
+        ],
+    );
+    assert_eq!(second.status.code(), Some(0), "{}", describe(&second));
+    let stderr = text(&second.stderr);
+    assert!(
+        stderr.contains("~ project/p0/experience/x0: applied"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("~ project/p0/experience_order: applied"),
+        "{stderr}"
+    );
+    let plan = pzctl(
+        &state,
+        None,
+        &["plan", manifests_arg, "--detailed-exitcode"],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+
+    let api = embedded_as(&state, "owner@example.com");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let duplicates = runtime.block_on(duplicates(&api));
+    assert!(duplicates.is_empty(), "{duplicates:?}");
 }
