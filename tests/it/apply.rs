@@ -999,3 +999,44 @@ fn updates_converge_through_every_status_move() {
     let duplicates = runtime.block_on(duplicates(&api));
     assert!(duplicates.is_empty(), "{duplicates:?}");
 }
+
+#[test]
+fn a_declared_experience_order_converges_in_one_apply() {
+    // The planner predicts the priority of new experiences from creation order; concurrent
+    // creates must not reorder them.
+    let context = TestContext::new();
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    let names: Vec<String> = (0..12).map(|i| format!("x{i:02}")).collect();
+    let mut yaml = format!(
+        "apiVersion: pzctl/v1\nkind: Project\nmetadata: {{name: o}}\nspec:\n  experienceOrder: [{}]\n",
+        names.join(", ")
+    );
+    for (i, name) in names.iter().enumerate() {
+        let status = ["draft", "active", "paused"][i % 3];
+        yaml.push_str(&format!(
+            "---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {{name: {name}, project: o}}\nspec:\n  type: ab_test\n  status: {status}\n  variants:\n    - {{name: A, traffic: 50}}\n    - {{name: B, traffic: 50}}\n"
+        ));
+    }
+    std::fs::write(manifests.join("o.yaml"), yaml).expect("write");
+    let manifests_arg = manifests.to_str().expect("utf-8");
+    let state = context.path().join("org");
+    let first = pzctl(
+        &state,
+        None,
+        &[
+            "apply",
+            manifests_arg,
+            "--auto-approve",
+            "--parallelism",
+            "8",
+        ],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    let plan = pzctl(
+        &state,
+        None,
+        &["plan", manifests_arg, "--detailed-exitcode"],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+}
