@@ -101,7 +101,7 @@ async fn execute<B: Backend + 'static>(
     }
 
     let cancel = CancelToken::new();
-    let watcher = tokio::spawn(watch_interrupts(cancel.clone()));
+    let watcher = tokio::spawn(watch_interrupts(Interrupts::listen(), cancel.clone()));
     let config = ApplyConfig {
         parallelism: usize::try_from(args.parallelism).unwrap_or(4),
         ..ApplyConfig::default()
@@ -241,16 +241,47 @@ async fn confirm() -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
+/// Ctrl-C, listened for from the moment this is made (`tokio::signal::ctrl_c` registers only
+/// when first polled, which could miss an early interrupt).
+struct Interrupts {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn listen() -> Self {
+        Interrupts {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// Wait for the next Ctrl-C; `false` if none can come.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            match &mut self.signal {
+                Some(signal) => signal.recv().await.is_some(),
+                None => tokio::signal::ctrl_c().await.is_ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.is_ok()
+        }
+    }
+}
+
 /// First Ctrl-C: stop starting new changes and let the ones in flight finish. Second: exit now.
-async fn watch_interrupts(cancel: CancelToken) {
-    if tokio::signal::ctrl_c().await.is_err() {
+async fn watch_interrupts(mut interrupts: Interrupts, cancel: CancelToken) {
+    if !interrupts.next().await {
         return;
     }
     cancel.cancel();
     output::error_line(
         "Interrupted: finishing the changes in flight, starting no new ones (press Ctrl-C again to stop at once).",
     );
-    if tokio::signal::ctrl_c().await.is_ok() {
+    if interrupts.next().await {
         output::error_line(
             "Stopped at once: changes in flight may or may not have been made; run `pzctl apply` again to converge.",
         );
