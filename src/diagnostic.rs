@@ -205,7 +205,7 @@ impl Code {
             Code::SchemaViolation => "Another JSON Schema violation.",
             Code::InvalidEmail => "A member email is not an email address.",
             Code::InvalidKey => {
-                "An attribute key or event key has characters other than letters, digits and `_`."
+                "An attribute key or event key has characters other than letters, digits, `_` and `-`, or is longer than 64 characters."
             }
             Code::InvalidTag => {
                 "A tag is longer than 32 characters or has characters other than letters, digits, `_`, `:` and `-`."

@@ -452,7 +452,7 @@ fn map_error(
             let (code, what) = if ptr.contains("/tags/") {
                 (Code::InvalidTag, "a tag: 1 to 32 letters, digits, `_`, `:` or `-`")
             } else if ptr.ends_with("/key") || (doc_kind == Some("Event") && ptr == "/metadata/name") {
-                (Code::InvalidKey, "a key: 1 to 64 letters, digits or `_`")
+                (Code::InvalidKey, "a key: 1 to 64 letters, digits, `_` or `-`")
             } else {
                 (Code::InvalidFormat, "text matching the pattern")
             };

@@ -159,6 +159,15 @@ fn kind_label(kind: &str) -> &'static str {
     }
 }
 
+/// Whether `text` is a valid attribute or event key (`raw::KEY_PATTERN`).
+#[must_use]
+pub fn is_key(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// A loose email check: one `@`, a non-empty local part, a dotted domain, no spaces.
 #[must_use]
 pub fn is_email(text: &str) -> bool {
@@ -280,11 +289,21 @@ pub fn lower(items: &[Item]) -> (DesiredState, Vec<Diagnostic>) {
         let lowered = match typed {
             Typed::Project(_) => None,
             Typed::Attribute(d) => Some(Lowered::Attribute(AttributeSpec {
-                key: d
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.key.clone())
-                    .unwrap_or_else(|| name.clone()),
+                key: match d.spec.as_ref().and_then(|s| s.key.clone()) {
+                    Some(key) => key,
+                    None => {
+                        if !is_key(&name) {
+                            ctx.at(
+                                item,
+                                "/metadata/name",
+                                Code::InvalidKey,
+                                format!("attribute `{name}` has no `spec.key`, and its name is not a valid key (1 to 64 letters, digits, `_` or `-`)"),
+                                Some("set `spec.key`, e.g. `key: loyalty_tier`".to_owned()),
+                            );
+                        }
+                        name.clone()
+                    }
+                },
                 description: d
                     .spec
                     .as_ref()
@@ -363,6 +382,59 @@ pub fn lower(items: &[Item]) -> (DesiredState, Vec<Diagnostic>) {
                 ),
                 None,
             );
+        }
+    }
+
+    // Attribute keys are the SDK's identity of an attribute: unique per project.
+    let mut keys: BTreeMap<(String, String), String> = BTreeMap::new();
+    for item in items {
+        let Some(Typed::Attribute(doc)) = &item.typed else {
+            continue;
+        };
+        let project = &doc.metadata.project;
+        let Some(spec) = state
+            .projects
+            .get(project)
+            .and_then(|p| p.attributes.get(&doc.metadata.name))
+        else {
+            continue;
+        };
+        if state
+            .projects
+            .get(project)
+            .and_then(|p| {
+                p.origins.get(&model::address(
+                    project,
+                    Kind::Attribute,
+                    &doc.metadata.name,
+                ))
+            })
+            .is_some_and(|o| o.file != item.file || o.line != item.doc.start.line)
+        {
+            continue; // a duplicate name, already reported
+        }
+        let key = (project.clone(), spec.key.clone());
+        if let Some(first) = keys.get(&key) {
+            let pointer = if item.doc.spans.contains_key("/spec/key") {
+                "/spec/key"
+            } else {
+                "/metadata/name"
+            };
+            ctx.at(
+                item,
+                pointer,
+                Code::DuplicateName,
+                format!(
+                    "attribute key `{}` is used by both `{first}` and `{}` in project `{project}`",
+                    spec.key, doc.metadata.name
+                ),
+                Some(
+                    "attribute keys must be unique in a project; set a different `spec.key`"
+                        .to_owned(),
+                ),
+            );
+        } else {
+            keys.insert(key, doc.metadata.name.clone());
         }
     }
 
