@@ -550,7 +550,7 @@ fn diff_project(
                     continue;
                 }
                 let note = experience_note(&live_spec, spec);
-                let used_live = experience_uses(&live_spec);
+                let used_live = live_experience_uses(live_experience, &names);
                 let planned = builder.push(
                     Kind::Experience,
                     Action::Update,
@@ -570,7 +570,7 @@ fn diff_project(
                 continue;
             }
             let live_spec = convert::experience_spec(live_experience, &names);
-            let used_live = experience_uses(&live_spec);
+            let used_live = live_experience_uses(live_experience, &names);
             builder
                 .push(
                     Kind::Experience,
@@ -757,8 +757,8 @@ fn diff_order(
     unlisted.sort_unstable();
     live_order.extend(unlisted.into_iter().map(str::to_owned));
 
-    // What the order will be after the other changes, if this change is not made: the server
-    // drops deleted experiences and appends new ones in creation order.
+    // The experiences there will be after the other changes, live ones in their live order,
+    // new ones after them by name.
     let mut expected: Vec<String> = live_order
         .iter()
         .filter(|name| !deleted.contains(*name) && !name.starts_with("uid:"))
@@ -780,9 +780,15 @@ fn diff_order(
             wanted.push(name.clone());
         }
     }
-    if wanted == expected {
-        // The server's own bookkeeping (deletes dropped, creates appended) gives the declared
-        // order: nothing to do.
+    // Compared with the live order itself, not with what the server's bookkeeping would
+    // probably give (deletes dropped, creates appended): apply creates experiences
+    // concurrently, so their creation order is not known. Entries that name no experience
+    // (stale uids) are left out of the comparison.
+    let live_named: Vec<&String> = live_order
+        .iter()
+        .filter(|name| !name.starts_with("uid:"))
+        .collect();
+    if wanted.iter().collect::<Vec<_>>() == live_named {
         return;
     }
     let project = builder.project.to_owned();
@@ -841,6 +847,32 @@ pub(crate) fn experience_uses(spec: &ExperienceSpec) -> Vec<(Kind, String)> {
     }
     for metric in &spec.metrics {
         out.insert((Kind::Event, metric.clone()));
+    }
+    out.into_iter().collect()
+}
+
+/// Audiences and events any live version of an experience refers to (a pending draft as well
+/// as the version in force): all of them are detached by an update or a delete.
+fn live_experience_uses(
+    experience: &crate::model::LiveExperience,
+    names: &Names,
+) -> Vec<(Kind, String)> {
+    let mut out = BTreeSet::new();
+    for version in &experience.versions {
+        if version.status == wire::VersionStatus::Archived {
+            continue;
+        }
+        let content = convert::version_content(version, names);
+        let spec = ExperienceSpec {
+            kind: experience.experience.kind,
+            description: String::new(),
+            tags: Vec::new(),
+            status: ExperienceStatus::Draft,
+            variants: content.variants,
+            targeting: content.targeting,
+            metrics: content.metrics,
+        };
+        out.extend(experience_uses(&spec));
     }
     out.into_iter().collect()
 }

@@ -333,7 +333,8 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
                 updated_at: String::new(),
             })
             .collect();
-        if members.is_empty()
+        // Without a declared member list, the creator is the only member.
+        if project.members.is_none()
             && let Some(principal) = &principal
         {
             members.push(wire::Member {
@@ -1122,6 +1123,26 @@ fn experience_order() {
             .contains(&"project/storefront/experience/a-new-one".to_owned())
     );
 
+    // A new project whose declared order is the name order still sets it: apply creates
+    // experiences concurrently, so the server's creation order is not known.
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .experience_order = Some(vec!["checkout-test".to_owned(), "homepage-hero".to_owned()]);
+    let empty = LiveState {
+        projects: BTreeMap::new(),
+        principal: Some(owner()),
+    };
+    let plan = plan_checked(&desired, &empty, &PlanConfig::default()).expect("plans");
+    let order = &plan.changes[position(&plan, "project/storefront/experience_order")];
+    assert_eq!(order.before, Some(serde_json::json!([])));
+    assert_eq!(
+        order.after,
+        Some(serde_json::json!(["checkout-test", "homepage-hero"]))
+    );
+
     // The declared order already holds: nothing to do.
     let mut desired = fixture();
     desired
@@ -1220,6 +1241,11 @@ fn arbitrary_desired() -> impl Strategy<Value = DesiredState> {
     let events = proptest::collection::btree_set(0..3usize, 0..3);
     let audiences = proptest::collection::vec((0..3usize, 0..3usize), 0..3);
     let experiences = proptest::collection::vec((0..3usize, 0..3usize, 0..3usize, 0..3usize), 0..4);
+    let members = proptest::option::of(proptest::collection::btree_map(
+        0..3usize,
+        any::<bool>(),
+        0..4,
+    ));
     let project = (
         attributes,
         events,
@@ -1227,10 +1253,11 @@ fn arbitrary_desired() -> impl Strategy<Value = DesiredState> {
         experiences,
         any::<bool>(),
         any::<bool>(),
+        members,
     );
     proptest::collection::vec(project, 1..3).prop_map(|projects| {
         let mut desired = DesiredState::default();
-        for (index, (attributes, events, audiences, experiences, prune, ordered)) in
+        for (index, (attributes, events, audiences, experiences, prune, ordered, members)) in
             projects.into_iter().enumerate()
         {
             let name = format!("p{index}");
@@ -1299,6 +1326,21 @@ fn arbitrary_desired() -> impl Strategy<Value = DesiredState> {
                     .experiences
                     .insert(format!("x{experience_index}"), spec);
             }
+            project.members = members.map(|members| {
+                members
+                    .into_iter()
+                    .map(|(who, is_owner)| {
+                        member(
+                            ["owner@example.com", "dev@example.com", "qa@example.com"][who],
+                            if is_owner {
+                                ProjectRole::Owner
+                            } else {
+                                ProjectRole::Member
+                            },
+                        )
+                    })
+                    .collect()
+            });
             if ordered {
                 let mut names: Vec<String> = project.experiences.keys().cloned().collect();
                 names.reverse();
@@ -1337,7 +1379,7 @@ fn shuffled(desired: &DesiredState, seed: u64) -> DesiredState {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn plans_are_deterministic_ordered_and_idempotent(
@@ -1371,6 +1413,44 @@ proptest! {
 
 /// The dependency and permission rules, checked on positions.
 fn check_rules(plan: &Plan) {
+    // The acting user's own demotion or removal runs after everything else in its project; a
+    // promotion runs before every change that needs the owner role.
+    for (index, change) in plan.changes.iter().enumerate() {
+        if change.kind != pzctl::model::Kind::Member || change.name != "owner@example.com" {
+            continue;
+        }
+        let role = |value: &Option<serde_json::Value>| {
+            value
+                .as_ref()
+                .and_then(|value| value.get("role"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let revoke = change.action == Action::Delete
+            || (change.action == Action::Update
+                && role(&change.after).as_deref() == Some("MEMBER"));
+        let grant =
+            change.action == Action::Update && role(&change.after).as_deref() == Some("OWNER");
+        for (other_index, other) in plan.changes.iter().enumerate() {
+            if other.project != change.project || other_index == index {
+                continue;
+            }
+            if revoke && change.note.is_some() {
+                assert!(
+                    other_index < index,
+                    "{} runs after the revoke",
+                    other.address
+                );
+            }
+            if grant && change.note.is_some() && other.requires == Requirement::ProjectOwner {
+                assert!(
+                    other_index > index,
+                    "{} runs before the grant",
+                    other.address
+                );
+            }
+        }
+    }
     let at: BTreeMap<&str, usize> = plan
         .changes
         .iter()
@@ -1523,6 +1603,44 @@ mod cli {
             stdout(&output),
             "No changes. The live organization matches the manifests.\n"
         );
+    }
+
+    #[test]
+    fn emulator_permission_refusal_and_tokens_never_printed() {
+        let emulator = crate::support::default_emulator();
+        let context = TestContext::new();
+        let out = context.path().join("plan.json");
+        // An organization member may not create projects: refused, exit 1, nothing saved.
+        let output = pzctl(&context)
+            .env("CONTENTSTACK_AUTHTOKEN", "member-token")
+            .args(["--endpoint", &emulator.url(), "plan"])
+            .arg(quickstart())
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("permission-denied"), "{stderr}");
+        assert!(stderr.contains("project/storefront"), "{stderr}");
+        assert!(!stderr.contains("member-token"));
+        assert!(!out.exists());
+
+        // The organization owner may: exit 2 with --detailed-exitcode, plan saved, no token.
+        let output = pzctl(&context)
+            .env("CONTENTSTACK_AUTHTOKEN", "owner-token")
+            .args(["--endpoint", &emulator.url(), "plan", "--detailed-exitcode"])
+            .arg(quickstart())
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        let saved = std::fs::read_to_string(&out).expect("the plan file");
+        for text in [saved.as_str(), stdout(&output).as_str(), stderr.as_str()] {
+            assert!(!text.contains("owner-token"));
+        }
     }
 
     #[test]
