@@ -750,6 +750,45 @@ fn quickstart_converges_on_the_emulator() {
         &["plan", path, "--detailed-exitcode"],
     );
     assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+    for output in [&first, &plan] {
+        let all = describe(output);
+        assert!(!all.contains("owner-token"), "a token leaked: {all}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_organization_and_the_emulator_give_the_same_report() {
+    let context = TestContext::new();
+    let emulator = emulator(|_| {});
+    let http = Api::new(crate::support::http_backend(&emulator.url(), "owner-token"));
+    let embedded = embedded_as(&context.path().join("org"), "owner@example.com");
+    let config = ApplyConfig {
+        parallelism: 1,
+        ..ApplyConfig::default()
+    };
+    let (plan_http, live_http) = plan_for(&http, &quickstart()).await;
+    let (plan_embedded, live_embedded) = plan_for(&embedded, &quickstart()).await;
+    assert_eq!(plan_http.changes, plan_embedded.changes);
+    let report_http = apply::apply(
+        &plan_http,
+        Arc::new(http),
+        &live_http,
+        &config,
+        CancelToken::new(),
+        &mut NoReporter,
+    )
+    .await;
+    let report_embedded = apply::apply(
+        &plan_embedded,
+        Arc::new(embedded),
+        &live_embedded,
+        &config,
+        CancelToken::new(),
+        &mut NoReporter,
+    )
+    .await;
+    assert!(report_http.is_success(), "{report_http:#?}");
+    assert_eq!(report_http, report_embedded);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
