@@ -1,6 +1,7 @@
 //! Integration tests of `pzctl apply` and the applier: convergence, permissions, lost answers
-//! and faults, crashes, stale saved plans. Against the embedded local organization (in process
-//! and through the binary).
+//! and faults, crashes, Ctrl-C, stale saved plans, parity. Against the embedded local
+//! organization and the emulator (in process over real HTTP), through the library and the
+//! binary.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
