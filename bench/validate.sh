@@ -47,16 +47,40 @@ if command -v check-jsonschema > /dev/null; then
 fi
 
 if command -v hyperfine > /dev/null; then
-  hyperfine --warmup 1 --runs "$RUNS" -N \
+  echo "== hyperfine"
+  hyperfine --warmup 1 --runs "$RUNS" -N --export-json "$WORK/fast.json" \
     "$PZCTL validate $WORK/multi" \
     "$PZCTL validate --parse-only $WORK/multi" || true
+  if [ -n "$T_CHECK" ]; then
+    find "$WORK/single" -name '*.yaml' | sort > "$WORK/single.txt"
+    hyperfine --runs 3 --export-json "$WORK/check.json" \
+      "xargs check-jsonschema --schemafile $SCHEMA < $WORK/single.txt" || true
+  fi
+  python3 - "$WORK" <<'PY'
+import json, os, sys
+work = sys.argv[1]
+fast = json.load(open(os.path.join(work, "fast.json")))["results"]
+validate, parse = fast[0], fast[1]
+print()
+print("hyperfine means (user+sys CPU in brackets):")
+for name, r in (("pzctl validate", validate), ("pzctl --parse-only", parse)):
+    print(f"  {name:24s} {r['mean']:.3f} s  [{r['user'] + r['system']:.3f} s CPU]")
+print(f"  validate / parse-only    {validate['mean'] / parse['mean']:.2f}x wall, "
+      f"{(validate['user'] + validate['system']) / (parse['user'] + parse['system']):.2f}x CPU")
+path = os.path.join(work, "check.json")
+if os.path.exists(path):
+    check = json.load(open(path))["results"][0]
+    print(f"  {'check-jsonschema':24s} {check['mean']:.3f} s")
+    print(f"  check-jsonschema / validate {check['mean'] / validate['mean']:.1f}x (pzctl is that much faster)")
+PY
 fi
 
 echo
-printf 'pzctl validate          %8.3f s\n' "$T_VALIDATE"
-printf 'pzctl --parse-only      %8.3f s\n' "$T_PARSE"
-printf 'validate / parse-only   %8.2fx\n' "$(echo "$T_VALIDATE / $T_PARSE" | bc -l)"
+echo "loop medians (date +%s.%N, $RUNS runs):"
+printf '  pzctl validate          %8.3f s\n' "$T_VALIDATE"
+printf '  pzctl --parse-only      %8.3f s\n' "$T_PARSE"
+printf '  validate / parse-only   %8.2fx\n' "$(echo "$T_VALIDATE / $T_PARSE" | bc -l)"
 if [ -n "$T_CHECK" ]; then
-  printf 'check-jsonschema        %8.3f s\n' "$T_CHECK"
-  printf 'check-jsonschema / pzctl %7.1fx faster\n' "$(echo "$T_CHECK / $T_VALIDATE" | bc -l)"
+  printf '  check-jsonschema        %8.3f s\n' "$T_CHECK"
+  printf '  check-jsonschema / validate %5.1fx\n' "$(echo "$T_CHECK / $T_VALIDATE" | bc -l)"
 fi

@@ -175,27 +175,55 @@ pub async fn apply<B: Backend + 'static>(
     let changes: Arc<Vec<Change>> = Arc::new(plan.changes.clone());
     let count = changes.len();
     let graph = Graph::new(&changes);
-    let shared = Arc::new(operations::Shared::new(api, live, config.clone()));
+    let (created_sender, mut created) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let shared = Arc::new(operations::Shared::new(
+        api,
+        live,
+        config.clone(),
+        created_sender,
+    ));
 
     let mut remaining: Vec<usize> = graph.dependencies.iter().map(Vec::len).collect();
-    let mut ready: BTreeSet<usize> = (0..count).filter(|&i| remaining[i] == 0).collect();
+    let mut gate_open: Vec<bool> = graph.gate.iter().map(Option::is_none).collect();
+    let mut started = vec![false; count];
+    let mut ready: BTreeSet<usize> = (0..count)
+        .filter(|&i| remaining[i] == 0 && gate_open[i])
+        .collect();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
     let mut running: JoinSet<(usize, Outcome)> = JoinSet::new();
     let mut task_changes: Vec<(tokio::task::Id, usize)> = Vec::new();
     let mut stop: Option<Stop> = None;
     let parallelism = config.parallelism.max(1);
 
+    // The object of change `index` exists now: the change gated on it may start.
+    let open_gate = |index: usize,
+                     gate_open: &mut [bool],
+                     remaining: &[usize],
+                     started: &[bool],
+                     ready: &mut BTreeSet<usize>| {
+        if let Some(follower) = graph.follower[index] {
+            gate_open[follower] = true;
+            if remaining[follower] == 0 && !started[follower] {
+                ready.insert(follower);
+            }
+        }
+    };
+
     loop {
         if stop.is_none() && cancel.is_cancelled() {
             stop = Some(Stop::Interrupted);
         }
+        while let Ok(index) = created.try_recv() {
+            open_gate(index, &mut gate_open, &remaining, &started, &mut ready);
+        }
         while stop.is_none() && running.len() < parallelism {
             let Some(next) = ready.pop_first() else { break };
+            started[next] = true;
             reporter.started(&changes[next]);
             let shared = Arc::clone(&shared);
             let task_list = Arc::clone(&changes);
             let handle = running.spawn(async move {
-                let outcome = shared.execute(&task_list[next]).await;
+                let outcome = shared.execute(next, &task_list[next]).await;
                 (next, outcome)
             });
             task_changes.push((handle.id(), next));
@@ -205,6 +233,10 @@ pub async fn apply<B: Backend + 'static>(
         }
         let joined = tokio::select! {
             joined = running.join_next_with_id() => joined,
+            Some(index) = created.recv() => {
+                open_gate(index, &mut gate_open, &remaining, &started, &mut ready);
+                continue;
+            }
             () = cancel.cancelled(), if stop.is_none() => {
                 stop = Some(Stop::Interrupted);
                 continue;
@@ -237,9 +269,10 @@ pub async fn apply<B: Backend + 'static>(
         };
         reporter.finished(&changes[index], &outcome);
         if outcome.is_done() {
+            open_gate(index, &mut gate_open, &remaining, &started, &mut ready);
             for &dependent in &graph.dependents[index] {
                 remaining[dependent] -= 1;
-                if remaining[dependent] == 0 {
+                if remaining[dependent] == 0 && gate_open[dependent] {
                     ready.insert(dependent);
                 }
             }
@@ -295,6 +328,13 @@ pub async fn apply<B: Backend + 'static>(
 struct Graph {
     dependencies: Vec<Vec<usize>>,
     dependents: Vec<Vec<usize>>,
+    /// Experience creates of one project make their `POST` in plan order: the server appends
+    /// new experiences to the priority list (and numbers their `shortUid`s) in creation order,
+    /// and the planner predicts that order from the plan. `gate[i]` is the create whose object
+    /// must exist before change `i` starts; `follower` is the reverse. Only the `POST` is
+    /// ordered, not the version calls that follow it.
+    gate: Vec<Option<usize>>,
+    follower: Vec<Option<usize>>,
 }
 
 impl Graph {
@@ -319,9 +359,23 @@ impl Graph {
                 }
             }
         }
+        let mut gate = vec![None; changes.len()];
+        let mut follower = vec![None; changes.len()];
+        let mut last_create: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, change) in changes.iter().enumerate() {
+            if change.kind == Kind::Experience
+                && change.action == Action::Create
+                && let Some(previous) = last_create.insert(change.project.as_str(), i)
+            {
+                gate[i] = Some(previous);
+                follower[previous] = Some(i);
+            }
+        }
         Graph {
             dependencies,
             dependents,
+            gate,
+            follower,
         }
     }
 
@@ -338,7 +392,7 @@ impl Graph {
         // A cycle guard: while this change is explored it counts as not blocked.
         memo.insert(index, None);
         let mut answer = None;
-        for &dependency in &self.dependencies[index] {
+        for &dependency in self.dependencies[index].iter().chain(&self.gate[index]) {
             match &outcomes[dependency] {
                 Some(Outcome::Failed { .. }) => answer = Some(dependency),
                 None => answer = self.failed_ancestor(dependency, outcomes, memo),
@@ -390,4 +444,5 @@ fn differing_objects(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

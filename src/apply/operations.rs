@@ -126,15 +126,24 @@ pub(crate) struct Shared<B> {
     /// Project-level PUTs (project update, stack link) send the whole project: one at a time
     /// per project, so neither overwrites the other with stale fields.
     project_locks: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Tells the coordinator that the experience of the change with this index exists (see
+    /// `Graph::gate`).
+    created: tokio::sync::mpsc::UnboundedSender<usize>,
 }
 
 impl<B: Backend> Shared<B> {
-    pub(crate) fn new(api: Arc<Api<B>>, live: &LiveState, config: ApplyConfig) -> Self {
+    pub(crate) fn new(
+        api: Arc<Api<B>>,
+        live: &LiveState,
+        config: ApplyConfig,
+        created: tokio::sync::mpsc::UnboundedSender<usize>,
+    ) -> Self {
         Shared {
             api,
             state: RunState::from_live(live),
             config,
             project_locks: std::sync::Mutex::new(BTreeMap::new()),
+            created,
         }
     }
 
@@ -159,9 +168,9 @@ impl<B: Backend> Shared<B> {
             .ok_or_else(|| OperationError::MissingProject(name.to_owned()))
     }
 
-    /// Carry out one change.
-    pub(crate) async fn execute(&self, change: &Change) -> Outcome {
-        match self.run(change).await {
+    /// Carry out change `index` of the plan.
+    pub(crate) async fn execute(&self, index: usize, change: &Change) -> Outcome {
+        match self.run(index, change).await {
             Ok(Done::Applied) => Outcome::Applied,
             Ok(Done::Manual(steps)) => Outcome::Manual { steps },
             Err(error) => Outcome::Failed {
@@ -170,7 +179,7 @@ impl<B: Backend> Shared<B> {
         }
     }
 
-    async fn run(&self, change: &Change) -> Result<Done> {
+    async fn run(&self, index: usize, change: &Change) -> Result<Done> {
         match change.kind {
             Kind::Project => self.project_change(change).await,
             Kind::StackLink => self.stack_link_change(change).await,
@@ -178,7 +187,7 @@ impl<B: Backend> Shared<B> {
             Kind::Attribute => self.attribute_change(change).await,
             Kind::Event => self.event_change(change).await,
             Kind::Audience => self.audience_change(change).await,
-            Kind::Experience => self.experience_change(change).await,
+            Kind::Experience => self.experience_change(index, change).await,
             Kind::ExperienceOrder => self.experience_order_change(change).await,
         }
         .map(|()| Done::Applied)
@@ -417,7 +426,7 @@ impl<B: Backend> Shared<B> {
         Ok(())
     }
 
-    async fn experience_change(&self, change: &Change) -> Result<()> {
+    async fn experience_change(&self, index: usize, change: &Change) -> Result<()> {
         let project = self.project(&change.project)?;
         let api = &self.api;
         let name = &change.name;
@@ -436,6 +445,8 @@ impl<B: Backend> Shared<B> {
                         .experiences
                         .insert(name.clone(), experience.uid.clone());
                 });
+                // The coordinator may be gone only when the run is over; nothing to tell then.
+                let _ = self.created.send(index);
                 // A new experience comes with one empty draft, `latestVersion`.
                 let versions = if experience.latest_version.is_empty() {
                     idempotent!(self, api.list_versions(&project.uid, &experience.uid).await)?

@@ -871,3 +871,140 @@ fn the_report_serializes_with_tagged_outcomes() {
         json!({"address": "project/shop", "kind": "project", "action": "create", "outcome": {"status": "skipped", "blocked_by": "x"}})
     );
 }
+
+#[tokio::test]
+async fn cancelled_midway_finishes_in_flight_work_and_skips_the_rest() {
+    struct CancelOnFirst(CancelToken, usize);
+    impl Reporter for CancelOnFirst {
+        fn finished(&mut self, _change: &Change, _outcome: &Outcome) {
+            self.1 += 1;
+            self.0.cancel();
+        }
+    }
+    let api = Fake::new(true);
+    let cancel = CancelToken::new();
+    let mut reporter = CancelOnFirst(cancel.clone(), 0);
+    let plan = full_plan(ExperienceStatus::Draft);
+    let report = apply(
+        &plan,
+        Arc::clone(&api),
+        &LiveState::default(),
+        &config(4),
+        cancel,
+        &mut reporter,
+    )
+    .await;
+    assert!(report.interrupted);
+    // Only the project had started when it finished and the run was cancelled.
+    assert_eq!(reporter.1, 1);
+    assert_eq!((report.applied, report.skipped), (1, 6));
+    assert_eq!(
+        report.results[1].outcome,
+        Outcome::Skipped {
+            blocked_by: "interrupted before it started".to_owned()
+        }
+    );
+    assert!(!report.is_success());
+}
+
+/// A project, an audience and three experiences; only `x0` waits for the audience.
+fn experiences_plan() -> Plan {
+    let audience_spec = AudienceSpec {
+        description: String::new(),
+        rules: RuleGroup {
+            combination: Combination::And,
+            rules: vec![RuleNode::Condition(Condition {
+                attribute: AttributeRef::Preset("DEVICE_TYPE".to_owned()),
+                condition: "STRING_EQUALS".to_owned(),
+                value: Some(json!("MOBILE")),
+                negate: false,
+            })],
+        },
+    };
+    let mut changes = vec![
+        change(
+            Kind::Project,
+            Action::Create,
+            "shop",
+            to_json(&ProjectSpec {
+                description: String::new(),
+            }),
+            &[],
+        ),
+        change(
+            Kind::Audience,
+            Action::Create,
+            "gold",
+            to_json(&audience_spec),
+            &["project/shop"],
+        ),
+        change(
+            Kind::Experience,
+            Action::Create,
+            "x0",
+            to_json(&experience_spec(ExperienceStatus::Active, "gold")),
+            &["project/shop", "project/shop/audience/gold"],
+        ),
+    ];
+    for name in ["x1", "x2"] {
+        let mut spec = experience_spec(ExperienceStatus::Draft, "gold");
+        spec.variants = vec![
+            VariantSpec::AbTest {
+                name: "A".to_owned(),
+                traffic: 50,
+            },
+            VariantSpec::AbTest {
+                name: "B".to_owned(),
+                traffic: 50,
+            },
+        ];
+        spec.kind = ExperienceType::AbTest;
+        changes.push(change(
+            Kind::Experience,
+            Action::Create,
+            name,
+            to_json(&spec),
+            &["project/shop"],
+        ));
+    }
+    plan_of(changes)
+}
+
+#[tokio::test]
+async fn experiences_of_a_project_are_created_in_plan_order() {
+    for parallelism in [1, 5] {
+        let api = Fake::new(true);
+        api.backend
+            .fault(Method::Post, "/audiences", Fault::Status(503), 2);
+        let report = run(&experiences_plan(), &api, parallelism).await;
+        assert!(report.is_success(), "{report:#?}");
+        let uid = api.backend.objects("projects")[0]["uid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let names: Vec<String> = api
+            .backend
+            .objects(&format!("{uid}/experiences"))
+            .iter()
+            .map(|experience| experience["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["x0", "x1", "x2"], "parallelism {parallelism}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_experience_create_holds_back_the_later_ones() {
+    let api = Fake::new(true);
+    api.backend
+        .fault(Method::Post, "/experiences", Fault::Status(400), 1);
+    let report = run(&experiences_plan(), &api, 5).await;
+    assert_eq!(report.failed, 1);
+    for result in &report.results[3..] {
+        assert_eq!(
+            result.outcome,
+            Outcome::Skipped {
+                blocked_by: "project/shop/experience/x0".to_owned()
+            }
+        );
+    }
+}

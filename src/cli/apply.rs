@@ -53,60 +53,8 @@ pub enum ReportFormat {
 const INTERRUPTED: u8 = 130;
 
 pub async fn run(global: &super::GlobalArgs, args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    match interim_target::select(global)? {
-        interim_target::Target::Http(backend) => execute(Arc::new(Api::new(backend)), args).await,
-        interim_target::Target::Embedded(backend) => {
-            execute(Arc::new(Api::new(backend)), args).await
-        }
-    }
-}
-
-/// Target selection until `cli::target::select` lands (same rules as `docs/http-client.md`).
-mod interim_target {
-    use crate::live::embedded::EmbeddedBackend;
-    use crate::live::http::{self, Credentials, HttpBackend, HttpConfig, Secret};
-
-    pub(super) enum Target {
-        Http(HttpBackend),
-        Embedded(EmbeddedBackend),
-    }
-
-    pub(super) fn select(global: &super::super::GlobalArgs) -> anyhow::Result<Target> {
-        let url = match (&global.endpoint, &global.region) {
-            (Some(_), Some(_)) => anyhow::bail!("give `--endpoint` or `--region`, not both"),
-            (Some(endpoint), None) => endpoint.clone(),
-            (None, Some(region)) => http::region_url(region)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "unknown region `{region}`; expected one of {}",
-                        http::REGIONS.join(", ")
-                    )
-                })?
-                .to_owned(),
-            (None, None) => return Ok(Target::Embedded(EmbeddedBackend::open(&global.state_dir)?)),
-        };
-        let token = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        let credentials = match (
-            token("CONTENTSTACK_AUTHTOKEN"),
-            token("CONTENTSTACK_OAUTH_TOKEN"),
-        ) {
-            (Some(_), Some(_)) => anyhow::bail!(
-                "set `CONTENTSTACK_AUTHTOKEN` or `CONTENTSTACK_OAUTH_TOKEN`, not both"
-            ),
-            (Some(authtoken), None) => Credentials::Authtoken(Secret::new(authtoken)),
-            (None, Some(oauth)) => Credentials::Bearer(Secret::new(oauth)),
-            (None, None) => Credentials::None,
-        };
-        let hosted = url
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split(['/', ':']).next())
-            .is_some_and(|host| host.ends_with("contentstack.com"));
-        let mut config = HttpConfig::new(url, credentials);
-        config.organization_uid = token("CONTENTSTACK_ORGANIZATION_UID");
-        config.supports_members = !hosted;
-        Ok(Target::Http(HttpBackend::new(config)?))
-    }
+    let target = super::target::select(global)?;
+    execute(Arc::new(Api::new(target)), args).await
 }
 
 /// What to apply, and the live state it starts from.
@@ -153,7 +101,7 @@ async fn execute<B: Backend + 'static>(
     }
 
     let cancel = CancelToken::new();
-    let watcher = tokio::spawn(watch_interrupts(cancel.clone()));
+    let watcher = tokio::spawn(watch_interrupts(Interrupts::listen(), cancel.clone()));
     let config = ApplyConfig {
         parallelism: usize::try_from(args.parallelism).unwrap_or(4),
         ..ApplyConfig::default()
@@ -293,16 +241,47 @@ async fn confirm() -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
+/// Ctrl-C, listened for from the moment this is made (`tokio::signal::ctrl_c` registers only
+/// when first polled, which could miss an early interrupt).
+struct Interrupts {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn listen() -> Self {
+        Interrupts {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// Wait for the next Ctrl-C; `false` if none can come.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            match &mut self.signal {
+                Some(signal) => signal.recv().await.is_some(),
+                None => tokio::signal::ctrl_c().await.is_ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.is_ok()
+        }
+    }
+}
+
 /// First Ctrl-C: stop starting new changes and let the ones in flight finish. Second: exit now.
-async fn watch_interrupts(cancel: CancelToken) {
-    if tokio::signal::ctrl_c().await.is_err() {
+async fn watch_interrupts(mut interrupts: Interrupts, cancel: CancelToken) {
+    if !interrupts.next().await {
         return;
     }
     cancel.cancel();
     output::error_line(
         "Interrupted: finishing the changes in flight, starting no new ones (press Ctrl-C again to stop at once).",
     );
-    if tokio::signal::ctrl_c().await.is_ok() {
+    if interrupts.next().await {
         output::error_line(
             "Stopped at once: changes in flight may or may not have been made; run `pzctl apply` again to converge.",
         );

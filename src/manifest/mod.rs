@@ -211,173 +211,85 @@ pub fn load_str(file: &str, text: &str) -> Loaded {
 /// may run on small-stack threads (tests, async runtimes).
 const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
 
+/// One file to load: its displayed name and its bytes.
+type Input = (String, Vec<u8>);
+
+/// Below this many bytes in total, one worker thread is enough.
+const PARALLEL_BYTES: usize = 256 * 1024;
+
 /// Load in-memory files: `(displayed name, bytes)`.
 #[must_use]
 pub fn load_inputs(inputs: Vec<(String, Vec<u8>)>) -> Loaded {
-    let shared = std::sync::Mutex::new(Some(inputs));
-    let run = || {
-        let inputs = shared
-            .lock()
-            .map(|mut guard| guard.take().unwrap_or_default())
-            .unwrap_or_default();
-        load_inputs_here(inputs)
+    let files: Vec<String> = inputs.iter().map(|(name, _)| name.clone()).collect();
+    let bytes: usize = inputs.iter().map(|(_, b)| b.len()).sum();
+    let workers = if bytes < PARALLEL_BYTES {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, 8)
+            .min(inputs.len())
+            .max(1)
     };
-    std::thread::scope(|scope| {
-        match std::thread::Builder::new()
-            .name("pzctl-load".to_owned())
-            .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(scope, run)
-        {
-            Ok(handle) => handle.join().unwrap_or_else(|_| Loaded {
-                diagnostics: vec![no_place(
-                    Code::Internal,
-                    "loading the manifests crashed; this is a bug in pzctl".to_owned(),
-                )],
-                ..Loaded::default()
-            }),
-            // No thread: parse here (the inputs were not taken).
-            Err(_) => run(),
-        }
-    })
+    // Contiguous chunks, so that merging them in order keeps the input order.
+    let per_chunk = inputs.len().div_ceil(workers).max(1);
+    let mut chunks: Vec<std::sync::Mutex<Vec<Input>>> = Vec::new();
+    let mut inputs = inputs.into_iter().peekable();
+    while inputs.peek().is_some() {
+        chunks.push(std::sync::Mutex::new(
+            inputs.by_ref().take(per_chunk).collect(),
+        ));
+    }
+    let outs: Vec<FileOut> = std::thread::scope(|scope| {
+        let jobs: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                let job = move || {
+                    let taken = chunk
+                        .lock()
+                        .map(|mut guard| std::mem::take(&mut *guard))
+                        .unwrap_or_default();
+                    let mut out = FileOut::default();
+                    for (name, bytes) in taken {
+                        process_file(name, bytes, &mut out);
+                    }
+                    out
+                };
+                let spawned = std::thread::Builder::new()
+                    .name("pzctl-load".to_owned())
+                    .stack_size(PARSE_STACK_BYTES)
+                    .spawn_scoped(scope, job);
+                (spawned, job)
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|(spawned, job)| match spawned {
+                Ok(handle) => handle.join().unwrap_or_else(|_| FileOut {
+                    diagnostics: vec![no_place(
+                        Code::Internal,
+                        "loading the manifests crashed; this is a bug in pzctl".to_owned(),
+                    )],
+                    ..FileOut::default()
+                }),
+                // No thread: work here (the chunk was not taken).
+                Err(_) => job(),
+            })
+            .collect()
+    });
+    finish(files, outs)
 }
 
-fn load_inputs_here(inputs: Vec<(String, Vec<u8>)>) -> Loaded {
+/// Lower what the files contributed (in input order) and sort the diagnostics.
+fn finish(files: Vec<String>, outs: Vec<FileOut>) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut sources = Sources::default();
-    let mut files = Vec::new();
     let mut items = Vec::new();
-    let start = yaml::Pos {
-        line: 1,
-        column: 1,
-        offset: 0,
-        len: 0,
-    };
-    for (name, bytes) in inputs {
-        files.push(name.clone());
-        if bytes.len() > MAX_FILE_BYTES {
-            diagnostics.push(file_diag(
-                &name,
-                Code::FileTooLarge,
-                Severity::Error,
-                format!(
-                    "file is {} bytes; manifest files may be at most {MAX_FILE_BYTES} bytes (8 MiB)",
-                    bytes.len()
-                ),
-                start,
-            ));
-            continue;
+    for out in outs {
+        diagnostics.extend(out.diagnostics);
+        items.extend(out.items);
+        for (name, text) in out.sources {
+            sources.insert(name, text);
         }
-        let text =
-            match String::from_utf8(bytes) {
-                Ok(text) => text,
-                Err(error) => {
-                    let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
-                    let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-                    let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
-                    diagnostics.push(file_diag(
-                    &name,
-                    Code::InvalidUtf8,
-                    Severity::Error,
-                    format!(
-                        "file is not UTF-8 text (invalid byte at offset {}); is it a binary file?",
-                        valid.len()
-                    ),
-                    yaml::Pos { line, column, offset: 0, len: 0 },
-                ));
-                    continue;
-                }
-            };
-        let (documents, problems) = yaml::parse(&text);
-        for problem in problems {
-            let code = match problem.kind {
-                yaml::YamlProblemKind::Syntax => Code::YamlSyntax,
-                yaml::YamlProblemKind::DuplicateKey => Code::DuplicateKey,
-                yaml::YamlProblemKind::Budget => Code::YamlLimit,
-            };
-            let mut d = file_diag(&name, code, Severity::Error, problem.message, problem.pos);
-            if code == Code::YamlLimit {
-                d.help = Some(format!(
-                    "manifests may nest at most {} levels and may not expand aliases without bound",
-                    yaml::MAX_DEPTH
-                ));
-            }
-            diagnostics.push(d);
-        }
-        let had_error = diagnostics.iter().any(|d| {
-            d.file.as_deref() == Some(name.as_str())
-                && matches!(d.code, Code::YamlSyntax | Code::YamlLimit)
-        });
-        if documents.is_empty() && !had_error {
-            diagnostics.push(file_diag(
-                &name,
-                Code::EmptyFile,
-                Severity::Warning,
-                "file holds no YAML document".to_owned(),
-                start,
-            ));
-        }
-        for doc in documents {
-            if !doc.value.is_object() {
-                let what = match &doc.value {
-                    serde_json::Value::Array(_) => "a list",
-                    serde_json::Value::String(_) => "a string",
-                    serde_json::Value::Null => "empty",
-                    _ => "a scalar",
-                };
-                let mut d = file_diag(
-                    &name,
-                    Code::NotAMapping,
-                    Severity::Error,
-                    format!(
-                        "a manifest document must be a mapping with `apiVersion`, `kind`, `metadata` and `spec`; this one is {what}"
-                    ),
-                    doc.start,
-                );
-                d.help = Some("separate documents with `---`".to_owned());
-                diagnostics.push(d);
-                continue;
-            }
-            if doc.value.get("apiVersion").is_none() && doc.value.get("kind").is_none() {
-                let mut d = file_diag(
-                    &name,
-                    Code::NotAManifest,
-                    Severity::Warning,
-                    "this document has neither `apiVersion` nor `kind`: it is not a pzctl manifest and is skipped".to_owned(),
-                    doc.start,
-                );
-                d.help = Some(format!(
-                    "manifests start with `apiVersion: {}` and `kind:`",
-                    raw::API_VERSION
-                ));
-                diagnostics.push(d);
-                continue;
-            }
-            let schema_diags = crate::schema::validate(&name, &doc);
-            let typed = if schema_diags.is_empty() {
-                match typed(&doc.value) {
-                    Ok(typed) => Some(typed),
-                    Err(message) => {
-                        diagnostics.push(file_diag(
-                            &name,
-                            Code::Internal,
-                            Severity::Error,
-                            format!("the document passed the schema but could not be read: {message}; this is a bug in pzctl"),
-                            doc.start,
-                        ));
-                        None
-                    }
-                }
-            } else {
-                None
-            };
-            diagnostics.extend(schema_diags);
-            items.push(lower::Item {
-                file: name.clone(),
-                doc,
-                typed,
-            });
-        }
-        sources.insert(name, text);
     }
     let (desired, mut meaning) = lower::lower(&items);
     diagnostics.append(&mut meaning);
@@ -390,6 +302,152 @@ fn load_inputs_here(inputs: Vec<(String, Vec<u8>)>) -> Loaded {
         sources,
         files,
     }
+}
+
+/// What one file contributed.
+#[derive(Default)]
+struct FileOut {
+    diagnostics: Vec<Diagnostic>,
+    items: Vec<lower::Item>,
+    sources: Vec<(String, String)>,
+}
+
+/// Read, parse and schema-check one file.
+fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
+    let start = yaml::Pos {
+        line: 1,
+        column: 1,
+        offset: 0,
+        len: 0,
+    };
+    if bytes.len() > MAX_FILE_BYTES {
+        out.diagnostics.push(file_diag(
+            &name,
+            Code::FileTooLarge,
+            Severity::Error,
+            format!(
+                "file is {} bytes; manifest files may be at most {MAX_FILE_BYTES} bytes (8 MiB)",
+                bytes.len()
+            ),
+            start,
+        ));
+        return;
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+            out.diagnostics.push(file_diag(
+                &name,
+                Code::InvalidUtf8,
+                Severity::Error,
+                format!(
+                    "file is not UTF-8 text (invalid byte at offset {}); is it a binary file?",
+                    valid.len()
+                ),
+                yaml::Pos {
+                    line,
+                    column,
+                    offset: 0,
+                    len: 0,
+                },
+            ));
+            return;
+        }
+    };
+    let (documents, problems) = yaml::parse(&text);
+    for problem in problems {
+        let code = match problem.kind {
+            yaml::YamlProblemKind::Syntax => Code::YamlSyntax,
+            yaml::YamlProblemKind::DuplicateKey => Code::DuplicateKey,
+            yaml::YamlProblemKind::Budget => Code::YamlLimit,
+        };
+        let mut d = file_diag(&name, code, Severity::Error, problem.message, problem.pos);
+        if code == Code::YamlLimit {
+            d.help = Some(format!(
+                "manifests may nest at most {} levels and may not expand aliases without bound",
+                yaml::MAX_DEPTH
+            ));
+        }
+        out.diagnostics.push(d);
+    }
+    let had_error = out.diagnostics.iter().any(|d| {
+        d.file.as_deref() == Some(name.as_str())
+            && matches!(d.code, Code::YamlSyntax | Code::YamlLimit)
+    });
+    if documents.is_empty() && !had_error {
+        out.diagnostics.push(file_diag(
+            &name,
+            Code::EmptyFile,
+            Severity::Warning,
+            "file holds no YAML document".to_owned(),
+            start,
+        ));
+    }
+    for doc in documents {
+        if !doc.value.is_object() {
+            let what = match &doc.value {
+                serde_json::Value::Array(_) => "a list",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Null => "empty",
+                _ => "a scalar",
+            };
+            let mut d = file_diag(
+                &name,
+                Code::NotAMapping,
+                Severity::Error,
+                format!(
+                    "a manifest document must be a mapping with `apiVersion`, `kind`, `metadata` and `spec`; this one is {what}"
+                ),
+                doc.start,
+            );
+            d.help = Some("separate documents with `---`".to_owned());
+            out.diagnostics.push(d);
+            continue;
+        }
+        if doc.value.get("apiVersion").is_none() && doc.value.get("kind").is_none() {
+            let mut d = file_diag(
+                    &name,
+                    Code::NotAManifest,
+                    Severity::Warning,
+                    "this document has neither `apiVersion` nor `kind`: it is not a pzctl manifest and is skipped".to_owned(),
+                    doc.start,
+                );
+            d.help = Some(format!(
+                "manifests start with `apiVersion: {}` and `kind:`",
+                raw::API_VERSION
+            ));
+            out.diagnostics.push(d);
+            continue;
+        }
+        let schema_diags = crate::schema::validate(&name, &doc);
+        let typed = if schema_diags.is_empty() {
+            match typed(&doc.value) {
+                Ok(typed) => Some(typed),
+                Err(message) => {
+                    out.diagnostics.push(file_diag(
+                            &name,
+                            Code::Internal,
+                            Severity::Error,
+                            format!("the document passed the schema but could not be read: {message}; this is a bug in pzctl"),
+                            doc.start,
+                        ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        out.diagnostics.extend(schema_diags);
+        out.items.push(lower::Item {
+            file: name.clone(),
+            doc,
+            typed,
+        });
+    }
+    out.sources.push((name, text));
 }
 
 fn typed(value: &serde_json::Value) -> Result<lower::Typed, String> {
