@@ -67,7 +67,9 @@ pub async fn run(global: &super::GlobalArgs, args: PlanArgs) -> anyhow::Result<E
         output::error_line(text.trim_end());
     }
     if loaded.has_errors() {
-        output::error_line("error: the manifests have errors; nothing was read from or written to the live organization");
+        output::error_line(
+            "error: the manifests have errors; nothing was read from or written to the live organization",
+        );
         return Ok(ExitCode::from(1));
     }
 
@@ -144,7 +146,11 @@ fn with_spans(mut diagnostics: Vec<Diagnostic>, sources: &Sources) -> Vec<Diagno
         if diagnostic.span.is_some() || diagnostic.line == 0 {
             continue;
         }
-        let Some(text) = diagnostic.file.as_deref().and_then(|file| sources.get(file)) else {
+        let Some(text) = diagnostic
+            .file
+            .as_deref()
+            .and_then(|file| sources.get(file))
+        else {
             continue;
         };
         let mut offset = 0;

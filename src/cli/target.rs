@@ -65,11 +65,7 @@ pub fn select(global: &super::GlobalArgs) -> anyhow::Result<Target> {
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
     };
-    match http_config(
-        global.endpoint.as_deref(),
-        global.region.as_deref(),
-        &env,
-    )? {
+    match http_config(global.endpoint.as_deref(), global.region.as_deref(), &env)? {
         Some(config) => {
             let backend = HttpBackend::new(config).context("cannot set up the HTTP client")?;
             Ok(Target::Http(backend))
@@ -134,7 +130,11 @@ pub fn is_hosted(base_url: &str) -> bool {
         .map_or(base_url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = authority.rsplit('@').next().unwrap_or_default();
-    let host = host.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let host = host
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     host == "contentstack.com" || host.ends_with(".contentstack.com")
 }
 
@@ -162,9 +162,15 @@ mod tests {
     fn region_selects_hosted_without_members() {
         let env = env_of(&[(AUTHTOKEN_ENV, "tok"), (ORGANIZATION_ENV, "org1")]);
         let config = http_config(None, Some("eu"), &env).unwrap().unwrap();
-        assert_eq!(config.base_url, "https://eu-personalize-api.contentstack.com");
+        assert_eq!(
+            config.base_url,
+            "https://eu-personalize-api.contentstack.com"
+        );
         assert!(!config.supports_members);
-        assert_eq!(config.credentials, Credentials::Authtoken(Secret::new("tok")));
+        assert_eq!(
+            config.credentials,
+            Credentials::Authtoken(Secret::new("tok"))
+        );
         assert_eq!(config.organization_uid.as_deref(), Some("org1"));
     }
 
@@ -176,7 +182,10 @@ mod tests {
             .unwrap();
         assert_eq!(config.base_url, "http://127.0.0.1:4010");
         assert!(config.supports_members);
-        assert_eq!(config.credentials, Credentials::Bearer(Secret::new("oauth")));
+        assert_eq!(
+            config.credentials,
+            Credentials::Bearer(Secret::new("oauth"))
+        );
     }
 
     #[test]
@@ -184,7 +193,10 @@ mod tests {
         let error = http_config(None, Some("mars"), &env_of(&[])).unwrap_err();
         let message = error.to_string();
         assert!(message.contains("mars"), "{message}");
-        assert!(message.contains("azure-eu") && message.contains("gcp-na"), "{message}");
+        assert!(
+            message.contains("azure-eu") && message.contains("gcp-na"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -199,7 +211,9 @@ mod tests {
     #[test]
     fn hosted_detection() {
         assert!(is_hosted("https://personalize-api.contentstack.com"));
-        assert!(is_hosted("https://EU-personalize-api.contentstack.com:443/x"));
+        assert!(is_hosted(
+            "https://EU-personalize-api.contentstack.com:443/x"
+        ));
         assert!(!is_hosted("http://127.0.0.1:4010"));
         assert!(!is_hosted("https://contentstack.com.evil.example"));
         assert!(!is_hosted("http://localhost:4010/contentstack.com"));

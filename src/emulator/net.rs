@@ -46,7 +46,10 @@ impl KillableStream {
 }
 
 fn aborted() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionAborted, "response dropped by the emulator")
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "response dropped by the emulator",
+    )
 }
 
 impl Listener for KillableListener {

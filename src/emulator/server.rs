@@ -139,7 +139,8 @@ pub(super) async fn run(
 
 fn json_response(status: u16, body: &Value) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
@@ -192,7 +193,10 @@ async fn handle(
         }
     }
     if shared.chance(shared.config.fault_rate) {
-        shared.counters.server_errors.fetch_add(1, Ordering::Relaxed);
+        shared
+            .counters
+            .server_errors
+            .fetch_add(1, Ordering::Relaxed);
         let status = shared.pick(&[500_u16, 502, 503]).unwrap_or(500);
         let error = match status {
             502 => "Bad Gateway",
@@ -272,7 +276,10 @@ async fn handle(
                     Err(error) => Some(error.to_string()),
                 };
                 if let Some(problem) = problem {
-                    shared.counters.server_errors.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .counters
+                        .server_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     return json_response(
                         500,
                         &json!({"statusCode": 500, "message": format!("emulator could not save its state file: {problem}"), "error": "Internal Server Error"}),

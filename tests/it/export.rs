@@ -415,15 +415,21 @@ async fn only_the_named_projects_are_exported() {
     assert_eq!(paths, ["other/project.yaml"]);
 }
 
+/// A generated audience: (name, description, attribute index, negate, value).
+type GenAudience = (String, String, usize, bool, String);
+/// A generated experience: (name, segmented?, tags, status 0 draft / 1 active / 2 paused,
+/// audience indexes).
+type GenExperience = (String, bool, Vec<String>, u8, Vec<usize>);
+
 /// A small random organization: what the generator may create in one project.
 #[derive(Clone, Debug)]
 struct Shape {
+    /// (key, description); the name is the key with `_` as spaces.
     attributes: Vec<(String, String)>,
+    /// (key, description).
     events: Vec<(String, String)>,
-    /// (name, description, uses attribute index, condition, negate, value)
-    audiences: Vec<(String, String, usize, bool, String)>,
-    /// (name, segmented?, tags, status 0 draft 1 active 2 paused, audience indexes)
-    experiences: Vec<(String, bool, Vec<String>, u8, Vec<usize>)>,
+    audiences: Vec<GenAudience>,
+    experiences: Vec<GenExperience>,
     reverse_priority: bool,
 }
 
@@ -658,5 +664,176 @@ proptest! {
             changes(&plan),
             all_files(&exported)
         );
+    }
+}
+
+mod cli {
+    //! The real binary: apply the quickstart, export it, then validate and plan the export.
+
+    use std::path::{Path, PathBuf};
+
+    use assert_cmd::Command;
+    use pzctl::emulator::{self, EmulatorConfig};
+
+    fn quickstart() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart")
+    }
+
+    /// `pzctl` in `dir`, isolated from the caller's environment.
+    fn pzctl(dir: &Path) -> Command {
+        let mut cmd = Command::cargo_bin("pzctl").expect("the pzctl binary");
+        cmd.current_dir(dir)
+            .env_remove("PZCTL_ENDPOINT")
+            .env_remove("PZCTL_REGION")
+            .env_remove("PZCTL_STATE_DIR")
+            .env_remove("CONTENTSTACK_AUTHTOKEN")
+            .env_remove("CONTENTSTACK_OAUTH_TOKEN")
+            .env_remove("CONTENTSTACK_ORGANIZATION_UID")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    fn stderr(output: &std::process::Output) -> String {
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    /// validate is clean and plan reports no changes (exit 0 with --detailed-exitcode).
+    fn assert_round_trip(dir: &Path, target: &[&str]) {
+        let validate = pzctl(dir).args(["validate", "out"]).output().expect("run");
+        assert!(validate.status.success(), "validate: {}", stderr(&validate));
+        let plan = pzctl(dir)
+            .args(target)
+            .args(["plan", "out", "--detailed-exitcode"])
+            .env("CONTENTSTACK_AUTHTOKEN", "owner-token")
+            .output()
+            .expect("run");
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "plan: {}{}",
+            String::from_utf8_lossy(&plan.stdout),
+            stderr(&plan)
+        );
+        assert!(String::from_utf8_lossy(&plan.stdout).contains("No changes."));
+    }
+
+    #[test]
+    fn embedded_org_round_trips_through_the_binary() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path();
+        let apply = pzctl(dir)
+            .args(["--state-dir", "state", "apply", "--auto-approve"])
+            .arg(quickstart())
+            .output()
+            .expect("run");
+        assert!(apply.status.success(), "apply: {}", stderr(&apply));
+
+        let export = pzctl(dir)
+            .args(["--state-dir", "state", "export", "--out", "out"])
+            .output()
+            .expect("run");
+        assert!(export.status.success(), "export: {}", stderr(&export));
+        assert!(
+            stderr(&export).contains("Exported 1 project, 5 resources to out"),
+            "{}",
+            stderr(&export)
+        );
+        let project =
+            std::fs::read_to_string(dir.join("out/storefront/project.yaml")).expect("project.yaml");
+        assert!(
+            project.starts_with(
+                "# yaml-language-server: $schema=../../schemas/manifest.schema.json\n"
+            )
+        );
+        assert_round_trip(dir, &["--state-dir", "state"]);
+
+        // A non-empty folder is refused without --force ...
+        let again = pzctl(dir)
+            .args(["--state-dir", "state", "export", "--out", "out"])
+            .output()
+            .expect("run");
+        assert_eq!(again.status.code(), Some(1));
+        assert!(
+            stderr(&again).contains("pass --force"),
+            "{}",
+            stderr(&again)
+        );
+        // ... and with it, only generated files are written.
+        std::fs::write(dir.join("out/README.md"), "mine").expect("write");
+        std::fs::write(dir.join("out/storefront/events.yaml"), "stale").expect("write");
+        let forced = pzctl(dir)
+            .args(["--state-dir", "state", "export", "--out", "out", "--force"])
+            .output()
+            .expect("run");
+        assert!(forced.status.success(), "{}", stderr(&forced));
+        assert_eq!(
+            std::fs::read_to_string(dir.join("out/README.md")).expect("kept"),
+            "mine"
+        );
+        let events =
+            std::fs::read_to_string(dir.join("out/storefront/events.yaml")).expect("events.yaml");
+        assert!(events.contains("kind: Event"), "{events}");
+    }
+
+    #[test]
+    fn emulator_org_round_trips_over_http() {
+        let server = emulator::start(
+            EmulatorConfig::with_default_users(),
+            "127.0.0.1:0".parse().expect("address"),
+        )
+        .expect("start the emulator");
+        let url = server.url();
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path();
+        let target = ["--endpoint", url.as_str()];
+        let apply = pzctl(dir)
+            .args(target)
+            .args(["apply", "--auto-approve"])
+            .arg(quickstart())
+            .env("CONTENTSTACK_AUTHTOKEN", "owner-token")
+            .output()
+            .expect("run");
+        assert!(apply.status.success(), "apply: {}", stderr(&apply));
+        let before = server.stats().requests;
+        let export = pzctl(dir)
+            .args(target)
+            .args(["export", "--out", "out", "--project", "storefront"])
+            .args(["--schema", "https://example.com/manifest.schema.json"])
+            .env("CONTENTSTACK_AUTHTOKEN", "owner-token")
+            .output()
+            .expect("run");
+        assert!(export.status.success(), "export: {}", stderr(&export));
+        // user, projects, 6 lists for the project, one versions list per experience (2).
+        assert_eq!(server.stats().requests - before, 2 + 6 + 2);
+        let project =
+            std::fs::read_to_string(dir.join("out/storefront/project.yaml")).expect("project.yaml");
+        assert!(project.starts_with(
+            "# yaml-language-server: $schema=https://example.com/manifest.schema.json\n"
+        ));
+        assert_round_trip(dir, &target);
+    }
+
+    #[test]
+    fn unknown_project_fails() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let output = pzctl(temp.path())
+            .args([
+                "--state-dir",
+                "state",
+                "export",
+                "--out",
+                "out",
+                "--project",
+                "nope",
+            ])
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1));
+        let text = stderr(&output);
+        assert!(
+            text.contains("no project named `nope` in the organization"),
+            "{text}"
+        );
+        assert!(!temp.path().join("out").exists());
     }
 }
