@@ -72,7 +72,8 @@ fn rule(attribute: Value, condition: &str, value: Option<Value>, negate: bool) -
     let mut rule = json!({"__type": "Rule", "attribute": attribute,
         "attributeMatchCondition": condition, "invertCondition": negate});
     if let Some(value) = value {
-        rule["attributeMatchOptions"] = json!({"__type": "StringMatchOptions", "value": value});
+        let kind = pzctl::convert::match_options_type(&value);
+        rule["attributeMatchOptions"] = json!({"__type": kind, "value": value});
     }
     rule
 }
@@ -416,7 +417,7 @@ async fn only_the_named_projects_are_exported() {
 }
 
 /// A generated audience: (name, description, attribute index, negate, value).
-type GenAudience = (String, String, usize, bool, String);
+type GenAudience = (String, String, usize, bool, Value);
 /// A generated experience: (name, segmented?, tags, status 0 draft / 1 active / 2 paused,
 /// audience indexes).
 type GenExperience = (String, bool, Vec<String>, u8, Vec<usize>);
@@ -424,6 +425,8 @@ type GenExperience = (String, bool, Vec<String>, u8, Vec<usize>);
 /// A small random organization: what the generator may create in one project.
 #[derive(Clone, Debug)]
 struct Shape {
+    /// (name, description).
+    project: (String, String),
     /// (key, description); the name is the key with `_` as spaces.
     attributes: Vec<(String, String)>,
     /// (key, description).
@@ -459,16 +462,25 @@ fn name() -> impl Strategy<Value = String> {
     ]
 }
 
+fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => text().prop_map(Value::from),
+        1 => any::<i32>().prop_map(Value::from),
+        1 => (-1.0e6f64..1.0e6).prop_map(Value::from),
+    ]
+}
+
 fn shape() -> impl Strategy<Value = Shape> {
     (
+        (name(), text()),
         prop::collection::btree_map("[a-z][a-z_]{0,6}", text(), 1..4),
         prop::collection::btree_map("[a-z][a-z_]{0,6}", text(), 0..3),
-        prop::collection::btree_map(name(), (text(), 0usize..4, any::<bool>(), text()), 0..4),
+        prop::collection::btree_map(name(), (text(), 0usize..4, any::<bool>(), value()), 0..4),
         prop::collection::btree_map(
             name(),
             (
                 any::<bool>(),
-                prop::collection::vec("[a-z]{1,5}", 0..3),
+                prop::collection::vec("[a-zA-Z][a-z:_-]{0,4}", 0..3),
                 0u8..3,
                 prop::collection::vec(0usize..4, 0..3),
             ),
@@ -477,7 +489,8 @@ fn shape() -> impl Strategy<Value = Shape> {
         any::<bool>(),
     )
         .prop_map(
-            |(attributes, events, audiences, experiences, reverse_priority)| Shape {
+            |(project, attributes, events, audiences, experiences, reverse_priority)| Shape {
+                project,
                 attributes: attributes.into_iter().collect(),
                 events: events.into_iter().collect(),
                 audiences: audiences
@@ -500,8 +513,8 @@ fn shape() -> impl Strategy<Value = Shape> {
 async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
     let project = api
         .create_project(&ProjectInput {
-            name: "generated".to_owned(),
-            description: shape.attributes[0].1.clone(),
+            name: shape.project.0.clone(),
+            description: shape.project.1.clone(),
             connected_stack_api_key: None,
         })
         .await
@@ -546,7 +559,12 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
                     name,
                     description,
                     json!({"__type": "RuleCombination", "combinationType": "AND", "rules": [
-                        rule(custom(attribute), "STRING_EQUALS", Some(json!(value)), *negate),
+                        rule(
+                            custom(attribute),
+                            if value.is_string() { "STRING_EQUALS" } else { "NUMBER_EQUAL_TO" },
+                            Some(value.clone()),
+                            *negate,
+                        ),
                         {"__type": "RuleCombination", "combinationType": "OR", "rules": [
                             rule(preset("COUNTRY"), "HAS_ANY_VALUE", None, false),
                         ]},
@@ -564,7 +582,7 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
                 p,
                 &ExperienceInput {
                     name: name.clone(),
-                    description: String::new(),
+                    description: format!("{name}: {}", tags.join(" #")),
                     kind: if *is_segmented {
                         ExperienceType::Segmented
                     } else {
@@ -587,7 +605,7 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
         let mut unique = chosen.clone();
         unique.dedup();
         let (variants, extra) = if *is_segmented && !unique.is_empty() {
-            (json!([segmented("First", &unique, "OR")]), json!({}))
+            (json!([segmented(name, &unique, "OR")]), json!({}))
         } else if *is_segmented {
             continue;
         } else {
