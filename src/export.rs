@@ -229,6 +229,18 @@ fn export_project(
     );
     out.warnings.extend(warnings);
 
+    // Visit objects in manifest-name order, so warnings do not depend on the live order.
+    let by_name = |names: &BTreeMap<String, String>, uid: &str| names.get(uid).cloned();
+    let mut audiences: Vec<&wire::Audience> = live.audiences.iter().collect();
+    audiences.sort_by_cached_key(|a| (by_name(&audience_names, &a.uid), a.uid.clone()));
+    let mut experiences: Vec<&LiveExperience> = live.experiences.iter().collect();
+    experiences.sort_by_cached_key(|e| {
+        (
+            by_name(&experience_names, &e.experience.uid),
+            e.experience.uid.clone(),
+        )
+    });
+
     // Audiences first: the skipped ones must not be referred to by what follows.
     let mut names = Names {
         attributes: attribute_names.clone(),
@@ -237,7 +249,7 @@ fn export_project(
     };
     let mut skipped_audiences: BTreeMap<String, String> = BTreeMap::new();
     let mut audience_docs: BTreeMap<String, String> = BTreeMap::new();
-    for audience in &live.audiences {
+    for audience in &audiences {
         let Some(manifest_name) = audience_names.get(&audience.uid) else {
             continue;
         };
@@ -249,7 +261,7 @@ fn export_project(
                 .insert(audience.uid.clone(), manifest_name.clone());
         }
     }
-    for audience in &live.audiences {
+    for audience in &audiences {
         let Some(manifest_name) = names.audiences.get(&audience.uid) else {
             if let Some(skipped) = skipped_audiences.get(&audience.uid) {
                 let origin = audience.source.as_deref().unwrap_or("an external source");
@@ -320,7 +332,7 @@ fn export_project(
     // Experiences: the version in force, with its status.
     let mut experience_docs = BTreeMap::new();
     let mut left_out = BTreeSet::new();
-    for experience in &live.experiences {
+    for experience in &experiences {
         let Some(manifest_name) = experience_names.get(&experience.experience.uid) else {
             continue;
         };
@@ -490,6 +502,18 @@ fn experience_doc(
         spec_map.push(("description", Node::string(&spec.description)));
     }
     if !spec.tags.is_empty() {
+        for tag in &spec.tags {
+            let valid = (1..=32).contains(&tag.chars().count())
+                && tag
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | ':' | '-'));
+            if !valid {
+                warnings.push(format!(
+                    "{what}: tag `{tag}` is not 1-32 letters, digits, `_`, `:` or `-`, so \
+                     validate will reject it; rename it in the UI or edit the manifest"
+                ));
+            }
+        }
         spec_map.push(("tags", Node::strings(&spec.tags)));
     }
     spec_map.push(("status", Node::plain(status_word(spec.status))));
@@ -707,7 +731,7 @@ pub mod yaml {
         let Some(first) = text.chars().next() else {
             return false;
         };
-        if !(first.is_ascii_alphabetic() || first == '_' || first == '/') {
+        if !(first.is_alphabetic() || first == '_' || first == '/') {
             return false;
         }
         if text.ends_with(' ') || text.ends_with(':') {
@@ -720,8 +744,7 @@ pub mod yaml {
             return false;
         }
         text.chars().all(|ch| {
-            ch.is_ascii_alphanumeric()
-                || matches!(ch, '_' | '-' | '.' | '/' | '@' | ':' | '+' | ' ')
+            ch.is_alphanumeric() || matches!(ch, '_' | '-' | '.' | '/' | '@' | ':' | '+' | ' ')
         })
     }
 
@@ -1114,6 +1137,55 @@ mod tests {
     }
 
     #[test]
+    fn experiences_without_variants_are_skipped_and_priority_left_unmanaged() {
+        let mut project = storefront();
+        project.experiences.push(experience(
+            "x3",
+            "fresh",
+            "SEGMENTED",
+            json!(["has space"]),
+            vec![version("v9", "DRAFT", json!([]), json!({}))],
+        ));
+        project.priority.push("x3".to_owned());
+        let exported = export(&state(vec![project]), &[]);
+        let experiences = &exported.files[&PathBuf::from("storefront/experiences.yaml")];
+        assert!(!experiences.contains("fresh"), "{experiences}");
+        let project = &exported.files[&PathBuf::from("storefront/project.yaml")];
+        assert!(!project.contains("experienceOrder"), "{project}");
+        insta::assert_snapshot!(exported.warnings.join("\n"), @r"
+        project `Storefront`: audience `lytics-vip` is synced from Lytics and has no rules; it was not exported (manifests cannot manage it)
+        project `Storefront`: experience `fresh`: tag `has space` is not 1-32 letters, digits, `_`, `:` or `-`, so validate will reject it; rename it in the UI or edit the manifest
+        project `Storefront`: experience `fresh` has no variants yet and manifests need at least one; it was not exported (add a variant in the UI and export again, or write its manifest by hand)
+        project `Storefront`: experience `homepage-hero` has a draft version waiting alongside its active one; only the active version was exported (publish or discard the draft in the UI to export it)
+        project `Storefront`: experience `homepage-hero`: variant `VIP` uses audience `lytics-vip`, which was not exported (synced from outside); the reference was left out, so plan will show a change
+        project `Storefront`: experienceOrder was left out (priority stays unmanaged) because it includes experience `fresh`, which was not exported
+        ");
+    }
+
+    #[test]
+    fn output_is_deterministic_and_ignores_live_order() {
+        let forward = storefront();
+        let mut reversed = storefront();
+        let mut lytics = reversed.audiences[1].clone();
+        lytics.uid = "u0".to_owned();
+        lytics.name = "another-lytics".to_owned();
+        reversed.audiences.push(lytics.clone());
+        let mut forward = forward;
+        forward.audiences.insert(0, lytics);
+        reversed.attributes.reverse();
+        reversed.events.reverse();
+        reversed.audiences.reverse();
+        reversed.experiences.reverse();
+        if let Some(members) = reversed.members.as_mut() {
+            members.reverse();
+        }
+        assert_eq!(
+            export(&state(vec![forward]), &[]),
+            export(&state(vec![reversed]), &[])
+        );
+    }
+
+    #[test]
     fn slugs_are_folder_safe() {
         assert_eq!(slug("Storefront"), "storefront");
         assert_eq!(slug("  My  Shop / EU "), "my-shop-eu");
@@ -1126,6 +1198,7 @@ mod tests {
             ("gold", "gold"),
             ("env:production", "env:production"),
             ("owner@example.com", "owner@example.com"),
+            ("Größe über", "Größe über"),
             ("yes", "\"yes\""),
             ("No", "\"No\""),
             ("~", "\"~\""),
