@@ -14,8 +14,6 @@ use std::path::{Path, PathBuf};
 use crate::diagnostic::{Code, Diagnostic, Severity, Sources};
 use crate::model::DesiredState;
 
-pub use crate::diagnostic::Sources as SourceMap;
-
 /// Files larger than this are refused.
 pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
 
