@@ -390,4 +390,5 @@ fn differing_objects(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

@@ -871,3 +871,38 @@ fn the_report_serializes_with_tagged_outcomes() {
         json!({"address": "project/shop", "kind": "project", "action": "create", "outcome": {"status": "skipped", "blocked_by": "x"}})
     );
 }
+
+#[tokio::test]
+async fn cancelled_midway_finishes_in_flight_work_and_skips_the_rest() {
+    struct CancelOnFirst(CancelToken, usize);
+    impl Reporter for CancelOnFirst {
+        fn finished(&mut self, _change: &Change, _outcome: &Outcome) {
+            self.1 += 1;
+            self.0.cancel();
+        }
+    }
+    let api = Fake::new(true);
+    let cancel = CancelToken::new();
+    let mut reporter = CancelOnFirst(cancel.clone(), 0);
+    let plan = full_plan(ExperienceStatus::Draft);
+    let report = apply(
+        &plan,
+        Arc::clone(&api),
+        &LiveState::default(),
+        &config(4),
+        cancel,
+        &mut reporter,
+    )
+    .await;
+    assert!(report.interrupted);
+    // Only the project had started when it finished and the run was cancelled.
+    assert_eq!(reporter.1, 1);
+    assert_eq!((report.applied, report.skipped), (1, 6));
+    assert_eq!(
+        report.results[1].outcome,
+        Outcome::Skipped {
+            blocked_by: "interrupted before it started".to_owned()
+        }
+    );
+    assert!(!report.is_success());
+}

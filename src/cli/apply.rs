@@ -53,60 +53,8 @@ pub enum ReportFormat {
 const INTERRUPTED: u8 = 130;
 
 pub async fn run(global: &super::GlobalArgs, args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    match interim_target::select(global)? {
-        interim_target::Target::Http(backend) => execute(Arc::new(Api::new(backend)), args).await,
-        interim_target::Target::Embedded(backend) => {
-            execute(Arc::new(Api::new(backend)), args).await
-        }
-    }
-}
-
-/// Target selection until `cli::target::select` lands (same rules as `docs/http-client.md`).
-mod interim_target {
-    use crate::live::embedded::EmbeddedBackend;
-    use crate::live::http::{self, Credentials, HttpBackend, HttpConfig, Secret};
-
-    pub(super) enum Target {
-        Http(HttpBackend),
-        Embedded(EmbeddedBackend),
-    }
-
-    pub(super) fn select(global: &super::super::GlobalArgs) -> anyhow::Result<Target> {
-        let url = match (&global.endpoint, &global.region) {
-            (Some(_), Some(_)) => anyhow::bail!("give `--endpoint` or `--region`, not both"),
-            (Some(endpoint), None) => endpoint.clone(),
-            (None, Some(region)) => http::region_url(region)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "unknown region `{region}`; expected one of {}",
-                        http::REGIONS.join(", ")
-                    )
-                })?
-                .to_owned(),
-            (None, None) => return Ok(Target::Embedded(EmbeddedBackend::open(&global.state_dir)?)),
-        };
-        let token = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        let credentials = match (
-            token("CONTENTSTACK_AUTHTOKEN"),
-            token("CONTENTSTACK_OAUTH_TOKEN"),
-        ) {
-            (Some(_), Some(_)) => anyhow::bail!(
-                "set `CONTENTSTACK_AUTHTOKEN` or `CONTENTSTACK_OAUTH_TOKEN`, not both"
-            ),
-            (Some(authtoken), None) => Credentials::Authtoken(Secret::new(authtoken)),
-            (None, Some(oauth)) => Credentials::Bearer(Secret::new(oauth)),
-            (None, None) => Credentials::None,
-        };
-        let hosted = url
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split(['/', ':']).next())
-            .is_some_and(|host| host.ends_with("contentstack.com"));
-        let mut config = HttpConfig::new(url, credentials);
-        config.organization_uid = token("CONTENTSTACK_ORGANIZATION_UID");
-        config.supports_members = !hosted;
-        Ok(Target::Http(HttpBackend::new(config)?))
-    }
+    let target = super::target::select(global)?;
+    execute(Arc::new(Api::new(target)), args).await
 }
 
 /// What to apply, and the live state it starts from.

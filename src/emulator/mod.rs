@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Limits, Store};
 use crate::wire;
 
-pub use server::Shared;
+use server::Shared;
 
 /// One user of the emulated organization. `Debug` never prints the token.
 #[derive(Clone, PartialEq, Eq, Deserialize)]

@@ -62,7 +62,7 @@ impl Bucket {
 }
 
 /// Everything the handler shares.
-pub struct Shared {
+pub(super) struct Shared {
     config: EmulatorConfig,
     pub(super) store: tokio::sync::Mutex<Store>,
     pub(super) counters: Counters,

@@ -22,6 +22,23 @@ const ORGANIZATION: &str = "local";
 /// The default user and first organization owner.
 const DEFAULT_USER: &str = "owner@example.com";
 
+/// The users of a new local organization: those of `examples/emulator-users.yaml`, so that
+/// `PZCTL_LOCAL_USER` can act as an organization admin or member as against the emulator.
+fn initial_users() -> Vec<wire::User> {
+    [
+        (DEFAULT_USER, OrgRole::Owner),
+        ("admin@example.com", OrgRole::Admin),
+        ("member@example.com", OrgRole::Member),
+        ("dev@example.com", OrgRole::Member),
+    ]
+    .into_iter()
+    .map(|(email, organization_role)| wire::User {
+        email: email.to_owned(),
+        organization_role,
+    })
+    .collect()
+}
+
 /// Identity of the state file as last read or written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Stamp {
@@ -183,14 +200,7 @@ impl Inner {
                     Store::from_json(value)
                         .map_err(|e| local("corrupt state file", &self.state, e))?
                 }
-                None => Store::new(
-                    ORGANIZATION,
-                    vec![wire::User {
-                        email: DEFAULT_USER.to_owned(),
-                        organization_role: OrgRole::Owner,
-                    }],
-                    Limits::default(),
-                ),
+                None => Store::new(ORGANIZATION, initial_users(), Limits::default()),
             };
             cache.store = Some(store);
             cache.stamp = stamp.clone();
@@ -274,7 +284,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(list[0]["uid"], project["uid"]);
         // Errors come back as API errors with the path.
-        let error = create_project(&again, "p1").unwrap_err();
+        let error = create_project(&again, "p1").expect_err("the call should fail");
         assert_eq!(error.status(), Some(400));
         // The first handle sees the second's writes (cache invalidated by the file change).
         create_project(&again, "p2").unwrap_or_else(|e| panic!("{e}"));
@@ -325,6 +335,32 @@ mod tests {
             .send_blocking(&Request::get("/events").project(&uid))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(events.as_array().map(Vec::len), Some(100));
+    }
+
+    #[test]
+    fn initial_users_match_the_emulator_example() {
+        let example: Vec<wire::User> = crate::emulator::EmulatorConfig::with_default_users()
+            .users
+            .iter()
+            .map(|user| wire::User {
+                email: user.email.clone(),
+                organization_role: user.role,
+            })
+            .collect();
+        assert_eq!(initial_users(), example);
+    }
+
+    #[test]
+    fn acts_as_a_seeded_member() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let member = EmbeddedBackend::open_as(dir.path(), "member@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let me = member
+            .send_blocking(&Request::get("/user"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(me["organizationRole"], "member");
+        let error = create_project(&member, "p").expect_err("members cannot create projects");
+        assert_eq!(error.status(), Some(403));
     }
 
     #[tokio::test]

@@ -296,8 +296,8 @@ fn diff_project(
         }
     };
 
-    if let (Some(wanted), Some(members)) = (&desired.members, &live_members) {
-        diff_members(
+    match (&desired.members, &live_members) {
+        (Some(wanted), Some(members)) => diff_members(
             desired,
             wanted,
             members,
@@ -305,7 +305,19 @@ fn diff_project(
             may_delete,
             builder,
             diagnostics,
-        );
+        ),
+        (Some(wanted), None) => {
+            // The endpoint cannot list members (the hosted API): every declared member is shown
+            // as an invitation, which apply prints as a manual step. Nothing is removed.
+            let first = builder.planned.len();
+            diff_members(desired, wanted, &[], live, false, builder, diagnostics);
+            for planned in &mut builder.planned[first..] {
+                planned.change.note = Some(
+                    "members cannot be read on this endpoint: check and invite by hand".to_owned(),
+                );
+            }
+        }
+        _ => {}
     }
 
     let names = Names::from_live(live_project);

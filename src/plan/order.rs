@@ -24,8 +24,11 @@ fn phase(planned: &Planned) -> u8 {
     }
 }
 
+/// (project, phase, kind rank, name).
+type SortKey = (String, u8, u8, String);
+
 /// The tie-break key: deletes run in reverse kind order.
-fn sort_key(planned: &Planned) -> (String, u8, u8, String) {
+fn sort_key(planned: &Planned) -> SortKey {
     let kind = planned.change.kind as u8;
     let kind = if planned.change.action == Action::Delete {
         u8::MAX - kind
@@ -158,7 +161,7 @@ pub(crate) fn order(planned: Vec<Planned>) -> Result<Vec<Planned>, Diagnostic> {
             dependents[dependency].push(index);
         }
     }
-    let mut ready: BTreeSet<(&(String, u8, u8, String), usize)> = (0..planned.len())
+    let mut ready: BTreeSet<(&SortKey, usize)> = (0..planned.len())
         .filter(|&index| waiting[index] == 0)
         .map(|index| (&keys[index], index))
         .collect();

@@ -796,7 +796,7 @@ fn version_content_rules() {
         &mut t,
         json!({"status": "DRAFT", "variants": [ab("A", 100)]}),
     )
-    .unwrap_err();
+    .expect_err("the call should fail");
     assert!(has_code(
         &error,
         "personalize.EXPERIENCES.VERSIONS.AB_TEST_MIN_VARIANTS"
@@ -805,7 +805,7 @@ fn version_content_rules() {
         &mut t,
         json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 40)]}),
     )
-    .unwrap_err();
+    .expect_err("the call should fail");
     assert!(has_code(
         &error,
         "personalize.EXPERIENCES.VERSIONS.INVALID_TRAFFIC_DISTRIBUTION"
@@ -814,13 +814,14 @@ fn version_content_rules() {
         &mut t,
         json!({"status": "DRAFT", "variants": [segmented(&aud)]}),
     )
-    .unwrap_err();
+    .expect_err("the call should fail");
     assert!(has_code(
         &error,
         "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_TYPE"
     ));
     let four = json!([ab("A", 25), ab("B", 25), ab("C", 25), ab("D", 25)]);
-    let error = put(&mut t, json!({"status": "DRAFT", "variants": four})).unwrap_err();
+    let error = put(&mut t, json!({"status": "DRAFT", "variants": four}))
+        .expect_err("the call should fail");
     assert!(has_code(
         &error,
         "personalize.EXPERIENCES.VERSIONS.VARIANT_COUNT_EXCEEDED"
@@ -829,7 +830,7 @@ fn version_content_rules() {
         &mut t,
         json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 50)], "metrics": [{"__type": "Primary", "event": "6650f0c2aaaaaaaaaaaaaaaa", "name": "x"}]}),
     )
-    .unwrap_err();
+    .expect_err("the call should fail");
     assert!(has_code(
         &error,
         "personalize.EXPERIENCES.VERSIONS.EVENT_NOT_FOUND"
@@ -838,7 +839,7 @@ fn version_content_rules() {
         &mut t,
         json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 50)], "targeting": {"audience": {"audiences": ["6650f0c2aaaaaaaaaaaaaaaa"], "audienceCombinationType": "AND"}}}),
     )
-    .unwrap_err();
+    .expect_err("the call should fail");
     assert!(has_code(
         &error,
         "personalize.EXPERIENCES.VERSIONS.AUDIENCE_NOT_FOUND"
@@ -847,7 +848,7 @@ fn version_content_rules() {
         &mut t,
         json!({"status": "DRAFT", "variants": [{"__type": "ABTestVariant", "name": "A", "shortUid": "7", "trafficDistribution": 50}, ab("B", 50)]}),
     )
-    .unwrap_err();
+    .expect_err("the call should fail");
     assert!(has_code(
         &error,
         "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_SHORT_UID"
@@ -987,11 +988,17 @@ fn permission_table() {
         );
     }
     // Org member without a project role: 403 for everything; project not listed.
-    assert_eq!(content(&mut t, MEMBER).unwrap_err(), ApiError::forbidden());
-    assert_eq!(manage(&mut t, MEMBER).unwrap_err(), ApiError::forbidden());
+    assert_eq!(
+        content(&mut t, MEMBER).expect_err("the call should fail"),
+        ApiError::forbidden()
+    );
+    assert_eq!(
+        manage(&mut t, MEMBER).expect_err("the call should fail"),
+        ApiError::forbidden()
+    );
     assert_eq!(
         t.call(MEMBER, Method::Get, "/attributes", Some(&p), None)
-            .unwrap_err()
+            .expect_err("the call should fail")
             .status,
         403
     );
@@ -1015,7 +1022,12 @@ fn permission_table() {
         None,
         Some(json!({"email": MEMBER, "role": "MEMBER", "invitationMessage": "hi"})),
     );
-    assert_eq!(content(&mut t, MEMBER).unwrap_err().status, 403);
+    assert_eq!(
+        content(&mut t, MEMBER)
+            .expect_err("the call should fail")
+            .status,
+        403
+    );
     // Someone else cannot accept for them.
     let error = t.err(
         DEV,
@@ -1035,7 +1047,12 @@ fn permission_table() {
     assert_eq!(accepted["status"], "ACCEPTED");
     // Accepted project member: content yes, manage no.
     assert!(content(&mut t, MEMBER).is_ok());
-    assert_eq!(manage(&mut t, MEMBER).unwrap_err().status, 403);
+    assert_eq!(
+        manage(&mut t, MEMBER)
+            .expect_err("the call should fail")
+            .status,
+        403
+    );
     let error = t.err(
         MEMBER,
         Method::Post,
@@ -1077,7 +1094,12 @@ fn permission_table() {
     assert_eq!(invited["email"], DEV);
     assert_eq!(invited["status"], "PENDING");
     // A pending owner has no powers.
-    assert_eq!(manage(&mut t, DEV).unwrap_err().status, 403);
+    assert_eq!(
+        manage(&mut t, DEV)
+            .expect_err("the call should fail")
+            .status,
+        403
+    );
     let members = t.ok(
         MEMBER,
         Method::Get,
@@ -1220,4 +1242,109 @@ fn timestamps_are_deterministic_and_move() {
         t.store.to_json()
     };
     assert_eq!(run(), run());
+}
+
+/// The whole table: 3 organization roles x 5 project standings, three kinds of action.
+#[test]
+fn permission_matrix() {
+    #[derive(Clone, Copy, Debug)]
+    enum Standing {
+        None,
+        PendingMember,
+        Member,
+        PendingOwner,
+        Owner,
+    }
+    let standings = [
+        Standing::None,
+        Standing::PendingMember,
+        Standing::Member,
+        Standing::PendingOwner,
+        Standing::Owner,
+    ];
+    // Actors: ADMIN is an org admin, MEMBER an org member; the org owner created the project.
+    for actor in [OWNER, ADMIN, MEMBER] {
+        for standing in standings {
+            let mut t = T::new();
+            let p = t.project("p1");
+            if actor != OWNER {
+                let role = match standing {
+                    Standing::Owner | Standing::PendingOwner => Some("OWNER"),
+                    Standing::Member | Standing::PendingMember => Some("MEMBER"),
+                    Standing::None => None,
+                };
+                if let Some(role) = role {
+                    t.ok(
+                        OWNER,
+                        Method::Post,
+                        &format!("/projects/{p}/users"),
+                        None,
+                        Some(json!({"email": actor, "role": role})),
+                    );
+                    if matches!(standing, Standing::Owner | Standing::Member) {
+                        t.ok(
+                            actor,
+                            Method::Post,
+                            &format!("/projects/{p}/users/{actor}/accept"),
+                            None,
+                            None,
+                        );
+                    }
+                }
+            }
+            let org_admin = actor != MEMBER;
+            let accepted = matches!(standing, Standing::Owner | Standing::Member);
+            let expect_read = org_admin || accepted;
+            let expect_manage = org_admin || matches!(standing, Standing::Owner);
+            let read = t.call(actor, Method::Get, "/experiences", Some(&p), None);
+            let write = t.call(
+                actor,
+                Method::Post,
+                "/events",
+                Some(&p),
+                Some(json!({"key": "k"})),
+            );
+            let priority = t.call(actor, Method::Get, "/experiences-priority", Some(&p), None);
+            let members = t.call(
+                actor,
+                Method::Get,
+                &format!("/projects/{p}/users"),
+                None,
+                None,
+            );
+            let manage = t.call(
+                actor,
+                Method::Put,
+                &format!("/projects/{p}"),
+                None,
+                Some(json!({"name": "p1", "connectedStackApiKey": "blt9"})),
+            );
+            let invite = t.call(
+                actor,
+                Method::Post,
+                &format!("/projects/{p}/users"),
+                None,
+                Some(json!({"email": "x@example.com", "role": "MEMBER"})),
+            );
+            let delete = t.call(actor, Method::Delete, &format!("/projects/{p}"), None, None);
+            let case = format!("{actor} {standing:?}");
+            for (what, result, expected) in [
+                ("read", &read, expect_read),
+                ("write", &write, expect_read),
+                ("priority", &priority, expect_read),
+                ("members", &members, expect_read),
+                ("manage", &manage, expect_manage),
+                ("invite", &invite, expect_manage),
+                ("delete", &delete, expect_manage),
+            ] {
+                match result {
+                    Ok(_) => assert!(expected, "{case}: {what} should be forbidden"),
+                    Err(error) => {
+                        assert!(!expected, "{case}: {what} failed: {error}");
+                        assert_eq!(*error, ApiError::forbidden(), "{case}: {what}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -634,6 +634,13 @@ mod suite {
         );
         let listed = t.ok("list", api.list_projects().await);
         assert_eq!(listed.len(), 2);
+        let one = t.ok(
+            "get one project",
+            api.backend
+                .send(Request::get(format!("/projects/{}", alpha.uid)))
+                .await,
+        );
+        assert_eq!(one["name"], "alpha");
         let filtered: Vec<wire::Project> = serde_json::from_value(
             t.ok(
                 "list by stack",
@@ -1120,6 +1127,34 @@ mod suite {
             404,
             None,
         );
+        t.fails(
+            "delete the active version",
+            api.delete_version(p, e, &next.uid).await,
+            400,
+            Some("CANNOT_DELETE_LOCKED_VERSION"),
+        );
+        let spare = t.ok(
+            "another draft",
+            api.create_version(
+                p,
+                e,
+                &segmented(VersionStatus::Draft, &["Spare"], &gold.uid),
+            )
+            .await,
+        );
+        t.ok(
+            "delete the draft",
+            api.delete_version(p, e, &spare.uid).await,
+        );
+        let mut changed = experience_input("hero", wire::ExperienceType::Segmented);
+        changed.description = "new words".to_owned();
+        changed.tags = vec!["B".to_owned(), "a".to_owned()];
+        let updated = t.ok(
+            "update the experience",
+            api.update_experience(p, e, &changed).await,
+        );
+        assert_eq!(updated.description, "new words");
+        assert_eq!(updated.tags, ["b", "a"]);
         let fetched = t.ok("get experience", api.get_experience(p, e).await);
         assert_eq!(fetched.status, "ACTIVE");
         assert_eq!(fetched.latest_version, next.uid);
@@ -1171,6 +1206,12 @@ mod suite {
                 .await,
         )
         .ok();
+        t.fails(
+            "delete the only version",
+            api.delete_version(p, &ab.uid, &ab.latest_version).await,
+            400,
+            Some("CANNOT_DELETE_ONLY_DRAFT"),
+        );
         t.ok(
             "delete the active experience",
             api.delete_experience(p, e).await,
@@ -1370,6 +1411,8 @@ mod suite {
         let state = pzctl::live::observe(api, None).await;
         let state = t.ok("observe", state.map(|state| summarize(&state)));
         assert_eq!(state["projects"].as_object().map(|m| m.len()), Some(2));
+        assert_eq!(state["principal"]["email"], Who::Owner.email());
+        assert_eq!(state["principal"]["role"], "owner");
         let only = ["obs-b".to_owned()];
         let state = pzctl::live::observe(api, Some(&only)).await;
         let state = t.ok("observe only obs-b", state.map(|state| summarize(&state)));
@@ -1714,8 +1757,11 @@ mod faces {
     use pzctl::wire;
     use serde_json::Value;
 
+    use pzctl::emulator::{EmulatorConfig, EmulatorHandle};
+    use pzctl::live::http::HttpBackend;
+
     use super::suite::{Face, Who};
-    use crate::support::TestContext;
+    use crate::support::{TestContext, emulator, http_backend};
 
     fn default_users() -> Vec<wire::User> {
         let role = |who: Who| match who {
@@ -1822,6 +1868,38 @@ mod faces {
         }
     }
 
+    /// The emulator over HTTP on 127.0.0.1:0, one client per user token.
+    pub struct HttpFace {
+        /// Kept so the emulator runs as long as the face.
+        _emulator: EmulatorHandle,
+        apis: Vec<Api<HttpBackend>>,
+    }
+
+    impl HttpFace {
+        pub fn new() -> Self {
+            Self::with_config(EmulatorConfig::with_default_users())
+        }
+
+        pub fn with_config(config: EmulatorConfig) -> Self {
+            let emulator = emulator(config);
+            let apis = Who::ALL
+                .iter()
+                .map(|who| Api::new(http_backend(&emulator.url(), who.token())))
+                .collect();
+            HttpFace {
+                _emulator: emulator,
+                apis,
+            }
+        }
+    }
+
+    impl Face for HttpFace {
+        type B = HttpBackend;
+        fn api(&self, who: Who) -> &Api<HttpBackend> {
+            &self.apis[index(who)]
+        }
+    }
+
     impl Face for EmbeddedFace {
         type B = EmbeddedBackend;
         fn api(&self, who: Who) -> &Api<EmbeddedBackend> {
@@ -1842,14 +1920,22 @@ macro_rules! conformance {
                     let started = std::time::Instant::now();
                     let embedded = super::suite::$name(&super::faces::EmbeddedFace::new()).await;
                     let embedded_time = started.elapsed();
+                    let started = std::time::Instant::now();
+                    let http = super::suite::$name(&super::faces::HttpFace::new()).await;
+                    let http_time = started.elapsed();
                     eprintln!(
-                        "{}: store {store_time:?}, embedded {embedded_time:?}",
+                        "{}: store {store_time:?}, embedded {embedded_time:?}, http {http_time:?}",
                         stringify!($name)
                     );
                     super::suite::assert_same(
                         stringify!($name),
                         ("store", &store),
                         ("embedded", &embedded),
+                    );
+                    super::suite::assert_same(
+                        stringify!($name),
+                        ("embedded", &embedded),
+                        ("http", &http),
                     );
                 }
             )*
@@ -1869,3 +1955,185 @@ conformance!(
     observe,
     permissions,
 );
+
+/// The HTTP client against the emulator's fault injection: rate limits, 5xx, dropped answers.
+mod faults {
+    use std::time::{Duration, Instant};
+
+    use pzctl::emulator::EmulatorConfig;
+    use pzctl::live::http::HttpBackend;
+    use pzctl::live::{Api, BackendError};
+
+    use super::suite::{Who, project_input};
+    use crate::support::{emulator, fast_config};
+
+    fn client(url: &str, max_retries: u32) -> Api<HttpBackend> {
+        let mut config = fast_config(url, Some(Who::Owner.token()));
+        config.max_retries = max_retries;
+        Api::new(HttpBackend::new(config).unwrap())
+    }
+
+    #[tokio::test]
+    async fn gets_and_puts_survive_server_faults() {
+        let mut config = EmulatorConfig::with_default_users();
+        config.fault_rate = 0.3;
+        config.seed = 7;
+        let emulator = emulator(config);
+        let api = client(&emulator.url(), 12);
+
+        // A POST is not retried; the caller looks before it creates again. Injected 5xx come
+        // before processing, so the look finds nothing and the create is repeated.
+        let project = loop {
+            match api.create_project(&project_input("faulty", None)).await {
+                Ok(project) => break project,
+                Err(error) => {
+                    assert!(error.status().is_some_and(|s| s >= 500), "{error}");
+                    let listed = api.list_projects().await.unwrap();
+                    assert!(listed.iter().all(|p| p.name != "faulty"));
+                }
+            }
+        };
+        for round in 0..15 {
+            let mut input = project_input("faulty", None);
+            input.description = format!("round {round}");
+            let updated = api.update_project(&project.uid, &input).await.unwrap();
+            assert_eq!(updated.description, input.description);
+            let listed = api.list_projects().await.unwrap();
+            assert_eq!(listed.len(), 1);
+        }
+        let state = pzctl::live::observe(&api, None).await.unwrap();
+        assert_eq!(state.projects.len(), 1);
+
+        let client = api.backend.stats();
+        let server = emulator.stats();
+        assert!(server.server_errors > 0, "no fault was injected");
+        assert!(client.retries > 0, "nothing was retried");
+        assert_eq!(
+            client.requests, server.requests,
+            "every attempt reached the emulator"
+        );
+    }
+
+    #[tokio::test]
+    async fn rate_limited_calls_wait_for_retry_after() {
+        let mut config = EmulatorConfig::with_default_users();
+        config.rate_limit = Some(5.0);
+        let emulator = emulator(config);
+        let api = client(&emulator.url(), 5);
+
+        let started = Instant::now();
+        for _ in 0..12 {
+            api.list_projects().await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        let stats = api.backend.stats();
+        assert!(stats.rate_limited >= 1, "the emulator never said 429");
+        assert_eq!(stats.rate_limited, emulator.stats().rate_limited);
+        // The emulator says `Retry-After: 1` (at least); each 429 costs a full second.
+        let floor = Duration::from_millis(950) * u32::try_from(stats.rate_limited).unwrap();
+        assert!(
+            elapsed >= floor,
+            "{} 429s but only {elapsed:?}",
+            stats.rate_limited
+        );
+        eprintln!(
+            "12 GETs at 5 rps: {elapsed:?}, {} x 429",
+            stats.rate_limited
+        );
+    }
+
+    #[tokio::test]
+    async fn pacing_stays_under_the_rate_limit() {
+        let mut config = EmulatorConfig::with_default_users();
+        config.rate_limit = Some(20.0);
+        let emulator = emulator(config);
+        let mut client_config = fast_config(&emulator.url(), Some(Who::Owner.token()));
+        client_config.requests_per_second = 20.0;
+        let api = Api::new(HttpBackend::new(client_config).unwrap());
+        let started = Instant::now();
+        let reads = async {
+            for _ in 0..15 {
+                api.list_projects().await.unwrap();
+            }
+        };
+        // Two concurrent streams share one limiter.
+        tokio::join!(reads, async {
+            for _ in 0..15 {
+                api.current_user().await.unwrap();
+            }
+        });
+        let elapsed = started.elapsed();
+        assert_eq!(
+            emulator.stats().rate_limited,
+            0,
+            "paced calls were rate limited"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(1400),
+            "30 calls at 20 rps took {elapsed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn dropped_post_is_a_transport_error_and_is_sent_once() {
+        let mut config = EmulatorConfig::with_default_users();
+        config.drop_rate = 1.0;
+        let emulator = emulator(config);
+        let api = client(&emulator.url(), 3);
+
+        let error = api
+            .create_project(&project_input("lost", None))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, BackendError::Transport { .. }), "{error:?}");
+        assert!(error.to_string().contains("POST /projects"), "{error}");
+        let stats = emulator.stats();
+        assert_eq!(
+            (stats.requests, stats.drops),
+            (1, 1),
+            "the POST was sent once"
+        );
+        // The answer was lost but the create happened: callers must look before repeating.
+        let state = emulator.state().to_string();
+        assert!(
+            state.contains("\"lost\""),
+            "the dropped create did not happen"
+        );
+
+        let error = api.list_projects().await.unwrap_err();
+        assert!(matches!(error, BackendError::Transport { .. }), "{error:?}");
+        assert_eq!(
+            emulator.stats().requests,
+            1 + 4,
+            "a GET is tried 1 + 3 times"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_or_missing_tokens_are_401_without_echoing_the_token() {
+        let emulator = crate::support::default_emulator();
+        for token in [Some("nope-SECRET-token"), None] {
+            let api = Api::new(HttpBackend::new(fast_config(&emulator.url(), token)).unwrap());
+            let error = api.list_projects().await.unwrap_err();
+            assert_eq!(error.status(), Some(401), "{error}");
+            let text = format!("{error} {error:?}");
+            assert!(text.contains("not allowed in here"), "{text}");
+            assert!(!text.contains("nope-SECRET-token"), "{text}");
+        }
+        assert_eq!(emulator.stats().requests, 2, "401 is not retried");
+    }
+
+    #[tokio::test]
+    async fn gets_survive_dropped_answers() {
+        let mut config = EmulatorConfig::with_default_users();
+        config.drop_rate = 0.4;
+        config.seed = 3;
+        let emulator = emulator(config);
+        let api = client(&emulator.url(), 15);
+        for _ in 0..20 {
+            assert!(api.list_projects().await.unwrap().is_empty());
+        }
+        assert!(emulator.stats().drops > 0, "nothing was dropped");
+        assert!(api.backend.stats().retries > 0);
+    }
+}

@@ -906,6 +906,58 @@ fn unknown_principal_skips_permission_checks() {
 }
 
 #[test]
+fn members_on_an_endpoint_without_members_are_shown_as_manual_invitations() {
+    let desired = fixture();
+    let mut live = live_from(&desired, None);
+    project_mut(&mut live, "storefront").members = None;
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert_eq!(
+        addresses(&plan),
+        vec![
+            (Action::Create, "project/storefront/member/dev@example.com"),
+            (
+                Action::Create,
+                "project/storefront/member/owner@example.com"
+            ),
+        ]
+    );
+    assert!(plan.changes.iter().all(|change| {
+        change
+            .note
+            .as_deref()
+            .is_some_and(|note| note.contains("by hand"))
+    }));
+}
+
+#[test]
+fn creator_not_in_the_member_list_is_removed_last() {
+    let admin = Principal {
+        email: "admin@example.com".to_owned(),
+        org_role: OrgRole::Admin,
+    };
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .prune = true;
+    let live = LiveState {
+        projects: BTreeMap::new(),
+        principal: Some(admin),
+    };
+    let plan = check(
+        "creator_removed_last",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+    let last = plan.changes.last().expect("changes");
+    assert_eq!(last.address, "project/storefront/member/admin@example.com");
+    assert_eq!(last.action, Action::Delete);
+    assert_eq!(last.depends_on.len(), plan.changes.len() - 1);
+}
+
+#[test]
 fn last_owner_guard() {
     let mut desired = fixture();
     let live = live_from(&desired, Some(owner()));
@@ -1380,5 +1432,117 @@ fn check_rules(plan: &Plan) {
                 }
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line, against a fresh embedded organization.
+
+mod cli {
+    use std::path::{Path, PathBuf};
+
+    use crate::support::TestContext;
+
+    fn quickstart() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart")
+    }
+
+    fn pzctl(context: &TestContext) -> assert_cmd::Command {
+        let mut command = assert_cmd::Command::cargo_bin("pzctl").expect("the pzctl binary");
+        command
+            .current_dir(context.path())
+            .env_remove("PZCTL_ENDPOINT")
+            .env_remove("PZCTL_REGION")
+            .env_remove("PZCTL_LOCAL_USER")
+            .env("NO_COLOR", "1")
+            .arg("--state-dir")
+            .arg(context.path().join("state"));
+        command
+    }
+
+    fn stdout(output: &std::process::Output) -> String {
+        String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
+    }
+
+    #[test]
+    fn plan_quickstart_in_three_formats() {
+        let context = TestContext::new();
+        for (format, name) in [
+            ("text", "cli_quickstart_text"),
+            ("json", "cli_quickstart_json"),
+            ("markdown", "cli_quickstart_markdown"),
+        ] {
+            let output = pzctl(&context)
+                .arg("plan")
+                .arg(quickstart())
+                .args(["--format", format])
+                .output()
+                .expect("runs");
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            insta::assert_snapshot!(name, stdout(&output));
+        }
+    }
+
+    #[test]
+    fn detailed_exitcode_and_out_file() {
+        let context = TestContext::new();
+        let out = context.path().join("plan.json");
+        let output = pzctl(&context)
+            .arg("plan")
+            .arg(quickstart())
+            .args(["--detailed-exitcode", "--format", "json", "--out"])
+            .arg(&out)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(2));
+        let saved = std::fs::read_to_string(&out).expect("the plan file");
+        assert_eq!(saved, stdout(&output));
+        let plan: pzctl::plan::Plan = serde_json::from_str(&saved).expect("a plan");
+        assert!(plan.summary.create > 0);
+        assert!(!saved.to_lowercase().contains("token"));
+
+        // Nothing planned (another project selected): exit 0 even with --detailed-exitcode.
+        let output = pzctl(&context)
+            .arg("plan")
+            .arg(quickstart())
+            .args(["--detailed-exitcode", "--project", "elsewhere"])
+            .output()
+            .expect("runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            stdout(&output),
+            "No changes. The live organization matches the manifests.\n"
+        );
+    }
+
+    #[test]
+    fn invalid_manifests_exit_1_without_touching_the_organization() {
+        let context = TestContext::new();
+        let manifests = context.path().join("manifests");
+        std::fs::create_dir_all(&manifests).expect("mkdir");
+        std::fs::write(
+            manifests.join("bad.yaml"),
+            "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: shop}\nspec: {descriptio: x}\n",
+        )
+        .expect("write");
+        let output = pzctl(&context)
+            .arg("plan")
+            .arg(&manifests)
+            .arg("--detailed-exitcode")
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(1));
+        assert!(output.stdout.is_empty());
+        assert!(!context.path().join("state").exists());
     }
 }

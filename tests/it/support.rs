@@ -50,6 +50,17 @@ pub fn http_backend(base_url: &str, token: &str) -> HttpBackend {
     HttpBackend::new(fast_config(base_url, Some(token))).expect("build the HTTP backend")
 }
 
+/// An emulator on 127.0.0.1:0 (its own thread and runtime; stops when dropped).
+pub fn emulator(config: pzctl::emulator::EmulatorConfig) -> pzctl::emulator::EmulatorHandle {
+    let listen = "127.0.0.1:0".parse().expect("loopback address");
+    pzctl::emulator::start(config, listen).expect("start the emulator")
+}
+
+/// An emulator with the default users (owner-token, admin-token, member-token, dev-token).
+pub fn default_emulator() -> pzctl::emulator::EmulatorHandle {
+    emulator(pzctl::emulator::EmulatorConfig::with_default_users())
+}
+
 /// One request as the scripted server saw it.
 #[derive(Clone, Debug)]
 pub struct Seen {
