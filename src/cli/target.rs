@@ -113,12 +113,23 @@ pub fn http_config(
         ),
         (Some(token), None) => Credentials::Authtoken(Secret::new(token)),
         (None, Some(token)) => Credentials::Bearer(Secret::new(token)),
-        (None, None) => Credentials::None,
+        (None, None) => bail!(
+            "{base_url} needs credentials: set {AUTHTOKEN_ENV} (a user authtoken) or \
+             {OAUTH_TOKEN_ENV} (an OAuth access token)"
+        ),
     };
 
-    let mut config = HttpConfig::new(base_url.clone(), credentials);
-    config.organization_uid = env(ORGANIZATION_ENV);
-    config.supports_members = !is_hosted(&base_url);
+    let hosted = is_hosted(&base_url);
+    let organization_uid = env(ORGANIZATION_ENV);
+    if hosted && organization_uid.is_none() {
+        bail!(
+            "{base_url} needs the organization: set {ORGANIZATION_ENV} (projects are listed and \
+             created per organization)"
+        );
+    }
+    let mut config = HttpConfig::new(base_url, credentials);
+    config.organization_uid = organization_uid;
+    config.supports_members = !hosted;
     Ok(Some(config))
 }
 
@@ -206,6 +217,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!message.contains("tok-AAA") && !message.contains("tok-BBB"));
+    }
+
+    #[test]
+    fn credentials_and_hosted_organization_are_required() {
+        let message = http_config(Some("http://127.0.0.1:4010"), None, &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(AUTHTOKEN_ENV), "{message}");
+        let env = env_of(&[(AUTHTOKEN_ENV, "tok")]);
+        let message = http_config(None, Some("na"), &env).unwrap_err().to_string();
+        assert!(message.contains(ORGANIZATION_ENV), "{message}");
+        // The emulator does not need an organization uid.
+        assert!(http_config(Some("http://127.0.0.1:4010"), None, &env).is_ok());
+    }
+
+    #[test]
+    fn no_endpoint_opens_the_embedded_organization() {
+        let dir = tempfile::tempdir().unwrap();
+        let global = super::super::GlobalArgs {
+            endpoint: None,
+            region: Some("  ".to_owned()),
+            state_dir: dir.path().join(".pzctl"),
+        };
+        let target = select(&global).unwrap();
+        assert!(matches!(target, Target::Embedded(_)), "{target:?}");
+        assert!(target.supports_members());
+        assert!(dir.path().join(".pzctl").is_dir());
     }
 
     #[test]

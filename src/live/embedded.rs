@@ -363,6 +363,229 @@ mod tests {
         assert_eq!(error.status(), Some(403));
     }
 
+    /// Every typed call of `Api` decodes what the store answers.
+    #[tokio::test]
+    async fn typed_api_round_trip() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let backend = EmbeddedBackend::open_as(dir.path(), "owner@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let api = super::super::Api::new(backend);
+        let fail = |e: BackendError| -> ! { panic!("{e}") };
+        let me = api.current_user().await.unwrap_or_else(|e| fail(e));
+        assert_eq!(me.map(|u| u.organization_role), Some(OrgRole::Owner));
+        let input = wire::ProjectInput {
+            name: "p".into(),
+            description: "d".into(),
+            connected_stack_api_key: Some("blt1".into()),
+        };
+        let project = api.create_project(&input).await.unwrap_or_else(|e| fail(e));
+        let p = project.uid.as_str();
+        let input = wire::ProjectInput {
+            connected_stack_api_key: None,
+            ..input
+        };
+        let updated = api
+            .update_project(p, &input)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(updated.connected_stack_api_key, None);
+        assert_eq!(
+            api.list_projects().await.unwrap_or_else(|e| fail(e)).len(),
+            1
+        );
+        let member = wire::MemberInput {
+            email: "dev@example.com".into(),
+            role: wire::ProjectRole::Member,
+            invitation_message: Some("hi".into()),
+        };
+        let invited = api
+            .invite_member(p, &member)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(invited.status, wire::MemberStatus::Pending);
+        let changed = api
+            .update_member(p, "dev@example.com", wire::ProjectRole::Owner)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(changed.role, wire::ProjectRole::Owner);
+        assert_eq!(
+            api.list_members(p).await.unwrap_or_else(|e| fail(e)).len(),
+            2
+        );
+        api.remove_member(p, "dev@example.com")
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let attribute = api
+            .create_attribute(
+                p,
+                &wire::AttributeInput {
+                    name: "Tier".into(),
+                    key: "tier".into(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let event = api
+            .create_event(
+                p,
+                &wire::EventInput {
+                    key: "buy".into(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let definition = wire::AudienceDefinition {
+            kind: "RuleCombination".into(),
+            root: wire::RuleCombination {
+                combination_type: wire::Combination::And,
+                rules: vec![wire::RuleNode::Rule(wire::Rule {
+                    attribute: wire::AttributeReference::Custom {
+                        reference: attribute.uid.clone(),
+                    },
+                    attribute_match_condition: "STRING_EQUALS".into(),
+                    attribute_match_options: Some(wire::MatchOptions {
+                        kind: "StringMatchOptions".into(),
+                        value: json!("gold"),
+                    }),
+                    invert_condition: false,
+                })],
+            },
+        };
+        let audience_input = wire::AudienceInput {
+            name: "gold".into(),
+            description: String::new(),
+            definition,
+        };
+        let audience = api
+            .create_audience(p, &audience_input)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(
+            audience.definition.as_ref(),
+            Some(&audience_input.definition)
+        );
+        let experience = api
+            .create_experience(
+                p,
+                &wire::ExperienceInput {
+                    name: "test".into(),
+                    description: String::new(),
+                    kind: wire::ExperienceType::AbTest,
+                    tags: vec!["B".into(), "a".into()],
+                },
+            )
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(experience.tags, ["b", "a"]);
+        let version = wire::VersionInput {
+            status: wire::VersionStatus::Active,
+            variants: ["A", "B"]
+                .into_iter()
+                .map(|name| wire::Variant::AbTest {
+                    name: name.into(),
+                    short_uid: None,
+                    traffic_distribution: json!(50),
+                })
+                .collect(),
+            metrics: vec![wire::Metric {
+                kind: "Primary".into(),
+                event: event.uid.clone(),
+                name: "Buy".into(),
+            }],
+            targeting: Some(wire::Targeting {
+                audience: wire::TargetingAudience {
+                    audiences: vec![audience.uid.clone()],
+                    audience_combination_type: wire::Combination::And,
+                },
+            }),
+        };
+        let active = api
+            .update_version(p, &experience.uid, &experience.latest_version, &version)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(active.status, wire::VersionStatus::Active);
+        let again = api
+            .get_experience(p, &experience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(again.status, "ACTIVE");
+        assert_eq!(
+            again.referred_audiences,
+            std::slice::from_ref(&audience.uid)
+        );
+        let draft = wire::VersionInput {
+            status: wire::VersionStatus::Draft,
+            ..version
+        };
+        let new_draft = api
+            .create_version(p, &experience.uid, &draft)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let versions = api
+            .list_versions(p, &experience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(versions.len(), 2);
+        api.delete_version(p, &experience.uid, &new_draft.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let priority = api.get_priority(p).await.unwrap_or_else(|e| fail(e));
+        assert_eq!(
+            priority.priority_order,
+            std::slice::from_ref(&experience.uid)
+        );
+        api.put_priority(p, &priority)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(
+            api.list_experiences(p)
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .len(),
+            1
+        );
+        assert_eq!(
+            api.list_events(p).await.unwrap_or_else(|e| fail(e)).len(),
+            1
+        );
+        assert_eq!(
+            api.list_audiences(p)
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .len(),
+            1
+        );
+        api.delete_experience(p, &experience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_audience(p, &audience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_event(p, &event.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let renamed = wire::AttributeInput {
+            name: "Tier 2".into(),
+            key: "tier".into(),
+            description: "d".into(),
+        };
+        api.update_attribute(p, &attribute.uid, &renamed)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_attribute(p, &attribute.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_project(p).await.unwrap_or_else(|e| fail(e));
+        assert!(
+            api.list_projects()
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .is_empty()
+        );
+    }
+
     #[tokio::test]
     async fn async_send_works() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

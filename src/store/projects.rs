@@ -81,7 +81,7 @@ impl Store {
         let body = body_object(request)?;
         let name = required_string(body, "name")?;
         let description = optional_string(body, "description")?.unwrap_or_default();
-        let stack = optional_string(body, "connectedStackApiKey")?;
+        let stack = optional_string(body, "connectedStackApiKey")?.filter(|key| !key.is_empty());
         self.check_project_name(&name, None)?;
         if self.projects.len() >= self.limits.projects_per_org {
             return Err(invalid_ref(
@@ -151,7 +151,7 @@ impl Store {
         let description = optional_string(body, "description")?;
         // Absent keeps the stack; `null` disconnects it.
         let stack = if body.contains_key("connectedStackApiKey") {
-            Some(optional_string(body, "connectedStackApiKey")?)
+            Some(optional_string(body, "connectedStackApiKey")?.filter(|key| !key.is_empty()))
         } else {
             None
         };

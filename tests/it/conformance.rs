@@ -1,7 +1,14 @@
-//! Integration tests: conformance.
+//! Integration tests: conformance of the three faces of live state.
 //!
-//! `client`: the HTTP client's wire behaviour against a scripted server (headers, bodies,
-//! retries, pacing, errors, secrecy).
+//! - `client`: the HTTP client's wire behaviour against a scripted server (headers, bodies,
+//!   retries, pacing, errors, secrecy).
+//! - `suite`: scenarios written once against `Api<B: Backend>` (every endpoint, lifecycle rules,
+//!   limits, `observe`, and the permission table), each recording a normalized transcript.
+//! - `faces`: the in-process store (reference), the embedded organization in a temp dir, and
+//!   the HTTP client against the emulator on 127.0.0.1:0. `cross_face` runs every scenario on
+//!   all three and requires identical transcripts.
+//! - `faults`: the HTTP client against the emulator's fault injection (5xx, 429 with
+//!   `Retry-After`, dropped answers), pacing and request counts.
 
 #![allow(clippy::unwrap_used)]
 
@@ -1956,7 +1963,8 @@ conformance!(
     permissions,
 );
 
-/// The HTTP client against the emulator's fault injection: rate limits, 5xx, dropped answers.
+/// The HTTP client against the emulator: fault injection (rate limits, 5xx, dropped answers),
+/// authentication, pacing and request counts.
 mod faults {
     use std::time::{Duration, Instant};
 
@@ -2124,15 +2132,82 @@ mod faults {
     }
 
     #[tokio::test]
-    async fn gets_survive_dropped_answers() {
+    async fn observe_reads_list_endpoints_only_at_the_default_pace() {
+        let emulator = crate::support::default_emulator();
+        let setup = client(&emulator.url(), 0);
+        for name in ["shop", "blog"] {
+            let project = setup
+                .create_project(&project_input(name, None))
+                .await
+                .unwrap();
+            for exp in ["e1", "e2", "e3"] {
+                setup
+                    .create_experience(
+                        &project.uid,
+                        &super::suite::experience_input(exp, pzctl::wire::ExperienceType::AbTest),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        let before = emulator.stats().requests;
+
+        // Default pacing: 10 requests per second.
+        let mut config = fast_config(&emulator.url(), Some(Who::Owner.token()));
+        config.requests_per_second = 10.0;
+        let api = Api::new(HttpBackend::new(config).unwrap());
+        let started = Instant::now();
+        let state = pzctl::live::observe(&api, None).await.unwrap();
+        let elapsed = started.elapsed();
+
+        // GET /user + GET /projects, six lists per project, one versions list per experience.
+        let expected = 2 + 2 * 6 + 2 * 3;
+        assert_eq!(api.backend.stats().requests, expected);
+        assert_eq!(emulator.stats().requests - before, expected);
+        assert_eq!(state.projects.len(), 2);
+        assert!(state.projects.values().all(|p| p.experiences.len() == 3
+            && p.experiences.iter().all(|e| e.versions.len() == 1)
+            && p.members.as_ref().is_some_and(|m| m.len() == 1)
+            && p.priority.len() == 3));
+        // 20 calls at 10 per second: the first is free, 19 wait 100 ms each.
+        assert!(elapsed >= Duration::from_millis(1850), "{elapsed:?}");
+        eprintln!(
+            "observe of 2 projects x 3 experiences at 10 rps: {expected} requests in {elapsed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn gets_and_puts_survive_dropped_answers() {
         let mut config = EmulatorConfig::with_default_users();
         config.drop_rate = 0.4;
         config.seed = 3;
         let emulator = emulator(config);
         let api = client(&emulator.url(), 15);
-        for _ in 0..20 {
+        for _ in 0..10 {
             assert!(api.list_projects().await.unwrap().is_empty());
         }
+        // A dropped create did happen: look before creating again, never duplicate.
+        let project = loop {
+            match api.create_project(&project_input("dropped", None)).await {
+                Ok(project) => break project,
+                Err(BackendError::Transport { .. }) => {
+                    let listed = api.list_projects().await.unwrap();
+                    if let Some(project) = listed.into_iter().find(|p| p.name == "dropped") {
+                        break project;
+                    }
+                }
+                Err(error) => panic!("unexpected {error}"),
+            }
+        };
+        for round in 0..10 {
+            let mut input = project_input("dropped", None);
+            input.description = format!("round {round}");
+            // A PUT whose answer was lost is simply sent again.
+            api.update_project(&project.uid, &input).await.unwrap();
+        }
+        let listed = api.list_projects().await.unwrap();
+        assert_eq!(listed.len(), 1, "no duplicate project");
+        assert_eq!(listed[0].description, "round 9");
         assert!(emulator.stats().drops > 0, "nothing was dropped");
         assert!(api.backend.stats().retries > 0);
     }
