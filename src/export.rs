@@ -212,14 +212,19 @@ fn export_project(
         live.events.iter().map(|e| (e.uid.as_str(), e.key.as_str())),
     );
     out.warnings.extend(warnings);
-    let (audience_names, warnings) = unique_names(
+    // Externally synced audiences are not exported, so they take no manifest name.
+    let (mut audience_names, warnings) = unique_names(
         name,
         "audience",
         live.audiences
             .iter()
+            .filter(|a| a.definition.is_some())
             .map(|a| (a.uid.as_str(), a.name.as_str())),
     );
     out.warnings.extend(warnings);
+    for audience in live.audiences.iter().filter(|a| a.definition.is_none()) {
+        audience_names.insert(audience.uid.clone(), audience.name.clone());
+    }
     let (experience_names, warnings) = unique_names(
         name,
         "experience",
@@ -275,7 +280,7 @@ fn export_project(
         match convert::audience_spec(audience, &names) {
             Ok(spec) => {
                 let mut dangling = BTreeSet::new();
-                collect_dangling(&spec.rules, &mut dangling);
+                collect_dangling(&spec.rules, &names, &mut dangling);
                 for uid in dangling {
                     out.warnings.push(format!(
                         "project `{name}`: audience `{manifest_name}` uses custom attribute uid \
@@ -422,13 +427,23 @@ fn export_project(
     files.write(out, "experiences.yaml", &values(experience_docs));
 }
 
-fn collect_dangling(group: &RuleGroup, out: &mut BTreeSet<String>) {
+/// The uid in the `uid:…` placeholder that `convert` writes for a reference to an object that
+/// does not exist, unless `name` is a real manifest name that merely looks like one.
+fn dangling<'a>(name: &'a str, known: &BTreeMap<String, String>) -> Option<&'a str> {
+    if known.values().any(|known| known == name) {
+        None
+    } else {
+        name.strip_prefix("uid:")
+    }
+}
+
+fn collect_dangling(group: &RuleGroup, names: &Names, out: &mut BTreeSet<String>) {
     for node in &group.rules {
         match node {
-            RuleNode::Group(inner) => collect_dangling(inner, out),
+            RuleNode::Group(inner) => collect_dangling(inner, names, out),
             RuleNode::Condition(condition) => {
                 if let AttributeRef::Custom(name) = &condition.attribute
-                    && let Some(uid) = name.strip_prefix("uid:")
+                    && let Some(uid) = dangling(name, &names.attributes)
                 {
                     out.insert(uid.to_owned());
                 }
@@ -440,14 +455,14 @@ fn collect_dangling(group: &RuleGroup, out: &mut BTreeSet<String>) {
 /// Keep the audience references that name exported audiences; warn about the others.
 fn keep_exported(
     audiences: &[String],
+    names: &Names,
     skipped: &BTreeMap<String, String>,
     what: &str,
     warnings: &mut Vec<String>,
 ) -> Vec<String> {
-    let skipped_names: BTreeSet<&String> = skipped.values().collect();
     let mut kept = Vec::new();
     for audience in audiences {
-        if let Some(uid) = audience.strip_prefix("uid:") {
+        if let Some(uid) = dangling(audience, &names.audiences) {
             match skipped.get(uid) {
                 Some(skipped_name) => warnings.push(format!(
                     "{what} uses audience `{skipped_name}`, which was not exported (synced from \
@@ -458,12 +473,6 @@ fn keep_exported(
                      left out, so plan will show a change"
                 )),
             }
-        } else if skipped_names.contains(audience) {
-            // Unreachable with uid-keyed names, kept for safety: never emit a skipped name.
-            warnings.push(format!(
-                "{what} uses audience `{audience}`, which was not exported; the reference was \
-                 left out"
-            ));
         } else {
             kept.push(audience.clone());
         }
@@ -547,6 +556,7 @@ fn experience_doc(
             } => {
                 let audiences = keep_exported(
                     audiences,
+                    names,
                     skipped,
                     &format!("{what}: variant `{name}`"),
                     warnings,
@@ -576,7 +586,13 @@ fn experience_doc(
         combination,
     }) = &spec.targeting
     {
-        let audiences = keep_exported(audiences, skipped, &format!("{what}: targeting"), warnings);
+        let audiences = keep_exported(
+            audiences,
+            names,
+            skipped,
+            &format!("{what}: targeting"),
+            warnings,
+        );
         if !audiences.is_empty() {
             spec_map.push((
                 "targeting",
@@ -589,7 +605,7 @@ fn experience_doc(
     }
     let mut metrics = Vec::new();
     for metric in &spec.metrics {
-        match metric.strip_prefix("uid:") {
+        match dangling(metric, &names.events) {
             Some(uid) => warnings.push(format!(
                 "{what}: metric event uid {uid} does not exist; it was left out"
             )),
@@ -1183,6 +1199,35 @@ mod tests {
             export(&state(vec![forward]), &[]),
             export(&state(vec![reversed]), &[])
         );
+    }
+
+    #[test]
+    fn synced_audiences_take_no_name_and_dangling_references_are_dropped() {
+        let mut project = storefront();
+        // A Lytics audience with the same name as a rule-based one: no `-2` needed.
+        project.audiences[1].name = "gold-members".to_owned();
+        // Metrics and targeting pointing at objects that are gone.
+        if let Some(version) = project.experiences[1].versions.first_mut() {
+            version.metrics[1].event = "e-gone".to_owned();
+            if let Some(targeting) = version.targeting.as_mut() {
+                targeting.audience.audiences.push("u-gone".to_owned());
+            }
+        }
+        let exported = export(&state(vec![project]), &[]);
+        let warnings = exported.warnings.join("\n");
+        assert!(!warnings.contains("are named"), "{warnings}");
+        assert!(
+            warnings.contains("checkout-test`: metric event uid e-gone does not exist"),
+            "{warnings}"
+        );
+        assert!(
+            warnings.contains("checkout-test`: targeting uses audience uid u-gone"),
+            "{warnings}"
+        );
+        let experiences = &exported.files[&PathBuf::from("storefront/experiences.yaml")];
+        assert!(experiences.contains("    audiences: [gold-members]\n"), "{experiences}");
+        assert!(experiences.contains("  metrics: [add_to_cart]\n"), "{experiences}");
+        assert!(!experiences.contains("uid:"), "{experiences}");
     }
 
     #[test]
