@@ -387,6 +387,11 @@ fn export_project(
             })
             .collect();
         spec_map.push(("members", Node::Seq(items)));
+    } else {
+        out.warnings.push(format!(
+            "project `{name}`: members were not exported because the target has no members \
+             endpoint (the hosted API); they stay unmanaged"
+        ));
     }
     let mut order = Vec::new();
     let mut complete = true;
@@ -1106,6 +1111,7 @@ mod tests {
         let mut other = storefront();
         other.project.name = "Other Shop!".to_owned();
         other.project.uid = "p2".to_owned();
+        other.members = None;
         let live = state(vec![storefront(), other]);
         let exported = export(&live, &["Other Shop!".to_owned(), "missing".to_owned()]);
         let folders: BTreeSet<_> = exported
@@ -1115,6 +1121,16 @@ mod tests {
             .collect();
         assert_eq!(folders.into_iter().collect::<Vec<_>>(), ["other-shop"]);
         assert!(exported.warnings[0].contains("`missing` does not exist"));
+        assert!(
+            exported
+                .warnings
+                .iter()
+                .any(|w| w.contains("`Other Shop!`: members were not exported")),
+            "{:?}",
+            exported.warnings
+        );
+        let project = &exported.files[&PathBuf::from("other-shop/project.yaml")];
+        assert!(!project.contains("members"), "{project}");
         assert_eq!(export(&live, &[]).projects, 2);
     }
 
@@ -1141,6 +1157,7 @@ mod tests {
     fn schema_line_is_configurable() {
         let live = state(vec![storefront()]);
         let none = export_with(&live, &[], &Options { schema: None });
+        assert!(none.warnings.iter().all(|w| !w.contains("members")));
         assert!(
             none.files
                 .values()
@@ -1225,8 +1242,14 @@ mod tests {
             "{warnings}"
         );
         let experiences = &exported.files[&PathBuf::from("storefront/experiences.yaml")];
-        assert!(experiences.contains("    audiences: [gold-members]\n"), "{experiences}");
-        assert!(experiences.contains("  metrics: [add_to_cart]\n"), "{experiences}");
+        assert!(
+            experiences.contains("    audiences: [gold-members]\n"),
+            "{experiences}"
+        );
+        assert!(
+            experiences.contains("  metrics: [add_to_cart]\n"),
+            "{experiences}"
+        );
         assert!(!experiences.contains("uid:"), "{experiences}");
     }
 
