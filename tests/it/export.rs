@@ -23,6 +23,8 @@ const OWNER: &str = "owner@example.com";
 struct StoreBackend {
     store: Arc<Mutex<Store>>,
     actor: &'static str,
+    /// False acts like the hosted API: no members endpoint, no "who am I".
+    members: bool,
 }
 
 impl Backend for StoreBackend {
@@ -41,7 +43,7 @@ impl Backend for StoreBackend {
     }
 
     fn supports_members(&self) -> bool {
-        true
+        self.members
     }
 
     fn describe(&self) -> String {
@@ -65,6 +67,7 @@ fn org() -> Api<StoreBackend> {
     Api::new(StoreBackend {
         store: Arc::new(Mutex::new(Store::new("blt0rg", users, Limits::default()))),
         actor: OWNER,
+        members: true,
     })
 }
 
@@ -392,6 +395,26 @@ async fn seeded_storefront_exports_validates_and_plans_no_changes() {
     assert_eq!(exported.resources, 2 + 2 + 2 + 3);
     insta::assert_snapshot!(all_files(&exported));
     insta::assert_snapshot!(exported.warnings.join("\n"));
+}
+
+#[tokio::test]
+async fn hosted_like_target_round_trips_without_members() {
+    let api = org();
+    seed_storefront(&api).await;
+    let hosted = Api::new(StoreBackend {
+        store: Arc::clone(&api.backend.store),
+        actor: OWNER,
+        members: false,
+    });
+    let live = observe(&hosted, None).await.expect("observe");
+    let (exported, plan) = round_trip(&live);
+    assert!(
+        plan.changes.is_empty(),
+        "plan is not empty:\n{}",
+        changes(&plan)
+    );
+    let project = &exported.files[&std::path::PathBuf::from("storefront/project.yaml")];
+    assert!(!project.contains("members"), "{project}");
 }
 
 #[tokio::test]
