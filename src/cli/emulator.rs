@@ -110,3 +110,46 @@ pub async fn run(global: &super::GlobalArgs, args: EmulatorArgs) -> anyhow::Resu
     super::output::error_line("pzctl emulator stopped");
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    #[test]
+    fn parses_flags() {
+        let parsed = Wrapper::try_parse_from([
+            "x",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "10",
+            "--fault-rate",
+            "0.25",
+            "--drop-rate",
+            "1",
+            "--seed",
+            "9",
+            "--latency-ms",
+            "5",
+            "--max-projects",
+            "100",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.args.listen.port(), 0);
+        assert_eq!(parsed.args.rate_limit, Some(10.0));
+        assert!((parsed.args.fault_rate - 0.25).abs() < f64::EPSILON);
+        assert_eq!(parsed.args.seed, 9);
+        assert_eq!(parsed.args.max_projects, Some(100));
+        let defaults = Wrapper::try_parse_from(["x"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(defaults.args.listen.to_string(), "127.0.0.1:4010");
+        assert!(Wrapper::try_parse_from(["x", "--fault-rate", "1.5"]).is_err());
+        assert!(Wrapper::try_parse_from(["x", "--rate-limit", "0"]).is_err());
+    }
+}

@@ -297,6 +297,10 @@ fn initial_store(config: &EmulatorConfig) -> std::io::Result<Store> {
             organization_role: user.role,
         })
         .collect();
+    let parent = config.data.as_deref().and_then(Path::parent);
+    if let Some(parent) = parent.filter(|parent| !parent.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
     let mut store = match &config.data {
         Some(path) if path.exists() => {
             let text = std::fs::read(path)?;

@@ -266,13 +266,19 @@ async fn handle(
         if result.is_ok() && store::is_write(&request) {
             shared.counters.writes.fetch_add(1, Ordering::Relaxed);
             if let Some(path) = shared.config.data.clone() {
-                let bytes = serde_json::to_vec_pretty(&store.to_json()).unwrap_or_default();
-                let saved =
-                    tokio::task::spawn_blocking(move || store::write_atomically(&path, &bytes))
+                let problem = match serde_json::to_vec_pretty(&store.to_json()) {
+                    Ok(bytes) => {
+                        let saved = tokio::task::spawn_blocking(move || {
+                            store::write_atomically(&path, &bytes)
+                                .map_err(|error| format!("{}: {error}", path.display()))
+                        })
                         .await;
-                let problem = match saved {
-                    Ok(Ok(())) => None,
-                    Ok(Err(error)) => Some(error.to_string()),
+                        match saved {
+                            Ok(Ok(())) => None,
+                            Ok(Err(error)) => Some(error),
+                            Err(error) => Some(error.to_string()),
+                        }
+                    }
                     Err(error) => Some(error.to_string()),
                 };
                 if let Some(problem) = problem {

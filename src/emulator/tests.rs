@@ -403,3 +403,64 @@ fn emulator_does_not_import_the_planner() {
         }
     }
 }
+
+#[test]
+fn members_extension_over_http() {
+    let handle = emulator(EmulatorConfig::with_default_users());
+    let addr = handle.addr();
+    let created = create_project(&handle, "p1").unwrap_or_else(|| panic!("no answer"));
+    let p = created.json()["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let users = format!("/projects/{p}/users");
+    let invited = send(
+        addr,
+        "POST",
+        &users,
+        &[OWNER, JSON],
+        Some(r#"{"email":"dev@example.com","role":"MEMBER","invitationMessage":"Welcome!"}"#),
+    )
+    .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(invited.status, 201);
+    assert_eq!(invited.json()["status"], "PENDING");
+    let dev = ("authtoken", "dev-token");
+    let before = send(addr, "GET", "/events", &[dev, ("x-project-uid", &p)], None)
+        .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(before.status, 403);
+    let accepted = send(
+        addr,
+        "POST",
+        &format!("{users}/dev%40example.com/accept"),
+        &[dev],
+        None,
+    )
+    .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(accepted.status, 200);
+    assert_eq!(accepted.json()["status"], "ACCEPTED");
+    let after = send(addr, "GET", "/events", &[dev, ("x-project-uid", &p)], None)
+        .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(after.status, 200);
+    assert_eq!(after.json(), json!([]));
+    let listed = send(addr, "GET", &users, &[dev], None).unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(listed.json().as_array().map(Vec::len), Some(2));
+    let role = send(
+        addr,
+        "PUT",
+        &format!("{users}/dev@example.com"),
+        &[OWNER, JSON],
+        Some(r#"{"role":"OWNER"}"#),
+    )
+    .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(role.status, 200);
+    assert_eq!(role.json()["role"], "OWNER");
+    let removed = send(
+        addr,
+        "DELETE",
+        &format!("{users}/dev@example.com"),
+        &[OWNER],
+        None,
+    )
+    .unwrap_or_else(|| panic!("no answer"));
+    assert_eq!(removed.status, 204);
+}

@@ -337,6 +337,74 @@ mod tests {
         assert_eq!(events.as_array().map(Vec::len), Some(100));
     }
 
+    /// Writer half of `concurrent_processes_lose_nothing` (runs only in a child process).
+    #[test]
+    #[ignore = "run by concurrent_processes_lose_nothing in a child process"]
+    fn child_writer() {
+        let (Ok(dir), Ok(project), Ok(tag)) = (
+            std::env::var("PZCTL_TEST_CHILD_DIR"),
+            std::env::var("PZCTL_TEST_CHILD_PROJECT"),
+            std::env::var("PZCTL_TEST_CHILD_TAG"),
+        ) else {
+            return;
+        };
+        let backend = EmbeddedBackend::open_as(Path::new(&dir), "owner@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..20 {
+            backend
+                .send_blocking(
+                    &Request::new(Method::Post, "/events")
+                        .project(&project)
+                        .body(json!({"key": format!("{tag}-{i}")})),
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    #[test]
+    fn concurrent_processes_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let setup = EmbeddedBackend::open_as(dir.path(), "owner@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let project = create_project(&setup, "p").unwrap_or_else(|e| panic!("{e}"));
+        let uid = project["uid"].as_str().unwrap_or_default().to_owned();
+        let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+        let children: Vec<_> = (0..3)
+            .map(|n| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "live::embedded::tests::child_writer",
+                        "--ignored",
+                        "--quiet",
+                    ])
+                    .env("PZCTL_TEST_CHILD_DIR", dir.path())
+                    .env("PZCTL_TEST_CHILD_PROJECT", &uid)
+                    .env("PZCTL_TEST_CHILD_TAG", format!("c{n}"))
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
+        for i in 0..20 {
+            setup
+                .send_blocking(
+                    &Request::new(Method::Post, "/events")
+                        .project(&uid)
+                        .body(json!({"key": format!("parent-{i}")})),
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        for mut child in children {
+            let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+            assert!(status.success(), "a writer process failed");
+        }
+        let events = setup
+            .send_blocking(&Request::get("/events").project(&uid))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(events.as_array().map(Vec::len), Some(80));
+    }
+
     #[test]
     fn initial_users_match_the_emulator_example() {
         let example: Vec<wire::User> = crate::emulator::EmulatorConfig::with_default_users()

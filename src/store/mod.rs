@@ -375,6 +375,12 @@ impl Store {
         store
     }
 
+    /// Whether `request` may change state (see [`is_write`]).
+    #[must_use]
+    pub fn is_write(request: &Request) -> bool {
+        is_write(request)
+    }
+
     /// The whole state as JSON.
     #[must_use]
     pub fn to_json(&self) -> Value {

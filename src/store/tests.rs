@@ -883,6 +883,28 @@ fn version_content_rules() {
         ),
     );
     assert_eq!(paused["status"], "PAUSED");
+    // A status-only move may leave metrics and targeting out; they are kept.
+    let resumed = t.ok(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "ACTIVE", "variants": [ab("A", 50), ab("B", 50)]})),
+    );
+    assert_eq!(resumed["metrics"][0]["name"], "Buy");
+    assert!(resumed["targeting"].is_object());
+    // Changing the split while running is a content change.
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "PAUSED", "variants": [ab("A", 50), ab("B", 50)], "metrics": []})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
+    ));
     // Changing the split while paused is a content change.
     let error = t.err(
         OWNER,

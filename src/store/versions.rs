@@ -20,6 +20,9 @@ struct VersionBody {
     variant_split: Option<Value>,
     metrics: Vec<wire::Metric>,
     targeting: Option<wire::Targeting>,
+    /// Whether `metrics` / `targeting` were in the body (a status-only move may leave them out).
+    has_metrics: bool,
+    has_targeting: bool,
 }
 
 fn short_uid(variant: &Variant) -> Option<&String> {
@@ -107,6 +110,8 @@ fn parse_body(body: &Map<String, Value>) -> Result<VersionBody, ApiError> {
         variant_split: body.get("variantSplit").filter(|v| !v.is_null()).cloned(),
         metrics,
         targeting,
+        has_metrics: body.contains_key("metrics"),
+        has_targeting: body.contains_key("targeting"),
     })
 }
 
@@ -617,8 +622,8 @@ fn same_content(existing: &VersionRecord, body: &VersionBody) -> bool {
                 canonical(old) == canonical(new)
                     && short_uid(new).is_none_or(|short| short_uid(old) == Some(short))
             })
-        && existing.metrics == body.metrics
-        && existing.targeting == body.targeting
+        && (!body.has_metrics || existing.metrics == body.metrics)
+        && (!body.has_targeting || existing.targeting == body.targeting)
         && body
             .variant_split
             .as_ref()
