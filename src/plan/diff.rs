@@ -948,3 +948,50 @@ fn walk_fields(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::field_changes;
+
+    #[test]
+    fn field_changes_are_leaf_paths() {
+        let before = json!({"description": "a", "tags": ["x"], "variants": [{"ab_test": {"name": "A", "traffic": 50}}]});
+        let after = json!({"description": "b", "tags": ["x", "y"], "variants": [{"ab_test": {"name": "A", "traffic": 60}}]});
+        let paths: Vec<String> = field_changes(&before, &after)
+            .into_iter()
+            .map(|field| field.path)
+            .collect();
+        assert_eq!(
+            paths,
+            vec!["description", "tags", "variants[0].ab_test.traffic"]
+        );
+    }
+
+    #[test]
+    fn arrays_of_different_length_change_as_a_whole() {
+        let before = json!({"variants": [{"a": 1}]});
+        let after = json!({"variants": [{"a": 1}, {"a": 2}]});
+        let fields = field_changes(&before, &after);
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields[0].path, "variants");
+        assert_eq!(fields[0].after, Some(json!([{"a": 1}, {"a": 2}])));
+    }
+
+    #[test]
+    fn added_and_removed_keys_are_reported() {
+        let fields = field_changes(&json!({"a": 1}), &json!({"b": 2}));
+        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
+            .into_iter()
+            .map(|field| (field.path, field.before, field.after))
+            .collect();
+        assert_eq!(
+            described,
+            vec![
+                ("a".to_owned(), Some(json!(1)), None),
+                ("b".to_owned(), None, Some(json!(2))),
+            ]
+        );
+    }
+}

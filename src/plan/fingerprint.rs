@@ -117,3 +117,20 @@ pub fn fingerprint(live: &LiveState) -> LiveFingerprint {
         objects,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::object_digest;
+
+    #[test]
+    fn digest_ignores_key_order_but_not_values() {
+        let one = object_digest(&json!({"a": 1, "b": [1, 2]}));
+        let same: serde_json::Value =
+            serde_json::from_str(r#"{"b": [1, 2], "a": 1}"#).unwrap_or_default();
+        assert_eq!(one, object_digest(&same));
+        assert_ne!(one, object_digest(&json!({"a": 1, "b": [2, 1]})));
+        assert_eq!(one.len(), 64);
+    }
+}

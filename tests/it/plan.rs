@@ -1546,3 +1546,29 @@ mod cli {
         assert!(!context.path().join("state").exists());
     }
 }
+
+#[test]
+fn fingerprint_names_exactly_the_changed_object() {
+    let live = live_from(&fixture(), Some(owner()));
+    let before = pzctl::plan::fingerprint(&live);
+    assert_eq!(before, pzctl::plan::fingerprint(&live.clone()));
+    let mut changed = live.clone();
+    let experience = project_mut(&mut changed, "storefront")
+        .experiences
+        .iter_mut()
+        .find(|experience| experience.experience.name == "homepage-hero")
+        .expect("fixture");
+    experience.versions[0].updated_at = "2026-02-02T00:00:00Z".to_owned();
+    let after = pzctl::plan::fingerprint(&changed);
+    assert_ne!(before.digest, after.digest);
+    let differing: Vec<&String> = before
+        .objects
+        .iter()
+        .filter(|(address, digest)| after.objects.get(*address) != Some(digest))
+        .map(|(address, _)| address)
+        .collect();
+    assert_eq!(
+        differing,
+        vec!["project/storefront/experience/homepage-hero"]
+    );
+}
