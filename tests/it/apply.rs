@@ -502,7 +502,10 @@ async fn a_stale_saved_plan_is_refused_and_names_the_object() {
     let (saved, live) = plan_for(&api, &manifests).await;
     assert_eq!(saved.changes.len(), 1, "{saved:#?}");
     let plan_file = context.path().join("plan.json");
-    std::fs::write(&plan_file, pzctl::render::json(&saved)).expect("write plan");
+    let plan_arg = plan_file.to_str().expect("utf-8");
+    let manifests_arg = manifests.to_str().expect("utf-8");
+    let saving = pzctl(&state, None, &["plan", manifests_arg, "--out", plan_arg]);
+    assert_eq!(saving.status.code(), Some(0), "{}", describe(&saving));
 
     // Someone edits an attribute behind the plan's back.
     let project = &live.projects["storefront"];
@@ -523,7 +526,6 @@ async fn a_stale_saved_plan_is_refused_and_names_the_object() {
     .await
     .expect("edit");
 
-    let plan_arg = plan_file.to_str().expect("utf-8");
     let refused = pzctl(&state, None, &["apply", "--plan", plan_arg]);
     assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
     let stderr = text(&refused.stderr);
@@ -535,8 +537,8 @@ async fn a_stale_saved_plan_is_refused_and_names_the_object() {
     assert!(stderr.contains("pzctl plan --out"), "{stderr}");
 
     // Planned again, the saved plan applies without a prompt.
-    let (fresh, _) = plan_for(&api, &manifests).await;
-    std::fs::write(&plan_file, pzctl::render::json(&fresh)).expect("write plan");
+    let saving = pzctl(&state, None, &["plan", manifests_arg, "--out", plan_arg]);
+    assert_eq!(saving.status.code(), Some(0), "{}", describe(&saving));
     let applied = pzctl(&state, None, &["apply", "--plan", plan_arg]);
     assert_eq!(applied.status.code(), Some(0), "{}", describe(&applied));
     let (after, _) = plan_for(&api, &manifests).await;
