@@ -457,7 +457,11 @@ struct Shape {
     audiences: Vec<GenAudience>,
     experiences: Vec<GenExperience>,
     reverse_priority: bool,
+    /// Invited users: (index into [`INVITEES`], owner?, accepted?).
+    members: Vec<(usize, bool, bool)>,
 }
+
+const INVITEES: [&str; 2] = ["dev@example.com", "member@example.com"];
 
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -510,25 +514,32 @@ fn shape() -> impl Strategy<Value = Shape> {
             0..4,
         ),
         any::<bool>(),
+        prop::collection::btree_map(0usize..2, (any::<bool>(), any::<bool>()), 0..3),
     )
         .prop_map(
-            |(project, attributes, events, audiences, experiences, reverse_priority)| Shape {
-                project,
-                attributes: attributes.into_iter().collect(),
-                events: events.into_iter().collect(),
-                audiences: audiences
-                    .into_iter()
-                    .map(|(name, (description, attribute, negate, value))| {
-                        (name, description, attribute, negate, value)
-                    })
-                    .collect(),
-                experiences: experiences
-                    .into_iter()
-                    .map(|(name, (segmented, tags, status, audiences))| {
-                        (name, segmented, tags, status, audiences)
-                    })
-                    .collect(),
-                reverse_priority,
+            |(project, attributes, events, audiences, experiences, reverse_priority, members)| {
+                Shape {
+                    members: members
+                        .into_iter()
+                        .map(|(index, (owner, accepted))| (index, owner, accepted))
+                        .collect(),
+                    project,
+                    attributes: attributes.into_iter().collect(),
+                    events: events.into_iter().collect(),
+                    audiences: audiences
+                        .into_iter()
+                        .map(|(name, (description, attribute, negate, value))| {
+                            (name, description, attribute, negate, value)
+                        })
+                        .collect(),
+                    experiences: experiences
+                        .into_iter()
+                        .map(|(name, (segmented, tags, status, audiences))| {
+                            (name, segmented, tags, status, audiences)
+                        })
+                        .collect(),
+                    reverse_priority,
+                }
             },
         )
 }
@@ -543,6 +554,38 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
         .await
         .expect("project");
     let p = project.uid.as_str();
+    for (index, owner, accepted) in &shape.members {
+        let email = INVITEES[*index];
+        let role = if *owner {
+            ProjectRole::Owner
+        } else {
+            ProjectRole::Member
+        };
+        api.invite_member(
+            p,
+            &MemberInput {
+                email: email.to_owned(),
+                role,
+                invitation_message: Some("welcome".to_owned()),
+            },
+        )
+        .await
+        .expect("invite");
+        if *accepted {
+            let invitee = StoreBackend {
+                store: Arc::clone(&api.backend.store),
+                actor: email,
+                members: true,
+            };
+            invitee
+                .send(Request::new(
+                    wire::Method::Post,
+                    format!("/projects/{p}/users/{email}/accept"),
+                ))
+                .await
+                .expect("accept");
+        }
+    }
     let mut attributes = Vec::new();
     for (key, description) in &shape.attributes {
         let created = api
