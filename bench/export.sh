@@ -68,6 +68,7 @@ seed_start=$(date +%s.%N)
 "$PZCTL" --state-dir org apply seed --auto-approve > seed.log 2>&1 || { cat seed.log; exit 1; }
 seed_end=$(date +%s.%N)
 cp org/state.json served.json
+: > emulator.log
 "$PZCTL" emulator --listen 127.0.0.1:0 --data served.json --rate-limit "$RATE" 2> emulator.log &
 emulator_pid=$!
 url=
