@@ -871,9 +871,9 @@ pub mod yaml {
                             // line's indentation begins.
                             let mut nested = String::new();
                             render(item, indent + 2, &mut nested);
-                            let dash = format!("{pad}- ");
-                            out.push_str(&dash);
-                            out.push_str(&nested[dash.len()..]);
+                            let deeper = " ".repeat(indent + 2);
+                            let rest = nested.strip_prefix(deeper.as_str()).unwrap_or(&nested);
+                            let _ = write!(out, "{pad}- {rest}");
                         }
                     }
                 }
