@@ -10,7 +10,7 @@
 #    (`/usr/bin/time -v`; the rate limit is lifted for that run, it measures memory only).
 #
 # Usage: bench/plan.sh            (uses target/release/pzctl if present, else target/debug/pzctl)
-#        PROJECTS=3 EXPERIENCES=100 MEMORY=1 bench/plan.sh
+#        PROJECTS=3 EXPERIENCES=100 MEMORY=1 bench/plan.sh   (SPEED=0 skips the speed run)
 # Extra emulator flags (e.g. to raise the 100-experiences-per-project limit): EMULATOR_ARGS="...".
 set -euo pipefail
 
@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 PROJECTS=${PROJECTS:-3}
 EXPERIENCES=${EXPERIENCES:-100}
 MEMORY=${MEMORY:-0}
+SPEED=${SPEED:-1}
 PZCTL=${PZCTL:-}
 if [[ -z "$PZCTL" ]]; then
   if [[ -x target/release/pzctl ]]; then PZCTL=target/release/pzctl; else PZCTL=target/debug/pzctl; fi
@@ -130,6 +131,7 @@ manifests() { # folder projects
 }
 
 # --- Speed: PROJECTS x EXPERIENCES at 10 requests per second. ---
+if [[ "$SPEED" == 1 ]]; then
 start_emulator "--rate-limit 10"
 EMULATOR=$URL
 echo "seeding $PROJECTS x $EXPERIENCES experiences (paced by the emulator's rate limit)…" >&2
@@ -156,15 +158,50 @@ echo "projects x experiences:  $PROJECTS x $EXPERIENCES"
 echo "requests issued:         $REQUESTS (minimum $MINIMUM, ratio $(echo "scale=3; $REQUESTS / $MINIMUM" | bc))"
 echo "429 answers:             $TOO_MANY"
 echo "wall time:               ${WALL}s (ideal at 10 rps ${IDEAL}s, ratio $(echo "scale=3; $WALL / $IDEAL" | bc))"
+fi
 
 # --- Memory: 3 x 1,000 experiences, no rate limit. ---
+# The API allows 100 experiences per project, so the organization is seeded with 100 per project
+# into an emulator `--data` file, which is then grown to 1,000 per project by copying experiences
+# (with fresh uids) before the emulator is started again on it.
 if [[ "$MEMORY" == 1 ]]; then
-  start_emulator ""
-  BIG=$URL
-  echo "seeding 3 x 1000 experiences…" >&2
-  seed "$BIG" 3 1000
+  DATA="$WORK/big.json"
+  start_emulator "--data $DATA"
+  echo "seeding 3 x 100 experiences into $DATA…" >&2
+  seed "$URL" 3 100
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+  python3 - "$DATA" 1000 <<'PY'
+import json, re, sys
+path, target = sys.argv[1], int(sys.argv[2])
+state = json.load(open(path))
+counter = [0]
+def fresh():
+    counter[0] += 1
+    return "%024x" % (0xbe0000000000000000000000 + counter[0])
+for project in state["projects"]:
+    experiences = project["experiences"]
+    originals = list(experiences)
+    n = len(experiences)
+    while len(experiences) < target:
+        source = originals[len(experiences) % len(originals)]
+        text = json.dumps(source)
+        for uid in set(re.findall(r'"([0-9a-f]{24})"', text)):
+            if uid not in (project["project"].get("uid"), project["project"].get("_id")):
+                text = text.replace(uid, fresh())
+        copy = json.loads(text)
+        n += 1
+        text = json.dumps(copy).replace('"exp-', '"copy%d-exp-' % n, 1)
+        copy = json.loads(text)
+        experiences.append(copy)
+    uids = [re.findall(r'"uid": "([0-9a-f]{24})"', json.dumps(e))[0] for e in experiences]
+    project["priority"] = uids
+json.dump(state, open(path, "w"))
+PY
+  start_emulator "--data $DATA"
   manifests "$WORK/big" 3
-  CONTENTSTACK_AUTHTOKEN=$TOKEN /usr/bin/time -v "$PZCTL" --endpoint "$BIG" plan "$WORK/big" --format json \
-    >/dev/null 2>"$WORK/time.txt"
+  CONTENTSTACK_AUTHTOKEN=$TOKEN /usr/bin/time -v "$PZCTL" --endpoint "$URL" plan "$WORK/big" --format json \
+    >"$WORK/big-plan.json" 2>"$WORK/time.txt" || { cat "$WORK/time.txt" >&2; exit 1; }
+  echo "experiences read (3 x 1000): $(grep -o '"project/bench-[0-9]*/experience/[^"]*"' "$WORK/big-plan.json" | sort -u | wc -l)"
   echo "peak memory (3 x 1000):  $(grep 'Maximum resident' "$WORK/time.txt" | awk '{print $NF}') KiB"
+  echo "wall time (3 x 1000, no rate limit): $(grep 'Elapsed (wall' "$WORK/time.txt" | awk '{print $NF}')"
 fi

@@ -1526,6 +1526,44 @@ mod cli {
     }
 
     #[test]
+    fn emulator_permission_refusal_and_tokens_never_printed() {
+        let emulator = crate::support::default_emulator();
+        let context = TestContext::new();
+        let out = context.path().join("plan.json");
+        // An organization member may not create projects: refused, exit 1, nothing saved.
+        let output = pzctl(&context)
+            .env("CONTENTSTACK_AUTHTOKEN", "member-token")
+            .args(["--endpoint", &emulator.url(), "plan"])
+            .arg(quickstart())
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("permission-denied"), "{stderr}");
+        assert!(stderr.contains("project/storefront"), "{stderr}");
+        assert!(!stderr.contains("member-token"));
+        assert!(!out.exists());
+
+        // The organization owner may: exit 2 with --detailed-exitcode, plan saved, no token.
+        let output = pzctl(&context)
+            .env("CONTENTSTACK_AUTHTOKEN", "owner-token")
+            .args(["--endpoint", &emulator.url(), "plan", "--detailed-exitcode"])
+            .arg(quickstart())
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        let saved = std::fs::read_to_string(&out).expect("the plan file");
+        for text in [saved.as_str(), stdout(&output).as_str(), stderr.as_str()] {
+            assert!(!text.contains("owner-token"));
+        }
+    }
+
+    #[test]
     fn invalid_manifests_exit_1_without_touching_the_organization() {
         let context = TestContext::new();
         let manifests = context.path().join("manifests");
