@@ -201,6 +201,9 @@ pub fn validate(file: &str, doc: &Document) -> Vec<Diagnostic> {
         .and_then(|k| validators.kinds.iter().find(|(name, _)| *name == k))
         .map_or(&validators.envelope, |(_, v)| v);
     let mut out = Vec::new();
+    if validator.is_valid(&doc.value) {
+        return out;
+    }
     for error in validator.iter_errors(&doc.value) {
         let ptr = error.instance_path().as_str().to_owned();
         out.extend(map_error(

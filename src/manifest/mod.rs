@@ -398,13 +398,13 @@ fn typed(value: &serde_json::Value) -> Result<lower::Typed, String> {
         .get("kind")
         .and_then(|k| k.as_str())
         .unwrap_or_default();
-    let value = value.clone();
+    use serde::Deserialize;
     let result = match kind {
-        "Project" => serde_json::from_value(value).map(Typed::Project),
-        "Attribute" => serde_json::from_value(value).map(Typed::Attribute),
-        "Event" => serde_json::from_value(value).map(Typed::Event),
-        "Audience" => serde_json::from_value(value).map(Typed::Audience),
-        "Experience" => serde_json::from_value(value).map(Typed::Experience),
+        "Project" => raw::ProjectDocument::deserialize(value).map(Typed::Project),
+        "Attribute" => raw::AttributeDocument::deserialize(value).map(Typed::Attribute),
+        "Event" => raw::EventDocument::deserialize(value).map(Typed::Event),
+        "Audience" => raw::AudienceDocument::deserialize(value).map(Typed::Audience),
+        "Experience" => raw::ExperienceDocument::deserialize(value).map(Typed::Experience),
         other => return Err(format!("unknown kind `{other}`")),
     };
     result.map_err(|e| e.to_string())

@@ -113,6 +113,7 @@ pub struct ProjectSpec {
     /// The full member list. Absent: members are not managed by these manifests. When present
     /// it must contain at least one owner.
     #[serde(default)]
+    #[schemars(example = serde_json::json!([{"email": "owner@example.com", "role": "owner"}, {"email": "dev@example.com", "role": "member"}]))]
     pub members: Option<Vec<Member>>,
     /// Text sent with every invitation.
     #[serde(default)]
@@ -136,6 +137,7 @@ pub struct Member {
     #[schemars(email, example = &"dev@example.com")]
     pub email: String,
     /// The member's project role.
+    #[schemars(example = &"member")]
     pub role: Role,
 }
 
@@ -230,6 +232,7 @@ pub struct AudienceSpec {
     pub description: Option<String>,
     /// The rules: one group with exactly one of `all` (every rule matches) or `any` (at least
     /// one matches). At most 50 conditions in total.
+    #[schemars(example = serde_json::json!({"all": [{"attribute": "loyalty-tier", "condition": "STRING_EQUALS", "value": "gold"}]}))]
     pub rules: RuleGroup,
 }
 
@@ -325,6 +328,7 @@ pub struct ExperienceSpec {
     /// `segmented`: each variant targets audiences. `ab_test`: traffic is split between
     /// variants.
     #[serde(rename = "type")]
+    #[schemars(example = &"segmented")]
     pub kind: ExperienceType,
     /// A free-text description.
     #[serde(default)]
@@ -337,13 +341,15 @@ pub struct ExperienceSpec {
     pub tags: Option<Vec<String>>,
     /// The lifecycle status. Default `draft`.
     #[serde(default)]
+    #[schemars(example = &"active")]
     pub status: Option<Status>,
     /// The variants, in priority order (for segmented experiences the first match wins).
     /// Segmented variants need `audiences`; A/B variants need `traffic` (summing to 100).
-    #[schemars(length(min = 1, max = 20))]
+    #[schemars(length(min = 1, max = 20), example = serde_json::json!([{"name": "Control", "traffic": 50}, {"name": "Bold", "traffic": 50}]))]
     pub variants: Vec<Variant>,
     /// A/B tests only: who takes part. Absent: everyone.
     #[serde(default)]
+    #[schemars(example = serde_json::json!({"audiences": ["gold-members"], "match": "all"}))]
     pub targeting: Option<Targeting>,
     /// Event names (`Event` documents of the same project); the first is the primary metric.
     #[serde(default)]
@@ -396,6 +402,7 @@ pub struct Variant {
     pub audiences: Option<Vec<String>>,
     /// Segmented only: how the audiences combine. Default `any`.
     #[serde(rename = "match", default)]
+    #[schemars(example = &"any")]
     pub combination: Option<Match>,
     /// A/B only: percent of traffic; the variants of one experience sum to 100.
     #[serde(default)]
@@ -412,5 +419,6 @@ pub struct Targeting {
     pub audiences: Vec<String>,
     /// How the audiences combine. Default `any`.
     #[serde(rename = "match", default)]
+    #[schemars(example = &"all")]
     pub combination: Option<Match>,
 }

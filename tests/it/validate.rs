@@ -448,3 +448,41 @@ proptest::proptest! {
         let _ = pzctl::diagnostic::render_json(&loaded.diagnostics);
     }
 }
+
+#[test]
+fn every_schema_property_has_a_description() {
+    fn walk(value: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Object(props)) = map.get("properties") {
+                    for (name, prop) in props {
+                        if prop.get("description").is_none() {
+                            missing.push(format!("{path}/properties/{name}"));
+                        }
+                    }
+                }
+                for (key, child) in map {
+                    walk(child, &format!("{path}/{key}"), missing);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(child, &format!("{path}/{i}"), missing);
+                }
+            }
+            _ => {}
+        }
+    }
+    let schema: serde_json::Value =
+        serde_json::from_str(pzctl::schema::COMMITTED).expect("schema is JSON");
+    let mut missing = Vec::new();
+    // The `if` branches only select a kind; they are not fields.
+    walk(&schema["$defs"], "#/$defs", &mut missing);
+    walk(&schema["properties"], "#/properties", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "properties without a description: {missing:?}"
+    );
+    let examples = pzctl::schema::COMMITTED.matches("\"examples\"").count();
+    assert!(examples >= 30, "only {examples} examples");
+}
