@@ -212,14 +212,19 @@ fn export_project(
         live.events.iter().map(|e| (e.uid.as_str(), e.key.as_str())),
     );
     out.warnings.extend(warnings);
-    let (audience_names, warnings) = unique_names(
+    // Externally synced audiences are not exported, so they take no manifest name.
+    let (mut audience_names, warnings) = unique_names(
         name,
         "audience",
         live.audiences
             .iter()
+            .filter(|a| a.definition.is_some())
             .map(|a| (a.uid.as_str(), a.name.as_str())),
     );
     out.warnings.extend(warnings);
+    for audience in live.audiences.iter().filter(|a| a.definition.is_none()) {
+        audience_names.insert(audience.uid.clone(), audience.name.clone());
+    }
     let (experience_names, warnings) = unique_names(
         name,
         "experience",
@@ -229,6 +234,18 @@ fn export_project(
     );
     out.warnings.extend(warnings);
 
+    // Visit objects in manifest-name order, so warnings do not depend on the live order.
+    let by_name = |names: &BTreeMap<String, String>, uid: &str| names.get(uid).cloned();
+    let mut audiences: Vec<&wire::Audience> = live.audiences.iter().collect();
+    audiences.sort_by_cached_key(|a| (by_name(&audience_names, &a.uid), a.uid.clone()));
+    let mut experiences: Vec<&LiveExperience> = live.experiences.iter().collect();
+    experiences.sort_by_cached_key(|e| {
+        (
+            by_name(&experience_names, &e.experience.uid),
+            e.experience.uid.clone(),
+        )
+    });
+
     // Audiences first: the skipped ones must not be referred to by what follows.
     let mut names = Names {
         attributes: attribute_names.clone(),
@@ -237,7 +254,7 @@ fn export_project(
     };
     let mut skipped_audiences: BTreeMap<String, String> = BTreeMap::new();
     let mut audience_docs: BTreeMap<String, String> = BTreeMap::new();
-    for audience in &live.audiences {
+    for audience in &audiences {
         let Some(manifest_name) = audience_names.get(&audience.uid) else {
             continue;
         };
@@ -249,7 +266,7 @@ fn export_project(
                 .insert(audience.uid.clone(), manifest_name.clone());
         }
     }
-    for audience in &live.audiences {
+    for audience in &audiences {
         let Some(manifest_name) = names.audiences.get(&audience.uid) else {
             if let Some(skipped) = skipped_audiences.get(&audience.uid) {
                 let origin = audience.source.as_deref().unwrap_or("an external source");
@@ -263,7 +280,7 @@ fn export_project(
         match convert::audience_spec(audience, &names) {
             Ok(spec) => {
                 let mut dangling = BTreeSet::new();
-                collect_dangling(&spec.rules, &mut dangling);
+                collect_dangling(&spec.rules, &names, &mut dangling);
                 for uid in dangling {
                     out.warnings.push(format!(
                         "project `{name}`: audience `{manifest_name}` uses custom attribute uid \
@@ -320,7 +337,7 @@ fn export_project(
     // Experiences: the version in force, with its status.
     let mut experience_docs = BTreeMap::new();
     let mut left_out = BTreeSet::new();
-    for experience in &live.experiences {
+    for experience in &experiences {
         let Some(manifest_name) = experience_names.get(&experience.experience.uid) else {
             continue;
         };
@@ -370,6 +387,11 @@ fn export_project(
             })
             .collect();
         spec_map.push(("members", Node::Seq(items)));
+    } else {
+        out.warnings.push(format!(
+            "project `{name}`: members were not exported because the target has no members \
+             endpoint (the hosted API); they stay unmanaged"
+        ));
     }
     let mut order = Vec::new();
     let mut complete = true;
@@ -410,13 +432,23 @@ fn export_project(
     files.write(out, "experiences.yaml", &values(experience_docs));
 }
 
-fn collect_dangling(group: &RuleGroup, out: &mut BTreeSet<String>) {
+/// The uid in the `uid:…` placeholder that `convert` writes for a reference to an object that
+/// does not exist, unless `name` is a real manifest name that merely looks like one.
+fn dangling<'a>(name: &'a str, known: &BTreeMap<String, String>) -> Option<&'a str> {
+    if known.values().any(|known| known == name) {
+        None
+    } else {
+        name.strip_prefix("uid:")
+    }
+}
+
+fn collect_dangling(group: &RuleGroup, names: &Names, out: &mut BTreeSet<String>) {
     for node in &group.rules {
         match node {
-            RuleNode::Group(inner) => collect_dangling(inner, out),
+            RuleNode::Group(inner) => collect_dangling(inner, names, out),
             RuleNode::Condition(condition) => {
                 if let AttributeRef::Custom(name) = &condition.attribute
-                    && let Some(uid) = name.strip_prefix("uid:")
+                    && let Some(uid) = dangling(name, &names.attributes)
                 {
                     out.insert(uid.to_owned());
                 }
@@ -428,14 +460,14 @@ fn collect_dangling(group: &RuleGroup, out: &mut BTreeSet<String>) {
 /// Keep the audience references that name exported audiences; warn about the others.
 fn keep_exported(
     audiences: &[String],
+    names: &Names,
     skipped: &BTreeMap<String, String>,
     what: &str,
     warnings: &mut Vec<String>,
 ) -> Vec<String> {
-    let skipped_names: BTreeSet<&String> = skipped.values().collect();
     let mut kept = Vec::new();
     for audience in audiences {
-        if let Some(uid) = audience.strip_prefix("uid:") {
+        if let Some(uid) = dangling(audience, &names.audiences) {
             match skipped.get(uid) {
                 Some(skipped_name) => warnings.push(format!(
                     "{what} uses audience `{skipped_name}`, which was not exported (synced from \
@@ -446,12 +478,6 @@ fn keep_exported(
                      left out, so plan will show a change"
                 )),
             }
-        } else if skipped_names.contains(audience) {
-            // Unreachable with uid-keyed names, kept for safety: never emit a skipped name.
-            warnings.push(format!(
-                "{what} uses audience `{audience}`, which was not exported; the reference was \
-                 left out"
-            ));
         } else {
             kept.push(audience.clone());
         }
@@ -490,6 +516,18 @@ fn experience_doc(
         spec_map.push(("description", Node::string(&spec.description)));
     }
     if !spec.tags.is_empty() {
+        for tag in &spec.tags {
+            let valid = (1..=32).contains(&tag.chars().count())
+                && tag
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | ':' | '-'));
+            if !valid {
+                warnings.push(format!(
+                    "{what}: tag `{tag}` is not 1-32 letters, digits, `_`, `:` or `-`, so \
+                     validate will reject it; rename it in the UI or edit the manifest"
+                ));
+            }
+        }
         spec_map.push(("tags", Node::strings(&spec.tags)));
     }
     spec_map.push(("status", Node::plain(status_word(spec.status))));
@@ -523,6 +561,7 @@ fn experience_doc(
             } => {
                 let audiences = keep_exported(
                     audiences,
+                    names,
                     skipped,
                     &format!("{what}: variant `{name}`"),
                     warnings,
@@ -552,7 +591,13 @@ fn experience_doc(
         combination,
     }) = &spec.targeting
     {
-        let audiences = keep_exported(audiences, skipped, &format!("{what}: targeting"), warnings);
+        let audiences = keep_exported(
+            audiences,
+            names,
+            skipped,
+            &format!("{what}: targeting"),
+            warnings,
+        );
         if !audiences.is_empty() {
             spec_map.push((
                 "targeting",
@@ -565,7 +610,7 @@ fn experience_doc(
     }
     let mut metrics = Vec::new();
     for metric in &spec.metrics {
-        match metric.strip_prefix("uid:") {
+        match dangling(metric, &names.events) {
             Some(uid) => warnings.push(format!(
                 "{what}: metric event uid {uid} does not exist; it was left out"
             )),
@@ -707,7 +752,7 @@ pub mod yaml {
         let Some(first) = text.chars().next() else {
             return false;
         };
-        if !(first.is_ascii_alphabetic() || first == '_' || first == '/') {
+        if !(first.is_alphabetic() || first == '_' || first == '/') {
             return false;
         }
         if text.ends_with(' ') || text.ends_with(':') {
@@ -720,8 +765,7 @@ pub mod yaml {
             return false;
         }
         text.chars().all(|ch| {
-            ch.is_ascii_alphanumeric()
-                || matches!(ch, '_' | '-' | '.' | '/' | '@' | ':' | '+' | ' ')
+            ch.is_alphanumeric() || matches!(ch, '_' | '-' | '.' | '/' | '@' | ':' | '+' | ' ')
         })
     }
 
@@ -827,9 +871,9 @@ pub mod yaml {
                             // line's indentation begins.
                             let mut nested = String::new();
                             render(item, indent + 2, &mut nested);
-                            let dash = format!("{pad}- ");
-                            out.push_str(&dash);
-                            out.push_str(&nested[dash.len()..]);
+                            let deeper = " ".repeat(indent + 2);
+                            let rest = nested.strip_prefix(deeper.as_str()).unwrap_or(&nested);
+                            let _ = write!(out, "{pad}- {rest}");
                         }
                     }
                 }
@@ -1067,6 +1111,7 @@ mod tests {
         let mut other = storefront();
         other.project.name = "Other Shop!".to_owned();
         other.project.uid = "p2".to_owned();
+        other.members = None;
         let live = state(vec![storefront(), other]);
         let exported = export(&live, &["Other Shop!".to_owned(), "missing".to_owned()]);
         let folders: BTreeSet<_> = exported
@@ -1076,6 +1121,16 @@ mod tests {
             .collect();
         assert_eq!(folders.into_iter().collect::<Vec<_>>(), ["other-shop"]);
         assert!(exported.warnings[0].contains("`missing` does not exist"));
+        assert!(
+            exported
+                .warnings
+                .iter()
+                .any(|w| w.contains("`Other Shop!`: members were not exported")),
+            "{:?}",
+            exported.warnings
+        );
+        let project = &exported.files[&PathBuf::from("other-shop/project.yaml")];
+        assert!(!project.contains("members"), "{project}");
         assert_eq!(export(&live, &[]).projects, 2);
     }
 
@@ -1102,6 +1157,7 @@ mod tests {
     fn schema_line_is_configurable() {
         let live = state(vec![storefront()]);
         let none = export_with(&live, &[], &Options { schema: None });
+        assert!(none.warnings.iter().all(|w| !w.contains("members")));
         assert!(
             none.files
                 .values()
@@ -1111,6 +1167,90 @@ mod tests {
         assert!(default.files.values().all(|text| text.starts_with(
             "# yaml-language-server: $schema=../../schemas/manifest.schema.json\napiVersion:"
         )));
+    }
+
+    #[test]
+    fn experiences_without_variants_are_skipped_and_priority_left_unmanaged() {
+        let mut project = storefront();
+        project.experiences.push(experience(
+            "x3",
+            "fresh",
+            "SEGMENTED",
+            json!(["has space"]),
+            vec![version("v9", "DRAFT", json!([]), json!({}))],
+        ));
+        project.priority.push("x3".to_owned());
+        let exported = export(&state(vec![project]), &[]);
+        let experiences = &exported.files[&PathBuf::from("storefront/experiences.yaml")];
+        assert!(!experiences.contains("fresh"), "{experiences}");
+        let project = &exported.files[&PathBuf::from("storefront/project.yaml")];
+        assert!(!project.contains("experienceOrder"), "{project}");
+        insta::assert_snapshot!(exported.warnings.join("\n"), @r"
+        project `Storefront`: audience `lytics-vip` is synced from Lytics and has no rules; it was not exported (manifests cannot manage it)
+        project `Storefront`: experience `fresh`: tag `has space` is not 1-32 letters, digits, `_`, `:` or `-`, so validate will reject it; rename it in the UI or edit the manifest
+        project `Storefront`: experience `fresh` has no variants yet and manifests need at least one; it was not exported (add a variant in the UI and export again, or write its manifest by hand)
+        project `Storefront`: experience `homepage-hero` has a draft version waiting alongside its active one; only the active version was exported (publish or discard the draft in the UI to export it)
+        project `Storefront`: experience `homepage-hero`: variant `VIP` uses audience `lytics-vip`, which was not exported (synced from outside); the reference was left out, so plan will show a change
+        project `Storefront`: experienceOrder was left out (priority stays unmanaged) because it includes experience `fresh`, which was not exported
+        ");
+    }
+
+    #[test]
+    fn output_is_deterministic_and_ignores_live_order() {
+        let forward = storefront();
+        let mut reversed = storefront();
+        let mut lytics = reversed.audiences[1].clone();
+        lytics.uid = "u0".to_owned();
+        lytics.name = "another-lytics".to_owned();
+        reversed.audiences.push(lytics.clone());
+        let mut forward = forward;
+        forward.audiences.insert(0, lytics);
+        reversed.attributes.reverse();
+        reversed.events.reverse();
+        reversed.audiences.reverse();
+        reversed.experiences.reverse();
+        if let Some(members) = reversed.members.as_mut() {
+            members.reverse();
+        }
+        assert_eq!(
+            export(&state(vec![forward]), &[]),
+            export(&state(vec![reversed]), &[])
+        );
+    }
+
+    #[test]
+    fn synced_audiences_take_no_name_and_dangling_references_are_dropped() {
+        let mut project = storefront();
+        // A Lytics audience with the same name as a rule-based one: no `-2` needed.
+        project.audiences[1].name = "gold-members".to_owned();
+        // Metrics and targeting pointing at objects that are gone.
+        if let Some(version) = project.experiences[1].versions.first_mut() {
+            version.metrics[1].event = "e-gone".to_owned();
+            if let Some(targeting) = version.targeting.as_mut() {
+                targeting.audience.audiences.push("u-gone".to_owned());
+            }
+        }
+        let exported = export(&state(vec![project]), &[]);
+        let warnings = exported.warnings.join("\n");
+        assert!(!warnings.contains("are named"), "{warnings}");
+        assert!(
+            warnings.contains("checkout-test`: metric event uid e-gone does not exist"),
+            "{warnings}"
+        );
+        assert!(
+            warnings.contains("checkout-test`: targeting uses audience uid u-gone"),
+            "{warnings}"
+        );
+        let experiences = &exported.files[&PathBuf::from("storefront/experiences.yaml")];
+        assert!(
+            experiences.contains("    audiences: [gold-members]\n"),
+            "{experiences}"
+        );
+        assert!(
+            experiences.contains("  metrics: [add_to_cart]\n"),
+            "{experiences}"
+        );
+        assert!(!experiences.contains("uid:"), "{experiences}");
     }
 
     #[test]
@@ -1126,6 +1266,7 @@ mod tests {
             ("gold", "gold"),
             ("env:production", "env:production"),
             ("owner@example.com", "owner@example.com"),
+            ("Größe über", "Größe über"),
             ("yes", "\"yes\""),
             ("No", "\"No\""),
             ("~", "\"~\""),

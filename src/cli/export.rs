@@ -38,9 +38,9 @@ pub struct ExportArgs {
 }
 
 pub async fn run(global: &super::GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
-    // Target selection lives in `cli::target` (branch `client`); until it lands, say so.
-    let _ = (global, &args);
-    anyhow::bail!("`pzctl export` needs target selection, which is not written yet")
+    check_out_dir(&args.out, args.force)?;
+    let api = Api::new(super::target::select(global)?);
+    export_from(&api, &args).await
 }
 
 /// Export what `api` sees into `args.out`.
@@ -53,6 +53,18 @@ pub async fn export_from<B: Backend>(api: &Api<B>, args: &ExportArgs) -> anyhow:
             api.backend.describe()
         )
     })?;
+    let missing: Vec<&String> = args
+        .projects
+        .iter()
+        .filter(|name| !live.projects.contains_key(*name))
+        .collect();
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|name| format!("`{name}`")).collect();
+        anyhow::bail!(
+            "no project named {} in the organization; nothing was written",
+            list.join(", ")
+        );
+    }
     let options = Options {
         schema: schema_reference(&args.schema, &args.out)?,
     };
@@ -69,10 +81,6 @@ pub async fn export_from<B: Backend>(api: &Api<B>, args: &ExportArgs) -> anyhow:
         plural(exported.resources, "resource", "resources"),
         args.out.display()
     ));
-    if exported.projects == 0 {
-        output::error_line("error: no project was exported");
-        return Ok(ExitCode::from(1));
-    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -23,6 +23,8 @@ const OWNER: &str = "owner@example.com";
 struct StoreBackend {
     store: Arc<Mutex<Store>>,
     actor: &'static str,
+    /// False acts like the hosted API: no members endpoint, no "who am I".
+    members: bool,
 }
 
 impl Backend for StoreBackend {
@@ -41,7 +43,7 @@ impl Backend for StoreBackend {
     }
 
     fn supports_members(&self) -> bool {
-        true
+        self.members
     }
 
     fn describe(&self) -> String {
@@ -65,6 +67,7 @@ fn org() -> Api<StoreBackend> {
     Api::new(StoreBackend {
         store: Arc::new(Mutex::new(Store::new("blt0rg", users, Limits::default()))),
         actor: OWNER,
+        members: true,
     })
 }
 
@@ -72,7 +75,8 @@ fn rule(attribute: Value, condition: &str, value: Option<Value>, negate: bool) -
     let mut rule = json!({"__type": "Rule", "attribute": attribute,
         "attributeMatchCondition": condition, "invertCondition": negate});
     if let Some(value) = value {
-        rule["attributeMatchOptions"] = json!({"__type": "StringMatchOptions", "value": value});
+        let kind = pzctl::convert::match_options_type(&value);
+        rule["attributeMatchOptions"] = json!({"__type": kind, "value": value});
     }
     rule
 }
@@ -394,6 +398,26 @@ async fn seeded_storefront_exports_validates_and_plans_no_changes() {
 }
 
 #[tokio::test]
+async fn hosted_like_target_round_trips_without_members() {
+    let api = org();
+    seed_storefront(&api).await;
+    let hosted = Api::new(StoreBackend {
+        store: Arc::clone(&api.backend.store),
+        actor: OWNER,
+        members: false,
+    });
+    let live = observe(&hosted, None).await.expect("observe");
+    let (exported, plan) = round_trip(&live);
+    assert!(
+        plan.changes.is_empty(),
+        "plan is not empty:\n{}",
+        changes(&plan)
+    );
+    let project = &exported.files[&std::path::PathBuf::from("storefront/project.yaml")];
+    assert!(!project.contains("members"), "{project}");
+}
+
+#[tokio::test]
 async fn only_the_named_projects_are_exported() {
     let api = org();
     seed_storefront(&api).await;
@@ -415,17 +439,29 @@ async fn only_the_named_projects_are_exported() {
     assert_eq!(paths, ["other/project.yaml"]);
 }
 
+/// A generated audience: (name, description, attribute index, negate, value).
+type GenAudience = (String, String, usize, bool, Value);
+/// A generated experience: (name, segmented?, tags, status 0 draft / 1 active / 2 paused,
+/// audience indexes).
+type GenExperience = (String, bool, Vec<String>, u8, Vec<usize>);
+
 /// A small random organization: what the generator may create in one project.
 #[derive(Clone, Debug)]
 struct Shape {
+    /// (name, description).
+    project: (String, String),
+    /// (key, description); the name is the key with `_` as spaces.
     attributes: Vec<(String, String)>,
+    /// (key, description).
     events: Vec<(String, String)>,
-    /// (name, description, uses attribute index, condition, negate, value)
-    audiences: Vec<(String, String, usize, bool, String)>,
-    /// (name, segmented?, tags, status 0 draft 1 active 2 paused, audience indexes)
-    experiences: Vec<(String, bool, Vec<String>, u8, Vec<usize>)>,
+    audiences: Vec<GenAudience>,
+    experiences: Vec<GenExperience>,
     reverse_priority: bool,
+    /// Invited users: (index into [`INVITEES`], owner?, accepted?).
+    members: Vec<(usize, bool, bool)>,
 }
+
+const INVITEES: [&str; 2] = ["dev@example.com", "member@example.com"];
 
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -453,40 +489,57 @@ fn name() -> impl Strategy<Value = String> {
     ]
 }
 
+fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => text().prop_map(Value::from),
+        1 => any::<i32>().prop_map(Value::from),
+        1 => (-1.0e6f64..1.0e6).prop_map(Value::from),
+    ]
+}
+
 fn shape() -> impl Strategy<Value = Shape> {
     (
+        (name(), text()),
         prop::collection::btree_map("[a-z][a-z_]{0,6}", text(), 1..4),
         prop::collection::btree_map("[a-z][a-z_]{0,6}", text(), 0..3),
-        prop::collection::btree_map(name(), (text(), 0usize..4, any::<bool>(), text()), 0..4),
+        prop::collection::btree_map(name(), (text(), 0usize..4, any::<bool>(), value()), 0..4),
         prop::collection::btree_map(
             name(),
             (
                 any::<bool>(),
-                prop::collection::vec("[a-z]{1,5}", 0..3),
+                prop::collection::vec("[a-zA-Z][a-z:_-]{0,4}", 0..3),
                 0u8..3,
                 prop::collection::vec(0usize..4, 0..3),
             ),
             0..4,
         ),
         any::<bool>(),
+        prop::collection::btree_map(0usize..2, (any::<bool>(), any::<bool>()), 0..3),
     )
         .prop_map(
-            |(attributes, events, audiences, experiences, reverse_priority)| Shape {
-                attributes: attributes.into_iter().collect(),
-                events: events.into_iter().collect(),
-                audiences: audiences
-                    .into_iter()
-                    .map(|(name, (description, attribute, negate, value))| {
-                        (name, description, attribute, negate, value)
-                    })
-                    .collect(),
-                experiences: experiences
-                    .into_iter()
-                    .map(|(name, (segmented, tags, status, audiences))| {
-                        (name, segmented, tags, status, audiences)
-                    })
-                    .collect(),
-                reverse_priority,
+            |(project, attributes, events, audiences, experiences, reverse_priority, members)| {
+                Shape {
+                    members: members
+                        .into_iter()
+                        .map(|(index, (owner, accepted))| (index, owner, accepted))
+                        .collect(),
+                    project,
+                    attributes: attributes.into_iter().collect(),
+                    events: events.into_iter().collect(),
+                    audiences: audiences
+                        .into_iter()
+                        .map(|(name, (description, attribute, negate, value))| {
+                            (name, description, attribute, negate, value)
+                        })
+                        .collect(),
+                    experiences: experiences
+                        .into_iter()
+                        .map(|(name, (segmented, tags, status, audiences))| {
+                            (name, segmented, tags, status, audiences)
+                        })
+                        .collect(),
+                    reverse_priority,
+                }
             },
         )
 }
@@ -494,13 +547,45 @@ fn shape() -> impl Strategy<Value = Shape> {
 async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
     let project = api
         .create_project(&ProjectInput {
-            name: "generated".to_owned(),
-            description: shape.attributes[0].1.clone(),
+            name: shape.project.0.clone(),
+            description: shape.project.1.clone(),
             connected_stack_api_key: None,
         })
         .await
         .expect("project");
     let p = project.uid.as_str();
+    for (index, owner, accepted) in &shape.members {
+        let email = INVITEES[*index];
+        let role = if *owner {
+            ProjectRole::Owner
+        } else {
+            ProjectRole::Member
+        };
+        api.invite_member(
+            p,
+            &MemberInput {
+                email: email.to_owned(),
+                role,
+                invitation_message: Some("welcome".to_owned()),
+            },
+        )
+        .await
+        .expect("invite");
+        if *accepted {
+            let invitee = StoreBackend {
+                store: Arc::clone(&api.backend.store),
+                actor: email,
+                members: true,
+            };
+            invitee
+                .send(Request::new(
+                    wire::Method::Post,
+                    format!("/projects/{p}/users/{email}/accept"),
+                ))
+                .await
+                .expect("accept");
+        }
+    }
     let mut attributes = Vec::new();
     for (key, description) in &shape.attributes {
         let created = api
@@ -540,7 +625,12 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
                     name,
                     description,
                     json!({"__type": "RuleCombination", "combinationType": "AND", "rules": [
-                        rule(custom(attribute), "STRING_EQUALS", Some(json!(value)), *negate),
+                        rule(
+                            custom(attribute),
+                            if value.is_string() { "STRING_EQUALS" } else { "NUMBER_EQUAL_TO" },
+                            Some(value.clone()),
+                            *negate,
+                        ),
                         {"__type": "RuleCombination", "combinationType": "OR", "rules": [
                             rule(preset("COUNTRY"), "HAS_ANY_VALUE", None, false),
                         ]},
@@ -558,7 +648,7 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
                 p,
                 &ExperienceInput {
                     name: name.clone(),
-                    description: String::new(),
+                    description: format!("{name}: {}", tags.join(" #")),
                     kind: if *is_segmented {
                         ExperienceType::Segmented
                     } else {
@@ -581,7 +671,7 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
         let mut unique = chosen.clone();
         unique.dedup();
         let (variants, extra) = if *is_segmented && !unique.is_empty() {
-            (json!([segmented("First", &unique, "OR")]), json!({}))
+            (json!([segmented(name, &unique, "OR")]), json!({}))
         } else if *is_segmented {
             continue;
         } else {
@@ -658,5 +748,176 @@ proptest! {
             changes(&plan),
             all_files(&exported)
         );
+    }
+}
+
+mod cli {
+    //! The real binary: apply the quickstart, export it, then validate and plan the export.
+
+    use std::path::{Path, PathBuf};
+
+    use assert_cmd::Command;
+    use pzctl::emulator::{self, EmulatorConfig};
+
+    fn quickstart() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart")
+    }
+
+    /// `pzctl` in `dir`, isolated from the caller's environment.
+    fn pzctl(dir: &Path) -> Command {
+        let mut cmd = Command::cargo_bin("pzctl").expect("the pzctl binary");
+        cmd.current_dir(dir)
+            .env_remove("PZCTL_ENDPOINT")
+            .env_remove("PZCTL_REGION")
+            .env_remove("PZCTL_STATE_DIR")
+            .env_remove("CONTENTSTACK_AUTHTOKEN")
+            .env_remove("CONTENTSTACK_OAUTH_TOKEN")
+            .env_remove("CONTENTSTACK_ORGANIZATION_UID")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    fn stderr(output: &std::process::Output) -> String {
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    /// validate is clean and plan reports no changes (exit 0 with --detailed-exitcode).
+    fn assert_round_trip(dir: &Path, target: &[&str]) {
+        let validate = pzctl(dir).args(["validate", "out"]).output().expect("run");
+        assert!(validate.status.success(), "validate: {}", stderr(&validate));
+        let plan = pzctl(dir)
+            .args(target)
+            .args(["plan", "out", "--detailed-exitcode"])
+            .env("CONTENTSTACK_AUTHTOKEN", "owner-token")
+            .output()
+            .expect("run");
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "plan: {}{}",
+            String::from_utf8_lossy(&plan.stdout),
+            stderr(&plan)
+        );
+        assert!(String::from_utf8_lossy(&plan.stdout).contains("No changes."));
+    }
+
+    #[test]
+    fn embedded_org_round_trips_through_the_binary() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path();
+        let apply = pzctl(dir)
+            .args(["--state-dir", "state", "apply", "--auto-approve"])
+            .arg(quickstart())
+            .output()
+            .expect("run");
+        assert!(apply.status.success(), "apply: {}", stderr(&apply));
+
+        let export = pzctl(dir)
+            .args(["--state-dir", "state", "export", "--out", "out"])
+            .output()
+            .expect("run");
+        assert!(export.status.success(), "export: {}", stderr(&export));
+        assert!(
+            stderr(&export).contains("Exported 1 project, 5 resources to out"),
+            "{}",
+            stderr(&export)
+        );
+        let project =
+            std::fs::read_to_string(dir.join("out/storefront/project.yaml")).expect("project.yaml");
+        assert!(
+            project.starts_with(
+                "# yaml-language-server: $schema=../../schemas/manifest.schema.json\n"
+            )
+        );
+        assert_round_trip(dir, &["--state-dir", "state"]);
+
+        // A non-empty folder is refused without --force ...
+        let again = pzctl(dir)
+            .args(["--state-dir", "state", "export", "--out", "out"])
+            .output()
+            .expect("run");
+        assert_eq!(again.status.code(), Some(1));
+        assert!(
+            stderr(&again).contains("pass --force"),
+            "{}",
+            stderr(&again)
+        );
+        // ... and with it, only generated files are written.
+        std::fs::write(dir.join("out/README.md"), "mine").expect("write");
+        std::fs::write(dir.join("out/storefront/events.yaml"), "stale").expect("write");
+        let forced = pzctl(dir)
+            .args(["--state-dir", "state", "export", "--out", "out", "--force"])
+            .output()
+            .expect("run");
+        assert!(forced.status.success(), "{}", stderr(&forced));
+        assert_eq!(
+            std::fs::read_to_string(dir.join("out/README.md")).expect("kept"),
+            "mine"
+        );
+        let events =
+            std::fs::read_to_string(dir.join("out/storefront/events.yaml")).expect("events.yaml");
+        assert!(events.contains("kind: Event"), "{events}");
+    }
+
+    #[test]
+    fn emulator_org_round_trips_over_http() {
+        let server = emulator::start(
+            EmulatorConfig::with_default_users(),
+            "127.0.0.1:0".parse().expect("address"),
+        )
+        .expect("start the emulator");
+        let url = server.url();
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path();
+        let target = ["--endpoint", url.as_str()];
+        let apply = pzctl(dir)
+            .args(target)
+            .args(["apply", "--auto-approve"])
+            .arg(quickstart())
+            .env("CONTENTSTACK_AUTHTOKEN", "owner-token")
+            .output()
+            .expect("run");
+        assert!(apply.status.success(), "apply: {}", stderr(&apply));
+        let before = server.stats().requests;
+        let export = pzctl(dir)
+            .args(target)
+            .args(["export", "--out", "out", "--project", "storefront"])
+            .args(["--schema", "https://example.com/manifest.schema.json"])
+            .env("CONTENTSTACK_AUTHTOKEN", "owner-token")
+            .output()
+            .expect("run");
+        assert!(export.status.success(), "export: {}", stderr(&export));
+        // user, projects, 6 lists for the project, one versions list per experience (2).
+        assert_eq!(server.stats().requests - before, 2 + 6 + 2);
+        let project =
+            std::fs::read_to_string(dir.join("out/storefront/project.yaml")).expect("project.yaml");
+        assert!(project.starts_with(
+            "# yaml-language-server: $schema=https://example.com/manifest.schema.json\n"
+        ));
+        assert_round_trip(dir, &target);
+    }
+
+    #[test]
+    fn unknown_project_fails() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let output = pzctl(temp.path())
+            .args([
+                "--state-dir",
+                "state",
+                "export",
+                "--out",
+                "out",
+                "--project",
+                "nope",
+            ])
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1));
+        let text = stderr(&output);
+        assert!(
+            text.contains("no project named `nope` in the organization"),
+            "{text}"
+        );
+        assert!(!temp.path().join("out").exists());
     }
 }
