@@ -486,3 +486,27 @@ fn every_schema_property_has_a_description() {
     let examples = pzctl::schema::COMMITTED.matches("\"examples\"").count();
     assert!(examples >= 30, "only {examples} examples");
 }
+
+#[test]
+fn rendering_survives_spans_that_do_not_fit_the_text() {
+    let mut sources = pzctl::diagnostic::Sources::default();
+    sources.insert("m.yaml", "name: caf\u{e9}\n");
+    let diagnostic = pzctl::diagnostic::Diagnostic {
+        code: Code::InvalidValue,
+        severity: Severity::Error,
+        message: "bad".to_owned(),
+        file: Some("m.yaml".to_owned()),
+        line: 1,
+        column: 7,
+        // Inside the two-byte `é`, and past the end.
+        span: Some((10, 100)),
+        help: None,
+    };
+    let text = pzctl::diagnostic::render_text(&[diagnostic.clone()], &sources, false);
+    assert!(text.contains("[m.yaml:1:"), "{text}");
+    assert!(text.contains("line 1, column 7"), "{text}");
+    let json = pzctl::diagnostic::render_json(&[diagnostic]);
+    let parsed: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(parsed[0]["code"], "invalid-value");
+    assert_eq!(parsed[0]["line"], 1);
+}
