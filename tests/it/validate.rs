@@ -502,7 +502,7 @@ fn rendering_survives_spans_that_do_not_fit_the_text() {
         span: Some((10, 100)),
         help: None,
     };
-    let text = pzctl::diagnostic::render_text(&[diagnostic.clone()], &sources, false);
+    let text = pzctl::diagnostic::render_text(std::slice::from_ref(&diagnostic), &sources, false);
     assert!(text.contains("[m.yaml:1:"), "{text}");
     assert!(text.contains("line 1, column 7"), "{text}");
     let json = pzctl::diagnostic::render_json(&[diagnostic]);
