@@ -303,24 +303,32 @@ fn quickstart_lowers_to_the_expected_desired_state() {
 
 #[test]
 fn lowering_is_best_effort_when_other_documents_are_broken() {
-    let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: ok, project: p}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: broken, project: p}\nspec: {nope: 1}\n";
+    let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: ok, project: p}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: broken, project: p}\nspec: {description: [1]}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: typo, project: p}\nspec: {descripton: x}\n";
     let loaded = manifest::load_str("mixed.yaml", text);
     assert!(loaded.has_errors());
     let project = &loaded.desired.projects["p"];
     assert!(project.events.contains_key("ok"));
     assert!(!project.events.contains_key("broken"));
+    // Only an unknown field: the rest of the document is still lowered and checked.
+    assert!(project.events.contains_key("typo"));
     assert_eq!(project.members, None);
-    let unknown = &loaded.diagnostics[0];
-    assert_eq!(unknown.code, Code::UnknownField);
-    assert_eq!((unknown.line, unknown.column), (13, 8));
+    let codes: Vec<(Code, usize, usize)> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.line, d.column))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![(Code::WrongType, 13, 21), (Code::UnknownField, 18, 8)]
+    );
 }
 
 #[test]
 fn a_broken_document_does_not_make_references_to_it_dangle() {
-    let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {name: a, project: p}\nspec: {rules: {all: []}, extra: 1}\n---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {name: e, project: p}\nspec: {type: segmented, variants: [{name: v, audiences: [a]}]}\n";
+    let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {name: a, project: p}\nspec: {rules: 5}\n---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {name: e, project: p}\nspec: {type: segmented, variants: [{name: v, audiences: [a]}]}\n";
     let loaded = manifest::load_str("refs.yaml", text);
     let codes: Vec<Code> = loaded.diagnostics.iter().map(|d| d.code).collect();
-    assert_eq!(codes, vec![Code::UnknownField]);
+    assert_eq!(codes, vec![Code::WrongType]);
 }
 
 #[test]
