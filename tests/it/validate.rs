@@ -518,3 +518,24 @@ fn rendering_survives_spans_that_do_not_fit_the_text() {
     assert_eq!(parsed[0]["code"], "invalid-value");
     assert_eq!(parsed[0]["line"], 1);
 }
+
+#[test]
+fn schema_command_prints_and_writes_the_committed_schemas() {
+    let out = pzctl(&root()).arg("schema").output().expect("run pzctl");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), pzctl::schema::COMMITTED);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pzctl(&root())
+        .args(["schema", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("run pzctl");
+    assert_eq!(out.status.code(), Some(0));
+    for entry in std::fs::read_dir(root().join("schemas")).expect("schemas/") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name");
+        let written = std::fs::read_to_string(dir.path().join(name)).expect("written");
+        let committed = std::fs::read_to_string(&path).expect("committed");
+        assert_eq!(written, committed, "{}", path.display());
+    }
+}
