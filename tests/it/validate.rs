@@ -523,7 +523,10 @@ fn rendering_survives_spans_that_do_not_fit_the_text() {
 fn schema_command_prints_and_writes_the_committed_schemas() {
     let out = pzctl(&root()).arg("schema").output().expect("run pzctl");
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), pzctl::schema::COMMITTED);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        pzctl::schema::COMMITTED
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let out = pzctl(&root())
         .args(["schema", "--out"])
