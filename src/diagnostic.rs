@@ -340,8 +340,8 @@ pub fn render_text(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -
             (Some((file, text)), Some((offset, len)))
                 if !text.is_empty() && snippet_fits(text, offset) =>
             {
-                let offset = offset.min(text.len());
-                let len = len.min(text.len() - offset);
+                let offset = floor_char_boundary(text, offset);
+                let len = floor_char_boundary(text, offset + len) - offset;
                 let label = format!("line {}, column {}", diagnostic.line, diagnostic.column);
                 report = report.with_label(LabeledSpan::new(Some(label), offset, len));
                 let report = miette::Report::new(report).with_source_code(
@@ -378,6 +378,15 @@ pub fn render_text(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -
         }
     }
     out
+}
+
+/// The largest char boundary at or below `offset` (clamped to the text).
+fn floor_char_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
 }
 
 /// Whether the line holding `offset` is short enough to show as a snippet.

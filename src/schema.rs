@@ -184,16 +184,36 @@ fn validators() -> Result<&'static Validators, String> {
 /// Validate one document against the committed schema: against its kind's subschema when the
 /// kind is known (precise errors), else against the main schema.
 pub fn validate(file: &str, doc: &Document) -> Vec<Diagnostic> {
+    check(file, doc).diagnostics
+}
+
+/// The outcome of [`check`].
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Every schema problem, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// JSON pointers of unknown fields.
+    pub unknown_fields: Vec<String>,
+    /// Whether unknown fields are the only problems (so the document, without them, is
+    /// still worth checking for meaning).
+    pub only_unknown_fields: bool,
+}
+
+/// Like [`validate`], and also says which fields were unknown.
+pub fn check(file: &str, doc: &Document) -> Checked {
     let validators = match validators() {
         Ok(v) => v,
         Err(message) => {
-            return vec![diag(
-                file,
-                Code::Internal,
-                format!("{message}; this is a bug in pzctl"),
-                doc.start,
-                None,
-            )];
+            return Checked {
+                diagnostics: vec![diag(
+                    file,
+                    Code::Internal,
+                    format!("{message}; this is a bug in pzctl"),
+                    doc.start,
+                    None,
+                )],
+                ..Checked::default()
+            };
         }
     };
     let kind = doc.value.get("kind").and_then(Value::as_str);
@@ -202,10 +222,20 @@ pub fn validate(file: &str, doc: &Document) -> Vec<Diagnostic> {
         .map_or(&validators.envelope, |(_, v)| v);
     let mut out = Vec::new();
     if validator.is_valid(&doc.value) {
-        return out;
+        return Checked::default();
     }
+    let mut unknown_fields = Vec::new();
+    let mut only_unknown_fields = true;
     for error in validator.iter_errors(&doc.value) {
         let ptr = error.instance_path().as_str().to_owned();
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for field in unexpected {
+                    unknown_fields.push(format!("{ptr}/{}", crate::manifest::yaml::escape(field)));
+                }
+            }
+            _ => only_unknown_fields = false,
+        }
         out.extend(map_error(
             file,
             doc,
@@ -217,7 +247,11 @@ pub fn validate(file: &str, doc: &Document) -> Vec<Diagnostic> {
     }
     out.sort_by_key(|d| (d.line, d.column));
     out.dedup();
-    out
+    Checked {
+        diagnostics: out,
+        unknown_fields,
+        only_unknown_fields,
+    }
 }
 
 fn diag(file: &str, code: Code, message: String, pos: Pos, help: Option<String>) -> Diagnostic {

@@ -422,24 +422,32 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
             out.diagnostics.push(d);
             continue;
         }
-        let schema_diags = crate::schema::validate(&name, &doc);
-        let typed = if schema_diags.is_empty() {
+        let checked = crate::schema::check(&name, &doc);
+        let typed = if checked.diagnostics.is_empty() {
             match typed(&doc.value) {
                 Ok(typed) => Some(typed),
                 Err(message) => {
                     out.diagnostics.push(file_diag(
-                            &name,
-                            Code::Internal,
-                            Severity::Error,
-                            format!("the document passed the schema but could not be read: {message}; this is a bug in pzctl"),
-                            doc.start,
-                        ));
+                        &name,
+                        Code::Internal,
+                        Severity::Error,
+                        format!("the document passed the schema but could not be read: {message}; this is a bug in pzctl"),
+                        doc.start,
+                    ));
                     None
                 }
             }
+        } else if checked.only_unknown_fields {
+            // A typo should not hide the meaning problems: check the rest of the document.
+            let mut value = doc.value.clone();
+            for pointer in checked.unknown_fields.iter().rev() {
+                remove_pointer(&mut value, pointer);
+            }
+            typed(&value).ok()
         } else {
             None
         };
+        let schema_diags = checked.diagnostics;
         out.diagnostics.extend(schema_diags);
         out.items.push(lower::Item {
             file: name.clone(),
@@ -448,6 +456,17 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
         });
     }
     out.sources.push((name, text));
+}
+
+/// Remove the value at a JSON pointer, if there is one.
+fn remove_pointer(value: &mut serde_json::Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    if let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent) {
+        map.remove(&key);
+    }
 }
 
 fn typed(value: &serde_json::Value) -> Result<lower::Typed, String> {

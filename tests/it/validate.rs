@@ -303,24 +303,32 @@ fn quickstart_lowers_to_the_expected_desired_state() {
 
 #[test]
 fn lowering_is_best_effort_when_other_documents_are_broken() {
-    let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: ok, project: p}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: broken, project: p}\nspec: {nope: 1}\n";
+    let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: ok, project: p}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: broken, project: p}\nspec: {description: [1]}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: typo, project: p}\nspec: {descripton: x}\n";
     let loaded = manifest::load_str("mixed.yaml", text);
     assert!(loaded.has_errors());
     let project = &loaded.desired.projects["p"];
     assert!(project.events.contains_key("ok"));
     assert!(!project.events.contains_key("broken"));
+    // Only an unknown field: the rest of the document is still lowered and checked.
+    assert!(project.events.contains_key("typo"));
     assert_eq!(project.members, None);
-    let unknown = &loaded.diagnostics[0];
-    assert_eq!(unknown.code, Code::UnknownField);
-    assert_eq!((unknown.line, unknown.column), (13, 8));
+    let codes: Vec<(Code, usize, usize)> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.line, d.column))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![(Code::WrongType, 13, 21), (Code::UnknownField, 18, 8)]
+    );
 }
 
 #[test]
 fn a_broken_document_does_not_make_references_to_it_dangle() {
-    let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {name: a, project: p}\nspec: {rules: {all: []}, extra: 1}\n---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {name: e, project: p}\nspec: {type: segmented, variants: [{name: v, audiences: [a]}]}\n";
+    let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {name: a, project: p}\nspec: {rules: 5}\n---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {name: e, project: p}\nspec: {type: segmented, variants: [{name: v, audiences: [a]}]}\n";
     let loaded = manifest::load_str("refs.yaml", text);
     let codes: Vec<Code> = loaded.diagnostics.iter().map(|d| d.code).collect();
-    assert_eq!(codes, vec![Code::UnknownField]);
+    assert_eq!(codes, vec![Code::WrongType]);
 }
 
 #[test]
@@ -485,4 +493,52 @@ fn every_schema_property_has_a_description() {
     );
     let examples = pzctl::schema::COMMITTED.matches("\"examples\"").count();
     assert!(examples >= 30, "only {examples} examples");
+}
+
+#[test]
+fn rendering_survives_spans_that_do_not_fit_the_text() {
+    let mut sources = pzctl::diagnostic::Sources::default();
+    sources.insert("m.yaml", "name: caf\u{e9}\n");
+    let diagnostic = pzctl::diagnostic::Diagnostic {
+        code: Code::InvalidValue,
+        severity: Severity::Error,
+        message: "bad".to_owned(),
+        file: Some("m.yaml".to_owned()),
+        line: 1,
+        column: 7,
+        // Inside the two-byte `é`, and past the end.
+        span: Some((10, 100)),
+        help: None,
+    };
+    let text = pzctl::diagnostic::render_text(std::slice::from_ref(&diagnostic), &sources, false);
+    assert!(text.contains("[m.yaml:1:"), "{text}");
+    assert!(text.contains("line 1, column 7"), "{text}");
+    let json = pzctl::diagnostic::render_json(&[diagnostic]);
+    let parsed: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(parsed[0]["code"], "invalid-value");
+    assert_eq!(parsed[0]["line"], 1);
+}
+
+#[test]
+fn schema_command_prints_and_writes_the_committed_schemas() {
+    let out = pzctl(&root()).arg("schema").output().expect("run pzctl");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        pzctl::schema::COMMITTED
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pzctl(&root())
+        .args(["schema", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("run pzctl");
+    assert_eq!(out.status.code(), Some(0));
+    for entry in std::fs::read_dir(root().join("schemas")).expect("schemas/") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name");
+        let written = std::fs::read_to_string(dir.path().join(name)).expect("written");
+        let committed = std::fs::read_to_string(&path).expect("committed");
+        assert_eq!(written, committed, "{}", path.display());
+    }
 }
