@@ -354,8 +354,15 @@ fn plan_comment_markers_agree_between_workflow_and_docs() {
     let workflow = std::fs::read_to_string(root().join("examples/github/pzctl-plan.yml"))
         .expect("read pzctl-plan.yml");
     let docs = std::fs::read_to_string(root().join("docs/ci.md")).expect("read docs/ci.md");
-    for marker in ["<!-- pzctl-plan -->", "<!-- pzctl:part-break -->"] {
+    for marker in ["<!-- pzctl-plan -->", "<!-- pzctl:part(?:-break)? -->"] {
         assert!(workflow.contains(marker), "pzctl-plan.yml lacks {marker}");
+    }
+    // The separators pzctl prints between Markdown parts, which the workflow's regex accepts.
+    for marker in [
+        "<!-- pzctl-plan -->",
+        "<!-- pzctl:part -->",
+        "<!-- pzctl:part-break -->",
+    ] {
         assert!(docs.contains(marker), "docs/ci.md lacks {marker}");
     }
     assert!(workflow.contains("<!-- pzctl-plan part ${n} -->"));
@@ -438,4 +445,148 @@ fn manifest_docs_examples_appear_verbatim_under_examples() {
 fn yaml_block_extraction_finds_only_yaml_fences() {
     let markdown = "x\n```yaml\na: 1\n```\n```text\nno\n```\n```yaml\nb: 2\nc: 3\n```\n";
     assert_eq!(yaml_blocks(markdown), vec!["a: 1\n", "b: 2\nc: 3\n"]);
+}
+
+/// The `script:` of the `actions/github-script` step of `pzctl-plan.yml`.
+fn plan_comment_script() -> String {
+    let text = std::fs::read_to_string(root().join("examples/github/pzctl-plan.yml"))
+        .expect("read pzctl-plan.yml");
+    let workflow: serde_json::Value =
+        serde_saphyr::from_str(&text).expect("pzctl-plan.yml is YAML");
+    let steps = workflow["jobs"]["plan"]["steps"]
+        .as_array()
+        .expect("the plan job has steps");
+    let step = steps
+        .iter()
+        .find(|step| {
+            step["uses"]
+                .as_str()
+                .is_some_and(|uses| uses.starts_with("actions/github-script@"))
+        })
+        .expect("a github-script step");
+    step["with"]["script"]
+        .as_str()
+        .expect("a script")
+        .to_owned()
+}
+
+/// Runs the comment script under node against a fake GitHub API holding `existing` comments
+/// (`[id, user type, body]`) and returns the calls it made (`["update", id, body]`,
+/// `["create", issue, body]`, `["delete", id]`). None when node is not installed.
+fn run_plan_comment_script(
+    plan_md: &str,
+    existing: serde_json::Value,
+) -> Option<Vec<serde_json::Value>> {
+    let Some(node) = on_path("node") else {
+        eprintln!("note: node not found: the github-script test is skipped");
+        return None;
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("plan.md"), plan_md).expect("write plan.md");
+    let harness = format!(
+        r#"
+const existing = {existing};
+const calls = [];
+const github = {{
+  paginate: async () => existing.map(([id, type, body]) => ({{ id, user: {{ type }}, body }})),
+  rest: {{ issues: {{
+    listComments: null,
+    updateComment: async (a) => calls.push(["update", a.comment_id, a.body]),
+    createComment: async (a) => calls.push(["create", a.issue_number, a.body]),
+    deleteComment: async (a) => calls.push(["delete", a.comment_id]),
+  }} }},
+}};
+const context = {{
+  repo: {{ owner: "o", repo: "r" }},
+  payload: {{ pull_request: {{ number: 7, head: {{ sha: "0123456789abcdef" }} }} }},
+  serverUrl: "https://github.com",
+  runId: 42,
+}};
+(async function () {{
+{script}
+}})().then(() => process.stdout.write(JSON.stringify(calls)), (e) => {{ console.error(e); process.exit(1); }});
+"#,
+        script = plan_comment_script()
+    );
+    std::fs::write(dir.path().join("harness.js"), harness).expect("write the harness");
+    let output = std::process::Command::new(node)
+        .arg("harness.js")
+        .current_dir(dir.path())
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "the comment script failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_slice(&output.stdout).expect("the harness prints JSON"))
+}
+
+#[test]
+fn plan_comment_is_created_once_then_updated_in_place_per_part() {
+    let plan = "## Plan\n\n| | create |\n|---|---|\n| storefront | 2 |\n\
+                <!-- pzctl:part -->\n```diff\n+ experience\n```\n<!-- pzctl:part -->\npart three\n";
+    // A human quoting the marker, our old first part, our old part 2 and a part 4 no longer needed.
+    let existing = serde_json::json!([
+        [1, "User", "<!-- pzctl-plan -->\nquoted by a human"],
+        [2, "Bot", "<!-- pzctl-plan -->\nold plan"],
+        [3, "Bot", "<!-- pzctl-plan part 2 -->\nold part 2"],
+        [5, "Bot", "<!-- pzctl-plan part 4 -->\nold part 4"],
+        [6, "Bot", "another bot's comment"],
+    ]);
+    let Some(calls) = run_plan_comment_script(plan, existing) else {
+        return;
+    };
+    let summary: Vec<(String, i64)> = calls
+        .iter()
+        .map(|call| {
+            (
+                call[0].as_str().unwrap_or_default().to_owned(),
+                call[1].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("update".to_owned(), 2),
+            ("update".to_owned(), 3),
+            ("create".to_owned(), 7),
+            ("delete".to_owned(), 5),
+        ]
+    );
+    let body = |i: usize| calls[i][2].as_str().unwrap_or_default().to_owned();
+    assert!(
+        body(0).starts_with("<!-- pzctl-plan -->\n## Plan\n"),
+        "{}",
+        body(0)
+    );
+    assert!(body(0).contains("part 1 of 3") && body(0).contains("0123456"));
+    assert!(body(1).starts_with("<!-- pzctl-plan part 2 -->\n```diff\n+ experience\n```"));
+    assert!(body(2).starts_with("<!-- pzctl-plan part 3 -->\npart three"));
+    assert!(!body(0).contains("pzctl:part"), "separators are not posted");
+
+    // First run on a new pull request: one comment, no part footer.
+    let Some(calls) = run_plan_comment_script("No changes.\n", serde_json::json!([])) else {
+        return;
+    };
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0][0], "create");
+    let body = calls[0][2].as_str().unwrap_or_default();
+    assert!(
+        body.starts_with("<!-- pzctl-plan -->\nNo changes.\n"),
+        "{body}"
+    );
+    assert!(!body.contains("part 1"), "{body}");
+}
+
+#[test]
+fn plan_comment_never_exceeds_the_comment_limit() {
+    let huge = format!("```text\n{}\n```\n", "x".repeat(70_000));
+    let Some(calls) = run_plan_comment_script(&huge, serde_json::json!([])) else {
+        return;
+    };
+    let body = calls[0][2].as_str().unwrap_or_default();
+    assert!(body.chars().count() <= 65_536, "{} characters", body.len());
+    assert!(body.contains("see the job summary"));
 }

@@ -4,7 +4,7 @@ mod support;
 
 mod apply;
 mod cli;
-mod export;
 mod conformance;
+mod export;
 mod plan;
 mod validate;
