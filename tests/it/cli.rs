@@ -277,6 +277,7 @@ fn pzctl_invocations(workflow: &str) -> Vec<Vec<String>> {
     let mut current = String::new();
     for line in workflow.lines() {
         let trimmed = line.trim();
+        let trimmed = trimmed.strip_prefix("run: ").unwrap_or(trimmed);
         if current.is_empty() && !trimmed.starts_with("pzctl ") {
             continue;
         }
@@ -332,10 +333,11 @@ fn example_workflows_call_pzctl_with_arguments_it_accepts() {
 
 #[test]
 fn invocation_extraction_joins_continuations_and_stops_at_redirections() {
-    let script = "  run: |\n    pzctl plan \"$PZCTL_MANIFESTS\" --out plan.json \\\n      --detailed-exitcode > plan.md 2> plan.err\n    echo pzctl plan\n    pzctl apply --plan saved/plan.json 2>&1 1>&3 | tee x\n";
+    let script = "  run: pzctl validate x\n  run: |\n    pzctl plan \"$PZCTL_MANIFESTS\" --out plan.json \\\n      --detailed-exitcode > plan.md 2> plan.err\n    echo pzctl plan\n    pzctl apply --plan saved/plan.json 2>&1 1>&3 | tee x\n";
     assert_eq!(
         pzctl_invocations(script),
         vec![
+            vec!["pzctl", "validate", "x"],
             vec![
                 "pzctl",
                 "plan",
@@ -589,4 +591,103 @@ fn plan_comment_never_exceeds_the_comment_limit() {
     let body = calls[0][2].as_str().unwrap_or_default();
     assert!(body.chars().count() <= 65_536, "{} characters", body.len());
     assert!(body.contains("see the job summary"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a directory");
+    for entry in std::fs::read_dir(from).expect("read a directory").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copy a file");
+        }
+    }
+}
+
+/// The pzctl calls of one example workflow, in order.
+fn workflow_calls(name: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(root().join("examples/github").join(name))
+        .expect("read an example workflow");
+    pzctl_invocations(&text)
+}
+
+/// Runs one workflow call (argv[0] is `pzctl`) in `dir`; returns (exit code, stdout, stderr).
+fn run_call(dir: &Path, argv: &[String]) -> (Option<i32>, String, String) {
+    let output = pzctl()
+        .current_dir(dir)
+        .env_remove("PZCTL_STATE_DIR")
+        .env_remove("PZCTL_LOCAL_USER")
+        .env_remove("CONTENTSTACK_AUTHTOKEN")
+        .env_remove("CONTENTSTACK_OAUTH_TOKEN")
+        .args(&argv[1..])
+        .output()
+        .expect("pzctl runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The example workflows' exact pzctl calls, run in order against the embedded local
+/// organization with the quickstart manifests: plan on the PR (exit 2, Markdown, plan.json),
+/// apply of the saved plan on merge, the drift check (exit 0 after apply), the fallback's fresh
+/// apply, and a re-applied saved plan refused as stale (the word the apply workflow looks for).
+#[test]
+fn example_workflows_run_end_to_end_on_the_embedded_organization() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    copy_dir(
+        &root().join("examples/quickstart"),
+        &dir.path().join("personalize"),
+    );
+
+    let plan_calls = workflow_calls("pzctl-plan.yml");
+    assert_eq!(plan_calls.len(), 2, "{plan_calls:?}");
+    let (code, _, stderr) = run_call(dir.path(), &plan_calls[0]);
+    assert_eq!(code, Some(0), "validate failed: {stderr}");
+    let (code, markdown, stderr) = run_call(dir.path(), &plan_calls[1]);
+    assert_eq!(code, Some(2), "the PR plan should find changes: {stderr}");
+    assert!(markdown.contains("storefront"), "{markdown}");
+    assert!(dir.path().join("plan.json").is_file(), "--out plan.json");
+
+    // The apply workflow downloads the artifact into saved-plan/.
+    std::fs::create_dir_all(dir.path().join("saved-plan")).expect("mkdir");
+    std::fs::copy(
+        dir.path().join("plan.json"),
+        dir.path().join("saved-plan/plan.json"),
+    )
+    .expect("copy the plan");
+    let apply_calls = workflow_calls("pzctl-apply.yml");
+    assert_eq!(apply_calls.len(), 3, "{apply_calls:?}");
+    let (code, _, stderr) = run_call(dir.path(), &apply_calls[0]);
+    assert_eq!(code, Some(0), "validate failed: {stderr}");
+    let (code, _, stderr) = run_call(dir.path(), &apply_calls[1]);
+    assert_eq!(code, Some(0), "applying the saved plan failed: {stderr}");
+
+    let drift_calls = workflow_calls("pzctl-drift.yml");
+    assert_eq!(drift_calls.len(), 1, "{drift_calls:?}");
+    let (code, markdown, stderr) = run_call(dir.path(), &drift_calls[0]);
+    assert_eq!(
+        code,
+        Some(0),
+        "drift right after apply:\n{markdown}\n{stderr}"
+    );
+
+    // Applying the same saved plan again: the live objects changed, so it is stale.
+    let (code, _, stderr) = run_call(dir.path(), &apply_calls[1]);
+    assert_eq!(
+        code,
+        Some(1),
+        "a stale saved plan must be refused: {stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("stale"),
+        "the apply workflow's fallback looks for `stale`: {stderr}"
+    );
+    // The fallback: a fresh apply converges (nothing to do).
+    let (code, _, stderr) = run_call(dir.path(), &apply_calls[2]);
+    assert_eq!(code, Some(0), "the fresh apply failed: {stderr}");
+    let (code, markdown, _) = run_call(dir.path(), &drift_calls[0]);
+    assert_eq!(code, Some(0), "drift after the fresh apply:\n{markdown}");
 }
