@@ -691,3 +691,75 @@ fn example_workflows_run_end_to_end_on_the_embedded_organization() {
     let (code, markdown, _) = run_call(dir.path(), &drift_calls[0]);
     assert_eq!(code, Some(0), "drift after the fresh apply:\n{markdown}");
 }
+
+/// Every `run:` script of the workflows and of `action.yml`, as (where, script).
+fn run_scripts() -> Vec<(String, String)> {
+    fn collect(where_: &str, steps: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        for (index, step) in steps.as_array().into_iter().flatten().enumerate() {
+            if let Some(script) = step["run"].as_str() {
+                out.push((format!("{where_} step {}", index + 1), script.to_owned()));
+            }
+        }
+    }
+    let mut scripts = Vec::new();
+    for file in workflow_files() {
+        let text = std::fs::read_to_string(&file).expect("read a workflow");
+        let workflow: serde_json::Value =
+            serde_saphyr::from_str(&text).expect("a workflow is YAML");
+        let jobs = workflow["jobs"].as_object().expect("a workflow has jobs");
+        for (job, body) in jobs {
+            let where_ = format!("{} job {job}", file.display());
+            collect(&where_, &body["steps"], &mut scripts);
+        }
+    }
+    let text = std::fs::read_to_string(root().join("action.yml")).expect("read action.yml");
+    let action: serde_json::Value = serde_saphyr::from_str(&text).expect("action.yml is YAML");
+    collect("action.yml", &action["runs"]["steps"], &mut scripts);
+    scripts
+}
+
+/// The scripts under shellcheck (as bash with `-eo pipefail`, like GitHub runs them), with
+/// every `${{ ... }}` expression replaced by a word. Skipped when shellcheck is not installed
+/// (GitHub's Ubuntu runners have it).
+#[test]
+fn workflow_scripts_pass_shellcheck() {
+    let scripts = run_scripts();
+    assert!(
+        scripts.len() >= 15,
+        "found only {} run: scripts",
+        scripts.len()
+    );
+    let Some(shellcheck) = on_path("shellcheck") else {
+        eprintln!("note: shellcheck not found: workflow_scripts_pass_shellcheck skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut problems = Vec::new();
+    for (index, (where_, script)) in scripts.iter().enumerate() {
+        let mut plain = String::new();
+        let mut rest = script.as_str();
+        while let Some(start) = rest.find("${{") {
+            plain.push_str(&rest[..start]);
+            plain.push_str("EXPR");
+            rest = rest[start..]
+                .find("}}")
+                .map_or("", |end| &rest[start + end + 2..]);
+        }
+        plain.push_str(rest);
+        let path = dir.path().join(format!("script-{index}.sh"));
+        std::fs::write(&path, format!("#!/bin/bash\nset -eo pipefail\n{plain}"))
+            .expect("write a script");
+        let output = std::process::Command::new(&shellcheck)
+            .args(["--format=gcc", "--severity=style"])
+            .arg(&path)
+            .output()
+            .expect("shellcheck runs");
+        if !output.status.success() {
+            problems.push(format!(
+                "{where_}:\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
