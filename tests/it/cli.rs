@@ -763,3 +763,236 @@ fn workflow_scripts_pass_shellcheck() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The `run:` script of the step called `step` in a workflow job, or in `action.yml` (job None).
+fn step_script(file: &str, job: Option<&str>, step: &str) -> String {
+    let text = std::fs::read_to_string(root().join(file)).expect("read a workflow");
+    let document: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+    let steps = match job {
+        Some(job) => &document["jobs"][job]["steps"],
+        None => &document["runs"]["steps"],
+    };
+    let script = steps
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|candidate| candidate["name"] == step)
+        .and_then(|found| found["run"].as_str())
+        .unwrap_or_else(|| panic!("{file}: no step `{step}` with a run: script"))
+        .to_owned();
+    assert!(
+        !script.contains("${{"),
+        "{file} `{step}`: expressions belong in env:"
+    );
+    script
+}
+
+/// The result of running a step script.
+struct StepRun {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    /// The pzctl calls, one line each.
+    calls: Vec<String>,
+    output: String,
+    summary: String,
+    dir: tempfile::TempDir,
+}
+
+/// Runs a step script the way GitHub does (`bash --noprofile --norc -eo pipefail`) with a fake
+/// `pzctl` on PATH. The fake exits with `FAKE_SAVED` for `--plan` calls, `FAKE_APPLY` for other
+/// applies and `FAKE_PLAN` for the rest, and prints `FAKE_*_ERR` on stderr.
+fn run_step(script: &str, env: &[(&str, &str)]) -> StepRun {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir bin");
+    let fake = bin.join("pzctl");
+    std::fs::write(
+        &fake,
+        "#!/bin/bash\n\
+         echo \"$*\" >> \"$FAKE_LOG\"\n\
+         if [[ \" $* \" == *' --plan '* ]]; then code=${FAKE_SAVED:-0}; err=${FAKE_SAVED_ERR:-}\n\
+         elif [ \"$1\" = apply ]; then code=${FAKE_APPLY:-0}; err=''\n\
+         else code=${FAKE_PLAN:-0}; err=${FAKE_PLAN_ERR:-}; fi\n\
+         echo \"output of pzctl $1\"\n\
+         if [ -n \"$err\" ]; then echo \"$err\" >&2; fi\n\
+         exit \"$code\"\n",
+    )
+    .expect("write the fake pzctl");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).expect("mkdir work");
+    std::fs::write(dir.path().join("step.sh"), script).expect("write the step");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(dir.path().join("step.sh"))
+        .current_dir(&work)
+        .env("PATH", path)
+        .env("FAKE_LOG", dir.path().join("calls.log"))
+        .env("GITHUB_OUTPUT", dir.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
+        .env("PZCTL_MANIFESTS", "personalize")
+        .envs(env.iter().copied())
+        .output()
+        .expect("bash runs");
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    StepRun {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        calls: read("calls.log").lines().map(str::to_owned).collect(),
+        output: read("output"),
+        summary: read("summary"),
+        dir,
+    }
+}
+
+#[test]
+fn action_run_step_reports_the_exit_code_and_honours_success_exitcodes() {
+    if on_path("bash").is_none() {
+        eprintln!("note: bash not found: skipped");
+        return;
+    }
+    let script = step_script("action.yml", None, "Run pzctl");
+    let args = [
+        ("PZCTL_ARGS", "plan personalize --detailed-exitcode"),
+        ("PZCTL_SUCCESS", "0 2"),
+        ("PZCTL_STDOUT_FILE", "plan.md"),
+    ];
+    for (fake, expected_step, success) in [
+        ("0", Some(0), "0 2"),
+        ("2", Some(0), "0 2"),
+        ("1", Some(1), "0 2"),
+        ("2", Some(1), "0"),
+    ] {
+        let mut env = args.to_vec();
+        env[1] = ("PZCTL_SUCCESS", success);
+        env.push(("FAKE_PLAN", fake));
+        let run = run_step(&script, &env);
+        assert_eq!(
+            run.code, expected_step,
+            "pzctl exit {fake} with success-exitcodes `{success}`: {}",
+            run.stderr
+        );
+        assert_eq!(run.output, format!("exitcode={fake}\n"));
+        assert_eq!(run.calls, ["plan personalize --detailed-exitcode"]);
+        let saved = std::fs::read_to_string(run.dir.path().join("work/plan.md"))
+            .expect("stdout-file written");
+        assert_eq!(saved, "output of pzctl plan\n");
+    }
+}
+
+#[test]
+fn plan_step_succeeds_on_changes_and_turns_errors_into_a_comment() {
+    if on_path("bash").is_none() {
+        return;
+    }
+    let script = step_script("examples/github/pzctl-plan.yml", Some("plan"), "Plan");
+    let env = [("HEAD_SHA", "0123abc"), ("CONTENTSTACK_AUTHTOKEN", "")];
+    let run = run_step(&script, &[env[0], env[1], ("FAKE_PLAN", "2")]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.output, "exitcode=2\n");
+    assert_eq!(
+        run.calls,
+        ["plan personalize --format markdown --detailed-exitcode --out plan.json"]
+    );
+    assert_eq!(run.summary, "output of pzctl plan\n");
+    let head = std::fs::read_to_string(run.dir.path().join("work/plan-head-sha.txt"))
+        .expect("the head sha is saved with the plan");
+    assert_eq!(head, "0123abc\n");
+
+    let run = run_step(
+        &script,
+        &[
+            env[0],
+            ("FAKE_PLAN", "1"),
+            ("FAKE_PLAN_ERR", "error: cannot read the organization"),
+        ],
+    );
+    assert_eq!(
+        run.code,
+        Some(0),
+        "the comment step still runs: {}",
+        run.stderr
+    );
+    assert_eq!(run.output, "exitcode=1\n");
+    assert!(run.summary.contains("pzctl plan failed (exit code 1)"));
+    assert!(run.summary.contains("error: cannot read the organization"));
+}
+
+#[test]
+fn apply_step_uses_the_saved_plan_and_falls_back_only_when_it_is_stale() {
+    if on_path("bash").is_none() {
+        return;
+    }
+    let script = step_script("examples/github/pzctl-apply.yml", Some("apply"), "Apply");
+    let saved = "apply --plan saved-plan/plan.json --auto-approve";
+    let fresh = "apply personalize --auto-approve";
+
+    let run = run_step(&script, &[("SAVED_PLAN_FRESH", "true")]);
+    assert_eq!((run.code, run.calls), (Some(0), vec![saved.to_owned()]));
+
+    let stale = [
+        ("SAVED_PLAN_FRESH", "true"),
+        ("FAKE_SAVED", "1"),
+        (
+            "FAKE_SAVED_ERR",
+            "error: the plan in `plan.json` is stale: this object changed",
+        ),
+    ];
+    let run = run_step(&script, &stale);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.calls, [saved, fresh]);
+    assert!(
+        run.stderr.contains("is stale"),
+        "pzctl's stderr stays in the log"
+    );
+
+    let broken = [
+        ("SAVED_PLAN_FRESH", "true"),
+        ("FAKE_SAVED", "1"),
+        ("FAKE_SAVED_ERR", "error: 403 forbidden"),
+    ];
+    let run = run_step(&script, &broken);
+    assert_eq!((run.code, run.calls), (Some(1), vec![saved.to_owned()]));
+
+    let run = run_step(
+        &script,
+        &[("SAVED_PLAN_FRESH", "false"), ("FAKE_APPLY", "1")],
+    );
+    assert_eq!((run.code, run.calls), (Some(1), vec![fresh.to_owned()]));
+}
+
+#[test]
+fn drift_step_fails_on_changes_with_the_plan_in_the_summary() {
+    if on_path("bash").is_none() {
+        return;
+    }
+    let script = step_script(
+        "examples/github/pzctl-drift.yml",
+        Some("drift"),
+        "Plan (exit code 2 = drift)",
+    );
+    let run = run_step(&script, &[("FAKE_PLAN", "0")]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.summary.contains("No drift"));
+    let run = run_step(&script, &[("FAKE_PLAN", "2")]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.summary.contains("Drift") && run.summary.contains("output of pzctl plan"));
+    assert!(run.stdout.contains("::error::drift"), "{}", run.stdout);
+    let run = run_step(&script, &[("FAKE_PLAN", "1")]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(
+        run.calls,
+        ["plan personalize --format markdown --detailed-exitcode"]
+    );
+}
