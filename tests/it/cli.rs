@@ -803,11 +803,19 @@ struct StepRun {
 /// `pzctl` on PATH. The fake exits with `FAKE_SAVED` for `--plan` calls, `FAKE_APPLY` for other
 /// applies and `FAKE_PLAN` for the rest, and prints `FAKE_*_ERR` on stderr.
 fn run_step(script: &str, env: &[(&str, &str)]) -> StepRun {
+    run_step_with(script, env, &[])
+}
+
+/// [`run_step`] with more fake programs on PATH (name, bash script).
+fn run_step_with(script: &str, env: &[(&str, &str)], fakes: &[(&str, &str)]) -> StepRun {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("mkdir bin");
+    for (name, body) in fakes {
+        write_executable(&bin.join(name), body);
+    }
     let fake = bin.join("pzctl");
-    std::fs::write(
+    write_executable(
         &fake,
         "#!/bin/bash\n\
          echo \"$*\" >> \"$FAKE_LOG\"\n\
@@ -817,13 +825,7 @@ fn run_step(script: &str, env: &[(&str, &str)]) -> StepRun {
          echo \"output of pzctl $1\"\n\
          if [ -n \"$err\" ]; then echo \"$err\" >&2; fi\n\
          exit \"$code\"\n",
-    )
-    .expect("write the fake pzctl");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    );
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).expect("mkdir work");
     std::fs::write(dir.path().join("step.sh"), script).expect("write the step");
@@ -995,4 +997,87 @@ fn drift_step_fails_on_changes_with_the_plan_in_the_summary() {
         run.calls,
         ["plan personalize --format markdown --detailed-exitcode"]
     );
+}
+
+fn write_executable(path: &Path, body: &str) {
+    std::fs::write(path, body).expect("write a fake program");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+}
+
+/// Fake `gh` and `git` for the "Find the reviewed plan" step: `gh api` prints `FAKE_PR`,
+/// `gh run list` prints `FAKE_RUN`, `gh run download` writes `saved-plan/` for `FAKE_SAVED_SHA`
+/// (or fails when it is empty); `git fetch` exits `FAKE_FETCH`, `git diff` exits `FAKE_DIFF`.
+const FAKE_GH: &str = "#!/bin/bash\n\
+    echo \"gh $1 $2\" >> \"$FAKE_LOG\"\n\
+    case \"$1 $2\" in\n\
+      'api '*) echo \"$FAKE_PR\" ;;\n\
+      'run list') echo \"$FAKE_RUN\" ;;\n\
+      'run download') [ -n \"$FAKE_SAVED_SHA\" ] || exit 1; mkdir -p saved-plan;\n\
+        echo '{}' > saved-plan/plan.json; echo \"$FAKE_SAVED_SHA\" > saved-plan/plan-head-sha.txt ;;\n\
+    esac\n";
+const FAKE_GIT: &str = "#!/bin/bash\n\
+    echo \"git $1\" >> \"$FAKE_LOG\"\n\
+    case \"$1\" in fetch) exit \"${FAKE_FETCH:-0}\" ;; diff) exit \"${FAKE_DIFF:-0}\" ;; esac\n";
+
+#[test]
+fn find_step_accepts_only_the_plan_of_the_merged_head_with_the_same_manifests() {
+    if on_path("bash").is_none() {
+        return;
+    }
+    let script = step_script(
+        "examples/github/pzctl-apply.yml",
+        Some("apply"),
+        "Find the reviewed plan",
+    );
+    let fakes = [("gh", FAKE_GH), ("git", FAKE_GIT)];
+    let good = [
+        ("GITHUB_SHA", "merge0"),
+        ("GITHUB_REPOSITORY", "o/r"),
+        ("FAKE_PR", "12 head1"),
+        ("FAKE_RUN", "777"),
+        ("FAKE_SAVED_SHA", "head1"),
+    ];
+    let fresh = |overrides: &[(&'static str, &'static str)]| {
+        let mut env: BTreeMap<&str, &str> = good.iter().copied().collect();
+        env.extend(overrides.iter().copied());
+        let env: Vec<(&str, &str)> = env.into_iter().collect();
+        let run = run_step_with(&script, &env, &fakes);
+        assert_eq!(
+            run.code,
+            Some(0),
+            "the step never fails the job: {}",
+            run.stderr
+        );
+        let fresh = run.output.lines().last().unwrap_or_default().to_owned();
+        (fresh, run.calls, run.stdout)
+    };
+    let (answer, calls, _) = fresh(&[]);
+    assert_eq!(answer, "fresh=true");
+    assert_eq!(
+        calls,
+        [
+            "gh api repos/o/r/commits/merge0/pulls",
+            "gh run list",
+            "gh run download",
+            "git fetch",
+            "git diff"
+        ]
+    );
+    for (overrides, reason) in [
+        (&[("FAKE_PR", "")][..], "no merged pull request"),
+        (&[("FAKE_PR", "null")][..], "no merged pull request"),
+        (&[("FAKE_RUN", "")][..], "no successful plan run"),
+        (&[("FAKE_SAVED_SHA", "")][..], "no longer available"),
+        (&[("FAKE_SAVED_SHA", "older")][..], "is not for head1"),
+        (&[("FAKE_FETCH", "128")][..], "cannot fetch"),
+        (&[("FAKE_DIFF", "1")][..], "differ from PR #12"),
+    ] {
+        let (answer, _, stdout) = fresh(overrides);
+        assert_eq!(answer, "fresh=false", "{overrides:?}");
+        assert!(stdout.contains(reason), "{overrides:?}: {stdout}");
+    }
 }
