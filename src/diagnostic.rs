@@ -337,7 +337,9 @@ pub fn render_text(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -
             .as_deref()
             .and_then(|file| sources.get(file).map(|text| (file, text)));
         let rendered = match (source, diagnostic.span) {
-            (Some((file, text)), Some((offset, len))) if !text.is_empty() => {
+            (Some((file, text)), Some((offset, len)))
+                if !text.is_empty() && snippet_fits(text, offset) =>
+            {
                 let offset = offset.min(text.len());
                 let len = len.min(text.len() - offset);
                 let label = format!("line {}, column {}", diagnostic.line, diagnostic.column);
@@ -376,6 +378,22 @@ pub fn render_text(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -
         }
     }
     out
+}
+
+/// Whether the line holding `offset` is short enough to show as a snippet.
+fn snippet_fits(text: &str, offset: usize) -> bool {
+    const MAX_LINE: usize = 400;
+    let offset = offset.min(text.len());
+    let bytes = text.as_bytes();
+    let start = bytes[..offset]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = bytes[offset..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(text.len(), |i| offset + i);
+    end - start <= MAX_LINE
 }
 
 /// Render diagnostics as a JSON array of `{file, line, column, code, message, severity, help}`.

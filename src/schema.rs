@@ -145,7 +145,7 @@ fn string_enum(map: &mut serde_json::Map<String, Value>) {
             .to_owned();
         map.insert(
             "description".to_owned(),
-            Value::String(format!("{base} {}", docs.join("; ")).trim().to_owned()),
+            Value::String(format!("{base} {}.", docs.join("; ")).trim().to_owned()),
         );
         map.insert("enum".to_owned(), Value::Array(values));
     }

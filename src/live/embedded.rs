@@ -1,1 +1,607 @@
-//! The embedded local organization: the store behind a lock under `.pzctl/`, no server.
+//! The embedded local organization: the [`Store`] kept in `DIR/state.json` under an exclusive
+//! file lock (`DIR/lock`), no server.
+//!
+//! Invariants: every call holds the lock from reading to saving, so two processes never lose
+//! each other's writes; a successful write is saved atomically (temp file, fsync, rename, fsync
+//! of the directory), so a kill at any moment loses at most the request in flight; stray
+//! temporary files are never read. The parsed state is cached and reused while the file's
+//! identity (inode, size, modification time) is unchanged.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use super::{Backend, BackendError, Request};
+use crate::store::{self, Limits, Store};
+use crate::wire::{self, OrgRole};
+
+/// The organization uid of a new local organization.
+const ORGANIZATION: &str = "local";
+/// The default user and first organization owner.
+const DEFAULT_USER: &str = "owner@example.com";
+
+/// The users of a new local organization: those of `examples/emulator-users.yaml`, so that
+/// `PZCTL_LOCAL_USER` can act as an organization admin or member as against the emulator.
+fn initial_users() -> Vec<wire::User> {
+    [
+        (DEFAULT_USER, OrgRole::Owner),
+        ("admin@example.com", OrgRole::Admin),
+        ("member@example.com", OrgRole::Member),
+        ("dev@example.com", OrgRole::Member),
+    ]
+    .into_iter()
+    .map(|(email, organization_role)| wire::User {
+        email: email.to_owned(),
+        organization_role,
+    })
+    .collect()
+}
+
+/// Identity of the state file as last read or written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> std::io::Result<Stamp> {
+        let meta = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Ok(Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        })
+    }
+}
+
+struct Cache {
+    lock: File,
+    store: Option<Store>,
+    stamp: Option<Stamp>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    state: PathBuf,
+    actor: String,
+    cache: Mutex<Cache>,
+}
+
+/// The embedded local organization under a directory (normally `.pzctl/`).
+#[derive(Clone)]
+pub struct EmbeddedBackend {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EmbeddedBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedBackend")
+            .field("dir", &self.inner.dir)
+            .field("actor", &self.inner.actor)
+            .finish()
+    }
+}
+
+fn local(context: &str, path: &Path, error: impl std::fmt::Display) -> BackendError {
+    BackendError::Local(format!("{context} {}: {error}", path.display()))
+}
+
+impl EmbeddedBackend {
+    /// Open (creating if needed) the organization in `dir`. The acting user is
+    /// `PZCTL_LOCAL_USER` (default `owner@example.com`), added as an organization owner if new.
+    pub fn open(dir: &Path) -> Result<Self, BackendError> {
+        let actor = std::env::var("PZCTL_LOCAL_USER")
+            .ok()
+            .map(|user| user.trim().to_lowercase())
+            .filter(|user| !user.is_empty())
+            .unwrap_or_else(|| DEFAULT_USER.to_owned());
+        Self::open_as(dir, &actor)
+    }
+
+    /// [`EmbeddedBackend::open`] acting as `actor` (no environment lookup).
+    pub fn open_as(dir: &Path, actor: &str) -> Result<Self, BackendError> {
+        std::fs::create_dir_all(dir).map_err(|e| local("cannot create", dir, e))?;
+        let lock_path = dir.join("lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| local("cannot open", &lock_path, e))?;
+        let backend = EmbeddedBackend {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                state: dir.join("state.json"),
+                actor: actor.trim().to_lowercase(),
+                cache: Mutex::new(Cache {
+                    lock,
+                    store: None,
+                    stamp: None,
+                }),
+            }),
+        };
+        let actor = backend.inner.actor.clone();
+        backend.inner.with_store(|store| {
+            let added = store.ensure_user(wire::User {
+                email: actor.clone(),
+                organization_role: OrgRole::Owner,
+            });
+            ((), added)
+        })?;
+        Ok(backend)
+    }
+
+    /// The directory of the organization.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Carry out a request synchronously (what [`Backend::send`] runs on a blocking thread).
+    pub fn send_blocking(&self, request: &Request) -> Result<Value, BackendError> {
+        let actor = self.inner.actor.clone();
+        let answer = self.inner.with_store(|store| {
+            let result = store.dispatch(&actor, request);
+            let changed = result.is_ok() && store::is_write(request);
+            (result, changed)
+        })?;
+        answer.map_err(|error| BackendError::Api {
+            method: request.method.as_str(),
+            path: request.path.clone(),
+            error,
+        })
+    }
+}
+
+impl Inner {
+    /// Lock, refresh the cached store, run `f`, save when it reports a change, unlock.
+    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> (T, bool)) -> Result<T, BackendError> {
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| BackendError::Local("the local organization cache is poisoned".into()))?;
+        cache
+            .lock
+            .lock()
+            .map_err(|e| local("cannot lock", &self.dir.join("lock"), e))?;
+        let result = self.locked(&mut cache, f);
+        // Unlock even when the work failed; closing the file would unlock too.
+        let _ = cache.lock.unlock();
+        result
+    }
+
+    fn locked<T>(
+        &self,
+        cache: &mut Cache,
+        f: impl FnOnce(&mut Store) -> (T, bool),
+    ) -> Result<T, BackendError> {
+        let stamp = match Stamp::of(&self.state) {
+            Ok(stamp) => Some(stamp),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(local("cannot read", &self.state, error)),
+        };
+        let fresh = cache.store.is_some() && stamp.is_some() && cache.stamp == stamp;
+        if !fresh {
+            cache.store = None;
+            let store = match &stamp {
+                Some(_) => {
+                    let text = std::fs::read(&self.state)
+                        .map_err(|e| local("cannot read", &self.state, e))?;
+                    let value: Value = serde_json::from_slice(&text)
+                        .map_err(|e| local("corrupt state file", &self.state, e))?;
+                    Store::from_json(value)
+                        .map_err(|e| local("corrupt state file", &self.state, e))?
+                }
+                None => Store::new(ORGANIZATION, initial_users(), Limits::default()),
+            };
+            cache.store = Some(store);
+            cache.stamp = stamp.clone();
+        }
+        let Some(store) = cache.store.as_mut() else {
+            return Err(BackendError::Local(
+                "the local organization is not loaded".into(),
+            ));
+        };
+        let (answer, changed) = f(store);
+        if changed || stamp.is_none() {
+            let bytes = serde_json::to_vec_pretty(&store.to_json())
+                .map_err(|e| local("cannot serialize", &self.state, e))?;
+            if let Err(error) = store::write_atomically(&self.state, &bytes) {
+                // The in-memory copy is ahead of the file: forget it.
+                cache.store = None;
+                cache.stamp = None;
+                return Err(local("cannot write", &self.state, error));
+            }
+            cache.stamp = Stamp::of(&self.state).ok();
+        }
+        Ok(answer)
+    }
+}
+
+impl Backend for EmbeddedBackend {
+    async fn send(&self, request: Request) -> Result<Value, BackendError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.send_blocking(&request))
+            .await
+            .map_err(|error| {
+                BackendError::Local(format!("local organization task failed: {error}"))
+            })?
+    }
+
+    fn supports_members(&self) -> bool {
+        true
+    }
+
+    fn describe(&self) -> String {
+        format!("local organization at {}", self.inner.dir.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Method;
+    use serde_json::json;
+
+    fn create_project(backend: &EmbeddedBackend, name: &str) -> Result<Value, BackendError> {
+        backend.send_blocking(&Request::new(Method::Post, "/projects").body(json!({"name": name})))
+    }
+
+    #[test]
+    fn creates_and_reopens() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("org");
+        let backend =
+            EmbeddedBackend::open_as(&path, "owner@example.com").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            backend.describe(),
+            format!("local organization at {}", path.display())
+        );
+        assert!(backend.supports_members());
+        let project = create_project(&backend, "p1").unwrap_or_else(|e| panic!("{e}"));
+        // A torn temp file left behind is ignored.
+        std::fs::write(path.join(".state-garbage.tmp"), b"{\"torn")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let again =
+            EmbeddedBackend::open_as(&path, "new@example.com").unwrap_or_else(|e| panic!("{e}"));
+        let user = again
+            .send_blocking(&Request::get("/user"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            user,
+            json!({"email": "new@example.com", "organizationRole": "owner"})
+        );
+        let list = again
+            .send_blocking(&Request::get("/projects"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(list[0]["uid"], project["uid"]);
+        // Errors come back as API errors with the path.
+        let error = create_project(&again, "p1").expect_err("the call should fail");
+        assert_eq!(error.status(), Some(400));
+        // The first handle sees the second's writes (cache invalidated by the file change).
+        create_project(&again, "p2").unwrap_or_else(|e| panic!("{e}"));
+        let list = backend
+            .send_blocking(&Request::get("/projects"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(list.as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().to_path_buf();
+        let setup =
+            EmbeddedBackend::open_as(&path, "owner@example.com").unwrap_or_else(|e| panic!("{e}"));
+        let project = create_project(&setup, "p").unwrap_or_else(|e| panic!("{e}"));
+        let uid = project["uid"].as_str().unwrap_or_default().to_owned();
+        // Separate handles behave like separate processes: each has its own cache and lock fd.
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let path = path.clone();
+                let uid = uid.clone();
+                std::thread::spawn(move || {
+                    let backend = EmbeddedBackend::open_as(&path, "owner@example.com")
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    for i in 0..25 {
+                        backend
+                            .send_blocking(
+                                &Request::new(Method::Post, "/events")
+                                    .project(&uid)
+                                    .body(json!({"key": format!("e{t}-{i}")})),
+                            )
+                            .unwrap_or_else(|e| panic!("{e}"));
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread
+                .join()
+                .unwrap_or_else(|_| panic!("writer thread panicked"));
+        }
+        let text =
+            std::fs::read_to_string(path.join("state.json")).unwrap_or_else(|e| panic!("{e}"));
+        let state: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(Store::from_json(state).is_ok());
+        let events = setup
+            .send_blocking(&Request::get("/events").project(&uid))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(events.as_array().map(Vec::len), Some(100));
+    }
+
+    #[test]
+    fn initial_users_match_the_emulator_example() {
+        let example: Vec<wire::User> = crate::emulator::EmulatorConfig::with_default_users()
+            .users
+            .iter()
+            .map(|user| wire::User {
+                email: user.email.clone(),
+                organization_role: user.role,
+            })
+            .collect();
+        assert_eq!(initial_users(), example);
+    }
+
+    #[test]
+    fn acts_as_a_seeded_member() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let member = EmbeddedBackend::open_as(dir.path(), "member@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let me = member
+            .send_blocking(&Request::get("/user"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(me["organizationRole"], "member");
+        let error = create_project(&member, "p").expect_err("members cannot create projects");
+        assert_eq!(error.status(), Some(403));
+    }
+
+    /// Every typed call of `Api` decodes what the store answers.
+    #[tokio::test]
+    async fn typed_api_round_trip() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let backend = EmbeddedBackend::open_as(dir.path(), "owner@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let api = super::super::Api::new(backend);
+        let fail = |e: BackendError| -> ! { panic!("{e}") };
+        let me = api.current_user().await.unwrap_or_else(|e| fail(e));
+        assert_eq!(me.map(|u| u.organization_role), Some(OrgRole::Owner));
+        let input = wire::ProjectInput {
+            name: "p".into(),
+            description: "d".into(),
+            connected_stack_api_key: Some("blt1".into()),
+        };
+        let project = api.create_project(&input).await.unwrap_or_else(|e| fail(e));
+        let p = project.uid.as_str();
+        let input = wire::ProjectInput {
+            connected_stack_api_key: None,
+            ..input
+        };
+        let updated = api
+            .update_project(p, &input)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(updated.connected_stack_api_key, None);
+        assert_eq!(
+            api.list_projects().await.unwrap_or_else(|e| fail(e)).len(),
+            1
+        );
+        let member = wire::MemberInput {
+            email: "dev@example.com".into(),
+            role: wire::ProjectRole::Member,
+            invitation_message: Some("hi".into()),
+        };
+        let invited = api
+            .invite_member(p, &member)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(invited.status, wire::MemberStatus::Pending);
+        let changed = api
+            .update_member(p, "dev@example.com", wire::ProjectRole::Owner)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(changed.role, wire::ProjectRole::Owner);
+        assert_eq!(
+            api.list_members(p).await.unwrap_or_else(|e| fail(e)).len(),
+            2
+        );
+        api.remove_member(p, "dev@example.com")
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let attribute = api
+            .create_attribute(
+                p,
+                &wire::AttributeInput {
+                    name: "Tier".into(),
+                    key: "tier".into(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let event = api
+            .create_event(
+                p,
+                &wire::EventInput {
+                    key: "buy".into(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let definition = wire::AudienceDefinition {
+            kind: "RuleCombination".into(),
+            root: wire::RuleCombination {
+                combination_type: wire::Combination::And,
+                rules: vec![wire::RuleNode::Rule(wire::Rule {
+                    attribute: wire::AttributeReference::Custom {
+                        reference: attribute.uid.clone(),
+                    },
+                    attribute_match_condition: "STRING_EQUALS".into(),
+                    attribute_match_options: Some(wire::MatchOptions {
+                        kind: "StringMatchOptions".into(),
+                        value: json!("gold"),
+                    }),
+                    invert_condition: false,
+                })],
+            },
+        };
+        let audience_input = wire::AudienceInput {
+            name: "gold".into(),
+            description: String::new(),
+            definition,
+        };
+        let audience = api
+            .create_audience(p, &audience_input)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(
+            audience.definition.as_ref(),
+            Some(&audience_input.definition)
+        );
+        let experience = api
+            .create_experience(
+                p,
+                &wire::ExperienceInput {
+                    name: "test".into(),
+                    description: String::new(),
+                    kind: wire::ExperienceType::AbTest,
+                    tags: vec!["B".into(), "a".into()],
+                },
+            )
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(experience.tags, ["b", "a"]);
+        let version = wire::VersionInput {
+            status: wire::VersionStatus::Active,
+            variants: ["A", "B"]
+                .into_iter()
+                .map(|name| wire::Variant::AbTest {
+                    name: name.into(),
+                    short_uid: None,
+                    traffic_distribution: json!(50),
+                })
+                .collect(),
+            metrics: vec![wire::Metric {
+                kind: "Primary".into(),
+                event: event.uid.clone(),
+                name: "Buy".into(),
+            }],
+            targeting: Some(wire::Targeting {
+                audience: wire::TargetingAudience {
+                    audiences: vec![audience.uid.clone()],
+                    audience_combination_type: wire::Combination::And,
+                },
+            }),
+        };
+        let active = api
+            .update_version(p, &experience.uid, &experience.latest_version, &version)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(active.status, wire::VersionStatus::Active);
+        let again = api
+            .get_experience(p, &experience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(again.status, "ACTIVE");
+        assert_eq!(again.referred_audiences, [audience.uid.clone()]);
+        let draft = wire::VersionInput {
+            status: wire::VersionStatus::Draft,
+            ..version
+        };
+        let new_draft = api
+            .create_version(p, &experience.uid, &draft)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let versions = api
+            .list_versions(p, &experience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(versions.len(), 2);
+        api.delete_version(p, &experience.uid, &new_draft.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let priority = api.get_priority(p).await.unwrap_or_else(|e| fail(e));
+        assert_eq!(priority.priority_order, [experience.uid.clone()]);
+        api.put_priority(p, &priority)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        assert_eq!(
+            api.list_experiences(p)
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .len(),
+            1
+        );
+        assert_eq!(
+            api.list_events(p).await.unwrap_or_else(|e| fail(e)).len(),
+            1
+        );
+        assert_eq!(
+            api.list_audiences(p)
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .len(),
+            1
+        );
+        api.delete_experience(p, &experience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_audience(p, &audience.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_event(p, &event.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        let renamed = wire::AttributeInput {
+            name: "Tier 2".into(),
+            key: "tier".into(),
+            description: "d".into(),
+        };
+        api.update_attribute(p, &attribute.uid, &renamed)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_attribute(p, &attribute.uid)
+            .await
+            .unwrap_or_else(|e| fail(e));
+        api.delete_project(p).await.unwrap_or_else(|e| fail(e));
+        assert!(
+            api.list_projects()
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn async_send_works() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let backend = EmbeddedBackend::open_as(dir.path(), "owner@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let api = super::super::Api::new(backend);
+        let project = api
+            .create_project(&wire::ProjectInput {
+                name: "p".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let attributes = api
+            .list_attributes(&project.uid)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(attributes.len(), wire::PRESET_ATTRIBUTES.len());
+        let members = api
+            .list_members(&project.uid)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(members[0].email, "owner@example.com");
+    }
+}

@@ -1,15 +1,164 @@
 //! Reading a whole organization into a [`LiveState`] with list endpoints only.
+//!
+//! Per project: members (when the backend has them), attributes, events, audiences,
+//! experiences and priority are read concurrently, then the versions list of every experience
+//! with bounded concurrency. The backend's rate limiter paces the calls.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use tokio::sync::Semaphore;
 
 use crate::live::{Api, Backend, BackendError};
-use crate::model::LiveState;
+use crate::model::{LiveExperience, LiveProject, LiveState, Principal};
+use crate::wire;
+
+/// How many versions lists of one project are in flight at once.
+const VERSION_READS_IN_FLIGHT: usize = 8;
 
 /// Read every project (or only those named in `only`) with its contents.
 ///
 /// Uses list endpoints only: one per kind per project and one versions list per experience.
+/// Two projects with the same name are an error naming both uids (names identify projects in
+/// manifests, so guessing would be unsafe).
 pub async fn observe<B: Backend>(
     api: &Api<B>,
     only: Option<&[String]>,
 ) -> Result<LiveState, BackendError> {
-    let _ = (api, only);
-    Err(BackendError::Local("observe is not written yet".to_owned()))
+    let (principal, projects) = tokio::join!(api.current_user(), api.list_projects());
+    let principal = principal?.map(|user| Principal {
+        email: user.email.to_lowercase(),
+        org_role: user.organization_role,
+    });
+
+    let mut projects = projects?;
+    projects.sort_by(|a, b| a.uid.cmp(&b.uid));
+    let mut selected: Vec<wire::Project> = Vec::new();
+    for project in projects {
+        if let Some(first) = selected.iter().find(|p| p.name == project.name) {
+            return Err(BackendError::Decode {
+                method: "GET",
+                path: "/projects".to_owned(),
+                message: format!(
+                    "two projects are named `{}` (uids {} and {}); rename one so names are unique",
+                    project.name, first.uid, project.uid
+                ),
+            });
+        }
+        selected.push(project);
+    }
+    if let Some(only) = only {
+        selected.retain(|project| only.iter().any(|name| name == &project.name));
+    }
+
+    let reads = selected
+        .into_iter()
+        .map(|project| observe_project(api, project))
+        .collect();
+    let mut state = LiveState {
+        projects: Default::default(),
+        principal,
+    };
+    for result in join_all(reads).await {
+        let live = result?;
+        state.projects.insert(live.project.name.clone(), live);
+    }
+    Ok(state)
+}
+
+async fn observe_project<B: Backend>(
+    api: &Api<B>,
+    project: wire::Project,
+) -> Result<LiveProject, BackendError> {
+    let uid = project.uid.as_str();
+    let members = async {
+        if api.backend.supports_members() {
+            api.list_members(uid).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (members, attributes, events, audiences, experiences, priority) = tokio::join!(
+        members,
+        api.list_attributes(uid),
+        api.list_events(uid),
+        api.list_audiences(uid),
+        api.list_experiences(uid),
+        api.get_priority(uid),
+    );
+    let experiences = experiences?;
+
+    let limit = Semaphore::new(VERSION_READS_IN_FLIGHT);
+    let limit = &limit;
+    let version_reads = experiences
+        .iter()
+        .map(|experience| async move {
+            let _permit = limit
+                .acquire()
+                .await
+                .map_err(|_| BackendError::Local("observation was cancelled".to_owned()))?;
+            api.list_versions(uid, &experience.uid).await
+        })
+        .collect();
+    let versions = join_all(version_reads).await;
+    let mut live_experiences = Vec::with_capacity(experiences.len());
+    for (experience, versions) in experiences.into_iter().zip(versions) {
+        live_experiences.push(LiveExperience {
+            experience,
+            versions: versions?,
+        });
+    }
+
+    Ok(LiveProject {
+        members: members?,
+        attributes: attributes?,
+        events: events?,
+        audiences: audiences?,
+        experiences: live_experiences,
+        priority: priority?.priority_order,
+        project,
+    })
+}
+
+/// Drive all futures concurrently on the current task; results in input order.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn join_all_keeps_input_order() {
+        let futures: Vec<_> = [30u64, 10, 20]
+            .into_iter()
+            .map(|ms| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                ms
+            })
+            .collect();
+        assert_eq!(join_all(futures).await, vec![30, 10, 20]);
+    }
 }

@@ -14,8 +14,6 @@ use std::path::{Path, PathBuf};
 use crate::diagnostic::{Code, Diagnostic, Severity, Sources};
 use crate::model::DesiredState;
 
-pub use crate::diagnostic::Sources as SourceMap;
-
 /// Files larger than this are refused.
 pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
 
@@ -209,9 +207,41 @@ pub fn load_str(file: &str, text: &str) -> Loaded {
     load_inputs(vec![(file.to_owned(), text.as_bytes().to_vec())])
 }
 
+/// Stack size of the thread that parses: deep (but accepted) nesting recurses, and callers
+/// may run on small-stack threads (tests, async runtimes).
+const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
+
 /// Load in-memory files: `(displayed name, bytes)`.
 #[must_use]
 pub fn load_inputs(inputs: Vec<(String, Vec<u8>)>) -> Loaded {
+    let shared = std::sync::Mutex::new(Some(inputs));
+    let run = || {
+        let inputs = shared
+            .lock()
+            .map(|mut guard| guard.take().unwrap_or_default())
+            .unwrap_or_default();
+        load_inputs_here(inputs)
+    };
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new()
+            .name("pzctl-load".to_owned())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, run)
+        {
+            Ok(handle) => handle.join().unwrap_or_else(|_| Loaded {
+                diagnostics: vec![no_place(
+                    Code::Internal,
+                    "loading the manifests crashed; this is a bug in pzctl".to_owned(),
+                )],
+                ..Loaded::default()
+            }),
+            // No thread: parse here (the inputs were not taken).
+            Err(_) => run(),
+        }
+    })
+}
+
+fn load_inputs_here(inputs: Vec<(String, Vec<u8>)>) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut sources = Sources::default();
     let mut files = Vec::new();

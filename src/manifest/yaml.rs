@@ -282,6 +282,25 @@ pub fn parse(text: &str) -> (Vec<Document>, Vec<YamlProblem>) {
     (documents, problems)
 }
 
+/// Byte offset of a 1-based line and column (in characters), clamped to the text.
+#[must_use]
+pub fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let mut start = 0;
+    for _ in 1..line {
+        match text[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => return text.len(),
+        }
+    }
+    let rest = &text[start..];
+    let end = rest.find('\n').unwrap_or(rest.len());
+    start
+        + rest[..end]
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(end, |(i, _)| i)
+}
+
 fn problem_from_error(error: &serde_saphyr::Error, text: &str) -> YamlProblem {
     let plain = error.without_snippet();
     let mut message = plain.to_string();
@@ -295,14 +314,26 @@ fn problem_from_error(error: &serde_saphyr::Error, text: &str) -> YamlProblem {
     } else {
         YamlProblemKind::Syntax
     };
-    let pos = plain
-        .location()
-        .map(|l| Pos::from_location(&l, text.len()))
-        .unwrap_or(Pos {
-            line: 1,
-            column: 1,
-            offset: 0,
-            len: 0,
-        });
+    let (line, column) = plain.location().map_or((1, 1), |l| {
+        (
+            usize::try_from(l.line()).unwrap_or(1).max(1),
+            usize::try_from(l.column()).unwrap_or(1).max(1),
+        )
+    });
+    let pos = Pos {
+        line,
+        column,
+        offset: offset_of(text, line, column),
+        len: 0,
+    };
+    if kind == YamlProblemKind::Budget {
+        message = if lower.contains("depth") {
+            format!("the YAML nests deeper than {MAX_DEPTH} levels")
+        } else if lower.contains("alias") || lower.contains("event") || lower.contains("node") {
+            "the YAML expands to too many nodes (an alias bomb?)".to_owned()
+        } else {
+            format!("the YAML is too large to read safely ({message})")
+        };
+    }
     YamlProblem { kind, message, pos }
 }

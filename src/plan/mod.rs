@@ -12,6 +12,13 @@ use serde_json::Value;
 
 use crate::model::Kind;
 
+mod diff;
+mod fingerprint;
+mod order;
+mod permissions;
+
+pub use fingerprint::object_digest;
+
 /// The version of the plan file format (`docs/plan-format.md`).
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -137,11 +144,54 @@ pub fn plan(
     live: &crate::model::LiveState,
     config: &PlanConfig,
 ) -> Result<Plan, Vec<crate::diagnostic::Diagnostic>> {
-    let _ = (desired, config);
+    let diff::Diff {
+        planned,
+        mut diagnostics,
+    } = diff::diff(desired, live, config);
+    let planned = match order::order(planned) {
+        Ok(planned) => planned,
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return Err(diagnostics);
+        }
+    };
+    diagnostics.extend(permissions::check(&planned, desired, live));
+
+    let deletes: Vec<&str> = planned
+        .iter()
+        .filter(|planned| planned.change.action == Action::Delete)
+        .map(|planned| planned.change.address.as_str())
+        .collect();
+    if deletes.len() > config.max_deletions {
+        diagnostics.push(diff::diagnostic(
+            crate::diagnostic::Code::TooManyDeletions,
+            format!(
+                "the plan deletes {} objects, more than the limit of {}: {}",
+                deletes.len(),
+                config.max_deletions,
+                deletes.join(", ")
+            ),
+            None,
+            Some("raise `--max-deletions` if these deletes are intended".to_owned()),
+        ));
+    }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+
+    let changes = order::changes(planned);
+    let mut summary = Summary::default();
+    for change in &changes {
+        match change.action {
+            Action::Create => summary.create += 1,
+            Action::Update => summary.update += 1,
+            Action::Delete => summary.delete += 1,
+        }
+    }
     Ok(Plan {
         format_version: FORMAT_VERSION,
-        summary: Summary::default(),
-        changes: Vec::new(),
+        summary,
+        changes,
         live_fingerprint: fingerprint(live),
     })
 }
@@ -149,6 +199,5 @@ pub fn plan(
 /// Fingerprint every live object: address -> SHA-256 of its canonical JSON.
 #[must_use]
 pub fn fingerprint(live: &crate::model::LiveState) -> LiveFingerprint {
-    let _ = live;
-    LiveFingerprint::default()
+    fingerprint::fingerprint(live)
 }

@@ -1,1 +1,1574 @@
-//! Integration tests: plan.
+//! Integration tests: the planner and its three renderers, through the public library API.
+//!
+//! Scenarios are built from a small fixture organization (`fixture()`), turned into live state
+//! by `live_from()` (what a perfect apply would leave), then changed on one side. Each scenario
+//! snapshots the text, JSON and Markdown forms (or the refusals).
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use pzctl::convert::{self, Uids, VersionContent};
+use pzctl::diagnostic::Diagnostic;
+use pzctl::model::{
+    AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, DesiredProject,
+    DesiredState, EventSpec, ExperienceSpec, ExperienceStatus, ExperienceType, LiveExperience,
+    LiveProject, LiveState, MemberSpec, OrgRole, Origin, Principal, ProjectRole, ProjectSpec,
+    RuleGroup, RuleNode, TargetingSpec, VariantSpec,
+};
+use pzctl::plan::{Action, Plan, PlanConfig, Requirement, plan};
+use pzctl::wire::{self, MemberStatus};
+
+// ---------------------------------------------------------------------------------------------
+// Builders.
+
+fn condition(attribute: AttributeRef, condition: &str, value: Option<&str>) -> RuleNode {
+    RuleNode::Condition(Condition {
+        attribute,
+        condition: condition.to_owned(),
+        value: value.map(serde_json::Value::from),
+        negate: false,
+    })
+}
+
+fn audience(description: &str, attribute: &str, value: &str) -> AudienceSpec {
+    AudienceSpec {
+        description: description.to_owned(),
+        rules: RuleGroup {
+            combination: Combination::And,
+            rules: vec![
+                condition(
+                    AttributeRef::Custom(attribute.to_owned()),
+                    "STRING_EQUALS",
+                    Some(value),
+                ),
+                RuleNode::Group(RuleGroup {
+                    combination: Combination::Or,
+                    rules: vec![condition(
+                        AttributeRef::Preset("DEVICE_TYPE".to_owned()),
+                        "STRING_EQUALS",
+                        Some("MOBILE"),
+                    )],
+                }),
+            ],
+        },
+    }
+}
+
+fn segmented(status: ExperienceStatus, audiences: &[&str]) -> ExperienceSpec {
+    ExperienceSpec {
+        kind: ExperienceType::Segmented,
+        description: "Hero banner per segment".to_owned(),
+        tags: vec!["env:production".to_owned()],
+        status,
+        variants: vec![VariantSpec::Segmented {
+            name: "Gold".to_owned(),
+            audiences: audiences.iter().map(|name| (*name).to_owned()).collect(),
+            combination: Combination::Or,
+        }],
+        targeting: None,
+        metrics: Vec::new(),
+    }
+}
+
+fn ab_test(status: ExperienceStatus) -> ExperienceSpec {
+    ExperienceSpec {
+        kind: ExperienceType::AbTest,
+        description: String::new(),
+        tags: Vec::new(),
+        status,
+        variants: vec![
+            VariantSpec::AbTest {
+                name: "Control".to_owned(),
+                traffic: 50,
+            },
+            VariantSpec::AbTest {
+                name: "Bold".to_owned(),
+                traffic: 50,
+            },
+        ],
+        targeting: Some(TargetingSpec {
+            audiences: vec!["gold-members".to_owned()],
+            combination: Combination::And,
+        }),
+        metrics: vec!["add_to_cart".to_owned()],
+    }
+}
+
+fn member(email: &str, role: ProjectRole) -> MemberSpec {
+    MemberSpec {
+        email: email.to_owned(),
+        role,
+    }
+}
+
+/// The fixture: one project with one of everything.
+fn storefront() -> DesiredProject {
+    let mut project = DesiredProject {
+        name: "storefront".to_owned(),
+        spec: ProjectSpec {
+            description: "Online store personalization".to_owned(),
+        },
+        stack: Some("blt0123456789abcdef".to_owned()),
+        members: Some(vec![
+            member("owner@example.com", ProjectRole::Owner),
+            member("dev@example.com", ProjectRole::Member),
+        ]),
+        invitation_message: Some("Welcome!".to_owned()),
+        experience_order: None,
+        prune: false,
+        ..DesiredProject::default()
+    };
+    project.attributes.insert(
+        "loyalty-tier".to_owned(),
+        AttributeSpec {
+            key: "loyalty_tier".to_owned(),
+            description: "Tier".to_owned(),
+        },
+    );
+    project.events.insert(
+        "add_to_cart".to_owned(),
+        EventSpec {
+            key: "add_to_cart".to_owned(),
+            description: "Added to cart".to_owned(),
+        },
+    );
+    project.audiences.insert(
+        "gold-members".to_owned(),
+        audience("Gold tier on mobile", "loyalty-tier", "gold"),
+    );
+    project.experiences.insert(
+        "homepage-hero".to_owned(),
+        segmented(ExperienceStatus::Active, &["gold-members"]),
+    );
+    project
+        .experiences
+        .insert("checkout-test".to_owned(), ab_test(ExperienceStatus::Draft));
+    let mut line = 1;
+    for address in [
+        "project/storefront".to_owned(),
+        "project/storefront/attribute/loyalty-tier".to_owned(),
+        "project/storefront/event/add_to_cart".to_owned(),
+        "project/storefront/audience/gold-members".to_owned(),
+        "project/storefront/experience/homepage-hero".to_owned(),
+        "project/storefront/experience/checkout-test".to_owned(),
+    ] {
+        project.origins.insert(
+            address,
+            Origin {
+                file: "manifests/storefront.yaml".to_owned(),
+                line,
+                column: 1,
+            },
+        );
+        line += 10;
+    }
+    project
+}
+
+fn fixture() -> DesiredState {
+    let mut desired = DesiredState::default();
+    desired
+        .projects
+        .insert("storefront".to_owned(), storefront());
+    desired
+}
+
+fn owner() -> Principal {
+    Principal {
+        email: "owner@example.com".to_owned(),
+        org_role: OrgRole::Owner,
+    }
+}
+
+fn org_member(email: &str) -> Principal {
+    Principal {
+        email: email.to_owned(),
+        org_role: OrgRole::Member,
+    }
+}
+
+fn uid(project: &str, kind: &str, name: &str) -> String {
+    format!("{project}-{kind}-{name}")
+}
+
+/// What a perfect apply of `desired` would leave live (with the server's quirks: upper-case
+/// duplicated tags, presets in the attribute list, server fields filled in).
+fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState {
+    let mut live = LiveState {
+        projects: BTreeMap::new(),
+        principal: principal.clone(),
+    };
+    for (name, project) in &desired.projects {
+        let project_uid = uid(name, "project", name);
+        let mut attributes = vec![wire::Attribute {
+            id: uid(name, "preset", "DEVICE_TYPE"),
+            uid: uid(name, "preset", "DEVICE_TYPE"),
+            name: "Device Type".to_owned(),
+            key: "DEVICE_TYPE".to_owned(),
+            description: String::new(),
+            kind: wire::AttributeType::Preset,
+            project: project_uid.clone(),
+            updated_at: "2026-01-01T00:00:00Z".to_owned(),
+        }];
+        for (attribute_name, spec) in &project.attributes {
+            let input = convert::attribute_input(attribute_name, spec);
+            attributes.push(wire::Attribute {
+                id: uid(name, "attribute", attribute_name),
+                uid: uid(name, "attribute", attribute_name),
+                name: input.name,
+                key: input.key,
+                description: input.description,
+                kind: wire::AttributeType::Custom,
+                project: project_uid.clone(),
+                updated_at: "2026-01-01T00:00:00Z".to_owned(),
+            });
+        }
+        let events: Vec<wire::Event> = project
+            .events
+            .iter()
+            .map(|(event_name, spec)| wire::Event {
+                id: uid(name, "event", event_name),
+                uid: uid(name, "event", event_name),
+                key: spec.key.clone(),
+                description: spec.description.clone(),
+                project: project_uid.clone(),
+                updated_at: String::new(),
+            })
+            .collect();
+        let mut live_project = LiveProject {
+            project: wire::Project {
+                id: project_uid.clone(),
+                uid: project_uid.clone(),
+                name: name.clone(),
+                description: project.spec.description.clone(),
+                organization_uid: "org".to_owned(),
+                connected_stack_api_key: project.stack.clone(),
+                created_at: "2026-01-01T00:00:00Z".to_owned(),
+                updated_at: "2026-01-01T00:00:00Z".to_owned(),
+            },
+            members: Some(Vec::new()),
+            attributes,
+            events,
+            audiences: Vec::new(),
+            experiences: Vec::new(),
+            priority: Vec::new(),
+        };
+        let uids = Uids::from_live(&live_project);
+        let audiences: Vec<wire::Audience> = project
+            .audiences
+            .iter()
+            .map(|(audience_name, spec)| {
+                let input = convert::audience_input(audience_name, spec, &uids)
+                    .expect("fixture references resolve");
+                wire::Audience {
+                    id: uid(name, "audience", audience_name),
+                    uid: uid(name, "audience", audience_name),
+                    name: input.name,
+                    description: input.description,
+                    definition: Some(input.definition),
+                    source: None,
+                    slug: None,
+                    project: project_uid.clone(),
+                    updated_at: String::new(),
+                }
+            })
+            .collect();
+        live_project.audiences = audiences;
+        let uids = Uids::from_live(&live_project);
+        for (experience_name, spec) in &project.experiences {
+            let version = convert::version_input(
+                &VersionContent::of_spec(spec),
+                convert::version_status(spec.status),
+                None,
+                &uids,
+            )
+            .expect("fixture references resolve");
+            let mut tags: Vec<String> = spec.tags.iter().map(|tag| tag.to_uppercase()).collect();
+            tags.extend(spec.tags.iter().cloned());
+            live_project.experiences.push(LiveExperience {
+                experience: wire::Experience {
+                    id: uid(name, "experience", experience_name),
+                    uid: uid(name, "experience", experience_name),
+                    name: experience_name.clone(),
+                    description: spec.description.clone(),
+                    kind: spec.kind,
+                    short_uid: "1".to_owned(),
+                    status: format!("{:?}", version.status).to_uppercase(),
+                    latest_version: uid(name, "version", experience_name),
+                    tags,
+                    referred_audiences: Vec::new(),
+                    cms: None,
+                    updated_at: String::new(),
+                },
+                versions: vec![wire::Version {
+                    id: uid(name, "version", experience_name),
+                    uid: uid(name, "version", experience_name),
+                    status: version.status,
+                    variants: version.variants,
+                    metrics: version.metrics,
+                    targeting: version.targeting,
+                    updated_at: String::new(),
+                }],
+            });
+        }
+        let mut order: Vec<String> = project.experience_order.clone().unwrap_or_default();
+        for experience_name in project.experiences.keys() {
+            if !order.contains(experience_name) {
+                order.push(experience_name.clone());
+            }
+        }
+        live_project.priority = order
+            .iter()
+            .map(|experience_name| uid(name, "experience", experience_name))
+            .collect();
+        let mut members: Vec<wire::Member> = project
+            .members
+            .iter()
+            .flatten()
+            .map(|spec| wire::Member {
+                email: spec.email.clone(),
+                role: spec.role,
+                status: MemberStatus::Accepted,
+                invitation_message: None,
+                updated_at: String::new(),
+            })
+            .collect();
+        if members.is_empty()
+            && let Some(principal) = &principal
+        {
+            members.push(wire::Member {
+                email: principal.email.clone(),
+                role: ProjectRole::Owner,
+                status: MemberStatus::Accepted,
+                invitation_message: None,
+                updated_at: String::new(),
+            });
+        }
+        live_project.members = Some(members);
+        live.projects.insert(name.clone(), live_project);
+    }
+    live
+}
+
+fn project_mut<'a>(live: &'a mut LiveState, name: &str) -> &'a mut LiveProject {
+    live.projects.get_mut(name).expect("fixture project")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check helper.
+
+fn render_all(plan: &Plan) -> String {
+    let mut out = String::new();
+    out.push_str("==== text\n");
+    out.push_str(&pzctl::render::text(plan, false));
+    out.push_str("==== markdown\n");
+    for part in pzctl::render::markdown(plan) {
+        out.push_str(&part);
+        out.push_str("==== (end of part)\n");
+    }
+    out.push_str("==== json\n");
+    out.push_str(&pzctl::render::json(plan));
+    out
+}
+
+fn render_refusals(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|diagnostic| {
+            format!(
+                "{} at {}:{}:{}: {}\n",
+                serde_json::to_value(diagnostic.code)
+                    .expect("code")
+                    .as_str()
+                    .unwrap_or_default(),
+                diagnostic.file.as_deref().unwrap_or("-"),
+                diagnostic.line,
+                diagnostic.column,
+                diagnostic.message
+            )
+        })
+        .collect()
+}
+
+/// Plan and check the invariants every plan has; returns the plan or the refusals.
+fn plan_checked(
+    desired: &DesiredState,
+    live: &LiveState,
+    config: &PlanConfig,
+) -> Result<Plan, Vec<Diagnostic>> {
+    let result = plan(desired, live, config);
+    if let Ok(plan) = &result {
+        assert_backwards(plan);
+        // Same inputs, same bytes.
+        let again = pzctl::plan::plan(desired, live, config).expect("planned once");
+        assert_eq!(pzctl::render::json(plan), pzctl::render::json(&again));
+        // The JSON form is exactly the serialization, and reads back.
+        let parsed: Plan = serde_json::from_str(&pzctl::render::json(plan)).expect("plan JSON");
+        assert_eq!(&parsed, plan);
+    }
+    result
+}
+
+fn check(name: &str, desired: &DesiredState, live: &LiveState, config: &PlanConfig) -> Plan {
+    let plan = plan_checked(desired, live, config)
+        .unwrap_or_else(|refusals| panic!("{name}: refused:\n{}", render_refusals(&refusals)));
+    insta::assert_snapshot!(name, render_all(&plan));
+    plan
+}
+
+fn check_refused(
+    name: &str,
+    desired: &DesiredState,
+    live: &LiveState,
+    config: &PlanConfig,
+) -> Vec<Diagnostic> {
+    let refusals = match plan_checked(desired, live, config) {
+        Ok(plan) => panic!("{name}: expected a refusal, got:\n{}", render_all(&plan)),
+        Err(refusals) => refusals,
+    };
+    insta::assert_snapshot!(name, render_refusals(&refusals));
+    refusals
+}
+
+fn assert_backwards(plan: &Plan) {
+    let mut seen = std::collections::BTreeSet::new();
+    for change in &plan.changes {
+        for dependency in &change.depends_on {
+            assert!(
+                seen.contains(dependency),
+                "{} depends on {dependency}, which is not earlier",
+                change.address
+            );
+        }
+        assert!(
+            seen.insert(change.address.clone()),
+            "duplicate {}",
+            change.address
+        );
+    }
+}
+
+fn position(plan: &Plan, address: &str) -> usize {
+    plan.changes
+        .iter()
+        .position(|change| change.address == address)
+        .unwrap_or_else(|| panic!("{address} is not in the plan"))
+}
+
+fn addresses(plan: &Plan) -> Vec<(Action, &str)> {
+    plan.changes
+        .iter()
+        .map(|change| (change.action, change.address.as_str()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios.
+
+#[test]
+fn create_everything_in_a_new_project() {
+    let desired = fixture();
+    let live = LiveState {
+        projects: BTreeMap::new(),
+        principal: Some(owner()),
+    };
+    let plan = check("create_everything", &desired, &live, &PlanConfig::default());
+    // The creator is the owner already: only dev is invited.
+    assert!(
+        plan.changes
+            .iter()
+            .all(|change| change.address != "project/storefront/member/owner@example.com")
+    );
+    assert_eq!(position(&plan, "project/storefront"), 0);
+    assert!(
+        position(&plan, "project/storefront/attribute/loyalty-tier")
+            < position(&plan, "project/storefront/audience/gold-members")
+    );
+    assert!(
+        position(&plan, "project/storefront/audience/gold-members")
+            < position(&plan, "project/storefront/experience/homepage-hero")
+    );
+    assert!(
+        position(&plan, "project/storefront/event/add_to_cart")
+            < position(&plan, "project/storefront/experience/checkout-test")
+    );
+    let invite = &plan.changes[position(&plan, "project/storefront/member/dev@example.com")];
+    assert_eq!(
+        invite
+            .after
+            .as_ref()
+            .and_then(|after| after.get("invitation_message")),
+        Some(&serde_json::Value::from("Welcome!"))
+    );
+    assert_eq!(plan.summary.delete, 0);
+}
+
+#[test]
+fn live_equal_to_desired_plans_nothing() {
+    let desired = fixture();
+    let live = live_from(&desired, Some(owner()));
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+    assert_eq!(
+        pzctl::render::text(&plan, false),
+        "No changes. The live organization matches the manifests.\n"
+    );
+    assert!(!plan.live_fingerprint.digest.is_empty());
+    assert!(
+        plan.live_fingerprint
+            .objects
+            .contains_key("project/storefront/experience/homepage-hero")
+    );
+}
+
+#[test]
+fn updates_of_every_kind() {
+    let live = live_from(&fixture(), Some(owner()));
+    let mut desired = fixture();
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.spec.description = "Online store personalization, all regions".to_owned();
+    project
+        .attributes
+        .get_mut("loyalty-tier")
+        .expect("fixture")
+        .description = "Loyalty tier from the CRM".to_owned();
+    project
+        .events
+        .get_mut("add_to_cart")
+        .expect("fixture")
+        .description = "Added an item to the cart".to_owned();
+    project.audiences.insert(
+        "gold-members".to_owned(),
+        audience("Gold tier on mobile", "loyalty-tier", "platinum"),
+    );
+    let hero = project
+        .experiences
+        .get_mut("homepage-hero")
+        .expect("fixture");
+    hero.tags = vec!["env:production".to_owned(), "team:web".to_owned()];
+    hero.description = "A much longer description of the hero banner that goes past sixty characters\nand has a second line".to_owned();
+    project.members = Some(vec![
+        member("owner@example.com", ProjectRole::Owner),
+        member("dev@example.com", ProjectRole::Owner),
+    ]);
+    let plan = check("updates", &desired, &live, &PlanConfig::default());
+    assert_eq!(plan.summary.update, 6);
+    assert_eq!(plan.summary.create + plan.summary.delete, 0);
+}
+
+fn with_extras(live: &mut LiveState) {
+    // Undeclared objects: an attribute used by an undeclared audience, used by an undeclared
+    // experience, plus an undeclared event and a pending invitation.
+    let mut extra = fixture();
+    let project = extra.projects.get_mut("storefront").expect("fixture");
+    project.attributes.insert(
+        "age".to_owned(),
+        AttributeSpec {
+            key: "age".to_owned(),
+            description: String::new(),
+        },
+    );
+    project
+        .audiences
+        .insert("adults".to_owned(), audience("Adults", "age", "18"));
+    project.experiences.insert(
+        "old-banner".to_owned(),
+        segmented(ExperienceStatus::Paused, &["adults"]),
+    );
+    project.events.insert(
+        "old_click".to_owned(),
+        EventSpec {
+            key: "old_click".to_owned(),
+            description: String::new(),
+        },
+    );
+    let mut extra_live = live_from(&extra, Some(owner()));
+    let extra_project = project_mut(&mut extra_live, "storefront");
+    if let Some(members) = &mut extra_project.members {
+        members.push(wire::Member {
+            email: "gone@example.com".to_owned(),
+            role: ProjectRole::Member,
+            status: MemberStatus::Pending,
+            invitation_message: None,
+            updated_at: String::new(),
+        });
+    }
+    *live = extra_live;
+}
+
+#[test]
+fn prune_off_leaves_undeclared_objects() {
+    let desired = fixture();
+    let mut live = live_from(&desired, Some(owner()));
+    with_extras(&mut live);
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+}
+
+#[test]
+fn prune_on_deletes_in_reverse_dependency_order() {
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .prune = true;
+    let mut live = live_from(&desired, Some(owner()));
+    with_extras(&mut live);
+    let plan = check("prune_on", &desired, &live, &PlanConfig::default());
+    assert_eq!(plan.summary.delete, 5);
+    let experience = position(&plan, "project/storefront/experience/old-banner");
+    let audience = position(&plan, "project/storefront/audience/adults");
+    let attribute = position(&plan, "project/storefront/attribute/age");
+    assert!(experience < audience && audience < attribute);
+    assert!(
+        plan.changes[audience]
+            .depends_on
+            .contains(&"project/storefront/experience/old-banner".to_owned())
+    );
+}
+
+#[test]
+fn partial_manifests_never_delete() {
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .prune = true;
+    let mut live = live_from(&desired, Some(owner()));
+    with_extras(&mut live);
+    let config = PlanConfig {
+        partial: true,
+        allow_delete: true,
+        ..PlanConfig::default()
+    };
+    let plan = plan_checked(&desired, &live, &config).expect("plans");
+    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+}
+
+#[test]
+fn allow_delete_deletes_undeclared_projects_and_objects() {
+    let desired = fixture();
+    let mut other = fixture();
+    let legacy = storefront();
+    other.projects.insert(
+        "legacy".to_owned(),
+        DesiredProject {
+            name: "legacy".to_owned(),
+            ..legacy
+        },
+    );
+    let mut live = live_from(&other, Some(owner()));
+    let mut with_extra_objects = live_from(&desired, Some(owner()));
+    with_extras(&mut with_extra_objects);
+    live.projects.insert(
+        "storefront".to_owned(),
+        with_extra_objects
+            .projects
+            .remove("storefront")
+            .expect("fixture"),
+    );
+    let config = PlanConfig {
+        allow_delete: true,
+        ..PlanConfig::default()
+    };
+    let plan = check("allow_delete", &desired, &live, &config);
+    assert!(addresses(&plan).contains(&(Action::Delete, "project/legacy")));
+    // `--project storefront` leaves legacy alone.
+    let config = PlanConfig {
+        allow_delete: true,
+        projects: vec!["storefront".to_owned()],
+        ..PlanConfig::default()
+    };
+    let plan = plan_checked(&desired, &live, &config).expect("plans");
+    assert!(
+        plan.changes
+            .iter()
+            .all(|change| change.project == "storefront")
+    );
+}
+
+#[test]
+fn mass_deletion_guard_lists_the_deletes() {
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .prune = true;
+    let mut live = live_from(&desired, Some(owner()));
+    with_extras(&mut live);
+    let config = PlanConfig {
+        max_deletions: 2,
+        ..PlanConfig::default()
+    };
+    let refusals = check_refused("too_many_deletions", &desired, &live, &config);
+    assert_eq!(refusals.len(), 1);
+    assert!(
+        refusals[0]
+            .message
+            .contains("project/storefront/attribute/age")
+    );
+}
+
+#[test]
+fn stack_connect_switch_disconnect() {
+    let desired = fixture();
+    for (name, live_stack, desired_stack, action) in [
+        (
+            "stack_connect",
+            None,
+            Some("blt0123456789abcdef"),
+            Action::Create,
+        ),
+        (
+            "stack_switch",
+            Some("bltold"),
+            Some("blt0123456789abcdef"),
+            Action::Update,
+        ),
+        ("stack_disconnect", Some("bltold"), None, Action::Delete),
+    ] {
+        let mut desired = desired.clone();
+        desired
+            .projects
+            .get_mut("storefront")
+            .expect("fixture")
+            .stack = desired_stack.map(str::to_owned);
+        let mut live = live_from(&desired, Some(owner()));
+        project_mut(&mut live, "storefront")
+            .project
+            .connected_stack_api_key = live_stack.map(str::to_owned);
+        let plan = check(name, &desired, &live, &PlanConfig::default());
+        assert_eq!(
+            addresses(&plan),
+            vec![(action, "project/storefront/stack_link")]
+        );
+        assert_eq!(plan.changes[0].requires, Requirement::ProjectOwner);
+    }
+}
+
+#[test]
+fn member_invite_promotion_and_removal() {
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .prune = true;
+    let live = live_from(&desired, Some(owner()));
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.members = Some(vec![
+        member("owner@example.com", ProjectRole::Owner),
+        member("new@example.com", ProjectRole::Owner),
+    ]);
+    let plan = check("members", &desired, &live, &PlanConfig::default());
+    // Add before remove.
+    assert!(
+        position(&plan, "project/storefront/member/new@example.com")
+            < position(&plan, "project/storefront/member/dev@example.com")
+    );
+}
+
+#[test]
+fn self_demotion_runs_last_and_promotion_first() {
+    // The acting user is an organization admin and a plain member of the project: the plan
+    // promotes them, then demotes the current owner.
+    let admin = Principal {
+        email: "admin@example.com".to_owned(),
+        org_role: OrgRole::Admin,
+    };
+    let mut desired = fixture();
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.members = Some(vec![
+        member("owner@example.com", ProjectRole::Owner),
+        member("admin@example.com", ProjectRole::Member),
+    ]);
+    let live = live_from(&desired, Some(admin.clone()));
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.members = Some(vec![
+        member("owner@example.com", ProjectRole::Member),
+        member("admin@example.com", ProjectRole::Owner),
+    ]);
+    project.stack = Some("bltnew".to_owned());
+    let plan = check("self_promotion", &desired, &live, &PlanConfig::default());
+    let grant = position(&plan, "project/storefront/member/admin@example.com");
+    let stack = position(&plan, "project/storefront/stack_link");
+    assert!(grant < stack);
+    assert!(
+        plan.changes[stack]
+            .depends_on
+            .contains(&"project/storefront/member/admin@example.com".to_owned())
+    );
+
+    // The project owner demotes themself: that runs after everything else, and the changes
+    // before it are checked against the owner role.
+    let mut desired = fixture();
+    let live = live_from(&desired, Some(org_member("owner@example.com")));
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.members = Some(vec![
+        member("owner@example.com", ProjectRole::Member),
+        member("dev@example.com", ProjectRole::Owner),
+    ]);
+    project.stack = Some("bltnew".to_owned());
+    project.spec.description = "Handed over".to_owned();
+    let plan = check("self_demotion", &desired, &live, &PlanConfig::default());
+    assert_eq!(
+        plan.changes.last().map(|change| change.address.as_str()),
+        Some("project/storefront/member/owner@example.com")
+    );
+}
+
+#[test]
+fn permission_refusal_as_project_member_lists_every_refused_change() {
+    let live = live_from(&fixture(), Some(org_member("dev@example.com")));
+    let mut desired = fixture();
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.spec.description = "Changed".to_owned();
+    project.stack = None;
+    project.members = Some(vec![
+        member("owner@example.com", ProjectRole::Owner),
+        member("dev@example.com", ProjectRole::Member),
+        member("qa@example.com", ProjectRole::Member),
+    ]);
+    // Allowed for a member: audience update.
+    project.audiences.insert(
+        "gold-members".to_owned(),
+        audience("Changed", "loyalty-tier", "gold"),
+    );
+    desired.projects.insert(
+        "newproject".to_owned(),
+        DesiredProject {
+            name: "newproject".to_owned(),
+            ..DesiredProject::default()
+        },
+    );
+    let refusals = check_refused(
+        "permission_refusal",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+    let refused: Vec<&str> = refusals
+        .iter()
+        .map(|diagnostic| diagnostic.message.split('`').nth(3).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        refused,
+        vec![
+            "project/newproject",
+            "project/storefront",
+            "project/storefront/member/qa@example.com",
+            "project/storefront/stack_link",
+        ]
+    );
+    assert_eq!(
+        refusals[1].file.as_deref(),
+        Some("manifests/storefront.yaml")
+    );
+}
+
+#[test]
+fn pending_membership_grants_nothing() {
+    let mut live = live_from(&fixture(), Some(org_member("dev@example.com")));
+    if let Some(members) = &mut project_mut(&mut live, "storefront").members {
+        for member in members.iter_mut() {
+            member.status = MemberStatus::Pending;
+        }
+    }
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .events
+        .get_mut("add_to_cart")
+        .expect("fixture")
+        .description = "x".to_owned();
+    let refusals = plan(&desired, &live, &PlanConfig::default()).expect_err("refused");
+    assert_eq!(refusals.len(), 1);
+    assert!(refusals[0].message.contains("not a member"));
+}
+
+#[test]
+fn unknown_principal_skips_permission_checks() {
+    let live = live_from(&fixture(), None);
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .spec
+        .description = "x".to_owned();
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert_eq!(plan.summary.update, 1);
+}
+
+#[test]
+fn members_on_an_endpoint_without_members_are_shown_as_manual_invitations() {
+    let desired = fixture();
+    let mut live = live_from(&desired, None);
+    project_mut(&mut live, "storefront").members = None;
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert_eq!(
+        addresses(&plan),
+        vec![
+            (Action::Create, "project/storefront/member/dev@example.com"),
+            (
+                Action::Create,
+                "project/storefront/member/owner@example.com"
+            ),
+        ]
+    );
+    assert!(plan.changes.iter().all(|change| {
+        change
+            .note
+            .as_deref()
+            .is_some_and(|note| note.contains("by hand"))
+    }));
+}
+
+#[test]
+fn creator_not_in_the_member_list_is_removed_last() {
+    let admin = Principal {
+        email: "admin@example.com".to_owned(),
+        org_role: OrgRole::Admin,
+    };
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .prune = true;
+    let live = LiveState {
+        projects: BTreeMap::new(),
+        principal: Some(admin),
+    };
+    let plan = check(
+        "creator_removed_last",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+    let last = plan.changes.last().expect("changes");
+    assert_eq!(last.address, "project/storefront/member/admin@example.com");
+    assert_eq!(last.action, Action::Delete);
+    assert_eq!(last.depends_on.len(), plan.changes.len() - 1);
+}
+
+#[test]
+fn last_owner_guard() {
+    let mut desired = fixture();
+    let live = live_from(&desired, Some(owner()));
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.prune = true;
+    project.members = Some(vec![member("dev@example.com", ProjectRole::Member)]);
+    check_refused("last_owner", &desired, &live, &PlanConfig::default());
+}
+
+#[test]
+fn experience_status_transitions() {
+    let cases = [
+        (
+            "draft_to_active",
+            ExperienceStatus::Draft,
+            ExperienceStatus::Active,
+        ),
+        (
+            "active_to_paused",
+            ExperienceStatus::Active,
+            ExperienceStatus::Paused,
+        ),
+        (
+            "paused_to_active",
+            ExperienceStatus::Paused,
+            ExperienceStatus::Active,
+        ),
+    ];
+    for (name, from, to) in cases {
+        let mut desired = fixture();
+        let hero = desired
+            .projects
+            .get_mut("storefront")
+            .expect("fixture")
+            .experiences
+            .get_mut("homepage-hero")
+            .expect("fixture");
+        hero.status = from;
+        let live = live_from(&desired, Some(owner()));
+        desired
+            .projects
+            .get_mut("storefront")
+            .expect("fixture")
+            .experiences
+            .get_mut("homepage-hero")
+            .expect("fixture")
+            .status = to;
+        let plan = check(
+            &format!("experience_{name}"),
+            &desired,
+            &live,
+            &PlanConfig::default(),
+        );
+        assert_eq!(plan.changes.len(), 1);
+        assert_eq!(plan.changes[0].fields[0].path, "status");
+    }
+
+    // Content change while active: a new draft, then activation.
+    let mut desired = fixture();
+    let live = live_from(&desired, Some(owner()));
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.audiences.insert(
+        "silver-members".to_owned(),
+        audience("Silver", "loyalty-tier", "silver"),
+    );
+    *project
+        .experiences
+        .get_mut("homepage-hero")
+        .expect("fixture") = segmented(ExperienceStatus::Active, &["silver-members"]);
+    let plan = check(
+        "experience_content_while_active",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+    assert!(
+        position(&plan, "project/storefront/audience/silver-members")
+            < position(&plan, "project/storefront/experience/homepage-hero")
+    );
+
+    // Back to draft and a type change are refused.
+    let mut desired = fixture();
+    let live = live_from(&desired, Some(owner()));
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project
+        .experiences
+        .get_mut("homepage-hero")
+        .expect("fixture")
+        .status = ExperienceStatus::Draft;
+    let mut retyped = ab_test(ExperienceStatus::Draft);
+    retyped.kind = ExperienceType::Segmented;
+    retyped.variants = segmented(ExperienceStatus::Draft, &[]).variants;
+    project
+        .experiences
+        .insert("checkout-test".to_owned(), retyped);
+    check_refused(
+        "experience_refusals",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+}
+
+#[test]
+fn detaching_an_audience_comes_before_its_delete() {
+    let mut desired = fixture();
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project
+        .audiences
+        .insert("silver".to_owned(), audience("Silver", "loyalty-tier", "s"));
+    *project
+        .experiences
+        .get_mut("homepage-hero")
+        .expect("fixture") = segmented(ExperienceStatus::Draft, &["silver", "gold-members"]);
+    let live = live_from(&desired, Some(owner()));
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.prune = true;
+    project.audiences.remove("silver");
+    *project
+        .experiences
+        .get_mut("homepage-hero")
+        .expect("fixture") = segmented(ExperienceStatus::Draft, &["gold-members"]);
+    let plan = check(
+        "detach_then_delete",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+    let update = position(&plan, "project/storefront/experience/homepage-hero");
+    let delete = position(&plan, "project/storefront/audience/silver");
+    assert!(update < delete);
+    assert_eq!(
+        plan.changes[delete].depends_on,
+        vec!["project/storefront/experience/homepage-hero".to_owned()]
+    );
+}
+
+#[test]
+fn experience_order() {
+    let mut desired = fixture();
+    let live = live_from(&desired, Some(owner()));
+    // Live order is by name: checkout-test, homepage-hero.
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.experience_order = Some(vec!["homepage-hero".to_owned()]);
+    project.experiences.insert(
+        "a-new-one".to_owned(),
+        segmented(ExperienceStatus::Draft, &["gold-members"]),
+    );
+    let plan = check("experience_order", &desired, &live, &PlanConfig::default());
+    let order = &plan.changes[position(&plan, "project/storefront/experience_order")];
+    assert_eq!(
+        order.after,
+        Some(serde_json::json!([
+            "homepage-hero",
+            "checkout-test",
+            "a-new-one"
+        ]))
+    );
+    assert!(
+        order
+            .depends_on
+            .contains(&"project/storefront/experience/a-new-one".to_owned())
+    );
+
+    // The declared order already holds: nothing to do.
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .experience_order = Some(vec!["checkout-test".to_owned()]);
+    let live = live_from(&desired, Some(owner()));
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+}
+
+#[test]
+fn markdown_splits_huge_plans_outside_fences() {
+    let mut desired = DesiredState::default();
+    for project_index in 0..3 {
+        let name = format!("p{project_index}");
+        let mut project = DesiredProject {
+            name: name.clone(),
+            ..DesiredProject::default()
+        };
+        for index in 0..1200 {
+            project.events.insert(
+                format!("event_{index:04}"),
+                EventSpec {
+                    key: format!("event_{index:04}"),
+                    description: format!("Event number {index} with a `code` part and <html>"),
+                },
+            );
+        }
+        desired.projects.insert(name, project);
+    }
+    let live = LiveState {
+        projects: BTreeMap::new(),
+        principal: Some(owner()),
+    };
+    let plan = plan(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert_eq!(plan.changes.len(), 3 * 1201);
+    let parts = pzctl::render::markdown(&plan);
+    assert!(parts.len() > 1);
+    let total = parts.len();
+    let mut details = 0;
+    for (index, part) in parts.iter().enumerate() {
+        assert!(part.chars().count() < pzctl::render::MARKDOWN_LIMIT);
+        assert!(part.starts_with(&format!("**Part {} of {total}**", index + 1)));
+        let fences = part.lines().filter(|line| line.starts_with("```")).count();
+        assert_eq!(fences % 2, 0, "part {index} breaks a code fence");
+        let opened = part.matches("<details>").count();
+        assert_eq!(opened, part.matches("</details>").count());
+        details += opened;
+    }
+    assert_eq!(details, plan.changes.len());
+}
+
+#[test]
+fn markdown_truncates_one_change_larger_than_a_part() {
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .spec
+        .description = "line\n".repeat(40_000);
+    let live = LiveState {
+        projects: BTreeMap::new(),
+        principal: Some(owner()),
+    };
+    let plan = plan(&desired, &live, &PlanConfig::default()).expect("plans");
+    for part in pzctl::render::markdown(&plan) {
+        assert!(part.chars().count() < pzctl::render::MARKDOWN_LIMIT);
+        assert_eq!(
+            part.matches("<details>").count(),
+            part.matches("</details>").count()
+        );
+    }
+}
+
+#[test]
+fn text_colors_only_when_asked() {
+    let live = LiveState {
+        projects: BTreeMap::new(),
+        principal: Some(owner()),
+    };
+    let plan = plan(&fixture(), &live, &PlanConfig::default()).expect("plans");
+    assert!(!pzctl::render::text(&plan, false).contains('\u{1b}'));
+    let colored = pzctl::render::text(&plan, true);
+    assert!(colored.contains("\u{1b}[32m+ project storefront (create)"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties over a small universe.
+
+/// A random desired organization from a small universe of names.
+fn arbitrary_desired() -> impl Strategy<Value = DesiredState> {
+    let attributes = proptest::collection::btree_set(0..3usize, 0..3);
+    let events = proptest::collection::btree_set(0..3usize, 0..3);
+    let audiences = proptest::collection::vec((0..3usize, 0..3usize), 0..3);
+    let experiences = proptest::collection::vec((0..3usize, 0..3usize, 0..3usize, 0..3usize), 0..4);
+    let project = (
+        attributes,
+        events,
+        audiences,
+        experiences,
+        any::<bool>(),
+        any::<bool>(),
+    );
+    proptest::collection::vec(project, 1..3).prop_map(|projects| {
+        let mut desired = DesiredState::default();
+        for (index, (attributes, events, audiences, experiences, prune, ordered)) in
+            projects.into_iter().enumerate()
+        {
+            let name = format!("p{index}");
+            let mut project = DesiredProject {
+                name: name.clone(),
+                spec: ProjectSpec {
+                    description: format!("project {index}"),
+                },
+                prune,
+                ..DesiredProject::default()
+            };
+            for attribute in &attributes {
+                project.attributes.insert(
+                    format!("a{attribute}"),
+                    AttributeSpec {
+                        key: format!("a{attribute}"),
+                        description: String::new(),
+                    },
+                );
+            }
+            for event in &events {
+                project.events.insert(
+                    format!("e{event}"),
+                    EventSpec {
+                        key: format!("e{event}"),
+                        description: String::new(),
+                    },
+                );
+            }
+            for (audience_index, attribute) in audiences {
+                let attribute_ref = if attributes.contains(&attribute) {
+                    AttributeRef::Custom(format!("a{attribute}"))
+                } else {
+                    AttributeRef::Preset("DEVICE_TYPE".to_owned())
+                };
+                project.audiences.insert(
+                    format!("u{audience_index}"),
+                    AudienceSpec {
+                        description: String::new(),
+                        rules: RuleGroup {
+                            combination: Combination::And,
+                            rules: vec![condition(attribute_ref, "HAS_ANY_VALUE", None)],
+                        },
+                    },
+                );
+            }
+            let audience_names: Vec<String> = project.audiences.keys().cloned().collect();
+            for (experience_index, audience, event, status) in experiences {
+                let status = [
+                    ExperienceStatus::Draft,
+                    ExperienceStatus::Active,
+                    ExperienceStatus::Paused,
+                ][status];
+                let mut spec = segmented(
+                    status,
+                    &audience_names
+                        .get(audience)
+                        .map(String::as_str)
+                        .into_iter()
+                        .collect::<Vec<_>>(),
+                );
+                if events.contains(&event) {
+                    spec.metrics = vec![format!("e{event}")];
+                }
+                project
+                    .experiences
+                    .insert(format!("x{experience_index}"), spec);
+            }
+            if ordered {
+                let mut names: Vec<String> = project.experiences.keys().cloned().collect();
+                names.reverse();
+                project.experience_order = Some(names);
+            }
+            desired.projects.insert(name, project);
+        }
+        desired
+    })
+}
+
+/// Rebuild a desired state from its parts inserted in a shuffled order.
+fn shuffled(desired: &DesiredState, seed: u64) -> DesiredState {
+    fn shuffle<K: Clone + Ord, V: Clone>(map: &BTreeMap<K, V>, seed: u64) -> BTreeMap<K, V> {
+        let mut items: Vec<(K, V)> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let len = items.len();
+        for index in 0..len {
+            let other = ((seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(index as u64))
+                % len as u64) as usize;
+            items.swap(index, other);
+        }
+        items.into_iter().collect()
+    }
+    let mut out = DesiredState::default();
+    for (name, project) in shuffle(&desired.projects, seed) {
+        let mut project = project.clone();
+        project.attributes = shuffle(&project.attributes, seed);
+        project.events = shuffle(&project.events, seed);
+        project.audiences = shuffle(&project.audiences, seed);
+        project.experiences = shuffle(&project.experiences, seed);
+        out.projects.insert(name, project);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn plans_are_deterministic_ordered_and_idempotent(
+        desired in arbitrary_desired(),
+        previous in arbitrary_desired(),
+        seed in any::<u64>(),
+        admin in any::<bool>(),
+    ) {
+        let principal = if admin { owner() } else { org_member("owner@example.com") };
+        // Idempotence: live equal to desired plans nothing.
+        let live = live_from(&desired, Some(principal.clone()));
+        let empty = plan(&desired, &live, &PlanConfig::default()).expect("plans");
+        prop_assert!(empty.changes.is_empty(), "{}", render_all(&empty));
+
+        // From another organization: deterministic whatever the insertion order, and ordered.
+        let live = live_from(&previous, Some(principal));
+        let config = PlanConfig { max_deletions: 1000, ..PlanConfig::default() };
+        let first = plan(&desired, &live, &config);
+        let second = plan(&shuffled(&desired, seed), &live, &config);
+        match (&first, &second) {
+            (Ok(first), Ok(second)) => {
+                prop_assert_eq!(pzctl::render::json(first), pzctl::render::json(second));
+                assert_backwards(first);
+                check_rules(first);
+            }
+            (Err(first), Err(second)) => prop_assert_eq!(first, second),
+            _ => prop_assert!(false, "one plan failed and the other did not"),
+        }
+    }
+}
+
+/// The dependency and permission rules, checked on positions.
+fn check_rules(plan: &Plan) {
+    let at: BTreeMap<&str, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(index, change)| (change.address.as_str(), index))
+        .collect();
+    for (index, change) in plan.changes.iter().enumerate() {
+        let project_address = format!("project/{}", change.project);
+        if change.address != project_address
+            && let Some(&project_at) = at.get(project_address.as_str())
+            && plan.changes[project_at].action == Action::Create
+        {
+            assert!(project_at < index, "{} before its project", change.address);
+        }
+        // Creates and updates come after the creates of what they use.
+        if change.action != Action::Delete
+            && let Some(after) = &change.after
+        {
+            let text = after.to_string();
+            for other in &plan.changes {
+                if other.project == change.project
+                    && other.action == Action::Create
+                    && matches!(
+                        other.kind,
+                        pzctl::model::Kind::Attribute
+                            | pzctl::model::Kind::Event
+                            | pzctl::model::Kind::Audience
+                    )
+                    && other.kind < change.kind
+                    && change.kind != pzctl::model::Kind::ExperienceOrder
+                    && text.contains(&format!("\"{}\"", other.name))
+                {
+                    assert!(
+                        at[other.address.as_str()] < index,
+                        "{} uses {} created later",
+                        change.address,
+                        other.address
+                    );
+                }
+            }
+        }
+        // Deletes come after the changes that detach the deleted object.
+        if change.action == Action::Delete {
+            for other in &plan.changes {
+                if other.project == change.project
+                    && other.action != Action::Create
+                    && other.kind > change.kind
+                    && other.kind != pzctl::model::Kind::ExperienceOrder
+                    && other.before.as_ref().is_some_and(|before| {
+                        before.to_string().contains(&format!("\"{}\"", change.name))
+                    })
+                {
+                    assert!(
+                        at[other.address.as_str()] < index,
+                        "{} deleted before {} detaches it",
+                        change.address,
+                        other.address
+                    );
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line, against a fresh embedded organization.
+
+mod cli {
+    use std::path::{Path, PathBuf};
+
+    use crate::support::TestContext;
+
+    fn quickstart() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart")
+    }
+
+    fn pzctl(context: &TestContext) -> assert_cmd::Command {
+        let mut command = assert_cmd::Command::cargo_bin("pzctl").expect("the pzctl binary");
+        command
+            .current_dir(context.path())
+            .env_remove("PZCTL_ENDPOINT")
+            .env_remove("PZCTL_REGION")
+            .env_remove("PZCTL_LOCAL_USER")
+            .env("NO_COLOR", "1")
+            .arg("--state-dir")
+            .arg(context.path().join("state"));
+        command
+    }
+
+    fn stdout(output: &std::process::Output) -> String {
+        String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
+    }
+
+    #[test]
+    fn plan_quickstart_in_three_formats() {
+        let context = TestContext::new();
+        for (format, name) in [
+            ("text", "cli_quickstart_text"),
+            ("json", "cli_quickstart_json"),
+            ("markdown", "cli_quickstart_markdown"),
+        ] {
+            let output = pzctl(&context)
+                .arg("plan")
+                .arg(quickstart())
+                .args(["--format", format])
+                .output()
+                .expect("runs");
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            insta::assert_snapshot!(name, stdout(&output));
+        }
+    }
+
+    #[test]
+    fn detailed_exitcode_and_out_file() {
+        let context = TestContext::new();
+        let out = context.path().join("plan.json");
+        let output = pzctl(&context)
+            .arg("plan")
+            .arg(quickstart())
+            .args(["--detailed-exitcode", "--format", "json", "--out"])
+            .arg(&out)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(2));
+        let saved = std::fs::read_to_string(&out).expect("the plan file");
+        assert_eq!(saved, stdout(&output));
+        let plan: pzctl::plan::Plan = serde_json::from_str(&saved).expect("a plan");
+        assert!(plan.summary.create > 0);
+        assert!(!saved.to_lowercase().contains("token"));
+
+        // Nothing planned (another project selected): exit 0 even with --detailed-exitcode.
+        let output = pzctl(&context)
+            .arg("plan")
+            .arg(quickstart())
+            .args(["--detailed-exitcode", "--project", "elsewhere"])
+            .output()
+            .expect("runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            stdout(&output),
+            "No changes. The live organization matches the manifests.\n"
+        );
+    }
+
+    #[test]
+    fn invalid_manifests_exit_1_without_touching_the_organization() {
+        let context = TestContext::new();
+        let manifests = context.path().join("manifests");
+        std::fs::create_dir_all(&manifests).expect("mkdir");
+        std::fs::write(
+            manifests.join("bad.yaml"),
+            "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: shop}\nspec: {descriptio: x}\n",
+        )
+        .expect("write");
+        let output = pzctl(&context)
+            .arg("plan")
+            .arg(&manifests)
+            .arg("--detailed-exitcode")
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(1));
+        assert!(output.stdout.is_empty());
+        assert!(!context.path().join("state").exists());
+    }
+}
+
+#[test]
+fn fingerprint_names_exactly_the_changed_object() {
+    let live = live_from(&fixture(), Some(owner()));
+    let before = pzctl::plan::fingerprint(&live);
+    assert_eq!(before, pzctl::plan::fingerprint(&live.clone()));
+    let mut changed = live.clone();
+    let experience = project_mut(&mut changed, "storefront")
+        .experiences
+        .iter_mut()
+        .find(|experience| experience.experience.name == "homepage-hero")
+        .expect("fixture");
+    experience.versions[0].updated_at = "2026-02-02T00:00:00Z".to_owned();
+    let after = pzctl::plan::fingerprint(&changed);
+    assert_ne!(before.digest, after.digest);
+    let differing: Vec<&String> = before
+        .objects
+        .iter()
+        .filter(|(address, digest)| after.objects.get(*address) != Some(digest))
+        .map(|(address, _)| address)
+        .collect();
+    assert_eq!(
+        differing,
+        vec!["project/storefront/experience/homepage-hero"]
+    );
+}

@@ -1,1 +1,450 @@
-//! Integration tests: validate.
+//! Integration tests: validate. Runs the real binary on every fixture under
+//! `tests/fixtures/validate/` (one problem class each; the folder name starts with the code it
+//! must report) and snapshots the JSON and text diagnostics; checks the examples, the
+//! committed schemas, the docs, lowering, and that no input makes loading panic.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use pzctl::diagnostic::{Code, Severity};
+use pzctl::manifest::{self, LoadConfig};
+use pzctl::model::{self, Combination, ExperienceStatus, ProjectRole, VariantSpec};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures() -> PathBuf {
+    root().join("tests/fixtures/validate")
+}
+
+fn pzctl(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("pzctl").expect("the pzctl binary");
+    cmd.current_dir(dir).env("NO_COLOR", "1");
+    cmd
+}
+
+fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures())
+        .expect("fixtures folder")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn there_are_at_least_forty_fixtures_and_each_names_a_code() {
+    let names = fixture_names();
+    assert!(names.len() >= 40, "only {} fixtures", names.len());
+    let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+    for name in names {
+        let code = name.split("--").next().unwrap_or_default();
+        assert!(
+            codes.contains(&code),
+            "fixture `{name}` does not start with a code"
+        );
+    }
+}
+
+#[test]
+fn every_fixture_reports_its_code_at_a_place() {
+    let mut failures = Vec::new();
+    for name in fixture_names() {
+        let expected = name.split("--").next().unwrap_or_default().to_owned();
+        let out = pzctl(&fixtures())
+            .args(["validate", "--format", "json", &name])
+            .output()
+            .expect("run pzctl");
+        let json: serde_json::Value = match serde_json::from_slice(&out.stdout) {
+            Ok(json) => json,
+            Err(error) => {
+                failures.push(format!("{name}: stdout is not JSON: {error}"));
+                continue;
+            }
+        };
+        let items = json.as_array().cloned().unwrap_or_default();
+        let has_error = items.iter().any(|d| d["severity"] == "error");
+        let status = out.status.code();
+        if status != Some(if has_error { 1 } else { 0 }) {
+            failures.push(format!("{name}: exit {status:?} with errors={has_error}"));
+        }
+        if !items.iter().any(|d| d["code"] == expected.as_str()) {
+            failures.push(format!("{name}: no `{expected}` in {json}"));
+        }
+        for d in &items {
+            for key in ["file", "line", "column", "code", "message"] {
+                if d.get(key).is_none() {
+                    failures.push(format!("{name}: a diagnostic has no `{key}`: {d}"));
+                }
+            }
+            if d["line"].as_u64().unwrap_or(0) == 0 {
+                failures.push(format!("{name}: a diagnostic has no line: {d}"));
+            }
+        }
+        let text = pzctl(&fixtures())
+            .args(["validate", &name])
+            .output()
+            .expect("run pzctl");
+        let stderr = String::from_utf8_lossy(&text.stderr).into_owned();
+        if !text.stdout.is_empty() {
+            failures.push(format!("{name}: text format wrote to stdout"));
+        }
+        let snapshot = format!(
+            "exit: {}\n--- json (stdout)\n{}--- text (stderr)\n{}",
+            status.unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout),
+            stderr
+        );
+        insta::assert_snapshot!(format!("fixture__{name}"), snapshot);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn github_format_writes_workflow_annotations() {
+    let out = pzctl(&fixtures())
+        .args(["validate", "--format", "github", "traffic-sum"])
+        .output()
+        .expect("run pzctl");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with(
+            "::error file=traffic-sum/manifest.yaml,line=36,col=3,title=traffic-sum::the traffic of A/B test `hero` sums to 90, not 100"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn examples_are_valid() {
+    let out = pzctl(&root())
+        .args(["validate", "examples"])
+        .output()
+        .expect("run pzctl");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("valid: "), "{stderr}");
+}
+
+#[test]
+fn example_files_point_editors_at_the_schema() {
+    let loaded = manifest::load(&LoadConfig {
+        paths: vec![root().join("examples")],
+        ..LoadConfig::default()
+    });
+    assert!(loaded.files.len() >= 7);
+    for file in &loaded.files {
+        let path = Path::new(file);
+        if path.file_name().is_some_and(|n| n == "emulator-users.yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).expect("read example");
+        let first = text.lines().next().unwrap_or_default();
+        let schema = first
+            .strip_prefix("# yaml-language-server: $schema=")
+            .unwrap_or_else(|| panic!("{file} does not start with the schema comment"));
+        let target = path.parent().expect("parent").join(schema);
+        assert!(
+            target.exists(),
+            "{file}: {} does not exist",
+            target.display()
+        );
+    }
+}
+
+#[test]
+fn include_and_exclude_select_files() {
+    let quickstart = root().join("examples/quickstart");
+    let loaded = manifest::load(&LoadConfig {
+        paths: vec![quickstart.clone()],
+        include: vec!["**/project.yaml".to_owned(), "**/signals.yaml".to_owned()],
+        exclude: vec!["**/signals.yaml".to_owned()],
+    });
+    assert_eq!(loaded.files.len(), 1, "{:?}", loaded.files);
+    assert!(loaded.files[0].ends_with("project.yaml"));
+    // experienceOrder now names experiences that are not loaded.
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.code == Code::DanglingReference)
+    );
+}
+
+#[test]
+fn no_manifests_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pzctl(dir.path())
+        .args(["validate", "."])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-manifests"));
+}
+
+#[test]
+fn huge_files_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = String::from(
+        "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: big}\nspec:\n  description: \"",
+    );
+    text.push_str(&"x".repeat(manifest::MAX_FILE_BYTES));
+    text.push_str("\"\n");
+    std::fs::write(dir.path().join("big.yaml"), text).expect("write");
+    let out = pzctl(dir.path())
+        .args(["validate", "--format", "json", "."])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"file-too-large\""), "{stdout}");
+    assert!(stdout.contains("\"big.yaml\""), "{stdout}");
+}
+
+#[test]
+fn quickstart_lowers_to_the_expected_desired_state() {
+    let loaded = manifest::load(&LoadConfig {
+        paths: vec![root().join("examples/quickstart")],
+        ..LoadConfig::default()
+    });
+    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+    let project = &loaded.desired.projects["storefront"];
+    assert_eq!(project.spec.description, "Online store personalization");
+    assert_eq!(project.stack.as_deref(), Some("blt0123456789abcdef"));
+    let members = project.members.clone().expect("members");
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[0].email, "owner@example.com");
+    assert_eq!(members[0].role, ProjectRole::Owner);
+    assert_eq!(members[1].role, ProjectRole::Member);
+    assert_eq!(
+        project.experience_order,
+        Some(vec!["homepage-hero".to_owned(), "checkout-test".to_owned()])
+    );
+    assert!(!project.prune);
+    assert_eq!(project.attributes["loyalty-tier"].key, "loyalty_tier");
+    assert_eq!(project.events["add_to_cart"].key, "add_to_cart");
+    let audience = &project.audiences["gold-members"];
+    assert_eq!(audience.rules.combination, Combination::And);
+    assert_eq!(audience.rules.rules.len(), 2);
+    match &audience.rules.rules[0] {
+        model::RuleNode::Condition(c) => {
+            assert_eq!(
+                c.attribute,
+                model::AttributeRef::Custom("loyalty-tier".to_owned())
+            );
+            assert_eq!(c.condition, "STRING_EQUALS");
+            assert_eq!(c.value, Some(serde_json::json!("gold")));
+            assert!(!c.negate);
+        }
+        other => panic!("expected a condition, got {other:?}"),
+    }
+    match &audience.rules.rules[1] {
+        model::RuleNode::Group(g) => {
+            assert_eq!(g.combination, Combination::Or);
+            assert_eq!(g.rules.len(), 2);
+        }
+        other => panic!("expected a group, got {other:?}"),
+    }
+    let hero = &project.experiences["homepage-hero"];
+    assert_eq!(hero.kind, model::ExperienceType::Segmented);
+    assert_eq!(hero.status, ExperienceStatus::Active);
+    assert_eq!(hero.tags, vec!["env:production", "team:web"]);
+    assert_eq!(
+        hero.variants,
+        vec![VariantSpec::Segmented {
+            name: "Gold".to_owned(),
+            audiences: vec!["gold-members".to_owned()],
+            combination: Combination::Or,
+        }]
+    );
+    let test = &project.experiences["checkout-test"];
+    assert_eq!(test.kind, model::ExperienceType::AbTest);
+    assert_eq!(test.status, ExperienceStatus::Draft);
+    assert_eq!(test.metrics, vec!["add_to_cart"]);
+    let targeting = test.targeting.clone().expect("targeting");
+    assert_eq!(targeting.combination, Combination::And);
+    assert_eq!(
+        test.variants,
+        vec![
+            VariantSpec::AbTest {
+                name: "Control".to_owned(),
+                traffic: 50
+            },
+            VariantSpec::AbTest {
+                name: "Bold".to_owned(),
+                traffic: 50
+            },
+        ]
+    );
+    let addresses: Vec<&str> = project.origins.keys().map(String::as_str).collect();
+    assert_eq!(
+        addresses,
+        vec![
+            "project/storefront",
+            "project/storefront/attribute/loyalty-tier",
+            "project/storefront/audience/gold-members",
+            "project/storefront/event/add_to_cart",
+            "project/storefront/experience/checkout-test",
+            "project/storefront/experience/homepage-hero",
+            "project/storefront/experience_order",
+            "project/storefront/member/dev@example.com",
+            "project/storefront/member/owner@example.com",
+            "project/storefront/stack_link",
+        ]
+    );
+    let origin = &project.origins["project/storefront/experience/checkout-test"];
+    assert!(origin.file.ends_with("experiences.yaml"));
+    assert_eq!(origin.line, 18);
+}
+
+#[test]
+fn lowering_is_best_effort_when_other_documents_are_broken() {
+    let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: ok, project: p}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {name: broken, project: p}\nspec: {nope: 1}\n";
+    let loaded = manifest::load_str("mixed.yaml", text);
+    assert!(loaded.has_errors());
+    let project = &loaded.desired.projects["p"];
+    assert!(project.events.contains_key("ok"));
+    assert!(!project.events.contains_key("broken"));
+    assert_eq!(project.members, None);
+    let unknown = &loaded.diagnostics[0];
+    assert_eq!(unknown.code, Code::UnknownField);
+    assert_eq!((unknown.line, unknown.column), (13, 8));
+}
+
+#[test]
+fn a_broken_document_does_not_make_references_to_it_dangle() {
+    let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {name: a, project: p}\nspec: {rules: {all: []}, extra: 1}\n---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {name: e, project: p}\nspec: {type: segmented, variants: [{name: v, audiences: [a]}]}\n";
+    let loaded = manifest::load_str("refs.yaml", text);
+    let codes: Vec<Code> = loaded.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec![Code::UnknownField]);
+}
+
+#[test]
+fn schemas_are_fresh() {
+    let dir = root().join("schemas");
+    let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
+    let mut stale = Vec::new();
+    for (name, text) in pzctl::schema::generate() {
+        let path = dir.join(&name);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed != text {
+            if update {
+                std::fs::write(&path, &text).expect("write schema");
+            } else {
+                let diff = similar::TextDiff::from_lines(&committed, &text)
+                    .unified_diff()
+                    .header(&format!("committed {name}"), &format!("generated {name}"))
+                    .to_string();
+                stale.push(diff);
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "schemas/ is stale; run `UPDATE_SCHEMAS=1 cargo test --test it schemas_are_fresh`:\n{}",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn schemas_are_valid_against_the_meta_schema() {
+    for (name, text) in pzctl::schema::generate() {
+        let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+        if let Err(error) = jsonschema::meta::validate(&schema) {
+            panic!("{name} is not a valid JSON Schema: {error}");
+        }
+    }
+}
+
+#[test]
+fn the_committed_schema_accepts_the_examples_and_rejects_a_typo() {
+    let schema: serde_json::Value =
+        serde_json::from_str(pzctl::schema::COMMITTED).expect("schema is JSON");
+    let validator = jsonschema::draft202012::new(&schema).expect("schema compiles");
+    let good = serde_json::json!({"apiVersion": "pzctl/v1", "kind": "Event",
+        "metadata": {"name": "add_to_cart", "project": "p"}});
+    assert!(validator.is_valid(&good));
+    let typo = serde_json::json!({"apiVersion": "pzctl/v1", "kind": "Event",
+        "metadata": {"name": "add_to_cart", "project": "p"}, "spec": {"descripton": "x"}});
+    assert!(!validator.is_valid(&typo));
+}
+
+#[test]
+fn every_code_has_a_docs_heading() {
+    let docs = std::fs::read_to_string(root().join("docs/diagnostics.md")).expect("docs");
+    let mut names = std::collections::BTreeSet::new();
+    for code in Code::ALL {
+        assert!(
+            names.insert(code.as_str()),
+            "duplicate code {}",
+            code.as_str()
+        );
+        let heading = format!("\n## {}\n", code.as_str());
+        assert!(
+            docs.contains(&heading),
+            "docs/diagnostics.md lacks `## {}`",
+            code.as_str()
+        );
+        let serialized = serde_json::to_value(code).expect("serialize");
+        assert_eq!(serialized, code.as_str());
+        assert!(!code.description().is_empty());
+    }
+}
+
+#[test]
+fn garbage_inputs_never_panic() {
+    let quickstart =
+        std::fs::read_to_string(root().join("examples/quickstart/experiences.yaml")).expect("read");
+    let mut inputs: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"\n\n".to_vec(),
+        b"---\n---\n".to_vec(),
+        b"\xff\xfe\x00binary".to_vec(),
+        b"{".to_vec(),
+        b"key: [unclosed".to_vec(),
+        b"!!binary aGVsbG8=".to_vec(),
+        b"? [complex, key]\n: value\n".to_vec(),
+        b"1: one\n2: two\n".to_vec(),
+        b"*undefined_alias".to_vec(),
+        b"kind: Project\napiVersion: pzctl/v1\nmetadata: 7\nspec: [1]\n".to_vec(),
+        b"kind: 12\napiVersion: null\n".to_vec(),
+        "a: \u{1F600}\n".as_bytes().to_vec(),
+        "- ".repeat(10_000).into_bytes(),
+        "a:\n".repeat(1000).into_bytes(),
+    ];
+    for cut in (0..quickstart.len()).step_by(11) {
+        inputs.push(quickstart.as_bytes()[..cut].to_vec());
+    }
+    for input in inputs {
+        let loaded = manifest::load_inputs(vec![("garbage.yaml".to_owned(), input)]);
+        for d in &loaded.diagnostics {
+            assert!(d.line >= 1 && d.column >= 1, "{d:?}");
+        }
+        let _ = pzctl::diagnostic::render_text(&loaded.diagnostics, &loaded.sources, false);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_text_never_panics(text in "[a-z:{}\\[\\],&*!|>'\" \n\t#-]{0,200}") {
+        let loaded = manifest::load_str("random.yaml", &text);
+        let _ = pzctl::diagnostic::render_text(&loaded.diagnostics, &loaded.sources, false);
+        let _ = loaded.diagnostics.iter().all(|d| d.severity == Severity::Error || d.severity == Severity::Warning);
+    }
+
+    #[test]
+    fn mutated_manifests_never_panic(cut in 0usize..700, insert in "[a-z:{}\\[\\],&*!|>'\" \n\t#-]{0,8}") {
+        let base = "apiVersion: pzctl/v1\nkind: Experience\nmetadata: {name: e, project: p}\nspec:\n  type: ab_test\n  variants:\n    - {name: A, traffic: 50}\n    - {name: B, traffic: 50}\n  targeting: {audiences: [x], match: all}\n  metrics: [m]\n";
+        let at = cut.min(base.len());
+        let text = format!("{}{}{}", &base[..at], insert, &base[at..]);
+        let loaded = manifest::load_str("mutated.yaml", &text);
+        let _ = pzctl::diagnostic::render_text(&loaded.diagnostics, &loaded.sources, false);
+        let _ = pzctl::diagnostic::render_json(&loaded.diagnostics);
+    }
+}

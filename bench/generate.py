@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Generate a large manifest tree for bench/validate.sh.
+
+Usage: generate.py OUT_DIR [--split OUT_DIR_SINGLE]
+
+Writes 25 projects x (1 project + 100 attributes + 100 events + 100 audiences + 99 experiences)
+= 10,000 resources into 500 multi-document files (20 per project). With --split, also writes
+the same documents one per file (for validators that read one document per file).
+"""
+import os
+import sys
+
+PROJECTS = 25
+FILES_PER_PROJECT = 20
+
+
+def project_docs(p):
+    name = f"bench-{p:02d}"
+    docs = [f"""apiVersion: pzctl/v1
+kind: Project
+metadata:
+  name: {name}
+spec:
+  description: Benchmark project {p}
+  members:
+    - email: owner@example.com
+      role: owner
+    - email: dev{p}@example.com
+      role: member
+"""]
+    for i in range(100):
+        docs.append(f"""apiVersion: pzctl/v1
+kind: Attribute
+metadata: {{name: attr-{i}, project: {name}}}
+spec: {{key: attr_{i}, description: "Attribute {i}"}}
+""")
+    for i in range(100):
+        docs.append(f"""apiVersion: pzctl/v1
+kind: Event
+metadata: {{name: event_{i}, project: {name}}}
+spec: {{description: "Event {i}"}}
+""")
+    for i in range(100):
+        docs.append(f"""apiVersion: pzctl/v1
+kind: Audience
+metadata: {{name: audience-{i}, project: {name}}}
+spec:
+  description: Audience {i}
+  rules:
+    all:
+      - attribute: attr-{i}
+        condition: STRING_EQUALS
+        value: gold
+      - any:
+          - preset: DEVICE_TYPE
+            condition: STRING_EQUALS
+            value: MOBILE
+          - attribute: attr-{(i + 1) % 100}
+            condition: HAS_ANY_VALUE
+            negate: true
+""")
+    for i in range(99):
+        if i % 2:
+            docs.append(f"""apiVersion: pzctl/v1
+kind: Experience
+metadata: {{name: exp-{i}, project: {name}}}
+spec:
+  type: segmented
+  description: Segmented {i}
+  tags: [env:production, team:web]
+  status: active
+  variants:
+    - name: Gold
+      audiences: [audience-{i}, audience-{(i + 1) % 100}]
+      match: any
+    - name: Silver
+      audiences: [audience-{(i + 2) % 100}]
+""")
+        else:
+            docs.append(f"""apiVersion: pzctl/v1
+kind: Experience
+metadata: {{name: exp-{i}, project: {name}}}
+spec:
+  type: ab_test
+  status: draft
+  variants:
+    - {{name: Control, traffic: 50}}
+    - {{name: Bold, traffic: 50}}
+  targeting: {{audiences: [audience-{i}], match: all}}
+  metrics: [event_{i}, event_{(i + 1) % 100}]
+""")
+    return name, docs
+
+
+def main():
+    out = sys.argv[1]
+    split = sys.argv[sys.argv.index("--split") + 1] if "--split" in sys.argv else None
+    total = 0
+    for p in range(PROJECTS):
+        name, docs = project_docs(p)
+        total += len(docs)
+        per_file = -(-len(docs) // FILES_PER_PROJECT)
+        os.makedirs(os.path.join(out, name), exist_ok=True)
+        for f in range(FILES_PER_PROJECT):
+            chunk = docs[f * per_file:(f + 1) * per_file]
+            with open(os.path.join(out, name, f"part-{f:02d}.yaml"), "w") as fh:
+                fh.write("---\n".join(chunk))
+        if split:
+            os.makedirs(os.path.join(split, name), exist_ok=True)
+            for d, doc in enumerate(docs):
+                with open(os.path.join(split, name, f"doc-{d:03d}.yaml"), "w") as fh:
+                    fh.write(doc)
+    print(f"{total} resources in {PROJECTS * FILES_PER_PROJECT} files under {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+//! The HTTP face: one fallback handler turning any request into a [`wire::Request`] for
+//! [`Store::dispatch`], plus authentication, header and body checks, faults and persistence.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri, header};
+use axum::response::Response;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use super::net::{Conn, KillableListener};
+use super::{EmulatorConfig, initial_store};
+use crate::store::{self, Store};
+use crate::wire::{ApiError, Method, Request};
+
+#[derive(Default)]
+pub(super) struct Counters {
+    pub requests: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub server_errors: AtomicU64,
+    pub drops: AtomicU64,
+    pub writes: AtomicU64,
+}
+
+/// A token bucket: `rate` tokens per second, at most `capacity`.
+struct Bucket {
+    rate: f64,
+    capacity: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(rate: f64) -> Self {
+        let capacity = rate.max(1.0);
+        Bucket {
+            rate,
+            capacity,
+            tokens: capacity,
+            last: Instant::now(),
+        }
+    }
+
+    /// Take a token, or say how long until one is available.
+    fn take(&mut self) -> Result<(), Duration> {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+}
+
+/// Everything the handler shares.
+pub(super) struct Shared {
+    config: EmulatorConfig,
+    pub(super) store: tokio::sync::Mutex<Store>,
+    pub(super) counters: Counters,
+    rng: std::sync::Mutex<StdRng>,
+    bucket: Option<std::sync::Mutex<Bucket>>,
+}
+
+impl Shared {
+    pub(super) fn new(config: EmulatorConfig) -> std::io::Result<Self> {
+        let store = initial_store(&config)?;
+        Ok(Shared {
+            rng: std::sync::Mutex::new(StdRng::seed_from_u64(config.seed)),
+            bucket: config
+                .rate_limit
+                .filter(|rate| *rate > 0.0)
+                .map(|rate| std::sync::Mutex::new(Bucket::new(rate))),
+            store: tokio::sync::Mutex::new(store),
+            counters: Counters::default(),
+            config,
+        })
+    }
+
+    /// Draw from the fault RNG: whether an event of probability `p` happens.
+    fn chance(&self, p: f64) -> bool {
+        if p <= 0.0 {
+            return false;
+        }
+        match self.rng.lock() {
+            Ok(mut rng) => rng.random::<f64>() < p,
+            Err(_) => false,
+        }
+    }
+
+    fn pick<T: Copy>(&self, items: &[T]) -> Option<T> {
+        let mut rng = self.rng.lock().ok()?;
+        let index = rng.random_range(0..items.len());
+        items.get(index).copied()
+    }
+
+    fn email_for(&self, headers: &HeaderMap) -> Option<String> {
+        let token = headers
+            .get("authtoken")
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .or_else(|| {
+                headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.trim().strip_prefix("Bearer "))
+                    .map(str::trim)
+            })?;
+        self.config
+            .users
+            .iter()
+            .find(|user| user.token == token)
+            .map(|user| user.email.clone())
+    }
+}
+
+/// Serve on `listener` until `shutdown` completes.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = axum::Router::new().fallback(handle).with_state(shared);
+    axum::serve(
+        KillableListener { inner: listener },
+        app.into_make_service_with_connect_info::<Conn>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+fn json_response(status: u16, body: &Value) -> Response {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+fn error_response(error: &ApiError) -> Response {
+    json_response(error.status, &error.body)
+}
+
+fn bad_request(message: &str) -> Response {
+    json_response(
+        400,
+        &json!({"statusCode": 400, "message": message, "error": "Bad Request"}),
+    )
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path_and_query = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    if method == HttpMethod::GET && uri.path() == "/_emulator/stats" {
+        return json_response(200, &json!(shared.stats()));
+    }
+    shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+    if shared.config.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(shared.config.latency_ms)).await;
+    }
+    if let Some(bucket) = &shared.bucket {
+        let verdict = bucket.lock().map(|mut bucket| bucket.take());
+        if let Ok(Err(wait)) = verdict {
+            shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+            let seconds = wait.as_secs_f64().ceil().max(1.0);
+            let mut response = json_response(
+                429,
+                &json!({"statusCode": 429, "message": "Too Many Requests"}),
+            );
+            if let Ok(value) = HeaderValue::from_str(&format!("{seconds:.0}")) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+    }
+    if shared.chance(shared.config.fault_rate) {
+        shared
+            .counters
+            .server_errors
+            .fetch_add(1, Ordering::Relaxed);
+        let status = shared.pick(&[500_u16, 502, 503]).unwrap_or(500);
+        let error = match status {
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            _ => "Internal Server Error",
+        };
+        return json_response(
+            status,
+            &json!({"statusCode": status, "message": "injected fault (pzctl emulator)", "error": error}),
+        );
+    }
+    let Some(email) = shared.email_for(&headers) else {
+        return error_response(&ApiError::unauthorized());
+    };
+    let method = match method {
+        HttpMethod::GET => Method::Get,
+        HttpMethod::POST => Method::Post,
+        HttpMethod::PUT => Method::Put,
+        HttpMethod::DELETE => Method::Delete,
+        other => {
+            return error_response(&ApiError::not_found(&format!(
+                "Cannot {other} {}",
+                uri.path()
+            )));
+        }
+    };
+    let has_body = !body.iter().all(u8::is_ascii_whitespace);
+    let json_body = if !has_body {
+        None
+    } else {
+        match method {
+            Method::Get => return bad_request("GET requests must not carry a body"),
+            Method::Post | Method::Put => {
+                let content_type = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("");
+                let is_json = content_type
+                    .split(';')
+                    .next()
+                    .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+                if !is_json {
+                    return bad_request("Content-Type must be application/json");
+                }
+                match serde_json::from_slice::<Value>(&body) {
+                    Ok(value) => Some(value),
+                    Err(error) => {
+                        return bad_request(&format!("Invalid JSON body: {error}"));
+                    }
+                }
+            }
+            Method::Delete => None,
+        }
+    };
+    let request = Request {
+        method,
+        path: path_and_query,
+        project: headers
+            .get("x-project-uid")
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.trim().to_owned()),
+        body: json_body,
+    };
+    let result = {
+        let mut store = shared.store.lock().await;
+        let result = store.dispatch(&email, &request);
+        if result.is_ok() && store::is_write(&request) {
+            shared.counters.writes.fetch_add(1, Ordering::Relaxed);
+            if let Some(path) = shared.config.data.clone() {
+                let bytes = serde_json::to_vec_pretty(&store.to_json()).unwrap_or_default();
+                let saved =
+                    tokio::task::spawn_blocking(move || store::write_atomically(&path, &bytes))
+                        .await;
+                let problem = match saved {
+                    Ok(Ok(())) => None,
+                    Ok(Err(error)) => Some(error.to_string()),
+                    Err(error) => Some(error.to_string()),
+                };
+                if let Some(problem) = problem {
+                    shared
+                        .counters
+                        .server_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                    return json_response(
+                        500,
+                        &json!({"statusCode": 500, "message": format!("emulator could not save its state file: {problem}"), "error": "Internal Server Error"}),
+                    );
+                }
+            }
+        }
+        result
+    };
+    if shared.chance(shared.config.drop_rate) {
+        shared.counters.drops.fetch_add(1, Ordering::Relaxed);
+        conn.kill();
+    }
+    match result {
+        Ok(value) => {
+            let status = store::success_status(&request);
+            if status == 204 {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                response
+            } else {
+                json_response(status, &value)
+            }
+        }
+        Err(error) => error_response(&error),
+    }
+}

@@ -1,0 +1,136 @@
+//! Fingerprints of live objects: SHA-256 of each object's canonical JSON (keys sorted), so
+//! `apply --plan` can tell which objects changed since the plan was made.
+//!
+//! Invariant: deterministic; the same live state always gives the same digest.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::LiveFingerprint;
+use crate::model::{Kind, LiveState, address};
+use crate::wire::AttributeType;
+
+/// JSON with object keys sorted at every level.
+fn canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
+            out.push('{');
+            for (index, (key, value)) in sorted.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical(value, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// SHA-256 of the canonical JSON of `object`, hex.
+#[must_use]
+pub fn object_digest<T: Serialize>(object: &T) -> String {
+    let value = serde_json::to_value(object).unwrap_or(Value::Null);
+    let mut text = String::new();
+    canonical(&value, &mut text);
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+/// Fingerprint every live object the planner reads.
+#[must_use]
+pub fn fingerprint(live: &LiveState) -> LiveFingerprint {
+    let mut objects = BTreeMap::new();
+    for (name, project) in &live.projects {
+        let project_digest = object_digest(&project.project);
+        objects.insert(address(name, Kind::Project, name), project_digest.clone());
+        objects.insert(address(name, Kind::StackLink, name), project_digest);
+        for member in project.members.iter().flatten() {
+            objects.insert(
+                address(name, Kind::Member, &member.email.to_lowercase()),
+                object_digest(member),
+            );
+        }
+        for attribute in &project.attributes {
+            if attribute.kind == AttributeType::Custom {
+                objects.insert(
+                    address(name, Kind::Attribute, &attribute.name),
+                    object_digest(attribute),
+                );
+            }
+        }
+        for event in &project.events {
+            objects.insert(address(name, Kind::Event, &event.key), object_digest(event));
+        }
+        for audience in &project.audiences {
+            objects.insert(
+                address(name, Kind::Audience, &audience.name),
+                object_digest(audience),
+            );
+        }
+        for experience in &project.experiences {
+            let mut versions: Vec<&crate::wire::Version> = experience.versions.iter().collect();
+            versions.sort_by(|left, right| left.uid.cmp(&right.uid));
+            objects.insert(
+                address(name, Kind::Experience, &experience.experience.name),
+                object_digest(&(&experience.experience, versions)),
+            );
+        }
+        objects.insert(
+            address(name, Kind::ExperienceOrder, name),
+            object_digest(&project.priority),
+        );
+    }
+    let mut all = String::new();
+    for (object_address, digest) in &objects {
+        all.push_str(object_address);
+        all.push('=');
+        all.push_str(digest);
+        all.push('\n');
+    }
+    LiveFingerprint {
+        digest: hex(&Sha256::digest(all.as_bytes())),
+        objects,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::object_digest;
+
+    #[test]
+    fn digest_ignores_key_order_but_not_values() {
+        let one = object_digest(&json!({"a": 1, "b": [1, 2]}));
+        let same: serde_json::Value =
+            serde_json::from_str(r#"{"b": [1, 2], "a": 1}"#).unwrap_or_default();
+        assert_eq!(one, object_digest(&same));
+        assert_ne!(one, object_digest(&json!({"a": 1, "b": [2, 1]})));
+        assert_eq!(one.len(), 64);
+    }
+}

@@ -1,0 +1,119 @@
+//! The human text form of a plan, after Terraform: grouped by project, `+` create, `~` update,
+//! `-` delete, field-level `before -> after`, and a closing count line.
+
+use std::fmt::Write as _;
+
+use super::{
+    NO_CHANGES, action_word, by_project, closing, inline, is_long_text, label, line_diff,
+    spec_lines, symbol,
+};
+use crate::plan::{Action, Change, Plan};
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn action(&self, action: Action, text: &str) -> String {
+        self.paint(
+            match action {
+                Action::Create => GREEN,
+                Action::Update => YELLOW,
+                Action::Delete => RED,
+            },
+            text,
+        )
+    }
+
+    fn sign(&self, sign: char, text: &str) -> String {
+        match sign {
+            '+' => self.paint(GREEN, text),
+            '-' => self.paint(RED, text),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+/// The plan as text; `color` adds ANSI colors (the symbols and words carry the meaning).
+#[must_use]
+pub fn text(plan: &Plan, color: bool) -> String {
+    if plan.changes.is_empty() {
+        return format!("{NO_CHANGES}\n");
+    }
+    let paint = Paint { color };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "pzctl will perform the following actions, in this order:"
+    );
+    for (project, changes) in by_project(&plan.changes) {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", paint.paint(BOLD, &format!("project {project}")));
+        for change in changes {
+            write_change(&mut out, change, &paint);
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", closing(&plan.summary));
+    out
+}
+
+fn write_change(out: &mut String, change: &Change, paint: &Paint) {
+    let header = format!(
+        "{} {} ({})",
+        symbol(change.action),
+        label(change),
+        action_word(change.action)
+    );
+    let _ = writeln!(out, "  {}", paint.action(change.action, &header));
+    if let Some(note) = &change.note {
+        let _ = writeln!(out, "      # {note}");
+    }
+    match change.action {
+        Action::Create => {
+            if let Some(after) = &change.after {
+                for line in spec_lines(after) {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+        }
+        Action::Update => {
+            for field in &change.fields {
+                let (before, after) = (field.before.as_ref(), field.after.as_ref());
+                if is_long_text(before, after) {
+                    let _ = writeln!(out, "      ~ {}:", field.path);
+                    for (sign, line) in line_diff(before, after) {
+                        let _ = writeln!(
+                            out,
+                            "          {}",
+                            paint.sign(sign, &format!("{sign} {line}"))
+                        );
+                    }
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "      ~ {}: {} -> {}",
+                        field.path,
+                        inline(before),
+                        inline(after)
+                    );
+                }
+            }
+        }
+        Action::Delete => {}
+    }
+}

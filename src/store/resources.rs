@@ -1,0 +1,647 @@
+//! Project-scoped resources: attributes, events, audiences, experiences and the priority list.
+//! (Versions live in `versions.rs`.)
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    AttributeRecord, AudienceRecord, EventRecord, ExperienceRecord, ExperienceState, Meta, Store,
+    VersionRecord, body_object, invalid, invalid_ref, missing, optional_string, required_string,
+};
+use crate::wire::{self, ApiError, Request};
+
+fn count_exceeded(field: &str, code: &str, what: &str, limit: usize) -> ApiError {
+    invalid_ref(field, code, &format!("at most {limit} {what} are allowed"))
+}
+
+impl Store {
+    // ----- attributes -----
+
+    pub(super) fn list_attributes(&self, p: usize) -> Value {
+        json!(self.projects[p].attributes)
+    }
+
+    fn attribute_index(&self, p: usize, uid: &str) -> Result<usize, ApiError> {
+        self.projects[p]
+            .attributes
+            .iter()
+            .position(|a| a.uid == uid)
+            .ok_or_else(|| missing("Attribute", uid))
+    }
+
+    fn check_attribute_key(
+        &self,
+        p: usize,
+        key: &str,
+        except: Option<&str>,
+    ) -> Result<(), ApiError> {
+        if self.projects[p]
+            .attributes
+            .iter()
+            .any(|a| a.key == key && Some(a.uid.as_str()) != except)
+        {
+            return Err(invalid_ref(
+                "key",
+                "personalize.ATTRIBUTES.DUPLICATE_KEY",
+                &format!("an attribute with key {key:?} already exists in this project"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn create_attribute(
+        &mut self,
+        actor: &str,
+        p: usize,
+        request: &Request,
+    ) -> Result<Value, ApiError> {
+        let body = body_object(request)?;
+        let name = required_string(body, "name")?;
+        let key = required_string(body, "key")?;
+        let description = optional_string(body, "description")?.unwrap_or_default();
+        self.check_attribute_key(p, &key, None)?;
+        let custom = self.projects[p]
+            .attributes
+            .iter()
+            .filter(|a| a.kind == wire::AttributeType::Custom)
+            .count();
+        if custom >= self.limits.attributes_per_project {
+            return Err(count_exceeded(
+                "key",
+                "personalize.ATTRIBUTES.ATTRIBUTE_COUNT_EXCEEDED",
+                "custom attributes per project",
+                self.limits.attributes_per_project,
+            ));
+        }
+        let now = self.tick();
+        let id = self.new_id();
+        let record = AttributeRecord {
+            id: id.clone(),
+            uid: id,
+            name,
+            key,
+            description,
+            kind: wire::AttributeType::Custom,
+            project: self.projects[p].project.uid.clone(),
+            meta: Meta::new(&now, &actor.to_lowercase()),
+        };
+        self.projects[p].attributes.push(record.clone());
+        Ok(json!(record))
+    }
+
+    fn reject_preset(&self, p: usize, index: usize) -> Result<(), ApiError> {
+        let attribute = &self.projects[p].attributes[index];
+        if attribute.kind == wire::AttributeType::Preset {
+            return Err(invalid_ref(
+                "attribute",
+                "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE",
+                &format!(
+                    "preset attribute {} cannot be changed or deleted",
+                    attribute.key
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn update_attribute(
+        &mut self,
+        actor: &str,
+        p: usize,
+        uid: &str,
+        request: &Request,
+    ) -> Result<Value, ApiError> {
+        let index = self.attribute_index(p, uid)?;
+        self.reject_preset(p, index)?;
+        let body = body_object(request)?;
+        let name = required_string(body, "name")?;
+        let key = required_string(body, "key")?;
+        let description = optional_string(body, "description")?.unwrap_or_default();
+        self.check_attribute_key(p, &key, Some(uid))?;
+        let now = self.tick();
+        let record = &mut self.projects[p].attributes[index];
+        record.name = name;
+        record.key = key;
+        record.description = description;
+        record.meta.touch(&now, &actor.to_lowercase());
+        Ok(json!(record))
+    }
+
+    pub(super) fn delete_attribute(&mut self, p: usize, uid: &str) -> Result<Value, ApiError> {
+        let index = self.attribute_index(p, uid)?;
+        self.reject_preset(p, index)?;
+        self.tick();
+        self.projects[p].attributes.remove(index);
+        Ok(Value::Null)
+    }
+
+    // ----- events -----
+
+    pub(super) fn list_events(&self, p: usize) -> Value {
+        json!(self.projects[p].events)
+    }
+
+    fn event_index(&self, p: usize, uid: &str) -> Result<usize, ApiError> {
+        self.projects[p]
+            .events
+            .iter()
+            .position(|e| e.uid == uid)
+            .ok_or_else(|| missing("Event", uid))
+    }
+
+    fn check_event_key(&self, p: usize, key: &str, except: Option<&str>) -> Result<(), ApiError> {
+        if self.projects[p]
+            .events
+            .iter()
+            .any(|e| e.key == key && Some(e.uid.as_str()) != except)
+        {
+            return Err(invalid_ref(
+                "key",
+                "personalize.EVENTS.DUPLICATE_KEY",
+                &format!("an event with key {key:?} already exists in this project"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn create_event(
+        &mut self,
+        actor: &str,
+        p: usize,
+        request: &Request,
+    ) -> Result<Value, ApiError> {
+        let body = body_object(request)?;
+        let key = required_string(body, "key")?;
+        let name = optional_string(body, "name")?;
+        let description = optional_string(body, "description")?.unwrap_or_default();
+        self.check_event_key(p, &key, None)?;
+        if self.projects[p].events.len() >= self.limits.events_per_project {
+            return Err(count_exceeded(
+                "key",
+                "personalize.EVENTS.EVENT_COUNT_EXCEEDED",
+                "events per project",
+                self.limits.events_per_project,
+            ));
+        }
+        let now = self.tick();
+        let id = self.new_id();
+        let record = EventRecord {
+            id: id.clone(),
+            uid: id,
+            key,
+            name,
+            description,
+            project: self.projects[p].project.uid.clone(),
+            meta: Meta::new(&now, &actor.to_lowercase()),
+        };
+        self.projects[p].events.push(record.clone());
+        Ok(json!(record))
+    }
+
+    pub(super) fn update_event(
+        &mut self,
+        actor: &str,
+        p: usize,
+        uid: &str,
+        request: &Request,
+    ) -> Result<Value, ApiError> {
+        let index = self.event_index(p, uid)?;
+        let body = body_object(request)?;
+        let key = required_string(body, "key")?;
+        let name = optional_string(body, "name")?;
+        let description = optional_string(body, "description")?.unwrap_or_default();
+        self.check_event_key(p, &key, Some(uid))?;
+        let now = self.tick();
+        let record = &mut self.projects[p].events[index];
+        record.key = key;
+        if name.is_some() {
+            record.name = name;
+        }
+        record.description = description;
+        record.meta.touch(&now, &actor.to_lowercase());
+        Ok(json!(record))
+    }
+
+    pub(super) fn delete_event(&mut self, p: usize, uid: &str) -> Result<Value, ApiError> {
+        let index = self.event_index(p, uid)?;
+        self.tick();
+        self.projects[p].events.remove(index);
+        Ok(Value::Null)
+    }
+
+    // ----- audiences -----
+
+    pub(super) fn list_audiences(&self, p: usize) -> Value {
+        json!(self.projects[p].audiences)
+    }
+
+    fn audience_index(&self, p: usize, uid: &str) -> Result<usize, ApiError> {
+        self.projects[p]
+            .audiences
+            .iter()
+            .position(|a| a.uid == uid)
+            .ok_or_else(|| missing("Audience", uid))
+    }
+
+    /// Validate an audience body; returns (name, description, definition as stored).
+    fn audience_input(
+        &self,
+        p: usize,
+        request: &Request,
+    ) -> Result<(String, String, Value), ApiError> {
+        let body = body_object(request)?;
+        let name = required_string(body, "name")?;
+        let description = optional_string(body, "description")?.unwrap_or_default();
+        let mut definition = match body.get("definition") {
+            Some(Value::Object(map)) => map.clone(),
+            None | Some(Value::Null) => {
+                return Err(invalid("definition", &["definition should not be empty"]));
+            }
+            Some(_) => return Err(invalid("definition", &["definition must be an object"])),
+        };
+        if !definition.contains_key("__type") {
+            definition.insert("__type".to_owned(), json!("RuleCombination"));
+        }
+        let definition = Value::Object(definition);
+        let parsed: wire::AudienceDefinition = serde_json::from_value(definition.clone())
+            .map_err(|error| invalid("definition", &[&format!("invalid definition: {error}")]))?;
+        if parsed.kind != "RuleCombination" {
+            return Err(invalid(
+                "definition",
+                &["definition.__type must be RuleCombination"],
+            ));
+        }
+        let mut rules = 0;
+        self.check_rules(p, &parsed.root, "definition", &mut rules)?;
+        if rules > self.limits.rules_per_audience {
+            return Err(invalid_ref(
+                "definition",
+                "personalize.AUDIENCES.RULE_COUNT_EXCEEDED",
+                &format!(
+                    "the definition has {rules} rules; at most {} are allowed",
+                    self.limits.rules_per_audience
+                ),
+            ));
+        }
+        Ok((name, description, definition))
+    }
+
+    fn check_rules(
+        &self,
+        p: usize,
+        group: &wire::RuleCombination,
+        path: &str,
+        count: &mut usize,
+    ) -> Result<(), ApiError> {
+        for (i, node) in group.rules.iter().enumerate() {
+            let here = format!("{path}.rules.{i}");
+            match node {
+                wire::RuleNode::Combination(inner) => self.check_rules(p, inner, &here, count)?,
+                wire::RuleNode::Rule(rule) => {
+                    *count += 1;
+                    match &rule.attribute {
+                        wire::AttributeReference::Custom { reference } => {
+                            let known = self.projects[p].attributes.iter().any(|a| {
+                                a.uid == *reference && a.kind == wire::AttributeType::Custom
+                            });
+                            if !known {
+                                return Err(invalid_ref(
+                                    "definition",
+                                    "personalize.AUDIENCES.ATTRIBUTE_NOT_FOUND",
+                                    &format!(
+                                        "{here}: custom attribute {reference} does not exist in this project"
+                                    ),
+                                ));
+                            }
+                        }
+                        wire::AttributeReference::Preset { reference } => {
+                            if !wire::PRESET_ATTRIBUTES.iter().any(|(r, _)| r == reference) {
+                                return Err(invalid_ref(
+                                    "definition",
+                                    "personalize.AUDIENCES.ATTRIBUTE_NOT_FOUND",
+                                    &format!("{here}: {reference} is not a preset attribute"),
+                                ));
+                            }
+                        }
+                    }
+                    let condition = rule.attribute_match_condition.as_str();
+                    if !wire::MATCH_CONDITIONS.contains(&condition) {
+                        return Err(invalid(
+                            "definition",
+                            &[
+                                "NOT_VALID_ENUM",
+                                &format!(
+                                    "{here}.attributeMatchCondition: {condition:?} is not a valid match condition"
+                                ),
+                            ],
+                        ));
+                    }
+                    if !wire::VALUELESS_CONDITIONS.contains(&condition)
+                        && rule.attribute_match_options.is_none()
+                    {
+                        return Err(invalid(
+                            "definition",
+                            &[&format!(
+                                "{here}: valid matchOptions is required for {condition} condition"
+                            )],
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn create_audience(
+        &mut self,
+        actor: &str,
+        p: usize,
+        request: &Request,
+    ) -> Result<Value, ApiError> {
+        let (name, description, definition) = self.audience_input(p, request)?;
+        if self.projects[p].audiences.len() >= self.limits.audiences_per_project {
+            return Err(count_exceeded(
+                "name",
+                "personalize.AUDIENCES.AUDIENCE_COUNT_EXCEEDED",
+                "audiences per project",
+                self.limits.audiences_per_project,
+            ));
+        }
+        let now = self.tick();
+        let id = self.new_id();
+        let record = AudienceRecord {
+            id: id.clone(),
+            uid: id,
+            name,
+            description,
+            definition,
+            project: self.projects[p].project.uid.clone(),
+            meta: Meta::new(&now, &actor.to_lowercase()),
+        };
+        self.projects[p].audiences.push(record.clone());
+        Ok(json!(record))
+    }
+
+    pub(super) fn update_audience(
+        &mut self,
+        actor: &str,
+        p: usize,
+        uid: &str,
+        request: &Request,
+    ) -> Result<Value, ApiError> {
+        let index = self.audience_index(p, uid)?;
+        let (name, description, definition) = self.audience_input(p, request)?;
+        let now = self.tick();
+        let record = &mut self.projects[p].audiences[index];
+        record.name = name;
+        record.description = description;
+        record.definition = definition;
+        record.meta.touch(&now, &actor.to_lowercase());
+        Ok(json!(record))
+    }
+
+    pub(super) fn delete_audience(&mut self, p: usize, uid: &str) -> Result<Value, ApiError> {
+        let index = self.audience_index(p, uid)?;
+        self.tick();
+        self.projects[p].audiences.remove(index);
+        Ok(Value::Null)
+    }
+
+    // ----- experiences -----
+
+    pub(super) fn list_experiences(&self, p: usize) -> Value {
+        Value::Array(
+            self.projects[p]
+                .experiences
+                .iter()
+                .map(|e| json!(e.experience))
+                .collect(),
+        )
+    }
+
+    pub(super) fn experience_index(&self, p: usize, uid: &str) -> Result<usize, ApiError> {
+        self.projects[p]
+            .experiences
+            .iter()
+            .position(|e| e.experience.uid == uid)
+            .ok_or_else(|| missing("Experience", uid))
+    }
+
+    pub(super) fn get_experience(&self, p: usize, uid: &str) -> Result<Value, ApiError> {
+        let index = self.experience_index(p, uid)?;
+        Ok(json!(self.projects[p].experiences[index].experience))
+    }
+
+    fn experience_tags(&self, body: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError> {
+        let raw = match body.get("tags") {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(invalid("tags", &["tags must be an array"])),
+        };
+        let mut tags = Vec::new();
+        for item in raw {
+            let Some(tag) = item.as_str() else {
+                return Err(invalid("tags", &["each value in tags must be a string"]));
+            };
+            let valid = !tag.is_empty()
+                && tag
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-'));
+            if !valid {
+                return Err(invalid_ref(
+                    "tags",
+                    "personalize.EXPERIENCES.INVALID_TAG",
+                    &format!("tag {tag:?} may only contain letters, digits, '_', ':' and '-'"),
+                ));
+            }
+            if tag.chars().count() > self.limits.tag_length {
+                return Err(invalid_ref(
+                    "tags",
+                    "personalize.EXPERIENCES.TAG_LENGTH_EXCEEDED",
+                    &format!(
+                        "tag {tag:?} is longer than {} characters",
+                        self.limits.tag_length
+                    ),
+                ));
+            }
+            tags.push(tag.to_owned());
+        }
+        let tags = wire::normalize_tags(&tags);
+        if tags.len() > self.limits.tags_per_experience {
+            return Err(count_exceeded(
+                "tags",
+                "personalize.EXPERIENCES.TAG_COUNT_EXCEEDED",
+                "tags per experience",
+                self.limits.tags_per_experience,
+            ));
+        }
+        Ok(Some(tags))
+    }
+
+    fn experience_type(body: &Map<String, Value>) -> Result<wire::ExperienceType, ApiError> {
+        match body.get("__type").and_then(Value::as_str) {
+            Some("SEGMENTED") => Ok(wire::ExperienceType::Segmented),
+            Some("AB_TEST") => Ok(wire::ExperienceType::AbTest),
+            _ => Err(invalid(
+                "__type",
+                &[
+                    "NOT_VALID_ENUM",
+                    "__type must be one of the following values: SEGMENTED, AB_TEST",
+                ],
+            )),
+        }
+    }
+
+    pub(super) fn create_experience(
+        &mut self,
+        actor: &str,
+        p: usize,
+        request: &Request,
+    ) -> Result<Value, ApiError> {
+        let body = body_object(request)?;
+        let name = required_string(body, "name")?;
+        let description = optional_string(body, "description")?.unwrap_or_default();
+        let kind = Self::experience_type(body)?;
+        let tags = self.experience_tags(body)?.unwrap_or_default();
+        if self.projects[p].experiences.len() >= self.limits.experiences_per_project {
+            return Err(count_exceeded(
+                "name",
+                "personalize.EXPERIENCES.EXPERIENCE_COUNT_EXCEEDED",
+                "experiences per project",
+                self.limits.experiences_per_project,
+            ));
+        }
+        let now = self.tick();
+        let actor = actor.to_lowercase();
+        let uid = self.new_id();
+        let version_uid = self.new_id();
+        let project_uid = self.projects[p].project.uid.clone();
+        let short_uid = self.projects[p].next_experience_short_uid;
+        self.projects[p].next_experience_short_uid += 1;
+        let state = ExperienceState {
+            experience: ExperienceRecord {
+                id: uid.clone(),
+                uid: uid.clone(),
+                name,
+                description,
+                kind,
+                short_uid: short_uid.to_string(),
+                status: "DRAFT".to_owned(),
+                latest_version: version_uid.clone(),
+                tags,
+                referred_audiences: Vec::new(),
+                referred_lytics_audiences: Vec::new(),
+                cms: None,
+                project: project_uid,
+                meta: Meta::new(&now, &actor),
+            },
+            versions: vec![VersionRecord {
+                id: version_uid.clone(),
+                uid: version_uid,
+                experience: uid.clone(),
+                status: wire::VersionStatus::Draft,
+                variants: Vec::new(),
+                variant_split: None,
+                metrics: Vec::new(),
+                targeting: None,
+                meta: Meta::new(&now, &actor),
+            }],
+            next_variant_short_uid: 0,
+        };
+        let value = json!(state.experience);
+        self.projects[p].experiences.push(state);
+        self.projects[p].priority.push(uid);
+        Ok(value)
+    }
+
+    pub(super) fn update_experience(
+        &mut self,
+        actor: &str,
+        p: usize,
+        uid: &str,
+        request: &Request,
+    ) -> Result<Value, ApiError> {
+        let index = self.experience_index(p, uid)?;
+        let body = body_object(request)?;
+        let name = required_string(body, "name")?;
+        let description = optional_string(body, "description")?.unwrap_or_default();
+        let current = self.projects[p].experiences[index].experience.kind;
+        if body.get("__type").is_some() && Self::experience_type(body)? != current {
+            return Err(invalid_ref(
+                "__type",
+                "personalize.EXPERIENCES.TYPE_IMMUTABLE",
+                &format!("experience {uid} keeps its type; create a new experience instead"),
+            ));
+        }
+        let tags = self.experience_tags(body)?;
+        let now = self.tick();
+        let record = &mut self.projects[p].experiences[index].experience;
+        record.name = name;
+        record.description = description;
+        if let Some(tags) = tags {
+            record.tags = tags;
+        }
+        record.meta.touch(&now, &actor.to_lowercase());
+        Ok(json!(record))
+    }
+
+    pub(super) fn delete_experience(&mut self, p: usize, uid: &str) -> Result<Value, ApiError> {
+        let index = self.experience_index(p, uid)?;
+        self.tick();
+        self.projects[p].experiences.remove(index);
+        self.projects[p].priority.retain(|u| u != uid);
+        Ok(Value::Null)
+    }
+
+    // ----- priority -----
+
+    pub(super) fn put_priority(&mut self, p: usize, request: &Request) -> Result<Value, ApiError> {
+        let body = body_object(request)?;
+        let Some(Value::Array(items)) = body.get("priorityOrder") else {
+            return Err(invalid(
+                "priorityOrder",
+                &["priorityOrder must be an array"],
+            ));
+        };
+        let mut order: Vec<String> = Vec::new();
+        for item in items {
+            let Some(uid) = item.as_str() else {
+                return Err(invalid(
+                    "priorityOrder",
+                    &["each value in priorityOrder must be a string"],
+                ));
+            };
+            if order.iter().any(|known| known == uid)
+                || !self.projects[p]
+                    .experiences
+                    .iter()
+                    .any(|e| e.experience.uid == uid)
+            {
+                return Err(invalid_ref(
+                    "priorityOrder",
+                    "INVALID_EXPERIENCES",
+                    &format!("{uid} is not an experience of this project or is listed twice"),
+                ));
+            }
+            order.push(uid.to_owned());
+        }
+        let absent: Vec<&str> = self.projects[p]
+            .experiences
+            .iter()
+            .map(|e| e.experience.uid.as_str())
+            .filter(|uid| !order.iter().any(|o| o == uid))
+            .collect();
+        if !absent.is_empty() {
+            return Err(invalid_ref(
+                "priorityOrder",
+                "MISSING_EXPERIENCES",
+                &format!(
+                    "priorityOrder must list every experience; missing {}",
+                    absent.join(", ")
+                ),
+            ));
+        }
+        self.tick();
+        self.projects[p].priority = order;
+        Ok(json!({ "priorityOrder": self.projects[p].priority }))
+    }
+}

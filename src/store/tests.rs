@@ -1,0 +1,1350 @@
+//! Store unit tests: every route, the version lifecycle, limits, permissions and error bodies.
+
+use serde_json::{Value, json};
+
+use super::{Limits, Store, is_write, success_status};
+use crate::wire::{ApiError, Method, OrgRole, Request, User};
+
+const OWNER: &str = "owner@example.com";
+const ADMIN: &str = "admin@example.com";
+const MEMBER: &str = "member@example.com";
+const DEV: &str = "dev@example.com";
+
+fn users() -> Vec<User> {
+    [
+        (OWNER, OrgRole::Owner),
+        (ADMIN, OrgRole::Admin),
+        (MEMBER, OrgRole::Member),
+        (DEV, OrgRole::Member),
+    ]
+    .into_iter()
+    .map(|(email, role)| User {
+        email: email.to_owned(),
+        organization_role: role,
+    })
+    .collect()
+}
+
+struct T {
+    store: Store,
+}
+
+impl T {
+    fn new() -> Self {
+        T {
+            store: Store::new("org1", users(), Limits::default()),
+        }
+    }
+
+    fn with_limits(limits: Limits) -> Self {
+        T {
+            store: Store::new("org1", users(), limits),
+        }
+    }
+
+    fn call(
+        &mut self,
+        actor: &str,
+        method: Method,
+        path: &str,
+        project: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
+        let request = Request {
+            method,
+            path: path.to_owned(),
+            project: project.map(str::to_owned),
+            body,
+        };
+        self.store.dispatch(actor, &request)
+    }
+
+    fn ok(
+        &mut self,
+        actor: &str,
+        method: Method,
+        path: &str,
+        project: Option<&str>,
+        body: Option<Value>,
+    ) -> Value {
+        match self.call(actor, method, path, project, body) {
+            Ok(value) => value,
+            Err(error) => panic!("{} {path} failed: {error} {}", method.as_str(), error.body),
+        }
+    }
+
+    fn err(
+        &mut self,
+        actor: &str,
+        method: Method,
+        path: &str,
+        project: Option<&str>,
+        body: Option<Value>,
+    ) -> ApiError {
+        match self.call(actor, method, path, project, body) {
+            Ok(value) => panic!("{} {path} unexpectedly succeeded: {value}", method.as_str()),
+            Err(error) => error,
+        }
+    }
+
+    fn project(&mut self, name: &str) -> String {
+        let created = self.ok(
+            OWNER,
+            Method::Post,
+            "/projects",
+            None,
+            Some(json!({"name": name})),
+        );
+        uid(&created)
+    }
+
+    fn attribute(&mut self, p: &str, key: &str) -> String {
+        let created = self.ok(
+            OWNER,
+            Method::Post,
+            "/attributes",
+            Some(p),
+            Some(json!({"name": key, "key": key})),
+        );
+        uid(&created)
+    }
+
+    fn audience(&mut self, p: &str, attribute: &str) -> String {
+        let created = self.ok(
+            OWNER,
+            Method::Post,
+            "/audiences",
+            Some(p),
+            Some(json!({"name": "gold", "definition": definition(attribute, 1)})),
+        );
+        uid(&created)
+    }
+
+    fn experience(&mut self, p: &str, kind: &str) -> Value {
+        self.ok(
+            OWNER,
+            Method::Post,
+            "/experiences",
+            Some(p),
+            Some(json!({"name": "hero", "__type": kind})),
+        )
+    }
+
+    fn versions(&mut self, p: &str, e: &str) -> Vec<Value> {
+        match self.ok(
+            OWNER,
+            Method::Get,
+            &format!("/experiences/{e}/versions"),
+            Some(p),
+            None,
+        ) {
+            Value::Array(items) => items,
+            other => panic!("not an array: {other}"),
+        }
+    }
+}
+
+fn uid(value: &Value) -> String {
+    value["uid"].as_str().unwrap_or_default().to_owned()
+}
+
+fn definition(attribute: &str, rules: usize) -> Value {
+    let rule = json!({
+        "__type": "Rule",
+        "attribute": {"__type": "CustomAttributeReference", "ref": attribute},
+        "attributeMatchCondition": "STRING_EQUALS",
+        "attributeMatchOptions": {"__type": "StringMatchOptions", "value": "gold"},
+        "invertCondition": false
+    });
+    json!({"combinationType": "AND", "rules": vec![rule; rules]})
+}
+
+fn segmented(audience: &str) -> Value {
+    json!({"__type": "SegmentedVariant", "name": "Gold", "audiences": [audience], "audienceCombinationType": "OR"})
+}
+
+fn ab(name: &str, share: u32) -> Value {
+    json!({"__type": "ABTestVariant", "name": name, "trafficDistribution": share})
+}
+
+fn has_code(error: &ApiError, code: &str) -> bool {
+    error.codes().iter().any(|c| c == code)
+}
+
+#[test]
+fn project_crud_and_shapes() {
+    let mut t = T::new();
+    let created = t.ok(
+        OWNER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "p1", "description": "d", "connectedStackApiKey": "blt1", "extra": 1})),
+    );
+    let p = uid(&created);
+    assert!(crate::wire::is_object_id(&p));
+    assert_eq!(created["_id"], created["uid"]);
+    assert_eq!(created["organizationUid"], "org1");
+    assert_eq!(created["connectedStackApiKey"], "blt1");
+    assert_eq!(created["createdAt"], "2025-01-01T00:00:01.000Z");
+    assert!(created.get("extra").is_none());
+    let list = t.ok(OWNER, Method::Get, "/projects", None, None);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    let by_stack = t.ok(
+        OWNER,
+        Method::Get,
+        "/projects?connectedStackApiKey=blt1",
+        None,
+        None,
+    );
+    assert_eq!(by_stack.as_array().map(Vec::len), Some(1));
+    let other_stack = t.ok(
+        OWNER,
+        Method::Get,
+        "/projects?connectedStackApiKey=blt2",
+        None,
+        None,
+    );
+    assert_eq!(other_stack, json!([]));
+    let one = t.ok(OWNER, Method::Get, &format!("/projects/{p}"), None, None);
+    assert_eq!(one["name"], "p1");
+    let updated = t.ok(
+        OWNER,
+        Method::Put,
+        &format!("/projects/{p}"),
+        None,
+        Some(json!({"name": "p1b", "description": "", "connectedStackApiKey": null})),
+    );
+    assert_eq!(updated["connectedStackApiKey"], Value::Null);
+    assert_ne!(updated["updatedAt"], created["updatedAt"]);
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "p1b"})),
+    );
+    assert_eq!(error.status, 400);
+    assert!(has_code(&error, "personalize.PROJECTS.DUPLICATE_NAME"));
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"description": "x"})),
+    );
+    assert_eq!(
+        error.body,
+        json!({"errors": {"name": ["name should not be empty"]}})
+    );
+    assert_eq!(
+        t.ok(OWNER, Method::Delete, &format!("/projects/{p}"), None, None),
+        Value::Null
+    );
+    let error = t.err(OWNER, Method::Get, &format!("/projects/{p}"), None, None);
+    assert_eq!(error.status, 404);
+}
+
+#[test]
+fn project_limit_and_presets() {
+    let mut t = T::with_limits(Limits {
+        projects_per_org: 1,
+        ..Limits::default()
+    });
+    let p = t.project("p1");
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "p2"})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.PROJECTS.PROJECT_COUNT_EXCEEDED"
+    ));
+    let attributes = t.ok(OWNER, Method::Get, "/attributes", Some(&p), None);
+    let items = attributes.as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), crate::wire::PRESET_ATTRIBUTES.len());
+    assert!(items.iter().all(|a| a["__type"] == "PRESET"));
+    let preset = uid(&items[0]);
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &format!("/attributes/{preset}"),
+        Some(&p),
+        Some(json!({"name": "x", "key": "x"})),
+    );
+    assert_eq!(error.status, 400);
+    assert!(has_code(
+        &error,
+        "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE"
+    ));
+    let error = t.err(
+        OWNER,
+        Method::Delete,
+        &format!("/attributes/{preset}"),
+        Some(&p),
+        None,
+    );
+    assert!(has_code(
+        &error,
+        "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE"
+    ));
+}
+
+#[test]
+fn attributes_and_events_routes() {
+    let mut t = T::new();
+    let p = t.project("p1");
+    let a = t.attribute(&p, "tier");
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/attributes",
+        Some(&p),
+        Some(json!({"name": "Tier2", "key": "tier"})),
+    );
+    assert!(has_code(&error, "personalize.ATTRIBUTES.DUPLICATE_KEY"));
+    let updated = t.ok(
+        OWNER,
+        Method::Put,
+        &format!("/attributes/{a}"),
+        Some(&p),
+        Some(json!({"name": "Tier", "key": "tier", "description": "d"})),
+    );
+    assert_eq!(updated["description"], "d");
+    assert_eq!(updated["__type"], "CUSTOM");
+    assert_eq!(updated["project"], p.as_str());
+    assert_eq!(
+        t.ok(
+            OWNER,
+            Method::Delete,
+            &format!("/attributes/{a}"),
+            Some(&p),
+            None
+        ),
+        Value::Null
+    );
+    let error = t.err(
+        OWNER,
+        Method::Delete,
+        &format!("/attributes/{a}"),
+        Some(&p),
+        None,
+    );
+    assert_eq!(error.status, 404);
+
+    let event = t.ok(
+        OWNER,
+        Method::Post,
+        "/events",
+        Some(&p),
+        Some(json!({"key": "add_to_cart"})),
+    );
+    let e = uid(&event);
+    assert_eq!(event["description"], "");
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/events",
+        Some(&p),
+        Some(json!({"key": "add_to_cart"})),
+    );
+    assert!(has_code(&error, "personalize.EVENTS.DUPLICATE_KEY"));
+    let updated = t.ok(
+        OWNER,
+        Method::Put,
+        &format!("/events/{e}"),
+        Some(&p),
+        Some(json!({"key": "add_to_cart", "description": "Added"})),
+    );
+    assert_eq!(updated["description"], "Added");
+    let list = t.ok(OWNER, Method::Get, "/events", Some(&p), None);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    t.ok(
+        OWNER,
+        Method::Delete,
+        &format!("/events/{e}"),
+        Some(&p),
+        None,
+    );
+    assert_eq!(
+        t.ok(OWNER, Method::Get, "/events", Some(&p), None),
+        json!([])
+    );
+}
+
+#[test]
+fn project_header_required_and_unknown_project() {
+    let mut t = T::new();
+    t.project("p1");
+    let error = t.err(OWNER, Method::Get, "/attributes", None, None);
+    assert_eq!(error.status, 400);
+    assert_eq!(
+        error.body,
+        json!({"errors": {"x-project-uid": ["x-project-uid header is required"]}})
+    );
+    let error = t.err(
+        OWNER,
+        Method::Get,
+        "/attributes",
+        Some("6650f0c2ffffffffffffffff"),
+        None,
+    );
+    assert_eq!(error.status, 404);
+    let error = t.err(OWNER, Method::Get, "/nothing", None, None);
+    assert_eq!(
+        error.body,
+        json!({"statusCode": 404, "message": "Cannot GET /nothing", "error": "Not Found"})
+    );
+    let error = t.err("stranger@example.com", Method::Get, "/projects", None, None);
+    assert_eq!(error.status, 401);
+}
+
+#[test]
+fn audiences_validate_references_and_limits() {
+    let mut t = T::with_limits(Limits {
+        rules_per_audience: 2,
+        ..Limits::default()
+    });
+    let p = t.project("p1");
+    let a = t.attribute(&p, "tier");
+    let created = t.ok(
+        OWNER,
+        Method::Post,
+        "/audiences",
+        Some(&p),
+        Some(json!({"name": "gold", "definition": definition(&a, 2)})),
+    );
+    // Stored exactly as sent, with the root type defaulted.
+    let mut expected = definition(&a, 2);
+    expected["__type"] = json!("RuleCombination");
+    assert_eq!(created["definition"], expected);
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/audiences",
+        Some(&p),
+        Some(json!({"name": "many", "definition": definition(&a, 3)})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.AUDIENCES.RULE_COUNT_EXCEEDED"
+    ));
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/audiences",
+        Some(&p),
+        Some(json!({"name": "bad", "definition": definition("6650f0c2aaaaaaaaaaaaaaaa", 1)})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.AUDIENCES.ATTRIBUTE_NOT_FOUND"
+    ));
+    assert!(error.message().contains("6650f0c2aaaaaaaaaaaaaaaa"));
+    let no_options = json!({"combinationType": "OR", "rules": [{
+        "__type": "Rule",
+        "attribute": {"__type": "PresetAttributeReference", "ref": "DEVICE_TYPE"},
+        "attributeMatchCondition": "STRING_EQUALS"
+    }]});
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/audiences",
+        Some(&p),
+        Some(json!({"name": "bad", "definition": no_options})),
+    );
+    assert!(error.message().contains("valid matchOptions is required"));
+    let aud = uid(&created);
+    let updated = t.ok(
+        OWNER,
+        Method::Put,
+        &format!("/audiences/{aud}"),
+        Some(&p),
+        Some(json!({"name": "gold2", "definition": definition(&a, 1)})),
+    );
+    assert_eq!(updated["name"], "gold2");
+    t.ok(
+        OWNER,
+        Method::Delete,
+        &format!("/audiences/{aud}"),
+        Some(&p),
+        None,
+    );
+    assert_eq!(
+        t.ok(OWNER, Method::Get, "/audiences", Some(&p), None),
+        json!([])
+    );
+}
+
+#[test]
+fn experience_create_makes_draft_and_priority() {
+    let mut t = T::new();
+    let p = t.project("p1");
+    let first = t.experience(&p, "SEGMENTED");
+    let second = t.ok(
+        OWNER,
+        Method::Post,
+        "/experiences",
+        Some(&p),
+        Some(json!({"name": "b", "__type": "AB_TEST", "tags": ["Env:Prod", "env:prod", "x"], "shortUid": "99", "_cms": {}})),
+    );
+    assert_eq!(first["shortUid"], "1");
+    assert_eq!(second["shortUid"], "2");
+    assert_eq!(second["tags"], json!(["env:prod", "x"]));
+    assert_eq!(first["status"], "DRAFT");
+    let e1 = uid(&first);
+    let e2 = uid(&second);
+    let versions = t.versions(&p, &e1);
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0]["status"], "DRAFT");
+    assert_eq!(versions[0]["uid"], first["latestVersion"]);
+    let priority = t.ok(OWNER, Method::Get, "/experiences-priority", Some(&p), None);
+    assert_eq!(priority, json!({"priorityOrder": [e1, e2]}));
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        "/experiences-priority",
+        Some(&p),
+        Some(json!({"priorityOrder": [e2]})),
+    );
+    assert!(has_code(&error, "MISSING_EXPERIENCES"));
+    let put = t.ok(
+        OWNER,
+        Method::Put,
+        "/experiences-priority",
+        Some(&p),
+        Some(json!({"priorityOrder": [e2, e1]})),
+    );
+    assert_eq!(put, json!({"priorityOrder": [e2, e1]}));
+    t.ok(
+        OWNER,
+        Method::Delete,
+        &format!("/experiences/{e2}"),
+        Some(&p),
+        None,
+    );
+    let priority = t.ok(OWNER, Method::Get, "/experiences-priority", Some(&p), None);
+    assert_eq!(priority, json!({"priorityOrder": [e1]}));
+    // Short uids are never reused.
+    let third = t.experience(&p, "SEGMENTED");
+    assert_eq!(third["shortUid"], "3");
+    let one = t.ok(
+        OWNER,
+        Method::Get,
+        &format!("/experiences/{e1}"),
+        Some(&p),
+        None,
+    );
+    assert_eq!(one["name"], "hero");
+    let updated = t.ok(
+        OWNER,
+        Method::Put,
+        &format!("/experiences/{e1}"),
+        Some(&p),
+        Some(json!({"name": "hero2", "__type": "SEGMENTED", "tags": ["a"]})),
+    );
+    assert_eq!(updated["tags"], json!(["a"]));
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &format!("/experiences/{e1}"),
+        Some(&p),
+        Some(json!({"name": "hero2", "__type": "AB_TEST"})),
+    );
+    assert_eq!(error.status, 400);
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/experiences",
+        Some(&p),
+        Some(json!({"name": "t", "__type": "SEGMENTED", "tags": ["bad tag"]})),
+    );
+    assert!(has_code(&error, "personalize.EXPERIENCES.INVALID_TAG"));
+    let many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        "/experiences",
+        Some(&p),
+        Some(json!({"name": "t", "__type": "SEGMENTED", "tags": many})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.TAG_COUNT_EXCEEDED"
+    ));
+}
+
+#[test]
+fn version_lifecycle() {
+    let mut t = T::new();
+    let p = t.project("p1");
+    let a = t.attribute(&p, "tier");
+    let aud = t.audience(&p, &a);
+    let exp = t.experience(&p, "SEGMENTED");
+    let e = uid(&exp);
+    let draft = exp["latestVersion"].as_str().unwrap_or_default().to_owned();
+    let path = format!("/experiences/{e}/versions/{draft}");
+    // PUT requires status and variants.
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"variants": []})),
+    );
+    assert_eq!(
+        error.body,
+        json!({"errors": {"status": ["INVALID_STATUS", "STATUS_REQUIRED"]}})
+    );
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "DRAFT"})),
+    );
+    assert!(has_code(&error, "VARIANTS_NOT_ARRAY"));
+    // Edit the draft, then activate it.
+    let edited = t.ok(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
+    );
+    assert_eq!(edited["variants"][0]["shortUid"], "0");
+    let exp_now = t.ok(
+        OWNER,
+        Method::Get,
+        &format!("/experiences/{e}"),
+        Some(&p),
+        None,
+    );
+    assert!(
+        exp_now["_cms"]["variantGroup"]
+            .as_str()
+            .is_some_and(|g| g.starts_with("cs"))
+    );
+    assert!(exp_now["_cms"]["variants"]["0"].is_string());
+    assert_eq!(exp_now["referredAudiences"], json!([aud]));
+    // Only one draft.
+    let error = t.err(
+        OWNER,
+        Method::Post,
+        &format!("/experiences/{e}/versions"),
+        Some(&p),
+        Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_CREATE_VERSION_AS_DRAFT_ALREADY_EXISTS"
+    ));
+    let active = t.ok(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "ACTIVE", "variants": [segmented(&aud)]})),
+    );
+    assert_eq!(active["status"], "ACTIVE");
+    // The active version's content is locked.
+    let mut changed = segmented(&aud);
+    changed["name"] = json!("Other");
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "ACTIVE", "variants": [changed]})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
+    ));
+    // A status-only move to PAUSED works, even without short uids.
+    let paused = t.ok(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "PAUSED", "variants": [segmented(&aud)]})),
+    );
+    assert_eq!(paused["status"], "PAUSED");
+    assert_eq!(paused["variants"][0]["shortUid"], "0");
+    let exp_now = t.ok(
+        OWNER,
+        Method::Get,
+        &format!("/experiences/{e}"),
+        Some(&p),
+        None,
+    );
+    assert_eq!(exp_now["status"], "PAUSED");
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_MARK_VERSION_AS_DRAFT"
+    ));
+    // Resume.
+    let resumed = t.ok(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "ACTIVE", "variants": [segmented(&aud)]})),
+    );
+    assert_eq!(resumed["status"], "ACTIVE");
+    // A new draft, activated, archives the previous version.
+    let second = t.ok(
+        OWNER,
+        Method::Post,
+        &format!("/experiences/{e}/versions"),
+        Some(&p),
+        Some(json!({"status": "DRAFT", "variants": [segmented(&aud), segmented(&aud)]})),
+    );
+    assert_eq!(second["variants"][0]["shortUid"], "1");
+    assert_eq!(second["variants"][1]["shortUid"], "2");
+    let second_uid = uid(&second);
+    let exp_now = t.ok(
+        OWNER,
+        Method::Get,
+        &format!("/experiences/{e}"),
+        Some(&p),
+        None,
+    );
+    assert_eq!(exp_now["latestVersion"], second_uid.as_str());
+    assert_eq!(exp_now["status"], "ACTIVE");
+    t.ok(
+        OWNER,
+        Method::Put,
+        &format!("/experiences/{e}/versions/{second_uid}"),
+        Some(&p),
+        Some(json!({"status": "ACTIVE", "variants": [segmented(&aud)]})),
+    );
+    let versions = t.versions(&p, &e);
+    assert_eq!(versions[0]["uid"], second_uid.as_str());
+    assert_eq!(versions[0]["status"], "ACTIVE");
+    assert_eq!(versions[1]["status"], "ARCHIVED");
+    // A variant sent again without its short uid keeps it.
+    assert_eq!(versions[0]["variants"][0]["shortUid"], "1");
+    // Short uids are never reused.
+    let third = t.ok(
+        OWNER,
+        Method::Post,
+        &format!("/experiences/{e}/versions"),
+        Some(&p),
+        Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
+    );
+    assert_eq!(third["variants"][0]["shortUid"], "3");
+    t.ok(
+        OWNER,
+        Method::Delete,
+        &format!("/experiences/{e}/versions/{}", uid(&third)),
+        Some(&p),
+        None,
+    );
+    // Archived versions are locked.
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "ACTIVE", "variants": [segmented(&aud)]})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
+    ));
+    // GET one version does not exist.
+    let error = t.err(OWNER, Method::Get, &path, Some(&p), None);
+    assert_eq!(error.body["message"], format!("Cannot GET {path}"));
+    // Delete the archived version; the only version cannot go.
+    t.ok(OWNER, Method::Delete, &path, Some(&p), None);
+    let error = t.err(
+        OWNER,
+        Method::Delete,
+        &format!("/experiences/{e}/versions/{second_uid}"),
+        Some(&p),
+        None,
+    );
+    assert!(has_code(&error, "CANNOT_DELETE_ONLY_DRAFT"));
+}
+
+#[test]
+fn version_content_rules() {
+    let mut t = T::with_limits(Limits {
+        variants_per_experience: 3,
+        ..Limits::default()
+    });
+    let p = t.project("p1");
+    let a = t.attribute(&p, "tier");
+    let aud = t.audience(&p, &a);
+    let exp = t.experience(&p, "AB_TEST");
+    let e = uid(&exp);
+    let draft = exp["latestVersion"].as_str().unwrap_or_default().to_owned();
+    let path = format!("/experiences/{e}/versions/{draft}");
+    let put = |t: &mut T, body: Value| t.call(OWNER, Method::Put, &path, Some(&p), Some(body));
+    let error = put(
+        &mut t,
+        json!({"status": "DRAFT", "variants": [ab("A", 100)]}),
+    )
+    .expect_err("the call should fail");
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.AB_TEST_MIN_VARIANTS"
+    ));
+    let error = put(
+        &mut t,
+        json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 40)]}),
+    )
+    .expect_err("the call should fail");
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.INVALID_TRAFFIC_DISTRIBUTION"
+    ));
+    let error = put(
+        &mut t,
+        json!({"status": "DRAFT", "variants": [segmented(&aud)]}),
+    )
+    .expect_err("the call should fail");
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_TYPE"
+    ));
+    let four = json!([ab("A", 25), ab("B", 25), ab("C", 25), ab("D", 25)]);
+    let error = put(&mut t, json!({"status": "DRAFT", "variants": four}))
+        .expect_err("the call should fail");
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.VARIANT_COUNT_EXCEEDED"
+    ));
+    let error = put(
+        &mut t,
+        json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 50)], "metrics": [{"__type": "Primary", "event": "6650f0c2aaaaaaaaaaaaaaaa", "name": "x"}]}),
+    )
+    .expect_err("the call should fail");
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.EVENT_NOT_FOUND"
+    ));
+    let error = put(
+        &mut t,
+        json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 50)], "targeting": {"audience": {"audiences": ["6650f0c2aaaaaaaaaaaaaaaa"], "audienceCombinationType": "AND"}}}),
+    )
+    .expect_err("the call should fail");
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.AUDIENCE_NOT_FOUND"
+    ));
+    let error = put(
+        &mut t,
+        json!({"status": "DRAFT", "variants": [{"__type": "ABTestVariant", "name": "A", "shortUid": "7", "trafficDistribution": 50}, ab("B", 50)]}),
+    )
+    .expect_err("the call should fail");
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_SHORT_UID"
+    ));
+    let event = t.ok(
+        OWNER,
+        Method::Post,
+        "/events",
+        Some(&p),
+        Some(json!({"key": "buy"})),
+    );
+    let ok = t.ok(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(json!({"status": "ACTIVE", "variants": [ab("A", 50), {"__type": "ABTestVariant", "name": "B", "trafficDistribution": "50"}],
+            "metrics": [{"__type": "Primary", "event": uid(&event), "name": "Buy"}],
+            "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}})),
+    );
+    assert_eq!(ok["status"], "ACTIVE");
+    // A numeric string and a number are the same traffic for the lock check.
+    let paused = t.ok(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(
+            json!({"status": "PAUSED", "variants": [ab("A", 50), ab("B", 50)],
+            "metrics": [{"__type": "Primary", "event": uid(&event), "name": "Buy"}],
+            "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}}),
+        ),
+    );
+    assert_eq!(paused["status"], "PAUSED");
+    // Changing the split while paused is a content change.
+    let error = t.err(
+        OWNER,
+        Method::Put,
+        &path,
+        Some(&p),
+        Some(
+            json!({"status": "PAUSED", "variants": [ab("A", 60), ab("B", 40)],
+            "metrics": [{"__type": "Primary", "event": uid(&event), "name": "Buy"}],
+            "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}}),
+        ),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
+    ));
+}
+
+#[test]
+fn failed_requests_change_nothing() {
+    let mut t = T::new();
+    let p = t.project("p1");
+    let before = t.store.to_json();
+    let _ = t.call(
+        OWNER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "p1"})),
+    );
+    let _ = t.call(
+        OWNER,
+        Method::Post,
+        "/attributes",
+        Some(&p),
+        Some(json!({"name": "x"})),
+    );
+    let _ = t.call(
+        OWNER,
+        Method::Put,
+        "/experiences-priority",
+        Some(&p),
+        Some(json!({"priorityOrder": ["nope"]})),
+    );
+    let _ = t.call(
+        MEMBER,
+        Method::Post,
+        "/events",
+        Some(&p),
+        Some(json!({"key": "k"})),
+    );
+    assert_eq!(t.store.to_json(), before);
+}
+
+#[test]
+fn state_round_trips() {
+    let mut t = T::new();
+    let p = t.project("p1");
+    t.attribute(&p, "tier");
+    t.experience(&p, "SEGMENTED");
+    let json = t.store.to_json();
+    let text = json.to_string();
+    let parsed: Value = serde_json::from_str(&text).unwrap_or_default();
+    let restored = Store::from_json(parsed).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(restored, t.store);
+    // Counters continue where they were.
+    let mut t2 = T { store: restored };
+    let next = t2.experience(&p, "SEGMENTED");
+    assert_eq!(next["shortUid"], "2");
+    assert!(Store::from_json(json!({"nope": 1})).is_err());
+}
+
+#[test]
+fn permission_table() {
+    // (org role actor, project role) -> (read/write content, manage project)
+    let mut t = T::new();
+    let p = t.project("p1");
+    let content = |t: &mut T, actor: &str| {
+        t.call(
+            actor,
+            Method::Post,
+            "/events",
+            Some(&p),
+            Some(json!({"key": format!("k-{}", t.store.clock)})),
+        )
+    };
+    let manage = |t: &mut T, actor: &str| {
+        t.call(
+            actor,
+            Method::Put,
+            &format!("/projects/{p}"),
+            None,
+            Some(json!({"name": "p1"})),
+        )
+    };
+    // Org owner/admin: everything, without a project role.
+    for actor in [OWNER, ADMIN] {
+        assert!(content(&mut t, actor).is_ok(), "{actor}");
+        assert!(manage(&mut t, actor).is_ok(), "{actor}");
+        assert!(
+            t.call(actor, Method::Get, "/attributes", Some(&p), None)
+                .is_ok()
+        );
+    }
+    // Org member without a project role: 403 for everything; project not listed.
+    assert_eq!(
+        content(&mut t, MEMBER).expect_err("the call should fail"),
+        ApiError::forbidden()
+    );
+    assert_eq!(
+        manage(&mut t, MEMBER).expect_err("the call should fail"),
+        ApiError::forbidden()
+    );
+    assert_eq!(
+        t.call(MEMBER, Method::Get, "/attributes", Some(&p), None)
+            .expect_err("the call should fail")
+            .status,
+        403
+    );
+    assert_eq!(
+        t.ok(MEMBER, Method::Get, "/projects", None, None),
+        json!([])
+    );
+    let error = t.err(
+        MEMBER,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "mine"})),
+    );
+    assert_eq!(error, ApiError::forbidden());
+    // Pending member: still nothing.
+    t.ok(
+        OWNER,
+        Method::Post,
+        &format!("/projects/{p}/users"),
+        None,
+        Some(json!({"email": MEMBER, "role": "MEMBER", "invitationMessage": "hi"})),
+    );
+    assert_eq!(
+        content(&mut t, MEMBER)
+            .expect_err("the call should fail")
+            .status,
+        403
+    );
+    // Someone else cannot accept for them.
+    let error = t.err(
+        DEV,
+        Method::Post,
+        &format!("/projects/{p}/users/{MEMBER}/accept"),
+        None,
+        None,
+    );
+    assert_eq!(error.status, 403);
+    let accepted = t.ok(
+        MEMBER,
+        Method::Post,
+        &format!("/projects/{p}/users/member%40example.com/accept"),
+        None,
+        None,
+    );
+    assert_eq!(accepted["status"], "ACCEPTED");
+    // Accepted project member: content yes, manage no.
+    assert!(content(&mut t, MEMBER).is_ok());
+    assert_eq!(
+        manage(&mut t, MEMBER)
+            .expect_err("the call should fail")
+            .status,
+        403
+    );
+    let error = t.err(
+        MEMBER,
+        Method::Post,
+        &format!("/projects/{p}/users"),
+        None,
+        Some(json!({"email": DEV, "role": "MEMBER"})),
+    );
+    assert_eq!(error.status, 403);
+    let error = t.err(
+        MEMBER,
+        Method::Delete,
+        &format!("/projects/{p}"),
+        None,
+        None,
+    );
+    assert_eq!(error.status, 403);
+    assert_eq!(
+        t.ok(MEMBER, Method::Get, "/projects", None, None)
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // Accepted project owner (org member): manage yes.
+    t.ok(
+        OWNER,
+        Method::Put,
+        &format!("/projects/{p}/users/{MEMBER}"),
+        None,
+        Some(json!({"role": "OWNER"})),
+    );
+    assert!(manage(&mut t, MEMBER).is_ok());
+    let invited = t.ok(
+        MEMBER,
+        Method::Post,
+        &format!("/projects/{p}/users"),
+        None,
+        Some(json!({"email": "DEV@example.com", "role": "OWNER"})),
+    );
+    assert_eq!(invited["email"], DEV);
+    assert_eq!(invited["status"], "PENDING");
+    // A pending owner has no powers.
+    assert_eq!(
+        manage(&mut t, DEV)
+            .expect_err("the call should fail")
+            .status,
+        403
+    );
+    let members = t.ok(
+        MEMBER,
+        Method::Get,
+        &format!("/projects/{p}/users"),
+        None,
+        None,
+    );
+    assert_eq!(members.as_array().map(Vec::len), Some(3));
+    // Revoke the pending invitation.
+    assert_eq!(
+        t.ok(
+            MEMBER,
+            Method::Delete,
+            &format!("/projects/{p}/users/{DEV}"),
+            None,
+            None
+        ),
+        Value::Null
+    );
+    // The creator (OWNER) and MEMBER are accepted owners; removing one is fine, the last is not.
+    t.ok(
+        ADMIN,
+        Method::Delete,
+        &format!("/projects/{p}/users/{OWNER}"),
+        None,
+        None,
+    );
+    let error = t.err(
+        ADMIN,
+        Method::Delete,
+        &format!("/projects/{p}/users/{MEMBER}"),
+        None,
+        None,
+    );
+    assert!(has_code(&error, "personalize.PROJECTS.LAST_OWNER"));
+    let error = t.err(
+        ADMIN,
+        Method::Put,
+        &format!("/projects/{p}/users/{MEMBER}"),
+        None,
+        Some(json!({"role": "MEMBER"})),
+    );
+    assert!(has_code(&error, "personalize.PROJECTS.LAST_OWNER"));
+    let error = t.err(
+        ADMIN,
+        Method::Post,
+        &format!("/projects/{p}/users"),
+        None,
+        Some(json!({"email": MEMBER, "role": "MEMBER"})),
+    );
+    assert!(has_code(
+        &error,
+        "personalize.PROJECTS.MEMBER_ALREADY_EXISTS"
+    ));
+    // Org owner/admin may delete; the project creator is the owner.
+    let mine = t.ok(
+        ADMIN,
+        Method::Post,
+        "/projects",
+        None,
+        Some(json!({"name": "admins"})),
+    );
+    let members = t.ok(
+        ADMIN,
+        Method::Get,
+        &format!("/projects/{}/users", uid(&mine)),
+        None,
+        None,
+    );
+    assert_eq!(
+        members,
+        json!([{"email": ADMIN, "role": "OWNER", "status": "ACCEPTED", "updatedAt": mine["createdAt"]}])
+    );
+    assert_eq!(
+        t.ok(
+            ADMIN,
+            Method::Delete,
+            &format!("/projects/{}", uid(&mine)),
+            None,
+            None
+        ),
+        Value::Null
+    );
+}
+
+#[test]
+fn current_user_and_helpers() {
+    let mut t = T::new();
+    let me = t.ok(ADMIN, Method::Get, "/user", None, None);
+    assert_eq!(me, json!({"email": ADMIN, "organizationRole": "admin"}));
+    assert!(!is_write(&Request::get("/projects")));
+    assert!(is_write(&Request::new(Method::Delete, "/events/x")));
+    assert_eq!(
+        success_status(&Request::new(Method::Post, "/projects")),
+        201
+    );
+    assert_eq!(
+        success_status(&Request::new(Method::Post, "/projects/x/users/a@b/accept")),
+        200
+    );
+    assert_eq!(
+        success_status(&Request::new(Method::Delete, "/projects/x")),
+        204
+    );
+    assert_eq!(
+        success_status(&Request::new(Method::Put, "/projects/x")),
+        200
+    );
+    assert!(!t.store.ensure_user(User {
+        email: "OWNER@example.com".into(),
+        organization_role: OrgRole::Member
+    }));
+    assert!(t.store.ensure_user(User {
+        email: "new@example.com".into(),
+        organization_role: OrgRole::Member
+    }));
+}
+
+#[test]
+fn timestamps_are_deterministic_and_move() {
+    let run = || {
+        let mut t = T::new();
+        let p = t.project("p1");
+        let a = t.attribute(&p, "tier");
+        let first = t.ok(
+            OWNER,
+            Method::Put,
+            &format!("/attributes/{a}"),
+            Some(&p),
+            Some(json!({"name": "t", "key": "tier"})),
+        );
+        let second = t.ok(
+            OWNER,
+            Method::Put,
+            &format!("/attributes/{a}"),
+            Some(&p),
+            Some(json!({"name": "t", "key": "tier"})),
+        );
+        assert_ne!(first["updatedAt"], second["updatedAt"]);
+        t.store.to_json()
+    };
+    assert_eq!(run(), run());
+}
+
+/// The whole table: 3 organization roles x 5 project standings, three kinds of action.
+#[test]
+fn permission_matrix() {
+    #[derive(Clone, Copy, Debug)]
+    enum Standing {
+        None,
+        PendingMember,
+        Member,
+        PendingOwner,
+        Owner,
+    }
+    let standings = [
+        Standing::None,
+        Standing::PendingMember,
+        Standing::Member,
+        Standing::PendingOwner,
+        Standing::Owner,
+    ];
+    // Actors: ADMIN is an org admin, MEMBER an org member; the org owner created the project.
+    for actor in [OWNER, ADMIN, MEMBER] {
+        for standing in standings {
+            let mut t = T::new();
+            let p = t.project("p1");
+            if actor != OWNER {
+                let role = match standing {
+                    Standing::Owner | Standing::PendingOwner => Some("OWNER"),
+                    Standing::Member | Standing::PendingMember => Some("MEMBER"),
+                    Standing::None => None,
+                };
+                if let Some(role) = role {
+                    t.ok(
+                        OWNER,
+                        Method::Post,
+                        &format!("/projects/{p}/users"),
+                        None,
+                        Some(json!({"email": actor, "role": role})),
+                    );
+                    if matches!(standing, Standing::Owner | Standing::Member) {
+                        t.ok(
+                            actor,
+                            Method::Post,
+                            &format!("/projects/{p}/users/{actor}/accept"),
+                            None,
+                            None,
+                        );
+                    }
+                }
+            }
+            let org_admin = actor != MEMBER;
+            let accepted = matches!(standing, Standing::Owner | Standing::Member);
+            let expect_read = org_admin || accepted;
+            let expect_manage = org_admin || matches!(standing, Standing::Owner);
+            let read = t.call(actor, Method::Get, "/experiences", Some(&p), None);
+            let write = t.call(
+                actor,
+                Method::Post,
+                "/events",
+                Some(&p),
+                Some(json!({"key": "k"})),
+            );
+            let priority = t.call(actor, Method::Get, "/experiences-priority", Some(&p), None);
+            let members = t.call(
+                actor,
+                Method::Get,
+                &format!("/projects/{p}/users"),
+                None,
+                None,
+            );
+            let manage = t.call(
+                actor,
+                Method::Put,
+                &format!("/projects/{p}"),
+                None,
+                Some(json!({"name": "p1", "connectedStackApiKey": "blt9"})),
+            );
+            let invite = t.call(
+                actor,
+                Method::Post,
+                &format!("/projects/{p}/users"),
+                None,
+                Some(json!({"email": "x@example.com", "role": "MEMBER"})),
+            );
+            let delete = t.call(actor, Method::Delete, &format!("/projects/{p}"), None, None);
+            let case = format!("{actor} {standing:?}");
+            for (what, result, expected) in [
+                ("read", &read, expect_read),
+                ("write", &write, expect_read),
+                ("priority", &priority, expect_read),
+                ("members", &members, expect_read),
+                ("manage", &manage, expect_manage),
+                ("invite", &invite, expect_manage),
+                ("delete", &delete, expect_manage),
+            ] {
+                match result {
+                    Ok(_) => assert!(expected, "{case}: {what} should be forbidden"),
+                    Err(error) => {
+                        assert!(!expected, "{case}: {what} failed: {error}");
+                        assert_eq!(*error, ApiError::forbidden(), "{case}: {what}");
+                    }
+                }
+            }
+        }
+    }
+}
