@@ -1,1 +1,863 @@
-//! Integration tests: apply.
+//! Integration tests of `pzctl apply` and the applier: convergence, permissions, lost answers
+//! and faults, crashes, stale saved plans. Against the embedded local organization (in process
+//! and through the binary).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pzctl::apply::{self, ApplyConfig, CancelToken, NoReporter};
+use pzctl::emulator::EmulatorConfig;
+use pzctl::live::embedded::EmbeddedBackend;
+use pzctl::live::{Api, Backend, BackendError, Method, Request};
+use pzctl::manifest::{self, LoadConfig};
+use pzctl::plan::{self, PlanConfig};
+use pzctl::wire::{self, ApiError, OrgRole};
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+use crate::support::TestContext;
+
+fn quickstart() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart")
+}
+
+fn multi_project() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/multi-project")
+}
+
+/// Run the binary against the embedded organization in `state`.
+fn pzctl(state: &Path, user: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pzctl"));
+    command
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .env_remove("PZCTL_ENDPOINT")
+        .env_remove("PZCTL_REGION")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    match user {
+        Some(user) => command.env("PZCTL_LOCAL_USER", user),
+        None => command.env_remove("PZCTL_LOCAL_USER"),
+    };
+    command.output().expect("run pzctl")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+/// Seed an embedded organization with the users of `examples/emulator-users.yaml`.
+fn seed_users(state: &Path) {
+    let users = [
+        ("owner@example.com", OrgRole::Owner),
+        ("admin@example.com", OrgRole::Admin),
+        ("member@example.com", OrgRole::Member),
+        ("dev@example.com", OrgRole::Member),
+    ]
+    .into_iter()
+    .map(|(email, organization_role)| wire::User {
+        email: email.to_owned(),
+        organization_role,
+    })
+    .collect();
+    let store = pzctl::store::Store::new("local", users, pzctl::store::Limits::default());
+    std::fs::create_dir_all(state).expect("state dir");
+    std::fs::write(
+        state.join("state.json"),
+        serde_json::to_vec(&store.to_json()).expect("state json"),
+    )
+    .expect("write state");
+}
+
+fn embedded_as(state: &Path, user: &str) -> Api<EmbeddedBackend> {
+    Api::new(EmbeddedBackend::open_as(state, user).expect("open the embedded organization"))
+}
+
+/// Names that occur more than once, per project and kind (projects by name too).
+async fn duplicates<B: Backend>(api: &Api<B>) -> Vec<String> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let projects = api.list_projects().await.expect("list projects");
+    for project in &projects {
+        *seen.entry(format!("project/{}", project.name)).or_default() += 1;
+        let uid = &project.uid;
+        let prefix = format!("project/{}", project.name);
+        for attribute in api.list_attributes(uid).await.expect("attributes") {
+            *seen
+                .entry(format!("{prefix}/attribute/{}", attribute.name))
+                .or_default() += 1;
+        }
+        for event in api.list_events(uid).await.expect("events") {
+            *seen
+                .entry(format!("{prefix}/event/{}", event.key))
+                .or_default() += 1;
+        }
+        for audience in api.list_audiences(uid).await.expect("audiences") {
+            *seen
+                .entry(format!("{prefix}/audience/{}", audience.name))
+                .or_default() += 1;
+        }
+        for experience in api.list_experiences(uid).await.expect("experiences") {
+            *seen
+                .entry(format!("{prefix}/experience/{}", experience.name))
+                .or_default() += 1;
+            let versions = api
+                .list_versions(uid, &experience.uid)
+                .await
+                .expect("versions");
+            let drafts = versions
+                .iter()
+                .filter(|version| version.status == wire::VersionStatus::Draft)
+                .count();
+            assert!(drafts <= 1, "{} has {drafts} drafts", experience.name);
+        }
+        if api.backend.supports_members() {
+            for member in api.list_members(uid).await.expect("members") {
+                *seen
+                    .entry(format!("{prefix}/member/{}", member.email))
+                    .or_default() += 1;
+            }
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, count)| *count > 1)
+        .map(|(name, count)| format!("{name} x{count}"))
+        .collect()
+}
+
+/// Manifests for `projects` projects, each with `size` attributes, events and audiences and
+/// `size` experiences in every status: about `projects * (4 * size + 2)` changes.
+fn write_manifests(dir: &Path, projects: usize, size: usize) {
+    for p in 0..projects {
+        let mut yaml = format!(
+            "apiVersion: pzctl/v1\nkind: Project\nmetadata: {{name: p{p}}}\nspec:\n  description: generated {p}\n  experienceOrder: [x1, x0]\n"
+        );
+        for i in 0..size {
+            yaml.push_str(&format!(
+                "---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata: {{name: a{i}, project: p{p}}}\nspec: {{description: attribute {i}}}\n\
+                 ---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {{name: e{i}, project: p{p}}}\nspec: {{description: event {i}}}\n\
+                 ---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {{name: g{i}, project: p{p}}}\nspec:\n  rules:\n    all:\n      - {{attribute: a{i}, condition: STRING_EQUALS, value: v{i}}}\n"
+            ));
+            let status = ["draft", "active", "paused"][i % 3];
+            if i % 4 == 3 {
+                yaml.push_str(&format!(
+                    "---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {{name: x{i}, project: p{p}}}\nspec:\n  type: ab_test\n  status: {status}\n  variants:\n    - {{name: A, traffic: 50}}\n    - {{name: B, traffic: 50}}\n  targeting: {{audiences: [g{i}], match: all}}\n  metrics: [e{i}]\n"
+                ));
+            } else {
+                yaml.push_str(&format!(
+                    "---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {{name: x{i}, project: p{p}}}\nspec:\n  type: segmented\n  tags: [gen]\n  status: {status}\n  variants:\n    - {{name: V, audiences: [g{i}], match: any}}\n"
+                ));
+            }
+        }
+        std::fs::write(dir.join(format!("p{p}.yaml")), yaml).expect("write manifest");
+    }
+}
+
+/// Load manifests, observe and plan, in process.
+async fn plan_for<B: Backend>(
+    api: &Api<B>,
+    manifests: &Path,
+) -> (plan::Plan, pzctl::model::LiveState) {
+    let loaded = manifest::load(&LoadConfig {
+        paths: vec![manifests.to_path_buf()],
+        ..LoadConfig::default()
+    });
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    let live = pzctl::live::observe(api, None).await.expect("observe");
+    let plan = plan::plan(&loaded.desired, &live, &PlanConfig::default()).expect("plan");
+    (plan, live)
+}
+
+#[test]
+fn quickstart_converges_on_the_embedded_organization() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    let path = quickstart();
+    let path = path.to_str().expect("utf-8 path");
+
+    let first = pzctl(&state, None, &["apply", path, "--auto-approve"]);
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    let stderr = text(&first.stderr);
+    assert!(stderr.contains("+ project/storefront: applied"), "{stderr}");
+    assert!(
+        stderr.contains("Apply complete: 9 applied, 0 failed, 0 skipped."),
+        "{stderr}"
+    );
+    // The plan went to stdout before the work.
+    assert!(text(&first.stdout).contains("Plan: 8 to create, 1 to update, 0 to delete."));
+
+    let plan = pzctl(&state, None, &["plan", path, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+    let second = pzctl(&state, None, &["apply", path, "--auto-approve"]);
+    assert_eq!(second.status.code(), Some(0), "{}", describe(&second));
+    assert_eq!(text(&second.stdout), "No changes.\n");
+}
+
+#[test]
+fn several_projects_converge_and_the_report_is_json() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    let path = multi_project();
+    let path = path.to_str().expect("utf-8 path");
+    let first = pzctl(
+        &state,
+        None,
+        &[
+            "apply",
+            path,
+            "--auto-approve",
+            "--format",
+            "json",
+            "--parallelism",
+            "8",
+        ],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    let report: Value = serde_json::from_slice(&first.stdout).expect("the report is JSON");
+    assert_eq!(report["format_version"], 1);
+    assert_eq!(report["failed"], 0);
+    assert!(report["applied"].as_u64().unwrap_or(0) > 3, "{report}");
+    assert!(
+        !text(&first.stdout).contains("Plan:"),
+        "stdout holds only the report"
+    );
+
+    let second = pzctl(&state, None, &["apply", path, "--auto-approve"]);
+    assert_eq!(
+        text(&second.stdout),
+        "No changes.\n",
+        "{}",
+        describe(&second)
+    );
+}
+
+#[test]
+fn without_a_terminal_apply_needs_auto_approve() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    let path = quickstart();
+    let output = pzctl(&state, None, &["apply", path.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        text(&output.stderr)
+            .contains("refusing to apply without confirmation: pass --auto-approve"),
+        "{}",
+        describe(&output)
+    );
+    let api = embedded_as(&state, "owner@example.com");
+    let projects = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(api.list_projects())
+        .expect("list");
+    assert!(projects.is_empty(), "nothing was written");
+}
+
+#[test]
+fn invalid_manifests_write_nothing() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    let manifests = context.path().join("bad");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    std::fs::write(
+        manifests.join("bad.yaml"),
+        "apiVersion: pzctl/v1\nkind: Attribute\nmetadata: {name: a, project: missing}\nspec: {colour: red}\n",
+    )
+    .expect("write");
+    let output = pzctl(
+        &state,
+        None,
+        &[
+            "apply",
+            manifests.to_str().expect("utf-8"),
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        text(&output.stderr).contains("bad.yaml"),
+        "{}",
+        describe(&output)
+    );
+    assert!(
+        !state.join("state.json").exists() || {
+            let api = embedded_as(&state, "owner@example.com");
+            tokio::runtime::Runtime::new()
+                .expect("runtime")
+                .block_on(api.list_projects())
+                .expect("list")
+                .is_empty()
+        }
+    );
+}
+
+/// Accept `email`'s invitation to `project` as that user (store extension).
+async fn accept(state: &Path, project: &str, email: &str) {
+    let api = embedded_as(state, email);
+    api.backend
+        .send(Request::new(
+            Method::Post,
+            format!("/projects/{project}/users/{email}/accept"),
+        ))
+        .await
+        .expect("accept the invitation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_member_cannot_invite_and_nothing_is_written() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    seed_users(&state);
+    let owner = embedded_as(&state, "owner@example.com");
+    let project = owner
+        .create_project(&wire::ProjectInput {
+            name: "shared".to_owned(),
+            description: "Shared".to_owned(),
+            connected_stack_api_key: None,
+        })
+        .await
+        .expect("create project");
+    owner
+        .invite_member(
+            &project.uid,
+            &wire::MemberInput {
+                email: "member@example.com".to_owned(),
+                role: wire::ProjectRole::Member,
+                invitation_message: None,
+            },
+        )
+        .await
+        .expect("invite");
+    accept(&state, &project.uid, "member@example.com").await;
+
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    std::fs::write(
+        manifests.join("shared.yaml"),
+        "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: shared}\nspec:\n  description: Shared\n  members:\n    - {email: owner@example.com, role: owner}\n    - {email: member@example.com, role: member}\n    - {email: dev@example.com, role: member}\n---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata: {name: tier, project: shared}\nspec: {}\n",
+    )
+    .expect("write");
+    let before = std::fs::read(state.join("state.json")).expect("state");
+    let output = pzctl(
+        &state,
+        Some("member@example.com"),
+        &[
+            "apply",
+            manifests.to_str().expect("utf-8"),
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        text(&output.stderr).contains("dev@example.com"),
+        "{}",
+        describe(&output)
+    );
+    let after = std::fs::read(state.join("state.json")).expect("state");
+    assert!(
+        before == after,
+        "the organization changed although the plan was refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_who_demotes_themself_does_everything_else_first() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    seed_users(&state);
+    let owner = embedded_as(&state, "owner@example.com");
+    let project = owner
+        .create_project(&wire::ProjectInput {
+            name: "team".to_owned(),
+            description: "Team".to_owned(),
+            connected_stack_api_key: None,
+        })
+        .await
+        .expect("create project");
+    owner
+        .invite_member(
+            &project.uid,
+            &wire::MemberInput {
+                email: "dev@example.com".to_owned(),
+                role: wire::ProjectRole::Owner,
+                invitation_message: None,
+            },
+        )
+        .await
+        .expect("invite");
+    accept(&state, &project.uid, "dev@example.com").await;
+
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    let mut yaml = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: team}\nspec:\n  description: Team, managed\n  stack: blt0000000000000001\n  members:\n    - {email: owner@example.com, role: owner}\n    - {email: dev@example.com, role: member}\n    - {email: member@example.com, role: member}\n".to_owned();
+    for i in 0..6 {
+        yaml.push_str(&format!(
+            "---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata: {{name: a{i}, project: team}}\nspec: {{}}\n---\napiVersion: pzctl/v1\nkind: Event\nmetadata: {{name: e{i}, project: team}}\nspec: {{}}\n"
+        ));
+    }
+    std::fs::write(manifests.join("team.yaml"), yaml).expect("write");
+    let output = pzctl(
+        &state,
+        Some("dev@example.com"),
+        &[
+            "apply",
+            manifests.to_str().expect("utf-8"),
+            "--auto-approve",
+            "--parallelism",
+            "4",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with(['+', '~', '-']))
+        .collect();
+    assert_eq!(lines.len(), 16, "{stderr}");
+    assert_eq!(
+        lines.last().copied(),
+        Some("~ project/team/member/dev@example.com: applied"),
+        "{stderr}"
+    );
+    let members = owner.list_members(&project.uid).await.expect("members");
+    let dev = members
+        .iter()
+        .find(|member| member.email == "dev@example.com")
+        .expect("dev is still a member");
+    assert_eq!(dev.role, wire::ProjectRole::Member);
+    assert!(
+        members
+            .iter()
+            .any(|member| member.email == "member@example.com")
+    );
+
+    let again = pzctl(
+        &state,
+        Some("dev@example.com"),
+        &[
+            "apply",
+            manifests.to_str().expect("utf-8"),
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(text(&again.stdout), "No changes.\n", "{}", describe(&again));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_saved_plan_is_refused_and_names_the_object() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    let path = quickstart();
+    let first = pzctl(
+        &state,
+        None,
+        &["apply", path.to_str().expect("utf-8"), "--auto-approve"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+
+    // A change in the manifests, planned and saved.
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    for entry in std::fs::read_dir(&path).expect("read quickstart") {
+        let entry = entry.expect("entry");
+        let content = std::fs::read_to_string(entry.path()).expect("read");
+        let content = content.replace("Hero banner per segment", "Hero banner, reworded");
+        std::fs::write(manifests.join(entry.file_name()), content).expect("write");
+    }
+    let api = embedded_as(&state, "owner@example.com");
+    let (saved, live) = plan_for(&api, &manifests).await;
+    assert_eq!(saved.changes.len(), 1, "{saved:#?}");
+    let plan_file = context.path().join("plan.json");
+    std::fs::write(&plan_file, pzctl::render::json(&saved)).expect("write plan");
+
+    // Someone edits an attribute behind the plan's back.
+    let project = &live.projects["storefront"];
+    let attribute = project
+        .attributes
+        .iter()
+        .find(|attribute| attribute.name == "loyalty-tier")
+        .expect("attribute");
+    api.update_attribute(
+        &project.project.uid,
+        &attribute.uid,
+        &wire::AttributeInput {
+            name: attribute.name.clone(),
+            key: attribute.key.clone(),
+            description: "edited in the UI".to_owned(),
+        },
+    )
+    .await
+    .expect("edit");
+
+    let plan_arg = plan_file.to_str().expect("utf-8");
+    let refused = pzctl(&state, None, &["apply", "--plan", plan_arg]);
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("is stale"), "{stderr}");
+    assert!(
+        stderr.contains("project/storefront/attribute/loyalty-tier"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pzctl plan --out"), "{stderr}");
+
+    // Planned again, the saved plan applies without a prompt.
+    let (fresh, _) = plan_for(&api, &manifests).await;
+    std::fs::write(&plan_file, pzctl::render::json(&fresh)).expect("write plan");
+    let applied = pzctl(&state, None, &["apply", "--plan", plan_arg]);
+    assert_eq!(applied.status.code(), Some(0), "{}", describe(&applied));
+    let (after, _) = plan_for(&api, &manifests).await;
+    assert!(after.changes.is_empty(), "{after:#?}");
+}
+
+/// A backend that injects faults around another: 5xx and 429 before the request is carried
+/// out, and answers lost after it was carried out. Deterministic per seed.
+struct Faulty<B> {
+    inner: B,
+    enabled: AtomicBool,
+    rng: Mutex<rand::rngs::StdRng>,
+    fault_rate: f64,
+    rate_limited: f64,
+    drop_rate: f64,
+}
+
+impl<B: Backend> Faulty<B> {
+    /// 5xx at `fault_rate`, 429 at `rate_limited`, lost answers at `drop_rate`.
+    fn new(inner: B, seed: u64, fault_rate: f64, rate_limited: f64, drop_rate: f64) -> Self {
+        Faulty {
+            inner,
+            enabled: AtomicBool::new(false),
+            rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
+            fault_rate,
+            rate_limited,
+            drop_rate,
+        }
+    }
+}
+
+impl<B: Backend> Backend for Faulty<B> {
+    async fn send(&self, request: Request) -> Result<Value, BackendError> {
+        let roll: f64 = self.rng.lock().expect("rng").random();
+        if !self.enabled.load(Ordering::SeqCst) {
+            return self.inner.send(request).await;
+        }
+        let api_error = |status: u16| BackendError::Api {
+            method: request.method.as_str(),
+            path: request.path.clone(),
+            error: ApiError {
+                status,
+                body: serde_json::json!({"message": "injected"}),
+            },
+        };
+        if roll < self.fault_rate {
+            return Err(api_error(503));
+        }
+        if roll < self.fault_rate + self.rate_limited {
+            return Err(api_error(429));
+        }
+        let answer = self.inner.send(request.clone()).await;
+        if roll > 1.0 - self.drop_rate {
+            return Err(BackendError::Transport {
+                method: request.method.as_str(),
+                path: request.path.clone(),
+                message: "injected: response dropped".to_owned(),
+            });
+        }
+        answer
+    }
+
+    fn supports_members(&self) -> bool {
+        self.inner.supports_members()
+    }
+
+    fn describe(&self) -> String {
+        format!("faulty {}", self.inner.describe())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_plan_converges_through_faults_without_duplicates() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    write_manifests(&manifests, 3, 16);
+    let faulty = Faulty::new(
+        EmbeddedBackend::open_as(&state, "owner@example.com").expect("open"),
+        7,
+        0.2,
+        0.1,
+        0.05,
+    );
+    let api = Arc::new(Api::new(faulty));
+    let config = ApplyConfig {
+        parallelism: 8,
+        // The raw backend has no retries of its own (the HTTP client has five): the applier's
+        // stand in for them here.
+        create_lookup_retries: 9,
+        retry_delay: Duration::from_millis(1),
+    };
+    let rounds = converge(&api, &manifests, &config).await;
+    assert!(rounds <= 2, "took {rounds} applies");
+    let duplicates = duplicates(&*api).await;
+    assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
+}
+
+/// Plan and apply (with faults on) until the plan is empty; returns how many applies it took.
+async fn converge<B: Backend + 'static>(
+    api: &Arc<Api<Faulty<B>>>,
+    manifests: &Path,
+    config: &ApplyConfig,
+) -> usize {
+    let mut rounds = 0;
+    loop {
+        api.backend.enabled.store(false, Ordering::SeqCst);
+        let (plan, live) = plan_for(&**api, manifests).await;
+        if rounds == 0 {
+            assert!(plan.changes.len() >= 190, "{} changes", plan.changes.len());
+        }
+        if plan.changes.is_empty() {
+            return rounds;
+        }
+        assert!(
+            rounds < 4,
+            "no convergence after {rounds} applies: {plan:#?}"
+        );
+        api.backend.enabled.store(true, Ordering::SeqCst);
+        let report = apply::apply(
+            &plan,
+            Arc::clone(api),
+            &live,
+            config,
+            CancelToken::new(),
+            &mut NoReporter,
+        )
+        .await;
+        api.backend.enabled.store(false, Ordering::SeqCst);
+        let failures: Vec<_> = report
+            .results
+            .iter()
+            .filter(|result| matches!(result.outcome, apply::Outcome::Failed { .. }))
+            .collect();
+        eprintln!(
+            "round {rounds}: {} applied, failures {failures:#?}",
+            report.applied
+        );
+        rounds += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_plan_converges_through_emulator_faults_without_duplicates() {
+    let context = TestContext::new();
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    write_manifests(&manifests, 3, 16);
+    let emulator = emulator(|config| {
+        config.fault_rate = 0.2;
+        config.drop_rate = 0.05;
+        config.seed = 11;
+    });
+    // The emulator injects 5xx and lost answers; 429s are injected here at 10%, past the
+    // client's own retries, so the applier's handling of them is exercised too.
+    let http = crate::support::http_backend(&emulator.url(), "owner-token");
+    let api = Arc::new(Api::new(Faulty::new(http, 5, 0.0, 0.1, 0.0)));
+    let config = ApplyConfig {
+        parallelism: 8,
+        create_lookup_retries: 5,
+        retry_delay: Duration::from_millis(2),
+    };
+    let rounds = converge(&api, &manifests, &config).await;
+    assert!(rounds <= 2, "took {rounds} applies");
+    let duplicates = duplicates(&*api).await;
+    assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
+    let stats = emulator.stats();
+    assert!(stats.drops > 0 && stats.server_errors > 0, "{stats:?}");
+}
+
+fn emulator(configure: impl FnOnce(&mut EmulatorConfig)) -> pzctl::emulator::EmulatorHandle {
+    let mut config = EmulatorConfig::with_default_users();
+    configure(&mut config);
+    pzctl::emulator::start(config, "127.0.0.1:0".parse().expect("address"))
+        .expect("start the emulator")
+}
+
+/// Run the binary against an emulator as the user of `token`.
+fn pzctl_http(url: &str, token: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pzctl"))
+        .arg("--endpoint")
+        .arg(url)
+        .args(args)
+        .env_remove("PZCTL_REGION")
+        .env_remove("CONTENTSTACK_OAUTH_TOKEN")
+        .env("CONTENTSTACK_AUTHTOKEN", token)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pzctl")
+}
+
+#[test]
+fn quickstart_converges_on_the_emulator() {
+    let emulator = emulator(|config| config.latency_ms = 1);
+    let path = quickstart();
+    let path = path.to_str().expect("utf-8");
+    let first = pzctl_http(
+        &emulator.url(),
+        "owner-token",
+        &["apply", path, "--auto-approve"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    assert!(text(&first.stderr).contains("Apply complete: 9 applied, 0 failed, 0 skipped."));
+    let plan = pzctl_http(
+        &emulator.url(),
+        "owner-token",
+        &["plan", path, "--detailed-exitcode"],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_member_on_the_emulator_cannot_invite_and_nothing_is_written() {
+    let emulator = emulator(|_| {});
+    let owner = Api::new(crate::support::http_backend(&emulator.url(), "owner-token"));
+    let project = owner
+        .create_project(&wire::ProjectInput {
+            name: "shared".to_owned(),
+            description: "Shared".to_owned(),
+            connected_stack_api_key: None,
+        })
+        .await
+        .expect("create project");
+    owner
+        .invite_member(
+            &project.uid,
+            &wire::MemberInput {
+                email: "member@example.com".to_owned(),
+                role: wire::ProjectRole::Member,
+                invitation_message: None,
+            },
+        )
+        .await
+        .expect("invite");
+    let member = Api::new(crate::support::http_backend(
+        &emulator.url(),
+        "member-token",
+    ));
+    member
+        .backend
+        .send(Request::new(
+            Method::Post,
+            format!("/projects/{}/users/member@example.com/accept", project.uid),
+        ))
+        .await
+        .expect("accept");
+
+    let context = TestContext::new();
+    std::fs::write(
+        context.path().join("shared.yaml"),
+        "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: shared}\nspec:\n  description: Shared\n  members:\n    - {email: owner@example.com, role: owner}\n    - {email: member@example.com, role: member}\n    - {email: dev@example.com, role: member}\n---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata: {name: tier, project: shared}\nspec: {}\n",
+    )
+    .expect("write");
+    let before = emulator.state();
+    let url = emulator.url();
+    let dir = context.path().to_str().expect("utf-8").to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        pzctl_http(&url, "member-token", &["apply", &dir, "--auto-approve"])
+    })
+    .await
+    .expect("join");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        text(&output.stderr).contains("dev@example.com"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(
+        before,
+        emulator.state(),
+        "the emulator changed although the plan was refused"
+    );
+}
+
+#[test]
+fn killed_applies_converge_without_duplicates() {
+    let context = TestContext::new();
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    write_manifests(&manifests, 3, 10);
+    let manifests_arg = manifests.to_str().expect("utf-8");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut interrupted_midway = 0;
+    for seed in [1u64, 2, 3] {
+        let state = context.path().join(format!("org{seed}"));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        for _ in 0..2 {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_pzctl"))
+                .arg("--state-dir")
+                .arg(&state)
+                .args([
+                    "apply",
+                    manifests_arg,
+                    "--auto-approve",
+                    "--parallelism",
+                    "4",
+                ])
+                .env_remove("PZCTL_ENDPOINT")
+                .env_remove("PZCTL_LOCAL_USER")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn pzctl");
+            std::thread::sleep(Duration::from_millis(rng.random_range(30..600)));
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let api = embedded_as(&state, "owner@example.com");
+        let (pending, live) = runtime.block_on(plan_for(&api, &manifests));
+        eprintln!(
+            "seed {seed}: {} projects live, {} changes left after the kills",
+            live.projects.len(),
+            pending.changes.len()
+        );
+        if !live.projects.is_empty() && !pending.changes.is_empty() {
+            interrupted_midway += 1;
+        }
+        let finish = pzctl(&state, None, &["apply", manifests_arg, "--auto-approve"]);
+        assert_eq!(
+            finish.status.code(),
+            Some(0),
+            "seed {seed}: {}",
+            describe(&finish)
+        );
+        let again = pzctl(&state, None, &["apply", manifests_arg, "--auto-approve"]);
+        assert_eq!(
+            text(&again.stdout),
+            "No changes.\n",
+            "seed {seed}: {}",
+            describe(&again)
+        );
+        let api = embedded_as(&state, "owner@example.com");
+        let duplicates = runtime.block_on(duplicates(&api));
+        assert!(
+            duplicates.is_empty(),
+            "seed {seed}: duplicates {duplicates:?}"
+        );
+    }
+    assert!(
+        interrupted_midway > 0,
+        "no kill landed in the middle of an apply"
+    );
+}

@@ -1,0 +1,393 @@
+//! The applier: carries out exactly the changes of a [`Plan`], in dependency order, with
+//! bounded concurrency, and reports what happened in an [`ApplyReport`].
+//!
+//! Invariants:
+//! - It executes only the plan's changes and never re-plans by itself.
+//! - A change starts only after every change it `depends_on` has succeeded.
+//! - After a hard failure (or a cancellation) no new change starts; in-flight changes finish,
+//!   every change depending on the failure is `Skipped { blocked_by }`, and so is every change
+//!   that had not started.
+//! - A create whose answer was lost is looked up by its identity before it is repeated, so a
+//!   re-run never makes duplicates.
+//! - Reporter events come from the one coordinating task, so progress output never interleaves.
+//! - Request bodies are built only by [`crate::convert`] (or echo a live version as it is).
+
+mod operations;
+mod state;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::live::{Api, Backend};
+use crate::model::{Kind, LiveState};
+use crate::plan::{Action, Change, Plan};
+
+/// The version of the apply report format (`docs/apply.md`).
+pub const REPORT_FORMAT_VERSION: u32 = 1;
+
+/// How to apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyConfig {
+    /// How many changes may run at once (at least 1).
+    pub parallelism: usize,
+    /// How many times a create whose answer was lost (no response, 429 or 5xx) is looked up and
+    /// repeated; also how many extra attempts an idempotent call gets after such an answer.
+    pub create_lookup_retries: u32,
+    /// The first backoff delay between those attempts; it doubles each time, with jitter.
+    pub retry_delay: Duration,
+}
+
+impl Default for ApplyConfig {
+    fn default() -> Self {
+        ApplyConfig {
+            parallelism: 4,
+            create_lookup_retries: 5,
+            retry_delay: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Progress events, modeled on ripgrep's `Sink`: the defaults do nothing.
+pub trait Reporter: Send {
+    fn started(&mut self, _change: &Change) {}
+    fn finished(&mut self, _change: &Change, _outcome: &Outcome) {}
+}
+
+/// A reporter that ignores every event.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoReporter;
+
+impl Reporter for NoReporter {}
+
+/// What became of one change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The change was made.
+    Applied,
+    /// The change was attempted and failed.
+    Failed { error: String },
+    /// The change was not attempted: it depends on a failed change (its address), or the run
+    /// stopped before it could start.
+    Skipped { blocked_by: String },
+    /// The target has no API for the change (members on the hosted API); a person must do it.
+    Manual { steps: String },
+}
+
+impl Outcome {
+    /// Whether the change's dependents may go ahead.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        matches!(self, Outcome::Applied | Outcome::Manual { .. })
+    }
+}
+
+/// The result of one change, in plan order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChangeResult {
+    pub address: String,
+    pub kind: Kind,
+    pub action: Action,
+    pub outcome: Outcome,
+}
+
+/// What an apply did. Serializable (`pzctl apply --format json`); holds no secrets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApplyReport {
+    pub format_version: u32,
+    /// One per change of the plan, in plan order.
+    pub results: Vec<ChangeResult>,
+    pub applied: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub manual: usize,
+    /// The run was cancelled (Ctrl-C) before it finished.
+    pub interrupted: bool,
+}
+
+impl ApplyReport {
+    /// Everything planned was done (or handed over as manual steps).
+    #[must_use]
+    pub fn is_success(&self) -> bool {
+        self.failed == 0 && self.skipped == 0 && !self.interrupted
+    }
+}
+
+/// Asks a running apply to stop starting new changes. Cheap to clone; every clone is the same
+/// token.
+#[derive(Clone, Debug)]
+pub struct CancelToken {
+    sender: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CancelToken {
+    #[must_use]
+    pub fn new() -> Self {
+        CancelToken {
+            sender: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+
+    /// Stop starting new changes; in-flight ones finish.
+    pub fn cancel(&self) {
+        self.sender.send_replace(true);
+    }
+
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        *self.sender.borrow()
+    }
+
+    /// Resolves once [`CancelToken::cancel`] has been called.
+    pub async fn cancelled(&self) {
+        let mut receiver = self.sender.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = receiver.wait_for(|cancelled| *cancelled).await;
+    }
+}
+
+/// Why the run stopped starting new changes.
+enum Stop {
+    Failure(String),
+    Interrupted,
+}
+
+/// Carry out `plan` against `api`. `live` is the state the plan was computed from (or a fresh
+/// observation of it): it supplies the uids of the objects the plan names.
+pub async fn apply<B: Backend + 'static>(
+    plan: &Plan,
+    api: Arc<Api<B>>,
+    live: &LiveState,
+    config: &ApplyConfig,
+    cancel: CancelToken,
+    reporter: &mut dyn Reporter,
+) -> ApplyReport {
+    let changes: Arc<Vec<Change>> = Arc::new(plan.changes.clone());
+    let count = changes.len();
+    let graph = Graph::new(&changes);
+    let shared = Arc::new(operations::Shared::new(api, live, config.clone()));
+
+    let mut remaining: Vec<usize> = graph.dependencies.iter().map(Vec::len).collect();
+    let mut ready: BTreeSet<usize> = (0..count).filter(|&i| remaining[i] == 0).collect();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
+    let mut running: JoinSet<(usize, Outcome)> = JoinSet::new();
+    let mut task_changes: Vec<(tokio::task::Id, usize)> = Vec::new();
+    let mut stop: Option<Stop> = None;
+    let parallelism = config.parallelism.max(1);
+
+    loop {
+        if stop.is_none() && cancel.is_cancelled() {
+            stop = Some(Stop::Interrupted);
+        }
+        while stop.is_none() && running.len() < parallelism {
+            let Some(next) = ready.pop_first() else { break };
+            reporter.started(&changes[next]);
+            let shared = Arc::clone(&shared);
+            let task_list = Arc::clone(&changes);
+            let handle = running.spawn(async move {
+                let outcome = shared.execute(&task_list[next]).await;
+                (next, outcome)
+            });
+            task_changes.push((handle.id(), next));
+        }
+        if running.is_empty() {
+            break;
+        }
+        let joined = tokio::select! {
+            joined = running.join_next_with_id() => joined,
+            () = cancel.cancelled(), if stop.is_none() => {
+                stop = Some(Stop::Interrupted);
+                continue;
+            }
+        };
+        let (index, outcome) = match joined {
+            None => break,
+            Some(Ok((id, (index, outcome)))) => {
+                task_changes.retain(|(task, _)| *task != id);
+                (index, outcome)
+            }
+            Some(Err(error)) => {
+                let id = error.id();
+                let Some(position) = task_changes.iter().position(|(task, _)| *task == id) else {
+                    continue;
+                };
+                let (_, index) = task_changes.swap_remove(position);
+                let message = if error.is_panic() {
+                    "internal error: the change's task panicked (this is a bug, please report it)"
+                } else {
+                    "internal error: the change's task was cancelled (this is a bug, please report it)"
+                };
+                (
+                    index,
+                    Outcome::Failed {
+                        error: message.to_owned(),
+                    },
+                )
+            }
+        };
+        reporter.finished(&changes[index], &outcome);
+        if outcome.is_done() {
+            for &dependent in &graph.dependents[index] {
+                remaining[dependent] -= 1;
+                if remaining[dependent] == 0 {
+                    ready.insert(dependent);
+                }
+            }
+        } else if stop.is_none() {
+            stop = Some(Stop::Failure(changes[index].address.clone()));
+        }
+        outcomes[index] = Some(outcome);
+    }
+
+    let interrupted = matches!(stop, Some(Stop::Interrupted));
+    let general_reason = match &stop {
+        Some(Stop::Failure(address)) => format!("stopped after failure of {address}"),
+        Some(Stop::Interrupted) => "interrupted before it started".to_owned(),
+        None => "a dependency that never became ready (a cycle in the plan)".to_owned(),
+    };
+    let mut memo = BTreeMap::new();
+    let blocked: Vec<Option<usize>> = (0..count)
+        .map(|index| graph.failed_ancestor(index, &outcomes, &mut memo))
+        .collect();
+    let mut results = Vec::with_capacity(count);
+    for (index, change) in changes.iter().enumerate() {
+        let outcome = outcomes[index].take().unwrap_or_else(|| Outcome::Skipped {
+            blocked_by: blocked[index].map_or_else(
+                || general_reason.clone(),
+                |failed| changes[failed].address.clone(),
+            ),
+        });
+        results.push(ChangeResult {
+            address: change.address.clone(),
+            kind: change.kind,
+            action: change.action,
+            outcome,
+        });
+    }
+    let tally = |wanted: fn(&Outcome) -> bool| {
+        results
+            .iter()
+            .filter(|result| wanted(&result.outcome))
+            .count()
+    };
+    ApplyReport {
+        format_version: REPORT_FORMAT_VERSION,
+        applied: tally(|outcome| matches!(outcome, Outcome::Applied)),
+        failed: tally(|outcome| matches!(outcome, Outcome::Failed { .. })),
+        skipped: tally(|outcome| matches!(outcome, Outcome::Skipped { .. })),
+        manual: tally(|outcome| matches!(outcome, Outcome::Manual { .. })),
+        interrupted,
+        results,
+    }
+}
+
+/// The dependency graph of a plan, by change index.
+struct Graph {
+    dependencies: Vec<Vec<usize>>,
+    dependents: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    fn new(changes: &[Change]) -> Self {
+        let index: BTreeMap<&str, usize> = changes
+            .iter()
+            .enumerate()
+            .map(|(i, change)| (change.address.as_str(), i))
+            .collect();
+        let mut dependencies = vec![Vec::new(); changes.len()];
+        let mut dependents = vec![Vec::new(); changes.len()];
+        for (i, change) in changes.iter().enumerate() {
+            let mut seen = BTreeSet::new();
+            for address in &change.depends_on {
+                // An address outside the plan is not something this run waits for.
+                if let Some(&dependency) = index.get(address.as_str())
+                    && dependency != i
+                    && seen.insert(dependency)
+                {
+                    dependencies[i].push(dependency);
+                    dependents[dependency].push(i);
+                }
+            }
+        }
+        Graph {
+            dependencies,
+            dependents,
+        }
+    }
+
+    /// The failed change that a not-started change `index` transitively depends on, if any.
+    fn failed_ancestor(
+        &self,
+        index: usize,
+        outcomes: &[Option<Outcome>],
+        memo: &mut BTreeMap<usize, Option<usize>>,
+    ) -> Option<usize> {
+        if let Some(known) = memo.get(&index) {
+            return *known;
+        }
+        // A cycle guard: while this change is explored it counts as not blocked.
+        memo.insert(index, None);
+        let mut answer = None;
+        for &dependency in &self.dependencies[index] {
+            match &outcomes[dependency] {
+                Some(Outcome::Failed { .. }) => answer = Some(dependency),
+                None => answer = self.failed_ancestor(dependency, outcomes, memo),
+                Some(_) => {}
+            }
+            if answer.is_some() {
+                break;
+            }
+        }
+        memo.insert(index, answer);
+        answer
+    }
+}
+
+/// The addresses whose live fingerprint differs between `plan` and `live`: changed, appeared
+/// or disappeared since the plan was made. Only projects the plan read or changes are looked
+/// at, so a plan limited with `--project` is not made stale by other projects.
+#[must_use]
+pub fn stale_objects(plan: &Plan, live: &LiveState) -> Vec<String> {
+    let now = crate::plan::fingerprint(live);
+    let mut scope: BTreeSet<&str> = plan
+        .live_fingerprint
+        .objects
+        .keys()
+        .filter_map(|address| project_of(address))
+        .collect();
+    scope.extend(plan.changes.iter().map(|change| change.project.as_str()));
+    differing_objects(&plan.live_fingerprint.objects, &now.objects, &scope)
+}
+
+/// The project name of an address `project/NAME[/...]`.
+fn project_of(address: &str) -> Option<&str> {
+    let rest = address.strip_prefix("project/")?;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+fn differing_objects(
+    before: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+    scope: &BTreeSet<&str>,
+) -> Vec<String> {
+    let in_scope = |address: &str| project_of(address).is_some_and(|name| scope.contains(name));
+    let addresses: BTreeSet<&String> = before.keys().chain(now.keys()).collect();
+    addresses
+        .into_iter()
+        .filter(|address| in_scope(address) && before.get(*address) != now.get(*address))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,735 @@
+//! The API calls that carry out one change, per kind and action, with the applier's retry
+//! rules: idempotent calls are repeated after a lost answer; a create whose answer was lost is
+//! looked up by its identity (name, event key, member email) before it is repeated; a delete
+//! that finds nothing is done.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::state::{ProjectState, RunState};
+use super::{ApplyConfig, Outcome};
+use crate::convert::{self, MissingReference, VersionContent, Versions};
+use crate::live::{Api, Backend, BackendError};
+use crate::model::{
+    AttributeSpec, AudienceSpec, EventSpec, ExperienceSpec, ExperienceStatus, Kind, LiveState,
+    MemberSpec, ProjectSpec, StackLinkSpec,
+};
+use crate::plan::{Action, Change};
+use crate::wire::{self, AttributeType, VersionStatus};
+
+/// Why a change failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OperationError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("project `{0}` does not exist")]
+    MissingProject(String),
+    #[error("{kind} `{name}` does not exist in project `{project}`")]
+    MissingObject {
+        kind: &'static str,
+        name: String,
+        project: String,
+    },
+    #[error("cannot build the request: {0}")]
+    Reference(#[from] MissingReference),
+    #[error("the plan's `{side}` of this change is not a valid {kind} spec: {message}")]
+    InvalidSpec {
+        side: &'static str,
+        kind: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Impossible(String),
+}
+
+type Result<T, E = OperationError> = std::result::Result<T, E>;
+
+/// An answer after which the same call may be tried again: no answer, rate limited, or a
+/// server error.
+fn retryable(error: &BackendError) -> bool {
+    matches!(error, BackendError::Transport { .. })
+        || error
+            .status()
+            .is_some_and(|status| status == 429 || status >= 500)
+}
+
+fn is_not_found(error: &BackendError) -> bool {
+    error.status() == Some(404)
+}
+
+/// Repeat an idempotent call (GET, PUT, DELETE) after a retryable answer, a bounded number of
+/// times. `$call` is an expression ending in `.await`, evaluated once per attempt.
+macro_rules! idempotent {
+    ($shared:expr, $call:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            match $call {
+                Err(error)
+                    if retryable(&error) && attempt < $shared.config.create_lookup_retries =>
+                {
+                    attempt += 1;
+                    $shared.backoff(attempt).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Make a create (POST) at most once in effect: after a lost answer, run `$lookup` (an
+/// expression giving `Result<Option<T>, BackendError>`) and adopt what it finds; only if it
+/// finds nothing, repeat the POST (bounded).
+macro_rules! create_once {
+    ($shared:expr, post: $post:expr, lookup: $lookup:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            match $post {
+                Ok(created) => break Ok(created),
+                Err(error) if retryable(&error) => match idempotent!($shared, $lookup) {
+                    Ok(Some(found)) => break Ok(found),
+                    Ok(None) if attempt < $shared.config.create_lookup_retries => {
+                        attempt += 1;
+                        $shared.backoff(attempt).await;
+                    }
+                    Ok(None) => break Err(error),
+                    Err(lookup_error) => break Err(lookup_error),
+                },
+                Err(error) => break Err(error),
+            }
+        }
+    }};
+}
+
+/// A delete that finds nothing (after a lost answer, or because someone else deleted the
+/// object) is done.
+fn deleted(result: Result<(), BackendError>) -> Result<(), BackendError> {
+    match result {
+        Err(error) if is_not_found(&error) => Ok(()),
+        other => other,
+    }
+}
+
+/// What a change ended as, when it did not fail.
+enum Done {
+    Applied,
+    Manual(String),
+}
+
+/// Everything the tasks of one run share.
+pub(crate) struct Shared<B> {
+    api: Arc<Api<B>>,
+    state: RunState,
+    config: ApplyConfig,
+    /// Project-level PUTs (project update, stack link) send the whole project: one at a time
+    /// per project, so neither overwrites the other with stale fields.
+    project_locks: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl<B: Backend> Shared<B> {
+    pub(crate) fn new(api: Arc<Api<B>>, live: &LiveState, config: ApplyConfig) -> Self {
+        Shared {
+            api,
+            state: RunState::from_live(live),
+            config,
+            project_locks: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    async fn backoff(&self, attempt: u32) {
+        let base = self.config.retry_delay.as_secs_f64();
+        let exponential = base * f64::from(1u32 << attempt.min(6));
+        let jittered = exponential * (0.5 + rand::random::<f64>() / 2.0);
+        tokio::time::sleep(std::time::Duration::from_secs_f64(jittered.min(10.0))).await;
+    }
+
+    fn project_lock(&self, project: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .project_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(locks.entry(project.to_owned()).or_default())
+    }
+
+    fn project(&self, name: &str) -> Result<ProjectState> {
+        self.state
+            .project(name)
+            .ok_or_else(|| OperationError::MissingProject(name.to_owned()))
+    }
+
+    /// Carry out one change.
+    pub(crate) async fn execute(&self, change: &Change) -> Outcome {
+        match self.run(change).await {
+            Ok(Done::Applied) => Outcome::Applied,
+            Ok(Done::Manual(steps)) => Outcome::Manual { steps },
+            Err(error) => Outcome::Failed {
+                error: error.to_string(),
+            },
+        }
+    }
+
+    async fn run(&self, change: &Change) -> Result<Done> {
+        match change.kind {
+            Kind::Project => self.project_change(change).await,
+            Kind::StackLink => self.stack_link_change(change).await,
+            Kind::Member => self.member_change(change).await,
+            Kind::Attribute => self.attribute_change(change).await,
+            Kind::Event => self.event_change(change).await,
+            Kind::Audience => self.audience_change(change).await,
+            Kind::Experience => self.experience_change(change).await,
+            Kind::ExperienceOrder => self.experience_order_change(change).await,
+        }
+        .map(|()| Done::Applied)
+        .or_else(|error| match error {
+            OperationError::Backend(BackendError::Unsupported(_))
+                if change.kind == Kind::Member =>
+            {
+                Ok(Done::Manual(member_steps(change)))
+            }
+            other => Err(other),
+        })
+    }
+
+    async fn project_change(&self, change: &Change) -> Result<()> {
+        let name = &change.project;
+        let api = &self.api;
+        match change.action {
+            Action::Create => {
+                let spec: ProjectSpec = after(change)?;
+                // The stack link, if any, is its own change.
+                let input = convert::project_input(name, &spec, &StackLinkSpec::default());
+                let project = create_once!(self,
+                    post: api.create_project(&input).await,
+                    lookup: api.list_projects().await.map(|projects| {
+                        projects.into_iter().find(|project| &project.name == name)
+                    })
+                )?;
+                self.state.insert(
+                    name,
+                    ProjectState {
+                        uid: project.uid.clone(),
+                        description: project.description.clone(),
+                        stack: project
+                            .connected_stack_api_key
+                            .filter(|key| !key.is_empty()),
+                        ..ProjectState::default()
+                    },
+                );
+            }
+            Action::Update => {
+                let spec: ProjectSpec = after(change)?;
+                let lock = self.project_lock(name);
+                let _guard = lock.lock().await;
+                let project = self.project(name)?;
+                let stack = StackLinkSpec {
+                    stack: project.stack.clone(),
+                };
+                let input = convert::project_input(name, &spec, &stack);
+                idempotent!(self, api.update_project(&project.uid, &input).await)?;
+                self.state.update(name, |state| {
+                    state.description = spec.description.clone();
+                });
+            }
+            Action::Delete => {
+                let project = self.project(name)?;
+                deleted(idempotent!(self, api.delete_project(&project.uid).await))?;
+                self.state.remove(name);
+            }
+        }
+        Ok(())
+    }
+
+    async fn stack_link_change(&self, change: &Change) -> Result<()> {
+        let name = &change.project;
+        let link: StackLinkSpec = match change.action {
+            Action::Create | Action::Update => after(change)?,
+            Action::Delete => StackLinkSpec::default(),
+        };
+        let lock = self.project_lock(name);
+        let _guard = lock.lock().await;
+        let project = self.project(name)?;
+        let spec = ProjectSpec {
+            description: project.description.clone(),
+        };
+        let input = convert::project_input(name, &spec, &link);
+        idempotent!(self, self.api.update_project(&project.uid, &input).await)?;
+        self.state
+            .update(name, |state| state.stack = link.stack.clone());
+        Ok(())
+    }
+
+    async fn member_change(&self, change: &Change) -> Result<()> {
+        if !self.api.backend.supports_members() {
+            return Err(BackendError::Unsupported("project members".to_owned()).into());
+        }
+        let project = self.project(&change.project)?;
+        let api = &self.api;
+        let email = change.name.to_lowercase();
+        match change.action {
+            Action::Create => {
+                let spec: MemberSpec = after(change)?;
+                let input = wire::MemberInput {
+                    email: spec.email.clone(),
+                    role: spec.role,
+                    invitation_message: invitation_message(change),
+                };
+                create_once!(self,
+                    post: api.invite_member(&project.uid, &input).await,
+                    lookup: api.list_members(&project.uid).await.map(|members| {
+                        members
+                            .into_iter()
+                            .find(|member| member.email.eq_ignore_ascii_case(&spec.email))
+                    })
+                )?;
+            }
+            Action::Update => {
+                let spec: MemberSpec = after(change)?;
+                idempotent!(
+                    self,
+                    api.update_member(&project.uid, &email, spec.role).await
+                )?;
+            }
+            Action::Delete => {
+                deleted(idempotent!(
+                    self,
+                    api.remove_member(&project.uid, &email).await
+                ))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn attribute_change(&self, change: &Change) -> Result<()> {
+        let project = self.project(&change.project)?;
+        let api = &self.api;
+        let name = &change.name;
+        match change.action {
+            Action::Create => {
+                let spec: AttributeSpec = after(change)?;
+                let input = convert::attribute_input(name, &spec);
+                let attribute = create_once!(self,
+                    post: api.create_attribute(&project.uid, &input).await,
+                    lookup: api.list_attributes(&project.uid).await.map(|attributes| {
+                        attributes.into_iter().find(|attribute| {
+                            attribute.kind == AttributeType::Custom && &attribute.name == name
+                        })
+                    })
+                )?;
+                self.state.update(&change.project, |state| {
+                    state.uids.attributes.insert(name.clone(), attribute.uid);
+                });
+            }
+            Action::Update => {
+                let spec: AttributeSpec = after(change)?;
+                let uid = object_uid(&project.uids.attributes, "attribute", change)?;
+                let input = convert::attribute_input(name, &spec);
+                idempotent!(self, api.update_attribute(&project.uid, &uid, &input).await)?;
+            }
+            Action::Delete => {
+                let uid = object_uid(&project.uids.attributes, "attribute", change)?;
+                deleted(idempotent!(
+                    self,
+                    api.delete_attribute(&project.uid, &uid).await
+                ))?;
+                self.state.update(&change.project, |state| {
+                    state.uids.attributes.remove(name);
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn event_change(&self, change: &Change) -> Result<()> {
+        let project = self.project(&change.project)?;
+        let api = &self.api;
+        let name = &change.name;
+        match change.action {
+            Action::Create => {
+                let spec: EventSpec = after(change)?;
+                let input = convert::event_input(&spec);
+                let event = create_once!(self,
+                    post: api.create_event(&project.uid, &input).await,
+                    lookup: api.list_events(&project.uid).await.map(|events| {
+                        events.into_iter().find(|event| event.key == spec.key)
+                    })
+                )?;
+                self.state.update(&change.project, |state| {
+                    state.uids.events.insert(name.clone(), event.uid);
+                });
+            }
+            Action::Update => {
+                let spec: EventSpec = after(change)?;
+                let uid = object_uid(&project.uids.events, "event", change)?;
+                let input = convert::event_input(&spec);
+                idempotent!(self, api.update_event(&project.uid, &uid, &input).await)?;
+            }
+            Action::Delete => {
+                let uid = object_uid(&project.uids.events, "event", change)?;
+                deleted(idempotent!(
+                    self,
+                    api.delete_event(&project.uid, &uid).await
+                ))?;
+                self.state.update(&change.project, |state| {
+                    state.uids.events.remove(name);
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn audience_change(&self, change: &Change) -> Result<()> {
+        let project = self.project(&change.project)?;
+        let api = &self.api;
+        let name = &change.name;
+        match change.action {
+            Action::Create => {
+                let spec: AudienceSpec = after(change)?;
+                let input = convert::audience_input(name, &spec, &project.uids)?;
+                let audience = create_once!(self,
+                    post: api.create_audience(&project.uid, &input).await,
+                    lookup: api.list_audiences(&project.uid).await.map(|audiences| {
+                        audiences.into_iter().find(|audience| &audience.name == name)
+                    })
+                )?;
+                self.state.update(&change.project, |state| {
+                    state.uids.audiences.insert(name.clone(), audience.uid);
+                });
+            }
+            Action::Update => {
+                let spec: AudienceSpec = after(change)?;
+                let uid = object_uid(&project.uids.audiences, "audience", change)?;
+                let input = convert::audience_input(name, &spec, &project.uids)?;
+                idempotent!(self, api.update_audience(&project.uid, &uid, &input).await)?;
+            }
+            Action::Delete => {
+                let uid = object_uid(&project.uids.audiences, "audience", change)?;
+                deleted(idempotent!(
+                    self,
+                    api.delete_audience(&project.uid, &uid).await
+                ))?;
+                self.state.update(&change.project, |state| {
+                    state.uids.audiences.remove(name);
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn experience_change(&self, change: &Change) -> Result<()> {
+        let project = self.project(&change.project)?;
+        let api = &self.api;
+        let name = &change.name;
+        match change.action {
+            Action::Create => {
+                let spec: ExperienceSpec = after(change)?;
+                let input = convert::experience_input(name, &spec);
+                let experience = create_once!(self,
+                    post: api.create_experience(&project.uid, &input).await,
+                    lookup: api.list_experiences(&project.uid).await.map(|experiences| {
+                        experiences.into_iter().find(|experience| &experience.name == name)
+                    })
+                )?;
+                self.state.update(&change.project, |state| {
+                    state
+                        .experiences
+                        .insert(name.clone(), experience.uid.clone());
+                });
+                // A new experience comes with one empty draft, `latestVersion`.
+                let versions = if experience.latest_version.is_empty() {
+                    idempotent!(self, api.list_versions(&project.uid, &experience.uid).await)?
+                } else {
+                    vec![wire::Version {
+                        id: experience.latest_version.clone(),
+                        uid: experience.latest_version.clone(),
+                        status: VersionStatus::Draft,
+                        variants: Vec::new(),
+                        metrics: Vec::new(),
+                        targeting: None,
+                        updated_at: String::new(),
+                    }]
+                };
+                self.converge_versions(&project, &experience.uid, &spec, &versions)
+                    .await?;
+            }
+            Action::Update => {
+                let spec: ExperienceSpec = after(change)?;
+                let uid = object_uid(&project.experiences, "experience", change)?;
+                let before: Option<ExperienceSpec> = change
+                    .before
+                    .as_ref()
+                    .and_then(|value| serde_json::from_value(value.clone()).ok());
+                let fields_differ = before.as_ref().is_none_or(|before| {
+                    before.description != spec.description
+                        || before.tags != spec.tags
+                        || before.kind != spec.kind
+                });
+                if fields_differ {
+                    let input = convert::experience_input(name, &spec);
+                    idempotent!(
+                        self,
+                        api.update_experience(&project.uid, &uid, &input).await
+                    )?;
+                }
+                let versions = idempotent!(self, api.list_versions(&project.uid, &uid).await)?;
+                self.converge_versions(&project, &uid, &spec, &versions)
+                    .await?;
+            }
+            Action::Delete => {
+                let uid = object_uid(&project.experiences, "experience", change)?;
+                deleted(idempotent!(
+                    self,
+                    api.delete_experience(&project.uid, &uid).await
+                ))?;
+                self.state.update(&change.project, |state| {
+                    state.experiences.remove(name);
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Bring an experience's versions to the spec's content and status, from `versions` as
+    /// they are now. Never edits the content of an active (locked) version.
+    async fn converge_versions(
+        &self,
+        project: &ProjectState,
+        experience: &str,
+        spec: &ExperienceSpec,
+        versions: &[wire::Version],
+    ) -> Result<()> {
+        let find = |status| versions.iter().find(|version| version.status == status);
+        let live = Versions {
+            draft: find(VersionStatus::Draft),
+            active: find(VersionStatus::Active),
+            paused: find(VersionStatus::Paused),
+        };
+        let (status, effective) = live.effective();
+        let wanted = VersionContent::of_spec(spec);
+        let in_force = effective
+            .map(|version| convert::version_content(version, &project.names()))
+            .unwrap_or_default();
+        if wanted == in_force {
+            return match (status, spec.status, effective) {
+                (current, desired, _) if current == desired => Ok(()),
+                (_, ExperienceStatus::Draft, _) => Err(OperationError::Impossible(format!(
+                    "experience `{experience}` is {} and the API cannot move it back to draft",
+                    status_word(status)
+                ))),
+                (_, desired, Some(version)) => {
+                    self.move_status(project, experience, version.clone(), desired)
+                        .await
+                }
+                (_, _, None) => Err(OperationError::Impossible(format!(
+                    "experience `{experience}` has no version to activate"
+                ))),
+            };
+        }
+        // New content always goes into the draft (the one allowed), never into a locked
+        // version. Variant shortUids come from the version in force, so CMS mappings survive.
+        let carry_over = effective.filter(|version| version.status != VersionStatus::Draft);
+        let api = &self.api;
+        let draft = if let Some(draft) = live.draft {
+            let input = convert::version_input(
+                &wanted,
+                VersionStatus::Draft,
+                carry_over.or(Some(draft)),
+                &project.uids,
+            )?;
+            idempotent!(
+                self,
+                api.update_version(&project.uid, experience, &draft.uid, &input)
+                    .await
+            )?
+        } else {
+            let input =
+                convert::version_input(&wanted, VersionStatus::Draft, carry_over, &project.uids)?;
+            create_once!(self,
+                post: api.create_version(&project.uid, experience, &input).await,
+                lookup: api.list_versions(&project.uid, experience).await.map(|versions| {
+                    versions
+                        .into_iter()
+                        .find(|version| version.status == VersionStatus::Draft)
+                })
+            )?
+        };
+        if spec.status == ExperienceStatus::Draft {
+            return Ok(());
+        }
+        self.move_status(project, experience, draft, spec.status)
+            .await
+    }
+
+    /// Move `version` (a draft, the active or the paused version) to `desired` (active or
+    /// paused) with its content unchanged, through active when pausing a draft.
+    async fn move_status(
+        &self,
+        project: &ProjectState,
+        experience: &str,
+        mut version: wire::Version,
+        desired: ExperienceStatus,
+    ) -> Result<()> {
+        let api = &self.api;
+        let steps: &[VersionStatus] = match (version.status, desired) {
+            (VersionStatus::Active, ExperienceStatus::Paused) => &[VersionStatus::Paused],
+            (_, ExperienceStatus::Paused) => &[VersionStatus::Active, VersionStatus::Paused],
+            (_, _) => &[VersionStatus::Active],
+        };
+        for &status in steps {
+            let input = same_content(&version, status);
+            let answer = idempotent!(
+                self,
+                api.update_version(&project.uid, experience, &version.uid, &input)
+                    .await
+            )?;
+            version = if answer.uid.is_empty() {
+                wire::Version { status, ..version }
+            } else {
+                answer
+            };
+        }
+        Ok(())
+    }
+
+    async fn experience_order_change(&self, change: &Change) -> Result<()> {
+        let project = self.project(&change.project)?;
+        let api = &self.api;
+        let names = match change.action {
+            Action::Delete => return Ok(()),
+            Action::Create | Action::Update => order_names(change)?,
+        };
+        let mut order = Vec::with_capacity(names.len());
+        for name in &names {
+            order.push(project.experiences.get(name).cloned().ok_or_else(|| {
+                OperationError::MissingObject {
+                    kind: "experience",
+                    name: name.clone(),
+                    project: change.project.clone(),
+                }
+            })?);
+        }
+        // The API wants every experience of the project: the ones the manifests do not order
+        // keep their relative order after the ordered ones.
+        let current = idempotent!(self, api.get_priority(&project.uid).await)?;
+        for uid in current.priority_order {
+            if !order.contains(&uid) {
+                order.push(uid);
+            }
+        }
+        let input = wire::Priority {
+            priority_order: order,
+        };
+        idempotent!(self, api.put_priority(&project.uid, &input).await)?;
+        Ok(())
+    }
+}
+
+/// A version body with `version`'s own content and a new status (a status-only move).
+fn same_content(version: &wire::Version, status: VersionStatus) -> wire::VersionInput {
+    wire::VersionInput {
+        status,
+        variants: version.variants.clone(),
+        metrics: version.metrics.clone(),
+        targeting: version.targeting.clone(),
+    }
+}
+
+fn status_word(status: ExperienceStatus) -> &'static str {
+    match status {
+        ExperienceStatus::Draft => "draft",
+        ExperienceStatus::Active => "active",
+        ExperienceStatus::Paused => "paused",
+    }
+}
+
+fn kind_word(kind: Kind) -> &'static str {
+    kind.as_str()
+}
+
+/// The change's desired spec.
+fn after<T: DeserializeOwned>(change: &Change) -> Result<T> {
+    let value = change.after.clone().unwrap_or(Value::Null);
+    serde_json::from_value(value).map_err(|error| OperationError::InvalidSpec {
+        side: "after",
+        kind: kind_word(change.kind),
+        message: error.to_string(),
+    })
+}
+
+fn object_uid(
+    map: &BTreeMap<String, String>,
+    kind: &'static str,
+    change: &Change,
+) -> Result<String> {
+    map.get(&change.name)
+        .cloned()
+        .ok_or_else(|| OperationError::MissingObject {
+            kind,
+            name: change.name.clone(),
+            project: change.project.clone(),
+        })
+}
+
+/// The invitation message a member create carries, if the plan put one in its `after`.
+fn invitation_message(change: &Change) -> Option<String> {
+    let after = change.after.as_ref()?;
+    ["invitation_message", "invitationMessage"]
+        .iter()
+        .find_map(|key| after.get(*key).and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+/// The experience names of an `experience_order` change, highest priority first. Accepts a
+/// bare list or an object holding one (`order`, `experiences`, `experience_order`).
+fn order_names(change: &Change) -> Result<Vec<String>> {
+    let after = change.after.as_ref().unwrap_or(&Value::Null);
+    let list = match after {
+        Value::Array(_) => Some(after),
+        Value::Object(fields) => ["order", "experiences", "experience_order", "priority"]
+            .iter()
+            .find_map(|key| fields.get(*key).filter(|value| value.is_array())),
+        _ => None,
+    };
+    let invalid = |message: &str| OperationError::InvalidSpec {
+        side: "after",
+        kind: "experience_order",
+        message: message.to_owned(),
+    };
+    let Some(Value::Array(items)) = list else {
+        return Err(invalid("expected a list of experience names"));
+    };
+    items
+        .iter()
+        .map(|item| {
+            item.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| invalid("expected experience names as strings"))
+        })
+        .collect()
+}
+
+/// The UI steps for a member change the target has no API for.
+pub(crate) fn member_steps(change: &Change) -> String {
+    let project = &change.project;
+    let email = &change.name;
+    let role = change
+        .after
+        .as_ref()
+        .and_then(|after| serde_json::from_value::<MemberSpec>(after.clone()).ok())
+        .map_or("member", |spec| match spec.role {
+            wire::ProjectRole::Owner => "Owner",
+            wire::ProjectRole::Member => "Member",
+        });
+    match change.action {
+        Action::Create => format!(
+            "In Personalize, open project {project} → Settings → Users → + Invite User, enter {email}, role {role}"
+        ),
+        Action::Update => format!(
+            "In Personalize, open project {project} → Settings → Users → row {email} → change the role to {role}"
+        ),
+        Action::Delete => format!(
+            "In Personalize, open project {project} → Settings → Users → row {email} → Remove"
+        ),
+    }
+}

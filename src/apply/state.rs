@@ -1,0 +1,103 @@
+//! What the applier knows about the live organization while it runs: project uids and fields,
+//! and name -> uid maps per project, seeded from the observed [`LiveState`] and extended with
+//! the objects the run creates.
+//!
+//! Invariant: the lock is never held across an `.await`.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::convert::{Names, Uids};
+use crate::model::LiveState;
+
+/// One project as the run knows it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProjectState {
+    pub(crate) uid: String,
+    pub(crate) description: String,
+    pub(crate) stack: Option<String>,
+    pub(crate) uids: Uids,
+    /// Experience name -> uid.
+    pub(crate) experiences: BTreeMap<String, String>,
+}
+
+impl ProjectState {
+    /// The uid -> name maps for reading versions.
+    pub(crate) fn names(&self) -> Names {
+        let invert = |map: &BTreeMap<String, String>| {
+            map.iter()
+                .map(|(name, uid)| (uid.clone(), name.clone()))
+                .collect()
+        };
+        Names {
+            attributes: invert(&self.uids.attributes),
+            events: invert(&self.uids.events),
+            audiences: invert(&self.uids.audiences),
+        }
+    }
+}
+
+/// Projects by name.
+#[derive(Debug, Default)]
+pub(crate) struct RunState {
+    projects: Mutex<BTreeMap<String, ProjectState>>,
+}
+
+impl RunState {
+    pub(crate) fn from_live(live: &LiveState) -> Self {
+        let projects = live
+            .projects
+            .iter()
+            .map(|(name, project)| {
+                let state = ProjectState {
+                    uid: project.project.uid.clone(),
+                    description: project.project.description.clone(),
+                    stack: project
+                        .project
+                        .connected_stack_api_key
+                        .clone()
+                        .filter(|key| !key.is_empty()),
+                    uids: Uids::from_live(project),
+                    experiences: project
+                        .experiences
+                        .iter()
+                        .map(|live| (live.experience.name.clone(), live.experience.uid.clone()))
+                        .collect(),
+                };
+                (name.clone(), state)
+            })
+            .collect();
+        RunState {
+            projects: Mutex::new(projects),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, ProjectState>> {
+        // A panic while holding the lock leaves plain data behind: keep using it.
+        self.projects.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A copy of one project's state.
+    pub(crate) fn project(&self, name: &str) -> Option<ProjectState> {
+        self.lock().get(name).cloned()
+    }
+
+    /// Change one project's state; `false` if the project is unknown.
+    pub(crate) fn update(&self, name: &str, change: impl FnOnce(&mut ProjectState)) -> bool {
+        match self.lock().get_mut(name) {
+            Some(project) => {
+                change(project);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn insert(&self, name: &str, project: ProjectState) {
+        self.lock().insert(name.to_owned(), project);
+    }
+
+    pub(crate) fn remove(&self, name: &str) {
+        self.lock().remove(name);
+    }
+}
