@@ -1081,3 +1081,75 @@ fn find_step_accepts_only_the_plan_of_the_merged_head_with_the_same_manifests() 
         assert!(stdout.contains(reason), "{overrides:?}: {stdout}");
     }
 }
+
+/// The real `pzctl plan --format markdown` of a plan far over GitHub's comment limit, posted by
+/// the workflow's comment script: several comments, each under the limit, each with its marker,
+/// no code fence left open, and nothing lost.
+#[test]
+fn a_long_real_plan_becomes_several_comments_under_the_limit() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let manifests = dir.path().join("personalize");
+    std::fs::create_dir_all(&manifests).expect("mkdir");
+    let mut text = String::from(
+        "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: big}\nspec: {description: Big}\n\
+         ---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata: {name: tier, project: big}\n",
+    );
+    for audience in 0..60 {
+        text.push_str(&format!(
+            "---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {{name: audience-{audience}, project: big}}\nspec:\n  rules:\n    any:\n"
+        ));
+        for rule in 0..40 {
+            text.push_str(&format!(
+                "      - {{attribute: tier, condition: STRING_EQUALS, value: value-{audience}-{rule}}}\n"
+            ));
+        }
+    }
+    std::fs::write(manifests.join("big.yaml"), text).expect("write manifests");
+    let argv: Vec<String> = workflow_calls("pzctl-plan.yml")
+        .into_iter()
+        .find(|argv| argv[1] == "plan")
+        .expect("the plan call");
+    let (code, markdown, stderr) = run_call(dir.path(), &argv);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        markdown.len() > 3 * 65_536,
+        "the plan is long: {}",
+        markdown.len()
+    );
+
+    let Some(calls) = run_plan_comment_script(&markdown, serde_json::json!([])) else {
+        return;
+    };
+    assert!(calls.len() >= 4, "{} comments", calls.len());
+    let mut posted = String::new();
+    for (index, call) in calls.iter().enumerate() {
+        assert_eq!(call[0], "create");
+        let body = call[2].as_str().unwrap_or_default();
+        let marker = if index == 0 {
+            "<!-- pzctl-plan -->\n".to_owned()
+        } else {
+            format!("<!-- pzctl-plan part {} -->\n", index + 1)
+        };
+        assert!(
+            body.starts_with(&marker),
+            "comment {index}: {}",
+            &body[..80]
+        );
+        assert!(
+            body.chars().count() <= 65_536,
+            "comment {index} has {} characters",
+            body.chars().count()
+        );
+        assert!(
+            !body.contains("see the job summary"),
+            "comment {index} was cut"
+        );
+        let fences = body.lines().filter(|line| line.starts_with("```")).count();
+        assert_eq!(fences % 2, 0, "comment {index} leaves a code fence open");
+        posted.push_str(body);
+    }
+    for audience in [0, 31, 59] {
+        let address = format!("project/big/audience/audience-{audience}</code>");
+        assert!(posted.contains(&address), "{address} is in no comment");
+    }
+}
