@@ -1160,4 +1160,80 @@ const context = {{
             assert!(posted.contains(&address), "{address} is in no comment");
         }
     }
+
+    #[test]
+    fn release_assets_are_the_ones_the_action_downloads() {
+        let text = std::fs::read_to_string(root().join(".github/workflows/release.yml"))
+            .expect("read release.yml");
+        let release: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        let targets: Vec<&str> = release["jobs"]["build"]["strategy"]["matrix"]["include"]
+            .as_array()
+            .expect("a build matrix")
+            .iter()
+            .filter_map(|entry| entry["target"].as_str())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "x86_64-unknown-linux-gnu",
+                "aarch64-unknown-linux-gnu",
+                "x86_64-apple-darwin",
+                "aarch64-apple-darwin"
+            ]
+        );
+        let action = std::fs::read_to_string(root().join("action.yml")).expect("read action.yml");
+        for target in &targets {
+            assert!(
+                action.contains(&format!(") target={target} ;;")),
+                "action.yml does not download the {target} asset"
+            );
+        }
+        for (file, text) in [("release.yml", &text), ("action.yml", &action)] {
+            assert!(
+                text.contains("pzctl-$TARGET.tar.gz") || text.contains("pzctl-$target.tar.gz"),
+                "{file} names the asset differently"
+            );
+        }
+    }
+
+    /// The pre-commit hooks run `pzctl validate` on the files of a commit; what docs/ci.md says
+    /// about them holds: all files of a project validate, one file alone may not (its references
+    /// point elsewhere), and the folder form works.
+    #[test]
+    fn pre_commit_hooks_validate_the_files_they_are_given() {
+        let text = std::fs::read_to_string(root().join(".pre-commit-hooks.yaml"))
+            .expect("read .pre-commit-hooks.yaml");
+        let hooks: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        let hooks = hooks.as_array().expect("a list of hooks");
+        let ids: Vec<&str> = hooks.iter().filter_map(|h| h["id"].as_str()).collect();
+        assert_eq!(ids, ["pzctl-validate", "pzctl-validate-rust"]);
+        for hook in hooks {
+            assert_eq!(hook["entry"], "pzctl validate");
+            assert_eq!(hook["files"], "\\.ya?ml$");
+            assert_eq!(hook["pass_filenames"], true);
+        }
+        assert_eq!(hooks[0]["language"], "system");
+        assert_eq!(hooks[1]["language"], "rust");
+
+        let quickstart = root().join("examples/quickstart");
+        let files = files_with_extension(&quickstart, &["yaml", "yml"]);
+        let validate = |args: &[PathBuf]| {
+            pzctl()
+                .arg("validate")
+                .args(args)
+                .output()
+                .expect("pzctl runs")
+                .status
+                .code()
+        };
+        assert_eq!(validate(&files), Some(0), "every file of the project");
+        assert_eq!(
+            validate(&[quickstart.join("audiences.yaml")]),
+            Some(1),
+            "one file alone: its project is declared elsewhere"
+        );
+        assert_eq!(validate(&[quickstart]), Some(0), "the folder form");
+        let docs = std::fs::read_to_string(root().join("docs/ci.md")).expect("read docs/ci.md");
+        assert!(docs.contains("pass_filenames: false"));
+    }
 }
