@@ -802,6 +802,7 @@ const context = {{
         /// The pzctl calls, one line each.
         calls: Vec<String>,
         output: String,
+        github_path: String,
         summary: String,
         dir: tempfile::TempDir,
     }
@@ -848,6 +849,7 @@ const context = {{
             .env("PATH", path)
             .env("FAKE_LOG", dir.path().join("calls.log"))
             .env("GITHUB_OUTPUT", dir.path().join("output"))
+            .env("GITHUB_PATH", dir.path().join("path"))
             .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
             .env("PZCTL_MANIFESTS", "personalize")
             .envs(env.iter().copied())
@@ -860,6 +862,7 @@ const context = {{
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             calls: read("calls.log").lines().map(str::to_owned).collect(),
             output: read("output"),
+            github_path: read("path"),
             summary: read("summary"),
             dir,
         }
@@ -1235,5 +1238,119 @@ const context = {{
         assert_eq!(validate(&[quickstart]), Some(0), "the folder form");
         let docs = std::fs::read_to_string(root().join("docs/ci.md")).expect("read docs/ci.md");
         assert!(docs.contains("pass_filenames: false"));
+    }
+
+    /// The action's install step with fake `curl`, `gh` and `cargo` serving a local "release"
+    /// (`RELEASE_DIR`): it downloads the runner's asset, checks the checksum, puts pzctl on PATH,
+    /// and builds from source when there is no asset.
+    #[test]
+    fn action_install_step_downloads_verifies_and_falls_back_to_cargo() {
+        if on_path("bash").is_none() || on_path("tar").is_none() || on_path("sha256sum").is_none() {
+            eprintln!("note: bash, tar or sha256sum missing: skipped");
+            return;
+        }
+        let script = step_script("action.yml", None, "Install pzctl");
+        let release = tempfile::tempdir().expect("a temporary directory");
+        let staging = release.path().join("staging");
+        std::fs::create_dir_all(&staging).expect("mkdir");
+        write_executable(&staging.join("pzctl"), "#!/bin/sh\necho \"pzctl 9.9.9\"\n");
+        let asset = "pzctl-x86_64-unknown-linux-gnu.tar.gz";
+        let status = std::process::Command::new("tar")
+            .arg("-czf")
+            .arg(release.path().join(asset))
+            .arg("-C")
+            .arg(&staging)
+            .arg("pzctl")
+            .status()
+            .expect("tar runs");
+        assert!(status.success());
+        let sum = std::process::Command::new("sha256sum")
+            .arg(asset)
+            .current_dir(release.path())
+            .output()
+            .expect("sha256sum runs");
+        let good_sum = String::from_utf8_lossy(&sum.stdout).into_owned();
+        // curl -fsSL --retry 3 -o FILE URL: copy the URL's last segment from RELEASE_DIR.
+        let fake_curl = "#!/bin/bash\n\
+            echo \"curl ${@: -1}\" >> \"$FAKE_LOG\"\n\
+            out=''; while [ $# -gt 1 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n\
+            cp \"$RELEASE_DIR/$(basename \"$1\")\" \"$out\" 2> /dev/null || exit 22\n";
+        let fake_gh = "#!/bin/bash\necho \"gh $*\" >> \"$FAKE_LOG\"\nexit 1\n";
+        let fake_cargo = "#!/bin/bash\n\
+            echo \"cargo $*\" >> \"$FAKE_LOG\"\n\
+            mkdir -p \"$RUNNER_TEMP/pzctl/bin\"\n\
+            printf '#!/bin/sh\\necho pzctl built\\n' > \"$RUNNER_TEMP/pzctl/bin/pzctl\"\n\
+            chmod +x \"$RUNNER_TEMP/pzctl/bin/pzctl\"\n";
+        let fakes = [("curl", fake_curl), ("gh", fake_gh), ("cargo", fake_cargo)];
+        let runner_temp = tempfile::tempdir().expect("a temporary directory");
+        let install = |version: &str, sha: &str, arch: &str| {
+            std::fs::write(release.path().join(format!("{asset}.sha256")), sha)
+                .expect("write the checksum");
+            let _ = std::fs::remove_dir_all(runner_temp.path().join("pzctl"));
+            let release_dir = release.path().to_string_lossy().into_owned();
+            let temp = runner_temp.path().to_string_lossy().into_owned();
+            let env = [
+                ("PZCTL_VERSION", version),
+                ("PZCTL_REPOSITORY", "acme/pzctl"),
+                ("PZCTL_ACTION_PATH", "/nowhere"),
+                ("GH_TOKEN", "token-not-used-by-the-fake"),
+                ("RUNNER_OS", "Linux"),
+                ("RUNNER_ARCH", arch),
+                ("RUNNER_TEMP", temp.as_str()),
+                ("RELEASE_DIR", release_dir.as_str()),
+            ];
+            run_step_with(&script, &env, &fakes)
+        };
+        let bin_dir = format!("{}/pzctl/bin\n", runner_temp.path().display());
+
+        let run = install("v1.2.3", &good_sum, "X64");
+        assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+        assert_eq!(run.output, "version=pzctl 9.9.9\n");
+        assert_eq!(run.github_path, bin_dir, "pzctl is on PATH for later steps");
+        assert!(
+            run.calls
+                .iter()
+                .any(|c| c.starts_with("gh release download v1.2.3"))
+        );
+        assert!(run.calls.contains(&format!(
+            "curl https://github.com/acme/pzctl/releases/download/v1.2.3/{asset}"
+        )));
+        assert!(
+            !run.calls.iter().any(|c| c.starts_with("cargo")),
+            "{:?}",
+            run.calls
+        );
+
+        let run = install("latest", &good_sum, "X64");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert!(
+            run.calls
+                .iter()
+                .any(|c| c.starts_with("gh release download --repo"))
+        );
+        assert!(run.calls.contains(&format!(
+            "curl https://github.com/acme/pzctl/releases/latest/download/{asset}"
+        )));
+
+        let bad = format!("{}  {asset}\n", "0".repeat(64));
+        let run = install("v1.2.3", &bad, "X64");
+        assert_eq!(run.code, Some(1), "a checksum mismatch fails");
+        assert!(
+            run.stdout.contains("::error::checksum mismatch"),
+            "{}",
+            run.stdout
+        );
+
+        // No aarch64 asset in this release: build from the tag.
+        let run = install("v1.2.3", &good_sum, "ARM64");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(run.output, "version=pzctl built\n");
+        let cargo: Vec<&String> = run
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("cargo"))
+            .collect();
+        assert_eq!(cargo.len(), 1, "{:?}", run.calls);
+        assert!(cargo[0].contains("--git https://github.com/acme/pzctl --tag v1.2.3 pzctl"));
     }
 }
