@@ -1353,4 +1353,60 @@ const context = {{
         assert_eq!(cargo.len(), 1, "{:?}", run.calls);
         assert!(cargo[0].contains("--git https://github.com/acme/pzctl --tag v1.2.3 pzctl"));
     }
+
+    /// Secrets reach scripts through `env:` only, every workflow declares its permissions
+    /// (nothing broader than needed), and two applies never overlap.
+    #[test]
+    fn workflows_keep_secrets_in_env_minimal_permissions_and_serial_applies() {
+        for (where_, script) in run_scripts() {
+            assert!(
+                !script.contains("secrets."),
+                "{where_}: a secret is expanded into the script text; pass it via env:"
+            );
+        }
+        let allowed = [
+            ("contents", "read"),
+            ("contents", "write"),
+            ("pull-requests", "write"),
+            ("pull-requests", "read"),
+            ("actions", "read"),
+        ];
+        for file in workflow_files() {
+            let text = std::fs::read_to_string(&file).expect("read a workflow");
+            let workflow: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+            let mut blocks = vec![("top level".to_owned(), &workflow["permissions"])];
+            for (job, body) in workflow["jobs"].as_object().expect("jobs") {
+                if !body["permissions"].is_null() {
+                    blocks.push((format!("job {job}"), &body["permissions"]));
+                }
+            }
+            assert!(
+                blocks[0].1.is_object(),
+                "{}: no top-level permissions block",
+                file.display()
+            );
+            for (where_, block) in blocks {
+                for (scope, level) in block.as_object().expect("a permissions mapping") {
+                    let level = level.as_str().unwrap_or_default();
+                    assert!(
+                        allowed.contains(&(scope.as_str(), level)),
+                        "{} {where_}: `{scope}: {level}` is broader than needed",
+                        file.display()
+                    );
+                    if level == "write" && scope == "contents" {
+                        assert!(
+                            file.ends_with("release.yml"),
+                            "{}: only the release writes contents",
+                            file.display()
+                        );
+                    }
+                }
+            }
+        }
+        let text = std::fs::read_to_string(root().join("examples/github/pzctl-apply.yml"))
+            .expect("read pzctl-apply.yml");
+        let apply: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        assert_eq!(apply["concurrency"]["group"], "pzctl-apply");
+        assert_eq!(apply["concurrency"]["cancel-in-progress"], false);
+    }
 }
