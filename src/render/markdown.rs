@@ -106,7 +106,7 @@ fn diff_lines(change: &Change) -> Vec<String> {
         Action::Create => {
             if let Some(after) = &change.after {
                 lines.extend(
-                    spec_lines(after)
+                    spec_lines(change.kind, after)
                         .into_iter()
                         .map(|line| format!("+ {line}")),
                 );
@@ -115,7 +115,7 @@ fn diff_lines(change: &Change) -> Vec<String> {
         Action::Delete => {
             if let Some(before) = &change.before {
                 lines.extend(
-                    spec_lines(before)
+                    spec_lines(change.kind, before)
                         .into_iter()
                         .map(|line| format!("- {line}")),
                 );

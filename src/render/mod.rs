@@ -14,7 +14,9 @@ pub use text::text;
 
 use serde_json::Value;
 
-use crate::plan::{Action, Change};
+use crate::export::yaml;
+use crate::model::Kind;
+use crate::plan::{Action, Change, manifest_view};
 
 /// The one-character symbol of an action (meaning never by color alone: the word follows).
 pub(crate) fn symbol(action: Action) -> char {
@@ -35,18 +37,39 @@ pub(crate) fn action_word(action: Action) -> &'static str {
 
 /// `kind name`, or the kind alone for project-level kinds.
 pub(crate) fn label(change: &Change) -> String {
-    use crate::model::Kind;
     match change.kind {
         Kind::StackLink | Kind::ExperienceOrder => change.kind.as_str().to_owned(),
         _ => format!("{} {}", change.kind.as_str(), change.name),
     }
 }
 
-/// A value on one line: JSON, with `(none)` for absent values.
+/// A field value of an update on one line: strings double-quoted (so ` -> ` never blurs where
+/// a value ends), lists and maps in YAML flow style, `(none)` for absent values.
 pub(crate) fn inline(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "(none)".to_owned(),
-        Some(value) => value.to_string(),
+        Some(Value::String(text)) => yaml::double_quoted(text),
+        Some(value) => flow(value),
+    }
+}
+
+/// A value in YAML flow style, strings quoted only when YAML needs it: `[a, "b, c"]`.
+fn flow(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::String(text) => yaml::scalar(text),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(flow).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(key, value)| format!("{}: {}", yaml::scalar(key), flow(value)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -79,31 +102,36 @@ pub(crate) fn line_diff(before: Option<&Value>, after: Option<&Value>) -> Vec<(c
         .collect()
 }
 
-/// A spec as indented `key: value` lines (YAML-like), for creates and deletes.
-pub(crate) fn spec_lines(value: &Value) -> Vec<String> {
+/// A spec of `kind` as its manifest view (see [`manifest_view`]) in indented YAML lines, as a
+/// user writes it: block maps and lists, lists of plain values in flow style (`[a, b]`), strings
+/// quoted only when YAML needs it. For creates, and for deletes in Markdown.
+pub(crate) fn spec_lines(kind: Kind, spec: &Value) -> Vec<String> {
+    let view = manifest_view(kind, spec);
     let mut out = Vec::new();
-    match value {
-        Value::Object(_) | Value::Array(_) => write_lines(value, 0, &mut out),
-        other => out.push(scalar(other)),
+    if is_inline(&view) {
+        out.push(flow(&view));
+    } else {
+        write_lines(&view, 0, &mut out);
     }
     out
 }
 
-fn scalar(value: &Value) -> String {
-    match value {
-        Value::Null => "(none)".to_owned(),
-        Value::String(text) if text.is_empty() => "\"\"".to_owned(),
-        Value::String(text) if text.contains('\n') => Value::String(text.clone()).to_string(),
-        Value::String(text) => text.clone(),
-        Value::Array(items) if items.is_empty() => "[]".to_owned(),
-        Value::Object(map) if map.is_empty() => "{}".to_owned(),
-        other => other.to_string(),
+/// A spec of `kind` as its manifest view, one line per top-level field with nested values in
+/// flow style: the compact form of what a delete removes.
+pub(crate) fn compact_lines(kind: Kind, spec: &Value) -> Vec<String> {
+    match manifest_view(kind, spec) {
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| format!("{}: {}", yaml::scalar(key), flow(value)))
+            .collect(),
+        other => vec![flow(&other)],
     }
 }
 
-fn is_scalar(value: &Value) -> bool {
+/// Written on the line of its key: scalars, and lists of scalars (in flow style).
+fn is_inline(value: &Value) -> bool {
     match value {
-        Value::Array(items) => items.is_empty(),
+        Value::Array(items) => items.iter().all(|item| !item.is_array() && !item.is_object()),
         Value::Object(map) => map.is_empty(),
         _ => true,
     }
@@ -114,8 +142,9 @@ fn write_lines(value: &Value, indent: usize, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, value) in map {
-                if is_scalar(value) {
-                    out.push(format!("{pad}{key}: {}", scalar(value)));
+                let key = yaml::scalar(key);
+                if is_inline(value) {
+                    out.push(format!("{pad}{key}: {}", flow(value)));
                 } else {
                     out.push(format!("{pad}{key}:"));
                     write_lines(value, indent + 2, out);
@@ -124,8 +153,8 @@ fn write_lines(value: &Value, indent: usize, out: &mut Vec<String>) {
         }
         Value::Array(items) => {
             for item in items {
-                if is_scalar(item) {
-                    out.push(format!("{pad}- {}", scalar(item)));
+                if is_inline(item) {
+                    out.push(format!("{pad}- {}", flow(item)));
                 } else {
                     let mut nested = Vec::new();
                     write_lines(item, indent + 2, &mut nested);
@@ -139,7 +168,7 @@ fn write_lines(value: &Value, indent: usize, out: &mut Vec<String>) {
                 }
             }
         }
-        other => out.push(format!("{pad}{}", scalar(other))),
+        other => out.push(format!("{pad}{}", flow(other))),
     }
 }
 
