@@ -57,7 +57,7 @@ pub(crate) fn inline(value: Option<&Value>) -> String {
 fn flow(value: &Value) -> String {
     match value {
         Value::Null => "null".to_owned(),
-        Value::String(text) => yaml::scalar(text),
+        Value::String(text) => string(text, Context::Flow),
         Value::Array(items) => {
             let items: Vec<String> = items.iter().map(flow).collect();
             format!("[{}]", items.join(", "))
@@ -65,12 +65,59 @@ fn flow(value: &Value) -> String {
         Value::Object(map) => {
             let entries: Vec<String> = map
                 .iter()
-                .map(|(key, value)| format!("{}: {}", yaml::scalar(key), flow(value)))
+                .map(|(key, value)| format!("{}: {}", string(key, Context::Flow), flow(value)))
                 .collect();
             format!("{{{}}}", entries.join(", "))
         }
         other => other.to_string(),
     }
+}
+
+/// Where a scalar is written: flow collections also reserve `,[]{}`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    Block,
+    Flow,
+}
+
+/// A string as a YAML scalar that reads back as that same string: plain when YAML would read
+/// it so, else double-quoted.
+fn string(text: &str, context: Context) -> String {
+    if is_plain(text, context) {
+        text.to_owned()
+    } else {
+        yaml::double_quoted(text)
+    }
+}
+
+/// Words YAML 1.1 or 1.2 reads as booleans, null or special floats, and the merge key.
+const RESERVED: &[&str] = &[
+    "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", "<<",
+];
+
+fn is_plain(text: &str, context: Context) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    // Indicators, and what could read as a number, date or special float (`+1`, `.5`, `.inf`).
+    if "-?:,[]{}#&*!|>'\"%@`+.".contains(first) || first.is_ascii_digit() {
+        return false;
+    }
+    if text.ends_with(':') || text.contains(": ") || text.contains(" #") {
+        return false;
+    }
+    if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+        return false;
+    }
+    if RESERVED.iter().any(|word| text.eq_ignore_ascii_case(word)) {
+        return false;
+    }
+    text.chars().all(|ch| {
+        let code = u32::from(ch);
+        !(ch.is_control()
+            || matches!(code, 0x2028 | 0x2029 | 0xFEFF)
+            || (context == Context::Flow && ",[]{}".contains(ch)))
+    })
 }
 
 /// Whether a field is long text that reads better as a line diff.
@@ -108,8 +155,10 @@ pub(crate) fn line_diff(before: Option<&Value>, after: Option<&Value>) -> Vec<(c
 pub(crate) fn spec_lines(kind: Kind, spec: &Value) -> Vec<String> {
     let view = manifest_view(kind, spec);
     let mut out = Vec::new();
-    if is_inline(&view) {
-        out.push(flow(&view));
+    if view.as_object().is_some_and(serde_json::Map::is_empty) {
+        // Nothing a manifest would need to write (e.g. an event without description).
+    } else if is_inline(&view) {
+        out.push(block(&view));
     } else {
         write_lines(&view, 0, &mut out);
     }
@@ -122,7 +171,7 @@ pub(crate) fn compact_lines(kind: Kind, spec: &Value) -> Vec<String> {
     match manifest_view(kind, spec) {
         Value::Object(map) => map
             .iter()
-            .map(|(key, value)| format!("{}: {}", yaml::scalar(key), flow(value)))
+            .map(|(key, value)| format!("{}: {}", string(key, Context::Block), block(value)))
             .collect(),
         other => vec![flow(&other)],
     }
@@ -142,9 +191,9 @@ fn write_lines(value: &Value, indent: usize, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, value) in map {
-                let key = yaml::scalar(key);
+                let key = string(key, Context::Block);
                 if is_inline(value) {
-                    out.push(format!("{pad}{key}: {}", flow(value)));
+                    out.push(format!("{pad}{key}: {}", block(value)));
                 } else {
                     out.push(format!("{pad}{key}:"));
                     write_lines(value, indent + 2, out);
@@ -154,7 +203,7 @@ fn write_lines(value: &Value, indent: usize, out: &mut Vec<String>) {
         Value::Array(items) => {
             for item in items {
                 if is_inline(item) {
-                    out.push(format!("{pad}- {}", flow(item)));
+                    out.push(format!("{pad}- {}", block(item)));
                 } else {
                     let mut nested = Vec::new();
                     write_lines(item, indent + 2, &mut nested);
@@ -168,7 +217,15 @@ fn write_lines(value: &Value, indent: usize, out: &mut Vec<String>) {
                 }
             }
         }
-        other => out.push(format!("{pad}{}", flow(other))),
+        other => out.push(format!("{pad}{}", block(other))),
+    }
+}
+
+/// An inline value in block context: a string may hold `,[]{}` unquoted there.
+fn block(value: &Value) -> String {
+    match value {
+        Value::String(text) => string(text, Context::Block),
+        other => flow(other),
     }
 }
 
@@ -196,4 +253,83 @@ pub(crate) fn by_project(changes: &[Change]) -> Vec<(&str, Vec<&Change>)> {
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Context, compact_lines, inline, is_plain, spec_lines};
+    use crate::model::Kind;
+
+    #[test]
+    fn strings_are_quoted_only_when_yaml_needs_it() {
+        for plain in [
+            "gold",
+            "Welcome to the project!",
+            "Tier (bronze, silver, gold)",
+            "env:production",
+            "a-b_c.d/e@f",
+        ] {
+            assert!(is_plain(plain, Context::Block), "{plain}");
+        }
+        for quoted in [
+            "", "18", "1.5", "+1", ".inf", "-x", "true", "No", "null", "~", "a: b", "a #b", "end:",
+            " lead", "trail ", "two\nlines", "*ref", "!tag", "'q'", "\"q\"", "[x]", "{x}",
+            "#c", "%d", "@a", "`b`",
+        ] {
+            assert!(!is_plain(quoted, Context::Block), "{quoted:?}");
+        }
+        assert!(!is_plain("a, b", Context::Flow));
+        assert!(!is_plain("a]", Context::Flow));
+    }
+
+    #[test]
+    fn creates_read_as_manifests() {
+        let spec = json!({
+            "kind": "SEGMENTED", "description": "Hero, for all", "tags": ["env:prod", "a, b"],
+            "status": "active",
+            "variants": [{"segmented": {"name": "Gold", "audiences": ["gold"], "combination": "OR"}}],
+            "targeting": null, "metrics": []
+        });
+        assert_eq!(
+            spec_lines(Kind::Experience, &spec),
+            vec![
+                "type: segmented",
+                "description: Hero, for all",
+                "tags: [env:prod, \"a, b\"]",
+                "status: active",
+                "variants:",
+                "  - name: Gold",
+                "    audiences: [gold]",
+                "    match: any",
+            ]
+        );
+        assert!(spec_lines(Kind::Event, &json!({"key": "buy", "description": ""})).is_empty());
+    }
+
+    #[test]
+    fn deletes_are_one_line_per_field() {
+        let spec = json!({"description": "Old", "rules": {"combination": "OR", "rules": [
+            {"condition": {"attribute": {"custom": "age"}, "condition": "NUMBER_GREATER_THAN", "value": 18, "negate": false}}
+        ]}});
+        assert_eq!(
+            compact_lines(Kind::Audience, &spec),
+            vec![
+                "description: Old",
+                "rules: {any: [{attribute: age, condition: NUMBER_GREATER_THAN, value: 18}]}",
+            ]
+        );
+    }
+
+    #[test]
+    fn update_values_quote_top_level_strings_only() {
+        assert_eq!(inline(Some(&json!("member"))), "\"member\"");
+        assert_eq!(inline(Some(&json!(["a", "b c", "1"]))), "[a, b c, \"1\"]");
+        assert_eq!(inline(None), "(none)");
+        assert_eq!(
+            inline(Some(&json!({"audiences": ["gold"], "match": "all"}))),
+            "{audiences: [gold], match: all}"
+        );
+    }
 }
