@@ -1052,11 +1052,10 @@ mod tests {
         let before = manifest_view(Kind::Audience, &audience("MOBILE", false));
         let after = manifest_view(Kind::Audience, &audience("TABLET", true));
         let fields = field_changes(Kind::Audience, &before, &after);
-        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> =
-            fields
-                .into_iter()
-                .map(|field| (field.path, field.before, field.after))
-                .collect();
+        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
+            .into_iter()
+            .map(|field| (field.path, field.before, field.after))
+            .collect();
         assert_eq!(
             described,
             vec![
@@ -1089,15 +1088,18 @@ mod tests {
                         "variants": [], "targeting": null, "metrics": []}),
             ),
         );
-        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> =
-            fields
-                .into_iter()
-                .map(|field| (field.path, field.before, field.after))
-                .collect();
+        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
+            .into_iter()
+            .map(|field| (field.path, field.before, field.after))
+            .collect();
         assert_eq!(
             described,
             vec![
-                ("description".to_owned(), Some(json!("")), Some(json!("Hero"))),
+                (
+                    "description".to_owned(),
+                    Some(json!("")),
+                    Some(json!("Hero"))
+                ),
                 ("tags".to_owned(), Some(json!([])), Some(json!(["a"]))),
             ]
         );

@@ -180,7 +180,9 @@ pub(crate) fn compact_lines(kind: Kind, spec: &Value) -> Vec<String> {
 /// Written on the line of its key: scalars, and lists of scalars (in flow style).
 fn is_inline(value: &Value) -> bool {
     match value {
-        Value::Array(items) => items.iter().all(|item| !item.is_array() && !item.is_object()),
+        Value::Array(items) => items
+            .iter()
+            .all(|item| !item.is_array() && !item.is_object()),
         Value::Object(map) => map.is_empty(),
         _ => true,
     }
@@ -274,9 +276,32 @@ mod tests {
             assert!(is_plain(plain, Context::Block), "{plain}");
         }
         for quoted in [
-            "", "18", "1.5", "+1", ".inf", "-x", "true", "No", "null", "~", "a: b", "a #b", "end:",
-            " lead", "trail ", "two\nlines", "*ref", "!tag", "'q'", "\"q\"", "[x]", "{x}",
-            "#c", "%d", "@a", "`b`",
+            "",
+            "18",
+            "1.5",
+            "+1",
+            ".inf",
+            "-x",
+            "true",
+            "No",
+            "null",
+            "~",
+            "a: b",
+            "a #b",
+            "end:",
+            " lead",
+            "trail ",
+            "two\nlines",
+            "*ref",
+            "!tag",
+            "'q'",
+            "\"q\"",
+            "[x]",
+            "{x}",
+            "#c",
+            "%d",
+            "@a",
+            "`b`",
         ] {
             assert!(!is_plain(quoted, Context::Block), "{quoted:?}");
         }
