@@ -147,6 +147,10 @@ fn details(change: &Change) -> String {
         action_word(change.action)
     );
     let lines = diff_lines(change);
+    if lines.is_empty() {
+        // The manifest view is empty (an event or a project without description).
+        return format!("{head}No fields besides its name.\n\n</details>\n\n");
+    }
     let longest_run = lines
         .iter()
         .map(|line| longest_backtick_run(line))
