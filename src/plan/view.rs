@@ -15,11 +15,9 @@ use serde_json::{Map, Value};
 
 use crate::model::{
     AttributeRef, AttributeSpec, AudienceSpec, Combination, EventSpec, ExperienceSpec,
-    ExperienceStatus, ExperienceType, MemberSpec, ProjectRole, ProjectSpec, RuleGroup, RuleNode,
-    StackLinkSpec, TargetingSpec, VariantSpec,
+    ExperienceStatus, ExperienceType, Kind, MemberSpec, ProjectRole, ProjectSpec, RuleGroup,
+    RuleNode, StackLinkSpec, TargetingSpec, VariantSpec,
 };
-
-use crate::model::Kind;
 
 /// The manifest `spec:` of a `model::*Spec` value of `kind`, with defaulted and empty fields
 /// left out. An `experience_order` (a list of names) becomes `{"experienceOrder": [...]}`.
