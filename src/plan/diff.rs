@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::view::{default_of, manifest_view};
 use super::{Action, Change, FieldChange, PlanConfig, Requirement};
 use crate::convert::{self, Names};
 use crate::diagnostic::{Code, Diagnostic};
@@ -108,7 +109,11 @@ impl Builder<'_> {
         after: Option<Value>,
     ) -> &mut Planned {
         let fields = match (&before, &after, action) {
-            (Some(before), Some(after), Action::Update) => field_changes(before, after),
+            (Some(before), Some(after), Action::Update) => field_changes(
+                kind,
+                &manifest_view(kind, before),
+                &manifest_view(kind, after),
+            ),
             _ => Vec::new(),
         };
         self.planned.push(Planned {
@@ -792,20 +797,14 @@ fn diff_order(
         return;
     }
     let project = builder.project.to_owned();
-    let before = Value::from(live_order);
-    let after = Value::from(wanted);
-    let planned = builder.push(
+    // The field diff reads `experienceOrder: [...] -> [...]` (see `view`).
+    builder.push(
         Kind::ExperienceOrder,
         Action::Update,
         &project,
-        Some(before.clone()),
-        Some(after.clone()),
+        Some(Value::from(live_order)),
+        Some(Value::from(wanted)),
     );
-    planned.change.fields = vec![FieldChange {
-        path: "order".to_owned(),
-        before: Some(before),
-        after: Some(after),
-    }];
 }
 
 /// Custom attributes an audience's rules read.
@@ -915,17 +914,21 @@ fn type_name(kind: wire::ExperienceType) -> &'static str {
     }
 }
 
-/// The leaf differences between two spec values, as dotted paths.
+/// The leaf differences between two manifest views of `kind`, as dotted paths with `[index]`
+/// for list items (`rules.all[0].value`, `variants[1].traffic`). A field one side leaves out
+/// reads as its default when it has one (see [`default_of`]), else as absent.
 #[must_use]
-pub(crate) fn field_changes(before: &Value, after: &Value) -> Vec<FieldChange> {
+pub(crate) fn field_changes(kind: Kind, before: &Value, after: &Value) -> Vec<FieldChange> {
     let mut out = Vec::new();
-    walk_fields(String::new(), Some(before), Some(after), 0, &mut out);
+    walk_fields(kind, String::new(), Some(before), Some(after), 0, &mut out);
     out
 }
 
-const MAX_FIELD_DEPTH: usize = 6;
+/// Deeper differences are reported as a whole subtree.
+const MAX_FIELD_DEPTH: usize = 8;
 
 fn walk_fields(
+    kind: Kind,
     path: String,
     before: Option<&Value>,
     after: Option<&Value>,
@@ -954,7 +957,15 @@ fn walk_fields(
                 } else {
                     format!("{path}.{key}")
                 };
-                walk_fields(child, left.get(key), right.get(key), depth + 1, out);
+                let default = default_of(kind, key);
+                walk_fields(
+                    kind,
+                    child,
+                    left.get(key).or(default.as_ref()),
+                    right.get(key).or(default.as_ref()),
+                    depth + 1,
+                    out,
+                );
             }
         }
         (Some(Value::Array(left)), Some(Value::Array(right)))
@@ -965,6 +976,7 @@ fn walk_fields(
         {
             for (index, (left, right)) in left.iter().zip(right).enumerate() {
                 walk_fields(
+                    kind,
                     format!("{path}[{index}]"),
                     Some(left),
                     Some(right),
@@ -986,18 +998,110 @@ mod tests {
     use serde_json::json;
 
     use super::field_changes;
+    use crate::model::Kind;
+    use crate::plan::manifest_view;
+
+    fn paths(kind: Kind, before: &serde_json::Value, after: &serde_json::Value) -> Vec<String> {
+        field_changes(
+            kind,
+            &manifest_view(kind, before),
+            &manifest_view(kind, after),
+        )
+        .into_iter()
+        .map(|field| field.path)
+        .collect()
+    }
 
     #[test]
-    fn field_changes_are_leaf_paths() {
-        let before = json!({"description": "a", "tags": ["x"], "variants": [{"ab_test": {"name": "A", "traffic": 50}}]});
-        let after = json!({"description": "b", "tags": ["x", "y"], "variants": [{"ab_test": {"name": "A", "traffic": 60}}]});
-        let paths: Vec<String> = field_changes(&before, &after)
+    fn field_changes_are_leaf_paths_in_manifest_terms() {
+        let experience = |description: &str, tags: &[&str], traffic: u32| {
+            json!({
+                "kind": "AB_TEST", "description": description, "tags": tags, "status": "draft",
+                "variants": [
+                    {"ab_test": {"name": "A", "traffic": traffic}},
+                    {"ab_test": {"name": "B", "traffic": 100 - traffic}}
+                ],
+                "targeting": null, "metrics": []
+            })
+        };
+        assert_eq!(
+            paths(
+                Kind::Experience,
+                &experience("a", &["x"], 50),
+                &experience("b", &["x", "y"], 60)
+            ),
+            vec![
+                "description",
+                "tags",
+                "variants[0].traffic",
+                "variants[1].traffic"
+            ]
+        );
+    }
+
+    #[test]
+    fn rule_paths_follow_all_and_any() {
+        let audience = |value: &str, negate: bool| {
+            json!({"description": "", "rules": {"combination": "AND", "rules": [
+                {"condition": {"attribute": {"custom": "tier"}, "condition": "STRING_EQUALS", "value": "gold", "negate": false}},
+                {"group": {"combination": "OR", "rules": [
+                    {"condition": {"attribute": {"preset": "DEVICE_TYPE"}, "condition": "STRING_EQUALS", "value": value, "negate": negate}}
+                ]}}
+            ]}})
+        };
+        let before = manifest_view(Kind::Audience, &audience("MOBILE", false));
+        let after = manifest_view(Kind::Audience, &audience("TABLET", true));
+        let fields = field_changes(Kind::Audience, &before, &after);
+        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
             .into_iter()
-            .map(|field| field.path)
+            .map(|field| (field.path, field.before, field.after))
             .collect();
         assert_eq!(
-            paths,
-            vec!["description", "tags", "variants[0].ab_test.traffic"]
+            described,
+            vec![
+                (
+                    "rules.all[1].any[0].value".to_owned(),
+                    Some(json!("MOBILE")),
+                    Some(json!("TABLET"))
+                ),
+                (
+                    "rules.all[1].any[0].negate".to_owned(),
+                    Some(json!(false)),
+                    Some(json!(true))
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn omitted_fields_read_as_their_default() {
+        let fields = field_changes(
+            Kind::Experience,
+            &manifest_view(
+                Kind::Experience,
+                &json!({"kind": "SEGMENTED", "description": "", "tags": [], "status": "draft",
+                        "variants": [], "targeting": null, "metrics": []}),
+            ),
+            &manifest_view(
+                Kind::Experience,
+                &json!({"kind": "SEGMENTED", "description": "Hero", "tags": ["a"], "status": "draft",
+                        "variants": [], "targeting": null, "metrics": []}),
+            ),
+        );
+        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
+            .into_iter()
+            .map(|field| (field.path, field.before, field.after))
+            .collect();
+        assert_eq!(
+            described,
+            vec![
+                (
+                    "description".to_owned(),
+                    Some(json!("")),
+                    Some(json!("Hero"))
+                ),
+                ("tags".to_owned(), Some(json!([])), Some(json!(["a"]))),
+            ]
         );
     }
 
@@ -1005,15 +1109,15 @@ mod tests {
     fn arrays_of_different_length_change_as_a_whole() {
         let before = json!({"variants": [{"a": 1}]});
         let after = json!({"variants": [{"a": 1}, {"a": 2}]});
-        let fields = field_changes(&before, &after);
+        let fields = field_changes(Kind::Experience, &before, &after);
         assert_eq!(fields.len(), 1);
         assert_eq!(fields[0].path, "variants");
         assert_eq!(fields[0].after, Some(json!([{"a": 1}, {"a": 2}])));
     }
 
     #[test]
-    fn added_and_removed_keys_are_reported() {
-        let fields = field_changes(&json!({"a": 1}), &json!({"b": 2}));
+    fn added_and_removed_keys_without_default_are_absent() {
+        let fields = field_changes(Kind::Experience, &json!({"a": 1}), &json!({"b": 2}));
         let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
             .into_iter()
             .map(|field| (field.path, field.before, field.after))

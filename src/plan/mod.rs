@@ -16,8 +16,10 @@ mod diff;
 mod fingerprint;
 mod order;
 mod permissions;
+mod view;
 
 pub use fingerprint::object_digest;
+pub use view::manifest_view;
 
 /// The version of the plan file format (`docs/plan-format.md`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -84,7 +86,8 @@ pub struct Change {
     pub before: Option<Value>,
     /// The desired spec (`None` for deletes), in the `model::*Spec` shape for the kind.
     pub after: Option<Value>,
-    /// Field-level differences of an update (empty for creates and deletes).
+    /// Field-level differences of an update (empty for creates and deletes), in manifest terms:
+    /// the difference of the [`manifest_view`]s of `before` and `after`.
     pub fields: Vec<FieldChange>,
     pub requires: Requirement,
     /// Addresses of earlier changes that must succeed first.
@@ -97,7 +100,8 @@ pub struct Change {
 /// One field of an update.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
-    /// A dotted path into the spec, e.g. `description` or `variants[1].traffic`.
+    /// A dotted path into the manifest `spec:` (see [`manifest_view`]), e.g. `description`,
+    /// `rules.all[0].value` or `variants[1].traffic`; list items by index.
     pub path: String,
     pub before: Option<Value>,
     pub after: Option<Value>,

@@ -106,7 +106,7 @@ fn diff_lines(change: &Change) -> Vec<String> {
         Action::Create => {
             if let Some(after) = &change.after {
                 lines.extend(
-                    spec_lines(after)
+                    spec_lines(change.kind, after)
                         .into_iter()
                         .map(|line| format!("+ {line}")),
                 );
@@ -115,7 +115,7 @@ fn diff_lines(change: &Change) -> Vec<String> {
         Action::Delete => {
             if let Some(before) = &change.before {
                 lines.extend(
-                    spec_lines(before)
+                    spec_lines(change.kind, before)
                         .into_iter()
                         .map(|line| format!("- {line}")),
                 );
@@ -147,6 +147,10 @@ fn details(change: &Change) -> String {
         action_word(change.action)
     );
     let lines = diff_lines(change);
+    if lines.is_empty() {
+        // The manifest view is empty (an event or a project without description).
+        return format!("{head}No fields besides its name.\n\n</details>\n\n");
+    }
     let longest_run = lines
         .iter()
         .map(|line| longest_backtick_run(line))

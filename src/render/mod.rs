@@ -14,7 +14,9 @@ pub use text::text;
 
 use serde_json::Value;
 
-use crate::plan::{Action, Change};
+use crate::export::yaml;
+use crate::model::Kind;
+use crate::plan::{Action, Change, manifest_view};
 
 /// The one-character symbol of an action (meaning never by color alone: the word follows).
 pub(crate) fn symbol(action: Action) -> char {
@@ -35,19 +37,87 @@ pub(crate) fn action_word(action: Action) -> &'static str {
 
 /// `kind name`, or the kind alone for project-level kinds.
 pub(crate) fn label(change: &Change) -> String {
-    use crate::model::Kind;
     match change.kind {
         Kind::StackLink | Kind::ExperienceOrder => change.kind.as_str().to_owned(),
         _ => format!("{} {}", change.kind.as_str(), change.name),
     }
 }
 
-/// A value on one line: JSON, with `(none)` for absent values.
+/// A field value of an update on one line: strings double-quoted (so ` -> ` never blurs where
+/// a value ends), lists and maps in YAML flow style, `(none)` for absent values.
 pub(crate) fn inline(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "(none)".to_owned(),
-        Some(value) => value.to_string(),
+        Some(Value::String(text)) => yaml::double_quoted(text),
+        Some(value) => flow(value),
     }
+}
+
+/// A value in YAML flow style, strings quoted only when YAML needs it: `[a, "b, c"]`.
+fn flow(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::String(text) => string(text, Context::Flow),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(flow).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(key, value)| format!("{}: {}", string(key, Context::Flow), flow(value)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Where a scalar is written: flow collections also reserve `,[]{}`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    Block,
+    Flow,
+}
+
+/// A string as a YAML scalar that reads back as that same string: plain when YAML would read
+/// it so, else double-quoted.
+fn string(text: &str, context: Context) -> String {
+    if is_plain(text, context) {
+        text.to_owned()
+    } else {
+        yaml::double_quoted(text)
+    }
+}
+
+/// Words YAML 1.1 or 1.2 reads as booleans, null or special floats, and the merge key.
+const RESERVED: &[&str] = &[
+    "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", "<<",
+];
+
+fn is_plain(text: &str, context: Context) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    // Indicators, and what could read as a number, date or special float (`+1`, `.5`, `.inf`).
+    if "-?:,[]{}#&*!|>'\"%@`+.".contains(first) || first.is_ascii_digit() {
+        return false;
+    }
+    if text.ends_with(':') || text.contains(": ") || text.contains(" #") {
+        return false;
+    }
+    if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+        return false;
+    }
+    if RESERVED.iter().any(|word| text.eq_ignore_ascii_case(word)) {
+        return false;
+    }
+    text.chars().all(|ch| {
+        let code = u32::from(ch);
+        !(ch.is_control()
+            || matches!(code, 0x2028 | 0x2029 | 0xFEFF)
+            || (context == Context::Flow && ",[]{}".contains(ch)))
+    })
 }
 
 /// Whether a field is long text that reads better as a line diff.
@@ -79,31 +149,40 @@ pub(crate) fn line_diff(before: Option<&Value>, after: Option<&Value>) -> Vec<(c
         .collect()
 }
 
-/// A spec as indented `key: value` lines (YAML-like), for creates and deletes.
-pub(crate) fn spec_lines(value: &Value) -> Vec<String> {
+/// A spec of `kind` as its manifest view (see [`manifest_view`]) in indented YAML lines, as a
+/// user writes it: block maps and lists, lists of plain values in flow style (`[a, b]`), strings
+/// quoted only when YAML needs it. For creates, and for deletes in Markdown.
+pub(crate) fn spec_lines(kind: Kind, spec: &Value) -> Vec<String> {
+    let view = manifest_view(kind, spec);
     let mut out = Vec::new();
-    match value {
-        Value::Object(_) | Value::Array(_) => write_lines(value, 0, &mut out),
-        other => out.push(scalar(other)),
+    if view.as_object().is_some_and(serde_json::Map::is_empty) {
+        // Nothing a manifest would need to write (e.g. an event without description).
+    } else if is_inline(&view) {
+        out.push(block(&view));
+    } else {
+        write_lines(&view, 0, &mut out);
     }
     out
 }
 
-fn scalar(value: &Value) -> String {
-    match value {
-        Value::Null => "(none)".to_owned(),
-        Value::String(text) if text.is_empty() => "\"\"".to_owned(),
-        Value::String(text) if text.contains('\n') => Value::String(text.clone()).to_string(),
-        Value::String(text) => text.clone(),
-        Value::Array(items) if items.is_empty() => "[]".to_owned(),
-        Value::Object(map) if map.is_empty() => "{}".to_owned(),
-        other => other.to_string(),
+/// A spec of `kind` as its manifest view, one line per top-level field with nested values in
+/// flow style: the compact form of what a delete removes.
+pub(crate) fn compact_lines(kind: Kind, spec: &Value) -> Vec<String> {
+    match manifest_view(kind, spec) {
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| format!("{}: {}", string(key, Context::Block), block(value)))
+            .collect(),
+        other => vec![flow(&other)],
     }
 }
 
-fn is_scalar(value: &Value) -> bool {
+/// Written on the line of its key: scalars, and lists of scalars (in flow style).
+fn is_inline(value: &Value) -> bool {
     match value {
-        Value::Array(items) => items.is_empty(),
+        Value::Array(items) => items
+            .iter()
+            .all(|item| !item.is_array() && !item.is_object()),
         Value::Object(map) => map.is_empty(),
         _ => true,
     }
@@ -114,8 +193,9 @@ fn write_lines(value: &Value, indent: usize, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, value) in map {
-                if is_scalar(value) {
-                    out.push(format!("{pad}{key}: {}", scalar(value)));
+                let key = string(key, Context::Block);
+                if is_inline(value) {
+                    out.push(format!("{pad}{key}: {}", block(value)));
                 } else {
                     out.push(format!("{pad}{key}:"));
                     write_lines(value, indent + 2, out);
@@ -124,8 +204,8 @@ fn write_lines(value: &Value, indent: usize, out: &mut Vec<String>) {
         }
         Value::Array(items) => {
             for item in items {
-                if is_scalar(item) {
-                    out.push(format!("{pad}- {}", scalar(item)));
+                if is_inline(item) {
+                    out.push(format!("{pad}- {}", block(item)));
                 } else {
                     let mut nested = Vec::new();
                     write_lines(item, indent + 2, &mut nested);
@@ -139,7 +219,15 @@ fn write_lines(value: &Value, indent: usize, out: &mut Vec<String>) {
                 }
             }
         }
-        other => out.push(format!("{pad}{}", scalar(other))),
+        other => out.push(format!("{pad}{}", block(other))),
+    }
+}
+
+/// An inline value in block context: a string may hold `,[]{}` unquoted there.
+fn block(value: &Value) -> String {
+    match value {
+        Value::String(text) => string(text, Context::Block),
+        other => flow(other),
     }
 }
 
@@ -167,4 +255,106 @@ pub(crate) fn by_project(changes: &[Change]) -> Vec<(&str, Vec<&Change>)> {
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Context, compact_lines, inline, is_plain, spec_lines};
+    use crate::model::Kind;
+
+    #[test]
+    fn strings_are_quoted_only_when_yaml_needs_it() {
+        for plain in [
+            "gold",
+            "Welcome to the project!",
+            "Tier (bronze, silver, gold)",
+            "env:production",
+            "a-b_c.d/e@f",
+        ] {
+            assert!(is_plain(plain, Context::Block), "{plain}");
+        }
+        for quoted in [
+            "",
+            "18",
+            "1.5",
+            "+1",
+            ".inf",
+            "-x",
+            "true",
+            "No",
+            "null",
+            "~",
+            "a: b",
+            "a #b",
+            "end:",
+            " lead",
+            "trail ",
+            "two\nlines",
+            "*ref",
+            "!tag",
+            "'q'",
+            "\"q\"",
+            "[x]",
+            "{x}",
+            "#c",
+            "%d",
+            "@a",
+            "`b`",
+        ] {
+            assert!(!is_plain(quoted, Context::Block), "{quoted:?}");
+        }
+        assert!(!is_plain("a, b", Context::Flow));
+        assert!(!is_plain("a]", Context::Flow));
+    }
+
+    #[test]
+    fn creates_read_as_manifests() {
+        let spec = json!({
+            "kind": "SEGMENTED", "description": "Hero, for all", "tags": ["env:prod", "a, b"],
+            "status": "active",
+            "variants": [{"segmented": {"name": "Gold", "audiences": ["gold"], "combination": "OR"}}],
+            "targeting": null, "metrics": []
+        });
+        assert_eq!(
+            spec_lines(Kind::Experience, &spec),
+            vec![
+                "type: segmented",
+                "description: Hero, for all",
+                "tags: [env:prod, \"a, b\"]",
+                "status: active",
+                "variants:",
+                "  - name: Gold",
+                "    audiences: [gold]",
+                "    match: any",
+            ]
+        );
+        assert!(spec_lines(Kind::Event, &json!({"key": "buy", "description": ""})).is_empty());
+    }
+
+    #[test]
+    fn deletes_are_one_line_per_field() {
+        let spec = json!({"description": "Old", "rules": {"combination": "OR", "rules": [
+            {"condition": {"attribute": {"custom": "age"}, "condition": "NUMBER_GREATER_THAN", "value": 18, "negate": false}}
+        ]}});
+        assert_eq!(
+            compact_lines(Kind::Audience, &spec),
+            vec![
+                "description: Old",
+                "rules: {any: [{attribute: age, condition: NUMBER_GREATER_THAN, value: 18}]}",
+            ]
+        );
+    }
+
+    #[test]
+    fn update_values_quote_top_level_strings_only() {
+        assert_eq!(inline(Some(&json!("member"))), "\"member\"");
+        assert_eq!(inline(Some(&json!(["a", "b c", "1"]))), "[a, b c, \"1\"]");
+        assert_eq!(inline(None), "(none)");
+        assert_eq!(
+            inline(Some(&json!({"audiences": ["gold"], "match": "all"}))),
+            "{audiences: [gold], match: all}"
+        );
+    }
 }

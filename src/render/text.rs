@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    NO_CHANGES, action_word, by_project, closing, inline, is_long_text, label, line_diff,
-    spec_lines, symbol,
+    NO_CHANGES, action_word, by_project, closing, compact_lines, inline, is_long_text, label,
+    line_diff, spec_lines, symbol,
 };
 use crate::plan::{Action, Change, Plan};
 
@@ -86,7 +86,7 @@ fn write_change(out: &mut String, change: &Change, paint: &Paint) {
     match change.action {
         Action::Create => {
             if let Some(after) = &change.after {
-                for line in spec_lines(after) {
+                for line in spec_lines(change.kind, after) {
                     let _ = writeln!(out, "      {line}");
                 }
             }
@@ -114,6 +114,12 @@ fn write_change(out: &mut String, change: &Change, paint: &Paint) {
                 }
             }
         }
-        Action::Delete => {}
+        Action::Delete => {
+            if let Some(before) = &change.before {
+                for line in compact_lines(change.kind, before) {
+                    let _ = writeln!(out, "      {}", paint.sign('-', &format!("- {line}")));
+                }
+            }
+        }
     }
 }
