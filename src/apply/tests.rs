@@ -574,14 +574,18 @@ async fn a_failure_skips_its_dependents_and_everything_not_started() {
             blocked_by: "project/shop/attribute/tier".to_owned()
         }
     );
-    // With one at a time the event had not started: it is stopped, not blocked.
-    assert_eq!(
-        outcome("project/shop/event/buy"),
-        Outcome::Skipped {
-            blocked_by: "stopped after failure of project/shop/attribute/tier".to_owned()
-        }
-    );
-    assert_eq!((report.applied, report.failed, report.skipped), (2, 1, 4));
+    // With one at a time the event had not started: it is stopped, not blocked. Neither had
+    // the stack link: after the project, the attribute heads the longest chain and goes first.
+    for address in ["project/shop/event/buy", "project/shop/stack_link"] {
+        assert_eq!(
+            outcome(address),
+            Outcome::Skipped {
+                blocked_by: "stopped after failure of project/shop/attribute/tier".to_owned()
+            },
+            "{address}"
+        );
+    }
+    assert_eq!((report.applied, report.failed, report.skipped), (1, 1, 5));
     assert!(!report.is_success());
 }
 
@@ -1007,4 +1011,25 @@ async fn a_failed_experience_create_holds_back_the_later_ones() {
             }
         );
     }
+}
+
+#[test]
+fn ready_changes_start_by_the_longest_chain_of_requests_behind_them() {
+    let plan = full_plan(ExperienceStatus::Active);
+    let graph = super::Graph::new(&plan.changes);
+    let rank = |address: &str| {
+        let index = plan
+            .changes
+            .iter()
+            .position(|change| change.address == address)
+            .unwrap();
+        graph.rank[index]
+    };
+    // attribute (1) -> audience (1) -> active experience (POST, draft PUT, ACTIVE PUT: 3)
+    // -> order (GET + PUT: 2); the project comes before all of it.
+    assert_eq!(rank("project/shop/attribute/tier"), 7);
+    assert_eq!(rank("project/shop"), 8);
+    assert_eq!(rank("project/shop/experience_order"), 2);
+    assert_eq!(rank("project/shop/stack_link"), 1);
+    assert_eq!(rank("project/shop/event/buy"), 1);
 }

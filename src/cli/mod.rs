@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use target::Target;
+pub use target::{Target, parse_rate_limit, select_with};
 
 /// Manage Contentstack Personalize the GitOps way.
 #[derive(Debug, Parser)]
@@ -41,6 +41,12 @@ pub struct GlobalArgs {
     /// Directory of the embedded local organization.
     #[arg(long, global = true, env = "PZCTL_STATE_DIR", default_value = ".pzctl")]
     pub state_dir: PathBuf,
+    /// Client pacing of HTTP targets, in requests per second [env: PZCTL_RATE_LIMIT]
+    /// [default: 10, the hosted API's per-organization limit]. `0` or `unlimited` turns client
+    /// pacing off (warned about on the hosted API). For `pzctl emulator`, `--rate-limit` is
+    /// instead the emulator's own server-side limit.
+    #[arg(long, global = true, value_name = "RPS", value_parser = target::parse_rate_limit)]
+    pub rate_limit: Option<f64>,
 }
 
 /// Which manifest files to read.

@@ -56,8 +56,6 @@ pub const ORGANIZATION_ENV: &str = "CONTENTSTACK_ORGANIZATION_UID";
 
 /// Pick the target: `--endpoint` (or `PZCTL_ENDPOINT`) or `--region` select the HTTP client;
 /// otherwise the embedded local organization in `--state-dir`.
-// The plan, apply and export commands call this; until they land nothing in the binary does.
-#[allow(dead_code)]
 pub fn select(global: &super::GlobalArgs) -> anyhow::Result<Target> {
     let env = |name: &str| {
         std::env::var(name)
@@ -65,8 +63,25 @@ pub fn select(global: &super::GlobalArgs) -> anyhow::Result<Target> {
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
     };
-    match http_config(global.endpoint.as_deref(), global.region.as_deref(), &env)? {
-        Some(config) => {
+    select_with(global, &env)
+}
+
+/// [`select`] with the environment read through `env` (injected for tests).
+pub fn select_with(
+    global: &super::GlobalArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Target> {
+    match http_config(global.endpoint.as_deref(), global.region.as_deref(), env)? {
+        Some(mut config) => {
+            config.requests_per_second = client_rate(global.rate_limit, env)?;
+            if config.requests_per_second.is_infinite() && is_hosted(&config.base_url) {
+                super::output::error_line(&format!(
+                    "warning: client pacing is off (--rate-limit 0) against the hosted API at \
+                     {}; it allows {DEFAULT_RATE_LIMIT} requests per second per organization, \
+                     and answers above that are retried after a 429",
+                    config.base_url
+                ));
+            }
             let backend = HttpBackend::new(config).context("cannot set up the HTTP client")?;
             Ok(Target::Http(backend))
         }
@@ -79,6 +94,49 @@ pub fn select(global: &super::GlobalArgs) -> anyhow::Result<Target> {
             })?;
             Ok(Target::Embedded(backend))
         }
+    }
+}
+
+/// The environment variable of `--rate-limit`.
+pub const RATE_LIMIT_ENV: &str = "PZCTL_RATE_LIMIT";
+
+/// The client pacing without `--rate-limit`: the hosted API's documented per-organization limit.
+pub const DEFAULT_RATE_LIMIT: f64 = 10.0;
+
+/// Parse a `--rate-limit` value: a positive finite number of requests per second, or `0` /
+/// `unlimited` for no client pacing (returned as `f64::INFINITY`, which is how
+/// [`HttpConfig::requests_per_second`] spells "unpaced").
+pub fn parse_rate_limit(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("unlimited") {
+        return Ok(f64::INFINITY);
+    }
+    let invalid = || {
+        format!(
+            "`{text}` is not a rate: give a positive number of requests per second (e.g. 10 or \
+             2.5), or 0 / unlimited for no client pacing"
+        )
+    };
+    let value: f64 = text.parse().map_err(|_| invalid())?;
+    if value == 0.0 {
+        Ok(f64::INFINITY)
+    } else if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// The client's requests per second: `--rate-limit`, else `PZCTL_RATE_LIMIT`, else 10.
+/// `f64::INFINITY` means no pacing. `env` reads an environment variable (injected for tests).
+pub fn client_rate(flag: Option<f64>, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<f64> {
+    if let Some(rate) = flag {
+        return Ok(rate);
+    }
+    match env(RATE_LIMIT_ENV) {
+        Some(text) => parse_rate_limit(&text)
+            .map_err(|message| anyhow::anyhow!("invalid {RATE_LIMIT_ENV}: {message}")),
+        None => Ok(DEFAULT_RATE_LIMIT),
     }
 }
 
@@ -239,11 +297,38 @@ mod tests {
             endpoint: None,
             region: Some("  ".to_owned()),
             state_dir: dir.path().join(".pzctl"),
+            rate_limit: None,
         };
         let target = select(&global).unwrap();
         assert!(matches!(target, Target::Embedded(_)), "{target:?}");
         assert!(target.supports_members());
         assert!(dir.path().join(".pzctl").is_dir());
+    }
+
+    #[test]
+    fn rate_limit_values() {
+        assert_eq!(parse_rate_limit("10"), Ok(10.0));
+        assert_eq!(parse_rate_limit(" 2.5 "), Ok(2.5));
+        assert_eq!(parse_rate_limit("0"), Ok(f64::INFINITY));
+        assert_eq!(parse_rate_limit("Unlimited"), Ok(f64::INFINITY));
+        for bad in ["-1", "abc", "NaN", "inf", ""] {
+            let message = parse_rate_limit(bad).unwrap_err();
+            assert!(message.contains("positive number"), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_comes_from_flag_then_env_then_default() {
+        assert_eq!(client_rate(None, &env_of(&[])).unwrap(), DEFAULT_RATE_LIMIT);
+        let env = env_of(&[(RATE_LIMIT_ENV, "unlimited")]);
+        assert_eq!(client_rate(None, &env).unwrap(), f64::INFINITY);
+        assert_eq!(client_rate(Some(3.0), &env).unwrap(), 3.0);
+        let env = env_of(&[(RATE_LIMIT_ENV, "fast")]);
+        let message = client_rate(None, &env).unwrap_err().to_string();
+        assert!(
+            message.contains(RATE_LIMIT_ENV) && message.contains("fast"),
+            "{message}"
+        );
     }
 
     #[test]

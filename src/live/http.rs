@@ -71,7 +71,8 @@ pub struct HttpConfig {
     pub credentials: Credentials,
     /// Sent as the `organization_uid` header on every call when set.
     pub organization_uid: Option<String>,
-    /// Pace of requests, shared by all clones of the backend (default 10).
+    /// Pace of requests, shared by all clones of the backend (default 10). `f64::INFINITY`
+    /// turns pacing off.
     pub requests_per_second: f64,
     /// How many times a retryable failure is retried (default 5).
     pub max_retries: u32,
@@ -124,7 +125,8 @@ struct Counters {
 struct Inner {
     client: reqwest::Client,
     base_url: String,
-    limiter: DefaultDirectRateLimiter,
+    /// `None` when pacing is off.
+    limiter: Option<DefaultDirectRateLimiter>,
     max_retries: u32,
     backoff_base: Duration,
     backoff_cap: Duration,
@@ -185,7 +187,7 @@ fn sensitive(value: &str, what: &str) -> Result<HeaderValue, BackendError> {
 
 impl HttpBackend {
     /// Build the client. Fails on an invalid base URL (or one carrying user info), a credential
-    /// that cannot be a header, or a non-positive rate.
+    /// that cannot be a header, or a non-positive rate (`f64::INFINITY` means no pacing).
     pub fn new(config: HttpConfig) -> Result<Self, BackendError> {
         let base_url = config.base_url.trim().trim_end_matches('/').to_owned();
         let parsed = reqwest::Url::parse(&base_url).map_err(|error| {
@@ -225,14 +227,21 @@ impl HttpBackend {
         }
 
         let rate = config.requests_per_second;
-        if !(rate.is_finite() && rate > 0.0) {
+        if rate.is_nan() || rate <= 0.0 {
             return Err(config_error(format!(
-                "requests per second must be positive, got {rate}"
+                "requests per second must be positive (or infinite for no pacing), got {rate}"
             )));
         }
-        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX));
-        let limiter = RateLimiter::direct(quota);
+        let limiter = if rate.is_finite() {
+            let period = Duration::try_from_secs_f64(1.0 / rate).map_err(|_| {
+                config_error(format!("{rate} requests per second is too slow to pace at"))
+            })?;
+            let quota =
+                Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX));
+            Some(RateLimiter::direct(quota))
+        } else {
+            None
+        };
 
         let client = reqwest::Client::builder()
             .default_headers(headers)
@@ -300,7 +309,9 @@ impl HttpBackend {
 
         let mut attempt: u32 = 0;
         loop {
-            self.inner.limiter.until_ready().await;
+            if let Some(limiter) = &self.inner.limiter {
+                limiter.until_ready().await;
+            }
             self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
             if attempt > 0 {
                 self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);

@@ -9,6 +9,8 @@
 //!   all three and requires identical transcripts.
 //! - `faults`: the HTTP client against the emulator's fault injection (5xx, 429 with
 //!   `Retry-After`, dropped answers), pacing and request counts.
+//! - `pacing`: `--rate-limit` / `PZCTL_RATE_LIMIT` parsed by the real CLI definition and wired
+//!   through target selection into the client's pacing, against the emulator.
 
 #![allow(clippy::unwrap_used)]
 
@@ -2210,5 +2212,159 @@ mod faults {
         assert_eq!(listed[0].description, "round 9");
         assert!(emulator.stats().drops > 0, "nothing was dropped");
         assert!(api.backend.stats().retries > 0);
+    }
+}
+
+mod pacing {
+    use std::time::{Duration, Instant};
+
+    use clap::Parser;
+    use pzctl::cli::{Cli, Target, select_with};
+    use pzctl::live::{Backend, Request};
+
+    use crate::support::default_emulator;
+
+    /// The target the command line `pzctl ARGS… plan` selects, with the owner's token and
+    /// `extra_env` as the only environment.
+    fn target(args: &[&str], extra_env: &[(&str, &str)]) -> Target {
+        let mut argv = vec!["pzctl"];
+        argv.extend_from_slice(args);
+        argv.push("plan");
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let env = |name: &str| {
+            if name == "CONTENTSTACK_AUTHTOKEN" {
+                return Some("owner-token".to_owned());
+            }
+            extra_env
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        select_with(&cli.global, &env).unwrap()
+    }
+
+    /// Send `count` GETs one after the other; returns the elapsed time and the client's count.
+    async fn gets(target: &Target, count: u64) -> (Duration, u64) {
+        let Target::Http(backend) = target else {
+            panic!("an --endpoint must select the HTTP client, got {target:?}");
+        };
+        let started = Instant::now();
+        for _ in 0..count {
+            target.send(Request::get("/projects")).await.unwrap();
+        }
+        (started.elapsed(), backend.stats().requests)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn default_pacing_is_ten_per_second() {
+        let emulator = default_emulator();
+        let url = emulator.url();
+        let target = target(&["--endpoint", &url], &[]);
+        let before = emulator.stats().requests;
+        let (elapsed, sent) = gets(&target, 20).await;
+        // 20 calls at 10 per second: the first is free, 19 wait 100 ms each (1.9 s).
+        assert!(
+            elapsed >= Duration::from_millis(1500),
+            "took only {elapsed:?}"
+        );
+        assert_eq!(sent, 20);
+        assert_eq!(emulator.stats().requests - before, 20);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rate_limit_flag_raises_the_pace() {
+        let emulator = default_emulator();
+        let url = emulator.url();
+        let target = target(&["--endpoint", &url, "--rate-limit", "50"], &[]);
+        let (elapsed, sent) = gets(&target, 50).await;
+        // 49 waits of 20 ms (0.98 s) instead of 49 of 100 ms (4.9 s) at the default.
+        assert!(
+            elapsed >= Duration::from_millis(800),
+            "not paced: {elapsed:?}"
+        );
+        assert!(
+            elapsed < Duration::from_millis(3500),
+            "paced too slowly: {elapsed:?}"
+        );
+        assert_eq!(sent, 50);
+        assert_eq!(emulator.stats().rate_limited, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn zero_or_unlimited_turns_pacing_off_and_the_flag_beats_the_env() {
+        let emulator = default_emulator();
+        let url = emulator.url();
+        // The environment says unlimited; the flag wins over it.
+        let env = [("PZCTL_RATE_LIMIT", "unlimited")];
+        let unpaced = target(&["--endpoint", &url], &env);
+        let (elapsed, sent) = gets(&unpaced, 50).await;
+        assert!(
+            elapsed < Duration::from_millis(1000),
+            "still paced: {elapsed:?}"
+        );
+        assert_eq!(sent, 50);
+        let zero = target(&["--rate-limit", "0", "--endpoint", &url], &[]);
+        let (elapsed, _) = gets(&zero, 50).await;
+        assert!(
+            elapsed < Duration::from_millis(1000),
+            "still paced: {elapsed:?}"
+        );
+        let flagged = target(&["--endpoint", &url, "--rate-limit", "20"], &env);
+        let (elapsed, _) = gets(&flagged, 11).await;
+        // Ten waits of 50 ms.
+        assert!(
+            elapsed >= Duration::from_millis(400),
+            "not paced: {elapsed:?}"
+        );
+    }
+
+    #[test]
+    fn invalid_rate_limits_are_refused_clearly() {
+        for bad in ["-3", "fast", "NaN", "inf"] {
+            let flag = format!("--rate-limit={bad}");
+            let error = Cli::try_parse_from(["pzctl", flag.as_str(), "plan"])
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("--rate-limit") && error.contains("positive number"),
+                "{bad}: {error}"
+            );
+        }
+        let Err(error) = select_with(
+            &Cli::try_parse_from(["pzctl", "--endpoint", "http://127.0.0.1:1", "plan"])
+                .unwrap()
+                .global,
+            &|name: &str| match name {
+                "CONTENTSTACK_AUTHTOKEN" => Some("owner-token".to_owned()),
+                "PZCTL_RATE_LIMIT" => Some("-2".to_owned()),
+                _ => None,
+            },
+        ) else {
+            panic!("a negative PZCTL_RATE_LIMIT was accepted");
+        };
+        let message = error.to_string();
+        assert!(
+            message.contains("PZCTL_RATE_LIMIT") && message.contains("-2"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn emulator_keeps_its_own_rate_limit() {
+        use pzctl::cli::Command;
+        let cli = Cli::try_parse_from(["pzctl", "emulator"]).unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not the emulator");
+        };
+        assert_eq!(
+            args.rate_limit, None,
+            "the client default leaked into the emulator"
+        );
+        let cli = Cli::try_parse_from(["pzctl", "emulator", "--rate-limit", "5"]).unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not the emulator");
+        };
+        assert_eq!(args.rate_limit, Some(5.0));
     }
 }
