@@ -76,7 +76,9 @@ const AUDIENCES: [&str; 4] = ["gold", "silver", "null", "mobile-users"];
 const EXPERIENCES: [&str; 4] = ["hero", "checkout", "Big Sale", "promo"];
 const VARIANTS: [&str; 4] = ["A", "B", "Control", "Gold"];
 const TAGS: [&str; 6] = ["env:prod", "Env:Prod", "hero", "HERO", "x", "ab_c"];
-const TEXTS: [&str; 6] = ["", "hello", "yes", "a: b", "x #y", "ünïcode"];
+const TEXTS: [&str; 10] = [
+    "", "hello", "yes", "a: b", "x #y", "ünïcode", "null", "1.5", " pad\n", "007",
+];
 const STATUSES: [&str; 3] = ["draft", "active", "paused"];
 const STACKS: [&str; 2] = ["blt0123456789abcdef", "blt00000000000000ff"];
 
@@ -118,7 +120,8 @@ struct GenProject {
     stack: Option<usize>,
     /// None: members unmanaged; else (dev role, member role): None absent, Some(owner?).
     members: Option<(Option<bool>, Option<bool>, bool)>,
-    order: Option<bool>,
+    /// experienceOrder: bit 0 reverses, the rest drops some from the end.
+    order: Option<u8>,
     prune: bool,
     /// (name index, key variant, description).
     attributes: Vec<(usize, bool, usize)>,
@@ -199,7 +202,7 @@ fn gen_project() -> impl Strategy<Value = GenProject> {
                 prop::option::of(any::<bool>()),
                 any::<bool>(),
             )),
-            prop::option::of(any::<bool>()),
+            prop::option::of(any::<u8>()),
             any::<bool>(),
         ),
         prop::collection::vec(
@@ -237,6 +240,75 @@ fn gen_project() -> impl Strategy<Value = GenProject> {
 
 fn gen_org() -> impl Strategy<Value = Vec<GenProject>> {
     prop::collection::vec(gen_project(), 1..3)
+}
+
+/// Per element: take `a`'s (true) or `b`'s; the longer list's tail comes from `b` when chosen.
+fn mix_list<T: Clone>(a: &[T], b: &[T], mask: &mut impl Iterator<Item = bool>) -> Vec<T> {
+    let mut out = Vec::new();
+    for i in 0..a.len().max(b.len()) {
+        let from_a = mask.next().unwrap_or(true);
+        match (a.get(i), b.get(i), from_a) {
+            (Some(x), _, true) | (None, Some(x), false) => out.push(x.clone()),
+            (_, Some(y), false) => out.push(y.clone()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A desired state close to `start`: each field (and list element) from `start` or `other`.
+fn mix(start: &[GenProject], other: &[GenProject], mask: &[bool]) -> Vec<GenProject> {
+    let mut mask = mask.iter().copied().cycle();
+    let mut out = Vec::new();
+    for (i, project) in start.iter().enumerate() {
+        let Some(o) = other.get(i) else {
+            if mask.next().unwrap_or(true) {
+                out.push(project.clone());
+            }
+            continue;
+        };
+        let mut m = || mask.next().unwrap_or(true);
+        let mut mixed = project.clone();
+        if !m() {
+            mixed.description = o.description;
+        }
+        if !m() {
+            mixed.stack = o.stack;
+        }
+        if !m() {
+            mixed.members = o.members;
+        }
+        if !m() {
+            mixed.order = o.order;
+        }
+        if !m() {
+            mixed.prune = o.prune;
+        }
+        mixed.attributes = mix_list(&project.attributes, &o.attributes, &mut mask);
+        mixed.events = mix_list(&project.events, &o.events, &mut mask);
+        mixed.audiences = mix_list(&project.audiences, &o.audiences, &mut mask);
+        mixed.experiences = mix_list(&project.experiences, &o.experiences, &mut mask);
+        out.push(mixed);
+    }
+    if out.is_empty() {
+        out = other.to_vec();
+    }
+    out
+}
+
+/// (starting organization, desired organization): no start, an unrelated start, or a start the
+/// desired state is a variation of (most updates come from those).
+fn gen_case() -> impl Strategy<Value = (Option<Vec<GenProject>>, Vec<GenProject>)> {
+    prop_oneof![
+        1 => gen_org().prop_map(|desired| (None, desired)),
+        1 => (gen_org(), gen_org()).prop_map(|(start, desired)| (Some(start), desired)),
+        3 => (gen_org(), gen_org(), prop::collection::vec(any::<bool>(), 1..64)).prop_map(
+            |(start, other, mask)| {
+                let desired = mix(&start, &other, &mask);
+                (Some(start), desired)
+            }
+        ),
+    ]
 }
 
 /// Keep the first of each name (by index), in order.
@@ -283,10 +355,10 @@ fn rule_json(rule: &GenRule, attributes: &[&str]) -> Value {
             leaf["condition"] = json!(condition);
             if !wire::VALUELESS_CONDITIONS.contains(&condition) {
                 leaf["value"] = if condition.starts_with("NUMBER_") || *is_number {
-                    if condition.starts_with("NUMBER_") || *text % 2 == 0 {
-                        json!(number)
-                    } else {
-                        json!(*number as f64 + 0.5)
+                    match text % 3 {
+                        0 => json!(number),
+                        1 => json!(*number as f64 + 0.5),
+                        _ => json!(*number as f64),
                     }
                 } else {
                     json!(TEXTS[*text])
@@ -438,12 +510,15 @@ fn manifests(projects: &[GenProject], started: &Started) -> (String, Started) {
             }
             spec["members"] = json!(members);
         }
-        if let Some(reverse) = project.order
+        if let Some(seed) = project.order
             && !experiences.is_empty()
         {
-            if reverse {
+            if seed % 2 == 1 {
                 experiences.reverse();
             }
+            // Sometimes only the first few are declared.
+            let keep = experiences.len().saturating_sub(usize::from(seed / 2 % 3)).max(1);
+            experiences.truncate(keep);
             spec["experienceOrder"] = json!(experiences);
         }
         if project.prune {
@@ -478,7 +553,7 @@ fn changes(plan: &plan::Plan) -> String {
 
 /// Load `text`, plan it against the organization, apply it, and return the observed result.
 /// Errors describe what went wrong with everything needed to reproduce it.
-async fn converge(api: &Arc<Api<StoreBackend>>, text: &str) -> Result<LiveState, String> {
+async fn converge<B: Backend + 'static>(api: &Arc<Api<B>>, text: &str) -> Result<LiveState, String> {
     let loaded = manifest::load_str("org.yaml", text);
     if loaded.has_errors() {
         return Err(format!(
@@ -525,6 +600,9 @@ async fn converge(api: &Arc<Api<StoreBackend>>, text: &str) -> Result<LiveState,
             pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
         )
     })?;
+    if std::env::var_os("CONVERGE_STATS").is_some() {
+        eprintln!("STATS {:?} {}", planned.summary, live.projects.len());
+    }
     if !again.changes.is_empty() {
         return Err(format!(
             "the plan after apply is not empty:\n{}\nfirst plan:\n{}\n{text}",
@@ -535,24 +613,131 @@ async fn converge(api: &Arc<Api<StoreBackend>>, text: &str) -> Result<LiveState,
     Ok(after)
 }
 
-fn run(start: Option<&[GenProject]>, desired: &[GenProject]) -> Result<(), String> {
+/// Edits "in the UI" between the two applies: for each seed, one live experience (by index)
+/// gets a new draft version with its variants reversed and, for A/B tests, the traffic moved;
+/// or its live versions are left alone.
+async fn ui_edits<B: Backend + 'static>(api: &Api<B>, edits: &[usize]) -> Result<(), String> {
+    let live = observe(api, None)
+        .await
+        .map_err(|e| format!("observe: {e}"))?;
+    let experiences: Vec<(&str, &pzctl::model::LiveExperience)> = live
+        .projects
+        .values()
+        .flat_map(|project| {
+            project
+                .experiences
+                .iter()
+                .map(move |experience| (project.project.uid.as_str(), experience))
+        })
+        .collect();
+    if experiences.is_empty() {
+        return Ok(());
+    }
+    let mut touched = BTreeSet::new();
+    for seed in edits {
+        let (project, experience) = experiences[seed % experiences.len()];
+        if !touched.insert(experience.experience.uid.clone()) {
+            continue;
+        }
+        let Some(latest) = experience.versions.iter().max_by(|a, b| a.updated_at.cmp(&b.updated_at)) else {
+            continue;
+        };
+        let mut variants = latest.variants.clone();
+        variants.reverse();
+        if seed % 2 == 0 {
+            let count = variants.len();
+            for (i, variant) in variants.iter_mut().enumerate() {
+                if let wire::Variant::AbTest {
+                    traffic_distribution,
+                    ..
+                } = variant
+                {
+                    *traffic_distribution = json!(if i == 0 { 100 - (count - 1) } else { 1 });
+                }
+            }
+        }
+        let input = wire::VersionInput {
+            status: wire::VersionStatus::Draft,
+            variants,
+            metrics: latest.metrics.clone(),
+            targeting: latest.targeting.clone(),
+        };
+        let has_draft = experience
+            .versions
+            .iter()
+            .any(|version| version.status == wire::VersionStatus::Draft);
+        let result = if has_draft {
+            let draft = experience
+                .versions
+                .iter()
+                .find(|version| version.status == wire::VersionStatus::Draft)
+                .map(|version| version.uid.clone())
+                .unwrap_or_default();
+            api.update_version(project, &experience.experience.uid, &draft, &input)
+                .await
+        } else {
+            api.create_version(project, &experience.experience.uid, &input)
+                .await
+        };
+        result.map_err(|e| format!("ui edit of {}: {e}", experience.experience.name))?;
+    }
+    Ok(())
+}
+
+/// How one case runs.
+#[derive(Clone, Debug)]
+struct Setup {
+    /// The embedded organization on disk instead of the store in memory.
+    embedded: bool,
+    /// UI edits after the starting state (see [`ui_edits`]).
+    edits: Vec<usize>,
+}
+
+fn gen_setup() -> impl Strategy<Value = Setup> {
+    (
+        prop::bool::weighted(0.2),
+        prop_oneof![
+            2 => Just(Vec::new()),
+            1 => prop::collection::vec(any::<usize>(), 1..4),
+        ],
+    )
+        .prop_map(|(embedded, edits)| Setup { embedded, edits })
+}
+
+async fn run_on<B: Backend + 'static>(
+    api: Arc<Api<B>>,
+    setup: &Setup,
+    start: Option<&[GenProject]>,
+    desired: &[GenProject],
+) -> Result<(), String> {
+    let mut started = Started::new();
+    if let Some(start) = start {
+        let (text, now_started) = manifests(start, &Started::new());
+        converge(&api, &text)
+            .await
+            .map_err(|e| format!("while applying the STARTING state: {e}"))?;
+        started = now_started;
+        ui_edits(&api, &setup.edits).await?;
+    }
+    converge(&api, &manifests(desired, &started).0)
+        .await
+        .map(drop)
+}
+
+fn run(setup: &Setup, start: Option<&[GenProject]>, desired: &[GenProject]) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let api = org();
-        let mut started = Started::new();
-        if let Some(start) = start {
-            let (text, now_started) = manifests(start, &Started::new());
-            converge(&api, &text)
-                .await
-                .map_err(|e| format!("while applying the STARTING state: {e}"))?;
-            started = now_started;
+        if setup.embedded {
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let backend = pzctl::live::embedded::EmbeddedBackend::open_as(dir.path(), OWNER)
+                .map_err(|e| e.to_string())?;
+            run_on(Arc::new(Api::new(backend)), setup, start, desired).await
+        } else {
+            run_on(org(), setup, start, desired).await
         }
-        converge(&api, &manifests(desired, &started).0)
-            .await
-            .map(drop)
     })
 }
 
@@ -565,12 +750,12 @@ proptest! {
 
     #[test]
     fn a_plan_right_after_a_successful_apply_is_empty(
-        start in prop::option::of(gen_org()),
-        desired in gen_org(),
+        (start, desired) in gen_case(),
+        setup in gen_setup(),
     ) {
         prop_assume!(start.as_deref().is_none_or(is_valid));
         prop_assume!(is_valid(&desired));
-        if let Err(message) = run(start.as_deref(), &desired) {
+        if let Err(message) = run(&setup, start.as_deref(), &desired) {
             prop_assert!(false, "{}", message);
         }
     }
