@@ -69,7 +69,7 @@ fn org() -> Arc<Api<StoreBackend>> {
 // ---------------------------------------------------------------------------------------------
 // The generator: one random organization as manifest documents (JSON is YAML).
 
-const PROJECTS: [&str; 2] = ["storefront", "blog"];
+const PROJECTS: [&str; 4] = ["storefront", "blog", "docs", "shop"];
 const ATTRIBUTES: [&str; 4] = ["tier", "age", "plan-type", "yes"];
 const EVENTS: [&str; 3] = ["buy", "view", "add_to_cart"];
 const AUDIENCES: [&str; 4] = ["gold", "silver", "null", "mobile-users"];
@@ -239,7 +239,7 @@ fn gen_project() -> impl Strategy<Value = GenProject> {
 }
 
 fn gen_org() -> impl Strategy<Value = Vec<GenProject>> {
-    prop::collection::vec(gen_project(), 1..3)
+    prop::collection::vec(gen_project(), 1..4)
 }
 
 /// Per element: take `a`'s (true) or `b`'s; the longer list's tail comes from `b` when chosen.
