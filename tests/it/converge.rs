@@ -22,6 +22,9 @@ const OWNER: &str = "owner@example.com";
 /// The store in process, acting as the organization owner (no disk, no HTTP).
 struct StoreBackend {
     store: Arc<Mutex<Store>>,
+    actor: &'static str,
+    /// False acts like the hosted API: no members endpoint, no "who am I".
+    members: bool,
 }
 
 impl Backend for StoreBackend {
@@ -31,7 +34,7 @@ impl Backend for StoreBackend {
             .lock()
             .map_err(|_| BackendError::Local("store lock poisoned".to_owned()))?;
         store
-            .dispatch(OWNER, &request)
+            .dispatch(self.actor, &request)
             .map_err(|error| BackendError::Api {
                 method: request.method.as_str(),
                 path: request.path.clone(),
@@ -40,7 +43,7 @@ impl Backend for StoreBackend {
     }
 
     fn supports_members(&self) -> bool {
-        true
+        self.members
     }
 
     fn describe(&self) -> String {
@@ -48,21 +51,25 @@ impl Backend for StoreBackend {
     }
 }
 
-fn org() -> Arc<Api<StoreBackend>> {
-    let users = [OWNER, "dev@example.com", "member@example.com"]
-        .iter()
-        .enumerate()
-        .map(|(index, email)| wire::User {
-            email: (*email).to_owned(),
-            organization_role: if index == 0 {
-                OrgRole::Owner
-            } else {
-                OrgRole::Member
-            },
-        })
-        .collect();
+const ADMIN: &str = "admin@example.com";
+
+fn org(actor: &'static str, members: bool) -> Arc<Api<StoreBackend>> {
+    let users = [
+        (OWNER, OrgRole::Owner),
+        (ADMIN, OrgRole::Admin),
+        ("dev@example.com", OrgRole::Member),
+        ("member@example.com", OrgRole::Member),
+    ]
+    .iter()
+    .map(|(email, role)| wire::User {
+        email: (*email).to_owned(),
+        organization_role: *role,
+    })
+    .collect();
     Arc::new(Api::new(StoreBackend {
         store: Arc::new(Mutex::new(Store::new("blt0rg", users, Limits::default()))),
+        actor,
+        members,
     }))
 }
 
@@ -119,7 +126,8 @@ struct GenProject {
     description: usize,
     stack: Option<usize>,
     /// None: members unmanaged; else (dev role, member role): None absent, Some(owner?).
-    members: Option<(Option<bool>, Option<bool>, bool)>,
+    /// (owner@, dev@, member@: absent or owner?; dev's email in mixed case).
+    members: Option<(Option<bool>, Option<bool>, Option<bool>, bool)>,
     /// experienceOrder: bit 0 reverses, the rest drops some from the end.
     order: Option<u8>,
     prune: bool,
@@ -198,6 +206,7 @@ fn gen_project() -> impl Strategy<Value = GenProject> {
             0usize..TEXTS.len(),
             prop::option::of(0usize..STACKS.len()),
             prop::option::of((
+                prop::option::weighted(0.8, any::<bool>()),
                 prop::option::of(any::<bool>()),
                 prop::option::of(any::<bool>()),
                 any::<bool>(),
@@ -355,10 +364,12 @@ fn rule_json(rule: &GenRule, attributes: &[&str]) -> Value {
             leaf["condition"] = json!(condition);
             if !wire::VALUELESS_CONDITIONS.contains(&condition) {
                 leaf["value"] = if condition.starts_with("NUMBER_") || *is_number {
-                    match text % 3 {
+                    match text % 5 {
                         0 => json!(number),
                         1 => json!(*number as f64 + 0.5),
-                        _ => json!(*number as f64),
+                        2 => json!(*number as f64),
+                        3 => json!(number * 9_007_199_254_740),
+                        _ => json!(*number as f64 / 10.0),
                     }
                 } else {
                     json!(TEXTS[*text])
@@ -379,7 +390,7 @@ type Started = BTreeSet<(usize, usize)>;
 /// experiences it declares active or paused. An experience of `started` (live and no longer a
 /// draft) is declared paused instead of draft: going back to draft is refused by design.
 /// The type of an experience follows its name (it cannot change either).
-fn manifests(projects: &[GenProject], started: &Started) -> (String, Started) {
+fn manifests(projects: &[GenProject], started: &Started, actor: &str) -> (String, Started) {
     let mut docs: Vec<Value> = Vec::new();
     let mut now_started = Started::new();
     for project in unique_by(projects, |p| p.name) {
@@ -494,9 +505,16 @@ fn manifests(projects: &[GenProject], started: &Started) -> (String, Started) {
         if let Some(stack) = project.stack {
             spec["stack"] = json!(STACKS[stack]);
         }
-        if let Some((dev, member, mixed_case)) = project.members {
-            let mut members = vec![json!({"email": OWNER, "role": "owner"})];
+        if let Some((first, dev, member, mixed_case)) = project.members {
+            // The acting user created the project and stays an accepted owner: invited owners
+            // stay pending here, and leaving no accepted owner is refused by design.
+            let mut members = vec![json!({"email": actor, "role": "owner"})];
             let role = |owner: bool| if owner { "owner" } else { "member" };
+            if let Some(owner) = first
+                && actor != OWNER
+            {
+                members.push(json!({"email": OWNER, "role": role(owner)}));
+            }
             if let Some(owner) = dev {
                 let email = if mixed_case {
                     "Dev@Example.com"
@@ -689,6 +707,10 @@ async fn ui_edits<B: Backend + 'static>(api: &Api<B>, edits: &[usize]) -> Result
 struct Setup {
     /// The embedded organization on disk instead of the store in memory.
     embedded: bool,
+    /// In memory: act as the organization admin instead of the owner.
+    admin: bool,
+    /// In memory: like the hosted API, no members endpoint (manifests leave members out).
+    hosted: bool,
     /// UI edits after the starting state (see [`ui_edits`]).
     edits: Vec<usize>,
 }
@@ -696,30 +718,38 @@ struct Setup {
 fn gen_setup() -> impl Strategy<Value = Setup> {
     (
         prop::bool::weighted(0.2),
+        prop::bool::weighted(0.2),
+        prop::bool::weighted(0.15),
         prop_oneof![
             2 => Just(Vec::new()),
             1 => prop::collection::vec(any::<usize>(), 1..4),
         ],
     )
-        .prop_map(|(embedded, edits)| Setup { embedded, edits })
+        .prop_map(|(embedded, admin, hosted, edits)| Setup {
+            embedded,
+            admin,
+            hosted,
+            edits,
+        })
 }
 
 async fn run_on<B: Backend + 'static>(
     api: Arc<Api<B>>,
+    actor: &str,
     setup: &Setup,
     start: Option<&[GenProject]>,
     desired: &[GenProject],
 ) -> Result<(), String> {
     let mut started = Started::new();
     if let Some(start) = start {
-        let (text, now_started) = manifests(start, &Started::new());
+        let (text, now_started) = manifests(start, &Started::new(), actor);
         converge(&api, &text)
             .await
             .map_err(|e| format!("while applying the STARTING state: {e}"))?;
         started = now_started;
         ui_edits(&api, &setup.edits).await?;
     }
-    converge(&api, &manifests(desired, &started).0)
+    converge(&api, &manifests(desired, &started, actor).0)
         .await
         .map(drop)
 }
@@ -734,15 +764,30 @@ fn run(setup: &Setup, start: Option<&[GenProject]>, desired: &[GenProject]) -> R
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
             let backend = pzctl::live::embedded::EmbeddedBackend::open_as(dir.path(), OWNER)
                 .map_err(|e| e.to_string())?;
-            run_on(Arc::new(Api::new(backend)), setup, start, desired).await
+            run_on(Arc::new(Api::new(backend)), OWNER, setup, start, desired).await
+        } else if setup.hosted {
+            let strip = |projects: &[GenProject]| -> Vec<GenProject> {
+                projects
+                    .iter()
+                    .cloned()
+                    .map(|mut project| {
+                        project.members = None;
+                        project
+                    })
+                    .collect()
+            };
+            let start = start.map(strip);
+            let actor = if setup.admin { ADMIN } else { OWNER };
+            run_on(org(actor, false), actor, setup, start.as_deref(), &strip(desired)).await
         } else {
-            run_on(org(), setup, start, desired).await
+            let actor = if setup.admin { ADMIN } else { OWNER };
+            run_on(org(actor, true), actor, setup, start, desired).await
         }
     })
 }
 
 fn is_valid(projects: &[GenProject]) -> bool {
-    !manifest::load_str("org.yaml", &manifests(projects, &Started::new()).0).has_errors()
+    !manifest::load_str("org.yaml", &manifests(projects, &Started::new(), OWNER).0).has_errors()
 }
 
 proptest! {
@@ -775,7 +820,7 @@ fn the_generator_writes_valid_manifests() {
         if is_valid(&org) {
             valid += 1;
         } else {
-            let (text, _) = manifests(&org, &Started::new());
+            let (text, _) = manifests(&org, &Started::new(), OWNER);
             let loaded = manifest::load_str("org.yaml", &text);
             eprintln!(
                 "{}",
