@@ -290,9 +290,6 @@ mod tests {
                 ("project/z", Action::Create),
             ]
         );
-        assert_eq!(
-            planned.changes[2].depends_on,
-            ["project/b", "project/c"]
-        );
+        assert_eq!(planned.changes[2].depends_on, ["project/b", "project/c"]);
     }
 }

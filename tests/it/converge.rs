@@ -84,7 +84,16 @@ const EXPERIENCES: [&str; 4] = ["hero", "checkout", "Big Sale", "promo"];
 const VARIANTS: [&str; 4] = ["A", "B", "Control", "Gold"];
 const TAGS: [&str; 6] = ["env:prod", "Env:Prod", "hero", "HERO", "x", "ab_c"];
 const TEXTS: [&str; 10] = [
-    "", "hello", "yes", "a: b", "x #y", "ünïcode", "null", "1.5", " pad\n", "007",
+    "",
+    "hello",
+    "yes",
+    "a: b",
+    "x #y",
+    "ünïcode",
+    "null",
+    "1.5",
+    " pad\n",
+    "007",
 ];
 const STATUSES: [&str; 3] = ["draft", "active", "paused"];
 const STACKS: [&str; 2] = ["blt0123456789abcdef", "blt00000000000000ff"];
@@ -120,14 +129,16 @@ struct GenExperience {
     metrics: Vec<usize>,
 }
 
+/// owner@, dev@, member@: absent or owner?; dev's email in mixed case.
+type GenMembers = (Option<bool>, Option<bool>, Option<bool>, bool);
+
 #[derive(Clone, Debug)]
 struct GenProject {
     name: usize,
     description: usize,
     stack: Option<usize>,
     /// None: members unmanaged; else (dev role, member role): None absent, Some(owner?).
-    /// (owner@, dev@, member@: absent or owner?; dev's email in mixed case).
-    members: Option<(Option<bool>, Option<bool>, Option<bool>, bool)>,
+    members: Option<GenMembers>,
     /// experienceOrder: bit 0 reverses, the rest drops some from the end.
     order: Option<u8>,
     prune: bool,
@@ -446,13 +457,7 @@ fn manifests(projects: &[GenProject], started: &Started, actor: &str) -> (String
                 "status": STATUSES[status],
             });
             if !experience.tags.is_empty() {
-                spec["tags"] = json!(
-                    experience
-                        .tags
-                        .iter()
-                        .map(|t| TAGS[*t])
-                        .collect::<Vec<_>>()
-                );
+                spec["tags"] = json!(experience.tags.iter().map(|t| TAGS[*t]).collect::<Vec<_>>());
             }
             let variants = unique_by(&experience.variants, |v| v.0);
             if segmented {
@@ -535,7 +540,10 @@ fn manifests(projects: &[GenProject], started: &Started, actor: &str) -> (String
                 experiences.reverse();
             }
             // Sometimes only the first few are declared.
-            let keep = experiences.len().saturating_sub(usize::from(seed / 2 % 3)).max(1);
+            let keep = experiences
+                .len()
+                .saturating_sub(usize::from(seed / 2 % 3))
+                .max(1);
             experiences.truncate(keep);
             spec["experienceOrder"] = json!(experiences);
         }
@@ -571,7 +579,10 @@ fn changes(plan: &plan::Plan) -> String {
 
 /// Load `text`, plan it against the organization, apply it, and return the observed result.
 /// Errors describe what went wrong with everything needed to reproduce it.
-async fn converge<B: Backend + 'static>(api: &Arc<Api<B>>, text: &str) -> Result<LiveState, String> {
+async fn converge<B: Backend + 'static>(
+    api: &Arc<Api<B>>,
+    text: &str,
+) -> Result<LiveState, String> {
     let loaded = manifest::load_str("org.yaml", text);
     if loaded.has_errors() {
         return Err(format!(
@@ -657,7 +668,11 @@ async fn ui_edits<B: Backend + 'static>(api: &Api<B>, edits: &[usize]) -> Result
         if !touched.insert(experience.experience.uid.clone()) {
             continue;
         }
-        let Some(latest) = experience.versions.iter().max_by(|a, b| a.updated_at.cmp(&b.updated_at)) else {
+        let Some(latest) = experience
+            .versions
+            .iter()
+            .max_by(|a, b| a.updated_at.cmp(&b.updated_at))
+        else {
             continue;
         };
         let mut variants = latest.variants.clone();
@@ -778,7 +793,14 @@ fn run(setup: &Setup, start: Option<&[GenProject]>, desired: &[GenProject]) -> R
             };
             let start = start.map(strip);
             let actor = if setup.admin { ADMIN } else { OWNER };
-            run_on(org(actor, false), actor, setup, start.as_deref(), &strip(desired)).await
+            run_on(
+                org(actor, false),
+                actor,
+                setup,
+                start.as_deref(),
+                &strip(desired),
+            )
+            .await
         } else {
             let actor = if setup.admin { ADMIN } else { OWNER };
             run_on(org(actor, true), actor, setup, start, desired).await
@@ -813,10 +835,7 @@ fn the_generator_writes_valid_manifests() {
     let strategy = gen_org();
     let mut valid = 0;
     for _ in 0..100 {
-        let org = strategy
-            .new_tree(&mut runner)
-            .expect("generate")
-            .current();
+        let org = strategy.new_tree(&mut runner).expect("generate").current();
         if is_valid(&org) {
             valid += 1;
         } else {
@@ -828,5 +847,8 @@ fn the_generator_writes_valid_manifests() {
             );
         }
     }
-    assert!(valid >= 90, "only {valid} of 100 generated organizations validate");
+    assert!(
+        valid >= 90,
+        "only {valid} of 100 generated organizations validate"
+    );
 }
