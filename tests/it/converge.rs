@@ -665,7 +665,52 @@ async fn ui_edits<B: Backend + 'static>(api: &Api<B>, edits: &[usize]) -> Result
     let mut touched = BTreeSet::new();
     for seed in edits {
         let (project, experience) = experiences[seed % experiences.len()];
+        if seed % 5 == 4 {
+            // Reorder the project's experiences in the UI.
+            if let Some(live_project) = live
+                .projects
+                .values()
+                .find(|candidate| candidate.project.uid == project)
+            {
+                let mut order = live_project.priority.clone();
+                order.reverse();
+                api.put_priority(
+                    project,
+                    &wire::Priority {
+                        priority_order: order,
+                    },
+                )
+                .await
+                .map_err(|e| format!("ui reorder: {e}"))?;
+            }
+            continue;
+        }
         if !touched.insert(experience.experience.uid.clone()) {
+            continue;
+        }
+        if seed % 5 == 3 {
+            // Pause (or resume) the running version in the UI.
+            let running = experience.versions.iter().find(|version| {
+                matches!(
+                    version.status,
+                    wire::VersionStatus::Active | wire::VersionStatus::Paused
+                )
+            });
+            if let Some(running) = running {
+                let input = wire::VersionInput {
+                    status: if running.status == wire::VersionStatus::Active {
+                        wire::VersionStatus::Paused
+                    } else {
+                        wire::VersionStatus::Active
+                    },
+                    variants: running.variants.clone(),
+                    metrics: running.metrics.clone(),
+                    targeting: running.targeting.clone(),
+                };
+                api.update_version(project, &experience.experience.uid, &running.uid, &input)
+                    .await
+                    .map_err(|e| format!("ui pause of {}: {e}", experience.experience.name))?;
+            }
             continue;
         }
         let Some(latest) = experience
