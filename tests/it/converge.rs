@@ -565,9 +565,9 @@ fn manifests(projects: &[GenProject], started: &Started, actor: &str) -> (String
 // ---------------------------------------------------------------------------------------------
 // The property.
 
-fn plan_config() -> PlanConfig {
+fn plan_config(allow_delete: bool) -> PlanConfig {
     PlanConfig {
-        allow_delete: true,
+        allow_delete,
         max_deletions: 1000,
         ..PlanConfig::default()
     }
@@ -582,6 +582,7 @@ fn changes(plan: &plan::Plan) -> String {
 async fn converge<B: Backend + 'static>(
     api: &Arc<Api<B>>,
     text: &str,
+    allow_delete: bool,
 ) -> Result<LiveState, String> {
     let loaded = manifest::load_str("org.yaml", text);
     if loaded.has_errors() {
@@ -593,12 +594,13 @@ async fn converge<B: Backend + 'static>(
     let live = observe(api.as_ref(), None)
         .await
         .map_err(|e| format!("observe: {e}"))?;
-    let planned = plan::plan(&loaded.desired, &live, &plan_config()).map_err(|diagnostics| {
-        format!(
-            "plan refused:\n{}\n{text}",
-            pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
-        )
-    })?;
+    let planned =
+        plan::plan(&loaded.desired, &live, &plan_config(allow_delete)).map_err(|diagnostics| {
+            format!(
+                "plan refused:\n{}\n{text}",
+                pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
+            )
+        })?;
     let config = ApplyConfig {
         parallelism: 4,
         create_lookup_retries: 0,
@@ -623,12 +625,13 @@ async fn converge<B: Backend + 'static>(
     let after = observe(api.as_ref(), None)
         .await
         .map_err(|e| format!("observe: {e}"))?;
-    let again = plan::plan(&loaded.desired, &after, &plan_config()).map_err(|diagnostics| {
-        format!(
-            "second plan refused:\n{}\n{text}",
-            pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
-        )
-    })?;
+    let again =
+        plan::plan(&loaded.desired, &after, &plan_config(allow_delete)).map_err(|diagnostics| {
+            format!(
+                "second plan refused:\n{}\n{text}",
+                pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
+            )
+        })?;
     if std::env::var_os("CONVERGE_STATS").is_some() {
         eprintln!("STATS {:?} {}", planned.summary, live.projects.len());
     }
@@ -767,6 +770,8 @@ async fn ui_edits<B: Backend + 'static>(api: &Api<B>, edits: &[usize]) -> Result
 struct Setup {
     /// The embedded organization on disk instead of the store in memory.
     embedded: bool,
+    /// `--allow-delete` for the desired state (otherwise only `prune: true` projects delete).
+    allow_delete: bool,
     /// In memory: act as the organization admin instead of the owner.
     admin: bool,
     /// In memory: like the hosted API, no members endpoint (manifests leave members out).
@@ -778,6 +783,7 @@ struct Setup {
 fn gen_setup() -> impl Strategy<Value = Setup> {
     (
         prop::bool::weighted(0.2),
+        prop::bool::weighted(0.7),
         prop::bool::weighted(0.2),
         prop::bool::weighted(0.15),
         prop_oneof![
@@ -785,8 +791,9 @@ fn gen_setup() -> impl Strategy<Value = Setup> {
             1 => prop::collection::vec(any::<usize>(), 1..4),
         ],
     )
-        .prop_map(|(embedded, admin, hosted, edits)| Setup {
+        .prop_map(|(embedded, allow_delete, admin, hosted, edits)| Setup {
             embedded,
+            allow_delete,
             admin,
             hosted,
             edits,
@@ -803,15 +810,35 @@ async fn run_on<B: Backend + 'static>(
     let mut started = Started::new();
     if let Some(start) = start {
         let (text, now_started) = manifests(start, &Started::new(), actor);
-        converge(&api, &text)
+        converge(&api, &text, true)
             .await
             .map_err(|e| format!("while applying the STARTING state: {e}"))?;
         started = now_started;
         ui_edits(&api, &setup.edits).await?;
     }
-    converge(&api, &manifests(desired, &started, actor).0)
-        .await
-        .map(drop)
+    // Without deletes, live projects stay: new ones only fit under the organization's limit.
+    let mut desired = desired.to_vec();
+    if !setup.allow_delete {
+        let mut names: BTreeSet<usize> = start
+            .unwrap_or_default()
+            .iter()
+            .map(|project| project.name)
+            .collect();
+        desired.retain(|project| {
+            names.contains(&project.name)
+                || (names.len() < wire::limits::PROJECTS_PER_ORG && names.insert(project.name))
+        });
+        if desired.is_empty() {
+            return Ok(());
+        }
+    }
+    converge(
+        &api,
+        &manifests(&desired, &started, actor).0,
+        setup.allow_delete,
+    )
+    .await
+    .map(drop)
 }
 
 fn run(setup: &Setup, start: Option<&[GenProject]>, desired: &[GenProject]) -> Result<(), String> {
