@@ -693,36 +693,56 @@ fn diff_members(
         }
     }
 
-    // Never leave a project without an owner: count owners after the member changes (pending
-    // owner invitations count, so an organization admin can hand a new project over).
-    let mut roles: BTreeMap<String, ProjectRole> = live_by_email
+    // Never leave a project without an accepted owner: count owners after the member changes.
+    // A pending invitation grants nothing, and the API refuses to remove or demote the last
+    // accepted owner (`personalize.PROJECTS.LAST_OWNER`) even when an owner invitation is
+    // pending, so counting it would plan a change apply cannot make.
+    let mut roles: BTreeMap<String, (ProjectRole, bool)> = live_by_email
         .iter()
-        .map(|(email, member)| (email.clone(), member.role))
+        .map(|(email, member)| {
+            (
+                email.clone(),
+                (member.role, member.status == MemberStatus::Accepted),
+            )
+        })
         .collect();
     let mut touched_owner = false;
     for planned in &builder.planned[first..] {
         let email = planned.change.name.clone();
         match planned.change.action {
             Action::Delete => {
-                touched_owner |= roles.remove(&email) == Some(ProjectRole::Owner);
+                touched_owner |=
+                    roles.remove(&email).map(|(role, _)| role) == Some(ProjectRole::Owner);
             }
             Action::Create | Action::Update => {
                 if let Some(spec) = wanted_by_email.get(&email) {
-                    touched_owner |= roles.insert(email, spec.role) == Some(ProjectRole::Owner);
+                    let accepted = roles.get(&email).is_some_and(|(_, accepted)| *accepted);
+                    touched_owner |= roles
+                        .insert(email, (spec.role, accepted))
+                        .map(|(role, _)| role)
+                        == Some(ProjectRole::Owner);
                 }
             }
         }
     }
-    if touched_owner && !roles.values().any(|role| *role == ProjectRole::Owner) {
+    let accepted_owner = roles
+        .values()
+        .any(|(role, accepted)| *role == ProjectRole::Owner && *accepted);
+    if touched_owner && !accepted_owner {
         let project_address = address(builder.project, Kind::Project, builder.project);
+        let pending_owner = roles.values().any(|(role, _)| *role == ProjectRole::Owner);
         diagnostics.push(diagnostic(
             Code::LastOwner,
             format!(
-                "the member changes would leave project `{}` without an owner",
+                "the member changes would leave project `{}` without an accepted owner",
                 builder.project
             ),
             origin_of(Some(desired), &project_address, builder.project),
-            Some("keep at least one member with `role: owner`".to_owned()),
+            Some(if pending_owner {
+                "an invited owner counts once they accept; keep the current owner until then, and remove them in a later apply".to_owned()
+            } else {
+                "keep at least one member with `role: owner`".to_owned()
+            }),
         ));
     }
 }
@@ -1010,6 +1030,115 @@ mod tests {
         .into_iter()
         .map(|field| field.path)
         .collect()
+    }
+
+    use crate::diagnostic::Code;
+    use crate::model::{
+        DesiredProject, DesiredState, LiveProject, LiveState, MemberSpec, Principal,
+    };
+    use crate::plan::{PlanConfig, plan};
+    use crate::wire::{self, MemberStatus, OrgRole, ProjectRole};
+
+    fn owner_only(email: &str, role: ProjectRole) -> DesiredState {
+        let mut desired = DesiredState::default();
+        desired.projects.insert(
+            "team".to_owned(),
+            DesiredProject {
+                name: "team".to_owned(),
+                members: Some(vec![MemberSpec {
+                    email: email.to_owned(),
+                    role,
+                }]),
+                ..DesiredProject::default()
+            },
+        );
+        desired
+    }
+
+    fn admin_org() -> LiveState {
+        LiveState {
+            principal: Some(Principal {
+                email: "admin@example.com".to_owned(),
+                org_role: OrgRole::Admin,
+            }),
+            ..LiveState::default()
+        }
+    }
+
+    fn member(email: &str, status: MemberStatus) -> wire::Member {
+        wire::Member {
+            email: email.to_owned(),
+            role: ProjectRole::Owner,
+            status,
+            invitation_message: None,
+            updated_at: String::new(),
+        }
+    }
+
+    fn codes(result: Result<crate::plan::Plan, Vec<crate::diagnostic::Diagnostic>>) -> Vec<Code> {
+        result.map_or_else(
+            |diagnostics| diagnostics.into_iter().map(|d| d.code).collect(),
+            |_| Vec::new(),
+        )
+    }
+
+    /// Regression: a plan removed the last accepted owner because a pending owner invitation
+    /// counted as an owner; the API refuses that (LAST_OWNER), so apply failed half-way.
+    #[test]
+    fn a_pending_owner_invitation_does_not_count_as_an_owner() {
+        let config = PlanConfig {
+            allow_delete: true,
+            ..PlanConfig::default()
+        };
+        // A new project handed straight to an invitee: the creator would be removed.
+        let desired = owner_only("dev@example.com", ProjectRole::Owner);
+        assert_eq!(
+            codes(plan(&desired, &admin_org(), &config)),
+            [Code::LastOwner]
+        );
+        // A live project whose other owner has not accepted yet.
+        let mut live = admin_org();
+        live.projects.insert(
+            "team".to_owned(),
+            LiveProject {
+                project: serde_json::from_value(json!({"_id": "p", "uid": "p", "name": "team"}))
+                    .expect("a project"),
+                members: Some(vec![
+                    member("admin@example.com", MemberStatus::Accepted),
+                    member("dev@example.com", MemberStatus::Pending),
+                ]),
+                attributes: Vec::new(),
+                events: Vec::new(),
+                audiences: Vec::new(),
+                experiences: Vec::new(),
+                priority: Vec::new(),
+            },
+        );
+        assert_eq!(codes(plan(&desired, &live, &config)), [Code::LastOwner]);
+        // Once accepted, the hand-over is planned.
+        if let Some(project) = live.projects.get_mut("team")
+            && let Some(members) = project.members.as_mut()
+        {
+            members[1].status = MemberStatus::Accepted;
+        }
+        let planned = plan(&desired, &live, &config).expect("a plan");
+        assert_eq!(planned.changes.len(), 1);
+        // Demoting yourself while the only other owner is pending is refused too.
+        if let Some(project) = live.projects.get_mut("team")
+            && let Some(members) = project.members.as_mut()
+        {
+            members[1].status = MemberStatus::Pending;
+        }
+        let mut desired = owner_only("dev@example.com", ProjectRole::Owner);
+        if let Some(project) = desired.projects.get_mut("team")
+            && let Some(members) = project.members.as_mut()
+        {
+            members.push(MemberSpec {
+                email: "admin@example.com".to_owned(),
+                role: ProjectRole::Member,
+            });
+        }
+        assert_eq!(codes(plan(&desired, &live, &config)), [Code::LastOwner]);
     }
 
     #[test]

@@ -51,6 +51,19 @@ fn edges(planned: &[Planned]) -> Vec<BTreeSet<usize>> {
         .enumerate()
         .map(|(index, planned)| (planned.change.address.as_str(), index))
         .collect();
+    // Project deletes come before project creates: the organization's project limit is small
+    // (3 by default), so replacing one project by another must free the slot first.
+    let project_deletes: Vec<usize> = (0..planned.len())
+        .filter(|&index| {
+            planned[index].change.kind == Kind::Project
+                && planned[index].change.action == Action::Delete
+        })
+        .collect();
+    for (index, planned) in planned.iter().enumerate() {
+        if planned.change.kind == Kind::Project && planned.change.action == Action::Create {
+            edges[index].extend(project_deletes.iter().copied());
+        }
+    }
     let mut by_project: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (index, planned) in planned.iter().enumerate() {
         by_project
@@ -219,4 +232,64 @@ pub(crate) fn order(planned: Vec<Planned>) -> Result<Vec<Planned>, Diagnostic> {
 /// Only the changes.
 pub(crate) fn changes(planned: Vec<Planned>) -> Vec<Change> {
     planned.into_iter().map(|planned| planned.change).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{DesiredProject, DesiredState, LiveProject, LiveState};
+    use crate::plan::{Action, PlanConfig, plan};
+
+    fn live_project(name: &str) -> LiveProject {
+        LiveProject {
+            project: serde_json::from_value(
+                serde_json::json!({"_id": name, "uid": format!("uid-{name}"), "name": name}),
+            )
+            .expect("a project"),
+            members: None,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            audiences: Vec::new(),
+            experiences: Vec::new(),
+            priority: Vec::new(),
+        }
+    }
+
+    /// Regression: replacing projects at the organization's project limit failed with
+    /// PROJECT_COUNT_EXCEEDED because the creates ran before the deletes.
+    #[test]
+    fn project_deletes_come_before_project_creates() {
+        let mut live = LiveState::default();
+        for name in ["a", "b", "c"] {
+            live.projects.insert(name.to_owned(), live_project(name));
+        }
+        let mut desired = DesiredState::default();
+        for name in ["a", "z"] {
+            desired.projects.insert(
+                name.to_owned(),
+                DesiredProject {
+                    name: name.to_owned(),
+                    ..DesiredProject::default()
+                },
+            );
+        }
+        let config = PlanConfig {
+            allow_delete: true,
+            ..PlanConfig::default()
+        };
+        let planned = plan(&desired, &live, &config).expect("a plan");
+        let actions: Vec<(&str, Action)> = planned
+            .changes
+            .iter()
+            .map(|change| (change.address.as_str(), change.action))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("project/b", Action::Delete),
+                ("project/c", Action::Delete),
+                ("project/z", Action::Create),
+            ]
+        );
+        assert_eq!(planned.changes[2].depends_on, ["project/b", "project/c"]);
+    }
 }

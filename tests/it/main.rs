@@ -5,6 +5,7 @@ mod support;
 mod apply;
 mod cli;
 mod conformance;
+mod converge;
 mod export;
 mod plan;
 mod tidy;

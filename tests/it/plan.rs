@@ -931,7 +931,10 @@ fn members_on_an_endpoint_without_members_are_shown_as_manual_invitations() {
 }
 
 #[test]
-fn creator_not_in_the_member_list_is_removed_last() {
+fn creator_not_in_the_member_list_is_kept_until_an_invited_owner_accepted() {
+    // An admin creates the project, invites the owner and would remove themself: the invited
+    // owner is pending, and the API refuses to remove the last accepted owner, so the plan
+    // refuses up front instead of failing half-way through apply.
     let admin = Principal {
         email: "admin@example.com".to_owned(),
         org_role: OrgRole::Admin,
@@ -946,16 +949,21 @@ fn creator_not_in_the_member_list_is_removed_last() {
         projects: BTreeMap::new(),
         principal: Some(admin),
     };
-    let plan = check(
-        "creator_removed_last",
+    let refusals = check_refused(
+        "creator_kept_until_accepted",
         &desired,
         &live,
         &PlanConfig::default(),
     );
-    let last = plan.changes.last().expect("changes");
-    assert_eq!(last.address, "project/storefront/member/admin@example.com");
-    assert_eq!(last.action, Action::Delete);
-    assert_eq!(last.depends_on.len(), plan.changes.len() - 1);
+    assert_eq!(refusals.len(), 1);
+    assert!(
+        refusals[0]
+            .help
+            .as_deref()
+            .is_some_and(|help| help.contains("once they accept")),
+        "{:?}",
+        refusals[0].help
+    );
 }
 
 #[test]
