@@ -9,47 +9,17 @@ use std::sync::{Arc, Mutex};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use pzctl::apply::{self, ApplyConfig, CancelToken, NoReporter};
-use pzctl::live::{Api, Backend, BackendError, observe};
+use pzctl::live::{Api, Backend, observe};
+
+use crate::support::StoreBackend;
 use pzctl::manifest;
 use pzctl::model::LiveState;
 use pzctl::plan::{self, PlanConfig};
 use pzctl::store::{Limits, Store};
-use pzctl::wire::{self, OrgRole, Request};
+use pzctl::wire::{self, OrgRole};
 use serde_json::{Value, json};
 
 const OWNER: &str = "owner@example.com";
-
-/// The store in process, acting as the organization owner (no disk, no HTTP).
-struct StoreBackend {
-    store: Arc<Mutex<Store>>,
-    actor: &'static str,
-    /// False acts like the hosted API: no members endpoint, no "who am I".
-    members: bool,
-}
-
-impl Backend for StoreBackend {
-    async fn send(&self, request: Request) -> Result<Value, BackendError> {
-        let mut store = self
-            .store
-            .lock()
-            .map_err(|_| BackendError::Local("store lock poisoned".to_owned()))?;
-        store
-            .dispatch(self.actor, &request)
-            .map_err(|error| BackendError::Api {
-                method: request.method.as_str(),
-                path: request.path.clone(),
-                error,
-            })
-    }
-
-    fn supports_members(&self) -> bool {
-        self.members
-    }
-
-    fn describe(&self) -> String {
-        "in-process store".to_owned()
-    }
-}
 
 const ADMIN: &str = "admin@example.com";
 

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use pzctl::export;
-use pzctl::live::{Api, Backend, BackendError, observe};
+use pzctl::live::{Api, Backend, observe};
+
+use crate::support::StoreBackend;
 use pzctl::manifest;
 use pzctl::model::LiveState;
 use pzctl::plan::{self, PlanConfig};
@@ -18,38 +20,6 @@ use pzctl::wire::{
 use serde_json::{Value, json};
 
 const OWNER: &str = "owner@example.com";
-
-/// The store in process, acting as one user (no disk, no HTTP).
-struct StoreBackend {
-    store: Arc<Mutex<Store>>,
-    actor: &'static str,
-    /// False acts like the hosted API: no members endpoint, no "who am I".
-    members: bool,
-}
-
-impl Backend for StoreBackend {
-    async fn send(&self, request: Request) -> Result<Value, BackendError> {
-        let mut store = self
-            .store
-            .lock()
-            .map_err(|_| BackendError::Local("store lock poisoned".to_owned()))?;
-        store
-            .dispatch(self.actor, &request)
-            .map_err(|error| BackendError::Api {
-                method: request.method.as_str(),
-                path: request.path.clone(),
-                error,
-            })
-    }
-
-    fn supports_members(&self) -> bool {
-        self.members
-    }
-
-    fn describe(&self) -> String {
-        "in-process store".to_owned()
-    }
-}
 
 fn org() -> Api<StoreBackend> {
     let users = ["owner@example.com", "dev@example.com", "member@example.com"]
