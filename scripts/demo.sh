@@ -10,7 +10,8 @@ export PZCTL_STATE_DIR="$state_dir"
 cargo build --quiet --locked
 pzctl=target/debug/pzctl
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 
 step pzctl validate examples/quickstart
 "$pzctl" validate examples/quickstart
