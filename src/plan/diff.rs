@@ -100,6 +100,40 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// Diff a kind whose objects reference nothing: create what is missing, update what
+    /// differs, and (when allowed) delete what no manifest declares.
+    fn diff_flat<Spec: PartialEq + Serialize, Live>(
+        &mut self,
+        kind: Kind,
+        desired: &BTreeMap<String, Spec>,
+        live: &BTreeMap<&str, &Live>,
+        live_spec: fn(&Live) -> Spec,
+        may_delete: bool,
+    ) {
+        for (name, spec) in desired {
+            match live.get(name.as_str()) {
+                None => {
+                    self.push(kind, Action::Create, name, None, Some(to_value(spec)));
+                }
+                Some(live_object) => {
+                    let current = live_spec(live_object);
+                    if &current != spec {
+                        let before = Some(to_value(&current));
+                        self.push(kind, Action::Update, name, before, Some(to_value(spec)));
+                    }
+                }
+            }
+        }
+        if may_delete {
+            for (name, live_object) in live {
+                if !desired.contains_key(*name) {
+                    let before = Some(to_value(&live_spec(live_object)));
+                    self.push(kind, Action::Delete, name, before, None);
+                }
+            }
+        }
+    }
+
     fn push(
         &mut self,
         kind: Kind,
@@ -327,51 +361,20 @@ fn diff_project(
 
     let names = Names::from_live(live_project);
 
-    // Attributes (custom only; presets are never managed).
+    // Attributes (custom only; presets are never managed), by name.
     let live_attributes: BTreeMap<&str, &wire::Attribute> = live_project
         .attributes
         .iter()
         .filter(|attribute| attribute.kind == wire::AttributeType::Custom)
         .map(|attribute| (attribute.name.as_str(), attribute))
         .collect();
-    for (attribute_name, spec) in &desired.attributes {
-        match live_attributes.get(attribute_name.as_str()) {
-            None => {
-                builder.push(
-                    Kind::Attribute,
-                    Action::Create,
-                    attribute_name,
-                    None,
-                    Some(to_value(spec)),
-                );
-            }
-            Some(live_attribute) => {
-                let live_spec = convert::attribute_spec(live_attribute);
-                if &live_spec != spec {
-                    builder.push(
-                        Kind::Attribute,
-                        Action::Update,
-                        attribute_name,
-                        Some(to_value(&live_spec)),
-                        Some(to_value(spec)),
-                    );
-                }
-            }
-        }
-    }
-    if may_delete {
-        for (attribute_name, live_attribute) in &live_attributes {
-            if !desired.attributes.contains_key(*attribute_name) {
-                builder.push(
-                    Kind::Attribute,
-                    Action::Delete,
-                    attribute_name,
-                    Some(to_value(&convert::attribute_spec(live_attribute))),
-                    None,
-                );
-            }
-        }
-    }
+    builder.diff_flat(
+        Kind::Attribute,
+        &desired.attributes,
+        &live_attributes,
+        convert::attribute_spec,
+        may_delete,
+    );
 
     // Events, by key.
     let live_events: BTreeMap<&str, &wire::Event> = live_project
@@ -379,44 +382,13 @@ fn diff_project(
         .iter()
         .map(|event| (event.key.as_str(), event))
         .collect();
-    for (event_name, spec) in &desired.events {
-        match live_events.get(event_name.as_str()) {
-            None => {
-                builder.push(
-                    Kind::Event,
-                    Action::Create,
-                    event_name,
-                    None,
-                    Some(to_value(spec)),
-                );
-            }
-            Some(live_event) => {
-                let live_spec = convert::event_spec(live_event);
-                if &live_spec != spec {
-                    builder.push(
-                        Kind::Event,
-                        Action::Update,
-                        event_name,
-                        Some(to_value(&live_spec)),
-                        Some(to_value(spec)),
-                    );
-                }
-            }
-        }
-    }
-    if may_delete {
-        for (event_key, live_event) in &live_events {
-            if !desired.events.contains_key(*event_key) {
-                builder.push(
-                    Kind::Event,
-                    Action::Delete,
-                    event_key,
-                    Some(to_value(&convert::event_spec(live_event))),
-                    None,
-                );
-            }
-        }
-    }
+    builder.diff_flat(
+        Kind::Event,
+        &desired.events,
+        &live_events,
+        convert::event_spec,
+        may_delete,
+    );
 
     // Audiences, by name. Externally synced audiences cannot be expressed as specs.
     let live_audiences: BTreeMap<&str, &wire::Audience> = live_project
