@@ -475,6 +475,79 @@ pub struct Request {
     pub body: Option<Value>,
 }
 
+/// A project-scoped collection of the API (`/attributes`, `/events`, `/audiences`,
+/// `/experiences`, each with the `x-project-uid` header): the objects it lists, the body that
+/// creates or replaces one, and its path. The typed API has one generic list, create, update
+/// and delete over it.
+pub trait Collection: serde::de::DeserializeOwned + Send {
+    /// The body of a create (POST) or an update (PUT).
+    type Input: Serialize + Sync;
+    /// The path segment, e.g. `attributes`.
+    const PATH: &'static str;
+    /// What messages call one object, e.g. `attribute`.
+    const WORD: &'static str;
+}
+
+impl Collection for Attribute {
+    type Input = AttributeInput;
+    const PATH: &'static str = "attributes";
+    const WORD: &'static str = "attribute";
+}
+
+impl Collection for Event {
+    type Input = EventInput;
+    const PATH: &'static str = "events";
+    const WORD: &'static str = "event";
+}
+
+impl Collection for Audience {
+    type Input = AudienceInput;
+    const PATH: &'static str = "audiences";
+    const WORD: &'static str = "audience";
+}
+
+impl Collection for Experience {
+    type Input = ExperienceInput;
+    const PATH: &'static str = "experiences";
+    const WORD: &'static str = "experience";
+}
+
+/// The characters a path segment cannot hold as they are (WHATWG's path-segment set plus `/`
+/// and `%`), so that `a/b@example.com` stays one segment.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%');
+
+/// A request path from its segments, each percent-encoded: `["projects", uid, "users", email]`
+/// gives `/projects/UID/users/EMAIL`. The only place paths are put together; the store's
+/// router decodes each segment again ([`decode_segment`]).
+#[must_use]
+pub fn path(segments: &[&str]) -> String {
+    let mut out = String::new();
+    for segment in segments {
+        out.push('/');
+        out.extend(percent_encoding::utf8_percent_encode(segment, SEGMENT));
+    }
+    out
+}
+
+/// One path segment (or query component) with its `%XX` escapes decoded.
+#[must_use]
+pub fn decode_segment(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 impl Request {
     #[must_use]
     pub fn get(path: impl Into<String>) -> Self {

@@ -319,8 +319,8 @@ impl<B: Backend> Shared<B> {
                 let spec: AttributeSpec = after(change)?;
                 let input = convert::attribute_input(name, &spec);
                 let attribute = create_once!(self,
-                    post: api.create_attribute(&project.uid, &input).await,
-                    lookup: api.list_attributes(&project.uid).await.map(|attributes| {
+                    post: api.create::<wire::Attribute>(&project.uid, &input).await,
+                    lookup: api.list::<wire::Attribute>(&project.uid).await.map(|attributes| {
                         attributes.into_iter().find(|attribute| {
                             attribute.kind == AttributeType::Custom && &attribute.name == name
                         })
@@ -334,13 +334,17 @@ impl<B: Backend> Shared<B> {
                 let spec: AttributeSpec = after(change)?;
                 let uid = object_uid(&project.uids.attributes, "attribute", change)?;
                 let input = convert::attribute_input(name, &spec);
-                idempotent!(self, api.update_attribute(&project.uid, &uid, &input).await)?;
+                idempotent!(
+                    self,
+                    api.update::<wire::Attribute>(&project.uid, &uid, &input)
+                        .await
+                )?;
             }
             Action::Delete => {
                 let uid = object_uid(&project.uids.attributes, "attribute", change)?;
                 deleted(idempotent!(
                     self,
-                    api.delete_attribute(&project.uid, &uid).await
+                    api.delete::<wire::Attribute>(&project.uid, &uid).await
                 ))?;
                 self.state.update(&change.project, |state| {
                     state.uids.attributes.remove(name);
@@ -359,8 +363,8 @@ impl<B: Backend> Shared<B> {
                 let spec: EventSpec = after(change)?;
                 let input = convert::event_input(&spec);
                 let event = create_once!(self,
-                    post: api.create_event(&project.uid, &input).await,
-                    lookup: api.list_events(&project.uid).await.map(|events| {
+                    post: api.create::<wire::Event>(&project.uid, &input).await,
+                    lookup: api.list::<wire::Event>(&project.uid).await.map(|events| {
                         events.into_iter().find(|event| event.key == spec.key)
                     })
                 )?;
@@ -372,13 +376,16 @@ impl<B: Backend> Shared<B> {
                 let spec: EventSpec = after(change)?;
                 let uid = object_uid(&project.uids.events, "event", change)?;
                 let input = convert::event_input(&spec);
-                idempotent!(self, api.update_event(&project.uid, &uid, &input).await)?;
+                idempotent!(
+                    self,
+                    api.update::<wire::Event>(&project.uid, &uid, &input).await
+                )?;
             }
             Action::Delete => {
                 let uid = object_uid(&project.uids.events, "event", change)?;
                 deleted(idempotent!(
                     self,
-                    api.delete_event(&project.uid, &uid).await
+                    api.delete::<wire::Event>(&project.uid, &uid).await
                 ))?;
                 self.state.update(&change.project, |state| {
                     state.uids.events.remove(name);
@@ -397,8 +404,8 @@ impl<B: Backend> Shared<B> {
                 let spec: AudienceSpec = after(change)?;
                 let input = convert::audience_input(name, &spec, &project.uids)?;
                 let audience = create_once!(self,
-                    post: api.create_audience(&project.uid, &input).await,
-                    lookup: api.list_audiences(&project.uid).await.map(|audiences| {
+                    post: api.create::<wire::Audience>(&project.uid, &input).await,
+                    lookup: api.list::<wire::Audience>(&project.uid).await.map(|audiences| {
                         audiences.into_iter().find(|audience| &audience.name == name)
                     })
                 )?;
@@ -410,13 +417,17 @@ impl<B: Backend> Shared<B> {
                 let spec: AudienceSpec = after(change)?;
                 let uid = object_uid(&project.uids.audiences, "audience", change)?;
                 let input = convert::audience_input(name, &spec, &project.uids)?;
-                idempotent!(self, api.update_audience(&project.uid, &uid, &input).await)?;
+                idempotent!(
+                    self,
+                    api.update::<wire::Audience>(&project.uid, &uid, &input)
+                        .await
+                )?;
             }
             Action::Delete => {
                 let uid = object_uid(&project.uids.audiences, "audience", change)?;
                 deleted(idempotent!(
                     self,
-                    api.delete_audience(&project.uid, &uid).await
+                    api.delete::<wire::Audience>(&project.uid, &uid).await
                 ))?;
                 self.state.update(&change.project, |state| {
                     state.uids.audiences.remove(name);
@@ -435,8 +446,8 @@ impl<B: Backend> Shared<B> {
                 let spec: ExperienceSpec = after(change)?;
                 let input = convert::experience_input(name, &spec);
                 let experience = create_once!(self,
-                    post: api.create_experience(&project.uid, &input).await,
-                    lookup: api.list_experiences(&project.uid).await.map(|experiences| {
+                    post: api.create::<wire::Experience>(&project.uid, &input).await,
+                    lookup: api.list::<wire::Experience>(&project.uid).await.map(|experiences| {
                         experiences.into_iter().find(|experience| &experience.name == name)
                     })
                 )?;
@@ -480,7 +491,8 @@ impl<B: Backend> Shared<B> {
                     let input = convert::experience_input(name, &spec);
                     idempotent!(
                         self,
-                        api.update_experience(&project.uid, &uid, &input).await
+                        api.update::<wire::Experience>(&project.uid, &uid, &input)
+                            .await
                     )?;
                 }
                 let versions = idempotent!(self, api.list_versions(&project.uid, &uid).await)?;
@@ -491,7 +503,7 @@ impl<B: Backend> Shared<B> {
                 let uid = object_uid(&project.experiences, "experience", change)?;
                 deleted(idempotent!(
                     self,
-                    api.delete_experience(&project.uid, &uid).await
+                    api.delete::<wire::Experience>(&project.uid, &uid).await
                 ))?;
                 self.state.update(&change.project, |state| {
                     state.experiences.remove(name);

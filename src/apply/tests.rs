@@ -319,7 +319,7 @@ async fn observe(api: &Api<Fake>) -> LiveState {
     for project in api.list_projects().await.unwrap() {
         let uid = project.uid.clone();
         let mut experiences = Vec::new();
-        for experience in api.list_experiences(&uid).await.unwrap() {
+        for experience in api.list::<wire::Experience>(&uid).await.unwrap() {
             let versions = api.list_versions(&uid, &experience.uid).await.unwrap();
             experiences.push(LiveExperience {
                 experience,
@@ -330,9 +330,9 @@ async fn observe(api: &Api<Fake>) -> LiveState {
             project.name.clone(),
             LiveProject {
                 members: Some(api.list_members(&uid).await.unwrap_or_default()),
-                attributes: api.list_attributes(&uid).await.unwrap(),
-                events: api.list_events(&uid).await.unwrap(),
-                audiences: api.list_audiences(&uid).await.unwrap(),
+                attributes: api.list::<wire::Attribute>(&uid).await.unwrap(),
+                events: api.list::<wire::Event>(&uid).await.unwrap(),
+                audiences: api.list::<wire::Audience>(&uid).await.unwrap(),
                 experiences,
                 priority: api.get_priority(&uid).await.unwrap().priority_order,
                 project,

@@ -484,7 +484,7 @@ mod tests {
             .await
             .unwrap_or_else(|e| fail(e));
         let attribute = api
-            .create_attribute(
+            .create::<wire::Attribute>(
                 p,
                 &wire::AttributeInput {
                     name: "Tier".into(),
@@ -495,7 +495,7 @@ mod tests {
             .await
             .unwrap_or_else(|e| fail(e));
         let event = api
-            .create_event(
+            .create::<wire::Event>(
                 p,
                 &wire::EventInput {
                     key: "buy".into(),
@@ -527,7 +527,7 @@ mod tests {
             definition,
         };
         let audience = api
-            .create_audience(p, &audience_input)
+            .create::<wire::Audience>(p, &audience_input)
             .await
             .unwrap_or_else(|e| fail(e));
         assert_eq!(
@@ -535,7 +535,7 @@ mod tests {
             Some(&audience_input.definition)
         );
         let experience = api
-            .create_experience(
+            .create::<wire::Experience>(
                 p,
                 &wire::ExperienceInput {
                     name: "test".into(),
@@ -608,30 +608,33 @@ mod tests {
             .await
             .unwrap_or_else(|e| fail(e));
         assert_eq!(
-            api.list_experiences(p)
+            api.list::<wire::Experience>(p)
                 .await
                 .unwrap_or_else(|e| fail(e))
                 .len(),
             1
         );
         assert_eq!(
-            api.list_events(p).await.unwrap_or_else(|e| fail(e)).len(),
-            1
-        );
-        assert_eq!(
-            api.list_audiences(p)
+            api.list::<wire::Event>(p)
                 .await
                 .unwrap_or_else(|e| fail(e))
                 .len(),
             1
         );
-        api.delete_experience(p, &experience.uid)
+        assert_eq!(
+            api.list::<wire::Audience>(p)
+                .await
+                .unwrap_or_else(|e| fail(e))
+                .len(),
+            1
+        );
+        api.delete::<wire::Experience>(p, &experience.uid)
             .await
             .unwrap_or_else(|e| fail(e));
-        api.delete_audience(p, &audience.uid)
+        api.delete::<wire::Audience>(p, &audience.uid)
             .await
             .unwrap_or_else(|e| fail(e));
-        api.delete_event(p, &event.uid)
+        api.delete::<wire::Event>(p, &event.uid)
             .await
             .unwrap_or_else(|e| fail(e));
         let renamed = wire::AttributeInput {
@@ -639,10 +642,10 @@ mod tests {
             key: "tier".into(),
             description: "d".into(),
         };
-        api.update_attribute(p, &attribute.uid, &renamed)
+        api.update::<wire::Attribute>(p, &attribute.uid, &renamed)
             .await
             .unwrap_or_else(|e| fail(e));
-        api.delete_attribute(p, &attribute.uid)
+        api.delete::<wire::Attribute>(p, &attribute.uid)
             .await
             .unwrap_or_else(|e| fail(e));
         api.delete_project(p).await.unwrap_or_else(|e| fail(e));
@@ -668,7 +671,7 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let attributes = api
-            .list_attributes(&project.uid)
+            .list::<wire::Attribute>(&project.uid)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(attributes.len(), wire::PRESET_ATTRIBUTES.len());

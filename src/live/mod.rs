@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::wire::{self, ApiError};
+use crate::wire::{self, ApiError, Collection};
 pub use crate::wire::{Method, Request};
 
 pub use observe::observe;
@@ -132,17 +132,19 @@ impl<B: Backend> Api<B> {
         if !self.backend.supports_members() {
             return Ok(None);
         }
-        self.call(Request::get("/user")).await.map(Some)
+        self.call(Request::get(wire::path(&["user"])))
+            .await
+            .map(Some)
     }
 
     pub async fn list_projects(&self) -> Result<Vec<wire::Project>, BackendError> {
-        self.call(Request::get("/projects")).await
+        self.call(Request::get(wire::path(&["projects"]))).await
     }
     pub async fn create_project(
         &self,
         input: &wire::ProjectInput,
     ) -> Result<wire::Project, BackendError> {
-        self.call(Request::new(Method::Post, "/projects").body(to_body(input)))
+        self.call(Request::new(Method::Post, wire::path(&["projects"])).body(to_body(input)))
             .await
     }
     pub async fn update_project(
@@ -150,17 +152,18 @@ impl<B: Backend> Api<B> {
         uid: &str,
         input: &wire::ProjectInput,
     ) -> Result<wire::Project, BackendError> {
-        self.call(Request::new(Method::Put, format!("/projects/{uid}")).body(to_body(input)))
+        let path = wire::path(&["projects", uid]);
+        self.call(Request::new(Method::Put, path).body(to_body(input)))
             .await
     }
     pub async fn delete_project(&self, uid: &str) -> Result<(), BackendError> {
-        self.call_empty(Request::new(Method::Delete, format!("/projects/{uid}")))
+        self.call_empty(Request::new(Method::Delete, wire::path(&["projects", uid])))
             .await
     }
 
     pub async fn list_members(&self, project: &str) -> Result<Vec<wire::Member>, BackendError> {
         self.members_supported()?;
-        self.call(Request::get(format!("/projects/{project}/users")))
+        self.call(Request::get(wire::path(&["projects", project, "users"])))
             .await
     }
     pub async fn invite_member(
@@ -169,10 +172,9 @@ impl<B: Backend> Api<B> {
         input: &wire::MemberInput,
     ) -> Result<wire::Member, BackendError> {
         self.members_supported()?;
-        self.call(
-            Request::new(Method::Post, format!("/projects/{project}/users")).body(to_body(input)),
-        )
-        .await
+        let path = wire::path(&["projects", project, "users"]);
+        self.call(Request::new(Method::Post, path).body(to_body(input)))
+            .await
     }
     pub async fn update_member(
         &self,
@@ -182,168 +184,55 @@ impl<B: Backend> Api<B> {
     ) -> Result<wire::Member, BackendError> {
         self.members_supported()?;
         let body = to_body(&wire::MemberRoleInput { role });
-        self.call(
-            Request::new(Method::Put, format!("/projects/{project}/users/{email}")).body(body),
-        )
-        .await
+        let path = wire::path(&["projects", project, "users", email]);
+        self.call(Request::new(Method::Put, path).body(body)).await
     }
     pub async fn remove_member(&self, project: &str, email: &str) -> Result<(), BackendError> {
         self.members_supported()?;
-        self.call_empty(Request::new(
-            Method::Delete,
-            format!("/projects/{project}/users/{email}"),
-        ))
-        .await
+        let path = wire::path(&["projects", project, "users", email]);
+        self.call_empty(Request::new(Method::Delete, path)).await
     }
 
-    pub async fn list_attributes(
-        &self,
-        project: &str,
-    ) -> Result<Vec<wire::Attribute>, BackendError> {
-        self.call(Request::get("/attributes").project(project))
+    /// Every object of a project-scoped collection, e.g. `list::<wire::Attribute>(project)`.
+    pub async fn list<T: Collection>(&self, project: &str) -> Result<Vec<T>, BackendError> {
+        self.call(Request::get(wire::path(&[T::PATH])).project(project))
             .await
     }
-    pub async fn create_attribute(
+    pub async fn create<T: Collection>(
         &self,
         project: &str,
-        input: &wire::AttributeInput,
-    ) -> Result<wire::Attribute, BackendError> {
-        self.call(
-            Request::new(Method::Post, "/attributes")
-                .project(project)
-                .body(to_body(input)),
-        )
-        .await
+        input: &T::Input,
+    ) -> Result<T, BackendError> {
+        let request = Request::new(Method::Post, wire::path(&[T::PATH]));
+        self.call(request.project(project).body(to_body(input)))
+            .await
     }
-    pub async fn update_attribute(
+    pub async fn update<T: Collection>(
         &self,
         project: &str,
         uid: &str,
-        input: &wire::AttributeInput,
-    ) -> Result<wire::Attribute, BackendError> {
-        self.call(
-            Request::new(Method::Put, format!("/attributes/{uid}"))
-                .project(project)
-                .body(to_body(input)),
-        )
-        .await
-    }
-    pub async fn delete_attribute(&self, project: &str, uid: &str) -> Result<(), BackendError> {
-        self.call_empty(Request::new(Method::Delete, format!("/attributes/{uid}")).project(project))
+        input: &T::Input,
+    ) -> Result<T, BackendError> {
+        let request = Request::new(Method::Put, wire::path(&[T::PATH, uid]));
+        self.call(request.project(project).body(to_body(input)))
             .await
     }
-
-    pub async fn list_events(&self, project: &str) -> Result<Vec<wire::Event>, BackendError> {
-        self.call(Request::get("/events").project(project)).await
-    }
-    pub async fn create_event(
-        &self,
-        project: &str,
-        input: &wire::EventInput,
-    ) -> Result<wire::Event, BackendError> {
-        self.call(
-            Request::new(Method::Post, "/events")
-                .project(project)
-                .body(to_body(input)),
-        )
-        .await
-    }
-    pub async fn update_event(
+    pub async fn delete<T: Collection>(
         &self,
         project: &str,
         uid: &str,
-        input: &wire::EventInput,
-    ) -> Result<wire::Event, BackendError> {
-        self.call(
-            Request::new(Method::Put, format!("/events/{uid}"))
-                .project(project)
-                .body(to_body(input)),
-        )
-        .await
-    }
-    pub async fn delete_event(&self, project: &str, uid: &str) -> Result<(), BackendError> {
-        self.call_empty(Request::new(Method::Delete, format!("/events/{uid}")).project(project))
-            .await
+    ) -> Result<(), BackendError> {
+        let request = Request::new(Method::Delete, wire::path(&[T::PATH, uid]));
+        self.call_empty(request.project(project)).await
     }
 
-    pub async fn list_audiences(&self, project: &str) -> Result<Vec<wire::Audience>, BackendError> {
-        self.call(Request::get("/audiences").project(project)).await
-    }
-    pub async fn create_audience(
-        &self,
-        project: &str,
-        input: &wire::AudienceInput,
-    ) -> Result<wire::Audience, BackendError> {
-        self.call(
-            Request::new(Method::Post, "/audiences")
-                .project(project)
-                .body(to_body(input)),
-        )
-        .await
-    }
-    pub async fn update_audience(
-        &self,
-        project: &str,
-        uid: &str,
-        input: &wire::AudienceInput,
-    ) -> Result<wire::Audience, BackendError> {
-        self.call(
-            Request::new(Method::Put, format!("/audiences/{uid}"))
-                .project(project)
-                .body(to_body(input)),
-        )
-        .await
-    }
-    pub async fn delete_audience(&self, project: &str, uid: &str) -> Result<(), BackendError> {
-        self.call_empty(Request::new(Method::Delete, format!("/audiences/{uid}")).project(project))
-            .await
-    }
-
-    pub async fn list_experiences(
-        &self,
-        project: &str,
-    ) -> Result<Vec<wire::Experience>, BackendError> {
-        self.call(Request::get("/experiences").project(project))
-            .await
-    }
     pub async fn get_experience(
         &self,
         project: &str,
         uid: &str,
     ) -> Result<wire::Experience, BackendError> {
-        self.call(Request::get(format!("/experiences/{uid}")).project(project))
+        self.call(Request::get(wire::path(&["experiences", uid])).project(project))
             .await
-    }
-    pub async fn create_experience(
-        &self,
-        project: &str,
-        input: &wire::ExperienceInput,
-    ) -> Result<wire::Experience, BackendError> {
-        self.call(
-            Request::new(Method::Post, "/experiences")
-                .project(project)
-                .body(to_body(input)),
-        )
-        .await
-    }
-    pub async fn update_experience(
-        &self,
-        project: &str,
-        uid: &str,
-        input: &wire::ExperienceInput,
-    ) -> Result<wire::Experience, BackendError> {
-        self.call(
-            Request::new(Method::Put, format!("/experiences/{uid}"))
-                .project(project)
-                .body(to_body(input)),
-        )
-        .await
-    }
-    pub async fn delete_experience(&self, project: &str, uid: &str) -> Result<(), BackendError> {
-        self.call_empty(
-            Request::new(Method::Delete, format!("/experiences/{uid}")).project(project),
-        )
-        .await
     }
 
     pub async fn list_versions(
@@ -351,8 +240,8 @@ impl<B: Backend> Api<B> {
         project: &str,
         experience: &str,
     ) -> Result<Vec<wire::Version>, BackendError> {
-        self.call(Request::get(format!("/experiences/{experience}/versions")).project(project))
-            .await
+        let path = wire::path(&["experiences", experience, "versions"]);
+        self.call(Request::get(path).project(project)).await
     }
     pub async fn create_version(
         &self,
@@ -360,7 +249,7 @@ impl<B: Backend> Api<B> {
         experience: &str,
         input: &wire::VersionInput,
     ) -> Result<wire::Version, BackendError> {
-        let path = format!("/experiences/{experience}/versions");
+        let path = wire::path(&["experiences", experience, "versions"]);
         self.call(
             Request::new(Method::Post, path)
                 .project(project)
@@ -375,7 +264,7 @@ impl<B: Backend> Api<B> {
         version: &str,
         input: &wire::VersionInput,
     ) -> Result<wire::Version, BackendError> {
-        let path = format!("/experiences/{experience}/versions/{version}");
+        let path = wire::path(&["experiences", experience, "versions", version]);
         self.call(
             Request::new(Method::Put, path)
                 .project(project)
@@ -389,13 +278,13 @@ impl<B: Backend> Api<B> {
         experience: &str,
         version: &str,
     ) -> Result<(), BackendError> {
-        let path = format!("/experiences/{experience}/versions/{version}");
+        let path = wire::path(&["experiences", experience, "versions", version]);
         self.call_empty(Request::new(Method::Delete, path).project(project))
             .await
     }
 
     pub async fn get_priority(&self, project: &str) -> Result<wire::Priority, BackendError> {
-        self.call(Request::get("/experiences-priority").project(project))
+        self.call(Request::get(wire::path(&["experiences-priority"])).project(project))
             .await
     }
     pub async fn put_priority(
@@ -404,7 +293,7 @@ impl<B: Backend> Api<B> {
         input: &wire::Priority,
     ) -> Result<wire::Priority, BackendError> {
         self.call(
-            Request::new(Method::Put, "/experiences-priority")
+            Request::new(Method::Put, wire::path(&["experiences-priority"]))
                 .project(project)
                 .body(to_body(input)),
         )

@@ -81,10 +81,10 @@ async fn observe_project<B: Backend>(
     };
     let (members, attributes, events, audiences, experiences, priority) = tokio::join!(
         members,
-        api.list_attributes(uid),
-        api.list_events(uid),
-        api.list_audiences(uid),
-        api.list_experiences(uid),
+        api.list::<wire::Attribute>(uid),
+        api.list::<wire::Event>(uid),
+        api.list::<wire::Audience>(uid),
+        api.list::<wire::Experience>(uid),
         api.get_priority(uid),
     );
     let experiences = experiences?;

@@ -319,43 +319,11 @@ fn split_path(full: &str) -> (String, Vec<(String, String)>) {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key, true), percent_decode(value, true))
+            let decode = |text: &str| wire::decode_segment(&text.replace('+', " "));
+            (decode(key), decode(value))
         })
         .collect();
     (path, pairs)
-}
-
-/// Decode `%XX` escapes (and `+` as a space in queries).
-fn percent_decode(text: &str, plus_is_space: bool) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Store {
@@ -517,7 +485,7 @@ impl Store {
         let segments: Vec<String> = path
             .split('/')
             .filter(|segment| !segment.is_empty())
-            .map(|segment| percent_decode(segment, false))
+            .map(wire::decode_segment)
             .collect();
         let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
         let cannot =

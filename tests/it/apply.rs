@@ -16,7 +16,7 @@ use pzctl::live::embedded::EmbeddedBackend;
 use pzctl::live::{Api, Backend, BackendError, Method, Request};
 use pzctl::manifest::{self, LoadConfig};
 use pzctl::plan::{self, PlanConfig};
-use pzctl::wire::{self, ApiError, OrgRole};
+use pzctl::wire::{self, ApiError, OrgRole, ProjectRole};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
@@ -96,22 +96,26 @@ async fn duplicates<B: Backend>(api: &Api<B>) -> Vec<String> {
         *seen.entry(format!("project/{}", project.name)).or_default() += 1;
         let uid = &project.uid;
         let prefix = format!("project/{}", project.name);
-        for attribute in api.list_attributes(uid).await.expect("attributes") {
+        for attribute in api.list::<wire::Attribute>(uid).await.expect("attributes") {
             *seen
                 .entry(format!("{prefix}/attribute/{}", attribute.name))
                 .or_default() += 1;
         }
-        for event in api.list_events(uid).await.expect("events") {
+        for event in api.list::<wire::Event>(uid).await.expect("events") {
             *seen
                 .entry(format!("{prefix}/event/{}", event.key))
                 .or_default() += 1;
         }
-        for audience in api.list_audiences(uid).await.expect("audiences") {
+        for audience in api.list::<wire::Audience>(uid).await.expect("audiences") {
             *seen
                 .entry(format!("{prefix}/audience/{}", audience.name))
                 .or_default() += 1;
         }
-        for experience in api.list_experiences(uid).await.expect("experiences") {
+        for experience in api
+            .list::<wire::Experience>(uid)
+            .await
+            .expect("experiences")
+        {
             *seen
                 .entry(format!("{prefix}/experience/{}", experience.name))
                 .or_default() += 1;
@@ -515,7 +519,7 @@ async fn a_stale_saved_plan_is_refused_and_names_the_object() {
         .iter()
         .find(|attribute| attribute.name == "loyalty-tier")
         .expect("attribute");
-    api.update_attribute(
+    api.update::<wire::Attribute>(
         &project.project.uid,
         &attribute.uid,
         &wire::AttributeInput {
@@ -1079,4 +1083,72 @@ fn a_declared_experience_order_converges_in_one_apply() {
         &["plan", manifests_arg, "--detailed-exitcode"],
     );
     assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+}
+
+/// Issue 10: a member whose email holds a `/` could be invited but never updated or removed:
+/// the email went into the path unencoded and split into two segments (404).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_email_holds_a_slash_is_invited_updated_and_removed() {
+    let context = TestContext::new();
+    let emulator = emulator(|_| {});
+    let api = Arc::new(Api::new(crate::support::http_backend(
+        &emulator.url(),
+        "owner-token",
+    )));
+    let manifests = context.path().join("manifests");
+    std::fs::create_dir_all(&manifests).expect("manifest dir");
+    let write = |members: &str| {
+        std::fs::write(
+            manifests.join("team.yaml"),
+            format!(
+                "apiVersion: pzctl/v1\nkind: Project\nmetadata: {{name: team}}\nspec:\n  members:\n    - {{email: owner@example.com, role: owner}}\n{members}"
+            ),
+        )
+        .expect("write manifest");
+    };
+    let config = PlanConfig {
+        allow_delete: true,
+        ..PlanConfig::default()
+    };
+    let member_of = |live: &pzctl::model::LiveState| {
+        live.projects["team"]
+            .members
+            .iter()
+            .flatten()
+            .find(|member| member.email == "a/b@example.com")
+            .map(|member| member.role)
+    };
+    for (members, expected) in [
+        (
+            "    - {email: a/b@example.com, role: member}\n",
+            Some(ProjectRole::Member),
+        ),
+        (
+            "    - {email: a/b@example.com, role: owner}\n",
+            Some(ProjectRole::Owner),
+        ),
+        ("", None),
+    ] {
+        write(members);
+        let loaded = manifest::load(&LoadConfig {
+            paths: vec![manifests.clone()],
+            ..LoadConfig::default()
+        });
+        assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+        let live = pzctl::live::observe(&*api, None).await.expect("observe");
+        let plan = plan::plan(&loaded.desired, &live, &config).expect("plan");
+        assert!(!plan.changes.is_empty(), "{members:?} planned nothing");
+        let report = apply::apply(
+            &plan,
+            Arc::clone(&api),
+            &live,
+            &ApplyConfig::default(),
+            CancelToken::new(),
+            &mut NoReporter,
+        )
+        .await;
+        assert!(report.is_success(), "{report:#?}");
+        let after = pzctl::live::observe(&*api, None).await.expect("observe");
+        assert_eq!(member_of(&after), expected, "after applying {members:?}");
+    }
 }

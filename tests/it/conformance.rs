@@ -40,12 +40,12 @@ mod client {
         config.organization_uid = Some("org-1".to_owned());
         let api = Api::new(HttpBackend::new(config).unwrap());
 
-        api.list_events("p1").await.unwrap();
+        api.list::<wire::Event>("p1").await.unwrap();
         let input = wire::EventInput {
             key: "k".to_owned(),
             description: String::new(),
         };
-        api.create_event("p1", &input).await.unwrap();
+        api.create::<wire::Event>("p1", &input).await.unwrap();
 
         let seen = server.seen();
         assert_eq!(seen.len(), 2);
@@ -733,7 +733,7 @@ mod suite {
         assert_eq!(invited.email, Who::Dev.email());
         t.fails(
             "pending dev reads attributes",
-            dev.list_attributes(&project.uid).await,
+            dev.list::<wire::Attribute>(&project.uid).await,
             403,
             None,
         );
@@ -768,7 +768,7 @@ mod suite {
         );
         let attributes = t.ok(
             "dev reads attributes",
-            dev.list_attributes(&project.uid).await,
+            dev.list::<wire::Attribute>(&project.uid).await,
         );
         assert_eq!(attributes.len(), wire::PRESET_ATTRIBUTES.len());
         t.fails(
@@ -816,7 +816,7 @@ mod suite {
         );
         t.fails(
             "removed dev reads",
-            dev.list_events(&project.uid).await,
+            dev.list::<wire::Event>(&project.uid).await,
             403,
             None,
         );
@@ -842,43 +842,48 @@ mod suite {
             api.create_project(&project_input("a", None)).await,
         );
         let p = project.uid.as_str();
-        let listed = t.ok("list presets", api.list_attributes(p).await);
+        let listed = t.ok("list presets", api.list::<wire::Attribute>(p).await);
         assert_eq!(listed.len(), wire::PRESET_ATTRIBUTES.len());
         assert!(listed.iter().all(|a| a.kind == wire::AttributeType::Preset));
         let preset = listed[0].clone();
 
         let tier = t.ok(
             "create",
-            api.create_attribute(p, &attribute_input("tier")).await,
+            api.create::<wire::Attribute>(p, &attribute_input("tier"))
+                .await,
         );
         assert_eq!(tier.kind, wire::AttributeType::Custom);
         t.fails(
             "create duplicate key",
-            api.create_attribute(p, &attribute_input("tier")).await,
+            api.create::<wire::Attribute>(p, &attribute_input("tier"))
+                .await,
             400,
             Some("DUPLICATE_KEY"),
         );
         let mut input = attribute_input("tier");
         input.description = "changed".to_owned();
-        let updated = t.ok("update", api.update_attribute(p, &tier.uid, &input).await);
+        let updated = t.ok(
+            "update",
+            api.update::<wire::Attribute>(p, &tier.uid, &input).await,
+        );
         assert_eq!(updated.description, "changed");
         let preset_update = api
-            .update_attribute(p, &preset.uid, &attribute_input("country"))
+            .update::<wire::Attribute>(p, &preset.uid, &attribute_input("country"))
             .await;
         assert!(preset_update.is_err(), "a preset was updated");
         t.record("update a preset", preset_update).ok();
-        let preset_delete = api.delete_attribute(p, &preset.uid).await;
+        let preset_delete = api.delete::<wire::Attribute>(p, &preset.uid).await;
         assert!(preset_delete.is_err(), "a preset was deleted");
         t.record("delete a preset", preset_delete).ok();
         t.fails(
             "update a missing attribute",
-            api.update_attribute(p, "ffffffffffffffffffffffff", &input)
+            api.update::<wire::Attribute>(p, "ffffffffffffffffffffffff", &input)
                 .await,
             404,
             None,
         );
-        t.ok("delete", api.delete_attribute(p, &tier.uid).await);
-        let listed = t.ok("list at the end", api.list_attributes(p).await);
+        t.ok("delete", api.delete::<wire::Attribute>(p, &tier.uid).await);
+        let listed = t.ok("list at the end", api.list::<wire::Attribute>(p).await);
         assert_eq!(listed.len(), wire::PRESET_ATTRIBUTES.len());
         t.fails(
             "list without project header",
@@ -900,41 +905,43 @@ mod suite {
         let p = project.uid.as_str();
         let cart = t.ok(
             "create",
-            api.create_event(p, &event_input("add_to_cart")).await,
+            api.create::<wire::Event>(p, &event_input("add_to_cart"))
+                .await,
         );
         t.ok(
             "create second",
-            api.create_event(p, &event_input("purchase")).await,
+            api.create::<wire::Event>(p, &event_input("purchase")).await,
         );
         t.fails(
             "create duplicate",
-            api.create_event(p, &event_input("add_to_cart")).await,
+            api.create::<wire::Event>(p, &event_input("add_to_cart"))
+                .await,
             400,
             Some("DUPLICATE_KEY"),
         );
         t.fails(
             "rename onto an existing key",
-            api.update_event(p, &cart.uid, &event_input("purchase"))
+            api.update::<wire::Event>(p, &cart.uid, &event_input("purchase"))
                 .await,
             400,
             Some("DUPLICATE_KEY"),
         );
         let updated = t.ok(
             "update",
-            api.update_event(p, &cart.uid, &event_input("cart_add"))
+            api.update::<wire::Event>(p, &cart.uid, &event_input("cart_add"))
                 .await,
         );
         assert_eq!(updated.key, "cart_add");
-        let listed = t.ok("list", api.list_events(p).await);
+        let listed = t.ok("list", api.list::<wire::Event>(p).await);
         assert_eq!(listed.len(), 2);
-        t.ok("delete", api.delete_event(p, &cart.uid).await);
+        t.ok("delete", api.delete::<wire::Event>(p, &cart.uid).await);
         t.fails(
             "delete again",
-            api.delete_event(p, &cart.uid).await,
+            api.delete::<wire::Event>(p, &cart.uid).await,
             404,
             None,
         );
-        let listed = t.ok("list at the end", api.list_events(p).await);
+        let listed = t.ok("list at the end", api.list::<wire::Event>(p).await);
         assert_eq!(listed.len(), 1);
         t
     }
@@ -950,17 +957,21 @@ mod suite {
         let p = project.uid.as_str();
         let tier = t.ok(
             "attribute",
-            api.create_attribute(p, &attribute_input("tier")).await,
+            api.create::<wire::Attribute>(p, &attribute_input("tier"))
+                .await,
         );
         let input = audience_input("gold", &tier.uid, 2);
-        let gold = t.ok("create", api.create_audience(p, &input).await);
+        let gold = t.ok("create", api.create::<wire::Audience>(p, &input).await);
         assert_eq!(gold.definition.as_ref(), Some(&input.definition));
         let changed = audience_input("gold", &tier.uid, 3);
-        let updated = t.ok("update", api.update_audience(p, &gold.uid, &changed).await);
+        let updated = t.ok(
+            "update",
+            api.update::<wire::Audience>(p, &gold.uid, &changed).await,
+        );
         assert_eq!(updated.definition.as_ref(), Some(&changed.definition));
         t.fails(
             "51 rules",
-            api.create_audience(
+            api.create::<wire::Audience>(
                 p,
                 &audience_input("huge", &tier.uid, wire::limits::RULES_PER_AUDIENCE),
             )
@@ -970,7 +981,7 @@ mod suite {
         );
         t.ok(
             "50 rules",
-            api.create_audience(
+            api.create::<wire::Audience>(
                 p,
                 &audience_input("big", &tier.uid, wire::limits::RULES_PER_AUDIENCE - 1),
             )
@@ -978,16 +989,16 @@ mod suite {
         );
         t.record(
             "unknown attribute",
-            api.create_audience(p, &audience_input("bad", "ffffffffffffffffffffffff", 1))
+            api.create::<wire::Audience>(p, &audience_input("bad", "ffffffffffffffffffffffff", 1))
                 .await,
         )
         .ok();
-        let listed = t.ok("list", api.list_audiences(p).await);
+        let listed = t.ok("list", api.list::<wire::Audience>(p).await);
         assert!(listed.len() >= 2);
-        t.ok("delete", api.delete_audience(p, &gold.uid).await);
+        t.ok("delete", api.delete::<wire::Audience>(p, &gold.uid).await);
         t.fails(
             "delete again",
-            api.delete_audience(p, &gold.uid).await,
+            api.delete::<wire::Audience>(p, &gold.uid).await,
             404,
             None,
         );
@@ -1005,16 +1016,17 @@ mod suite {
         let p = project.uid.as_str();
         let tier = t.ok(
             "attribute",
-            api.create_attribute(p, &attribute_input("tier")).await,
+            api.create::<wire::Attribute>(p, &attribute_input("tier"))
+                .await,
         );
         let gold = t.ok(
             "audience",
-            api.create_audience(p, &audience_input("gold", &tier.uid, 1))
+            api.create::<wire::Audience>(p, &audience_input("gold", &tier.uid, 1))
                 .await,
         );
         let hero = t.ok(
             "create experience",
-            api.create_experience(
+            api.create::<wire::Experience>(
                 p,
                 &experience_input("hero", wire::ExperienceType::Segmented),
             )
@@ -1160,7 +1172,7 @@ mod suite {
         changed.tags = vec!["B".to_owned(), "a".to_owned()];
         let updated = t.ok(
             "update the experience",
-            api.update_experience(p, e, &changed).await,
+            api.update::<wire::Experience>(p, e, &changed).await,
         );
         assert_eq!(updated.description, "new words");
         assert_eq!(updated.tags, ["b", "a"]);
@@ -1171,12 +1183,16 @@ mod suite {
         // A/B test with metrics and targeting.
         let cart = t.ok(
             "event",
-            api.create_event(p, &event_input("add_to_cart")).await,
+            api.create::<wire::Event>(p, &event_input("add_to_cart"))
+                .await,
         );
         let ab = t.ok(
             "create ab test",
-            api.create_experience(p, &experience_input("split", wire::ExperienceType::AbTest))
-                .await,
+            api.create::<wire::Experience>(
+                p,
+                &experience_input("split", wire::ExperienceType::AbTest),
+            )
+            .await,
         );
         let ab_input = wire::VersionInput {
             status: VersionStatus::Draft,
@@ -1223,9 +1239,9 @@ mod suite {
         );
         t.ok(
             "delete the active experience",
-            api.delete_experience(p, e).await,
+            api.delete::<wire::Experience>(p, e).await,
         );
-        let listed = t.ok("list experiences", api.list_experiences(p).await);
+        let listed = t.ok("list experiences", api.list::<wire::Experience>(p).await);
         assert_eq!(listed.len(), 1);
         t
     }
@@ -1243,8 +1259,11 @@ mod suite {
         for name in ["one", "two", "three"] {
             let created = t.ok(
                 name,
-                api.create_experience(p, &experience_input(name, wire::ExperienceType::Segmented))
-                    .await,
+                api.create::<wire::Experience>(
+                    p,
+                    &experience_input(name, wire::ExperienceType::Segmented),
+                )
+                .await,
             );
             uids.push(created.uid);
         }
@@ -1282,7 +1301,10 @@ mod suite {
             .await,
         )
         .expect_err("an unknown experience is rejected");
-        t.ok("delete one", api.delete_experience(p, &uids[1]).await);
+        t.ok(
+            "delete one",
+            api.delete::<wire::Experience>(p, &uids[1]).await,
+        );
         let after = t.ok("get after delete", api.get_priority(p).await);
         assert_eq!(after.priority_order, [uids[2].clone(), uids[0].clone()]);
         t
@@ -1303,36 +1325,37 @@ mod suite {
             .collect();
         t.fails(
             "11 tags",
-            api.create_experience(p, &input).await,
+            api.create::<wire::Experience>(p, &input).await,
             400,
             Some("TAG_COUNT_EXCEEDED"),
         );
         input.tags = vec!["x".repeat(wire::limits::TAG_LENGTH + 1)];
         t.fails(
             "33-char tag",
-            api.create_experience(p, &input).await,
+            api.create::<wire::Experience>(p, &input).await,
             400,
             Some("TAG_LENGTH_EXCEEDED"),
         );
         input.tags = vec!["bad tag!".to_owned()];
         t.record(
             "tag with bad characters",
-            api.create_experience(p, &input).await,
+            api.create::<wire::Experience>(p, &input).await,
         )
         .expect_err("tag characters are checked");
 
         let tier = t.ok(
             "attribute",
-            api.create_attribute(p, &attribute_input("tier")).await,
+            api.create::<wire::Attribute>(p, &attribute_input("tier"))
+                .await,
         );
         let gold = t.ok(
             "audience",
-            api.create_audience(p, &audience_input("gold", &tier.uid, 1))
+            api.create::<wire::Audience>(p, &audience_input("gold", &tier.uid, 1))
                 .await,
         );
         let exp = t.ok(
             "experience",
-            api.create_experience(
+            api.create::<wire::Experience>(
                 p,
                 &experience_input("many", wire::ExperienceType::Segmented),
             )
@@ -1365,13 +1388,13 @@ mod suite {
         );
 
         for i in 1..wire::limits::ATTRIBUTES_PER_PROJECT {
-            api.create_attribute(p, &attribute_input(&format!("a{i}")))
+            api.create::<wire::Attribute>(p, &attribute_input(&format!("a{i}")))
                 .await
                 .unwrap_or_else(|error| panic!("attribute {i}: {error}"));
         }
         t.fails(
             "101st custom attribute",
-            api.create_attribute(p, &attribute_input("one_too_many"))
+            api.create::<wire::Attribute>(p, &attribute_input("one_too_many"))
                 .await,
             400,
             Some("ATTRIBUTE_COUNT_EXCEEDED"),
@@ -1388,18 +1411,22 @@ mod suite {
             let p = project.uid.as_str();
             let tier = t.ok(
                 "attribute",
-                api.create_attribute(p, &attribute_input("tier")).await,
+                api.create::<wire::Attribute>(p, &attribute_input("tier"))
+                    .await,
             );
-            t.ok("event", api.create_event(p, &event_input("buy")).await);
+            t.ok(
+                "event",
+                api.create::<wire::Event>(p, &event_input("buy")).await,
+            );
             let gold = t.ok(
                 "audience",
-                api.create_audience(p, &audience_input("gold", &tier.uid, 1))
+                api.create::<wire::Audience>(p, &audience_input("gold", &tier.uid, 1))
                     .await,
             );
             for exp in ["e1", "e2"] {
                 let created = t.ok(
                     exp,
-                    api.create_experience(
+                    api.create::<wire::Experience>(
                         p,
                         &experience_input(exp, wire::ExperienceType::Segmented),
                     )
@@ -1548,19 +1575,19 @@ mod suite {
             accept(face, p, who).await.expect("fixture accept");
         }
         let attribute = owner
-            .create_attribute(p, &attribute_input("tier"))
+            .create::<wire::Attribute>(p, &attribute_input("tier"))
             .await
             .expect("fixture attribute");
         let event = owner
-            .create_event(p, &event_input("buy"))
+            .create::<wire::Event>(p, &event_input("buy"))
             .await
             .expect("fixture event");
         let audience = owner
-            .create_audience(p, &audience_input("gold", &attribute.uid, 1))
+            .create::<wire::Audience>(p, &audience_input("gold", &attribute.uid, 1))
             .await
             .expect("fixture audience");
         let experience = owner
-            .create_experience(
+            .create::<wire::Experience>(
                 p,
                 &experience_input("hero", wire::ExperienceType::Segmented),
             )
@@ -1613,44 +1640,56 @@ mod suite {
                     .await,
             ),
             "member.remove" => api.remove_member(p, Who::Owner.email()).await,
-            "attribute.create" => unit(api.create_attribute(p, &attribute_input("plan")).await),
+            "attribute.create" => unit(
+                api.create::<wire::Attribute>(p, &attribute_input("plan"))
+                    .await,
+            ),
             "attribute.update" => unit(
-                api.update_attribute(p, &f.attribute, &attribute_input("tier2"))
+                api.update::<wire::Attribute>(p, &f.attribute, &attribute_input("tier2"))
                     .await,
             ),
             "attribute.delete" => {
                 // The audience uses the attribute; delete an unused one instead.
-                let spare = api.create_attribute(p, &attribute_input("spare")).await?;
-                api.delete_attribute(p, &spare.uid).await
+                let spare = api
+                    .create::<wire::Attribute>(p, &attribute_input("spare"))
+                    .await?;
+                api.delete::<wire::Attribute>(p, &spare.uid).await
             }
-            "event.create" => unit(api.create_event(p, &event_input("sell")).await),
-            "event.update" => unit(api.update_event(p, &f.event, &event_input("buy2")).await),
-            "event.delete" => api.delete_event(p, &f.event).await,
+            "event.create" => unit(api.create::<wire::Event>(p, &event_input("sell")).await),
+            "event.update" => unit(
+                api.update::<wire::Event>(p, &f.event, &event_input("buy2"))
+                    .await,
+            ),
+            "event.delete" => api.delete::<wire::Event>(p, &f.event).await,
             "audience.create" => unit(
-                api.create_audience(p, &audience_input("silver", &f.attribute, 1))
+                api.create::<wire::Audience>(p, &audience_input("silver", &f.attribute, 1))
                     .await,
             ),
             "audience.update" => unit(
-                api.update_audience(p, &f.audience, &audience_input("gold", &f.attribute, 2))
-                    .await,
+                api.update::<wire::Audience>(
+                    p,
+                    &f.audience,
+                    &audience_input("gold", &f.attribute, 2),
+                )
+                .await,
             ),
-            "audience.delete" => api.delete_audience(p, &f.audience).await,
+            "audience.delete" => api.delete::<wire::Audience>(p, &f.audience).await,
             "experience.create" => unit(
-                api.create_experience(
+                api.create::<wire::Experience>(
                     p,
                     &experience_input("other", wire::ExperienceType::Segmented),
                 )
                 .await,
             ),
             "experience.update" => unit(
-                api.update_experience(
+                api.update::<wire::Experience>(
                     p,
                     &f.experience,
                     &experience_input("hero2", wire::ExperienceType::Segmented),
                 )
                 .await,
             ),
-            "experience.delete" => api.delete_experience(p, &f.experience).await,
+            "experience.delete" => api.delete::<wire::Experience>(p, &f.experience).await,
             "version.update" => unit(
                 api.update_version(
                     p,
@@ -2144,7 +2183,7 @@ mod faults {
                 .unwrap();
             for exp in ["e1", "e2", "e3"] {
                 setup
-                    .create_experience(
+                    .create::<pzctl::wire::Experience>(
                         &project.uid,
                         &super::suite::experience_input(exp, pzctl::wire::ExperienceType::AbTest),
                     )

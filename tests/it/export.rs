@@ -114,7 +114,7 @@ async fn seed_storefront(api: &Api<StoreBackend>) {
     .await
     .expect("invite");
     let tier = api
-        .create_attribute(
+        .create::<wire::Attribute>(
             p,
             &AttributeInput {
                 name: "loyalty-tier".to_owned(),
@@ -125,7 +125,7 @@ async fn seed_storefront(api: &Api<StoreBackend>) {
         .await
         .expect("attribute");
     let yes = api
-        .create_attribute(
+        .create::<wire::Attribute>(
             p,
             &AttributeInput {
                 name: "yes".to_owned(),
@@ -136,7 +136,7 @@ async fn seed_storefront(api: &Api<StoreBackend>) {
         .await
         .expect("attribute");
     let cart = api
-        .create_event(
+        .create::<wire::Event>(
             p,
             &EventInput {
                 key: "add_to_cart".to_owned(),
@@ -146,7 +146,7 @@ async fn seed_storefront(api: &Api<StoreBackend>) {
         .await
         .expect("event");
     let buy = api
-        .create_event(
+        .create::<wire::Event>(
             p,
             &EventInput {
                 key: "purchase".to_owned(),
@@ -156,7 +156,7 @@ async fn seed_storefront(api: &Api<StoreBackend>) {
         .await
         .expect("event");
     let gold = api
-        .create_audience(
+        .create::<wire::Audience>(
             p,
             &audience_input(
                 "gold-members",
@@ -173,7 +173,7 @@ async fn seed_storefront(api: &Api<StoreBackend>) {
         .await
         .expect("audience");
     let everyone = api
-        .create_audience(
+        .create::<wire::Audience>(
             p,
             &audience_input(
                 "null",
@@ -188,7 +188,7 @@ async fn seed_storefront(api: &Api<StoreBackend>) {
 
     // Active segmented experience with a pending draft.
     let hero = api
-        .create_experience(
+        .create::<wire::Experience>(
             p,
             &ExperienceInput {
                 name: "homepage-hero".to_owned(),
@@ -229,7 +229,7 @@ async fn seed_storefront(api: &Api<StoreBackend>) {
 
     // A/B test in draft with targeting and metrics.
     let checkout = api
-        .create_experience(
+        .create::<wire::Experience>(
             p,
             &ExperienceInput {
                 name: "checkout-test".to_owned(),
@@ -263,7 +263,7 @@ async fn seed_storefront(api: &Api<StoreBackend>) {
 
     // Paused.
     let paused = api
-        .create_experience(
+        .create::<wire::Experience>(
             p,
             &ExperienceInput {
                 name: "Summer Sale 2024".to_owned(),
@@ -559,7 +559,7 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
     let mut attributes = Vec::new();
     for (key, description) in &shape.attributes {
         let created = api
-            .create_attribute(
+            .create::<wire::Attribute>(
                 p,
                 &AttributeInput {
                     name: key.replace('_', " "),
@@ -574,7 +574,7 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
     let mut events = Vec::new();
     for (key, description) in &shape.events {
         let created = api
-            .create_event(
+            .create::<wire::Event>(
                 p,
                 &EventInput {
                     key: key.clone(),
@@ -589,7 +589,7 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
     for (name, description, attribute, negate, value) in &shape.audiences {
         let attribute = &attributes[attribute % attributes.len()];
         let created = api
-            .create_audience(
+            .create::<wire::Audience>(
                 p,
                 &audience_input(
                     name,
@@ -614,7 +614,7 @@ async fn seed_shape(api: &Api<StoreBackend>, shape: &Shape) {
     let mut order = Vec::new();
     for (name, is_segmented, tags, status, picks) in &shape.experiences {
         let experience = api
-            .create_experience(
+            .create::<wire::Experience>(
                 p,
                 &ExperienceInput {
                     name: name.clone(),
