@@ -13,10 +13,227 @@ use serde_json::Value;
 
 use crate::model::{
     AttributeRef, AttributeSpec, AudienceSpec, Condition, EventSpec, ExperienceSpec,
-    ExperienceStatus, LiveExperience, LiveProject, MemberSpec, ProjectSpec, RuleGroup, RuleNode,
-    StackLinkSpec, TargetingSpec, VariantSpec,
+    ExperienceStatus, Kind, LiveExperience, LiveProject, MemberSpec, ProjectSpec, RuleGroup,
+    RuleNode, Sides, Specs, StackLinkSpec, TargetingSpec, VariantSpec,
 };
-use crate::wire::{self, AttributeType, VersionStatus};
+use crate::wire::{self, AttributeType, Collection, VersionStatus};
+
+/// A project-scoped resource kind that the planner diffs and the applier creates, updates and
+/// deletes the same way: custom attributes, events, audiences and experiences. Implemented by
+/// each kind's spec, so the diff loop (`plan::diff`) and the API calls (`apply::operations`)
+/// are written once.
+pub trait Resource: Clone + PartialEq + serde::Serialize + Sized {
+    const KIND: Kind;
+    /// The wire object of the API's collection.
+    type Wire: Collection;
+    /// A live object as observed (an experience comes with its versions).
+    type Live;
+
+    /// The project's live objects of this kind.
+    fn live(project: &LiveProject) -> &[Self::Live];
+    fn object(live: &Self::Live) -> &Self::Wire;
+    /// The manifest name a live object goes by; `None` for objects manifests never manage
+    /// (preset attributes).
+    fn name(object: &Self::Wire) -> Option<&str>;
+    /// Read a live object as a spec.
+    fn of_live(live: &Self::Live, names: &Names) -> Result<Self, Unexpressible>;
+    /// The body that creates or replaces the object.
+    fn input(
+        &self,
+        name: &str,
+        uids: &Uids,
+    ) -> Result<<Self::Wire as Collection>::Input, MissingReference>;
+    /// What the spec refers to in its project.
+    fn references(&self) -> Vec<(Kind, String)> {
+        Vec::new()
+    }
+    /// What a live object refers to; all of it is detached by an update or a delete.
+    fn live_references(live: &Self::Live, names: &Names) -> Vec<(Kind, String)> {
+        Self::of_live(live, names)
+            .map(|spec| spec.references())
+            .unwrap_or_default()
+    }
+    /// Manifest name -> uid of this kind.
+    fn uids(uids: &Uids) -> &BTreeMap<String, String>;
+    fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String>;
+    /// The typed specs of a change of this kind.
+    fn specs(sides: Sides<Self>) -> Specs;
+    /// The sides of a change, if it is of this kind.
+    fn sides(specs: &Specs) -> Option<&Sides<Self>>;
+}
+
+impl Resource for AttributeSpec {
+    const KIND: Kind = Kind::Attribute;
+    type Wire = wire::Attribute;
+    type Live = wire::Attribute;
+    fn live(project: &LiveProject) -> &[wire::Attribute] {
+        &project.attributes
+    }
+    fn object(live: &wire::Attribute) -> &wire::Attribute {
+        live
+    }
+    fn name(object: &wire::Attribute) -> Option<&str> {
+        (object.kind == AttributeType::Custom).then_some(object.name.as_str())
+    }
+    fn of_live(live: &wire::Attribute, _: &Names) -> Result<Self, Unexpressible> {
+        Ok(attribute_spec(live))
+    }
+    fn input(&self, name: &str, _: &Uids) -> Result<wire::AttributeInput, MissingReference> {
+        Ok(attribute_input(name, self))
+    }
+    fn uids(uids: &Uids) -> &BTreeMap<String, String> {
+        &uids.attributes
+    }
+    fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String> {
+        &mut uids.attributes
+    }
+    fn specs(sides: Sides<Self>) -> Specs {
+        Specs::Attribute(sides)
+    }
+    fn sides(specs: &Specs) -> Option<&Sides<Self>> {
+        match specs {
+            Specs::Attribute(sides) => Some(sides),
+            _ => None,
+        }
+    }
+}
+
+impl Resource for EventSpec {
+    const KIND: Kind = Kind::Event;
+    type Wire = wire::Event;
+    type Live = wire::Event;
+    fn live(project: &LiveProject) -> &[wire::Event] {
+        &project.events
+    }
+    fn object(live: &wire::Event) -> &wire::Event {
+        live
+    }
+    /// An event goes by its key.
+    fn name(object: &wire::Event) -> Option<&str> {
+        Some(&object.key)
+    }
+    fn of_live(live: &wire::Event, _: &Names) -> Result<Self, Unexpressible> {
+        Ok(event_spec(live))
+    }
+    fn input(&self, _: &str, _: &Uids) -> Result<wire::EventInput, MissingReference> {
+        Ok(event_input(self))
+    }
+    fn uids(uids: &Uids) -> &BTreeMap<String, String> {
+        &uids.events
+    }
+    fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String> {
+        &mut uids.events
+    }
+    fn specs(sides: Sides<Self>) -> Specs {
+        Specs::Event(sides)
+    }
+    fn sides(specs: &Specs) -> Option<&Sides<Self>> {
+        match specs {
+            Specs::Event(sides) => Some(sides),
+            _ => None,
+        }
+    }
+}
+
+impl Resource for AudienceSpec {
+    const KIND: Kind = Kind::Audience;
+    type Wire = wire::Audience;
+    type Live = wire::Audience;
+    fn live(project: &LiveProject) -> &[wire::Audience] {
+        &project.audiences
+    }
+    fn object(live: &wire::Audience) -> &wire::Audience {
+        live
+    }
+    fn name(object: &wire::Audience) -> Option<&str> {
+        Some(&object.name)
+    }
+    fn of_live(live: &wire::Audience, names: &Names) -> Result<Self, Unexpressible> {
+        audience_spec(live, names)
+    }
+    fn input(&self, name: &str, uids: &Uids) -> Result<wire::AudienceInput, MissingReference> {
+        audience_input(name, self, uids)
+    }
+    fn references(&self) -> Vec<(Kind, String)> {
+        AudienceSpec::references(self)
+    }
+    fn uids(uids: &Uids) -> &BTreeMap<String, String> {
+        &uids.audiences
+    }
+    fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String> {
+        &mut uids.audiences
+    }
+    fn specs(sides: Sides<Self>) -> Specs {
+        Specs::Audience(sides)
+    }
+    fn sides(specs: &Specs) -> Option<&Sides<Self>> {
+        match specs {
+            Specs::Audience(sides) => Some(sides),
+            _ => None,
+        }
+    }
+}
+
+impl Resource for ExperienceSpec {
+    const KIND: Kind = Kind::Experience;
+    type Wire = wire::Experience;
+    type Live = LiveExperience;
+    fn live(project: &LiveProject) -> &[LiveExperience] {
+        &project.experiences
+    }
+    fn object(live: &LiveExperience) -> &wire::Experience {
+        &live.experience
+    }
+    fn name(object: &wire::Experience) -> Option<&str> {
+        Some(&object.name)
+    }
+    fn of_live(live: &LiveExperience, names: &Names) -> Result<Self, Unexpressible> {
+        Ok(experience_spec(live, names))
+    }
+    /// The experience's own fields; its content goes into versions.
+    fn input(&self, name: &str, _: &Uids) -> Result<wire::ExperienceInput, MissingReference> {
+        Ok(experience_input(name, self))
+    }
+    fn references(&self) -> Vec<(Kind, String)> {
+        ExperienceSpec::references(self)
+    }
+    /// What any live version refers to (a pending draft as well as the version in force).
+    fn live_references(live: &LiveExperience, names: &Names) -> Vec<(Kind, String)> {
+        let mut out = std::collections::BTreeSet::new();
+        for version in &live.versions {
+            if version.status == VersionStatus::Archived {
+                continue;
+            }
+            let content = version_content(version, names);
+            let spec = ExperienceSpec {
+                kind: live.experience.kind,
+                description: String::new(),
+                tags: Vec::new(),
+                status: ExperienceStatus::Draft,
+                variants: content.variants,
+                targeting: content.targeting,
+                metrics: content.metrics,
+            };
+            out.extend(spec.references());
+        }
+        out.into_iter().collect()
+    }
+    fn uids(uids: &Uids) -> &BTreeMap<String, String> {
+        &uids.experiences
+    }
+    fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String> {
+        &mut uids.experiences
+    }
+    fn specs(sides: Sides<Self>) -> Specs {
+        Specs::Experience(sides)
+    }
+    fn sides(specs: &Specs) -> Option<&Sides<Self>> {
+        match specs {
+            Specs::Experience(sides) => Some(sides),
+            _ => None,
+        }
+    }
+}
 
 /// A name the manifests would need but the live project does not have (yet).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +295,8 @@ pub struct Uids {
     pub events: BTreeMap<String, String>,
     /// Audience name -> uid.
     pub audiences: BTreeMap<String, String>,
+    /// Experience name -> uid.
+    pub experiences: BTreeMap<String, String>,
 }
 
 impl Uids {
@@ -91,6 +310,11 @@ impl Uids {
             attributes: invert(names.attributes),
             events: invert(names.events),
             audiences: invert(names.audiences),
+            experiences: project
+                .experiences
+                .iter()
+                .map(|live| (live.experience.name.clone(), live.experience.uid.clone()))
+                .collect(),
         }
     }
 
@@ -179,6 +403,16 @@ pub fn event_input(spec: &EventSpec) -> wire::EventInput {
 pub enum Unexpressible {
     #[error("audience `{name}` is synced from {origin} and cannot be managed by manifests")]
     ExternalAudience { name: String, origin: String },
+}
+
+impl Unexpressible {
+    /// What the user can do about it.
+    #[must_use]
+    pub fn help(&self) -> &'static str {
+        match self {
+            Unexpressible::ExternalAudience { .. } => "rename the audience in the manifest",
+        }
+    }
 }
 
 /// Read a live audience as a spec. Externally synced audiences (Lytics) have no definition.

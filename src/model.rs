@@ -191,6 +191,146 @@ pub struct TargetingSpec {
     pub combination: Combination,
 }
 
+/// What a member change asks for: the member, and for an invitation the message sent with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberTarget {
+    #[serde(flatten)]
+    pub member: MemberSpec,
+    /// Sent with the invitation (creates only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_message: Option<String>,
+}
+
+/// The live (`before`) and the desired (`after`) spec of one change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sides<Before, After = Before> {
+    /// `None` for creates.
+    pub before: Option<Before>,
+    /// `None` for deletes.
+    pub after: Option<After>,
+}
+
+/// The specs of one change, typed by kind: in a plan file `kind` is the change's `kind` and
+/// the sides are its `before` and `after` (`docs/plan-format.md`), so reading a plan checks
+/// every spec against its kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Specs {
+    Project(Sides<ProjectSpec>),
+    StackLink(Sides<StackLinkSpec>),
+    Member(Sides<MemberSpec, MemberTarget>),
+    Attribute(Sides<AttributeSpec>),
+    Event(Sides<EventSpec>),
+    Audience(Sides<AudienceSpec>),
+    Experience(Sides<ExperienceSpec>),
+    /// Experience names, highest priority first.
+    ExperienceOrder(Sides<Vec<String>>),
+}
+
+/// Apply `$body` to the [`Sides`] of every variant of a [`Specs`].
+macro_rules! each_sides {
+    ($specs:expr, $sides:ident => $body:expr) => {
+        match $specs {
+            Specs::Project($sides) => $body,
+            Specs::StackLink($sides) => $body,
+            Specs::Member($sides) => $body,
+            Specs::Attribute($sides) => $body,
+            Specs::Event($sides) => $body,
+            Specs::Audience($sides) => $body,
+            Specs::Experience($sides) => $body,
+            Specs::ExperienceOrder($sides) => $body,
+        }
+    };
+}
+
+impl Specs {
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        match self {
+            Specs::Project(_) => Kind::Project,
+            Specs::StackLink(_) => Kind::StackLink,
+            Specs::Member(_) => Kind::Member,
+            Specs::Attribute(_) => Kind::Attribute,
+            Specs::Event(_) => Kind::Event,
+            Specs::Audience(_) => Kind::Audience,
+            Specs::Experience(_) => Kind::Experience,
+            Specs::ExperienceOrder(_) => Kind::ExperienceOrder,
+        }
+    }
+
+    /// The live spec as JSON (`None` when absent).
+    #[must_use]
+    pub fn before_json(&self) -> Option<serde_json::Value> {
+        each_sides!(self, sides => sides.before.as_ref().map(to_json))
+    }
+
+    /// The desired spec as JSON (`None` when absent).
+    #[must_use]
+    pub fn after_json(&self) -> Option<serde_json::Value> {
+        each_sides!(self, sides => sides.after.as_ref().map(to_json))
+    }
+
+    /// Whether there is a desired spec.
+    #[must_use]
+    pub fn has_after(&self) -> bool {
+        each_sides!(self, sides => sides.after.is_some())
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+    // Specs hold only strings, numbers, lists and string-keyed maps: this cannot fail.
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+impl AudienceSpec {
+    /// The custom attributes the rules read.
+    #[must_use]
+    pub fn references(&self) -> Vec<(Kind, String)> {
+        fn walk(group: &RuleGroup, out: &mut std::collections::BTreeSet<String>) {
+            for node in &group.rules {
+                match node {
+                    RuleNode::Group(inner) => walk(inner, out),
+                    RuleNode::Condition(condition) => {
+                        if let AttributeRef::Custom(name) = &condition.attribute {
+                            out.insert(name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        walk(&self.rules, &mut names);
+        names
+            .into_iter()
+            .map(|name| (Kind::Attribute, name))
+            .collect()
+    }
+}
+
+impl ExperienceSpec {
+    /// The audiences and events the experience refers to.
+    #[must_use]
+    pub fn references(&self) -> Vec<(Kind, String)> {
+        let mut out = std::collections::BTreeSet::new();
+        for variant in &self.variants {
+            if let VariantSpec::Segmented { audiences, .. } = variant {
+                for audience in audiences {
+                    out.insert((Kind::Audience, audience.clone()));
+                }
+            }
+        }
+        if let Some(targeting) = &self.targeting {
+            for audience in &targeting.audiences {
+                out.insert((Kind::Audience, audience.clone()));
+            }
+        }
+        for metric in &self.metrics {
+            out.insert((Kind::Event, metric.clone()));
+        }
+        out.into_iter().collect()
+    }
+}
+
 /// The principal that will carry out a plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {

@@ -481,35 +481,49 @@ pub struct Request {
 /// and delete over it.
 pub trait Collection: serde::de::DeserializeOwned + Send {
     /// The body of a create (POST) or an update (PUT).
-    type Input: Serialize + Sync;
+    type Input: Serialize + PartialEq + Sync;
     /// The path segment, e.g. `attributes`.
     const PATH: &'static str;
     /// What messages call one object, e.g. `attribute`.
     const WORD: &'static str;
+    /// The object's uid.
+    fn uid(&self) -> &str;
 }
 
 impl Collection for Attribute {
     type Input = AttributeInput;
     const PATH: &'static str = "attributes";
     const WORD: &'static str = "attribute";
+    fn uid(&self) -> &str {
+        &self.uid
+    }
 }
 
 impl Collection for Event {
     type Input = EventInput;
     const PATH: &'static str = "events";
     const WORD: &'static str = "event";
+    fn uid(&self) -> &str {
+        &self.uid
+    }
 }
 
 impl Collection for Audience {
     type Input = AudienceInput;
     const PATH: &'static str = "audiences";
     const WORD: &'static str = "audience";
+    fn uid(&self) -> &str {
+        &self.uid
+    }
 }
 
 impl Collection for Experience {
     type Input = ExperienceInput;
     const PATH: &'static str = "experiences";
     const WORD: &'static str = "experience";
+    fn uid(&self) -> &str {
+        &self.uid
+    }
 }
 
 /// The characters a path segment cannot hold as they are (WHATWG's path-segment set plus `/`

@@ -23,7 +23,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::live::{Api, Backend};
-use crate::model::{Kind, LiveState};
+use crate::model::{ExperienceStatus, Kind, LiveState, Specs};
 use crate::plan::{Action, Change, Plan};
 
 /// The version of the apply report format (`docs/apply.md`).
@@ -308,7 +308,7 @@ pub async fn apply<B: Backend + 'static>(
         });
         results.push(ChangeResult {
             address: change.address.clone(),
-            kind: change.kind,
+            kind: change.kind(),
             action: change.action,
             outcome,
         });
@@ -351,21 +351,16 @@ struct Graph {
 /// experience create is a POST and a draft PUT, plus one PUT per status move; an update reads
 /// the versions and writes; the order reads and writes the priority; the rest is one call.
 fn requests_of(change: &Change) -> u64 {
-    match (change.kind, change.action) {
-        (Kind::Experience, Action::Create) => {
-            let status = change
-                .after
-                .as_ref()
-                .and_then(|after| after.get("status"))
-                .and_then(serde_json::Value::as_str);
-            match status {
-                Some("active") => 3,
-                Some("paused") => 4,
+    match (&change.specs, change.action) {
+        (Specs::Experience(sides), Action::Create) => {
+            match sides.after.as_ref().map(|spec| spec.status) {
+                Some(ExperienceStatus::Active) => 3,
+                Some(ExperienceStatus::Paused) => 4,
                 _ => 2,
             }
         }
-        (Kind::Experience, Action::Update) => 3,
-        (Kind::ExperienceOrder, Action::Create | Action::Update) => 2,
+        (Specs::Experience(_), Action::Update) => 3,
+        (Specs::ExperienceOrder(_), Action::Create | Action::Update) => 2,
         _ => 1,
     }
 }
@@ -396,7 +391,7 @@ impl Graph {
         let mut follower = vec![None; changes.len()];
         let mut last_create: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, change) in changes.iter().enumerate() {
-            if change.kind == Kind::Experience
+            if change.kind() == Kind::Experience
                 && change.action == Action::Create
                 && let Some(previous) = last_create.insert(change.project.as_str(), i)
             {

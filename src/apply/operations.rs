@@ -6,19 +6,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-
 use super::state::{ProjectState, RunState};
 use super::{ApplyConfig, Outcome};
-use crate::convert::{self, MissingReference, VersionContent, Versions};
+use crate::convert::{self, MissingReference, Resource, VersionContent, Versions};
 use crate::live::{Api, Backend, BackendError};
 use crate::model::{
-    AttributeSpec, AudienceSpec, EventSpec, ExperienceSpec, ExperienceStatus, Kind, LiveState,
-    MemberSpec, ProjectSpec, StackLinkSpec,
+    ExperienceSpec, ExperienceStatus, Kind, LiveState, MemberSpec, MemberTarget, ProjectSpec,
+    Sides, Specs, StackLinkSpec,
 };
 use crate::plan::{Action, Change};
-use crate::wire::{self, AttributeType, VersionStatus};
+use crate::wire::{self, Collection, VersionStatus};
 
 /// Why a change failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +32,8 @@ pub(crate) enum OperationError {
     },
     #[error("cannot build the request: {0}")]
     Reference(#[from] MissingReference),
-    #[error("the plan's `{side}` of this change is not a valid {kind} spec: {message}")]
-    InvalidSpec {
-        side: &'static str,
-        kind: &'static str,
-        message: String,
-    },
+    #[error("the plan's create or update has no `after`")]
+    NoAfter,
     #[error("{0}")]
     Impossible(String),
 }
@@ -112,6 +105,14 @@ fn deleted(result: Result<(), BackendError>) -> Result<(), BackendError> {
     }
 }
 
+/// What [`Shared::resource_change`] wrote.
+enum Written<T> {
+    Created(T),
+    /// The uid of the updated object.
+    Updated(String),
+    Deleted,
+}
+
 /// What a change ended as, when it did not fail.
 enum Done {
     Applied,
@@ -180,20 +181,20 @@ impl<B: Backend> Shared<B> {
     }
 
     async fn run(&self, index: usize, change: &Change) -> Result<Done> {
-        match change.kind {
-            Kind::Project => self.project_change(change).await,
-            Kind::StackLink => self.stack_link_change(change).await,
-            Kind::Member => self.member_change(change).await,
-            Kind::Attribute => self.attribute_change(change).await,
-            Kind::Event => self.event_change(change).await,
-            Kind::Audience => self.audience_change(change).await,
-            Kind::Experience => self.experience_change(index, change).await,
-            Kind::ExperienceOrder => self.experience_order_change(change).await,
+        match &change.specs {
+            Specs::Project(sides) => self.project_change(change, sides).await,
+            Specs::StackLink(sides) => self.stack_link_change(change, sides).await,
+            Specs::Member(sides) => self.member_change(change, sides).await,
+            Specs::Attribute(sides) => self.resource_change(change, sides).await.map(drop),
+            Specs::Event(sides) => self.resource_change(change, sides).await.map(drop),
+            Specs::Audience(sides) => self.resource_change(change, sides).await.map(drop),
+            Specs::Experience(sides) => self.experience_change(index, change, sides).await,
+            Specs::ExperienceOrder(sides) => self.experience_order_change(change, sides).await,
         }
         .map(|()| Done::Applied)
         .or_else(|error| match error {
             OperationError::Backend(BackendError::Unsupported(_))
-                if change.kind == Kind::Member =>
+                if change.kind() == Kind::Member =>
             {
                 Ok(Done::Manual(member_steps(change)))
             }
@@ -201,14 +202,13 @@ impl<B: Backend> Shared<B> {
         })
     }
 
-    async fn project_change(&self, change: &Change) -> Result<()> {
+    async fn project_change(&self, change: &Change, sides: &Sides<ProjectSpec>) -> Result<()> {
         let name = &change.project;
         let api = &self.api;
         match change.action {
             Action::Create => {
-                let spec: ProjectSpec = after(change)?;
                 // The stack link, if any, is its own change.
-                let input = convert::project_input(name, &spec, &StackLinkSpec::default());
+                let input = convert::project_input(name, wanted(sides)?, &StackLinkSpec::default());
                 let project = create_once!(self,
                     post: api.create_project(&input).await,
                     lookup: api.list_projects().await.map(|projects| {
@@ -228,14 +228,14 @@ impl<B: Backend> Shared<B> {
                 );
             }
             Action::Update => {
-                let spec: ProjectSpec = after(change)?;
+                let spec = wanted(sides)?;
                 let lock = self.project_lock(name);
                 let _guard = lock.lock().await;
                 let project = self.project(name)?;
                 let stack = StackLinkSpec {
                     stack: project.stack.clone(),
                 };
-                let input = convert::project_input(name, &spec, &stack);
+                let input = convert::project_input(name, spec, &stack);
                 idempotent!(self, api.update_project(&project.uid, &input).await)?;
                 self.state.update(name, |state| {
                     state.description = spec.description.clone();
@@ -250,10 +250,10 @@ impl<B: Backend> Shared<B> {
         Ok(())
     }
 
-    async fn stack_link_change(&self, change: &Change) -> Result<()> {
+    async fn stack_link_change(&self, change: &Change, sides: &Sides<StackLinkSpec>) -> Result<()> {
         let name = &change.project;
-        let link: StackLinkSpec = match change.action {
-            Action::Create | Action::Update => after(change)?,
+        let link = match change.action {
+            Action::Create | Action::Update => wanted(sides)?.clone(),
             Action::Delete => StackLinkSpec::default(),
         };
         let lock = self.project_lock(name);
@@ -264,12 +264,15 @@ impl<B: Backend> Shared<B> {
         };
         let input = convert::project_input(name, &spec, &link);
         idempotent!(self, self.api.update_project(&project.uid, &input).await)?;
-        self.state
-            .update(name, |state| state.stack = link.stack.clone());
+        self.state.update(name, |state| state.stack = link.stack);
         Ok(())
     }
 
-    async fn member_change(&self, change: &Change) -> Result<()> {
+    async fn member_change(
+        &self,
+        change: &Change,
+        sides: &Sides<MemberSpec, MemberTarget>,
+    ) -> Result<()> {
         if !self.api.backend.supports_members() {
             return Err(BackendError::Unsupported("project members".to_owned()).into());
         }
@@ -278,27 +281,24 @@ impl<B: Backend> Shared<B> {
         let email = change.name.to_lowercase();
         match change.action {
             Action::Create => {
-                let spec: MemberSpec = after(change)?;
+                let target = wanted(sides)?;
                 let input = wire::MemberInput {
-                    email: spec.email.clone(),
-                    role: spec.role,
-                    invitation_message: invitation_message(change),
+                    email: target.member.email.clone(),
+                    role: target.member.role,
+                    invitation_message: target.invitation_message.clone(),
                 };
                 create_once!(self,
                     post: api.invite_member(&project.uid, &input).await,
                     lookup: api.list_members(&project.uid).await.map(|members| {
                         members
                             .into_iter()
-                            .find(|member| member.email.eq_ignore_ascii_case(&spec.email))
+                            .find(|member| member.email.eq_ignore_ascii_case(&input.email))
                     })
                 )?;
             }
             Action::Update => {
-                let spec: MemberSpec = after(change)?;
-                idempotent!(
-                    self,
-                    api.update_member(&project.uid, &email, spec.role).await
-                )?;
+                let role = wanted(sides)?.member.role;
+                idempotent!(self, api.update_member(&project.uid, &email, role).await)?;
             }
             Action::Delete => {
                 deleted(idempotent!(
@@ -310,154 +310,75 @@ impl<B: Backend> Shared<B> {
         Ok(())
     }
 
-    async fn attribute_change(&self, change: &Change) -> Result<()> {
+    /// Create, update or delete one object of a project-scoped kind. An update is sent only
+    /// when its body differs from the one the live spec gives (an experience update may
+    /// change nothing but its versions).
+    async fn resource_change<R: Resource>(
+        &self,
+        change: &Change,
+        sides: &Sides<R>,
+    ) -> Result<Written<R::Wire>> {
         let project = self.project(&change.project)?;
         let api = &self.api;
         let name = &change.name;
         match change.action {
             Action::Create => {
-                let spec: AttributeSpec = after(change)?;
-                let input = convert::attribute_input(name, &spec);
-                let attribute = create_once!(self,
-                    post: api.create::<wire::Attribute>(&project.uid, &input).await,
-                    lookup: api.list::<wire::Attribute>(&project.uid).await.map(|attributes| {
-                        attributes.into_iter().find(|attribute| {
-                            attribute.kind == AttributeType::Custom && &attribute.name == name
-                        })
+                let input = wanted(sides)?.input(name, &project.uids)?;
+                let object = create_once!(self,
+                    post: api.create::<R::Wire>(&project.uid, &input).await,
+                    lookup: api.list::<R::Wire>(&project.uid).await.map(|objects| {
+                        objects
+                            .into_iter()
+                            .find(|object| R::name(object) == Some(name.as_str()))
                     })
                 )?;
                 self.state.update(&change.project, |state| {
-                    state.uids.attributes.insert(name.clone(), attribute.uid);
+                    R::uids_mut(&mut state.uids).insert(name.clone(), object.uid().to_owned());
                 });
+                Ok(Written::Created(object))
             }
             Action::Update => {
-                let spec: AttributeSpec = after(change)?;
-                let uid = object_uid(&project.uids.attributes, "attribute", change)?;
-                let input = convert::attribute_input(name, &spec);
-                idempotent!(
-                    self,
-                    api.update::<wire::Attribute>(&project.uid, &uid, &input)
-                        .await
-                )?;
+                let uid = object_uid(R::uids(&project.uids), R::Wire::WORD, change)?;
+                let input = wanted(sides)?.input(name, &project.uids)?;
+                let live_input = sides
+                    .before
+                    .as_ref()
+                    .and_then(|before| before.input(name, &project.uids).ok());
+                if live_input.as_ref() != Some(&input) {
+                    idempotent!(
+                        self,
+                        api.update::<R::Wire>(&project.uid, &uid, &input).await
+                    )?;
+                }
+                Ok(Written::Updated(uid))
             }
             Action::Delete => {
-                let uid = object_uid(&project.uids.attributes, "attribute", change)?;
+                let uid = object_uid(R::uids(&project.uids), R::Wire::WORD, change)?;
                 deleted(idempotent!(
                     self,
-                    api.delete::<wire::Attribute>(&project.uid, &uid).await
+                    api.delete::<R::Wire>(&project.uid, &uid).await
                 ))?;
                 self.state.update(&change.project, |state| {
-                    state.uids.attributes.remove(name);
+                    R::uids_mut(&mut state.uids).remove(name);
                 });
+                Ok(Written::Deleted)
             }
         }
-        Ok(())
     }
 
-    async fn event_change(&self, change: &Change) -> Result<()> {
-        let project = self.project(&change.project)?;
+    async fn experience_change(
+        &self,
+        index: usize,
+        change: &Change,
+        sides: &Sides<ExperienceSpec>,
+    ) -> Result<()> {
         let api = &self.api;
-        let name = &change.name;
-        match change.action {
-            Action::Create => {
-                let spec: EventSpec = after(change)?;
-                let input = convert::event_input(&spec);
-                let event = create_once!(self,
-                    post: api.create::<wire::Event>(&project.uid, &input).await,
-                    lookup: api.list::<wire::Event>(&project.uid).await.map(|events| {
-                        events.into_iter().find(|event| event.key == spec.key)
-                    })
-                )?;
-                self.state.update(&change.project, |state| {
-                    state.uids.events.insert(name.clone(), event.uid);
-                });
-            }
-            Action::Update => {
-                let spec: EventSpec = after(change)?;
-                let uid = object_uid(&project.uids.events, "event", change)?;
-                let input = convert::event_input(&spec);
-                idempotent!(
-                    self,
-                    api.update::<wire::Event>(&project.uid, &uid, &input).await
-                )?;
-            }
-            Action::Delete => {
-                let uid = object_uid(&project.uids.events, "event", change)?;
-                deleted(idempotent!(
-                    self,
-                    api.delete::<wire::Event>(&project.uid, &uid).await
-                ))?;
-                self.state.update(&change.project, |state| {
-                    state.uids.events.remove(name);
-                });
-            }
-        }
-        Ok(())
-    }
-
-    async fn audience_change(&self, change: &Change) -> Result<()> {
-        let project = self.project(&change.project)?;
-        let api = &self.api;
-        let name = &change.name;
-        match change.action {
-            Action::Create => {
-                let spec: AudienceSpec = after(change)?;
-                let input = convert::audience_input(name, &spec, &project.uids)?;
-                let audience = create_once!(self,
-                    post: api.create::<wire::Audience>(&project.uid, &input).await,
-                    lookup: api.list::<wire::Audience>(&project.uid).await.map(|audiences| {
-                        audiences.into_iter().find(|audience| &audience.name == name)
-                    })
-                )?;
-                self.state.update(&change.project, |state| {
-                    state.uids.audiences.insert(name.clone(), audience.uid);
-                });
-            }
-            Action::Update => {
-                let spec: AudienceSpec = after(change)?;
-                let uid = object_uid(&project.uids.audiences, "audience", change)?;
-                let input = convert::audience_input(name, &spec, &project.uids)?;
-                idempotent!(
-                    self,
-                    api.update::<wire::Audience>(&project.uid, &uid, &input)
-                        .await
-                )?;
-            }
-            Action::Delete => {
-                let uid = object_uid(&project.uids.audiences, "audience", change)?;
-                deleted(idempotent!(
-                    self,
-                    api.delete::<wire::Audience>(&project.uid, &uid).await
-                ))?;
-                self.state.update(&change.project, |state| {
-                    state.uids.audiences.remove(name);
-                });
-            }
-        }
-        Ok(())
-    }
-
-    async fn experience_change(&self, index: usize, change: &Change) -> Result<()> {
-        let project = self.project(&change.project)?;
-        let api = &self.api;
-        let name = &change.name;
-        match change.action {
-            Action::Create => {
-                let spec: ExperienceSpec = after(change)?;
-                let input = convert::experience_input(name, &spec);
-                let experience = create_once!(self,
-                    post: api.create::<wire::Experience>(&project.uid, &input).await,
-                    lookup: api.list::<wire::Experience>(&project.uid).await.map(|experiences| {
-                        experiences.into_iter().find(|experience| &experience.name == name)
-                    })
-                )?;
-                self.state.update(&change.project, |state| {
-                    state
-                        .experiences
-                        .insert(name.clone(), experience.uid.clone());
-                });
+        let (uid, versions) = match self.resource_change(change, sides).await? {
+            Written::Deleted => return Ok(()),
+            Written::Created(experience) => {
                 // The coordinator may be gone only when the run is over; nothing to tell then.
                 let _ = self.created.send(index);
+                let project = self.project(&change.project)?;
                 // A new experience comes with one empty draft, `latestVersion`.
                 let versions = if experience.latest_version.is_empty() {
                     idempotent!(self, api.list_versions(&project.uid, &experience.uid).await)?
@@ -472,45 +393,17 @@ impl<B: Backend> Shared<B> {
                         updated_at: String::new(),
                     }]
                 };
-                self.converge_versions(&project, &experience.uid, &spec, &versions)
-                    .await?;
+                (experience.uid, versions)
             }
-            Action::Update => {
-                let spec: ExperienceSpec = after(change)?;
-                let uid = object_uid(&project.experiences, "experience", change)?;
-                let before: Option<ExperienceSpec> = change
-                    .before
-                    .as_ref()
-                    .and_then(|value| serde_json::from_value(value.clone()).ok());
-                let fields_differ = before.as_ref().is_none_or(|before| {
-                    before.description != spec.description
-                        || before.tags != spec.tags
-                        || before.kind != spec.kind
-                });
-                if fields_differ {
-                    let input = convert::experience_input(name, &spec);
-                    idempotent!(
-                        self,
-                        api.update::<wire::Experience>(&project.uid, &uid, &input)
-                            .await
-                    )?;
-                }
+            Written::Updated(uid) => {
+                let project = self.project(&change.project)?;
                 let versions = idempotent!(self, api.list_versions(&project.uid, &uid).await)?;
-                self.converge_versions(&project, &uid, &spec, &versions)
-                    .await?;
+                (uid, versions)
             }
-            Action::Delete => {
-                let uid = object_uid(&project.experiences, "experience", change)?;
-                deleted(idempotent!(
-                    self,
-                    api.delete::<wire::Experience>(&project.uid, &uid).await
-                ))?;
-                self.state.update(&change.project, |state| {
-                    state.experiences.remove(name);
-                });
-            }
-        }
-        Ok(())
+        };
+        let project = self.project(&change.project)?;
+        self.converge_versions(&project, &uid, wanted(sides)?, &versions)
+            .await
     }
 
     /// Bring an experience's versions to the spec's content and status, from `versions` as
@@ -615,16 +508,20 @@ impl<B: Backend> Shared<B> {
         Ok(())
     }
 
-    async fn experience_order_change(&self, change: &Change) -> Result<()> {
+    async fn experience_order_change(
+        &self,
+        change: &Change,
+        sides: &Sides<Vec<String>>,
+    ) -> Result<()> {
         let project = self.project(&change.project)?;
         let api = &self.api;
         let names = match change.action {
             Action::Delete => return Ok(()),
-            Action::Create | Action::Update => order_names(change)?,
+            Action::Create | Action::Update => wanted(sides)?,
         };
         let mut order = Vec::with_capacity(names.len());
-        for name in &names {
-            order.push(project.experiences.get(name).cloned().ok_or_else(|| {
+        for name in names {
+            order.push(project.uids.experiences.get(name).cloned().ok_or_else(|| {
                 OperationError::MissingObject {
                     kind: "experience",
                     name: name.clone(),
@@ -666,18 +563,9 @@ fn status_word(status: ExperienceStatus) -> &'static str {
     }
 }
 
-fn kind_word(kind: Kind) -> &'static str {
-    kind.as_str()
-}
-
-/// The change's desired spec.
-fn after<T: DeserializeOwned>(change: &Change) -> Result<T> {
-    let value = change.after.clone().unwrap_or(Value::Null);
-    serde_json::from_value(value).map_err(|error| OperationError::InvalidSpec {
-        side: "after",
-        kind: kind_word(change.kind),
-        message: error.to_string(),
-    })
+/// The desired spec of a create or an update.
+fn wanted<Before, After>(sides: &Sides<Before, After>) -> Result<&After> {
+    sides.after.as_ref().ok_or(OperationError::NoAfter)
 }
 
 fn object_uid(
@@ -694,56 +582,20 @@ fn object_uid(
         })
 }
 
-/// The invitation message a member create carries, if the plan put one in its `after`.
-fn invitation_message(change: &Change) -> Option<String> {
-    let after = change.after.as_ref()?;
-    ["invitation_message", "invitationMessage"]
-        .iter()
-        .find_map(|key| after.get(*key).and_then(Value::as_str))
-        .map(str::to_owned)
-}
-
-/// The experience names of an `experience_order` change, highest priority first. Accepts a
-/// bare list or an object holding one (`order`, `experiences`, `experience_order`).
-fn order_names(change: &Change) -> Result<Vec<String>> {
-    let after = change.after.as_ref().unwrap_or(&Value::Null);
-    let list = match after {
-        Value::Array(_) => Some(after),
-        Value::Object(fields) => ["order", "experiences", "experience_order", "priority"]
-            .iter()
-            .find_map(|key| fields.get(*key).filter(|value| value.is_array())),
-        _ => None,
-    };
-    let invalid = |message: &str| OperationError::InvalidSpec {
-        side: "after",
-        kind: "experience_order",
-        message: message.to_owned(),
-    };
-    let Some(Value::Array(items)) = list else {
-        return Err(invalid("expected a list of experience names"));
-    };
-    items
-        .iter()
-        .map(|item| {
-            item.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| invalid("expected experience names as strings"))
-        })
-        .collect()
-}
-
 /// The UI steps for a member change the target has no API for.
 pub(crate) fn member_steps(change: &Change) -> String {
     let project = &change.project;
     let email = &change.name;
-    let role = change
-        .after
-        .as_ref()
-        .and_then(|after| serde_json::from_value::<MemberSpec>(after.clone()).ok())
-        .map_or("member", |spec| match spec.role {
+    let role = match &change.specs {
+        Specs::Member(Sides {
+            after: Some(target),
+            ..
+        }) => match target.member.role {
             wire::ProjectRole::Owner => "Owner",
             wire::ProjectRole::Member => "Member",
-        });
+        },
+        _ => "member",
+    };
     match change.action {
         Action::Create => format!(
             "In Personalize, open project {project} → Settings → Users → + Invite User, enter {email}, role {role}"

@@ -17,8 +17,6 @@ pub(crate) struct ProjectState {
     pub(crate) description: String,
     pub(crate) stack: Option<String>,
     pub(crate) uids: Uids,
-    /// Experience name -> uid.
-    pub(crate) experiences: BTreeMap<String, String>,
 }
 
 impl ProjectState {
@@ -58,11 +56,6 @@ impl RunState {
                         .clone()
                         .filter(|key| !key.is_empty()),
                     uids: Uids::from_live(project),
-                    experiences: project
-                        .experiences
-                        .iter()
-                        .map(|live| (live.experience.name.clone(), live.experience.uid.clone()))
-                        .collect(),
                 };
                 (name.clone(), state)
             })

@@ -1,5 +1,5 @@
-//! Unit tests of the executor against a small in-memory fake of the API, with injectable
-//! failures and lost answers.
+//! Unit tests of the executor against the store in process (the API's own semantics), with
+//! injectable failures and lost answers.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -11,13 +11,16 @@ use super::*;
 use crate::live::{Api, Backend, BackendError, Method, Request};
 use crate::model::{
     AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, EventSpec, ExperienceSpec,
-    ExperienceStatus, ExperienceType, LiveExperience, LiveProject, MemberSpec, ProjectRole,
-    ProjectSpec, RuleGroup, RuleNode, StackLinkSpec, VariantSpec,
+    ExperienceStatus, ExperienceType, MemberSpec, MemberTarget, ProjectRole, ProjectSpec,
+    RuleGroup, RuleNode, Sides, Specs, StackLinkSpec, VariantSpec,
 };
 use crate::plan::{Action, Change, LiveFingerprint, Plan, Requirement, Summary};
-use crate::wire::{self, ApiError};
+use crate::store::{Limits, Store};
+use crate::wire::{self, OrgRole};
 
-/// What the fake does to one request, chosen by (method, path prefix).
+const OWNER: &str = "owner@example.com";
+
+/// What the backend does to one request, chosen by (method, path prefix).
 #[derive(Clone, Debug)]
 enum Fault {
     /// Carry the request out, then lose the answer.
@@ -28,259 +31,61 @@ enum Fault {
     Status(u16),
 }
 
-#[derive(Default)]
-struct FakeState {
-    next: u64,
-    /// Collection key -> objects with a `uid`.
-    collections: BTreeMap<String, Vec<Value>>,
-    priority: BTreeMap<String, Vec<String>>,
-    /// (method, path prefix, fault, how many more times).
-    faults: Vec<(Method, String, Fault, usize)>,
-    writes: Vec<String>,
-}
-
-struct Fake {
+/// The store in process, acting as the organization's owner, with faults and a log of writes.
+struct Faulty {
     members: bool,
-    state: Mutex<FakeState>,
+    store: Mutex<Store>,
+    /// (method, path prefix, fault, how many more times).
+    faults: Mutex<Vec<(Method, String, Fault, usize)>>,
+    writes: Mutex<Vec<String>>,
 }
 
-fn error(status: u16, code: &str) -> BackendError {
-    BackendError::Api {
-        method: "TEST",
-        path: String::new(),
-        error: ApiError {
-            status,
-            body: json!({"errors": {"fake": [code]}}),
-        },
-    }
-}
-
-impl Fake {
-    fn new(members: bool) -> Arc<Api<Fake>> {
-        Arc::new(Api::new(Fake {
+impl Faulty {
+    fn new(members: bool) -> Arc<Api<Faulty>> {
+        let owner = wire::User {
+            email: OWNER.to_owned(),
+            organization_role: OrgRole::Owner,
+        };
+        Arc::new(Api::new(Faulty {
             members,
-            state: Mutex::new(FakeState::default()),
+            store: Mutex::new(Store::new("org", vec![owner], Limits::default())),
+            faults: Mutex::new(Vec::new()),
+            writes: Mutex::new(Vec::new()),
         }))
     }
 
     fn fault(&self, method: Method, prefix: &str, fault: Fault, times: usize) {
-        let mut state = self.state.lock().unwrap();
-        state.faults.push((method, prefix.to_owned(), fault, times));
-    }
-
-    fn objects(&self, key: &str) -> Vec<Value> {
-        let state = self.state.lock().unwrap();
-        state.collections.get(key).cloned().unwrap_or_default()
+        let mut faults = self.faults.lock().unwrap();
+        faults.push((method, prefix.to_owned(), fault, times));
     }
 
     fn writes(&self) -> Vec<String> {
-        self.state.lock().unwrap().writes.clone()
+        self.writes.lock().unwrap().clone()
     }
 
-    fn handle(&self, request: &Request) -> Result<Value, BackendError> {
-        let mut state = self.state.lock().unwrap();
+    fn dispatch(&self, request: &Request) -> Result<Value, BackendError> {
         if request.method != Method::Get {
-            state
-                .writes
-                .push(format!("{} {}", request.method.as_str(), request.path));
+            let mut writes = self.writes.lock().unwrap();
+            writes.push(format!("{} {}", request.method.as_str(), request.path));
         }
-        let project = request.project.clone().unwrap_or_default();
-        let parts: Vec<&str> = request.path.trim_start_matches('/').split('/').collect();
-        let body = request.body.clone().unwrap_or(Value::Null);
-        let key = |collection: &str| format!("{project}/{collection}");
-        match (request.method, parts.as_slice()) {
-            (Method::Get, ["projects"]) => Ok(Value::from(
-                state
-                    .collections
-                    .get("projects")
-                    .cloned()
-                    .unwrap_or_default(),
-            )),
-            (Method::Post, ["projects"]) => Ok(state.add("projects", body)),
-            (Method::Put, ["projects", uid]) => state.put("projects", uid, body),
-            (Method::Delete, ["projects", uid]) => state.delete("projects", uid),
-            (Method::Get, ["projects", uid, "users"]) => Ok(state.list(&format!("{uid}/users"))),
-            (Method::Post, ["projects", uid, "users"]) => {
-                let mut member = body;
-                member["status"] = json!("PENDING");
-                Ok(state.add(&format!("{uid}/users"), member))
-            }
-            (Method::Put, ["projects", uid, "users", email]) => {
-                let found = state.find_by(&format!("{uid}/users"), "email", email)?;
-                state.put(&format!("{uid}/users"), &found, body)
-            }
-            (Method::Delete, ["projects", uid, "users", email]) => {
-                let found = state.find_by(&format!("{uid}/users"), "email", email)?;
-                state.delete(&format!("{uid}/users"), &found)
-            }
-            (Method::Get, ["experiences-priority"]) => Ok(json!({
-                "priorityOrder": state.priority.get(&project).cloned().unwrap_or_default()
-            })),
-            (Method::Put, ["experiences-priority"]) => {
-                let order: Vec<String> =
-                    serde_json::from_value(body["priorityOrder"].clone()).unwrap();
-                let mut all: Vec<String> = state
-                    .list(&key("experiences"))
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e["uid"].as_str().unwrap().to_owned())
-                    .collect();
-                all.sort();
-                let mut given = order.clone();
-                given.sort();
-                if all != given {
-                    return Err(error(400, "MISSING_EXPERIENCES"));
-                }
-                state.priority.insert(project.clone(), order.clone());
-                Ok(json!({"priorityOrder": order}))
-            }
-            (Method::Get, ["experiences", experience, "versions"]) => {
-                Ok(state.list(&key(&format!("versions/{experience}"))))
-            }
-            (Method::Post, ["experiences", experience, "versions"]) => {
-                let versions = key(&format!("versions/{experience}"));
-                if state
-                    .list(&versions)
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|v| v["status"] == "DRAFT")
-                {
-                    return Err(error(400, "CANNOT_CREATE_VERSION_AS_DRAFT_ALREADY_EXISTS"));
-                }
-                let body = state.short_uids(body);
-                Ok(state.add(&versions, body))
-            }
-            (Method::Put, ["experiences", experience, "versions", version]) => {
-                let versions = key(&format!("versions/{experience}"));
-                let current = state.find_by(&versions, "uid", version)?;
-                let stored = state
-                    .list(&versions)
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|v| v["uid"] == current.as_str())
-                    .cloned()
-                    .unwrap();
-                let locked = matches!(stored["status"].as_str(), Some("ACTIVE" | "PAUSED"));
-                if locked && stored["variants"] != body["variants"] {
-                    return Err(error(400, "CANNOT_UPDATE_LOCKED_VERSION"));
-                }
-                if body["status"] == "DRAFT" && locked {
-                    return Err(error(400, "CANNOT_MARK_VERSION_AS_DRAFT"));
-                }
-                if body["status"] == "ACTIVE" {
-                    for other in state.collections.entry(versions.clone()).or_default() {
-                        if other["status"] == "ACTIVE" && other["uid"] != current.as_str() {
-                            other["status"] = json!("ARCHIVED");
-                        }
-                    }
-                }
-                let body = state.short_uids(body);
-                state.put(&versions, &current, body)
-            }
-            (Method::Post, ["experiences"]) => {
-                let mut experience = state.add(&key("experiences"), body);
-                let uid = experience["uid"].as_str().unwrap().to_owned();
-                let draft = state.add(
-                    &key(&format!("versions/{uid}")),
-                    json!({"status": "DRAFT", "variants": []}),
-                );
-                experience["latestVersion"] = draft["uid"].clone();
-                state.put(&key("experiences"), &uid, experience.clone())?;
-                state.priority.entry(project.clone()).or_default().push(uid);
-                Ok(experience)
-            }
-            (Method::Delete, ["experiences", uid]) => {
-                state
-                    .priority
-                    .entry(project.clone())
-                    .or_default()
-                    .retain(|e| e != uid);
-                state.delete(&key("experiences"), uid)
-            }
-            (Method::Get, [collection]) => Ok(state.list(&key(collection))),
-            (Method::Post, [collection]) => {
-                let mut object = body;
-                if *collection == "attributes" {
-                    object["__type"] = json!("CUSTOM");
-                }
-                Ok(state.add(&key(collection), object))
-            }
-            (Method::Put, [collection, uid]) => state.put(&key(collection), uid, body),
-            (Method::Delete, [collection, uid]) => state.delete(&key(collection), uid),
-            _ => Err(error(404, "NO_ROUTE")),
-        }
+        let mut store = self.store.lock().unwrap();
+        store
+            .dispatch(OWNER, request)
+            .map_err(|error| BackendError::Api {
+                method: request.method.as_str(),
+                path: request.path.clone(),
+                error,
+            })
     }
 }
 
-impl FakeState {
-    fn list(&self, key: &str) -> Value {
-        Value::from(self.collections.get(key).cloned().unwrap_or_default())
-    }
-
-    fn add(&mut self, key: &str, mut object: Value) -> Value {
-        self.next += 1;
-        let uid = format!("{:024x}", self.next);
-        object["uid"] = json!(uid);
-        object["_id"] = json!(uid);
-        self.collections
-            .entry(key.to_owned())
-            .or_default()
-            .push(object.clone());
-        object
-    }
-
-    fn put(&mut self, key: &str, uid: &str, body: Value) -> Result<Value, BackendError> {
-        let objects = self.collections.entry(key.to_owned()).or_default();
-        let object = objects
-            .iter_mut()
-            .find(|object| object["uid"] == uid)
-            .ok_or_else(|| error(404, "NOT_FOUND"))?;
-        for (field, value) in body.as_object().cloned().unwrap_or_default() {
-            object[field.as_str()] = value;
-        }
-        Ok(object.clone())
-    }
-
-    fn delete(&mut self, key: &str, uid: &str) -> Result<Value, BackendError> {
-        let objects = self.collections.entry(key.to_owned()).or_default();
-        let before = objects.len();
-        objects.retain(|object| object["uid"] != uid);
-        if objects.len() == before {
-            return Err(error(404, "NOT_FOUND"));
-        }
-        Ok(Value::Null)
-    }
-
-    fn find_by(&self, key: &str, field: &str, wanted: &str) -> Result<String, BackendError> {
-        self.collections
-            .get(key)
-            .and_then(|objects| objects.iter().find(|object| object[field] == wanted))
-            .map(|object| object["uid"].as_str().unwrap_or_default().to_owned())
-            .ok_or_else(|| error(404, "NOT_FOUND"))
-    }
-
-    fn short_uids(&mut self, mut body: Value) -> Value {
-        if let Some(variants) = body["variants"].as_array_mut() {
-            for variant in variants {
-                if variant.get("shortUid").is_none() {
-                    self.next += 1;
-                    variant["shortUid"] = json!(self.next.to_string());
-                }
-            }
-        }
-        body
-    }
-}
-
-impl Backend for Fake {
+impl Backend for Faulty {
     async fn send(&self, request: Request) -> Result<Value, BackendError> {
+        // Let other changes interleave, as they would over a network.
         tokio::time::sleep(Duration::from_millis(1)).await;
         let fault = {
-            let mut state = self.state.lock().unwrap();
-            let found = state.faults.iter_mut().find(|(method, prefix, _, times)| {
+            let mut faults = self.faults.lock().unwrap();
+            let found = faults.iter_mut().find(|(method, prefix, _, times)| {
                 *method == request.method && request.path.starts_with(prefix.as_str()) && *times > 0
             });
             found.map(|(_, _, fault, times)| {
@@ -295,12 +100,19 @@ impl Backend for Fake {
         };
         match fault {
             Some(Fault::DropRequest) => Err(lost()),
-            Some(Fault::Status(status)) => Err(error(status, "INJECTED")),
+            Some(Fault::Status(status)) => Err(BackendError::Api {
+                method: request.method.as_str(),
+                path: request.path.clone(),
+                error: wire::ApiError {
+                    status,
+                    body: json!({"errors": {"injected": [status.to_string()]}}),
+                },
+            }),
             Some(Fault::DropAnswer) => {
-                let _ = self.handle(&request);
+                let _ = self.dispatch(&request);
                 Err(lost())
             }
-            None => self.handle(&request),
+            None => self.dispatch(&request),
         }
     }
 
@@ -309,54 +121,29 @@ impl Backend for Fake {
     }
 
     fn describe(&self) -> String {
-        "fake".to_owned()
+        "in-process store with faults".to_owned()
     }
 }
 
-/// Read the fake into a `LiveState`, through the typed API.
-async fn observe(api: &Api<Fake>) -> LiveState {
-    let mut live = LiveState::default();
-    for project in api.list_projects().await.unwrap() {
-        let uid = project.uid.clone();
-        let mut experiences = Vec::new();
-        for experience in api.list::<wire::Experience>(&uid).await.unwrap() {
-            let versions = api.list_versions(&uid, &experience.uid).await.unwrap();
-            experiences.push(LiveExperience {
-                experience,
-                versions,
-            });
-        }
-        live.projects.insert(
-            project.name.clone(),
-            LiveProject {
-                members: Some(api.list_members(&uid).await.unwrap_or_default()),
-                attributes: api.list::<wire::Attribute>(&uid).await.unwrap(),
-                events: api.list::<wire::Event>(&uid).await.unwrap(),
-                audiences: api.list::<wire::Audience>(&uid).await.unwrap(),
-                experiences,
-                priority: api.get_priority(&uid).await.unwrap().priority_order,
-                project,
-            },
-        );
-    }
-    live
+/// Read the store into a `LiveState`, through the typed API.
+async fn observe(api: &Api<Faulty>) -> LiveState {
+    crate::live::observe(api, None).await.unwrap()
 }
 
-fn change(
-    kind: Kind,
-    action: Action,
-    name: &str,
-    after: Option<Value>,
-    depends_on: &[&str],
-) -> Change {
+/// The one project of the organization.
+async fn shop(api: &Api<Faulty>) -> crate::model::LiveProject {
+    let live = observe(api).await;
+    assert_eq!(live.projects.len(), 1, "{:?}", live.projects.keys());
+    live.projects["shop"].clone()
+}
+
+fn change(action: Action, name: &str, specs: Specs, depends_on: &[&str]) -> Change {
     Change {
-        address: crate::model::address("shop", kind, name),
-        kind,
+        address: crate::model::address("shop", specs.kind(), name),
         action,
         project: "shop".to_owned(),
         name: name.to_owned(),
-        before: None,
-        after,
+        specs,
         fields: Vec::new(),
         requires: Requirement::ProjectMember,
         depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
@@ -373,8 +160,12 @@ fn plan_of(changes: Vec<Change>) -> Plan {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Option<Value> {
-    Some(serde_json::to_value(value).unwrap())
+/// The sides of a create or an update to `after`.
+fn to<Before, After>(after: After) -> Sides<Before, After> {
+    Sides {
+        before: None,
+        after: Some(after),
+    }
 }
 
 fn config(parallelism: usize) -> ApplyConfig {
@@ -421,68 +212,61 @@ fn full_plan(status: ExperienceStatus) -> Plan {
     };
     plan_of(vec![
         change(
-            Kind::Project,
             Action::Create,
             "shop",
-            to_json(&ProjectSpec {
+            Specs::Project(to(ProjectSpec {
                 description: "store".to_owned(),
-            }),
+            })),
             &[],
         ),
         change(
-            Kind::StackLink,
             Action::Create,
             "shop",
-            to_json(&StackLinkSpec {
+            Specs::StackLink(to(StackLinkSpec {
                 stack: Some("blt1".to_owned()),
-            }),
+            })),
             &[project],
         ),
         change(
-            Kind::Attribute,
             Action::Create,
             "tier",
-            to_json(&AttributeSpec {
+            Specs::Attribute(to(AttributeSpec {
                 key: "tier".to_owned(),
                 description: String::new(),
-            }),
+            })),
             &[project],
         ),
         change(
-            Kind::Event,
             Action::Create,
             "buy",
-            to_json(&EventSpec {
+            Specs::Event(to(EventSpec {
                 key: "buy".to_owned(),
                 description: String::new(),
-            }),
+            })),
             &[project],
         ),
         change(
-            Kind::Audience,
             Action::Create,
             "gold",
-            to_json(&audience_spec),
+            Specs::Audience(to(audience_spec)),
             &[project, attribute],
         ),
         change(
-            Kind::Experience,
             Action::Create,
             "hero",
-            to_json(&experience_spec(status, "gold")),
+            Specs::Experience(to(experience_spec(status, "gold"))),
             &[project, audience],
         ),
         change(
-            Kind::ExperienceOrder,
             Action::Update,
             "shop",
-            Some(json!({"order": ["hero"]})),
+            Specs::ExperienceOrder(to(vec!["hero".to_owned()])),
             &[experience],
         ),
     ])
 }
 
-async fn run(plan: &Plan, api: &Arc<Api<Fake>>, parallelism: usize) -> ApplyReport {
+async fn run(plan: &Plan, api: &Arc<Api<Faulty>>, parallelism: usize) -> ApplyReport {
     let live = observe(api).await;
     apply(
         plan,
@@ -497,7 +281,7 @@ async fn run(plan: &Plan, api: &Arc<Api<Fake>>, parallelism: usize) -> ApplyRepo
 
 #[tokio::test]
 async fn creates_a_whole_project_in_dependency_order() {
-    let api = Fake::new(true);
+    let api = Faulty::new(true);
     let report = run(&full_plan(ExperienceStatus::Active), &api, 4).await;
     assert!(report.is_success(), "{report:#?}");
     assert_eq!(report.applied, 7);
@@ -509,7 +293,11 @@ async fn creates_a_whole_project_in_dependency_order() {
         Some("blt1")
     );
     assert_eq!(shop.project.description, "store");
-    let attribute_uid = &shop.attributes[0].uid;
+    let tier = shop
+        .attributes
+        .iter()
+        .find(|attribute| attribute.name == "tier");
+    let attribute_uid = &tier.expect("the custom attribute").uid;
     let rules = serde_json::to_value(&shop.audiences[0].definition).unwrap();
     assert_eq!(rules["rules"][0]["attribute"]["ref"], json!(attribute_uid));
     let versions = &shop.experiences[0].versions;
@@ -528,7 +316,7 @@ async fn creates_a_whole_project_in_dependency_order() {
 
 #[tokio::test]
 async fn a_paused_experience_is_activated_then_paused() {
-    let api = Fake::new(true);
+    let api = Faulty::new(true);
     let report = run(&full_plan(ExperienceStatus::Paused), &api, 2).await;
     assert!(report.is_success(), "{report:#?}");
     let live = observe(&api).await;
@@ -545,7 +333,7 @@ async fn a_paused_experience_is_activated_then_paused() {
 
 #[tokio::test]
 async fn a_failure_skips_its_dependents_and_everything_not_started() {
-    let api = Fake::new(true);
+    let api = Faulty::new(true);
     api.backend
         .fault(Method::Post, "/attributes", Fault::Status(400), 1);
     let report = run(&full_plan(ExperienceStatus::Active), &api, 1).await;
@@ -591,7 +379,7 @@ async fn a_failure_skips_its_dependents_and_everything_not_started() {
 
 #[tokio::test]
 async fn a_lost_create_answer_is_looked_up_not_repeated() {
-    let api = Fake::new(true);
+    let api = Faulty::new(true);
     for prefix in [
         "/projects",
         "/attributes",
@@ -604,56 +392,49 @@ async fn a_lost_create_answer_is_looked_up_not_repeated() {
     }
     let report = run(&full_plan(ExperienceStatus::Active), &api, 4).await;
     assert!(report.is_success(), "{report:#?}");
-    assert_eq!(api.backend.objects("projects").len(), 1);
-    let uid = api.backend.objects("projects")[0]["uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for collection in ["attributes", "events", "audiences", "experiences"] {
-        assert_eq!(
-            api.backend.objects(&format!("{uid}/{collection}")).len(),
-            1,
-            "{collection}"
-        );
-    }
-    let experience = api.backend.objects(&format!("{uid}/experiences"))[0]["uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let versions = api.backend.objects(&format!("{uid}/versions/{experience}"));
+    let shop = shop(&api).await;
+    let custom = shop
+        .attributes
+        .iter()
+        .filter(|attribute| attribute.kind == wire::AttributeType::Custom);
+    assert_eq!(custom.count(), 1, "attributes");
+    assert_eq!(shop.events.len(), 1, "events");
+    assert_eq!(shop.audiences.len(), 1, "audiences");
+    assert_eq!(shop.experiences.len(), 1, "experiences");
+    let versions = &shop.experiences[0].versions;
     assert_eq!(versions.len(), 1);
-    assert_eq!(versions[0]["status"], "ACTIVE");
+    assert_eq!(versions[0].status, wire::VersionStatus::Active);
 }
 
 #[tokio::test]
 async fn a_create_that_never_arrived_is_repeated_once() {
-    let api = Fake::new(true);
+    let api = Faulty::new(true);
     api.backend
         .fault(Method::Post, "/events", Fault::DropRequest, 1);
     api.backend
         .fault(Method::Post, "/attributes", Fault::Status(503), 2);
     let report = run(&full_plan(ExperienceStatus::Draft), &api, 4).await;
     assert!(report.is_success(), "{report:#?}");
-    let uid = api.backend.objects("projects")[0]["uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(api.backend.objects(&format!("{uid}/events")).len(), 1);
-    assert_eq!(api.backend.objects(&format!("{uid}/attributes")).len(), 1);
+    let shop = shop(&api).await;
+    assert_eq!(shop.events.len(), 1);
+    let custom = shop
+        .attributes
+        .iter()
+        .filter(|attribute| attribute.kind == wire::AttributeType::Custom);
+    assert_eq!(custom.count(), 1);
 }
 
 #[tokio::test]
 async fn members_become_manual_steps_without_a_members_api() {
-    let api = Fake::new(false);
+    let api = Faulty::new(false);
     let mut plan = full_plan(ExperienceStatus::Draft);
     plan.changes.push(change(
-        Kind::Member,
         Action::Create,
         "dev@example.com",
-        to_json(&MemberSpec {
-            email: "dev@example.com".to_owned(),
-            role: ProjectRole::Member,
-        }),
+        Specs::Member(to(MemberTarget {
+            member: invitation_member(),
+            invitation_message: None,
+        })),
         &["project/shop"],
     ));
     let report = run(&plan, &api, 4).await;
@@ -670,58 +451,71 @@ async fn members_become_manual_steps_without_a_members_api() {
 
 #[tokio::test]
 async fn members_are_invited_with_the_message_and_removed() {
-    let api = Fake::new(true);
-    let mut after = serde_json::to_value(MemberSpec {
-        email: "dev@example.com".to_owned(),
-        role: ProjectRole::Member,
-    })
-    .unwrap();
-    after["invitation_message"] = json!("Welcome!");
+    let api = Faulty::new(true);
+    let invitation = MemberTarget {
+        member: invitation_member(),
+        invitation_message: Some("Welcome!".to_owned()),
+    };
     let mut plan = full_plan(ExperienceStatus::Draft);
     plan.changes.push(change(
-        Kind::Member,
         Action::Create,
         "dev@example.com",
-        Some(after),
+        Specs::Member(to(invitation)),
         &["project/shop"],
     ));
     assert!(run(&plan, &api, 4).await.is_success());
-    let uid = api.backend.objects("projects")[0]["uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let members = api.backend.objects(&format!("{uid}/users"));
-    assert_eq!(members[0]["invitationMessage"], "Welcome!");
+    let dev = |project: &crate::model::LiveProject| {
+        project
+            .members
+            .iter()
+            .flatten()
+            .find(|member| member.email == "dev@example.com")
+            .cloned()
+    };
+    let invited = dev(&shop(&api).await).expect("dev@example.com is invited");
+    assert_eq!(invited.invitation_message.as_deref(), Some("Welcome!"));
+    assert_eq!(invited.status, wire::MemberStatus::Pending);
 
     let remove = plan_of(vec![change(
-        Kind::Member,
         Action::Delete,
         "dev@example.com",
-        None,
+        Specs::Member(Sides {
+            before: Some(invitation_member()),
+            after: None,
+        }),
         &[],
     )]);
     assert!(run(&remove, &api, 4).await.is_success());
-    assert!(api.backend.objects(&format!("{uid}/users")).is_empty());
+    assert_eq!(dev(&shop(&api).await), None);
     // Removing again finds nothing: that is done, not an error.
     assert!(run(&remove, &api, 4).await.is_success());
 }
 
+fn invitation_member() -> MemberSpec {
+    MemberSpec {
+        email: "dev@example.com".to_owned(),
+        role: ProjectRole::Member,
+    }
+}
+
 #[tokio::test]
 async fn status_moves_keep_the_content_and_new_content_goes_to_a_new_draft() {
-    let api = Fake::new(true);
+    let api = Faulty::new(true);
     assert!(
         run(&full_plan(ExperienceStatus::Active), &api, 4)
             .await
             .is_success()
     );
     let mut pause = change(
-        Kind::Experience,
         Action::Update,
         "hero",
-        to_json(&experience_spec(ExperienceStatus::Paused, "gold")),
+        Specs::Experience(to(experience_spec(ExperienceStatus::Paused, "gold"))),
         &[],
     );
-    pause.before = to_json(&experience_spec(ExperienceStatus::Active, "gold"));
+    pause.specs = Specs::Experience(Sides {
+        before: Some(experience_spec(ExperienceStatus::Active, "gold")),
+        after: Some(experience_spec(ExperienceStatus::Paused, "gold")),
+    });
     let writes_before = api.backend.writes().len();
     assert!(run(&plan_of(vec![pause]), &api, 4).await.is_success());
     let writes = api.backend.writes();
@@ -737,14 +531,15 @@ async fn status_moves_keep_the_content_and_new_content_goes_to_a_new_draft() {
     if let VariantSpec::Segmented { name, .. } = &mut spec.variants[0] {
         *name = "Platinum".to_owned();
     }
-    let mut update = change(
-        Kind::Experience,
+    let update = change(
         Action::Update,
         "hero",
-        to_json(&spec),
+        Specs::Experience(Sides {
+            before: Some(experience_spec(ExperienceStatus::Paused, "gold")),
+            after: Some(spec.clone()),
+        }),
         &[],
     );
-    update.before = to_json(&experience_spec(ExperienceStatus::Paused, "gold"));
     assert!(run(&plan_of(vec![update]), &api, 4).await.is_success());
     let live = observe(&api).await;
     let shop = &live.projects["shop"];
@@ -757,7 +552,7 @@ async fn status_moves_keep_the_content_and_new_content_goes_to_a_new_draft() {
 
 #[tokio::test]
 async fn cancelled_before_start_skips_everything() {
-    let api = Fake::new(true);
+    let api = Faulty::new(true);
     let cancel = CancelToken::new();
     cancel.cancel();
     let report = apply(
@@ -789,7 +584,7 @@ async fn the_reporter_sees_every_change_start_and_finish_once() {
             ));
         }
     }
-    let api = Fake::new(true);
+    let api = Faulty::new(true);
     let mut recorder = Recorder(Vec::new());
     let plan = full_plan(ExperienceStatus::Draft);
     let report = apply(
@@ -885,7 +680,7 @@ async fn cancelled_midway_finishes_in_flight_work_and_skips_the_rest() {
             self.0.cancel();
         }
     }
-    let api = Fake::new(true);
+    let api = Faulty::new(true);
     let cancel = CancelToken::new();
     let mut reporter = CancelOnFirst(cancel.clone(), 0);
     let plan = full_plan(ExperienceStatus::Draft);
@@ -927,26 +722,23 @@ fn experiences_plan() -> Plan {
     };
     let mut changes = vec![
         change(
-            Kind::Project,
             Action::Create,
             "shop",
-            to_json(&ProjectSpec {
+            Specs::Project(to(ProjectSpec {
                 description: String::new(),
-            }),
+            })),
             &[],
         ),
         change(
-            Kind::Audience,
             Action::Create,
             "gold",
-            to_json(&audience_spec),
+            Specs::Audience(to(audience_spec)),
             &["project/shop"],
         ),
         change(
-            Kind::Experience,
             Action::Create,
             "x0",
-            to_json(&experience_spec(ExperienceStatus::Active, "gold")),
+            Specs::Experience(to(experience_spec(ExperienceStatus::Active, "gold"))),
             &["project/shop", "project/shop/audience/gold"],
         ),
     ];
@@ -964,10 +756,9 @@ fn experiences_plan() -> Plan {
         ];
         spec.kind = ExperienceType::AbTest;
         changes.push(change(
-            Kind::Experience,
             Action::Create,
             name,
-            to_json(&spec),
+            Specs::Experience(to(spec)),
             &["project/shop"],
         ));
     }
@@ -977,20 +768,16 @@ fn experiences_plan() -> Plan {
 #[tokio::test]
 async fn experiences_of_a_project_are_created_in_plan_order() {
     for parallelism in [1, 5] {
-        let api = Fake::new(true);
+        let api = Faulty::new(true);
         api.backend
             .fault(Method::Post, "/audiences", Fault::Status(503), 2);
         let report = run(&experiences_plan(), &api, parallelism).await;
         assert!(report.is_success(), "{report:#?}");
-        let uid = api.backend.objects("projects")[0]["uid"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let names: Vec<String> = api
-            .backend
-            .objects(&format!("{uid}/experiences"))
+        let names: Vec<String> = shop(&api)
+            .await
+            .experiences
             .iter()
-            .map(|experience| experience["name"].as_str().unwrap().to_owned())
+            .map(|live| live.experience.name.clone())
             .collect();
         assert_eq!(names, ["x0", "x1", "x2"], "parallelism {parallelism}");
     }
@@ -998,7 +785,7 @@ async fn experiences_of_a_project_are_created_in_plan_order() {
 
 #[tokio::test]
 async fn a_failed_experience_create_holds_back_the_later_ones() {
-    let api = Fake::new(true);
+    let api = Faulty::new(true);
     api.backend
         .fault(Method::Post, "/experiences", Fault::Status(400), 1);
     let report = run(&experiences_plan(), &api, 5).await;

@@ -6,17 +6,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::view::{default_of, manifest_view};
 use super::{Action, Change, FieldChange, PlanConfig, Requirement};
-use crate::convert::{self, Names};
+use crate::convert::{self, Names, Resource};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
-    AttributeRef, AudienceSpec, DesiredProject, DesiredState, ExperienceSpec, ExperienceStatus,
-    Kind, LiveProject, LiveState, MemberSpec, Origin, ProjectRole, RuleGroup, RuleNode,
-    StackLinkSpec, VariantSpec, address,
+    AttributeSpec, AudienceSpec, DesiredProject, DesiredState, EventSpec, ExperienceSpec,
+    ExperienceStatus, Kind, LiveProject, LiveState, MemberSpec, MemberTarget, Origin, ProjectRole,
+    Sides, Specs, StackLinkSpec, address,
 };
 use crate::wire::{self, MemberStatus};
 
@@ -81,10 +80,6 @@ pub(crate) fn origin_of<'a>(
     })
 }
 
-fn to_value<T: Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
-
 /// The requirement of a kind.
 pub(crate) fn requirement(kind: Kind, action: Action) -> Requirement {
     match (kind, action) {
@@ -100,65 +95,102 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// Diff a kind whose objects reference nothing: create what is missing, update what
-    /// differs, and (when allowed) delete what no manifest declares.
-    fn diff_flat<Spec: PartialEq + Serialize, Live>(
+    /// Diff one resource kind: create what is missing, update what differs (unless `check`
+    /// refuses it), and (when allowed) delete what no manifest declares. `check` sees the live
+    /// spec (`None` for a create) and the desired one, and gives the change's note.
+    #[allow(clippy::too_many_arguments)]
+    fn diff_resource<R: Resource>(
         &mut self,
-        kind: Kind,
-        desired: &BTreeMap<String, Spec>,
-        live: &BTreeMap<&str, &Live>,
-        live_spec: fn(&Live) -> Spec,
+        desired_project: &DesiredProject,
+        desired: &BTreeMap<String, R>,
+        live_project: &LiveProject,
+        names: &Names,
         may_delete: bool,
+        check: impl Fn(&str, Option<&R>, &R) -> Result<Option<String>, Diagnostic>,
+        diagnostics: &mut Vec<Diagnostic>,
     ) {
+        let live: BTreeMap<&str, &R::Live> = R::live(live_project)
+            .iter()
+            .filter_map(|object| R::name(R::object(object)).map(|name| (name, object)))
+            .collect();
         for (name, spec) in desired {
-            match live.get(name.as_str()) {
-                None => {
-                    self.push(kind, Action::Create, name, None, Some(to_value(spec)));
-                }
-                Some(live_object) => {
-                    let current = live_spec(live_object);
-                    if &current != spec {
-                        let before = Some(to_value(&current));
-                        self.push(kind, Action::Update, name, before, Some(to_value(spec)));
+            let change_address = address(self.project, R::KIND, name);
+            let (before, used_live) = match live.get(name.as_str()) {
+                None => (None, Vec::new()),
+                Some(object) => match R::of_live(object, names) {
+                    Ok(live_spec) => (Some(live_spec), R::live_references(object, names)),
+                    Err(unexpressible) => {
+                        diagnostics.push(diagnostic(
+                            Code::ImmutableField,
+                            format!("{unexpressible}: `{change_address}`"),
+                            origin_of(Some(desired_project), &change_address, self.project),
+                            Some(unexpressible.help().to_owned()),
+                        ));
+                        continue;
                     }
-                }
+                },
+            };
+            if before.as_ref() == Some(spec) {
+                continue;
             }
+            let note = match check(&change_address, before.as_ref(), spec) {
+                Ok(note) => note,
+                Err(refusal) => {
+                    diagnostics.push(refusal);
+                    continue;
+                }
+            };
+            let action = if before.is_some() {
+                Action::Update
+            } else {
+                Action::Create
+            };
+            let after = Some(spec.clone());
+            let planned = self.push(action, name, R::specs(Sides { before, after }));
+            planned.uses = spec.references();
+            planned.used_live = used_live;
+            planned.change.note = note;
         }
         if may_delete {
-            for (name, live_object) in live {
-                if !desired.contains_key(*name) {
-                    let before = Some(to_value(&live_spec(live_object)));
-                    self.push(kind, Action::Delete, name, before, None);
+            for (name, object) in &live {
+                if desired.contains_key(*name) {
+                    continue;
                 }
+                // What manifests cannot express (synced audiences) is not ours to delete.
+                let Ok(live_spec) = R::of_live(object, names) else {
+                    continue;
+                };
+                let before = Some(live_spec);
+                let planned = self.push(
+                    Action::Delete,
+                    name,
+                    R::specs(Sides {
+                        before,
+                        after: None,
+                    }),
+                );
+                planned.used_live = R::live_references(object, names);
             }
         }
     }
 
-    fn push(
-        &mut self,
-        kind: Kind,
-        action: Action,
-        name: &str,
-        before: Option<Value>,
-        after: Option<Value>,
-    ) -> &mut Planned {
-        let fields = match (&before, &after, action) {
+    fn push(&mut self, action: Action, name: &str, specs: Specs) -> &mut Planned {
+        let kind = specs.kind();
+        let fields = match (specs.before_json(), specs.after_json(), action) {
             (Some(before), Some(after), Action::Update) => field_changes(
                 kind,
-                &manifest_view(kind, before),
-                &manifest_view(kind, after),
+                &manifest_view(kind, &before),
+                &manifest_view(kind, &after),
             ),
             _ => Vec::new(),
         };
         self.planned.push(Planned {
             change: Change {
                 address: address(self.project, kind, name),
-                kind,
                 action,
                 project: self.project.to_owned(),
                 name: name.to_owned(),
-                before,
-                after,
+                specs,
                 fields,
                 requires: requirement(kind, action),
                 depends_on: Vec::new(),
@@ -199,13 +231,12 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
             }
             (None, Some(live_project)) => {
                 if config.allow_delete && !config.partial {
-                    let planned = builder.push(
-                        Kind::Project,
-                        Action::Delete,
-                        name,
-                        Some(to_value(&convert::project_spec(&live_project.project))),
-                        None,
-                    );
+                    let before = Some(convert::project_spec(&live_project.project));
+                    let specs = Specs::Project(Sides {
+                        before,
+                        after: None,
+                    });
+                    let planned = builder.push(Action::Delete, name, specs);
                     planned.change.note = Some(format!(
                         "no manifest declares project `{name}`; deleting it deletes everything in it ({} experiences, {} audiences)",
                         live_project.experiences.len(),
@@ -257,24 +288,23 @@ fn diff_project(
     let live_members: Option<Vec<wire::Member>>;
     let live_project = match live_project {
         None => {
+            let after = Some(desired.spec.clone());
             builder.push(
-                Kind::Project,
                 Action::Create,
                 name,
-                None,
-                Some(to_value(&desired.spec)),
+                Specs::Project(Sides {
+                    before: None,
+                    after,
+                }),
             );
             if desired_stack.stack.is_some() {
-                builder
-                    .push(
-                        Kind::StackLink,
-                        Action::Create,
-                        name,
-                        None,
-                        Some(to_value(&desired_stack)),
-                    )
-                    .change
-                    .note = Some("connected as part of creating the project".to_owned());
+                let after = Some(desired_stack.clone());
+                let specs = Specs::StackLink(Sides {
+                    before: None,
+                    after,
+                });
+                builder.push(Action::Create, name, specs).change.note =
+                    Some("connected as part of creating the project".to_owned());
             }
             // The creator becomes the project's owner.
             live_members = live.principal.as_ref().map(|principal| {
@@ -291,44 +321,24 @@ fn diff_project(
         Some(live_project) => {
             let live_spec = convert::project_spec(&live_project.project);
             if live_spec != desired.spec {
-                builder.push(
-                    Kind::Project,
-                    Action::Update,
-                    name,
-                    Some(to_value(&live_spec)),
-                    Some(to_value(&desired.spec)),
-                );
+                let after = Some(desired.spec.clone());
+                let specs = Specs::Project(Sides {
+                    before: Some(live_spec),
+                    after,
+                });
+                builder.push(Action::Update, name, specs);
             }
             let live_stack = convert::stack_link_spec(&live_project.project);
-            match (&live_stack.stack, &desired_stack.stack) {
-                (None, Some(_)) => {
-                    builder.push(
-                        Kind::StackLink,
-                        Action::Create,
-                        name,
-                        None,
-                        Some(to_value(&desired_stack)),
-                    );
-                }
-                (Some(before), Some(after)) if before != after => {
-                    builder.push(
-                        Kind::StackLink,
-                        Action::Update,
-                        name,
-                        Some(to_value(&live_stack)),
-                        Some(to_value(&desired_stack)),
-                    );
-                }
-                (Some(_), None) => {
-                    builder.push(
-                        Kind::StackLink,
-                        Action::Delete,
-                        name,
-                        Some(to_value(&live_stack)),
-                        None,
-                    );
-                }
-                _ => {}
+            let action = match (&live_stack.stack, &desired_stack.stack) {
+                (None, Some(_)) => Some(Action::Create),
+                (Some(before), Some(after)) if before != after => Some(Action::Update),
+                (Some(_), None) => Some(Action::Delete),
+                _ => None,
+            };
+            if let Some(action) = action {
+                let before = (action != Action::Create).then_some(live_stack);
+                let after = (action != Action::Delete).then(|| desired_stack.clone());
+                builder.push(action, name, Specs::StackLink(Sides { before, after }));
             }
             live_members = live_project.members.clone();
             live_project
@@ -360,211 +370,109 @@ fn diff_project(
     }
 
     let names = Names::from_live(live_project);
-
-    // Attributes (custom only; presets are never managed), by name.
-    let live_attributes: BTreeMap<&str, &wire::Attribute> = live_project
-        .attributes
-        .iter()
-        .filter(|attribute| attribute.kind == wire::AttributeType::Custom)
-        .map(|attribute| (attribute.name.as_str(), attribute))
-        .collect();
-    builder.diff_flat(
-        Kind::Attribute,
+    builder.diff_resource::<AttributeSpec>(
+        desired,
         &desired.attributes,
-        &live_attributes,
-        convert::attribute_spec,
+        live_project,
+        &names,
         may_delete,
+        no_check,
+        diagnostics,
     );
-
-    // Events, by key.
-    let live_events: BTreeMap<&str, &wire::Event> = live_project
-        .events
-        .iter()
-        .map(|event| (event.key.as_str(), event))
-        .collect();
-    builder.diff_flat(
-        Kind::Event,
+    builder.diff_resource::<EventSpec>(
+        desired,
         &desired.events,
-        &live_events,
-        convert::event_spec,
+        live_project,
+        &names,
         may_delete,
+        no_check,
+        diagnostics,
     );
-
-    // Audiences, by name. Externally synced audiences cannot be expressed as specs.
-    let live_audiences: BTreeMap<&str, &wire::Audience> = live_project
-        .audiences
-        .iter()
-        .map(|audience| (audience.name.as_str(), audience))
-        .collect();
-    for (audience_name, spec) in &desired.audiences {
-        let uses = audience_uses(spec);
-        match live_audiences.get(audience_name.as_str()) {
-            None => {
-                builder
-                    .push(
-                        Kind::Audience,
-                        Action::Create,
-                        audience_name,
-                        None,
-                        Some(to_value(spec)),
-                    )
-                    .uses = uses;
-            }
-            Some(live_audience) => match convert::audience_spec(live_audience, &names) {
-                Ok(live_spec) => {
-                    if &live_spec != spec {
-                        let used_live = audience_uses(&live_spec);
-                        let planned = builder.push(
-                            Kind::Audience,
-                            Action::Update,
-                            audience_name,
-                            Some(to_value(&live_spec)),
-                            Some(to_value(spec)),
-                        );
-                        planned.uses = uses;
-                        planned.used_live = used_live;
-                    }
-                }
-                Err(unexpressible) => {
-                    let change_address = address(name, Kind::Audience, audience_name);
-                    diagnostics.push(diagnostic(
-                        Code::ImmutableField,
-                        format!("{unexpressible}: `{change_address}`"),
-                        origin_of(Some(desired), &change_address, name),
-                        Some("rename the audience in the manifest".to_owned()),
-                    ));
-                }
-            },
-        }
-    }
-    if may_delete {
-        for (audience_name, live_audience) in &live_audiences {
-            if desired.audiences.contains_key(*audience_name) {
-                continue;
-            }
-            // Synced audiences are not ours to delete.
-            let Ok(live_spec) = convert::audience_spec(live_audience, &names) else {
-                continue;
-            };
-            let used_live = audience_uses(&live_spec);
-            builder
-                .push(
-                    Kind::Audience,
-                    Action::Delete,
-                    audience_name,
-                    Some(to_value(&live_spec)),
-                    None,
-                )
-                .used_live = used_live;
-        }
-    }
-
-    // Experiences, by name.
-    let live_experiences: BTreeMap<&str, &crate::model::LiveExperience> = live_project
-        .experiences
-        .iter()
-        .map(|experience| (experience.experience.name.as_str(), experience))
-        .collect();
-    let mut created = Vec::new();
-    let mut deleted = BTreeSet::new();
-    for (experience_name, spec) in &desired.experiences {
-        let uses = experience_uses(spec);
-        let change_address = address(name, Kind::Experience, experience_name);
-        match live_experiences.get(experience_name.as_str()) {
-            None => {
-                let planned = builder.push(
-                    Kind::Experience,
-                    Action::Create,
-                    experience_name,
-                    None,
-                    Some(to_value(spec)),
-                );
-                planned.uses = uses;
-                planned.change.note = match spec.status {
-                    ExperienceStatus::Draft => None,
-                    ExperienceStatus::Active => {
-                        Some("created with a draft version, then activated".to_owned())
-                    }
-                    ExperienceStatus::Paused => {
-                        Some("created with a draft version, activated, then paused".to_owned())
-                    }
-                };
-                created.push(experience_name.clone());
-            }
-            Some(live_experience) => {
-                let live_spec = convert::experience_spec(live_experience, &names);
-                if live_spec.kind != spec.kind {
-                    diagnostics.push(diagnostic(
-                        Code::ImmutableField,
-                        format!(
-                            "the type of `{change_address}` cannot change from `{}` to `{}`",
-                            type_name(live_spec.kind),
-                            type_name(spec.kind)
-                        ),
-                        origin_of(Some(desired), &change_address, name),
-                        Some(
-                            "give the experience a new name to create it with the new type"
-                                .to_owned(),
-                        ),
-                    ));
-                    continue;
-                }
-                if spec.status == ExperienceStatus::Draft
-                    && live_spec.status != ExperienceStatus::Draft
-                {
-                    diagnostics.push(diagnostic(
-                        Code::InvalidTransition,
-                        format!(
-                            "`{change_address}` is {} and cannot go back to draft",
-                            status_name(live_spec.status)
-                        ),
-                        origin_of(Some(desired), &change_address, name),
-                        Some("declare `status: paused` to stop it".to_owned()),
-                    ));
-                    continue;
-                }
-                if &live_spec == spec {
-                    continue;
-                }
-                let note = experience_note(&live_spec, spec);
-                let used_live = live_experience_uses(live_experience, &names);
-                let planned = builder.push(
-                    Kind::Experience,
-                    Action::Update,
-                    experience_name,
-                    Some(to_value(&live_spec)),
-                    Some(to_value(spec)),
-                );
-                planned.uses = uses;
-                planned.used_live = used_live;
-                planned.change.note = note;
-            }
-        }
-    }
-    if may_delete {
-        for (experience_name, live_experience) in &live_experiences {
-            if desired.experiences.contains_key(*experience_name) {
-                continue;
-            }
-            let live_spec = convert::experience_spec(live_experience, &names);
-            let used_live = live_experience_uses(live_experience, &names);
-            builder
-                .push(
-                    Kind::Experience,
-                    Action::Delete,
-                    experience_name,
-                    Some(to_value(&live_spec)),
-                    None,
-                )
-                .used_live = used_live;
-            deleted.insert(experience_name.to_string());
-        }
-    }
+    builder.diff_resource::<AudienceSpec>(
+        desired,
+        &desired.audiences,
+        live_project,
+        &names,
+        may_delete,
+        no_check,
+        diagnostics,
+    );
+    let first_experience = builder.planned.len();
+    builder.diff_resource::<ExperienceSpec>(
+        desired,
+        &desired.experiences,
+        live_project,
+        &names,
+        may_delete,
+        |change_address, live, spec| check_experience(desired, name, change_address, live, spec),
+        diagnostics,
+    );
 
     // Priority.
     if let Some(declared) = &desired.experience_order {
+        let experiences = &builder.planned[first_experience..];
+        let named = |action: Action| {
+            experiences
+                .iter()
+                .filter(move |planned| planned.change.action == action)
+                .map(|planned| planned.change.name.clone())
+        };
+        let created: Vec<String> = named(Action::Create).collect();
+        let deleted: BTreeSet<String> = named(Action::Delete).collect();
         diff_order(live_project, declared, &created, &deleted, builder);
     }
+}
+
+/// Attributes, events and audiences are planned as they are, without a note.
+fn no_check<R>(_: &str, _: Option<&R>, _: &R) -> Result<Option<String>, Diagnostic> {
+    Ok(None)
+}
+
+/// The note of an experience create or update, or why it is refused: the type cannot change
+/// and nothing goes back to draft.
+fn check_experience(
+    desired: &DesiredProject,
+    project: &str,
+    change_address: &str,
+    live: Option<&ExperienceSpec>,
+    spec: &ExperienceSpec,
+) -> Result<Option<String>, Diagnostic> {
+    let Some(live) = live else {
+        return Ok(match spec.status {
+            ExperienceStatus::Draft => None,
+            ExperienceStatus::Active => {
+                Some("created with a draft version, then activated".to_owned())
+            }
+            ExperienceStatus::Paused => {
+                Some("created with a draft version, activated, then paused".to_owned())
+            }
+        });
+    };
+    let origin = origin_of(Some(desired), change_address, project);
+    if live.kind != spec.kind {
+        return Err(diagnostic(
+            Code::ImmutableField,
+            format!(
+                "the type of `{change_address}` cannot change from `{}` to `{}`",
+                type_name(live.kind),
+                type_name(spec.kind)
+            ),
+            origin,
+            Some("give the experience a new name to create it with the new type".to_owned()),
+        ));
+    }
+    if spec.status == ExperienceStatus::Draft && live.status != ExperienceStatus::Draft {
+        return Err(diagnostic(
+            Code::InvalidTransition,
+            format!(
+                "`{change_address}` is {} and cannot go back to draft",
+                status_name(live.status)
+            ),
+            origin,
+            Some("declare `status: paused` to stop it".to_owned()),
+        ));
+    }
+    Ok(experience_note(live, spec))
 }
 
 fn diff_members(
@@ -593,16 +501,18 @@ fn diff_members(
         let is_principal = principal.as_deref() == Some(email.as_str());
         match live_by_email.get(email) {
             None => {
-                let mut after = to_value(spec);
-                if let (Some(message), Value::Object(map)) =
-                    (&desired.invitation_message, &mut after)
-                {
-                    map.insert(
-                        "invitation_message".to_owned(),
-                        Value::String(message.clone()),
-                    );
-                }
-                builder.push(Kind::Member, Action::Create, email, None, Some(after));
+                let after = Some(MemberTarget {
+                    member: (*spec).clone(),
+                    invitation_message: desired.invitation_message.clone(),
+                });
+                builder.push(
+                    Action::Create,
+                    email,
+                    Specs::Member(Sides {
+                        before: None,
+                        after,
+                    }),
+                );
             }
             Some(member) => {
                 let live_spec = convert::member_spec(member);
@@ -610,13 +520,15 @@ fn diff_members(
                     continue;
                 }
                 let accepted = member.status == MemberStatus::Accepted;
-                let planned = builder.push(
-                    Kind::Member,
-                    Action::Update,
-                    email,
-                    Some(to_value(&live_spec)),
-                    Some(to_value(*spec)),
-                );
+                let after = Some(MemberTarget {
+                    member: (*spec).clone(),
+                    invitation_message: None,
+                });
+                let specs = Specs::Member(Sides {
+                    before: Some(live_spec),
+                    after,
+                });
+                let planned = builder.push(Action::Update, email, specs);
                 if is_principal && accepted {
                     if spec.role == ProjectRole::Owner {
                         planned.effect = Some(Effect::Grant);
@@ -645,13 +557,11 @@ fn diff_members(
             }
             let is_principal = principal.as_deref() == Some(email.as_str());
             let pending = member.status == MemberStatus::Pending;
-            let planned = builder.push(
-                Kind::Member,
-                Action::Delete,
-                email,
-                Some(to_value(&convert::member_spec(member))),
-                None,
-            );
+            let specs = Specs::Member(Sides {
+                before: Some(convert::member_spec(member)),
+                after: None,
+            });
+            let planned = builder.push(Action::Delete, email, specs);
             if pending {
                 planned.change.note = Some("revokes the pending invitation".to_owned());
             }
@@ -790,82 +700,11 @@ fn diff_order(
     }
     let project = builder.project.to_owned();
     // The field diff reads `experienceOrder: [...] -> [...]` (see `view`).
-    builder.push(
-        Kind::ExperienceOrder,
-        Action::Update,
-        &project,
-        Some(Value::from(live_order)),
-        Some(Value::from(wanted)),
-    );
-}
-
-/// Custom attributes an audience's rules read.
-pub(crate) fn audience_uses(spec: &AudienceSpec) -> Vec<(Kind, String)> {
-    fn walk(group: &RuleGroup, out: &mut BTreeSet<String>) {
-        for node in &group.rules {
-            match node {
-                RuleNode::Group(inner) => walk(inner, out),
-                RuleNode::Condition(condition) => {
-                    if let AttributeRef::Custom(name) = &condition.attribute {
-                        out.insert(name.clone());
-                    }
-                }
-            }
-        }
-    }
-    let mut names = BTreeSet::new();
-    walk(&spec.rules, &mut names);
-    names
-        .into_iter()
-        .map(|name| (Kind::Attribute, name))
-        .collect()
-}
-
-/// Audiences and events an experience refers to.
-pub(crate) fn experience_uses(spec: &ExperienceSpec) -> Vec<(Kind, String)> {
-    let mut out = BTreeSet::new();
-    for variant in &spec.variants {
-        if let VariantSpec::Segmented { audiences, .. } = variant {
-            for audience in audiences {
-                out.insert((Kind::Audience, audience.clone()));
-            }
-        }
-    }
-    if let Some(targeting) = &spec.targeting {
-        for audience in &targeting.audiences {
-            out.insert((Kind::Audience, audience.clone()));
-        }
-    }
-    for metric in &spec.metrics {
-        out.insert((Kind::Event, metric.clone()));
-    }
-    out.into_iter().collect()
-}
-
-/// Audiences and events any live version of an experience refers to (a pending draft as well
-/// as the version in force): all of them are detached by an update or a delete.
-fn live_experience_uses(
-    experience: &crate::model::LiveExperience,
-    names: &Names,
-) -> Vec<(Kind, String)> {
-    let mut out = BTreeSet::new();
-    for version in &experience.versions {
-        if version.status == wire::VersionStatus::Archived {
-            continue;
-        }
-        let content = convert::version_content(version, names);
-        let spec = ExperienceSpec {
-            kind: experience.experience.kind,
-            description: String::new(),
-            tags: Vec::new(),
-            status: ExperienceStatus::Draft,
-            variants: content.variants,
-            targeting: content.targeting,
-            metrics: content.metrics,
-        };
-        out.extend(experience_uses(&spec));
-    }
-    out.into_iter().collect()
+    let specs = Specs::ExperienceOrder(Sides {
+        before: Some(live_order),
+        after: Some(wanted),
+    });
+    builder.push(Action::Update, &project, specs);
 }
 
 fn experience_note(live: &ExperienceSpec, desired: &ExperienceSpec) -> Option<String> {

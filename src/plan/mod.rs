@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::Kind;
+use crate::model::{Kind, Specs};
 
 mod diff;
 mod fingerprint;
@@ -72,20 +72,24 @@ pub enum Requirement {
 }
 
 /// One change to one resource.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// In JSON the change's `kind`, `before` and `after` come from [`Specs`]; the keys keep the
+/// documented order (`docs/plan-format.md`). Reading a plan checks every spec against its kind
+/// and that creates and updates say what they want, so a bad plan is refused whole, before
+/// anything is written.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "ChangeFile")]
 pub struct Change {
     /// `project/NAME/KIND/NAME` (see [`crate::model::address`]); unique within a plan.
     pub address: String,
-    pub kind: Kind,
     pub action: Action,
     /// The project's name.
     pub project: String,
     /// The resource's name (email for members; the project name for project-level kinds).
     pub name: String,
-    /// The live spec (`None` for creates), in the `model::*Spec` shape for the kind.
-    pub before: Option<Value>,
-    /// The desired spec (`None` for deletes), in the `model::*Spec` shape for the kind.
-    pub after: Option<Value>,
+    /// The kind with its live spec (`before`, `None` for creates) and its desired spec
+    /// (`after`, `None` for deletes).
+    pub specs: Specs,
     /// Field-level differences of an update (empty for creates and deletes), in manifest terms:
     /// the difference of the [`manifest_view`]s of `before` and `after`.
     pub fields: Vec<FieldChange>,
@@ -93,8 +97,92 @@ pub struct Change {
     /// Addresses of earlier changes that must succeed first.
     pub depends_on: Vec<String>,
     /// Why the change is ordered or shaped as it is, for people only; apply never reads it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl Change {
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        self.specs.kind()
+    }
+
+    /// The live spec as JSON, as the plan file holds it.
+    #[must_use]
+    pub fn before_json(&self) -> Option<Value> {
+        self.specs.before_json()
+    }
+
+    /// The desired spec as JSON, as the plan file holds it.
+    #[must_use]
+    pub fn after_json(&self) -> Option<Value> {
+        self.specs.after_json()
+    }
+}
+
+/// A change as a plan file holds it, before the checks of [`Change`].
+#[derive(Deserialize)]
+struct ChangeFile {
+    address: String,
+    action: Action,
+    project: String,
+    name: String,
+    #[serde(flatten)]
+    specs: Specs,
+    fields: Vec<FieldChange>,
+    requires: Requirement,
+    depends_on: Vec<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+impl TryFrom<ChangeFile> for Change {
+    type Error = String;
+
+    fn try_from(file: ChangeFile) -> Result<Self, String> {
+        if file.action != Action::Delete && !file.specs.has_after() {
+            return Err(format!(
+                "change `{}` is a {} without an `after`",
+                file.address,
+                match file.action {
+                    Action::Create => "create",
+                    _ => "update",
+                }
+            ));
+        }
+        Ok(Change {
+            address: file.address,
+            action: file.action,
+            project: file.project,
+            name: file.name,
+            specs: file.specs,
+            fields: file.fields,
+            requires: file.requires,
+            depends_on: file.depends_on,
+            note: file.note,
+        })
+    }
+}
+
+impl Serialize for Change {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Change", 11)?;
+        out.serialize_field("address", &self.address)?;
+        out.serialize_field("kind", &self.kind())?;
+        out.serialize_field("action", &self.action)?;
+        out.serialize_field("project", &self.project)?;
+        out.serialize_field("name", &self.name)?;
+        out.serialize_field("before", &self.before_json())?;
+        out.serialize_field("after", &self.after_json())?;
+        out.serialize_field("fields", &self.fields)?;
+        out.serialize_field("requires", &self.requires)?;
+        out.serialize_field("depends_on", &self.depends_on)?;
+        match &self.note {
+            Some(note) => out.serialize_field("note", note)?,
+            None => out.skip_field("note")?,
+        }
+        out.end()
+    }
 }
 
 /// One field of an update.

@@ -15,7 +15,7 @@ use super::Action;
 
 /// The phase of a change within its project: what runs first when nothing else decides.
 fn phase(planned: &Planned) -> u8 {
-    match (planned.change.kind, planned.change.action, planned.effect) {
+    match (planned.change.kind(), planned.change.action, planned.effect) {
         (Kind::Project, Action::Delete, _) => 4,
         (_, _, Some(Effect::Revoke)) => 3,
         (Kind::Project, _, _) => 0,
@@ -29,7 +29,7 @@ type SortKey = (String, u8, u8, String);
 
 /// The tie-break key: deletes run in reverse kind order.
 fn sort_key(planned: &Planned) -> SortKey {
-    let kind = planned.change.kind as u8;
+    let kind = planned.change.kind() as u8;
     let kind = if planned.change.action == Action::Delete {
         u8::MAX - kind
     } else {
@@ -55,12 +55,12 @@ fn edges(planned: &[Planned]) -> Vec<BTreeSet<usize>> {
     // (3 by default), so replacing one project by another must free the slot first.
     let project_deletes: Vec<usize> = (0..planned.len())
         .filter(|&index| {
-            planned[index].change.kind == Kind::Project
+            planned[index].change.kind() == Kind::Project
                 && planned[index].change.action == Action::Delete
         })
         .collect();
     for (index, planned) in planned.iter().enumerate() {
-        if planned.change.kind == Kind::Project && planned.change.action == Action::Create {
+        if planned.change.kind() == Kind::Project && planned.change.action == Action::Create {
             edges[index].extend(project_deletes.iter().copied());
         }
     }
@@ -73,7 +73,7 @@ fn edges(planned: &[Planned]) -> Vec<BTreeSet<usize>> {
     }
     for (project, members) in &by_project {
         let is = |index: usize, kind: Kind, action: Action| {
-            planned[index].change.kind == kind && planned[index].change.action == action
+            planned[index].change.kind() == kind && planned[index].change.action == action
         };
         // A project is created before everything in it.
         if let Some(&create) = members
@@ -106,16 +106,16 @@ fn edges(planned: &[Planned]) -> Vec<BTreeSet<usize>> {
                         && planned[other]
                             .used_live
                             .iter()
-                            .any(|(kind, name)| *kind == change.kind && name == &change.name)
+                            .any(|(kind, name)| *kind == change.kind() && name == &change.name)
                     {
                         edges[index].insert(other);
                     }
                 }
             }
             // Priority is set once the experiences it names exist (or are gone).
-            if change.kind == Kind::ExperienceOrder {
+            if change.kind() == Kind::ExperienceOrder {
                 for &other in members {
-                    if planned[other].change.kind == Kind::Experience
+                    if planned[other].change.kind() == Kind::Experience
                         && planned[other].change.action != Action::Update
                     {
                         edges[index].insert(other);
@@ -123,12 +123,12 @@ fn edges(planned: &[Planned]) -> Vec<BTreeSet<usize>> {
                 }
             }
             // Members: add before remove.
-            if change.kind == Kind::Member
+            if change.kind() == Kind::Member
                 && change.action == Action::Delete
                 && planned[index].effect.is_none()
             {
                 for &other in members {
-                    if planned[other].change.kind == Kind::Member
+                    if planned[other].change.kind() == Kind::Member
                         && planned[other].change.action != Action::Delete
                         && planned[other].effect != Some(Effect::Revoke)
                     {

@@ -111,18 +111,18 @@ pub(crate) fn check(
     for planned in planned {
         let change = &planned.change;
         let project = change.project.as_str();
-        let role = if change.kind == crate::model::Kind::Project && change.action == Action::Create
-        {
-            Some(if principal.org_role.is_admin() {
-                Role::OrgAdmin
+        let role =
+            if change.kind() == crate::model::Kind::Project && change.action == Action::Create {
+                Some(if principal.org_role.is_admin() {
+                    Role::OrgAdmin
+                } else {
+                    Role::Nothing
+                })
+            } else if planned.effect == Some(Effect::Grant) {
+                roles.get(project).copied().flatten()
             } else {
-                Role::Nothing
-            })
-        } else if planned.effect == Some(Effect::Grant) {
-            roles.get(project).copied().flatten()
-        } else {
-            effective.get(project).copied().flatten()
-        };
+                effective.get(project).copied().flatten()
+            };
         let Some(role) = role else { continue };
         if role.allows(change.requires) {
             continue;

@@ -69,7 +69,7 @@ fn summary(plan: &Plan) -> String {
                 Action::Update => 1,
                 Action::Delete => 2,
             };
-            counts.entry(change.kind).or_default()[slot] += 1;
+            counts.entry(change.kind()).or_default()[slot] += 1;
         }
         let _ = writeln!(out, "### Project `{}`\n", escape_code(project));
         let _ = writeln!(out, "| Kind | Create | Update | Delete |");
@@ -104,18 +104,18 @@ fn diff_lines(change: &Change) -> Vec<String> {
     }
     match change.action {
         Action::Create => {
-            if let Some(after) = &change.after {
+            if let Some(after) = &change.after_json() {
                 lines.extend(
-                    spec_lines(change.kind, after)
+                    spec_lines(change.kind(), after)
                         .into_iter()
                         .map(|line| format!("+ {line}")),
                 );
             }
         }
         Action::Delete => {
-            if let Some(before) = &change.before {
+            if let Some(before) = &change.before_json() {
                 lines.extend(
-                    spec_lines(change.kind, before)
+                    spec_lines(change.kind(), before)
                         .into_iter()
                         .map(|line| format!("- {line}")),
                 );

@@ -37,9 +37,9 @@ pub(crate) fn action_word(action: Action) -> &'static str {
 
 /// `kind name`, or the kind alone for project-level kinds.
 pub(crate) fn label(change: &Change) -> String {
-    match change.kind {
-        Kind::StackLink | Kind::ExperienceOrder => change.kind.as_str().to_owned(),
-        _ => format!("{} {}", change.kind.as_str(), change.name),
+    match change.kind() {
+        Kind::StackLink | Kind::ExperienceOrder => change.kind().as_str().to_owned(),
+        _ => format!("{} {}", change.kind().as_str(), change.name),
     }
 }
 

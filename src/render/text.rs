@@ -85,8 +85,8 @@ fn write_change(out: &mut String, change: &Change, paint: &Paint) {
     }
     match change.action {
         Action::Create => {
-            if let Some(after) = &change.after {
-                for line in spec_lines(change.kind, after) {
+            if let Some(after) = &change.after_json() {
+                for line in spec_lines(change.kind(), after) {
                     let _ = writeln!(out, "      {line}");
                 }
             }
@@ -115,8 +115,8 @@ fn write_change(out: &mut String, change: &Change, paint: &Paint) {
             }
         }
         Action::Delete => {
-            if let Some(before) = &change.before {
-                for line in compact_lines(change.kind, before) {
+            if let Some(before) = &change.before_json() {
+                for line in compact_lines(change.kind(), before) {
                     let _ = writeln!(out, "      {}", paint.sign('-', &format!("- {line}")));
                 }
             }

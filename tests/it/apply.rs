@@ -1152,3 +1152,46 @@ async fn a_member_whose_email_holds_a_slash_is_invited_updated_and_removed() {
         assert_eq!(member_of(&after), expected, "after applying {members:?}");
     }
 }
+
+/// Issue 10: a saved plan is checked whole when it is read. A change whose `after` is not a
+/// spec of its kind used to fail mid-apply, after the changes before it were made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_with_an_invalid_spec_is_refused_before_anything_is_written() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    let plan_file = context.path().join("plan.json");
+    let plan_arg = plan_file.to_str().expect("utf-8");
+    let quickstart = quickstart();
+    let saving = pzctl(
+        &state,
+        None,
+        &[
+            "plan",
+            quickstart.to_str().expect("utf-8"),
+            "--out",
+            plan_arg,
+        ],
+    );
+    assert_eq!(saving.status.code(), Some(0), "{}", describe(&saving));
+    let mut plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).expect("read")).expect("json");
+    let changes = plan["changes"].as_array_mut().expect("changes");
+    let audience = changes
+        .iter()
+        .position(|change| change["kind"] == "audience")
+        .expect("an audience change");
+    assert!(audience > 0, "the audience is not the first change");
+    changes[audience]["after"]["rules"] = Value::from("all of them");
+    std::fs::write(&plan_file, plan.to_string()).expect("write");
+
+    let refused = pzctl(&state, None, &["apply", "--plan", plan_arg]);
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    assert!(
+        text(&refused.stderr).contains("is not a pzctl plan"),
+        "{}",
+        describe(&refused)
+    );
+    let api = embedded_as(&state, "owner@example.com");
+    let live = pzctl::live::observe(&api, None).await.expect("observe");
+    assert!(live.projects.is_empty(), "{:?}", live.projects.keys());
+}

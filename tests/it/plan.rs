@@ -496,7 +496,7 @@ fn create_everything_in_a_new_project() {
     let invite = &plan.changes[position(&plan, "project/storefront/member/dev@example.com")];
     assert_eq!(
         invite
-            .after
+            .after_json()
             .as_ref()
             .and_then(|after| after.get("invitation_message")),
         Some(&serde_json::Value::from("Welcome!"))
@@ -1118,7 +1118,7 @@ fn experience_order() {
     let plan = check("experience_order", &desired, &live, &PlanConfig::default());
     let order = &plan.changes[position(&plan, "project/storefront/experience_order")];
     assert_eq!(
-        order.after,
+        order.after_json(),
         Some(serde_json::json!([
             "homepage-hero",
             "checkout-test",
@@ -1145,9 +1145,9 @@ fn experience_order() {
     };
     let plan = plan_checked(&desired, &empty, &PlanConfig::default()).expect("plans");
     let order = &plan.changes[position(&plan, "project/storefront/experience_order")];
-    assert_eq!(order.before, Some(serde_json::json!([])));
+    assert_eq!(order.before_json(), Some(serde_json::json!([])));
     assert_eq!(
-        order.after,
+        order.after_json(),
         Some(serde_json::json!(["checkout-test", "homepage-hero"]))
     );
 
@@ -1424,7 +1424,7 @@ fn check_rules(plan: &Plan) {
     // The acting user's own demotion or removal runs after everything else in its project; a
     // promotion runs before every change that needs the owner role.
     for (index, change) in plan.changes.iter().enumerate() {
-        if change.kind != pzctl::model::Kind::Member || change.name != "owner@example.com" {
+        if change.kind() != pzctl::model::Kind::Member || change.name != "owner@example.com" {
             continue;
         }
         let role = |value: &Option<serde_json::Value>| {
@@ -1436,9 +1436,9 @@ fn check_rules(plan: &Plan) {
         };
         let revoke = change.action == Action::Delete
             || (change.action == Action::Update
-                && role(&change.after).as_deref() == Some("MEMBER"));
-        let grant =
-            change.action == Action::Update && role(&change.after).as_deref() == Some("OWNER");
+                && role(&change.after_json()).as_deref() == Some("MEMBER"));
+        let grant = change.action == Action::Update
+            && role(&change.after_json()).as_deref() == Some("OWNER");
         for (other_index, other) in plan.changes.iter().enumerate() {
             if other.project != change.project || other_index == index {
                 continue;
@@ -1475,20 +1475,20 @@ fn check_rules(plan: &Plan) {
         }
         // Creates and updates come after the creates of what they use.
         if change.action != Action::Delete
-            && let Some(after) = &change.after
+            && let Some(after) = &change.after_json()
         {
             let text = after.to_string();
             for other in &plan.changes {
                 if other.project == change.project
                     && other.action == Action::Create
                     && matches!(
-                        other.kind,
+                        other.kind(),
                         pzctl::model::Kind::Attribute
                             | pzctl::model::Kind::Event
                             | pzctl::model::Kind::Audience
                     )
-                    && other.kind < change.kind
-                    && change.kind != pzctl::model::Kind::ExperienceOrder
+                    && other.kind() < change.kind()
+                    && change.kind() != pzctl::model::Kind::ExperienceOrder
                     && text.contains(&format!("\"{}\"", other.name))
                 {
                     assert!(
@@ -1505,9 +1505,9 @@ fn check_rules(plan: &Plan) {
             for other in &plan.changes {
                 if other.project == change.project
                     && other.action != Action::Create
-                    && other.kind > change.kind
-                    && other.kind != pzctl::model::Kind::ExperienceOrder
-                    && other.before.as_ref().is_some_and(|before| {
+                    && other.kind() > change.kind()
+                    && other.kind() != pzctl::model::Kind::ExperienceOrder
+                    && other.before_json().is_some_and(|before| {
                         before.to_string().contains(&format!("\"{}\"", change.name))
                     })
                 {
