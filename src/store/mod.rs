@@ -507,53 +507,16 @@ impl Store {
             (Post, ["projects", uid, "users", email, "accept"]) => {
                 self.accept_invitation(actor, uid, email)
             }
-            (Get, ["attributes"]) => {
+            (Get | Post, [collection]) | (Put | Delete, [collection, _])
+                if matches!(*collection, "attributes" | "events" | "audiences") =>
+            {
                 let p = self.scoped_project(actor, request)?;
-                Ok(self.list_attributes(p))
-            }
-            (Post, ["attributes"]) => {
-                let p = self.scoped_project(actor, request)?;
-                self.create_attribute(actor, p, request)
-            }
-            (Put, ["attributes", uid]) => {
-                let p = self.scoped_project(actor, request)?;
-                self.update_attribute(actor, p, uid, request)
-            }
-            (Delete, ["attributes", uid]) => {
-                let p = self.scoped_project(actor, request)?;
-                self.delete_attribute(p, uid)
-            }
-            (Get, ["events"]) => {
-                let p = self.scoped_project(actor, request)?;
-                Ok(self.list_events(p))
-            }
-            (Post, ["events"]) => {
-                let p = self.scoped_project(actor, request)?;
-                self.create_event(actor, p, request)
-            }
-            (Put, ["events", uid]) => {
-                let p = self.scoped_project(actor, request)?;
-                self.update_event(actor, p, uid, request)
-            }
-            (Delete, ["events", uid]) => {
-                let p = self.scoped_project(actor, request)?;
-                self.delete_event(p, uid)
-            }
-            (Get, ["audiences"]) => {
-                let p = self.scoped_project(actor, request)?;
-                Ok(self.list_audiences(p))
-            }
-            (Post, ["audiences"]) => {
-                let p = self.scoped_project(actor, request)?;
-                self.create_audience(actor, p, request)
-            }
-            (Put, ["audiences", uid]) => {
-                let p = self.scoped_project(actor, request)?;
-                self.update_audience(actor, p, uid, request)
-            }
-            (Delete, ["audiences", uid]) => {
-                let p = self.scoped_project(actor, request)?;
-                self.delete_audience(p, uid)
+                let uid = parts.get(1).copied();
+                match *collection {
+                    "attributes" => self.collection::<AttributeRecord>(actor, p, request, uid),
+                    "events" => self.collection::<EventRecord>(actor, p, request, uid),
+                    _ => self.collection::<AudienceRecord>(actor, p, request, uid),
+                }
             }
             (Get, ["experiences"]) => {
                 let p = self.scoped_project(actor, request)?;

@@ -3,38 +3,87 @@
 
 use serde_json::{Map, Value, json};
 
+use serde::Serialize;
+
 use super::{
-    AttributeRecord, AudienceRecord, EventRecord, ExperienceRecord, ExperienceState, Meta, Store,
-    VersionRecord, body_object, invalid, invalid_ref, missing, optional_string, required_string,
+    AttributeRecord, AudienceRecord, EventRecord, ExperienceRecord, ExperienceState, Meta,
+    ProjectState, Store, VersionRecord, body_object, invalid, invalid_ref, missing,
+    optional_string, required_string,
 };
-use crate::wire::{self, ApiError, Request};
+use crate::wire::{self, ApiError, Method, Request};
 
 fn count_exceeded(field: &str, code: &str, what: &str, limit: usize) -> ApiError {
     invalid_ref(field, code, &format!("at most {limit} {what} are allowed"))
 }
 
-impl Store {
-    // ----- attributes -----
-
-    pub(super) fn list_attributes(&self, p: usize) -> Value {
-        json!(self.projects[p].attributes)
+/// A project-scoped collection of records with the same lifecycle: attributes, events and
+/// audiences. Listing, lookup by uid, create, update and delete are written once over it
+/// ([`Store::collection`]); each kind says how a body becomes its fields.
+pub(super) trait Records: Serialize + Sized {
+    /// The object's name in 404 messages, e.g. `Attribute`.
+    const NAME: &'static str;
+    /// What a create or an update body says, validated.
+    type Fields;
+    fn all(project: &ProjectState) -> &Vec<Self>;
+    fn all_mut(project: &mut ProjectState) -> &mut Vec<Self>;
+    fn uid(&self) -> &str;
+    fn meta_mut(&mut self) -> &mut Meta;
+    /// Refuse to change or delete this record (preset attributes).
+    fn check_mutable(&self) -> Result<(), ApiError> {
+        Ok(())
     }
-
-    fn attribute_index(&self, p: usize, uid: &str) -> Result<usize, ApiError> {
-        self.projects[p]
-            .attributes
-            .iter()
-            .position(|a| a.uid == uid)
-            .ok_or_else(|| missing("Attribute", uid))
-    }
-
-    fn check_attribute_key(
-        &self,
+    /// Validate a body; `except` is the uid of the record an update replaces.
+    fn fields(
+        store: &Store,
         p: usize,
-        key: &str,
+        request: &Request,
         except: Option<&str>,
-    ) -> Result<(), ApiError> {
-        if self.projects[p]
+    ) -> Result<Self::Fields, ApiError>;
+    /// Refuse a create beyond the project's limit.
+    fn check_count(store: &Store, p: usize) -> Result<(), ApiError>;
+    fn new(id: String, project: String, meta: Meta, fields: Self::Fields) -> Self;
+    fn set(&mut self, fields: Self::Fields);
+}
+
+/// The fields of an attribute body: name, key, description.
+pub(super) type AttributeFields = (String, String, String);
+
+impl Records for AttributeRecord {
+    const NAME: &'static str = "Attribute";
+    type Fields = AttributeFields;
+    fn all(project: &ProjectState) -> &Vec<Self> {
+        &project.attributes
+    }
+    fn all_mut(project: &mut ProjectState) -> &mut Vec<Self> {
+        &mut project.attributes
+    }
+    fn uid(&self) -> &str {
+        &self.uid
+    }
+    fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+    fn check_mutable(&self) -> Result<(), ApiError> {
+        if self.kind == wire::AttributeType::Preset {
+            return Err(invalid_ref(
+                "attribute",
+                "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE",
+                &format!("preset attribute {} cannot be changed or deleted", self.key),
+            ));
+        }
+        Ok(())
+    }
+    fn fields(
+        store: &Store,
+        p: usize,
+        request: &Request,
+        except: Option<&str>,
+    ) -> Result<AttributeFields, ApiError> {
+        let body = body_object(request)?;
+        let name = required_string(body, "name")?;
+        let key = required_string(body, "key")?;
+        let description = optional_string(body, "description")?.unwrap_or_default();
+        if store.projects[p]
             .attributes
             .iter()
             .any(|a| a.key == key && Some(a.uid.as_str()) != except)
@@ -45,111 +94,77 @@ impl Store {
                 &format!("an attribute with key {key:?} already exists in this project"),
             ));
         }
-        Ok(())
+        Ok((name, key, description))
     }
-
-    pub(super) fn create_attribute(
-        &mut self,
-        actor: &str,
-        p: usize,
-        request: &Request,
-    ) -> Result<Value, ApiError> {
-        let body = body_object(request)?;
-        let name = required_string(body, "name")?;
-        let key = required_string(body, "key")?;
-        let description = optional_string(body, "description")?.unwrap_or_default();
-        self.check_attribute_key(p, &key, None)?;
-        let custom = self.projects[p]
+    fn check_count(store: &Store, p: usize) -> Result<(), ApiError> {
+        let custom = store.projects[p]
             .attributes
             .iter()
             .filter(|a| a.kind == wire::AttributeType::Custom)
             .count();
-        if custom >= self.limits.attributes_per_project {
+        if custom >= store.limits.attributes_per_project {
             return Err(count_exceeded(
                 "key",
                 "personalize.ATTRIBUTES.ATTRIBUTE_COUNT_EXCEEDED",
                 "custom attributes per project",
-                self.limits.attributes_per_project,
+                store.limits.attributes_per_project,
             ));
         }
-        let now = self.tick();
-        let id = self.new_id();
-        let record = AttributeRecord {
+        Ok(())
+    }
+    fn new(
+        id: String,
+        project: String,
+        meta: Meta,
+        (name, key, description): AttributeFields,
+    ) -> Self {
+        AttributeRecord {
             id: id.clone(),
             uid: id,
             name,
             key,
             description,
             kind: wire::AttributeType::Custom,
-            project: self.projects[p].project.uid.clone(),
-            meta: Meta::new(&now, &actor.to_lowercase()),
-        };
-        self.projects[p].attributes.push(record.clone());
-        Ok(json!(record))
-    }
-
-    fn reject_preset(&self, p: usize, index: usize) -> Result<(), ApiError> {
-        let attribute = &self.projects[p].attributes[index];
-        if attribute.kind == wire::AttributeType::Preset {
-            return Err(invalid_ref(
-                "attribute",
-                "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE",
-                &format!(
-                    "preset attribute {} cannot be changed or deleted",
-                    attribute.key
-                ),
-            ));
+            project,
+            meta,
         }
-        Ok(())
     }
+    fn set(&mut self, (name, key, description): AttributeFields) {
+        self.name = name;
+        self.key = key;
+        self.description = description;
+    }
+}
 
-    pub(super) fn update_attribute(
-        &mut self,
-        actor: &str,
+/// The fields of an event body: key, name (optional), description.
+pub(super) type EventFields = (String, Option<String>, String);
+
+impl Records for EventRecord {
+    const NAME: &'static str = "Event";
+    type Fields = EventFields;
+    fn all(project: &ProjectState) -> &Vec<Self> {
+        &project.events
+    }
+    fn all_mut(project: &mut ProjectState) -> &mut Vec<Self> {
+        &mut project.events
+    }
+    fn uid(&self) -> &str {
+        &self.uid
+    }
+    fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+    fn fields(
+        store: &Store,
         p: usize,
-        uid: &str,
         request: &Request,
-    ) -> Result<Value, ApiError> {
-        let index = self.attribute_index(p, uid)?;
-        self.reject_preset(p, index)?;
+        except: Option<&str>,
+    ) -> Result<EventFields, ApiError> {
         let body = body_object(request)?;
-        let name = required_string(body, "name")?;
         let key = required_string(body, "key")?;
+        let name = optional_string(body, "name")?;
         let description = optional_string(body, "description")?.unwrap_or_default();
-        self.check_attribute_key(p, &key, Some(uid))?;
-        let now = self.tick();
-        let record = &mut self.projects[p].attributes[index];
-        record.name = name;
-        record.key = key;
-        record.description = description;
-        record.meta.touch(&now, &actor.to_lowercase());
-        Ok(json!(record))
-    }
-
-    pub(super) fn delete_attribute(&mut self, p: usize, uid: &str) -> Result<Value, ApiError> {
-        let index = self.attribute_index(p, uid)?;
-        self.reject_preset(p, index)?;
-        self.tick();
-        self.projects[p].attributes.remove(index);
-        Ok(Value::Null)
-    }
-
-    // ----- events -----
-
-    pub(super) fn list_events(&self, p: usize) -> Value {
-        json!(self.projects[p].events)
-    }
-
-    fn event_index(&self, p: usize, uid: &str) -> Result<usize, ApiError> {
-        self.projects[p]
-            .events
-            .iter()
-            .position(|e| e.uid == uid)
-            .ok_or_else(|| missing("Event", uid))
-    }
-
-    fn check_event_key(&self, p: usize, key: &str, except: Option<&str>) -> Result<(), ApiError> {
-        if self.projects[p]
+        if store.projects[p]
             .events
             .iter()
             .any(|e| e.key == key && Some(e.uid.as_str()) != except)
@@ -160,86 +175,154 @@ impl Store {
                 &format!("an event with key {key:?} already exists in this project"),
             ));
         }
-        Ok(())
+        Ok((key, name, description))
     }
-
-    pub(super) fn create_event(
-        &mut self,
-        actor: &str,
-        p: usize,
-        request: &Request,
-    ) -> Result<Value, ApiError> {
-        let body = body_object(request)?;
-        let key = required_string(body, "key")?;
-        let name = optional_string(body, "name")?;
-        let description = optional_string(body, "description")?.unwrap_or_default();
-        self.check_event_key(p, &key, None)?;
-        if self.projects[p].events.len() >= self.limits.events_per_project {
+    fn check_count(store: &Store, p: usize) -> Result<(), ApiError> {
+        if store.projects[p].events.len() >= store.limits.events_per_project {
             return Err(count_exceeded(
                 "key",
                 "personalize.EVENTS.EVENT_COUNT_EXCEEDED",
                 "events per project",
-                self.limits.events_per_project,
+                store.limits.events_per_project,
             ));
         }
-        let now = self.tick();
-        let id = self.new_id();
-        let record = EventRecord {
+        Ok(())
+    }
+    fn new(id: String, project: String, meta: Meta, (key, name, description): EventFields) -> Self {
+        EventRecord {
             id: id.clone(),
             uid: id,
             key,
             name,
             description,
-            project: self.projects[p].project.uid.clone(),
-            meta: Meta::new(&now, &actor.to_lowercase()),
-        };
-        self.projects[p].events.push(record.clone());
-        Ok(json!(record))
+            project,
+            meta,
+        }
     }
+    fn set(&mut self, (key, name, description): EventFields) {
+        self.key = key;
+        // An update without a name keeps the one the event has.
+        if name.is_some() {
+            self.name = name;
+        }
+        self.description = description;
+    }
+}
 
-    pub(super) fn update_event(
+/// The fields of an audience body: name, description, definition as stored.
+pub(super) type AudienceFields = (String, String, Value);
+
+impl Records for AudienceRecord {
+    const NAME: &'static str = "Audience";
+    type Fields = AudienceFields;
+    fn all(project: &ProjectState) -> &Vec<Self> {
+        &project.audiences
+    }
+    fn all_mut(project: &mut ProjectState) -> &mut Vec<Self> {
+        &mut project.audiences
+    }
+    fn uid(&self) -> &str {
+        &self.uid
+    }
+    fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+    fn fields(
+        store: &Store,
+        p: usize,
+        request: &Request,
+        _: Option<&str>,
+    ) -> Result<AudienceFields, ApiError> {
+        store.audience_input(p, request)
+    }
+    fn check_count(store: &Store, p: usize) -> Result<(), ApiError> {
+        if store.projects[p].audiences.len() >= store.limits.audiences_per_project {
+            return Err(count_exceeded(
+                "name",
+                "personalize.AUDIENCES.AUDIENCE_COUNT_EXCEEDED",
+                "audiences per project",
+                store.limits.audiences_per_project,
+            ));
+        }
+        Ok(())
+    }
+    fn new(
+        id: String,
+        project: String,
+        meta: Meta,
+        (name, description, definition): AudienceFields,
+    ) -> Self {
+        AudienceRecord {
+            id: id.clone(),
+            uid: id,
+            name,
+            description,
+            definition,
+            project,
+            meta,
+        }
+    }
+    fn set(&mut self, (name, description, definition): AudienceFields) {
+        self.name = name;
+        self.description = description;
+        self.definition = definition;
+    }
+}
+
+impl Store {
+    /// One call on a collection of [`Records`]: list or create (`uid` absent), update or
+    /// delete (`uid` present).
+    pub(super) fn collection<R: Records>(
         &mut self,
         actor: &str,
         p: usize,
-        uid: &str,
         request: &Request,
+        uid: Option<&str>,
     ) -> Result<Value, ApiError> {
-        let index = self.event_index(p, uid)?;
-        let body = body_object(request)?;
-        let key = required_string(body, "key")?;
-        let name = optional_string(body, "name")?;
-        let description = optional_string(body, "description")?.unwrap_or_default();
-        self.check_event_key(p, &key, Some(uid))?;
-        let now = self.tick();
-        let record = &mut self.projects[p].events[index];
-        record.key = key;
-        if name.is_some() {
-            record.name = name;
+        let actor = actor.to_lowercase();
+        match (request.method, uid) {
+            (Method::Get, _) => Ok(json!(R::all(&self.projects[p]))),
+            (Method::Post, _) => {
+                let fields = R::fields(self, p, request, None)?;
+                R::check_count(self, p)?;
+                let now = self.tick();
+                let id = self.new_id();
+                let project = self.projects[p].project.uid.clone();
+                let record = R::new(id, project, Meta::new(&now, &actor), fields);
+                let value = json!(record);
+                R::all_mut(&mut self.projects[p]).push(record);
+                Ok(value)
+            }
+            (Method::Put, Some(uid)) => {
+                let index = self.record_index::<R>(p, uid)?;
+                R::all(&self.projects[p])[index].check_mutable()?;
+                let fields = R::fields(self, p, request, Some(uid))?;
+                let now = self.tick();
+                let record = &mut R::all_mut(&mut self.projects[p])[index];
+                record.set(fields);
+                record.meta_mut().touch(&now, &actor);
+                Ok(json!(record))
+            }
+            (Method::Delete, Some(uid)) => {
+                let index = self.record_index::<R>(p, uid)?;
+                R::all(&self.projects[p])[index].check_mutable()?;
+                self.tick();
+                R::all_mut(&mut self.projects[p]).remove(index);
+                Ok(Value::Null)
+            }
+            (method, _) => Err(ApiError::not_found(&format!(
+                "Cannot {} {}",
+                method.as_str(),
+                request.path
+            ))),
         }
-        record.description = description;
-        record.meta.touch(&now, &actor.to_lowercase());
-        Ok(json!(record))
     }
 
-    pub(super) fn delete_event(&mut self, p: usize, uid: &str) -> Result<Value, ApiError> {
-        let index = self.event_index(p, uid)?;
-        self.tick();
-        self.projects[p].events.remove(index);
-        Ok(Value::Null)
-    }
-
-    // ----- audiences -----
-
-    pub(super) fn list_audiences(&self, p: usize) -> Value {
-        json!(self.projects[p].audiences)
-    }
-
-    fn audience_index(&self, p: usize, uid: &str) -> Result<usize, ApiError> {
-        self.projects[p]
-            .audiences
+    fn record_index<R: Records>(&self, p: usize, uid: &str) -> Result<usize, ApiError> {
+        R::all(&self.projects[p])
             .iter()
-            .position(|a| a.uid == uid)
-            .ok_or_else(|| missing("Audience", uid))
+            .position(|record| record.uid() == uid)
+            .ok_or_else(|| missing(R::NAME, uid))
     }
 
     /// Validate an audience body; returns (name, description, definition as stored).
@@ -349,61 +432,6 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    pub(super) fn create_audience(
-        &mut self,
-        actor: &str,
-        p: usize,
-        request: &Request,
-    ) -> Result<Value, ApiError> {
-        let (name, description, definition) = self.audience_input(p, request)?;
-        if self.projects[p].audiences.len() >= self.limits.audiences_per_project {
-            return Err(count_exceeded(
-                "name",
-                "personalize.AUDIENCES.AUDIENCE_COUNT_EXCEEDED",
-                "audiences per project",
-                self.limits.audiences_per_project,
-            ));
-        }
-        let now = self.tick();
-        let id = self.new_id();
-        let record = AudienceRecord {
-            id: id.clone(),
-            uid: id,
-            name,
-            description,
-            definition,
-            project: self.projects[p].project.uid.clone(),
-            meta: Meta::new(&now, &actor.to_lowercase()),
-        };
-        self.projects[p].audiences.push(record.clone());
-        Ok(json!(record))
-    }
-
-    pub(super) fn update_audience(
-        &mut self,
-        actor: &str,
-        p: usize,
-        uid: &str,
-        request: &Request,
-    ) -> Result<Value, ApiError> {
-        let index = self.audience_index(p, uid)?;
-        let (name, description, definition) = self.audience_input(p, request)?;
-        let now = self.tick();
-        let record = &mut self.projects[p].audiences[index];
-        record.name = name;
-        record.description = description;
-        record.definition = definition;
-        record.meta.touch(&now, &actor.to_lowercase());
-        Ok(json!(record))
-    }
-
-    pub(super) fn delete_audience(&mut self, p: usize, uid: &str) -> Result<Value, ApiError> {
-        let index = self.audience_index(p, uid)?;
-        self.tick();
-        self.projects[p].audiences.remove(index);
-        Ok(Value::Null)
     }
 
     // ----- experiences -----
