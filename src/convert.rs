@@ -62,16 +62,42 @@ pub trait Resource: Clone + PartialEq + serde::Serialize + Sized {
     fn sides(specs: &Specs) -> Option<&Sides<Self>>;
 }
 
+/// The parts of a [`Resource`] implementation that only name the kind's field and variant.
+macro_rules! resource_fields {
+    ($variant:ident, $field:ident) => {
+        fn live(project: &LiveProject) -> &[Self::Live] {
+            &project.$field
+        }
+        fn uids(uids: &Uids) -> &BTreeMap<String, String> {
+            &uids.$field
+        }
+        fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String> {
+            &mut uids.$field
+        }
+        fn specs(sides: Sides<Self>) -> Specs {
+            Specs::$variant(sides)
+        }
+        fn sides(specs: &Specs) -> Option<&Sides<Self>> {
+            match specs {
+                Specs::$variant(sides) => Some(sides),
+                _ => None,
+            }
+        }
+    };
+    // A kind whose live objects are the wire objects themselves.
+    (flat $variant:ident, $field:ident) => {
+        resource_fields!($variant, $field);
+        fn object(live: &Self::Live) -> &Self::Wire {
+            live
+        }
+    };
+}
+
 impl Resource for AttributeSpec {
     const KIND: Kind = Kind::Attribute;
     type Wire = wire::Attribute;
     type Live = wire::Attribute;
-    fn live(project: &LiveProject) -> &[wire::Attribute] {
-        &project.attributes
-    }
-    fn object(live: &wire::Attribute) -> &wire::Attribute {
-        live
-    }
+    resource_fields!(flat Attribute, attributes);
     fn name(object: &wire::Attribute) -> Option<&str> {
         (object.kind == AttributeType::Custom).then_some(object.name.as_str())
     }
@@ -81,33 +107,13 @@ impl Resource for AttributeSpec {
     fn input(&self, name: &str, _: &Uids) -> Result<wire::AttributeInput, MissingReference> {
         Ok(attribute_input(name, self))
     }
-    fn uids(uids: &Uids) -> &BTreeMap<String, String> {
-        &uids.attributes
-    }
-    fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String> {
-        &mut uids.attributes
-    }
-    fn specs(sides: Sides<Self>) -> Specs {
-        Specs::Attribute(sides)
-    }
-    fn sides(specs: &Specs) -> Option<&Sides<Self>> {
-        match specs {
-            Specs::Attribute(sides) => Some(sides),
-            _ => None,
-        }
-    }
 }
 
 impl Resource for EventSpec {
     const KIND: Kind = Kind::Event;
     type Wire = wire::Event;
     type Live = wire::Event;
-    fn live(project: &LiveProject) -> &[wire::Event] {
-        &project.events
-    }
-    fn object(live: &wire::Event) -> &wire::Event {
-        live
-    }
+    resource_fields!(flat Event, events);
     /// An event goes by its key.
     fn name(object: &wire::Event) -> Option<&str> {
         Some(&object.key)
@@ -118,33 +124,13 @@ impl Resource for EventSpec {
     fn input(&self, _: &str, _: &Uids) -> Result<wire::EventInput, MissingReference> {
         Ok(event_input(self))
     }
-    fn uids(uids: &Uids) -> &BTreeMap<String, String> {
-        &uids.events
-    }
-    fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String> {
-        &mut uids.events
-    }
-    fn specs(sides: Sides<Self>) -> Specs {
-        Specs::Event(sides)
-    }
-    fn sides(specs: &Specs) -> Option<&Sides<Self>> {
-        match specs {
-            Specs::Event(sides) => Some(sides),
-            _ => None,
-        }
-    }
 }
 
 impl Resource for AudienceSpec {
     const KIND: Kind = Kind::Audience;
     type Wire = wire::Audience;
     type Live = wire::Audience;
-    fn live(project: &LiveProject) -> &[wire::Audience] {
-        &project.audiences
-    }
-    fn object(live: &wire::Audience) -> &wire::Audience {
-        live
-    }
+    resource_fields!(flat Audience, audiences);
     fn name(object: &wire::Audience) -> Option<&str> {
         Some(&object.name)
     }
@@ -157,30 +143,13 @@ impl Resource for AudienceSpec {
     fn references(&self) -> Vec<(Kind, String)> {
         AudienceSpec::references(self)
     }
-    fn uids(uids: &Uids) -> &BTreeMap<String, String> {
-        &uids.audiences
-    }
-    fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String> {
-        &mut uids.audiences
-    }
-    fn specs(sides: Sides<Self>) -> Specs {
-        Specs::Audience(sides)
-    }
-    fn sides(specs: &Specs) -> Option<&Sides<Self>> {
-        match specs {
-            Specs::Audience(sides) => Some(sides),
-            _ => None,
-        }
-    }
 }
 
 impl Resource for ExperienceSpec {
     const KIND: Kind = Kind::Experience;
     type Wire = wire::Experience;
     type Live = LiveExperience;
-    fn live(project: &LiveProject) -> &[LiveExperience] {
-        &project.experiences
-    }
+    resource_fields!(Experience, experiences);
     fn object(live: &LiveExperience) -> &wire::Experience {
         &live.experience
     }
@@ -217,21 +186,6 @@ impl Resource for ExperienceSpec {
             out.extend(spec.references());
         }
         out.into_iter().collect()
-    }
-    fn uids(uids: &Uids) -> &BTreeMap<String, String> {
-        &uids.experiences
-    }
-    fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String> {
-        &mut uids.experiences
-    }
-    fn specs(sides: Sides<Self>) -> Specs {
-        Specs::Experience(sides)
-    }
-    fn sides(specs: &Specs) -> Option<&Sides<Self>> {
-        match specs {
-            Specs::Experience(sides) => Some(sides),
-            _ => None,
-        }
     }
 }
 

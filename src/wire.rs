@@ -490,41 +490,23 @@ pub trait Collection: serde::de::DeserializeOwned + Send {
     fn uid(&self) -> &str;
 }
 
-impl Collection for Attribute {
-    type Input = AttributeInput;
-    const PATH: &'static str = "attributes";
-    const WORD: &'static str = "attribute";
-    fn uid(&self) -> &str {
-        &self.uid
-    }
+macro_rules! collection {
+    ($object:ident, $input:ident, $path:literal, $word:literal) => {
+        impl Collection for $object {
+            type Input = $input;
+            const PATH: &'static str = $path;
+            const WORD: &'static str = $word;
+            fn uid(&self) -> &str {
+                &self.uid
+            }
+        }
+    };
 }
 
-impl Collection for Event {
-    type Input = EventInput;
-    const PATH: &'static str = "events";
-    const WORD: &'static str = "event";
-    fn uid(&self) -> &str {
-        &self.uid
-    }
-}
-
-impl Collection for Audience {
-    type Input = AudienceInput;
-    const PATH: &'static str = "audiences";
-    const WORD: &'static str = "audience";
-    fn uid(&self) -> &str {
-        &self.uid
-    }
-}
-
-impl Collection for Experience {
-    type Input = ExperienceInput;
-    const PATH: &'static str = "experiences";
-    const WORD: &'static str = "experience";
-    fn uid(&self) -> &str {
-        &self.uid
-    }
-}
+collection!(Attribute, AttributeInput, "attributes", "attribute");
+collection!(Event, EventInput, "events", "event");
+collection!(Audience, AudienceInput, "audiences", "audience");
+collection!(Experience, ExperienceInput, "experiences", "experience");
 
 /// The characters a path segment cannot hold as they are (WHATWG's path-segment set plus `/`
 /// and `%`), so that `a/b@example.com` stays one segment.

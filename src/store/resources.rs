@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use serde::Serialize;
 
 use super::{
-    AttributeRecord, AudienceRecord, EventRecord, ExperienceRecord, ExperienceState, Meta,
+    AttributeRecord, AudienceRecord, EventRecord, ExperienceRecord, ExperienceState, Limits, Meta,
     ProjectState, Store, VersionRecord, body_object, invalid, invalid_ref, missing,
     optional_string, required_string,
 };
@@ -22,27 +22,54 @@ fn count_exceeded(field: &str, code: &str, what: &str, limit: usize) -> ApiError
 pub(super) trait Records: Serialize + Sized {
     /// The object's name in 404 messages, e.g. `Attribute`.
     const NAME: &'static str;
+    /// The error code of a second record with the same key, for kinds whose key is unique.
+    const DUPLICATE_KEY: Option<&'static str> = None;
+    /// The field, code and words of the error for one record too many.
+    const TOO_MANY: (&'static str, &'static str, &'static str);
     /// What a create or an update body says, validated.
     type Fields;
     fn all(project: &ProjectState) -> &Vec<Self>;
     fn all_mut(project: &mut ProjectState) -> &mut Vec<Self>;
     fn uid(&self) -> &str;
     fn meta_mut(&mut self) -> &mut Meta;
+    /// The key, unique in its project, of a record and of a body.
+    fn key(&self) -> Option<&str> {
+        None
+    }
+    fn key_of(_fields: &Self::Fields) -> Option<&str> {
+        None
+    }
+    /// Whether the record counts towards the limit (custom attributes do, presets do not).
+    fn counts(&self) -> bool {
+        true
+    }
+    fn limit(limits: &Limits) -> usize;
     /// Refuse to change or delete this record (preset attributes).
     fn check_mutable(&self) -> Result<(), ApiError> {
         Ok(())
     }
-    /// Validate a body; `except` is the uid of the record an update replaces.
-    fn fields(
-        store: &Store,
-        p: usize,
-        request: &Request,
-        except: Option<&str>,
-    ) -> Result<Self::Fields, ApiError>;
-    /// Refuse a create beyond the project's limit.
-    fn check_count(store: &Store, p: usize) -> Result<(), ApiError>;
+    /// Validate a body.
+    fn fields(store: &Store, p: usize, request: &Request) -> Result<Self::Fields, ApiError>;
     fn new(id: String, project: String, meta: Meta, fields: Self::Fields) -> Self;
     fn set(&mut self, fields: Self::Fields);
+}
+
+/// The parts of a [`Records`] implementation that only name the project's field.
+macro_rules! records_fields {
+    ($field:ident) => {
+        fn all(project: &ProjectState) -> &Vec<Self> {
+            &project.$field
+        }
+        fn all_mut(project: &mut ProjectState) -> &mut Vec<Self> {
+            &mut project.$field
+        }
+        fn uid(&self) -> &str {
+            &self.uid
+        }
+        fn meta_mut(&mut self) -> &mut Meta {
+            &mut self.meta
+        }
+    };
 }
 
 /// The fields of an attribute body: name, key, description.
@@ -50,18 +77,25 @@ pub(super) type AttributeFields = (String, String, String);
 
 impl Records for AttributeRecord {
     const NAME: &'static str = "Attribute";
+    const DUPLICATE_KEY: Option<&'static str> = Some("personalize.ATTRIBUTES.DUPLICATE_KEY");
+    const TOO_MANY: (&'static str, &'static str, &'static str) = (
+        "key",
+        "personalize.ATTRIBUTES.ATTRIBUTE_COUNT_EXCEEDED",
+        "custom attributes per project",
+    );
     type Fields = AttributeFields;
-    fn all(project: &ProjectState) -> &Vec<Self> {
-        &project.attributes
+    records_fields!(attributes);
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
     }
-    fn all_mut(project: &mut ProjectState) -> &mut Vec<Self> {
-        &mut project.attributes
+    fn key_of((_, key, _): &AttributeFields) -> Option<&str> {
+        Some(key)
     }
-    fn uid(&self) -> &str {
-        &self.uid
+    fn counts(&self) -> bool {
+        self.kind == wire::AttributeType::Custom
     }
-    fn meta_mut(&mut self) -> &mut Meta {
-        &mut self.meta
+    fn limit(limits: &Limits) -> usize {
+        limits.attributes_per_project
     }
     fn check_mutable(&self) -> Result<(), ApiError> {
         if self.kind == wire::AttributeType::Preset {
@@ -73,44 +107,12 @@ impl Records for AttributeRecord {
         }
         Ok(())
     }
-    fn fields(
-        store: &Store,
-        p: usize,
-        request: &Request,
-        except: Option<&str>,
-    ) -> Result<AttributeFields, ApiError> {
+    fn fields(_: &Store, _: usize, request: &Request) -> Result<AttributeFields, ApiError> {
         let body = body_object(request)?;
         let name = required_string(body, "name")?;
         let key = required_string(body, "key")?;
         let description = optional_string(body, "description")?.unwrap_or_default();
-        if store.projects[p]
-            .attributes
-            .iter()
-            .any(|a| a.key == key && Some(a.uid.as_str()) != except)
-        {
-            return Err(invalid_ref(
-                "key",
-                "personalize.ATTRIBUTES.DUPLICATE_KEY",
-                &format!("an attribute with key {key:?} already exists in this project"),
-            ));
-        }
         Ok((name, key, description))
-    }
-    fn check_count(store: &Store, p: usize) -> Result<(), ApiError> {
-        let custom = store.projects[p]
-            .attributes
-            .iter()
-            .filter(|a| a.kind == wire::AttributeType::Custom)
-            .count();
-        if custom >= store.limits.attributes_per_project {
-            return Err(count_exceeded(
-                "key",
-                "personalize.ATTRIBUTES.ATTRIBUTE_COUNT_EXCEEDED",
-                "custom attributes per project",
-                store.limits.attributes_per_project,
-            ));
-        }
-        Ok(())
     }
     fn new(
         id: String,
@@ -141,52 +143,29 @@ pub(super) type EventFields = (String, Option<String>, String);
 
 impl Records for EventRecord {
     const NAME: &'static str = "Event";
+    const DUPLICATE_KEY: Option<&'static str> = Some("personalize.EVENTS.DUPLICATE_KEY");
+    const TOO_MANY: (&'static str, &'static str, &'static str) = (
+        "key",
+        "personalize.EVENTS.EVENT_COUNT_EXCEEDED",
+        "events per project",
+    );
     type Fields = EventFields;
-    fn all(project: &ProjectState) -> &Vec<Self> {
-        &project.events
+    records_fields!(events);
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
     }
-    fn all_mut(project: &mut ProjectState) -> &mut Vec<Self> {
-        &mut project.events
+    fn key_of((key, _, _): &EventFields) -> Option<&str> {
+        Some(key)
     }
-    fn uid(&self) -> &str {
-        &self.uid
+    fn limit(limits: &Limits) -> usize {
+        limits.events_per_project
     }
-    fn meta_mut(&mut self) -> &mut Meta {
-        &mut self.meta
-    }
-    fn fields(
-        store: &Store,
-        p: usize,
-        request: &Request,
-        except: Option<&str>,
-    ) -> Result<EventFields, ApiError> {
+    fn fields(_: &Store, _: usize, request: &Request) -> Result<EventFields, ApiError> {
         let body = body_object(request)?;
         let key = required_string(body, "key")?;
         let name = optional_string(body, "name")?;
         let description = optional_string(body, "description")?.unwrap_or_default();
-        if store.projects[p]
-            .events
-            .iter()
-            .any(|e| e.key == key && Some(e.uid.as_str()) != except)
-        {
-            return Err(invalid_ref(
-                "key",
-                "personalize.EVENTS.DUPLICATE_KEY",
-                &format!("an event with key {key:?} already exists in this project"),
-            ));
-        }
         Ok((key, name, description))
-    }
-    fn check_count(store: &Store, p: usize) -> Result<(), ApiError> {
-        if store.projects[p].events.len() >= store.limits.events_per_project {
-            return Err(count_exceeded(
-                "key",
-                "personalize.EVENTS.EVENT_COUNT_EXCEEDED",
-                "events per project",
-                store.limits.events_per_project,
-            ));
-        }
-        Ok(())
     }
     fn new(id: String, project: String, meta: Meta, (key, name, description): EventFields) -> Self {
         EventRecord {
@@ -214,37 +193,18 @@ pub(super) type AudienceFields = (String, String, Value);
 
 impl Records for AudienceRecord {
     const NAME: &'static str = "Audience";
+    const TOO_MANY: (&'static str, &'static str, &'static str) = (
+        "name",
+        "personalize.AUDIENCES.AUDIENCE_COUNT_EXCEEDED",
+        "audiences per project",
+    );
     type Fields = AudienceFields;
-    fn all(project: &ProjectState) -> &Vec<Self> {
-        &project.audiences
+    records_fields!(audiences);
+    fn limit(limits: &Limits) -> usize {
+        limits.audiences_per_project
     }
-    fn all_mut(project: &mut ProjectState) -> &mut Vec<Self> {
-        &mut project.audiences
-    }
-    fn uid(&self) -> &str {
-        &self.uid
-    }
-    fn meta_mut(&mut self) -> &mut Meta {
-        &mut self.meta
-    }
-    fn fields(
-        store: &Store,
-        p: usize,
-        request: &Request,
-        _: Option<&str>,
-    ) -> Result<AudienceFields, ApiError> {
+    fn fields(store: &Store, p: usize, request: &Request) -> Result<AudienceFields, ApiError> {
         store.audience_input(p, request)
-    }
-    fn check_count(store: &Store, p: usize) -> Result<(), ApiError> {
-        if store.projects[p].audiences.len() >= store.limits.audiences_per_project {
-            return Err(count_exceeded(
-                "name",
-                "personalize.AUDIENCES.AUDIENCE_COUNT_EXCEEDED",
-                "audiences per project",
-                store.limits.audiences_per_project,
-            ));
-        }
-        Ok(())
     }
     fn new(
         id: String,
@@ -283,8 +243,13 @@ impl Store {
         match (request.method, uid) {
             (Method::Get, _) => Ok(json!(R::all(&self.projects[p]))),
             (Method::Post, _) => {
-                let fields = R::fields(self, p, request, None)?;
-                R::check_count(self, p)?;
+                let fields = self.record_fields::<R>(p, request, None)?;
+                let records = R::all(&self.projects[p]);
+                let limit = R::limit(&self.limits);
+                if records.iter().filter(|record| record.counts()).count() >= limit {
+                    let (field, code, what) = R::TOO_MANY;
+                    return Err(count_exceeded(field, code, what, limit));
+                }
                 let now = self.tick();
                 let id = self.new_id();
                 let project = self.projects[p].project.uid.clone();
@@ -296,7 +261,7 @@ impl Store {
             (Method::Put, Some(uid)) => {
                 let index = self.record_index::<R>(p, uid)?;
                 R::all(&self.projects[p])[index].check_mutable()?;
-                let fields = R::fields(self, p, request, Some(uid))?;
+                let fields = self.record_fields::<R>(p, request, Some(uid))?;
                 let now = self.tick();
                 let record = &mut R::all_mut(&mut self.projects[p])[index];
                 record.set(fields);
@@ -316,6 +281,29 @@ impl Store {
                 request.path
             ))),
         }
+    }
+
+    /// A body's fields, refused when its key is another record's.
+    fn record_fields<R: Records>(
+        &self,
+        p: usize,
+        request: &Request,
+        except: Option<&str>,
+    ) -> Result<R::Fields, ApiError> {
+        let fields = R::fields(self, p, request)?;
+        if let (Some(code), Some(key)) = (R::DUPLICATE_KEY, R::key_of(&fields))
+            && R::all(&self.projects[p])
+                .iter()
+                .any(|record| record.key() == Some(key) && Some(record.uid()) != except)
+        {
+            let word = R::NAME.to_lowercase();
+            return Err(invalid_ref(
+                "key",
+                code,
+                &format!("an {word} with key {key:?} already exists in this project"),
+            ));
+        }
+        Ok(fields)
     }
 
     fn record_index<R: Records>(&self, p: usize, uid: &str) -> Result<usize, ApiError> {
