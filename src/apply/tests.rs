@@ -820,3 +820,37 @@ fn ready_changes_start_by_the_longest_chain_of_requests_behind_them() {
     assert_eq!(rank("project/shop/stack_link"), 1);
     assert_eq!(rank("project/shop/event/buy"), 1);
 }
+
+/// Whether an experience update sends its own fields is decided by the request body: a tag
+/// change is a PUT of the experience and nothing else; a status move is no such PUT.
+#[tokio::test]
+async fn an_experience_update_sends_what_its_request_body_changes() {
+    let api = Faulty::new(true);
+    let created = run(&full_plan(ExperienceStatus::Active), &api, 4).await;
+    assert!(created.is_success(), "{created:#?}");
+    let live = experience_spec(ExperienceStatus::Active, "gold");
+    let mut retagged = live.clone();
+    retagged.tags.push("team:web".to_owned());
+    let update = change(
+        Action::Update,
+        "hero",
+        Specs::Experience(Sides {
+            before: Some(live),
+            after: Some(retagged.clone()),
+        }),
+        &[],
+    );
+    let writes_before = api.backend.writes().len();
+    assert!(run(&plan_of(vec![update]), &api, 4).await.is_success());
+    let writes = api.backend.writes()[writes_before..].to_vec();
+    let experience = &shop(&api).await.experiences[0];
+    assert_eq!(
+        writes,
+        [format!("PUT /experiences/{}", experience.experience.uid)]
+    );
+    let names = crate::convert::Names::from_live(&shop(&api).await);
+    assert_eq!(
+        crate::convert::experience_spec(experience, &names),
+        retagged
+    );
+}

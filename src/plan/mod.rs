@@ -293,3 +293,80 @@ pub fn plan(
 pub fn fingerprint(live: &crate::model::LiveState) -> LiveFingerprint {
     fingerprint::fingerprint(live)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Change;
+    use crate::model::{Kind, ProjectRole, Specs};
+
+    fn member_create(after: &serde_json::Value) -> serde_json::Value {
+        json!({
+            "address": "project/shop/member/dev@example.com", "kind": "member",
+            "action": "create", "project": "shop", "name": "dev@example.com",
+            "before": null, "after": after, "fields": [], "requires": "project_owner",
+            "depends_on": ["project/shop"]
+        })
+    }
+
+    #[test]
+    fn a_change_reads_its_specs_by_kind_and_writes_the_same_json() {
+        let file = member_create(
+            &json!({"email": "dev@example.com", "role": "MEMBER", "invitation_message": "Hi"}),
+        );
+        let change: Change = serde_json::from_value(file.clone()).expect("a member create");
+        assert_eq!(change.kind(), Kind::Member);
+        let Specs::Member(sides) = &change.specs else {
+            panic!("{change:?}")
+        };
+        let target = sides.after.as_ref().expect("an after");
+        assert_eq!(target.member.role, ProjectRole::Member);
+        assert_eq!(target.invitation_message.as_deref(), Some("Hi"));
+        assert_eq!(
+            serde_json::to_string(&change).expect("serializes"),
+            file.to_string()
+        );
+    }
+
+    #[test]
+    fn a_change_whose_after_is_not_a_spec_of_its_kind_is_refused() {
+        // A member without a role, and one whose role is not a role.
+        for after in [
+            json!({"email": "dev@example.com"}),
+            json!({"email": "dev@example.com", "role": "ADMIN"}),
+            json!(["dev@example.com"]),
+        ] {
+            let file = member_create(&after);
+            assert!(
+                serde_json::from_value::<Change>(file).is_err(),
+                "{after} was accepted"
+            );
+        }
+        let mut file = member_create(&json!(null));
+        let error = serde_json::from_value::<Change>(file.clone()).expect_err("no after");
+        assert!(error.to_string().contains("without an `after`"), "{error}");
+        // The same change as a delete needs no `after`.
+        file["action"] = json!("delete");
+        file["before"] = json!({"email": "dev@example.com", "role": "OWNER"});
+        assert!(serde_json::from_value::<Change>(file).is_ok());
+    }
+
+    #[test]
+    fn the_invitation_message_is_read_only_under_its_own_name() {
+        let file = member_create(
+            &json!({"email": "dev@example.com", "role": "MEMBER", "invitationMessage": "Hi"}),
+        );
+        let change: Change = serde_json::from_value(file).expect("unknown keys are ignored");
+        let Specs::Member(sides) = &change.specs else {
+            panic!("{change:?}")
+        };
+        assert_eq!(
+            sides
+                .after
+                .as_ref()
+                .and_then(|target| target.invitation_message.as_deref()),
+            None
+        );
+    }
+}
