@@ -1091,21 +1091,19 @@ fn a_declared_experience_order_converges_in_one_apply() {
 async fn a_member_whose_email_holds_a_slash_is_invited_updated_and_removed() {
     let context = TestContext::new();
     let emulator = emulator(|_| {});
-    let api = Arc::new(Api::new(crate::support::http_backend(
-        &emulator.url(),
-        "owner-token",
-    )));
-    let manifests = context.path().join("manifests");
-    std::fs::create_dir_all(&manifests).expect("manifest dir");
-    let write = |members: &str| {
-        std::fs::write(
-            manifests.join("team.yaml"),
-            format!(
-                "apiVersion: pzctl/v1\nkind: Project\nmetadata: {{name: team}}\nspec:\n  members:\n    - {{email: owner@example.com, role: owner}}\n{members}"
-            ),
-        )
-        .expect("write manifest");
-    };
+    let http = crate::support::http_backend(&emulator.url(), "owner-token");
+    invite_update_and_remove_a_slash_email(Arc::new(Api::new(http)), &context.path().join("http"))
+        .await;
+    let embedded = embedded_as(&context.path().join("org"), "owner@example.com");
+    invite_update_and_remove_a_slash_email(Arc::new(embedded), &context.path().join("embedded"))
+        .await;
+}
+
+async fn invite_update_and_remove_a_slash_email<B: Backend + 'static>(
+    api: Arc<Api<B>>,
+    manifests: &Path,
+) {
+    std::fs::create_dir_all(manifests).expect("manifest dir");
     let config = PlanConfig {
         allow_delete: true,
         ..PlanConfig::default()
@@ -1129,9 +1127,15 @@ async fn a_member_whose_email_holds_a_slash_is_invited_updated_and_removed() {
         ),
         ("", None),
     ] {
-        write(members);
+        std::fs::write(
+            manifests.join("team.yaml"),
+            format!(
+                "apiVersion: pzctl/v1\nkind: Project\nmetadata: {{name: team}}\nspec:\n  members:\n    - {{email: owner@example.com, role: owner}}\n{members}"
+            ),
+        )
+        .expect("write manifest");
         let loaded = manifest::load(&LoadConfig {
-            paths: vec![manifests.clone()],
+            paths: vec![manifests.to_path_buf()],
             ..LoadConfig::default()
         });
         assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
@@ -1149,7 +1153,12 @@ async fn a_member_whose_email_holds_a_slash_is_invited_updated_and_removed() {
         .await;
         assert!(report.is_success(), "{report:#?}");
         let after = pzctl::live::observe(&*api, None).await.expect("observe");
-        assert_eq!(member_of(&after), expected, "after applying {members:?}");
+        assert_eq!(
+            member_of(&after),
+            expected,
+            "{} after applying {members:?}",
+            api.backend.describe()
+        );
     }
 }
 
