@@ -508,20 +508,13 @@ collection!(Event, EventInput, "events", "event");
 collection!(Audience, AudienceInput, "audiences", "audience");
 collection!(Experience, ExperienceInput, "experiences", "experience");
 
-/// The characters a path segment cannot hold as they are (WHATWG's path-segment set plus `/`
-/// and `%`), so that `a/b@example.com` stays one segment.
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'/')
-    .add(b'%');
+/// What a path segment holds as it is: RFC 3986's unreserved characters. Everything else is
+/// percent-encoded, so that `a/b@example.com` stays one segment.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A request path from its segments, each percent-encoded: `["projects", uid, "users", email]`
 /// gives `/projects/UID/users/EMAIL`. The only place paths are put together; the store's

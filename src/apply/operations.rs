@@ -372,13 +372,14 @@ impl<B: Backend> Shared<B> {
         change: &Change,
         sides: &Sides<ExperienceSpec>,
     ) -> Result<()> {
+        let written = self.resource_change(change, sides).await?;
+        let project = self.project(&change.project)?;
         let api = &self.api;
-        let (uid, versions) = match self.resource_change(change, sides).await? {
+        let (uid, versions) = match written {
             Written::Deleted => return Ok(()),
             Written::Created(experience) => {
                 // The coordinator may be gone only when the run is over; nothing to tell then.
                 let _ = self.created.send(index);
-                let project = self.project(&change.project)?;
                 // A new experience comes with one empty draft, `latestVersion`.
                 let versions = if experience.latest_version.is_empty() {
                     idempotent!(self, api.list_versions(&project.uid, &experience.uid).await)?
@@ -396,12 +397,10 @@ impl<B: Backend> Shared<B> {
                 (experience.uid, versions)
             }
             Written::Updated(uid) => {
-                let project = self.project(&change.project)?;
                 let versions = idempotent!(self, api.list_versions(&project.uid, &uid).await)?;
                 (uid, versions)
             }
         };
-        let project = self.project(&change.project)?;
         self.converge_versions(&project, &uid, wanted(sides)?, &versions)
             .await
     }
