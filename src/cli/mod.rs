@@ -7,6 +7,7 @@ mod apply;
 mod emulator;
 mod export;
 mod plan;
+mod projects;
 mod schema;
 mod target;
 mod validate;
@@ -79,6 +80,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Serve the Personalize Management API on loopback, for tests, demos and CI dry runs.
     Emulator(emulator::EmulatorArgs),
+    /// List the projects the manifests declare (or those changed since a git ref), for a CI matrix.
+    Projects(projects::ProjectsArgs),
     /// Write the JSON Schemas of the manifests.
     Schema(schema::SchemaArgs),
     /// Print shell completions.
@@ -119,6 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => runtime()?.block_on(apply::run(&cli.global, args)),
         Command::Export(args) => runtime()?.block_on(export::run(&cli.global, args)),
         Command::Emulator(args) => runtime()?.block_on(emulator::run(&cli.global, args)),
+        Command::Projects(args) => projects::run(&cli.global, args),
         Command::Schema(args) => schema::run(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

@@ -7,6 +7,7 @@
 
 pub mod lower;
 pub mod raw;
+pub mod select;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};

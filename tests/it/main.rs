@@ -8,5 +8,6 @@ mod conformance;
 mod converge;
 mod export;
 mod plan;
+mod projects;
 mod tidy;
 mod validate;

@@ -1,0 +1,158 @@
+//! One path at a time: whether `load` reads a file, and under which name, even for a file
+//! that no longer exists (deleted in git); and which projects a file's documents belong to.
+//!
+//! Invariant: the answer is the loader's own selection (folders walked recursively without
+//! hidden folders, `*.yaml` / `*.yml`, files named on the command line read whatever their
+//! extension, `--include` / `--exclude` matched against the displayed name).
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+
+use super::{LoadConfig, display, is_manifest, yaml};
+
+/// The file name of the workspace file at the root of a manifest tree.
+pub const WORKSPACE_FILE: &str = "pzctl.yaml";
+
+/// Deepest folder nesting the loader walks.
+const MAX_DEPTH: usize = 64;
+
+/// One of the configured paths.
+#[derive(Clone, Debug)]
+struct Root {
+    /// As given (what displayed names start with).
+    given: PathBuf,
+    /// Absolute, symlinks resolved.
+    canonical: PathBuf,
+    folder: bool,
+}
+
+/// The loader's file selection, asked about one absolute path at a time.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    roots: Vec<Root>,
+    include: Option<globset::GlobSet>,
+    exclude: Option<globset::GlobSet>,
+}
+
+impl Selection {
+    /// The selection of `config`. Paths that do not exist and invalid globs select nothing
+    /// here; `load` reports them.
+    #[must_use]
+    pub fn new(config: &LoadConfig) -> Selection {
+        let roots = config
+            .paths
+            .iter()
+            .filter_map(|given| {
+                let canonical = std::fs::canonicalize(given).ok()?;
+                Some(Root {
+                    given: given.clone(),
+                    folder: canonical.is_dir(),
+                    canonical,
+                })
+            })
+            .collect();
+        let mut ignored = Vec::new();
+        Selection {
+            roots,
+            include: super::globs(&config.include, &mut ignored),
+            exclude: super::globs(&config.exclude, &mut ignored),
+        }
+    }
+
+    /// The name `load` shows the file at `path` under, when it reads it. `path` is absolute
+    /// with its folders' symlinks resolved; the file itself need not exist.
+    #[must_use]
+    pub fn name_of(&self, path: &Path) -> Option<String> {
+        self.roots.iter().find_map(|root| {
+            let name = if root.folder {
+                let rest = path.strip_prefix(&root.canonical).ok()?;
+                let folders: Vec<Component<'_>> = rest.parent()?.components().collect();
+                let walked = folders.len() <= MAX_DEPTH
+                    && folders.iter().all(|c| match c {
+                        Component::Normal(name) => !name.to_string_lossy().starts_with('.'),
+                        _ => false,
+                    });
+                if !walked || rest.as_os_str().is_empty() || !is_manifest(path) {
+                    return None;
+                }
+                display(&root.given.join(rest))
+            } else if root.canonical == path {
+                display(&root.given)
+            } else {
+                return None;
+            };
+            let skipped = self.include.as_ref().is_some_and(|g| !g.is_match(&name))
+                || self.exclude.as_ref().is_some_and(|g| g.is_match(&name));
+            (!skipped).then_some(name)
+        })
+    }
+
+    /// Whether `path` (absolute, as for [`Selection::name_of`]) is the workspace file at the
+    /// root of one of the configured folders: its settings apply to every project.
+    #[must_use]
+    pub fn is_workspace_file(&self, path: &Path) -> bool {
+        self.roots
+            .iter()
+            .any(|root| root.folder && path == root.canonical.join(WORKSPACE_FILE))
+    }
+}
+
+/// The projects the documents of one file belong to: the name of every `Project` document and
+/// the `metadata.project` of every other one. Best effort: documents that do not parse or lack
+/// these fields contribute nothing (the file is checked by `load` when it is read).
+#[must_use]
+pub fn projects_of(text: &str) -> BTreeSet<String> {
+    let (documents, _) = yaml::parse(text);
+    documents
+        .iter()
+        .filter_map(|doc| {
+            let pointer = if doc.value.get("kind").and_then(|k| k.as_str()) == Some("Project") {
+                "/metadata/name"
+            } else {
+                "/metadata/project"
+            };
+            doc.value.pointer(pointer)?.as_str().map(str::to_owned)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projects_of_reads_projects_and_metadata_project() {
+        let text = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: a}\n---\n\
+                    apiVersion: pzctl/v1\nkind: Event\nmetadata: {name: e, project: b}\n---\n\
+                    kind: Event\nmetadata: {name: f}\n---\n- not a mapping\n";
+        let found: Vec<String> = projects_of(text).into_iter().collect();
+        assert_eq!(found, ["a", "b"]);
+        assert!(projects_of(": : [").is_empty());
+    }
+
+    #[test]
+    fn name_of_follows_the_loader() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("tree");
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        let canonical = std::fs::canonicalize(&root).expect("canonical");
+        let config = LoadConfig {
+            paths: vec![root.clone()],
+            include: Vec::new(),
+            exclude: vec!["**/skip-*.yaml".to_owned()],
+        };
+        let selection = Selection::new(&config);
+        let shown = |rel: &str| selection.name_of(&canonical.join(rel));
+        assert_eq!(
+            shown("sub/gone.yaml"),
+            Some(display(&root.join("sub/gone.yaml")))
+        );
+        assert!(shown("a.yml").is_some());
+        assert_eq!(shown("notes.md"), None);
+        assert_eq!(shown(".hidden/a.yaml"), None);
+        assert_eq!(shown("sub/skip-me.yaml"), None);
+        assert_eq!(selection.name_of(&dir.path().join("other.yaml")), None);
+        assert!(selection.is_workspace_file(&canonical.join(WORKSPACE_FILE)));
+        assert!(!selection.is_workspace_file(&canonical.join("sub").join(WORKSPACE_FILE)));
+    }
+}
