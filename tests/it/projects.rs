@@ -437,3 +437,269 @@ fn an_undeclared_project_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("`omega`"), "{}", stderr(&out));
 }
+
+/// The combined plan comment of `examples/github/pzctl-matrix.yml`, its `actions/github-script`
+/// run under node against a fake GitHub API.
+mod matrix_comment {
+    use std::path::Path;
+
+    use assert_cmd::Command;
+    use serde_json::{Value, json};
+
+    fn root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn script() -> String {
+        let text = std::fs::read_to_string(root().join("examples/github/pzctl-matrix.yml"))
+            .expect("read pzctl-matrix.yml");
+        let workflow: Value = serde_saphyr::from_str(&text).expect("pzctl-matrix.yml is YAML");
+        workflow["jobs"]["comment"]["steps"]
+            .as_array()
+            .expect("the comment job has steps")
+            .iter()
+            .find(|step| step["name"] == "Post the combined plan as a PR comment")
+            .and_then(|step| step["with"]["script"].as_str())
+            .expect("the comment step has a script")
+            .to_owned()
+    }
+
+    /// One downloaded plan artifact: project, exit code, plan.md.
+    struct Artifact<'a>(&'a str, &'a str, &'a str);
+
+    /// Runs the script with `plans` downloaded and `existing` comments (`[id, user type, body]`);
+    /// returns its calls (`["update", id, body]`, `["create", issue, body]`, `["delete", id]`).
+    /// None when node is not installed.
+    fn run(
+        listed: &str,
+        projects: &str,
+        plans: &[Artifact<'_>],
+        existing: Value,
+    ) -> Option<Vec<Value>> {
+        let node = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("node"))
+                .find(|candidate| candidate.is_file())
+        });
+        let Some(node) = node else {
+            eprintln!("note: node not found: the matrix comment tests are skipped");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for (index, Artifact(project, code, plan)) in plans.iter().enumerate() {
+            let folder = dir.path().join(format!("plans/pzctl-matrix-plan-{index}"));
+            std::fs::create_dir_all(&folder).expect("mkdir");
+            std::fs::write(folder.join("project.txt"), format!("{project}\n")).expect("write");
+            std::fs::write(folder.join("exitcode.txt"), format!("{code}\n")).expect("write");
+            std::fs::write(folder.join("plan.md"), plan).expect("write");
+        }
+        let harness = format!(
+            r#"
+const existing = {existing};
+const calls = [];
+const github = {{
+  paginate: async () => existing.map(([id, type, body]) => ({{ id, user: {{ type }}, body }})),
+  rest: {{ issues: {{
+    listComments: null,
+    updateComment: async (a) => calls.push(["update", a.comment_id, a.body]),
+    createComment: async (a) => calls.push(["create", a.issue_number, a.body]),
+    deleteComment: async (a) => calls.push(["delete", a.comment_id]),
+  }} }},
+}};
+const context = {{
+  repo: {{ owner: "o", repo: "r" }},
+  payload: {{ pull_request: {{ number: 7, head: {{ sha: "0123456789abcdef" }} }} }},
+  serverUrl: "https://github.com",
+  runId: 42,
+}};
+(async function () {{
+{script}
+}})().then(() => process.stdout.write(JSON.stringify(calls)), (e) => {{ console.error(e); process.exit(1); }});
+"#,
+            script = script()
+        );
+        std::fs::write(dir.path().join("harness.js"), harness).expect("write the harness");
+        let output = std::process::Command::new(node)
+            .arg("harness.js")
+            .current_dir(dir.path())
+            .env("LISTED", listed)
+            .env("PROJECTS", projects)
+            .output()
+            .expect("node runs");
+        assert!(
+            output.status.success(),
+            "the comment script failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Some(serde_json::from_slice(&output.stdout).expect("the harness prints JSON"))
+    }
+
+    fn body(call: &Value) -> &str {
+        call[2].as_str().expect("a comment body")
+    }
+
+    /// pzctl's own Markdown plan of project alpha against an empty embedded organization.
+    fn alpha_plan() -> String {
+        let repo = super::three_projects();
+        let state = repo.path().join("state");
+        let state = state.to_string_lossy();
+        let out = Command::cargo_bin("pzctl")
+            .expect("the pzctl binary is built")
+            .args(["--state-dir", &state, "plan", "m", "--project", "alpha"])
+            .args(["--format", "markdown", "--detailed-exitcode"])
+            .current_dir(repo.path())
+            .env_remove("PZCTL_ENDPOINT")
+            .env_remove("PZCTL_REGION")
+            .output()
+            .expect("run pzctl");
+        assert_eq!(out.status.code(), Some(2), "{}", super::stderr(&out));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    }
+
+    #[test]
+    fn one_comment_tables_every_project_and_is_updated_in_place() {
+        let alpha = alpha_plan();
+        let plans = [
+            Artifact("alpha", "2", &alpha),
+            Artifact(
+                "beta",
+                "0",
+                "## pzctl plan\n\nNo changes. The live organization matches the manifests.\n",
+            ),
+            Artifact(
+                "gamma",
+                "1",
+                "pzctl plan failed (exit code 1):\n\n````text\nerror: cannot read the live organization\n````\n",
+            ),
+        ];
+        let existing = json!([
+            [1, "User", "<!-- pzctl-matrix-plan -->\nquoted by a human"],
+            [2, "Bot", "<!-- pzctl-matrix-plan -->\nthe old plan"],
+            [
+                3,
+                "Bot",
+                "<!-- pzctl-matrix-plan part 2 -->\nan old second part"
+            ],
+            [
+                4,
+                "Bot",
+                "<!-- pzctl-plan -->\nthe single-job workflow's comment"
+            ],
+        ]);
+        let Some(calls) = run(
+            "success",
+            r#"["alpha","beta","delta","gamma"]"#,
+            &plans,
+            existing,
+        ) else {
+            return;
+        };
+        assert_eq!(calls.len(), 2, "{calls:#?}");
+        assert_eq!((&calls[0][0], &calls[0][1]), (&json!("update"), &json!(2)));
+        assert_eq!(calls[1], json!(["delete", 3]));
+        let text = body(&calls[0]);
+        assert!(
+            text.starts_with("<!-- pzctl-matrix-plan -->\n## pzctl plan of 4 projects\n"),
+            "{text}"
+        );
+        let total = alpha
+            .lines()
+            .find_map(|line| line.strip_prefix("**").and_then(|l| l.strip_suffix("**")))
+            .expect("pzctl prints the totals");
+        for row in [
+            format!("| `alpha` | {total} |"),
+            "| `beta` | no changes |".to_owned(),
+            "| `delta` | no plan: the job did not finish (see the workflow run) |".to_owned(),
+            "| `gamma` | **failed** (exit code 1) |".to_owned(),
+        ] {
+            assert!(text.contains(&row), "missing {row:?} in\n{text}");
+        }
+        // Alpha's plan as pzctl wrote it, without its own heading and totals; gamma's error.
+        assert!(text.contains("### Project `alpha`"), "{text}");
+        assert!(text.contains("<details>"), "{text}");
+        assert_eq!(text.matches("## pzctl plan").count(), 1, "{text}");
+        assert!(!text.contains(&format!("**{total}**")), "{text}");
+        assert!(
+            text.contains("### Project `gamma`: the plan failed"),
+            "{text}"
+        );
+        assert!(text.contains("cannot read the live organization"), "{text}");
+        assert!(
+            !text.contains("No changes. The live organization"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("[workflow run](https://github.com/o/r/actions/runs/42)</sub>"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn long_plans_are_split_under_the_comment_limit() {
+        let part = |c: char| format!("```diff\n{}\n```", c.to_string().repeat(30_000));
+        let alpha = format!(
+            "**Part 1 of 3**\n\n## pzctl plan\n\n**Plan: 3 to create, 0 to update, 0 to delete.**\n\n{}\n<!-- pzctl:part -->\n**Part 2 of 3**\n\n{}\n<!-- pzctl:part -->\n**Part 3 of 3**\n\n{}\n",
+            part('a'),
+            part('b'),
+            part('c')
+        );
+        let beta = format!(
+            "## pzctl plan\n\n**Plan: 1 to create, 0 to update, 0 to delete.**\n\n{}\n",
+            part('d')
+        );
+        let plans = [Artifact("alpha", "2", &alpha), Artifact("beta", "2", &beta)];
+        let Some(calls) = run("success", r#"["alpha","beta"]"#, &plans, json!([])) else {
+            return;
+        };
+        assert!(calls.len() >= 2, "{}", calls.len());
+        let all: String = calls.iter().map(body).collect();
+        for c in ['a', 'b', 'c', 'd'] {
+            assert!(
+                all.contains(&c.to_string().repeat(30_000)),
+                "part {c} is whole"
+            );
+        }
+        for (index, call) in calls.iter().enumerate() {
+            assert_eq!(&call[0], "create");
+            let text = body(call);
+            assert!(
+                text.chars().count() <= 65_536,
+                "comment {index} is too long"
+            );
+            let marker = if index == 0 {
+                "<!-- pzctl-matrix-plan -->\n".to_owned()
+            } else {
+                format!("<!-- pzctl-matrix-plan part {} -->\n", index + 1)
+            };
+            assert!(text.starts_with(&marker), "{}", &text[..60]);
+            assert!(text.ends_with(&format!(", part {} of {}</sub>", index + 1, calls.len())));
+            // Never a code fence left open.
+            assert_eq!(text.matches("```").count() % 2, 0, "comment {index}");
+        }
+    }
+
+    #[test]
+    fn nothing_to_plan_and_a_failed_listing_say_so() {
+        let Some(calls) = run(
+            "success",
+            "[]",
+            &[],
+            json!([[5, "Bot", "<!-- pzctl-matrix-plan -->\nold"]]),
+        ) else {
+            return;
+        };
+        assert_eq!(calls.len(), 1);
+        assert_eq!((&calls[0][0], &calls[0][1]), (&json!("update"), &json!(5)));
+        assert!(body(&calls[0]).contains("changes no project's manifests: nothing to plan"));
+        let Some(calls) = run("failure", "", &[], json!([])) else {
+            return;
+        };
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0][0], "create");
+        assert!(
+            body(&calls[0]).contains("could not list the projects"),
+            "{}",
+            body(&calls[0])
+        );
+    }
+}
