@@ -164,7 +164,8 @@ PY
   fi
 }
 
-echo "organization: $PROJECTS projects x ($PER_PROJECT attributes,events,audiences,experiences,members); emulator --rate-limit $RATE; $("$PZCTL" --version)" >&2
+echo "organization: $PROJECTS projects x ($PER_PROJECT attributes,events,audiences,experiences,members); emulator --rate-limit $RATE; $("$PZCTL" --version)"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 declare -A URLS
 for name in $MODES; do
   start_emulator "$name"
@@ -183,3 +184,4 @@ if [[ "$SERIAL" != 1 ]]; then
   for pid in "${RUNNING[@]}"; do wait "$pid" || true; done
   for name in $MODES; do cat "$WORK/report-$name.txt"; done
 fi
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
