@@ -81,6 +81,9 @@ pub enum Command {
     /// Serve the Personalize Management API on loopback, for tests, demos and CI dry runs.
     Emulator(emulator::EmulatorArgs),
     /// List the projects the manifests declare (or those changed since a git ref), for a CI matrix.
+    ///
+    /// Invalid manifests are reported as `pzctl validate` reports them, and nothing is listed
+    /// (exit 1). Warnings are left to `pzctl validate`.
     Projects(projects::ProjectsArgs),
     /// Write the JSON Schemas of the manifests.
     Schema(schema::SchemaArgs),
