@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::model::{
-    AttributeRef, AttributeSpec, AudienceSpec, Condition, EventSpec, ExperienceSpec,
-    ExperienceStatus, Kind, LiveExperience, LiveProject, MemberSpec, ProjectSpec, RuleGroup,
-    RuleNode, Sides, Specs, StackLinkSpec, TargetingSpec, VariantSpec,
+    AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, EventSpec, ExperienceSpec,
+    ExperienceStatus, ExperienceType, Kind, LiveExperience, LiveProject, MemberSpec, ProjectRole,
+    ProjectSpec, Ref, RuleGroup, RuleNode, Sides, Specs, StackLinkSpec, TargetingSpec, VariantSpec,
 };
 use crate::wire::{self, AttributeType, Collection, VersionStatus};
 
@@ -175,7 +175,7 @@ impl Resource for ExperienceSpec {
             }
             let content = version_content(version, names);
             let spec = ExperienceSpec {
-                kind: live.experience.kind,
+                kind: live.experience.kind.into(),
                 description: String::new(),
                 tags: Vec::new(),
                 status: ExperienceStatus::Draft,
@@ -188,6 +188,29 @@ impl Resource for ExperienceSpec {
         out.into_iter().collect()
     }
 }
+
+/// Map an enum between the manifests' words (`model`) and the API's (`wire`), both ways.
+macro_rules! same_variants {
+    ($model:ident <=> $wire:ident { $($from:ident <=> $to:ident),+ $(,)? }) => {
+        impl From<$model> for wire::$wire {
+            fn from(value: $model) -> Self {
+                match value {
+                    $($model::$from => wire::$wire::$to,)+
+                }
+            }
+        }
+        impl From<wire::$wire> for $model {
+            fn from(value: wire::$wire) -> Self {
+                match value {
+                    $(wire::$wire::$to => $model::$from,)+
+                }
+            }
+        }
+    };
+}
+same_variants!(ProjectRole <=> ProjectRole { Owner <=> Owner, Member <=> Member });
+same_variants!(Combination <=> Combination { All <=> And, Any <=> Or });
+same_variants!(ExperienceType <=> ExperienceType { Segmented <=> Segmented, AbTest <=> AbTest });
 
 /// A name the manifests would need but the live project does not have (yet).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -231,12 +254,15 @@ impl Names {
         }
     }
 
-    fn name(map: &BTreeMap<String, String>, uid: &str) -> String {
-        // A dangling uid still has to be shown and compared: it can never equal a manifest name
-        // because manifest names cannot contain `:`-prefixed uids of this form.
-        map.get(uid)
-            .cloned()
-            .unwrap_or_else(|| format!("uid:{uid}"))
+    /// The reference a live uid reads as: its object's name, or the uid itself when no object
+    /// has it (a dangling reference still has to be shown and compared; it equals no name).
+    fn name(map: &BTreeMap<String, String>, uid: &str) -> Ref {
+        map.get(uid).map_or_else(
+            || Ref::Uid {
+                uid: uid.to_owned(),
+            },
+            |name| Ref::Name(name.clone()),
+        )
     }
 }
 
@@ -275,12 +301,16 @@ impl Uids {
     fn lookup(
         map: &BTreeMap<String, String>,
         kind: &'static str,
-        name: &str,
+        reference: &Ref,
     ) -> Result<String, MissingReference> {
-        map.get(name).cloned().ok_or_else(|| MissingReference {
-            kind,
-            name: name.to_owned(),
-        })
+        reference
+            .name()
+            .and_then(|name| map.get(name))
+            .cloned()
+            .ok_or_else(|| MissingReference {
+                kind,
+                name: reference.to_string(),
+            })
     }
 }
 
@@ -315,7 +345,7 @@ pub fn project_input(name: &str, spec: &ProjectSpec, stack: &StackLinkSpec) -> w
 pub fn member_spec(member: &wire::Member) -> MemberSpec {
     MemberSpec {
         email: member.email.to_lowercase(),
-        role: member.role,
+        role: member.role.into(),
     }
 }
 
@@ -391,7 +421,7 @@ pub fn audience_spec(
 
 fn rule_group_from_wire(group: &wire::RuleCombination, names: &Names) -> RuleGroup {
     RuleGroup {
-        combination: group.combination_type,
+        combination: group.combination_type.into(),
         rules: group
             .rules
             .iter()
@@ -454,7 +484,7 @@ fn rule_group_to_wire(
         });
     }
     Ok(wire::RuleCombination {
-        combination_type: group.combination,
+        combination_type: group.combination.into(),
         rules,
     })
 }
@@ -497,7 +527,7 @@ pub fn experience_input(name: &str, spec: &ExperienceSpec) -> wire::ExperienceIn
     wire::ExperienceInput {
         name: name.to_owned(),
         description: spec.description.clone(),
-        kind: spec.kind,
+        kind: spec.kind.into(),
         tags: spec.tags.clone(),
     }
 }
@@ -545,7 +575,7 @@ impl<'a> Versions<'a> {
 pub struct VersionContent {
     pub variants: Vec<VariantSpec>,
     pub targeting: Option<TargetingSpec>,
-    pub metrics: Vec<String>,
+    pub metrics: Vec<Ref>,
 }
 
 impl VersionContent {
@@ -577,7 +607,7 @@ pub fn version_content(version: &wire::Version, names: &Names) -> VersionContent
                     .iter()
                     .map(|uid| Names::name(&names.audiences, uid))
                     .collect(),
-                combination: *audience_combination_type,
+                combination: (*audience_combination_type).into(),
             },
             wire::Variant::AbTest {
                 name,
@@ -600,7 +630,7 @@ pub fn version_content(version: &wire::Version, names: &Names) -> VersionContent
                 .iter()
                 .map(|uid| Names::name(&names.audiences, uid))
                 .collect(),
-            combination: targeting.audience.audience_combination_type,
+            combination: targeting.audience.audience_combination_type.into(),
         });
     let metrics = version
         .metrics
@@ -639,7 +669,7 @@ pub fn experience_spec(live: &LiveExperience, names: &Names) -> ExperienceSpec {
     let mut tags = wire::normalize_tags(&live.experience.tags);
     tags.sort();
     ExperienceSpec {
-        kind: live.experience.kind,
+        kind: live.experience.kind.into(),
         description: live.experience.description.clone(),
         tags,
         status,
@@ -686,7 +716,7 @@ pub fn version_input(
                     .map(|audience| Uids::lookup(&uids.audiences, "audience", audience))
                     .collect::<Result<_, _>>()?,
                 lytics_audiences: Vec::new(),
-                audience_combination_type: *combination,
+                audience_combination_type: (*combination).into(),
             },
             VariantSpec::AbTest { name, traffic } => wire::Variant::AbTest {
                 name: name.clone(),
@@ -703,7 +733,7 @@ pub fn version_input(
                     .iter()
                     .map(|audience| Uids::lookup(&uids.audiences, "audience", audience))
                     .collect::<Result<_, _>>()?,
-                audience_combination_type: targeting.combination,
+                audience_combination_type: targeting.combination.into(),
             },
         }),
         None => None,
@@ -713,7 +743,7 @@ pub fn version_input(
         metrics.push(wire::Metric {
             kind: if index == 0 { "Primary" } else { "Secondary" }.to_owned(),
             event: Uids::lookup(&uids.events, "event", event)?,
-            name: event.clone(),
+            name: event.to_string(),
         });
     }
     Ok(wire::VersionInput {
@@ -781,11 +811,11 @@ mod tests {
         let names = Names::from_live(&live);
         let uids = Uids::from_live(&live);
         let spec = audience_spec(&live.audiences[0], &names).expect("expressible");
-        assert_eq!(spec.rules.combination, Combination::And);
+        assert_eq!(spec.rules.combination, Combination::All);
         assert_eq!(
             spec.rules.rules[0],
             RuleNode::Condition(Condition {
-                attribute: AttributeRef::Custom("tier".to_owned()),
+                attribute: AttributeRef::Custom("tier".into()),
                 condition: "STRING_EQUALS".to_owned(),
                 value: Some(Value::from("gold")),
                 negate: false,
@@ -799,14 +829,39 @@ mod tests {
     }
 
     #[test]
+    fn a_dangling_reference_is_a_uid_and_equals_no_name() {
+        let mut live = live_project();
+        // The attribute the audience reads is gone.
+        live.attributes.clear();
+        let spec = audience_spec(&live.audiences[0], &Names::from_live(&live)).expect("rules");
+        let RuleNode::Condition(condition) = &spec.rules.rules[0] else {
+            panic!("a condition: {spec:?}");
+        };
+        let dangling = Ref::Uid {
+            uid: "a1".to_owned(),
+        };
+        assert_eq!(condition.attribute, AttributeRef::Custom(dangling.clone()));
+        assert_ne!(dangling, Ref::from("uid:a1"));
+        assert_eq!(
+            serde_json::to_value(&condition.attribute).expect("json"),
+            serde_json::json!({"custom": {"uid": "a1"}})
+        );
+        let error = audience_input("gold", &spec, &Uids::from_live(&live)).expect_err("dangling");
+        assert_eq!(
+            error.to_string(),
+            "attribute `uid:a1` does not exist in the project"
+        );
+    }
+
+    #[test]
     fn missing_reference_is_named() {
         let uids = Uids::default();
         let spec = AudienceSpec {
             description: String::new(),
             rules: RuleGroup {
-                combination: Combination::Or,
+                combination: Combination::Any,
                 rules: vec![RuleNode::Condition(Condition {
-                    attribute: AttributeRef::Custom("age".to_owned()),
+                    attribute: AttributeRef::Custom("age".into()),
                     condition: "HAS_ANY_VALUE".to_owned(),
                     value: None,
                     negate: false,
@@ -828,11 +883,11 @@ mod tests {
         let content = VersionContent {
             variants: vec![VariantSpec::Segmented {
                 name: "Gold".to_owned(),
-                audiences: vec!["gold".to_owned()],
-                combination: Combination::Or,
+                audiences: vec!["gold".into()],
+                combination: Combination::Any,
             }],
             targeting: None,
-            metrics: vec!["buy".to_owned()],
+            metrics: vec!["buy".into()],
         };
         let existing: wire::Version = serde_json::from_value(serde_json::json!({
             "uid": "v1", "status": "DRAFT", "variants": [

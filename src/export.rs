@@ -3,8 +3,9 @@
 //!
 //! Owns the layout of an export (one folder per project, one multi-document file per kind),
 //! the choice of manifest names (live names, disambiguated when two live objects share one),
-//! and a small YAML emitter that quotes every string YAML would otherwise read as something
-//! else.
+//! and what cannot round-trip (warnings). Documents are built by `manifest::raise` (the inverse
+//! of lowering) and written by `yaml_out`, the same code the plan's manifest view and renderers
+//! use.
 //!
 //! Invariant: pure and deterministic. No IO, no clock; the same `LiveState` gives the same
 //! files byte for byte. The CLI (`cli::export`) writes the files.
@@ -13,14 +14,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use serde_json::Value;
-
 use crate::convert::{self, Names, Versions};
+use crate::manifest::raise::{self, Raise};
 use crate::model::{
-    AttributeRef, Combination, ExperienceType, LiveExperience, LiveProject, LiveState, RuleGroup,
-    RuleNode, TargetingSpec, VariantSpec,
+    AttributeRef, LiveExperience, LiveProject, LiveState, Ref, RuleGroup, RuleNode, VariantSpec,
 };
-use crate::wire::{self, AttributeType, ProjectRole};
+use crate::wire::{self, AttributeType};
+use crate::yaml_out;
 
 /// The `$schema` reference written when none is given: right for an export folder that sits at
 /// the top of a repository whose `schemas/` folder holds `pzctl schema` output (the files are
@@ -280,21 +280,22 @@ fn export_project(
         match convert::audience_spec(audience, &names) {
             Ok(spec) => {
                 let mut dangling = BTreeSet::new();
-                collect_dangling(&spec.rules, &names, &mut dangling);
+                collect_dangling(&spec.rules, &mut dangling);
                 for uid in dangling {
                     out.warnings.push(format!(
                         "project `{name}`: audience `{manifest_name}` uses custom attribute uid \
                          {uid}, which does not exist; validate will report the reference"
                     ));
                 }
-                let mut doc = Doc::header("Audience", manifest_name, Some(name));
-                let mut spec_map = Vec::new();
-                if !spec.description.is_empty() {
-                    spec_map.push(("description", Node::string(&spec.description)));
-                }
-                spec_map.push(("rules", rule_group(&spec.rules)));
-                doc.push(("spec", Node::Map(spec_map)));
-                audience_docs.insert(manifest_name.clone(), render_doc(doc));
+                audience_docs.insert(
+                    manifest_name.clone(),
+                    yaml_out::document(&raise::document(
+                        "Audience",
+                        manifest_name,
+                        Some(name),
+                        spec.raise(),
+                    )),
+                );
             }
             Err(error) => out
                 .warnings
@@ -309,13 +310,15 @@ fn export_project(
             continue;
         };
         let spec = convert::attribute_spec(attribute);
-        let mut spec_map = vec![("key", Node::string(&spec.key))];
-        if !spec.description.is_empty() {
-            spec_map.push(("description", Node::string(&spec.description)));
-        }
-        let mut doc = Doc::header("Attribute", manifest_name, Some(name));
-        doc.push(("spec", Node::Map(spec_map)));
-        attribute_docs.insert(manifest_name.clone(), render_doc(doc));
+        attribute_docs.insert(
+            manifest_name.clone(),
+            yaml_out::document(&raise::document(
+                "Attribute",
+                manifest_name,
+                Some(name),
+                spec.raise(),
+            )),
+        );
     }
 
     // Events: the manifest name is the key.
@@ -325,13 +328,15 @@ fn export_project(
             continue;
         };
         let spec = convert::event_spec(event);
-        let mut spec_map = Vec::new();
-        if !spec.description.is_empty() {
-            spec_map.push(("description", Node::string(&spec.description)));
-        }
-        let mut doc = Doc::header("Event", manifest_name, Some(name));
-        doc.push(("spec", Node::Map(spec_map)));
-        event_docs.insert(manifest_name.clone(), render_doc(doc));
+        event_docs.insert(
+            manifest_name.clone(),
+            yaml_out::document(&raise::document(
+                "Event",
+                manifest_name,
+                Some(name),
+                spec.raise(),
+            )),
+        );
     }
 
     // Experiences: the version in force, with its status.
@@ -359,35 +364,15 @@ fn export_project(
     }
 
     // The project itself.
-    let mut spec_map = Vec::new();
     let project_spec = convert::project_spec(&live.project);
-    if !project_spec.description.is_empty() {
-        spec_map.push(("description", Node::string(&project_spec.description)));
-    }
-    if let Some(stack) = convert::stack_link_spec(&live.project).stack {
-        spec_map.push(("stack", Node::string(&stack)));
-    }
-    if let Some(members) = &live.members {
+    let stack = convert::stack_link_spec(&live.project).stack;
+    let members = live.members.as_ref().map(|members| {
         let mut specs: Vec<_> = members.iter().map(convert::member_spec).collect();
         specs.sort();
         specs.dedup_by(|a, b| a.email == b.email);
-        let items = specs
-            .iter()
-            .map(|member| {
-                Node::Map(vec![
-                    ("email", Node::string(&member.email)),
-                    (
-                        "role",
-                        Node::plain(match member.role {
-                            ProjectRole::Owner => "owner",
-                            ProjectRole::Member => "member",
-                        }),
-                    ),
-                ])
-            })
-            .collect();
-        spec_map.push(("members", Node::Seq(items)));
-    } else {
+        specs
+    });
+    if members.is_none() {
         out.warnings.push(format!(
             "project `{name}`: members were not exported because the target has no members \
              endpoint (the hosted API); they stay unmanaged"
@@ -415,13 +400,16 @@ fn export_project(
             }
         }
     }
-    if complete && !order.is_empty() {
-        spec_map.push(("experienceOrder", Node::strings(&order)));
-    }
-    spec_map.push(("prune", Node::plain("false")));
-    let mut doc = Doc::header("Project", name, None);
-    doc.push(("spec", Node::Map(spec_map)));
-    files.write(out, "project.yaml", &[render_doc(doc)]);
+    let spec = raise::Raise::raise(&raise::Project {
+        spec: Some(&project_spec),
+        stack: stack.as_deref(),
+        members: members.as_deref(),
+        invitation_message: None,
+        experience_order: (complete && !order.is_empty()).then_some(order.as_slice()),
+        prune: Some(false),
+    });
+    let document = raise::document("Project", name, None, spec);
+    files.write(out, "project.yaml", &[yaml_out::document(&document)]);
 
     out.resources +=
         attribute_docs.len() + event_docs.len() + audience_docs.len() + experience_docs.len();
@@ -432,25 +420,13 @@ fn export_project(
     files.write(out, "experiences.yaml", &values(experience_docs));
 }
 
-/// The uid in the `uid:…` placeholder that `convert` writes for a reference to an object that
-/// does not exist, unless `name` is a real manifest name that merely looks like one.
-fn dangling<'a>(name: &'a str, known: &BTreeMap<String, String>) -> Option<&'a str> {
-    if known.values().any(|known| known == name) {
-        None
-    } else {
-        name.strip_prefix("uid:")
-    }
-}
-
-fn collect_dangling(group: &RuleGroup, names: &Names, out: &mut BTreeSet<String>) {
+fn collect_dangling(group: &RuleGroup, out: &mut BTreeSet<String>) {
     for node in &group.rules {
         match node {
-            RuleNode::Group(inner) => collect_dangling(inner, names, out),
+            RuleNode::Group(inner) => collect_dangling(inner, out),
             RuleNode::Condition(condition) => {
-                if let AttributeRef::Custom(name) = &condition.attribute
-                    && let Some(uid) = dangling(name, &names.attributes)
-                {
-                    out.insert(uid.to_owned());
+                if let AttributeRef::Custom(Ref::Uid { uid }) = &condition.attribute {
+                    out.insert(uid.clone());
                 }
             }
         }
@@ -459,16 +435,16 @@ fn collect_dangling(group: &RuleGroup, names: &Names, out: &mut BTreeSet<String>
 
 /// Keep the audience references that name exported audiences; warn about the others.
 fn keep_exported(
-    audiences: &[String],
-    names: &Names,
+    audiences: &[Ref],
     skipped: &BTreeMap<String, String>,
     what: &str,
     warnings: &mut Vec<String>,
-) -> Vec<String> {
+) -> Vec<Ref> {
     let mut kept = Vec::new();
     for audience in audiences {
-        if let Some(uid) = dangling(audience, &names.audiences) {
-            match skipped.get(uid) {
+        match audience {
+            Ref::Name(_) => kept.push(audience.clone()),
+            Ref::Uid { uid } => match skipped.get(uid) {
                 Some(skipped_name) => warnings.push(format!(
                     "{what} uses audience `{skipped_name}`, which was not exported (synced from \
                      outside); the reference was left out, so plan will show a change"
@@ -477,9 +453,7 @@ fn keep_exported(
                     "{what} uses audience uid {uid}, which does not exist; the reference was \
                      left out, so plan will show a change"
                 )),
-            }
-        } else {
-            kept.push(audience.clone());
+            },
         }
     }
     kept
@@ -500,37 +474,22 @@ fn experience_doc(
         warnings.push(format!(
             "{what} has a draft version waiting alongside its {} one; only the {} version was \
              exported (publish or discard the draft in the UI to export it)",
-            status_word(status),
-            status_word(status),
+            status, status,
         ));
     }
-    let spec = convert::experience_spec(live, names);
-    let mut spec_map = vec![(
-        "type",
-        Node::plain(match spec.kind {
-            ExperienceType::Segmented => "segmented",
-            ExperienceType::AbTest => "ab_test",
-        }),
-    )];
-    if !spec.description.is_empty() {
-        spec_map.push(("description", Node::string(&spec.description)));
-    }
-    if !spec.tags.is_empty() {
-        for tag in &spec.tags {
-            let valid = (1..=32).contains(&tag.chars().count())
-                && tag
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | ':' | '-'));
-            if !valid {
-                warnings.push(format!(
-                    "{what}: tag `{tag}` is not 1-32 letters, digits, `_`, `:` or `-`, so \
-                     validate will reject it; rename it in the UI or edit the manifest"
-                ));
-            }
+    let mut spec = convert::experience_spec(live, names);
+    for tag in &spec.tags {
+        let valid = (1..=32).contains(&tag.chars().count())
+            && tag
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | ':' | '-'));
+        if !valid {
+            warnings.push(format!(
+                "{what}: tag `{tag}` is not 1-32 letters, digits, `_`, `:` or `-`, so \
+                 validate will reject it; rename it in the UI or edit the manifest"
+            ));
         }
-        spec_map.push(("tags", Node::strings(&spec.tags)));
     }
-    spec_map.push(("status", Node::plain(status_word(spec.status))));
 
     // Lytics audiences of variants are not in `audiences` and not in the spec: say so.
     if let (_, Some(version)) = versions.effective() {
@@ -551,347 +510,59 @@ fn experience_doc(
         }
     }
 
-    let mut variants = Vec::new();
-    for variant in &spec.variants {
-        variants.push(match variant {
-            VariantSpec::Segmented {
-                name,
+    for variant in &mut spec.variants {
+        if let VariantSpec::Segmented {
+            name, audiences, ..
+        } = variant
+        {
+            *audiences = keep_exported(
                 audiences,
-                combination,
-            } => {
-                let audiences = keep_exported(
-                    audiences,
-                    names,
-                    skipped,
-                    &format!("{what}: variant `{name}`"),
-                    warnings,
-                );
-                Node::Map(vec![
-                    ("name", Node::string(name)),
-                    ("audiences", Node::strings(&audiences)),
-                    ("match", Node::plain(match_word(*combination))),
-                ])
-            }
-            VariantSpec::AbTest { name, traffic } => Node::Map(vec![
-                ("name", Node::string(name)),
-                ("traffic", Node::plain(&traffic.to_string())),
-            ]),
-        });
+                skipped,
+                &format!("{what}: variant `{name}`"),
+                warnings,
+            );
+        }
     }
-    if variants.is_empty() {
+    if spec.variants.is_empty() {
         warnings.push(format!(
             "{what} has no variants yet and manifests need at least one; it was not exported \
              (add a variant in the UI and export again, or write its manifest by hand)"
         ));
         return None;
     }
-    spec_map.push(("variants", Node::Seq(variants)));
-    if let Some(TargetingSpec {
-        audiences,
-        combination,
-    }) = &spec.targeting
-    {
-        let audiences = keep_exported(
-            audiences,
-            names,
+    if let Some(targeting) = &mut spec.targeting {
+        targeting.audiences = keep_exported(
+            &targeting.audiences,
             skipped,
             &format!("{what}: targeting"),
             warnings,
         );
-        if !audiences.is_empty() {
-            spec_map.push((
-                "targeting",
-                Node::Map(vec![
-                    ("audiences", Node::strings(&audiences)),
-                    ("match", Node::plain(match_word(*combination))),
-                ]),
-            ));
+        if targeting.audiences.is_empty() {
+            spec.targeting = None;
         }
     }
-    let mut metrics = Vec::new();
-    for metric in &spec.metrics {
-        match dangling(metric, &names.events) {
-            Some(uid) => warnings.push(format!(
+    spec.metrics.retain(|metric| match metric {
+        Ref::Uid { uid } => {
+            warnings.push(format!(
                 "{what}: metric event uid {uid} does not exist; it was left out"
-            )),
-            None => metrics.push(metric.clone()),
+            ));
+            false
         }
-    }
-    if !metrics.is_empty() {
-        spec_map.push(("metrics", Node::strings(&metrics)));
-    }
-    let mut doc = Doc::header("Experience", manifest_name, Some(project));
-    doc.push(("spec", Node::Map(spec_map)));
-    Some(render_doc(doc))
-}
-
-fn status_word(status: crate::model::ExperienceStatus) -> &'static str {
-    match status {
-        crate::model::ExperienceStatus::Draft => "draft",
-        crate::model::ExperienceStatus::Active => "active",
-        crate::model::ExperienceStatus::Paused => "paused",
-    }
-}
-
-fn match_word(combination: Combination) -> &'static str {
-    match combination {
-        Combination::And => "all",
-        Combination::Or => "any",
-    }
-}
-
-fn rule_group(group: &RuleGroup) -> Node {
-    let items = group
-        .rules
-        .iter()
-        .map(|node| match node {
-            RuleNode::Group(inner) => rule_group(inner),
-            RuleNode::Condition(condition) => {
-                let mut map = match &condition.attribute {
-                    AttributeRef::Custom(name) => vec![("attribute", Node::string(name))],
-                    AttributeRef::Preset(name) => vec![("preset", Node::string(name))],
-                };
-                map.push(("condition", Node::string(&condition.condition)));
-                if let Some(value) = &condition.value {
-                    map.push(("value", Node::value(value)));
-                }
-                if condition.negate {
-                    map.push(("negate", Node::plain("true")));
-                }
-                Node::Map(map)
-            }
-        })
-        .collect();
-    Node::Map(vec![(match_word(group.combination), Node::Seq(items))])
-}
-
-type Doc = Vec<(&'static str, Node)>;
-
-trait DocExt {
-    fn header(kind: &str, name: &str, project: Option<&str>) -> Self;
-}
-
-impl DocExt for Doc {
-    fn header(kind: &str, name: &str, project: Option<&str>) -> Self {
-        let mut metadata = vec![("name", Node::string(name))];
-        if let Some(project) = project {
-            metadata.push(("project", Node::string(project)));
-        }
-        vec![
-            ("apiVersion", Node::plain("pzctl/v1")),
-            ("kind", Node::plain(kind)),
-            ("metadata", Node::Map(metadata)),
-        ]
-    }
-}
-
-fn render_doc(doc: Doc) -> String {
-    let mut out = String::new();
-    yaml::render(&Node::Map(doc), 0, &mut out);
-    out
-}
-
-/// A YAML node to emit. Scalars are already rendered (quoted where needed).
-#[derive(Clone, Debug, PartialEq)]
-enum Node {
-    Scalar(String),
-    Map(Vec<(&'static str, Node)>),
-    Seq(Vec<Node>),
-    /// A flow sequence of rendered scalars: `[a, "b c"]`.
-    Flow(Vec<String>),
-}
-
-impl Node {
-    fn string(text: &str) -> Node {
-        Node::Scalar(yaml::scalar(text))
-    }
-
-    /// A scalar that is known to be plain-safe (numbers, booleans, fixed words).
-    fn plain(text: &str) -> Node {
-        Node::Scalar(text.to_owned())
-    }
-
-    fn strings(items: &[String]) -> Node {
-        Node::Flow(items.iter().map(|item| yaml::scalar(item)).collect())
-    }
-
-    /// A JSON value: strings quoted as needed, everything else as JSON (valid YAML flow).
-    fn value(value: &Value) -> Node {
-        match value {
-            Value::String(text) => Node::string(text),
-            other => Node::Scalar(yaml::json_flow(other)),
-        }
-    }
-}
-
-/// The emitter: block mappings and sequences, flow sequences of scalars, and safe scalars.
-pub mod yaml {
-    use std::fmt::Write as _;
-
-    use serde_json::Value;
-
-    use super::Node;
-
-    /// Words YAML 1.1 or 1.2 resolves to booleans, null or special floats.
-    const RESERVED: &[&str] = &[
-        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", "nan", "inf", "infinity",
-    ];
-
-    /// Render a string as a YAML scalar that reads back as exactly that string: plain when that
-    /// is unambiguous, else double-quoted with JSON-style escapes.
-    #[must_use]
-    pub fn scalar(text: &str) -> String {
-        if is_plain_safe(text) {
-            text.to_owned()
-        } else {
-            double_quoted(text)
-        }
-    }
-
-    fn is_plain_safe(text: &str) -> bool {
-        let Some(first) = text.chars().next() else {
-            return false;
-        };
-        if !(first.is_alphabetic() || first == '_' || first == '/') {
-            return false;
-        }
-        if text.ends_with(' ') || text.ends_with(':') {
-            return false;
-        }
-        if text.contains(": ") || text.contains(" #") || text.contains("  ") {
-            return false;
-        }
-        if RESERVED.iter().any(|word| text.eq_ignore_ascii_case(word)) {
-            return false;
-        }
-        text.chars().all(|ch| {
-            ch.is_alphanumeric() || matches!(ch, '_' | '-' | '.' | '/' | '@' | ':' | '+' | ' ')
-        })
-    }
-
-    /// A double-quoted scalar with JSON-style escapes; every non-printable or line-breaking
-    /// character is escaped, so the text stays on one line.
-    #[must_use]
-    pub fn double_quoted(text: &str) -> String {
-        let mut out = String::with_capacity(text.len() + 2);
-        out.push('"');
-        for ch in text.chars() {
-            match ch {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                ch if needs_escape(ch) => {
-                    let _ = write!(out, "\\u{:04X}", u32::from(ch));
-                }
-                ch => out.push(ch),
-            }
-        }
-        out.push('"');
-        out
-    }
-
-    /// Characters that are not printable in YAML, or that YAML 1.1 treats as line breaks or a
-    /// byte order mark.
-    fn needs_escape(ch: char) -> bool {
-        let code = u32::from(ch);
-        code < 0x20
-            || (0x7F..=0x9F).contains(&code)
-            || matches!(code, 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF)
-            || (0xD800..=0xDFFF).contains(&code)
-    }
-
-    /// A non-string JSON value as YAML: JSON is valid YAML flow; strings inside arrays and
-    /// objects are re-quoted by our own rules.
-    #[must_use]
-    pub fn json_flow(value: &Value) -> String {
-        match value {
-            Value::Null => "null".to_owned(),
-            Value::Bool(flag) => flag.to_string(),
-            Value::Number(number) => number.to_string(),
-            Value::String(text) => double_quoted(text),
-            Value::Array(items) => {
-                let inner: Vec<String> = items.iter().map(json_flow).collect();
-                format!("[{}]", inner.join(", "))
-            }
-            Value::Object(map) => {
-                let inner: Vec<String> = map
-                    .iter()
-                    .map(|(key, value)| format!("{}: {}", double_quoted(key), json_flow(value)))
-                    .collect();
-                format!("{{{}}}", inner.join(", "))
-            }
-        }
-    }
-
-    pub(super) fn render(node: &Node, indent: usize, out: &mut String) {
-        let pad = " ".repeat(indent);
-        match node {
-            Node::Map(entries) => {
-                for (key, value) in entries {
-                    let _ = write!(out, "{pad}{key}:");
-                    match value {
-                        Node::Scalar(text) => {
-                            let _ = writeln!(out, " {text}");
-                        }
-                        Node::Flow(items) => {
-                            let _ = writeln!(out, " [{}]", items.join(", "));
-                        }
-                        Node::Map(inner) if inner.is_empty() => out.push_str(" {}\n"),
-                        Node::Seq(inner) if inner.is_empty() => out.push_str(" []\n"),
-                        Node::Map(_) => {
-                            out.push('\n');
-                            render(value, indent + 2, out);
-                        }
-                        Node::Seq(_) => {
-                            out.push('\n');
-                            render(value, indent + 2, out);
-                        }
-                    }
-                }
-            }
-            Node::Seq(items) => {
-                for item in items {
-                    match item {
-                        Node::Scalar(text) => {
-                            let _ = writeln!(out, "{pad}- {text}");
-                        }
-                        Node::Flow(inner) => {
-                            let _ = writeln!(out, "{pad}- [{}]", inner.join(", "));
-                        }
-                        Node::Map(inner) if inner.is_empty() => {
-                            let _ = writeln!(out, "{pad}- {{}}");
-                        }
-                        Node::Seq(inner) if inner.is_empty() => {
-                            let _ = writeln!(out, "{pad}- []");
-                        }
-                        Node::Map(_) | Node::Seq(_) => {
-                            // Render one level deeper, then put the dash where the first
-                            // line's indentation begins.
-                            let mut nested = String::new();
-                            render(item, indent + 2, &mut nested);
-                            let deeper = " ".repeat(indent + 2);
-                            let rest = nested.strip_prefix(deeper.as_str()).unwrap_or(&nested);
-                            let _ = write!(out, "{pad}- {rest}");
-                        }
-                    }
-                }
-            }
-            Node::Scalar(text) => {
-                let _ = writeln!(out, "{pad}{text}");
-            }
-            Node::Flow(items) => {
-                let _ = writeln!(out, "{pad}[{}]", items.join(", "));
-            }
-        }
-    }
+        Ref::Name(_) => true,
+    });
+    let spec = spec.raise();
+    Some(yaml_out::document(&raise::document(
+        "Experience",
+        manifest_name,
+        Some(project),
+        spec,
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::model::LiveExperience;
@@ -1260,30 +931,6 @@ mod tests {
         assert_eq!(slug("…"), "project");
     }
 
-    #[test]
-    fn scalars_are_quoted_only_when_needed() {
-        let cases = [
-            ("gold", "gold"),
-            ("env:production", "env:production"),
-            ("owner@example.com", "owner@example.com"),
-            ("Größe über", "Größe über"),
-            ("yes", "\"yes\""),
-            ("No", "\"No\""),
-            ("~", "\"~\""),
-            ("", "\"\""),
-            ("1.5", "\"1.5\""),
-            ("a: b", "\"a: b\""),
-            ("a #b", "\"a #b\""),
-            (" lead", "\" lead\""),
-            ("line\nbreak", "\"line\\nbreak\""),
-            ("-dash", "\"-dash\""),
-            ("say \"hi\"", "\"say \\\"hi\\\"\""),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(yaml::scalar(input), expected, "{input:?}");
-        }
-    }
-
     fn tricky() -> impl Strategy<Value = String> {
         prop_oneof![
             any::<String>(),
@@ -1330,7 +977,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_string_reads_back_unchanged(text in tricky()) {
-            let document = format!("key: {}\nlist: [{}, {}]\n", yaml::scalar(&text), yaml::scalar(&text), yaml::scalar("x"));
+            let document = format!("key: {}\nlist: {}\n", yaml_out::scalar(&text), yaml_out::flow(&json!([text, "x"])));
             let parsed: BTreeMap<String, Value> = serde_saphyr::from_str(&document)
                 .map_err(|error| TestCaseError::fail(format!("{document:?}: {error}")))?;
             prop_assert_eq!(&parsed["key"], &Value::String(text.clone()), "{:?}", document);
@@ -1338,8 +985,20 @@ mod tests {
         }
 
         #[test]
+        fn any_document_reads_back_unchanged(text in tricky(), other in tricky()) {
+            let value = json!({
+                "spec": {"key": text, "list": [text, other], "items": [{"name": other, "tags": [text]}]},
+                "keyed": {text.clone(): other},
+            });
+            let document = yaml_out::document(&value);
+            let parsed: Value = serde_saphyr::from_str(&document)
+                .map_err(|error| TestCaseError::fail(format!("{document:?}: {error}")))?;
+            prop_assert_eq!(parsed, value, "{:?}", document);
+        }
+
+        #[test]
         fn any_string_reads_back_as_a_typed_string(text in tricky()) {
-            let document = format!("{}\n", yaml::scalar(&text));
+            let document = format!("{}\n", yaml_out::scalar(&text));
             let parsed: String = serde_saphyr::from_str(&document)
                 .map_err(|error| TestCaseError::fail(format!("{document:?}: {error}")))?;
             prop_assert_eq!(parsed, text);

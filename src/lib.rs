@@ -16,3 +16,4 @@ pub mod render;
 pub mod schema;
 pub mod store;
 pub mod wire;
+pub mod yaml_out;

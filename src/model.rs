@@ -2,8 +2,8 @@
 //! backends observe, and the acting principal.
 //!
 //! Everything here is pure data in ordered collections (`BTreeMap`), so whatever is computed
-//! from it is deterministic. References between resources are by manifest name; only the
-//! planner and the applier translate names to live uids.
+//! from it is deterministic. References between resources are by manifest name ([`Ref`]); only
+//! `convert` translates names to live uids and back.
 //!
 //! The `*Spec` types are the normalized, comparable content of one resource. They are
 //! serializable because a plan's `before`/`after` are specs: the plan file is a contract
@@ -11,11 +11,69 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::wire;
 
-pub use wire::{Combination, ExperienceType, OrgRole, ProjectRole};
+pub use wire::OrgRole;
+
+// The enums below speak the manifests' words (`owner`, `all`, `ab_test`); `convert` alone maps
+// them to and from the API's (`OWNER`, `AND`, `AB_TEST`). The raw manifest types reuse them, so
+// their doc comments are also the schema's descriptions (`schemas/`).
+
+/// A project role.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "Role")]
+pub enum ProjectRole {
+    /// Full control of the project, including members.
+    Owner,
+    /// Manages content; cannot manage members.
+    Member,
+}
+
+/// How several audiences combine.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "Match")]
+pub enum Combination {
+    /// The visitor must be in every audience.
+    All,
+    /// The visitor must be in at least one audience.
+    Any,
+}
+
+/// The experience type.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ExperienceType {
+    /// Variants target audiences.
+    Segmented,
+    /// Traffic is split between variants.
+    AbTest,
+}
+
+/// The enums print as their manifest word, which is their serde name.
+macro_rules! display_as_word {
+    ($($enum:ty),+) => {$(
+        impl std::fmt::Display for $enum {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match serde_json::to_value(self) {
+                    Ok(serde_json::Value::String(word)) => f.write_str(&word),
+                    _ => Ok(()),
+                }
+            }
+        }
+    )+};
+}
+display_as_word!(ProjectRole, Combination, ExperienceType, ExperienceStatus);
 
 /// Where a resource was declared: file, 1-based line and column.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -128,25 +186,92 @@ pub struct Condition {
     pub negate: bool,
 }
 
+/// A reference to another object of the project: by manifest name, or, for a live reference to
+/// an object that no longer exists, by the uid it still holds. Manifests only ever write names;
+/// a dangling uid never equals any name, whatever the name looks like.
+///
+/// Serialized as the name itself, or as `{"uid": UID}`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Ref {
+    Name(String),
+    Uid { uid: String },
+}
+
+impl Ref {
+    /// The manifest name, unless the reference is dangling.
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Ref::Name(name) => Some(name),
+            Ref::Uid { .. } => None,
+        }
+    }
+}
+
+impl From<&str> for Ref {
+    fn from(name: &str) -> Self {
+        Ref::Name(name.to_owned())
+    }
+}
+
+impl From<String> for Ref {
+    fn from(name: String) -> Self {
+        Ref::Name(name)
+    }
+}
+
+/// A reference equals a name when it is that name.
+impl PartialEq<&str> for Ref {
+    fn eq(&self, name: &&str) -> bool {
+        self.name() == Some(*name)
+    }
+}
+
+impl std::fmt::Display for Ref {
+    /// How people read a reference: the name, or `uid:UID` for a dangling one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ref::Name(name) => f.write_str(name),
+            Ref::Uid { uid } => write!(f, "uid:{uid}"),
+        }
+    }
+}
+
 /// Which attribute a condition reads.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttributeRef {
     /// A custom attribute by manifest name.
-    Custom(String),
+    Custom(Ref),
     /// A preset attribute by API name, e.g. `DEVICE_TYPE`.
     Preset(String),
 }
 
-/// Experience status as manifests declare it.
+/// The lifecycle status.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "Status")]
 pub enum ExperienceStatus {
+    /// Not served.
     #[default]
     Draft,
+    /// Served to visitors.
     Active,
+    /// Stopped after being active.
     Paused,
 }
 
@@ -164,7 +289,7 @@ pub struct ExperienceSpec {
     /// A/B only: who takes part. `None`: everyone.
     pub targeting: Option<TargetingSpec>,
     /// Event names; the first is the primary metric.
-    pub metrics: Vec<String>,
+    pub metrics: Vec<Ref>,
 }
 
 /// A variant.
@@ -174,7 +299,7 @@ pub enum VariantSpec {
     Segmented {
         name: String,
         /// Audience names.
-        audiences: Vec<String>,
+        audiences: Vec<Ref>,
         combination: Combination,
     },
     AbTest {
@@ -187,7 +312,7 @@ pub enum VariantSpec {
 /// A/B targeting: audiences by name and how they combine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetingSpec {
-    pub audiences: Vec<String>,
+    pub audiences: Vec<Ref>,
     pub combination: Combination,
 }
 
@@ -223,8 +348,8 @@ pub enum Specs {
     Event(Sides<EventSpec>),
     Audience(Sides<AudienceSpec>),
     Experience(Sides<ExperienceSpec>),
-    /// Experience names, highest priority first.
-    ExperienceOrder(Sides<Vec<String>>),
+    /// Experience names, highest priority first; the live order may hold stale uids.
+    ExperienceOrder(Sides<Vec<Ref>, Vec<String>>),
 }
 
 /// Apply `$body` to the [`Sides`] of every variant of a [`Specs`].
@@ -291,7 +416,8 @@ impl AudienceSpec {
                 match node {
                     RuleNode::Group(inner) => walk(inner, out),
                     RuleNode::Condition(condition) => {
-                        if let AttributeRef::Custom(name) = &condition.attribute {
+                        // A dangling reference uses no object.
+                        if let AttributeRef::Custom(Ref::Name(name)) = &condition.attribute {
                             out.insert(name.clone());
                         }
                     }
@@ -308,25 +434,24 @@ impl AudienceSpec {
 }
 
 impl ExperienceSpec {
-    /// The audiences and events the experience refers to.
+    /// The audiences and events the experience refers to (dangling references use no object).
     #[must_use]
     pub fn references(&self) -> Vec<(Kind, String)> {
         let mut out = std::collections::BTreeSet::new();
+        let mut add = |kind: Kind, refs: &[Ref]| {
+            for name in refs.iter().filter_map(Ref::name) {
+                out.insert((kind, name.to_owned()));
+            }
+        };
         for variant in &self.variants {
             if let VariantSpec::Segmented { audiences, .. } = variant {
-                for audience in audiences {
-                    out.insert((Kind::Audience, audience.clone()));
-                }
+                add(Kind::Audience, audiences);
             }
         }
         if let Some(targeting) = &self.targeting {
-            for audience in &targeting.audiences {
-                out.insert((Kind::Audience, audience.clone()));
-            }
+            add(Kind::Audience, &targeting.audiences);
         }
-        for metric in &self.metrics {
-            out.insert((Kind::Event, metric.clone()));
-        }
+        add(Kind::Event, &self.metrics);
         out.into_iter().collect()
     }
 }

@@ -11,8 +11,8 @@ use super::{ApplyConfig, Outcome};
 use crate::convert::{self, MissingReference, Resource, VersionContent, Versions};
 use crate::live::{Api, Backend, BackendError};
 use crate::model::{
-    ExperienceSpec, ExperienceStatus, Kind, LiveState, MemberSpec, MemberTarget, ProjectSpec,
-    Sides, Specs, StackLinkSpec,
+    ExperienceSpec, ExperienceStatus, Kind, LiveState, MemberSpec, MemberTarget, ProjectRole,
+    ProjectSpec, Ref, Sides, Specs, StackLinkSpec,
 };
 use crate::plan::{Action, Change};
 use crate::wire::{self, Collection, VersionStatus};
@@ -284,7 +284,7 @@ impl<B: Backend> Shared<B> {
                 let target = wanted(sides)?;
                 let input = wire::MemberInput {
                     email: target.member.email.clone(),
-                    role: target.member.role,
+                    role: target.member.role.into(),
                     invitation_message: target.invitation_message.clone(),
                 };
                 create_once!(self,
@@ -298,7 +298,10 @@ impl<B: Backend> Shared<B> {
             }
             Action::Update => {
                 let role = wanted(sides)?.member.role;
-                idempotent!(self, api.update_member(&project.uid, &email, role).await)?;
+                idempotent!(
+                    self,
+                    api.update_member(&project.uid, &email, role.into()).await
+                )?;
             }
             Action::Delete => {
                 deleted(idempotent!(
@@ -510,7 +513,7 @@ impl<B: Backend> Shared<B> {
     async fn experience_order_change(
         &self,
         change: &Change,
-        sides: &Sides<Vec<String>>,
+        sides: &Sides<Vec<Ref>, Vec<String>>,
     ) -> Result<()> {
         let project = self.project(&change.project)?;
         let api = &self.api;
@@ -590,8 +593,8 @@ pub(crate) fn member_steps(change: &Change) -> String {
             after: Some(target),
             ..
         }) => match target.member.role {
-            wire::ProjectRole::Owner => "Owner",
-            wire::ProjectRole::Member => "Member",
+            ProjectRole::Owner => "Owner",
+            ProjectRole::Member => "Member",
         },
         _ => "member",
     };

@@ -184,8 +184,8 @@ fn experience_spec(status: ExperienceStatus, audience: &str) -> ExperienceSpec {
         status,
         variants: vec![VariantSpec::Segmented {
             name: "Gold".to_owned(),
-            audiences: vec![audience.to_owned()],
-            combination: Combination::Or,
+            audiences: vec![audience.into()],
+            combination: Combination::Any,
         }],
         targeting: None,
         metrics: Vec::new(),
@@ -201,9 +201,9 @@ fn full_plan(status: ExperienceStatus) -> Plan {
     let audience_spec = AudienceSpec {
         description: "gold".to_owned(),
         rules: RuleGroup {
-            combination: Combination::And,
+            combination: Combination::All,
             rules: vec![RuleNode::Condition(Condition {
-                attribute: AttributeRef::Custom("tier".to_owned()),
+                attribute: AttributeRef::Custom("tier".into()),
                 condition: "STRING_EQUALS".to_owned(),
                 value: Some(json!("gold")),
                 negate: false,
@@ -711,7 +711,7 @@ fn experiences_plan() -> Plan {
     let audience_spec = AudienceSpec {
         description: String::new(),
         rules: RuleGroup {
-            combination: Combination::And,
+            combination: Combination::All,
             rules: vec![RuleNode::Condition(Condition {
                 attribute: AttributeRef::Preset("DEVICE_TYPE".to_owned()),
                 condition: "STRING_EQUALS".to_owned(),

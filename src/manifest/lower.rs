@@ -9,8 +9,8 @@ use crate::manifest::raw;
 use crate::manifest::yaml::{Document, Pos};
 use crate::model::{
     self, AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, DesiredProject,
-    DesiredState, EventSpec, ExperienceSpec, ExperienceStatus, Kind, MemberSpec, Origin,
-    ProjectRole, RuleGroup, RuleNode, TargetingSpec, VariantSpec,
+    DesiredState, EventSpec, ExperienceSpec, ExperienceType, Kind, MemberSpec, Origin, ProjectRole,
+    Ref, RuleGroup, RuleNode, TargetingSpec, VariantSpec,
 };
 use crate::schema::suggest;
 use crate::wire::{self, limits};
@@ -543,10 +543,7 @@ fn lower_project(ctx: &mut Ctx, item: &Item, doc: &raw::ProjectDocument) -> Desi
                 continue;
             }
             emails.insert(email.clone(), i);
-            let role = match member.role {
-                raw::Role::Owner => ProjectRole::Owner,
-                raw::Role::Member => ProjectRole::Member,
-            };
+            let role = member.role;
             let pos = item.doc.pos(&format!("/spec/members/{i}"));
             project.origins.insert(
                 model::address(&name, Kind::Member, &email),
@@ -558,7 +555,7 @@ fn lower_project(ctx: &mut Ctx, item: &Item, doc: &raw::ProjectDocument) -> Desi
             );
             list.push(MemberSpec { email, role });
         }
-        if !members.iter().any(|m| m.role == raw::Role::Owner) {
+        if !members.iter().any(|m| m.role == ProjectRole::Owner) {
             ctx.at_key(
                 item,
                 "/spec/members",
@@ -590,8 +587,8 @@ fn lower_audience(
 ) -> Option<AudienceSpec> {
     let rules = &doc.spec.rules;
     let (combination, list, key) = match (&rules.all, &rules.any) {
-        (Some(list), None) => (Combination::And, list, "all"),
-        (None, Some(list)) => (Combination::Or, list, "any"),
+        (Some(list), None) => (Combination::All, list, "all"),
+        (None, Some(list)) => (Combination::Any, list, "any"),
         _ => return None, // the schema (minProperties/maxProperties) reported it
     };
     let total = count_conditions(list);
@@ -688,9 +685,9 @@ fn lower_rule(
                 return None;
             }
             let (combination, key) = if rule.all.is_some() {
-                (Combination::And, "all")
+                (Combination::All, "all")
             } else {
-                (Combination::Or, "any")
+                (Combination::Any, "any")
             };
             return Some(RuleNode::Group(lower_group(
                 ctx,
@@ -726,7 +723,7 @@ fn lower_rule(
             ) {
                 *ok = false;
             }
-            AttributeRef::Custom(name.clone())
+            AttributeRef::Custom(Ref::Name(name.clone()))
         }
         (None, Some(preset)) => AttributeRef::Preset(preset.clone()),
         (None, None) => {
@@ -778,11 +775,9 @@ fn lower_rule(
     }))
 }
 
-fn combination(value: Option<raw::Match>) -> Combination {
-    match value {
-        Some(raw::Match::All) => Combination::And,
-        Some(raw::Match::Any) | None => Combination::Or,
-    }
+/// `match:` defaults to `any`.
+fn combination(value: Option<Combination>) -> Combination {
+    value.unwrap_or(Combination::Any)
 }
 
 fn lower_experience(
@@ -829,7 +824,7 @@ fn lower_experience(
             names.insert(&variant.name, i);
         }
         match spec.kind {
-            raw::ExperienceType::Segmented => {
+            ExperienceType::Segmented => {
                 if variant.traffic.is_some() {
                     ctx.at_key(
                         item,
@@ -852,11 +847,11 @@ fn lower_experience(
                 check_audiences(ctx, &audiences, &format!("{ptr}/audiences"));
                 variants.push(VariantSpec::Segmented {
                     name: variant.name.clone(),
-                    audiences,
+                    audiences: by_name(&audiences),
                     combination: combination(variant.combination),
                 });
             }
-            raw::ExperienceType::AbTest => {
+            ExperienceType::AbTest => {
                 for field in ["audiences", "match"] {
                     let present = if field == "audiences" {
                         variant.audiences.is_some()
@@ -891,7 +886,7 @@ fn lower_experience(
     }
     let mut targeting = None;
     match spec.kind {
-        raw::ExperienceType::Segmented => {
+        ExperienceType::Segmented => {
             if spec.targeting.is_some() {
                 ctx.at_key(
                     item,
@@ -902,7 +897,7 @@ fn lower_experience(
                 );
             }
         }
-        raw::ExperienceType::AbTest => {
+        ExperienceType::AbTest => {
             if spec.variants.len() < 2 {
                 ctx.at_key(
                     item,
@@ -940,7 +935,7 @@ fn lower_experience(
             if let Some(t) = &spec.targeting {
                 check_audiences(ctx, &t.audiences, "/spec/targeting/audiences");
                 targeting = Some(TargetingSpec {
-                    audiences: t.audiences.clone(),
+                    audiences: by_name(&t.audiences),
                     combination: combination(t.combination),
                 });
             }
@@ -965,19 +960,17 @@ fn lower_experience(
     let mut tags = wire::normalize_tags(&spec.tags.clone().unwrap_or_default());
     tags.sort();
     ExperienceSpec {
-        kind: match spec.kind {
-            raw::ExperienceType::Segmented => model::ExperienceType::Segmented,
-            raw::ExperienceType::AbTest => model::ExperienceType::AbTest,
-        },
+        kind: spec.kind,
         description: spec.description.clone().unwrap_or_default(),
         tags,
-        status: match spec.status {
-            None | Some(raw::Status::Draft) => ExperienceStatus::Draft,
-            Some(raw::Status::Active) => ExperienceStatus::Active,
-            Some(raw::Status::Paused) => ExperienceStatus::Paused,
-        },
+        status: spec.status.unwrap_or_default(),
         variants,
         targeting,
-        metrics,
+        metrics: by_name(&metrics),
     }
+}
+
+/// References by manifest name.
+fn by_name(names: &[String]) -> Vec<Ref> {
+    names.iter().cloned().map(Ref::Name).collect()
 }

@@ -1,11 +1,13 @@
 //! Manifests: finding and reading YAML files, parsing them with spans, validating each
-//! document against the committed JSON Schema, and lowering them to `model::DesiredState`.
+//! document against the committed JSON Schema, and lowering them to `model::DesiredState`;
+//! and the inverse, raising specs back into manifest documents (`raise`).
 //!
 //! Invariant: loading never stops at the first problem and never panics; it returns
 //! everything it could lower plus every diagnostic. No type of `raw` leaves this module and
 //! `schema`.
 
 pub mod lower;
+pub mod raise;
 pub mod raw;
 pub mod select;
 pub mod yaml;

@@ -1,12 +1,16 @@
-//! The manifests as written: typed documents that derive both `Deserialize` and `JsonSchema`.
+//! The manifests as written: typed documents that derive `Deserialize`, `JsonSchema` and
+//! `Serialize` (for `raise`, the inverse of lowering).
 //! The committed JSON Schemas (`schemas/`) are generated from these types.
 //!
 //! Only shape lives here (types, enums, formats, sizes); meaning (references, sums, owners)
 //! is checked while lowering (`lower.rs`). Nothing outside `manifest` and `schema` sees these.
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use crate::model::{
+    Combination as Match, ExperienceStatus as Status, ExperienceType, ProjectRole as Role,
+};
 use crate::wire;
 
 /// The only `apiVersion` this release reads.
@@ -21,7 +25,7 @@ pub const KEY_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 pub const TAG_PATTERN: &str = "^[A-Za-z0-9_:-]{1,32}$";
 
 /// The manifest format version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ApiVersion {
     /// Version 1 of the pzctl manifest format.
     #[serde(rename = "pzctl/v1")]
@@ -31,7 +35,7 @@ pub enum ApiVersion {
 macro_rules! kind_enum {
     ($name:ident, $variant:ident, $doc:literal) => {
         #[doc = $doc]
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
         pub enum $name {
             #[doc = $doc]
             $variant,
@@ -49,7 +53,7 @@ kind_enum!(
 );
 
 /// Identifies a project.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectMetadata {
     /// The project name: its identity in the organization and in references from other
@@ -59,7 +63,7 @@ pub struct ProjectMetadata {
 }
 
 /// Identifies a resource inside a project.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceMetadata {
     /// The resource name, unique per kind and project; other documents refer to it by this
@@ -72,7 +76,7 @@ pub struct ResourceMetadata {
 }
 
 /// Identifies an event: its name is the live event key.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventMetadata {
     /// The event key, as sent by the SDK when the event happens (letters, digits, `_` and `-`).
@@ -84,7 +88,7 @@ pub struct EventMetadata {
 }
 
 /// A `Project` document.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "Project")]
 pub struct ProjectDocument {
@@ -99,38 +103,38 @@ pub struct ProjectDocument {
 }
 
 /// The desired content of a project.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProjectSpec {
     /// A free-text description.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500), example = &"Online store personalization")]
     pub description: Option<String>,
     /// The API key of the connected Contentstack stack. Absent: the project has no stack.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64), example = &"blt0123456789abcdef")]
     pub stack: Option<String>,
     /// The full member list. Absent: members are not managed by these manifests. When present
     /// it must contain at least one owner.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = serde_json::json!([{"email": "owner@example.com", "role": "owner"}, {"email": "dev@example.com", "role": "member"}]))]
     pub members: Option<Vec<Member>>,
     /// Text sent with every invitation.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1000), example = &"Welcome!")]
     pub invitation_message: Option<String>,
     /// Experience names in priority order, highest first. Absent: priority is not managed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = vec!["homepage-hero", "checkout-test"])]
     pub experience_order: Option<Vec<String>>,
     /// Delete live resources of this project that no manifest declares.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = false)]
     pub prune: Option<bool>,
 }
 
 /// A project member.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
     /// The member's email address (compared case-insensitively).
@@ -141,18 +145,8 @@ pub struct Member {
     pub role: Role,
 }
 
-/// A project role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Full control of the project, including members.
-    Owner,
-    /// Manages content; cannot manage members.
-    Member,
-}
-
 /// An `Attribute` document.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "Attribute")]
 pub struct AttributeDocument {
@@ -163,26 +157,26 @@ pub struct AttributeDocument {
     /// The attribute's identity; `name` is the live attribute name.
     pub metadata: ResourceMetadata,
     /// What the attribute should look like.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<AttributeSpec>,
 }
 
 /// The desired content of a custom attribute.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttributeSpec {
     /// The key the SDK sets (letters, digits, `_` and `-`). Defaults to the name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = KEY_PATTERN), example = &"loyalty_tier")]
     pub key: Option<String>,
     /// A free-text description.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500), example = &"Loyalty tier of the visitor")]
     pub description: Option<String>,
 }
 
 /// An `Event` document.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "Event")]
 pub struct EventDocument {
@@ -193,22 +187,22 @@ pub struct EventDocument {
     /// The event's identity; `name` is the live event key.
     pub metadata: EventMetadata,
     /// What the event should look like.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<EventSpec>,
 }
 
 /// The desired content of an event.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
     /// A free-text description.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500), example = &"Added a product to the cart")]
     pub description: Option<String>,
 }
 
 /// An `Audience` document.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "Audience")]
 pub struct AudienceDocument {
@@ -223,11 +217,11 @@ pub struct AudienceDocument {
 }
 
 /// The desired content of an audience.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AudienceSpec {
     /// A free-text description.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500), example = &"Gold tier on mobile")]
     pub description: Option<String>,
     /// The rules: one group with exactly one of `all` (every rule matches) or `any` (at least
@@ -237,49 +231,49 @@ pub struct AudienceSpec {
 }
 
 /// A group of rules: exactly one of `all` or `any`.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 pub struct RuleGroup {
     /// Every rule must match (AND).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all: Option<Vec<Rule>>,
     /// At least one rule must match (OR).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub any: Option<Vec<Rule>>,
 }
 
 /// A rule: a nested group (`all` or `any`) or a condition on a custom attribute (`attribute`)
 /// or a preset attribute (`preset`).
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("dependentRequired" = {"attribute": ["condition"], "preset": ["condition"]}))]
 pub struct Rule {
     /// A nested group: every rule must match (AND).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all: Option<Vec<Rule>>,
     /// A nested group: at least one rule must match (OR).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub any: Option<Vec<Rule>>,
     /// The manifest name of a custom attribute (an `Attribute` document of the same project).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1), example = &"loyalty-tier")]
     pub attribute: Option<String>,
     /// A preset attribute the API provides in every project.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "preset_schema", example = &"DEVICE_TYPE")]
     pub preset: Option<String>,
     /// How the attribute is matched (an API literal).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "condition_schema", example = &"STRING_EQUALS")]
     pub condition: Option<String>,
     /// The value to match. Required, except for `HAS_ANY_VALUE`, `IS_TRUE` and `IS_FALSE`,
     /// which take none.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"gold")]
     pub value: Option<serde_json::Value>,
     /// Negate the condition.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = false)]
     pub negate: Option<bool>,
 }
@@ -307,7 +301,7 @@ fn condition_schema(_: &mut SchemaGenerator) -> Schema {
 }
 
 /// An `Experience` document.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "Experience")]
 pub struct ExperienceDocument {
@@ -322,7 +316,7 @@ pub struct ExperienceDocument {
 }
 
 /// The desired content of an experience.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExperienceSpec {
     /// `segmented`: each variant targets audiences. `ab_test`: traffic is split between
@@ -331,16 +325,16 @@ pub struct ExperienceSpec {
     #[schemars(example = &"segmented")]
     pub kind: ExperienceType,
     /// A free-text description.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500), example = &"Hero banner per segment")]
     pub description: Option<String>,
     /// Up to 10 tags, each up to 32 characters of letters, digits, `_`, `:` and `-`;
     /// compared case-insensitively.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10), inner(regex(pattern = TAG_PATTERN)), example = vec!["env:production"])]
     pub tags: Option<Vec<String>>,
     /// The lifecycle status. Default `draft`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"active")]
     pub status: Option<Status>,
     /// The variants, in priority order (for segmented experiences the first match wins).
@@ -348,77 +342,45 @@ pub struct ExperienceSpec {
     #[schemars(length(min = 1, max = 20), example = serde_json::json!([{"name": "Control", "traffic": 50}, {"name": "Bold", "traffic": 50}]))]
     pub variants: Vec<Variant>,
     /// A/B tests only: who takes part. Absent: everyone.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = serde_json::json!({"audiences": ["gold-members"], "match": "all"}))]
     pub targeting: Option<Targeting>,
     /// Event names (`Event` documents of the same project); the first is the primary metric.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = vec!["add_to_cart"])]
     pub metrics: Option<Vec<String>>,
 }
 
-/// The experience type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExperienceType {
-    /// Variants target audiences.
-    Segmented,
-    /// Traffic is split between variants.
-    AbTest,
-}
-
-/// The lifecycle status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Not served.
-    Draft,
-    /// Served to visitors.
-    Active,
-    /// Stopped after being active.
-    Paused,
-}
-
-/// How several audiences combine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Match {
-    /// The visitor must be in every audience.
-    All,
-    /// The visitor must be in at least one audience.
-    Any,
-}
-
 /// One variant.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// The variant name, unique in the experience.
     #[schemars(length(min = 1, max = 100), example = &"Gold")]
     pub name: String,
     /// Segmented only: the audience names (`Audience` documents of the same project), up to 50.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50), example = vec!["gold-members"])]
     pub audiences: Option<Vec<String>>,
     /// Segmented only: how the audiences combine. Default `any`.
-    #[serde(rename = "match", default)]
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"any")]
     pub combination: Option<Match>,
     /// A/B only: percent of traffic; the variants of one experience sum to 100.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100), example = 50)]
     pub traffic: Option<u32>,
 }
 
 /// A/B targeting.
-#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Targeting {
     /// Audience names (`Audience` documents of the same project), up to 50.
     #[schemars(length(min = 1, max = 50), example = vec!["gold-members"])]
     pub audiences: Vec<String>,
     /// How the audiences combine. Default `any`.
-    #[serde(rename = "match", default)]
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"all")]
     pub combination: Option<Match>,
 }

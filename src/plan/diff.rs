@@ -15,7 +15,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
     AttributeSpec, AudienceSpec, DesiredProject, DesiredState, EventSpec, ExperienceSpec,
     ExperienceStatus, Kind, LiveProject, LiveState, MemberSpec, MemberTarget, Origin, ProjectRole,
-    Sides, Specs, StackLinkSpec, address,
+    Ref, Sides, Specs, StackLinkSpec, address,
 };
 use crate::wire::{self, MemberStatus};
 
@@ -310,7 +310,7 @@ fn diff_project(
             live_members = live.principal.as_ref().map(|principal| {
                 vec![wire::Member {
                     email: principal.email.clone(),
-                    role: ProjectRole::Owner,
+                    role: wire::ProjectRole::Owner,
                     status: MemberStatus::Accepted,
                     invitation_message: None,
                     updated_at: String::new(),
@@ -454,8 +454,7 @@ fn check_experience(
             Code::ImmutableField,
             format!(
                 "the type of `{change_address}` cannot change from `{}` to `{}`",
-                type_name(live.kind),
-                type_name(spec.kind)
+                live.kind, spec.kind
             ),
             origin,
             Some("give the experience a new name to create it with the new type".to_owned()),
@@ -466,7 +465,7 @@ fn check_experience(
             Code::InvalidTransition,
             format!(
                 "`{change_address}` is {} and cannot go back to draft",
-                status_name(live.status)
+                live.status
             ),
             origin,
             Some("declare `status: paused` to stop it".to_owned()),
@@ -584,7 +583,7 @@ fn diff_members(
         .map(|(email, member)| {
             (
                 email.clone(),
-                (member.role, member.status == MemberStatus::Accepted),
+                (member.role.into(), member.status == MemberStatus::Accepted),
             )
         })
         .collect();
@@ -646,14 +645,15 @@ fn diff_order(
             )
         })
         .collect();
-    // The live order by name; experiences missing from the priority list follow by name.
-    let mut live_order: Vec<String> = live_project
+    // The live order by name (a stale uid stays a uid); experiences missing from the priority
+    // list follow by name.
+    let mut live_order: Vec<Ref> = live_project
         .priority
         .iter()
         .map(|uid| {
             uid_to_name
                 .get(uid.as_str())
-                .map_or_else(|| format!("uid:{uid}"), |name| (*name).to_owned())
+                .map_or_else(|| Ref::Uid { uid: uid.clone() }, |name| Ref::from(*name))
         })
         .collect();
     let mut unlisted: Vec<&str> = uid_to_name
@@ -662,14 +662,16 @@ fn diff_order(
         .map(|(_, name)| *name)
         .collect();
     unlisted.sort_unstable();
-    live_order.extend(unlisted.into_iter().map(str::to_owned));
+    live_order.extend(unlisted.into_iter().map(Ref::from));
+    // Entries that name no experience (stale uids) are left out of the comparison.
+    let live_named: Vec<&str> = live_order.iter().filter_map(Ref::name).collect();
 
     // The experiences there will be after the other changes, live ones in their live order,
     // new ones after them by name.
-    let mut expected: Vec<String> = live_order
+    let mut expected: Vec<String> = live_named
         .iter()
-        .filter(|name| !deleted.contains(*name) && !name.starts_with("uid:"))
-        .cloned()
+        .filter(|name| !deleted.contains(**name))
+        .map(|name| (*name).to_owned())
         .collect();
     let mut created_sorted = created.to_vec();
     created_sorted.sort();
@@ -689,13 +691,8 @@ fn diff_order(
     }
     // Compared with the live order itself, not with what the server's bookkeeping would
     // probably give (deletes dropped, creates appended): apply creates experiences
-    // concurrently, so their creation order is not known. Entries that name no experience
-    // (stale uids) are left out of the comparison.
-    let live_named: Vec<&String> = live_order
-        .iter()
-        .filter(|name| !name.starts_with("uid:"))
-        .collect();
-    if wanted.iter().collect::<Vec<_>>() == live_named {
+    // concurrently, so their creation order is not known.
+    if wanted == live_named {
         return;
     }
     let project = builder.project.to_owned();
@@ -719,29 +716,10 @@ fn experience_note(live: &ExperienceSpec, desired: &ExperienceSpec) -> Option<St
                 ExperienceStatus::Active => "an active",
                 _ => "a paused",
             },
-            status_name(desired.status)
+            desired.status
         )),
-        (_, _, true) => Some(format!(
-            "status {} -> {}",
-            status_name(live.status),
-            status_name(desired.status)
-        )),
+        (_, _, true) => Some(format!("status {} -> {}", live.status, desired.status)),
         _ => None,
-    }
-}
-
-fn status_name(status: ExperienceStatus) -> &'static str {
-    match status {
-        ExperienceStatus::Draft => "draft",
-        ExperienceStatus::Active => "active",
-        ExperienceStatus::Paused => "paused",
-    }
-}
-
-fn type_name(kind: wire::ExperienceType) -> &'static str {
-    match kind {
-        wire::ExperienceType::Segmented => "segmented",
-        wire::ExperienceType::AbTest => "ab_test",
     }
 }
 
@@ -845,10 +823,10 @@ mod tests {
 
     use crate::diagnostic::Code;
     use crate::model::{
-        DesiredProject, DesiredState, LiveProject, LiveState, MemberSpec, Principal,
+        DesiredProject, DesiredState, LiveProject, LiveState, MemberSpec, Principal, ProjectRole,
     };
     use crate::plan::{PlanConfig, plan};
-    use crate::wire::{self, MemberStatus, OrgRole, ProjectRole};
+    use crate::wire::{self, MemberStatus, OrgRole};
 
     fn owner_only(email: &str, role: ProjectRole) -> DesiredState {
         let mut desired = DesiredState::default();
@@ -879,7 +857,7 @@ mod tests {
     fn member(email: &str, status: MemberStatus) -> wire::Member {
         wire::Member {
             email: email.to_owned(),
-            role: ProjectRole::Owner,
+            role: wire::ProjectRole::Owner,
             status,
             invitation_message: None,
             updated_at: String::new(),
@@ -956,7 +934,7 @@ mod tests {
     fn field_changes_are_leaf_paths_in_manifest_terms() {
         let experience = |description: &str, tags: &[&str], traffic: u32| {
             json!({
-                "kind": "AB_TEST", "description": description, "tags": tags, "status": "draft",
+                "kind": "ab_test", "description": description, "tags": tags, "status": "draft",
                 "variants": [
                     {"ab_test": {"name": "A", "traffic": traffic}},
                     {"ab_test": {"name": "B", "traffic": 100 - traffic}}
@@ -982,9 +960,9 @@ mod tests {
     #[test]
     fn rule_paths_follow_all_and_any() {
         let audience = |value: &str, negate: bool| {
-            json!({"description": "", "rules": {"combination": "AND", "rules": [
+            json!({"description": "", "rules": {"combination": "all", "rules": [
                 {"condition": {"attribute": {"custom": "tier"}, "condition": "STRING_EQUALS", "value": "gold", "negate": false}},
-                {"group": {"combination": "OR", "rules": [
+                {"group": {"combination": "any", "rules": [
                     {"condition": {"attribute": {"preset": "DEVICE_TYPE"}, "condition": "STRING_EQUALS", "value": value, "negate": negate}}
                 ]}}
             ]}})
@@ -1019,12 +997,12 @@ mod tests {
             Kind::Experience,
             &manifest_view(
                 Kind::Experience,
-                &json!({"kind": "SEGMENTED", "description": "", "tags": [], "status": "draft",
+                &json!({"kind": "segmented", "description": "", "tags": [], "status": "draft",
                         "variants": [], "targeting": null, "metrics": []}),
             ),
             &manifest_view(
                 Kind::Experience,
-                &json!({"kind": "SEGMENTED", "description": "Hero", "tags": ["a"], "status": "draft",
+                &json!({"kind": "segmented", "description": "Hero", "tags": ["a"], "status": "draft",
                         "variants": [], "targeting": null, "metrics": []}),
             ),
         );

@@ -19,10 +19,10 @@ mod permissions;
 mod view;
 
 pub use fingerprint::object_digest;
-pub use view::manifest_view;
+pub use view::{ManifestView, manifest_view, manifest_view_of, member_view};
 
 /// The version of the plan file format (`docs/plan-format.md`).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A plan: the changes in execution order, with what apply needs to check staleness.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -313,7 +313,7 @@ mod tests {
     #[test]
     fn a_change_reads_its_specs_by_kind_and_writes_the_same_json() {
         let file = member_create(
-            &json!({"email": "dev@example.com", "role": "MEMBER", "invitation_message": "Hi"}),
+            &json!({"email": "dev@example.com", "role": "member", "invitation_message": "Hi"}),
         );
         let change: Change = serde_json::from_value(file.clone()).expect("a member create");
         assert_eq!(change.kind(), Kind::Member);
@@ -348,14 +348,14 @@ mod tests {
         assert!(error.to_string().contains("without an `after`"), "{error}");
         // The same change as a delete needs no `after`.
         file["action"] = json!("delete");
-        file["before"] = json!({"email": "dev@example.com", "role": "OWNER"});
+        file["before"] = json!({"email": "dev@example.com", "role": "owner"});
         assert!(serde_json::from_value::<Change>(file).is_ok());
     }
 
     #[test]
     fn the_invitation_message_is_read_only_under_its_own_name() {
         let file = member_create(
-            &json!({"email": "dev@example.com", "role": "MEMBER", "invitationMessage": "Hi"}),
+            &json!({"email": "dev@example.com", "role": "member", "invitationMessage": "Hi"}),
         );
         let change: Change = serde_json::from_value(file).expect("unknown keys are ignored");
         let Specs::Member(sides) = &change.specs else {

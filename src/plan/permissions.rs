@@ -70,7 +70,7 @@ fn base_role(principal: &Principal, live: &LiveState, project: &str) -> Option<R
         .iter()
         .find(|member| member.email.eq_ignore_ascii_case(&principal.email));
     Some(match member {
-        Some(member) if member.status == MemberStatus::Accepted => match member.role {
+        Some(member) if member.status == MemberStatus::Accepted => match member.role.into() {
             ProjectRole::Owner => Role::Owner,
             ProjectRole::Member => Role::Member,
         },

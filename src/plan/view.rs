@@ -7,16 +7,19 @@
 //! `metrics`, absent `targeting` and `stack`). The planner diffs two views to compute a change's
 //! `fields`; the renderers show views for creates and deletes.
 //!
+//! The views are built by `manifest::raise` (the inverse of lowering), the same code that writes
+//! exported manifests, so the manifest vocabulary lives in one place (`manifest::raw`). Typed
+//! callers use [`manifest_view_of`]; [`manifest_view`] reads a spec from a plan's JSON first.
+//!
 //! Invariant: a pure function of its input. A value that is not a valid spec of the kind (a hand
 //! edited plan file) is returned as it is rather than refused: a view is for reading only, and
 //! apply never reads it.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::model::{
-    AttributeRef, AttributeSpec, AudienceSpec, Combination, EventSpec, ExperienceSpec,
-    ExperienceStatus, ExperienceType, Kind, MemberSpec, ProjectRole, ProjectSpec, RuleGroup,
-    RuleNode, StackLinkSpec, TargetingSpec, VariantSpec,
+    AttributeSpec, AudienceSpec, EventSpec, ExperienceSpec, Kind, MemberSpec, ProjectSpec, Ref,
+    StackLinkSpec,
 };
 
 /// The manifest `spec:` of a `model::*Spec` value of `kind`, with defaulted and empty fields
@@ -24,6 +27,29 @@ use crate::model::{
 #[must_use]
 pub fn manifest_view(kind: Kind, spec: &Value) -> Value {
     view(kind, spec).unwrap_or_else(|| spec.clone())
+}
+
+/// A spec with a manifest view: what [`manifest_view`] reads a spec of its kind as (an
+/// experience order is a `[String]`).
+pub use crate::manifest::raise::Raise as ManifestView;
+
+/// The manifest view of a typed spec (see [`ManifestView`]).
+#[must_use]
+pub fn manifest_view_of(spec: &(impl ManifestView + ?Sized)) -> Value {
+    spec.raise()
+}
+
+/// A member's view; a member create carries the project's invitation message.
+#[must_use]
+pub fn member_view(member: &MemberSpec, invitation_message: Option<&str>) -> Value {
+    let mut view = member.raise();
+    if let (Some(message), Value::Object(map)) = (invitation_message, &mut view) {
+        map.insert(
+            "invitationMessage".to_owned(),
+            Value::String(message.to_owned()),
+        );
+    }
+    view
 }
 
 /// The value a manifest means when it leaves out the field `key` of a view, if it has one.
@@ -42,181 +68,28 @@ pub(crate) fn default_of(kind: Kind, key: &str) -> Option<Value> {
 }
 
 fn view(kind: Kind, spec: &Value) -> Option<Value> {
-    let mut out = Map::new();
-    match kind {
-        Kind::Project => {
-            let spec: ProjectSpec = parse(spec)?;
-            text(&mut out, "description", &spec.description);
-        }
-        Kind::StackLink => {
-            let spec: StackLinkSpec = parse(spec)?;
-            if let Some(stack) = spec.stack {
-                out.insert("stack".to_owned(), Value::String(stack));
-            }
-        }
-        Kind::Member => {
-            let member: MemberSpec = parse(spec)?;
-            out.insert("email".to_owned(), Value::String(member.email));
-            out.insert("role".to_owned(), Value::from(role_word(member.role)));
-            // A member create carries the project's invitation message.
-            if let Some(message) = spec.get("invitation_message").and_then(Value::as_str) {
-                out.insert(
-                    "invitationMessage".to_owned(),
-                    Value::String(message.to_owned()),
-                );
-            }
-        }
-        Kind::Attribute => {
-            let spec: AttributeSpec = parse(spec)?;
-            out.insert("key".to_owned(), Value::String(spec.key));
-            text(&mut out, "description", &spec.description);
-        }
-        Kind::Event => {
-            // The key is the manifest's `metadata.name`, not part of its `spec:`.
-            let spec: EventSpec = parse(spec)?;
-            text(&mut out, "description", &spec.description);
-        }
-        Kind::Audience => {
-            let spec: AudienceSpec = parse(spec)?;
-            text(&mut out, "description", &spec.description);
-            out.insert("rules".to_owned(), rule_group(&spec.rules));
-        }
-        Kind::Experience => {
-            let spec: ExperienceSpec = parse(spec)?;
-            experience(&mut out, spec);
-        }
-        Kind::ExperienceOrder => {
-            let names: Vec<String> = parse(spec)?;
-            out.insert("experienceOrder".to_owned(), Value::from(names));
-        }
-    }
-    Some(Value::Object(out))
+    Some(match kind {
+        Kind::Project => parse::<ProjectSpec>(spec)?.raise(),
+        Kind::StackLink => parse::<StackLinkSpec>(spec)?.raise(),
+        Kind::Member => member_view(
+            &parse::<MemberSpec>(spec)?,
+            spec.get("invitation_message").and_then(Value::as_str),
+        ),
+        Kind::Attribute => parse::<AttributeSpec>(spec)?.raise(),
+        Kind::Event => parse::<EventSpec>(spec)?.raise(),
+        Kind::Audience => parse::<AudienceSpec>(spec)?.raise(),
+        Kind::Experience => parse::<ExperienceSpec>(spec)?.raise(),
+        // A live order may hold stale uids, shown as `uid:UID`.
+        Kind::ExperienceOrder => parse::<Vec<Ref>>(spec)?
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .raise(),
+    })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(spec: &Value) -> Option<T> {
     serde_json::from_value(spec.clone()).ok()
-}
-
-/// Insert a text field unless it is empty (manifests default it to "").
-fn text(out: &mut Map<String, Value>, key: &str, value: &str) {
-    if !value.is_empty() {
-        out.insert(key.to_owned(), Value::String(value.to_owned()));
-    }
-}
-
-fn strings(items: &[String]) -> Value {
-    Value::Array(items.iter().cloned().map(Value::String).collect())
-}
-
-fn role_word(role: ProjectRole) -> &'static str {
-    match role {
-        ProjectRole::Owner => "owner",
-        ProjectRole::Member => "member",
-    }
-}
-
-fn match_word(combination: Combination) -> &'static str {
-    match combination {
-        Combination::And => "all",
-        Combination::Or => "any",
-    }
-}
-
-fn status_word(status: ExperienceStatus) -> &'static str {
-    match status {
-        ExperienceStatus::Draft => "draft",
-        ExperienceStatus::Active => "active",
-        ExperienceStatus::Paused => "paused",
-    }
-}
-
-/// `{all: [...]}` or `{any: [...]}`, conditions as `{attribute|preset, condition, value, negate}`.
-fn rule_group(group: &RuleGroup) -> Value {
-    let items = group
-        .rules
-        .iter()
-        .map(|node| match node {
-            RuleNode::Group(inner) => rule_group(inner),
-            RuleNode::Condition(condition) => {
-                let mut map = Map::new();
-                let (key, name) = match &condition.attribute {
-                    AttributeRef::Custom(name) => ("attribute", name),
-                    AttributeRef::Preset(name) => ("preset", name),
-                };
-                map.insert(key.to_owned(), Value::String(name.clone()));
-                map.insert(
-                    "condition".to_owned(),
-                    Value::String(condition.condition.clone()),
-                );
-                if let Some(value) = &condition.value {
-                    map.insert("value".to_owned(), value.clone());
-                }
-                if condition.negate {
-                    map.insert("negate".to_owned(), Value::Bool(true));
-                }
-                Value::Object(map)
-            }
-        })
-        .collect();
-    let mut map = Map::new();
-    map.insert(
-        match_word(group.combination).to_owned(),
-        Value::Array(items),
-    );
-    Value::Object(map)
-}
-
-fn experience(out: &mut Map<String, Value>, spec: ExperienceSpec) {
-    out.insert(
-        "type".to_owned(),
-        Value::from(match spec.kind {
-            ExperienceType::Segmented => "segmented",
-            ExperienceType::AbTest => "ab_test",
-        }),
-    );
-    text(out, "description", &spec.description);
-    if !spec.tags.is_empty() {
-        out.insert("tags".to_owned(), strings(&spec.tags));
-    }
-    // Always shown although it defaults to draft: whether an experience goes live matters.
-    out.insert("status".to_owned(), Value::from(status_word(spec.status)));
-    let variants = spec
-        .variants
-        .iter()
-        .map(|variant| {
-            let mut map = Map::new();
-            match variant {
-                VariantSpec::Segmented {
-                    name,
-                    audiences,
-                    combination,
-                } => {
-                    map.insert("name".to_owned(), Value::String(name.clone()));
-                    map.insert("audiences".to_owned(), strings(audiences));
-                    map.insert("match".to_owned(), Value::from(match_word(*combination)));
-                }
-                VariantSpec::AbTest { name, traffic } => {
-                    map.insert("name".to_owned(), Value::String(name.clone()));
-                    map.insert("traffic".to_owned(), Value::from(*traffic));
-                }
-            }
-            Value::Object(map)
-        })
-        .collect();
-    out.insert("variants".to_owned(), Value::Array(variants));
-    if let Some(TargetingSpec {
-        audiences,
-        combination,
-    }) = &spec.targeting
-    {
-        let mut map = Map::new();
-        map.insert("audiences".to_owned(), strings(audiences));
-        map.insert("match".to_owned(), Value::from(match_word(*combination)));
-        out.insert("targeting".to_owned(), Value::Object(map));
-    }
-    if !spec.metrics.is_empty() {
-        out.insert("metrics".to_owned(), strings(&spec.metrics));
-    }
 }
 
 #[cfg(test)]
@@ -230,9 +103,9 @@ mod tests {
     fn audience_rules_read_as_all_and_any_without_defaults() {
         let spec = json!({
             "description": "Gold tier",
-            "rules": {"combination": "AND", "rules": [
+            "rules": {"combination": "all", "rules": [
                 {"condition": {"attribute": {"custom": "loyalty-tier"}, "condition": "STRING_EQUALS", "value": "gold", "negate": false}},
-                {"group": {"combination": "OR", "rules": [
+                {"group": {"combination": "any", "rules": [
                     {"condition": {"attribute": {"preset": "DEVICE_TYPE"}, "condition": "HAS_ANY_VALUE", "value": null, "negate": true}}
                 ]}}
             ]}
@@ -252,9 +125,9 @@ mod tests {
     #[test]
     fn experiences_read_as_manifests_write_them() {
         let ab = json!({
-            "kind": "AB_TEST", "description": "", "tags": [], "status": "draft",
+            "kind": "ab_test", "description": "", "tags": [], "status": "draft",
             "variants": [{"ab_test": {"name": "Control", "traffic": 50}}, {"ab_test": {"name": "Bold", "traffic": 50}}],
-            "targeting": {"audiences": ["gold"], "combination": "AND"},
+            "targeting": {"audiences": ["gold"], "combination": "all"},
             "metrics": []
         });
         assert_eq!(
@@ -266,8 +139,8 @@ mod tests {
             })
         );
         let segmented = json!({
-            "kind": "SEGMENTED", "description": "Hero", "tags": ["env:prod"], "status": "active",
-            "variants": [{"segmented": {"name": "Gold", "audiences": ["gold"], "combination": "OR"}}],
+            "kind": "segmented", "description": "Hero", "tags": ["env:prod"], "status": "active",
+            "variants": [{"segmented": {"name": "Gold", "audiences": ["gold"], "combination": "any"}}],
             "targeting": null, "metrics": ["add_to_cart"]
         });
         assert_eq!(
@@ -285,7 +158,7 @@ mod tests {
         assert_eq!(
             manifest_view(
                 Kind::Member,
-                &json!({"email": "a@example.com", "role": "MEMBER", "invitation_message": "Hi"})
+                &json!({"email": "a@example.com", "role": "member", "invitation_message": "Hi"})
             ),
             json!({"email": "a@example.com", "role": "member", "invitationMessage": "Hi"})
         );

@@ -891,3 +891,71 @@ mod cli {
         assert!(!temp.path().join("out").exists());
     }
 }
+
+mod raise {
+    use pzctl::manifest::{
+        self,
+        raise::{Project, Raise, document},
+    };
+    use pzctl::yaml_out;
+
+    /// Raising every spec of a manifest tree and loading the documents again gives the same
+    /// desired state: raising is the inverse of lowering.
+    #[test]
+    fn lowering_what_was_raised_gives_the_same_specs() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+        let mut text = String::new();
+        for file in [
+            "project.yaml",
+            "signals.yaml",
+            "audiences.yaml",
+            "experiences.yaml",
+        ] {
+            text.push_str(&std::fs::read_to_string(dir.join(file)).expect("example"));
+            text.push_str("\n---\n");
+        }
+        let loaded = manifest::load_str("quickstart.yaml", text.trim_end_matches("---\n"));
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let mut documents = Vec::new();
+        for (name, project) in &loaded.desired.projects {
+            let parts = Project {
+                spec: Some(&project.spec),
+                stack: project.stack.as_deref(),
+                members: project.members.as_deref(),
+                invitation_message: project.invitation_message.as_deref(),
+                experience_order: project.experience_order.as_deref(),
+                prune: Some(project.prune),
+            };
+            documents.push(document("Project", name, None, parts.raise()));
+            for (key, spec) in &project.attributes {
+                documents.push(document("Attribute", key, Some(name), spec.raise()));
+            }
+            for (key, spec) in &project.events {
+                documents.push(document("Event", key, Some(name), spec.raise()));
+            }
+            for (key, spec) in &project.audiences {
+                documents.push(document("Audience", key, Some(name), spec.raise()));
+            }
+            for (key, spec) in &project.experiences {
+                documents.push(document("Experience", key, Some(name), spec.raise()));
+            }
+        }
+        assert!(documents.len() > 4, "the example declares a few resources");
+        let raised: Vec<String> = documents.iter().map(yaml_out::document).collect();
+        let again = manifest::load_str("raised.yaml", &raised.join("---\n"));
+        assert!(again.diagnostics.is_empty(), "{:?}", again.diagnostics);
+        for (name, project) in &loaded.desired.projects {
+            let other = &again.desired.projects[name];
+            assert_eq!(project.spec, other.spec);
+            assert_eq!(project.stack, other.stack);
+            assert_eq!(project.members, other.members);
+            assert_eq!(project.invitation_message, other.invitation_message);
+            assert_eq!(project.experience_order, other.experience_order);
+            assert_eq!(project.prune, other.prune);
+            assert_eq!(project.attributes, other.attributes);
+            assert_eq!(project.events, other.events);
+            assert_eq!(project.audiences, other.audiences);
+            assert_eq!(project.experiences, other.experiences);
+        }
+    }
+}

@@ -34,15 +34,15 @@ fn audience(description: &str, attribute: &str, value: &str) -> AudienceSpec {
     AudienceSpec {
         description: description.to_owned(),
         rules: RuleGroup {
-            combination: Combination::And,
+            combination: Combination::All,
             rules: vec![
                 condition(
-                    AttributeRef::Custom(attribute.to_owned()),
+                    AttributeRef::Custom(attribute.into()),
                     "STRING_EQUALS",
                     Some(value),
                 ),
                 RuleNode::Group(RuleGroup {
-                    combination: Combination::Or,
+                    combination: Combination::Any,
                     rules: vec![condition(
                         AttributeRef::Preset("DEVICE_TYPE".to_owned()),
                         "STRING_EQUALS",
@@ -62,8 +62,8 @@ fn segmented(status: ExperienceStatus, audiences: &[&str]) -> ExperienceSpec {
         status,
         variants: vec![VariantSpec::Segmented {
             name: "Gold".to_owned(),
-            audiences: audiences.iter().map(|name| (*name).to_owned()).collect(),
-            combination: Combination::Or,
+            audiences: audiences.iter().map(|name| (*name).into()).collect(),
+            combination: Combination::Any,
         }],
         targeting: None,
         metrics: Vec::new(),
@@ -87,10 +87,10 @@ fn ab_test(status: ExperienceStatus) -> ExperienceSpec {
             },
         ],
         targeting: Some(TargetingSpec {
-            audiences: vec!["gold-members".to_owned()],
-            combination: Combination::And,
+            audiences: vec!["gold-members".into()],
+            combination: Combination::All,
         }),
-        metrics: vec!["add_to_cart".to_owned()],
+        metrics: vec!["add_to_cart".into()],
     }
 }
 
@@ -291,7 +291,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
                     uid: uid(name, "experience", experience_name),
                     name: experience_name.clone(),
                     description: spec.description.clone(),
-                    kind: spec.kind,
+                    kind: spec.kind.into(),
                     short_uid: "1".to_owned(),
                     status: format!("{:?}", version.status).to_uppercase(),
                     latest_version: uid(name, "version", experience_name),
@@ -327,7 +327,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
             .flatten()
             .map(|spec| wire::Member {
                 email: spec.email.clone(),
-                role: spec.role,
+                role: spec.role.into(),
                 status: MemberStatus::Accepted,
                 invitation_message: None,
                 updated_at: String::new(),
@@ -339,7 +339,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
         {
             members.push(wire::Member {
                 email: principal.email.clone(),
-                role: ProjectRole::Owner,
+                role: wire::ProjectRole::Owner,
                 status: MemberStatus::Accepted,
                 invitation_message: None,
                 updated_at: String::new(),
@@ -588,7 +588,7 @@ fn with_extras(live: &mut LiveState) {
     if let Some(members) = &mut extra_project.members {
         members.push(wire::Member {
             email: "gone@example.com".to_owned(),
-            role: ProjectRole::Member,
+            role: wire::ProjectRole::Member,
             status: MemberStatus::Pending,
             invitation_message: None,
             updated_at: String::new(),
@@ -1297,7 +1297,7 @@ fn arbitrary_desired() -> impl Strategy<Value = DesiredState> {
             }
             for (audience_index, attribute) in audiences {
                 let attribute_ref = if attributes.contains(&attribute) {
-                    AttributeRef::Custom(format!("a{attribute}"))
+                    AttributeRef::Custom(format!("a{attribute}").into())
                 } else {
                     AttributeRef::Preset("DEVICE_TYPE".to_owned())
                 };
@@ -1306,7 +1306,7 @@ fn arbitrary_desired() -> impl Strategy<Value = DesiredState> {
                     AudienceSpec {
                         description: String::new(),
                         rules: RuleGroup {
-                            combination: Combination::And,
+                            combination: Combination::All,
                             rules: vec![condition(attribute_ref, "HAS_ANY_VALUE", None)],
                         },
                     },
@@ -1328,7 +1328,7 @@ fn arbitrary_desired() -> impl Strategy<Value = DesiredState> {
                         .collect::<Vec<_>>(),
                 );
                 if events.contains(&event) {
-                    spec.metrics = vec![format!("e{event}")];
+                    spec.metrics = vec![format!("e{event}").into()];
                 }
                 project
                     .experiences
@@ -1649,6 +1649,66 @@ mod cli {
         for text in [saved.as_str(), stdout(&output).as_str(), stderr.as_str()] {
             assert!(!text.contains("owner-token"));
         }
+    }
+
+    /// A manifest name that looks like a uid is still a name: reordering it is planned and
+    /// applied, and the next plan is empty.
+    #[test]
+    fn an_experience_named_like_a_uid_can_be_reordered() {
+        let context = TestContext::new();
+        let manifests = context.path().join("manifests");
+        std::fs::create_dir_all(&manifests).expect("mkdir");
+        let write = |order: &str| {
+            let experience = |name: &str| {
+                format!(
+                    "---\napiVersion: pzctl/v1\nkind: Experience\nmetadata: {{name: \"{name}\", project: shop}}\n\
+                     spec:\n  type: ab_test\n  variants: [{{name: A, traffic: 50}}, {{name: B, traffic: 50}}]\n"
+                )
+            };
+            let text = format!(
+                "apiVersion: pzctl/v1\nkind: Project\nmetadata: {{name: shop}}\nspec:\n  experienceOrder: {order}\n{}{}",
+                experience("uid:promo"),
+                experience("hero"),
+            );
+            std::fs::write(manifests.join("shop.yaml"), text).expect("write");
+        };
+        let run = |args: &[&str]| {
+            let output = pzctl(&context)
+                .args(args)
+                .arg(&manifests)
+                .output()
+                .expect("runs");
+            (
+                output.status.code(),
+                stdout(&output),
+                String::from_utf8_lossy(&output.stderr).to_string(),
+            )
+        };
+
+        write("[hero, \"uid:promo\"]");
+        let (code, _, stderr) = run(&["apply", "--auto-approve"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        let (code, out, stderr) = run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code, Some(0), "{out}{stderr}");
+
+        write("[\"uid:promo\", hero]");
+        let (code, out, stderr) = run(&["plan", "--detailed-exitcode", "--format", "json"]);
+        assert_eq!(code, Some(2), "{out}{stderr}");
+        let plan: serde_json::Value = serde_json::from_str(&out).expect("a plan");
+        assert_eq!(plan["summary"]["update"], 1, "{plan}");
+        let change = &plan["changes"][0];
+        assert_eq!(change["kind"], "experience_order");
+        assert_eq!(change["before"], serde_json::json!(["hero", "uid:promo"]));
+        assert_eq!(change["after"], serde_json::json!(["uid:promo", "hero"]));
+
+        let (code, _, stderr) = run(&["apply", "--auto-approve"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        let (code, out, stderr) = run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code, Some(0), "{out}{stderr}");
+        assert_eq!(
+            out,
+            "No changes. The live organization matches the manifests.\n"
+        );
     }
 
     #[test]

@@ -230,13 +230,13 @@ fn quickstart_lowers_to_the_expected_desired_state() {
     assert_eq!(project.attributes["loyalty-tier"].key, "loyalty_tier");
     assert_eq!(project.events["add_to_cart"].key, "add_to_cart");
     let audience = &project.audiences["gold-members"];
-    assert_eq!(audience.rules.combination, Combination::And);
+    assert_eq!(audience.rules.combination, Combination::All);
     assert_eq!(audience.rules.rules.len(), 2);
     match &audience.rules.rules[0] {
         model::RuleNode::Condition(c) => {
             assert_eq!(
                 c.attribute,
-                model::AttributeRef::Custom("loyalty-tier".to_owned())
+                model::AttributeRef::Custom("loyalty-tier".into())
             );
             assert_eq!(c.condition, "STRING_EQUALS");
             assert_eq!(c.value, Some(serde_json::json!("gold")));
@@ -246,7 +246,7 @@ fn quickstart_lowers_to_the_expected_desired_state() {
     }
     match &audience.rules.rules[1] {
         model::RuleNode::Group(g) => {
-            assert_eq!(g.combination, Combination::Or);
+            assert_eq!(g.combination, Combination::Any);
             assert_eq!(g.rules.len(), 2);
         }
         other => panic!("expected a group, got {other:?}"),
@@ -259,8 +259,8 @@ fn quickstart_lowers_to_the_expected_desired_state() {
         hero.variants,
         vec![VariantSpec::Segmented {
             name: "Gold".to_owned(),
-            audiences: vec!["gold-members".to_owned()],
-            combination: Combination::Or,
+            audiences: vec!["gold-members".into()],
+            combination: Combination::Any,
         }]
     );
     let test = &project.experiences["checkout-test"];
@@ -268,7 +268,7 @@ fn quickstart_lowers_to_the_expected_desired_state() {
     assert_eq!(test.status, ExperienceStatus::Draft);
     assert_eq!(test.metrics, vec!["add_to_cart"]);
     let targeting = test.targeting.clone().expect("targeting");
-    assert_eq!(targeting.combination, Combination::And);
+    assert_eq!(targeting.combination, Combination::All);
     assert_eq!(
         test.variants,
         vec![
