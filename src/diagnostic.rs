@@ -1,251 +1,110 @@
-//! Diagnostics: every user-facing problem as data, with a stable [`Code`], a message and the
-//! file, line and column of the offending node.
+//! Diagnostics: every user-facing problem as data, with a stable [`Code`], a message and,
+//! when the problem has a place in a manifest, its [`Location`].
 //!
 //! Invariant: diagnostics are data; only the renderers here and the CLI turn them into text.
+//! Every diagnostic is made through one builder ([`Diagnostic::error`] /
+//! [`Diagnostic::warning`], then [`Diagnostic::at`] and [`Diagnostic::with_help`]), and every
+//! code is declared once, in the [`codes!`] table below.
 
 use serde::Serialize;
 
-/// Stable, kebab-case diagnostic codes. Each has a heading in `docs/diagnostics.md`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Code {
-    // Loading and validation.
-    ReadError,
-    NoManifests,
-    InvalidUtf8,
-    FileTooLarge,
-    EmptyFile,
-    YamlSyntax,
-    YamlLimit,
-    DuplicateKey,
-    NotAMapping,
-    NotAManifest,
-    UnsupportedApiVersion,
-    UnknownKind,
-    UnknownField,
-    MissingField,
-    WrongType,
-    InvalidValue,
-    InvalidFormat,
-    OutOfRange,
-    TooFewItems,
-    SchemaViolation,
-    InvalidEmail,
-    InvalidKey,
-    InvalidTag,
-    DuplicateName,
-    DuplicateMember,
-    DuplicateReference,
-    NoOwner,
-    DanglingReference,
-    InvalidRule,
-    ValueRequired,
-    ValueForbidden,
-    TrafficSum,
-    TooFewVariants,
-    MissingAudiences,
-    MissingTraffic,
-    FieldNotAllowed,
-    DuplicateVariant,
-    TooManyVariants,
-    TooManyRules,
-    TooManyAudiences,
-    TooManyTags,
-    TooManyProjects,
-    LimitExceeded,
-    // Planning.
-    PermissionDenied,
-    LastOwner,
-    TooManyDeletions,
-    ImmutableField,
-    InvalidTransition,
-    StalePlan,
-    Internal,
+/// Declares [`Code`] with, for each code, its kebab-case name and its description, once.
+macro_rules! codes {
+    ($($(#[$comment:meta])* $variant:ident = $name:literal : $description:literal,)*) => {
+        /// Stable, kebab-case diagnostic codes. Each has a heading in `docs/diagnostics.md`
+        /// whose first paragraph is its description (a test keeps the two in sync).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $(#[doc = $description] $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The kebab-case name (as in JSON output and `docs/diagnostics.md`).
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)*
+                }
+            }
+
+            /// One sentence saying what the code means.
+            #[must_use]
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $description,)*
+                }
+            }
+        }
+    };
 }
 
-impl Code {
-    /// Every code, in declaration order.
-    pub const ALL: &'static [Code] = &[
-        Code::ReadError,
-        Code::NoManifests,
-        Code::InvalidUtf8,
-        Code::FileTooLarge,
-        Code::EmptyFile,
-        Code::YamlSyntax,
-        Code::YamlLimit,
-        Code::DuplicateKey,
-        Code::NotAMapping,
-        Code::NotAManifest,
-        Code::UnsupportedApiVersion,
-        Code::UnknownKind,
-        Code::UnknownField,
-        Code::MissingField,
-        Code::WrongType,
-        Code::InvalidValue,
-        Code::InvalidFormat,
-        Code::OutOfRange,
-        Code::TooFewItems,
-        Code::SchemaViolation,
-        Code::InvalidEmail,
-        Code::InvalidKey,
-        Code::InvalidTag,
-        Code::DuplicateName,
-        Code::DuplicateMember,
-        Code::DuplicateReference,
-        Code::NoOwner,
-        Code::DanglingReference,
-        Code::InvalidRule,
-        Code::ValueRequired,
-        Code::ValueForbidden,
-        Code::TrafficSum,
-        Code::TooFewVariants,
-        Code::MissingAudiences,
-        Code::MissingTraffic,
-        Code::FieldNotAllowed,
-        Code::DuplicateVariant,
-        Code::TooManyVariants,
-        Code::TooManyRules,
-        Code::TooManyAudiences,
-        Code::TooManyTags,
-        Code::TooManyProjects,
-        Code::LimitExceeded,
-        Code::PermissionDenied,
-        Code::LastOwner,
-        Code::TooManyDeletions,
-        Code::ImmutableField,
-        Code::InvalidTransition,
-        Code::StalePlan,
-        Code::Internal,
-    ];
+codes! {
+    // Loading and validation.
+    ReadError = "read-error": "A manifest file or folder could not be read.",
+    NoManifests = "no-manifests": "No `*.yaml`/`*.yml` file was found under the given paths.",
+    InvalidUtf8 = "invalid-utf8": "A manifest file is not UTF-8 text (for example a binary file).",
+    FileTooLarge = "file-too-large": "A manifest file is larger than the 8 MiB limit.",
+    EmptyFile = "empty-file": "A manifest file holds no document (warning).",
+    YamlSyntax = "yaml-syntax": "The file is not valid YAML.",
+    YamlLimit = "yaml-limit": "The YAML is nested too deeply or expands too many aliases (an alias bomb).",
+    DuplicateKey = "duplicate-key": "A mapping repeats a key.",
+    NotAMapping = "not-a-mapping": "A document is not a mapping.",
+    NotAManifest = "not-a-manifest": "A YAML document has neither `apiVersion` nor `kind`, so it is not a pzctl manifest; it is skipped (warning).",
+    UnsupportedApiVersion = "unsupported-api-version": "`apiVersion` is not `pzctl/v1`.",
+    UnknownKind = "unknown-kind": "`kind` is not one of the known kinds.",
+    UnknownField = "unknown-field": "A field that the schema does not define.",
+    MissingField = "missing-field": "A required field is missing.",
+    WrongType = "wrong-type": "A value has the wrong type.",
+    InvalidValue = "invalid-value": "A value is not one of the allowed values.",
+    InvalidFormat = "invalid-format": "A text value does not match its format.",
+    OutOfRange = "out-of-range": "A number or text length is outside its allowed range.",
+    TooFewItems = "too-few-items": "A list has fewer items than required.",
+    SchemaViolation = "schema-violation": "Another JSON Schema violation.",
+    InvalidEmail = "invalid-email": "A member email is not an email address.",
+    InvalidKey = "invalid-key": "An attribute key or event key has characters other than letters, digits, `_` and `-`, or is longer than 64 characters.",
+    InvalidTag = "invalid-tag": "A tag is longer than 32 characters or has characters other than letters, digits, `_`, `:` and `-`.",
+    DuplicateName = "duplicate-name": "Two documents of the same kind and project have the same name.",
+    DuplicateMember = "duplicate-member": "A member email appears twice in a project.",
+    DuplicateReference = "duplicate-reference": "A list of references names the same resource twice.",
+    NoOwner = "no-owner": "An explicit member list has no owner.",
+    DanglingReference = "dangling-reference": "A reference names a resource that no manifest declares.",
+    InvalidRule = "invalid-rule": "An audience rule is neither a group (`all`/`any`) nor a condition (`attribute`/`preset` + `condition`).",
+    ValueRequired = "value-required": "A condition that compares a value has no `value`.",
+    ValueForbidden = "value-forbidden": "`HAS_ANY_VALUE`, `IS_TRUE` and `IS_FALSE` take no `value`.",
+    TrafficSum = "traffic-sum": "The traffic of an A/B test's variants does not sum to 100.",
+    TooFewVariants = "too-few-variants": "An A/B test has fewer than two variants.",
+    MissingAudiences = "missing-audiences": "A segmented variant has no audiences.",
+    MissingTraffic = "missing-traffic": "An A/B variant has no `traffic`.",
+    FieldNotAllowed = "field-not-allowed": "A field that does not apply to this experience type (e.g. `traffic` or `targeting` on a segmented experience).",
+    DuplicateVariant = "duplicate-variant": "Two variants of one experience have the same name.",
+    TooManyVariants = "too-many-variants": "An experience has more than 20 variants.",
+    TooManyRules = "too-many-rules": "An audience has more than 50 conditions.",
+    TooManyAudiences = "too-many-audiences": "A variant or targeting lists more than 50 audiences.",
+    TooManyTags = "too-many-tags": "An experience has more than 10 tags.",
+    TooManyProjects = "too-many-projects": "More than 3 projects, the default organization limit (warning: the organization's limit may be higher).",
+    LimitExceeded = "limit-exceeded": "A project declares more resources of one kind than the API allows (100 each).",
+    // Planning and applying.
+    PermissionDenied = "permission-denied": "The acting principal lacks a permission a change needs.",
+    LastOwner = "last-owner": "A change would leave a project without an accepted owner (a pending owner invitation does not count).",
+    TooManyDeletions = "too-many-deletions": "A plan deletes more resources than allowed.",
+    ImmutableField = "immutable-field": "A change touches a field the API cannot update.",
+    InvalidTransition = "invalid-transition": "A status change the API does not allow.",
+    StalePlan = "stale-plan": "Live state changed since the plan was made.",
+    Internal = "internal": "A bug in pzctl.",
+}
 
-    /// The kebab-case name (as in JSON output and `docs/diagnostics.md`).
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::ReadError => "read-error",
-            Code::NoManifests => "no-manifests",
-            Code::InvalidUtf8 => "invalid-utf8",
-            Code::FileTooLarge => "file-too-large",
-            Code::EmptyFile => "empty-file",
-            Code::YamlSyntax => "yaml-syntax",
-            Code::YamlLimit => "yaml-limit",
-            Code::DuplicateKey => "duplicate-key",
-            Code::NotAMapping => "not-a-mapping",
-            Code::NotAManifest => "not-a-manifest",
-            Code::UnsupportedApiVersion => "unsupported-api-version",
-            Code::UnknownKind => "unknown-kind",
-            Code::UnknownField => "unknown-field",
-            Code::MissingField => "missing-field",
-            Code::WrongType => "wrong-type",
-            Code::InvalidValue => "invalid-value",
-            Code::InvalidFormat => "invalid-format",
-            Code::OutOfRange => "out-of-range",
-            Code::TooFewItems => "too-few-items",
-            Code::SchemaViolation => "schema-violation",
-            Code::InvalidEmail => "invalid-email",
-            Code::InvalidKey => "invalid-key",
-            Code::InvalidTag => "invalid-tag",
-            Code::DuplicateName => "duplicate-name",
-            Code::DuplicateMember => "duplicate-member",
-            Code::DuplicateReference => "duplicate-reference",
-            Code::NoOwner => "no-owner",
-            Code::DanglingReference => "dangling-reference",
-            Code::InvalidRule => "invalid-rule",
-            Code::ValueRequired => "value-required",
-            Code::ValueForbidden => "value-forbidden",
-            Code::TrafficSum => "traffic-sum",
-            Code::TooFewVariants => "too-few-variants",
-            Code::MissingAudiences => "missing-audiences",
-            Code::MissingTraffic => "missing-traffic",
-            Code::FieldNotAllowed => "field-not-allowed",
-            Code::DuplicateVariant => "duplicate-variant",
-            Code::TooManyVariants => "too-many-variants",
-            Code::TooManyRules => "too-many-rules",
-            Code::TooManyAudiences => "too-many-audiences",
-            Code::TooManyTags => "too-many-tags",
-            Code::TooManyProjects => "too-many-projects",
-            Code::LimitExceeded => "limit-exceeded",
-            Code::PermissionDenied => "permission-denied",
-            Code::LastOwner => "last-owner",
-            Code::TooManyDeletions => "too-many-deletions",
-            Code::ImmutableField => "immutable-field",
-            Code::InvalidTransition => "invalid-transition",
-            Code::StalePlan => "stale-plan",
-            Code::Internal => "internal",
-        }
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
+}
 
-    /// One sentence saying what the code means.
-    #[must_use]
-    pub fn description(self) -> &'static str {
-        match self {
-            Code::ReadError => "A manifest file or folder could not be read.",
-            Code::NoManifests => "No `*.yaml`/`*.yml` file was found under the given paths.",
-            Code::InvalidUtf8 => "A manifest file is not UTF-8 text (for example a binary file).",
-            Code::FileTooLarge => "A manifest file is larger than the 8 MiB limit.",
-            Code::EmptyFile => "A manifest file holds no document (warning).",
-            Code::YamlSyntax => "The file is not valid YAML.",
-            Code::YamlLimit => {
-                "The YAML is nested too deeply or expands too many aliases (an alias bomb)."
-            }
-            Code::DuplicateKey => "A mapping repeats a key.",
-            Code::NotAMapping => "A document is not a mapping.",
-            Code::NotAManifest => {
-                "A YAML document has neither `apiVersion` nor `kind`, so it is not a pzctl manifest; it is skipped (warning)."
-            }
-            Code::UnsupportedApiVersion => "`apiVersion` is not `pzctl/v1`.",
-            Code::UnknownKind => "`kind` is not one of the known kinds.",
-            Code::UnknownField => "A field that the schema does not define.",
-            Code::MissingField => "A required field is missing.",
-            Code::WrongType => "A value has the wrong type.",
-            Code::InvalidValue => "A value is not one of the allowed values.",
-            Code::InvalidFormat => "A text value does not match its format.",
-            Code::OutOfRange => "A number or text length is outside its allowed range.",
-            Code::TooFewItems => "A list has fewer items than required.",
-            Code::SchemaViolation => "Another JSON Schema violation.",
-            Code::InvalidEmail => "A member email is not an email address.",
-            Code::InvalidKey => {
-                "An attribute key or event key has characters other than letters, digits, `_` and `-`, or is longer than 64 characters."
-            }
-            Code::InvalidTag => {
-                "A tag is longer than 32 characters or has characters other than letters, digits, `_`, `:` and `-`."
-            }
-            Code::DuplicateName => "Two documents of the same kind and project have the same name.",
-            Code::DuplicateMember => "A member email appears twice in a project.",
-            Code::DuplicateReference => "A list of references names the same resource twice.",
-            Code::NoOwner => "An explicit member list has no owner.",
-            Code::DanglingReference => "A reference names a resource that no manifest declares.",
-            Code::InvalidRule => {
-                "An audience rule is neither a group (`all`/`any`) nor a condition (`attribute`/`preset` + `condition`)."
-            }
-            Code::ValueRequired => "A condition that compares a value has no `value`.",
-            Code::ValueForbidden => "`HAS_ANY_VALUE`, `IS_TRUE` and `IS_FALSE` take no `value`.",
-            Code::TrafficSum => "The traffic of an A/B test's variants does not sum to 100.",
-            Code::TooFewVariants => "An A/B test has fewer than two variants.",
-            Code::MissingAudiences => "A segmented variant has no audiences.",
-            Code::MissingTraffic => "An A/B variant has no `traffic`.",
-            Code::FieldNotAllowed => {
-                "A field that does not apply to this experience type (e.g. `traffic` or `targeting` on a segmented experience)."
-            }
-            Code::DuplicateVariant => "Two variants of one experience have the same name.",
-            Code::TooManyVariants => "An experience has more than 20 variants.",
-            Code::TooManyRules => "An audience has more than 50 conditions.",
-            Code::TooManyAudiences => "A variant or targeting lists more than 50 audiences.",
-            Code::TooManyTags => "An experience has more than 10 tags.",
-            Code::TooManyProjects => {
-                "More than 3 projects, the default organization limit (warning: the organization's limit may be higher)."
-            }
-            Code::LimitExceeded => {
-                "A project declares more resources of one kind than the API allows (100 each)."
-            }
-            Code::PermissionDenied => "The acting principal lacks a permission a change needs.",
-            Code::LastOwner => "A change would leave a project without an owner.",
-            Code::TooManyDeletions => "A plan deletes more resources than allowed.",
-            Code::ImmutableField => "A change touches a field the API cannot update.",
-            Code::InvalidTransition => "A status change the API does not allow.",
-            Code::StalePlan => "Live state changed since the plan was made.",
-            Code::Internal => "A bug in pzctl.",
-        }
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -257,22 +116,123 @@ pub enum Severity {
     Warning,
 }
 
+/// Where a problem is: a file, a 1-based line and column, and optionally the byte span of the
+/// offending node for underlining.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Location {
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based.
+    pub column: usize,
+    /// Byte offset and length of the offending node in the file.
+    #[serde(skip)]
+    pub span: Option<(usize, usize)>,
+}
+
+impl Location {
+    /// A place without a span; line and column are 1-based (0 is read as 1).
+    #[must_use]
+    pub fn new(file: impl Into<String>, line: usize, column: usize) -> Self {
+        Location {
+            file: file.into(),
+            line: line.max(1),
+            column: column.max(1),
+            span: None,
+        }
+    }
+
+    /// The same place, with the byte span of the offending node.
+    #[must_use]
+    pub fn with_span(mut self, offset: usize, len: usize) -> Self {
+        self.span = Some((offset, len));
+        self
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
 /// One problem.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     pub code: Code,
     pub severity: Severity,
     pub message: String,
-    /// The file, when the problem has a place in a manifest.
-    pub file: Option<String>,
-    /// 1-based.
-    pub line: usize,
-    /// 1-based.
-    pub column: usize,
-    /// Byte offset and length of the offending node in the file, for underlining.
-    pub span: Option<(usize, usize)>,
+    /// Where the problem is, when it has a place in a manifest.
+    #[serde(flatten)]
+    pub location: Option<Location>,
     /// A suggestion, shown as a separate `help:` line.
     pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error without a place.
+    #[must_use]
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            location: None,
+            help: None,
+        }
+    }
+
+    /// A warning without a place.
+    #[must_use]
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    /// The same diagnostic at `location` (`None` leaves it without a place).
+    #[must_use]
+    pub fn at(mut self, location: impl Into<Option<Location>>) -> Self {
+        self.location = location.into();
+        self
+    }
+
+    /// The same diagnostic with a `help:` line (`None` leaves it without one).
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<Option<String>>) -> Self {
+        self.help = help.into();
+        self
+    }
+
+    /// The file, when the problem has a place.
+    #[must_use]
+    pub fn file(&self) -> Option<&str> {
+        self.location
+            .as_ref()
+            .map(|location| location.file.as_str())
+    }
+
+    /// The 1-based line, when the problem has a place.
+    #[must_use]
+    pub fn line(&self) -> Option<usize> {
+        self.location.as_ref().map(|location| location.line)
+    }
+
+    /// The 1-based column, when the problem has a place.
+    #[must_use]
+    pub fn column(&self) -> Option<usize> {
+        self.location.as_ref().map(|location| location.column)
+    }
+
+    /// `file:line:column`, or `-` when the problem has no place.
+    #[must_use]
+    pub fn location(&self) -> String {
+        match &self.location {
+            Some(location) => location.to_string(),
+            None => "-".to_owned(),
+        }
+    }
 }
 
 /// The text of every loaded file, by the name diagnostics use.
@@ -299,17 +259,6 @@ impl Sources {
     }
 }
 
-impl Diagnostic {
-    /// `file:line:column`, or `-` when the problem has no place.
-    #[must_use]
-    pub fn location(&self) -> String {
-        match &self.file {
-            Some(file) => format!("{file}:{}:{}", self.line, self.column),
-            None => "-".to_owned(),
-        }
-    }
-}
-
 /// Render diagnostics as miette graphical reports (source line underlined, `help:` line).
 #[must_use]
 pub fn render_text(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
@@ -332,36 +281,32 @@ pub fn render_text(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -
         if let Some(help) = &diagnostic.help {
             report = report.with_help(help.clone());
         }
-        let source = diagnostic
-            .file
-            .as_deref()
-            .and_then(|file| sources.get(file).map(|text| (file, text)));
-        let rendered = match (source, diagnostic.span) {
-            (Some((file, text)), Some((offset, len)))
-                if !text.is_empty() && snippet_fits(text, offset) =>
-            {
+        let snippet = diagnostic.location.as_ref().and_then(|location| {
+            let text = sources.get(&location.file)?;
+            let (offset, len) = location.span?;
+            (!text.is_empty() && snippet_fits(text, offset))
+                .then_some((location, text, offset, len))
+        });
+        let rendered = match snippet {
+            Some((location, text, offset, len)) => {
                 let offset = floor_char_boundary(text, offset);
                 let len = floor_char_boundary(text, offset + len) - offset;
-                let label = format!("line {}, column {}", diagnostic.line, diagnostic.column);
+                let label = format!("line {}, column {}", location.line, location.column);
                 report = report.with_label(LabeledSpan::new(Some(label), offset, len));
                 let report = miette::Report::new(report).with_source_code(
-                    miette::NamedSource::new(file, text.to_owned()).with_language("yaml"),
+                    miette::NamedSource::new(&location.file, text.to_owned()).with_language("yaml"),
                 );
                 let mut text = String::new();
                 handler
                     .render_report(&mut text, report.as_ref())
                     .map(|()| text)
             }
-            _ => {
+            None => {
                 let mut text = String::new();
-                let located = match &diagnostic.file {
-                    Some(_) => {
-                        report.message = format!("{}: {}", diagnostic.location(), report.message);
-                        report
-                    }
-                    None => report,
-                };
-                handler.render_report(&mut text, &located).map(|()| text)
+                if let Some(location) = &diagnostic.location {
+                    report.message = format!("{location}: {}", report.message);
+                }
+                handler.render_report(&mut text, &report).map(|()| text)
             }
         };
         match rendered {
@@ -405,16 +350,17 @@ fn snippet_fits(text: &str, offset: usize) -> bool {
     end - start <= MAX_LINE
 }
 
-/// Render diagnostics as a JSON array of `{file, line, column, code, message, severity, help}`.
+/// Render diagnostics as a JSON array of `{file, line, column, code, message, severity, help}`;
+/// `file`, `line` and `column` are `null` for a problem without a place.
 #[must_use]
 pub fn render_json(diagnostics: &[Diagnostic]) -> String {
     let items: Vec<serde_json::Value> = diagnostics
         .iter()
         .map(|d| {
             let mut object = serde_json::json!({
-                "file": d.file,
-                "line": d.line,
-                "column": d.column,
+                "file": d.file(),
+                "line": d.line(),
+                "column": d.column(),
                 "code": d.code.as_str(),
                 "message": d.message,
                 "severity": d.severity,
@@ -451,12 +397,12 @@ pub fn render_github(diagnostics: &[Diagnostic]) -> String {
         if let Some(help) = &d.help {
             message.push_str(&format!("\nhelp: {help}"));
         }
-        let place = match &d.file {
-            Some(file) => format!(
+        let place = match &d.location {
+            Some(location) => format!(
                 "file={},line={},col={},",
-                escape_property(file),
-                d.line,
-                d.column
+                escape_property(&location.file),
+                location.line,
+                location.column
             ),
             None => String::new(),
         };
@@ -467,4 +413,42 @@ pub fn render_github(diagnostics: &[Diagnostic]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    /// Every code has a `## name` heading in `docs/diagnostics.md` whose first paragraph is the
+    /// code's description, so the table above is the one source of both.
+    #[test]
+    fn docs_follow_the_code_table() {
+        let docs = include_str!("../docs/diagnostics.md");
+        let mut problems = Vec::new();
+        let mut previous = 0;
+        for code in Code::ALL {
+            let heading = format!("\n## {}\n\n", code.as_str());
+            let Some(at) = docs.find(&heading) else {
+                problems.push(format!("no `## {code}` heading"));
+                continue;
+            };
+            if at < previous {
+                problems.push(format!("`## {code}` is out of the table's order"));
+            }
+            previous = at;
+            let body = &docs[at + heading.len()..];
+            let paragraph = body.split("\n\n").next().unwrap_or_default();
+            if paragraph != code.description() {
+                problems.push(format!(
+                    "`## {code}` says {paragraph:?}, the code table {:?}",
+                    code.description()
+                ));
+            }
+        }
+        let headings = docs.matches("\n## ").count();
+        if headings != Code::ALL.len() {
+            problems.push(format!("{headings} headings for {} codes", Code::ALL.len()));
+        }
+        assert!(problems.is_empty(), "docs/diagnostics.md: {problems:#?}");
+    }
 }

@@ -9,7 +9,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
-use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::manifest::raw;
 use crate::manifest::yaml::{Document, Pos};
 
@@ -245,7 +245,7 @@ pub fn check(file: &str, doc: &Document) -> Checked {
             &error.to_string(),
         ));
     }
-    out.sort_by_key(|d| (d.line, d.column));
+    out.sort_by_key(|d| (d.line(), d.column()));
     out.dedup();
     Checked {
         diagnostics: out,
@@ -255,16 +255,9 @@ pub fn check(file: &str, doc: &Document) -> Checked {
 }
 
 fn diag(file: &str, code: Code, message: String, pos: Pos, help: Option<String>) -> Diagnostic {
-    Diagnostic {
-        code,
-        severity: Severity::Error,
-        message,
-        file: Some(file.to_owned()),
-        line: pos.line,
-        column: pos.column,
-        span: Some((pos.offset, pos.len)),
-        help,
-    }
+    Diagnostic::error(code, message)
+        .at(Location::new(file, pos.line, pos.column).with_span(pos.offset, pos.len))
+        .with_help(help)
 }
 
 /// `/spec/variants/0/name` -> `spec.variants[0].name`; the root is `the document`.

@@ -8,19 +8,23 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use super::output;
+use super::output::{self, Stream};
+use super::pipeline::{self, PlanRequest, Planned, Problems};
 use crate::apply::{self, ApplyConfig, ApplyReport, CancelToken, Outcome, Reporter};
-use crate::diagnostic;
+use crate::diagnostic::{Code, Diagnostic, Sources};
 use crate::live::{self, Api, Backend};
-use crate::manifest::{self, LoadConfig};
 use crate::model::LiveState;
-use crate::plan::{self, Action, Change, Plan, PlanConfig};
+use crate::plan::{self, Action, Change, Plan};
 
 /// Arguments of `pzctl apply`.
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub select: super::SelectArgs,
+    #[command(flatten)]
+    pub target: super::TargetArgs,
+    #[command(flatten)]
+    pub color: super::ColorArgs,
     /// Execute this saved plan (`pzctl plan --out FILE`) instead of planning now. It is
     /// refused if any object it read has changed since.
     #[arg(long, value_name = "FILE")]
@@ -31,7 +35,9 @@ pub struct ApplyArgs {
     /// How many changes may run at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub parallelism: u32,
-    /// How to print the report: `text` (a summary on stderr) or `json` (the report on stdout).
+    /// How to print the report: `text` (a summary on stderr) or `json` (the report on stdout;
+    /// problems that stop the apply are printed on stdout as the JSON array of `validate
+    /// --format json`).
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     /// Allow deletes outside projects with `prune: true`, and project deletes.
@@ -52,29 +58,63 @@ pub enum ReportFormat {
 /// Exit code after Ctrl-C (128 + SIGINT), as shells report it.
 const INTERRUPTED: u8 = 130;
 
-pub async fn run(global: &super::GlobalArgs, args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let target = super::target::select(global)?;
-    execute(Arc::new(Api::new(target)), args).await
+pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let request = PlanRequest {
+        select: &args.select,
+        allow_delete: args.allow_delete,
+        max_deletions: args.max_deletions,
+        problems: match args.format {
+            ReportFormat::Json => Problems::Json,
+            ReportFormat::Text => Problems::Text,
+        },
+    };
+    let prepared = match &args.plan {
+        Some(file) => {
+            let api = Api::new(super::target::select(&args.target)?);
+            saved_plan(&api, file, request.problems)
+                .await?
+                .map(|planned| (api, planned))
+        }
+        None => match pipeline::load_checked(&request)? {
+            Err(code) => Err(code),
+            Ok(loaded) => {
+                let api = Api::new(super::target::select(&args.target)?);
+                let planned = pipeline::plan_live(&api, &loaded, &request).await?;
+                if let Ok(Planned { plan, .. }) = &planned {
+                    show_plan(plan, args.format);
+                }
+                planned.map(|planned| (api, planned))
+            }
+        },
+    };
+    match prepared {
+        Ok((api, Planned { plan, live })) => execute(Arc::new(api), plan, live, &args).await,
+        Err(code) => Ok(code),
+    }
 }
 
-/// What to apply, and the live state it starts from.
-enum Prepared {
-    Apply { plan: Plan, live: LiveState },
-    Exit(ExitCode),
+/// Print a fresh plan before confirming it: on stdout, or on stderr when stdout carries the
+/// JSON report.
+fn show_plan(plan: &Plan, format: ReportFormat) {
+    if plan.changes.is_empty() {
+        return;
+    }
+    match format {
+        ReportFormat::Text => output::stdout_bytes(
+            crate::render::text(plan, output::colors(Stream::Stdout)).as_bytes(),
+        ),
+        ReportFormat::Json => {
+            output::error_line(crate::render::text(plan, output::colors(Stream::Stderr)).trim_end())
+        }
+    }
 }
 
 async fn execute<B: Backend + 'static>(
     api: Arc<Api<B>>,
-    args: ApplyArgs,
+    plan: Plan,
+    live: LiveState,
+    args: &ApplyArgs,
 ) -> anyhow::Result<ExitCode> {
-    let prepared = match &args.plan {
-        Some(file) => saved_plan(&api, file).await?,
-        None => fresh_plan(&api, &args).await?,
-    };
-    let (plan, live) = match prepared {
-        Prepared::Apply { plan, live } => (plan, live),
-        Prepared::Exit(code) => return Ok(code),
-    };
     if plan.changes.is_empty() {
         match args.format {
             ReportFormat::Text => output::stdout_line("No changes."),
@@ -124,56 +164,12 @@ async fn execute<B: Backend + 'static>(
     })
 }
 
-/// Load, observe and plan; print the plan.
-async fn fresh_plan<B: Backend>(api: &Api<B>, args: &ApplyArgs) -> anyhow::Result<Prepared> {
-    let loaded = manifest::load(&LoadConfig {
-        paths: args.select.paths.clone(),
-        include: args.select.include.clone(),
-        exclude: args.select.exclude.clone(),
-    });
-    let color_stderr = colors(&std::io::stderr());
-    if !loaded.diagnostics.is_empty() {
-        let text = diagnostic::render_text(&loaded.diagnostics, &loaded.sources, color_stderr);
-        output::error_line(text.trim_end());
-    }
-    if loaded.has_errors() {
-        output::error_line("error: the manifests have errors; nothing was applied");
-        return Ok(Prepared::Exit(ExitCode::from(1)));
-    }
-    let only = (!args.select.project.is_empty()).then_some(args.select.project.as_slice());
-    let live = live::observe(api, only)
-        .await
-        .with_context(|| format!("cannot read {}", api.backend.describe()))?;
-    let config = PlanConfig {
-        allow_delete: args.allow_delete,
-        max_deletions: args.max_deletions,
-        projects: args.select.project.clone(),
-        partial: !args.select.include.is_empty() || !args.select.exclude.is_empty(),
-    };
-    let plan = match plan::plan(&loaded.desired, &live, &config) {
-        Ok(plan) => plan,
-        Err(diagnostics) => {
-            let text = diagnostic::render_text(&diagnostics, &loaded.sources, color_stderr);
-            output::error_line(text.trim_end());
-            output::error_line("error: the plan was refused; nothing was applied");
-            return Ok(Prepared::Exit(ExitCode::from(1)));
-        }
-    };
-    if !plan.changes.is_empty() {
-        let rendered = match args.format {
-            ReportFormat::Text => crate::render::text(&plan, colors(&std::io::stdout())),
-            ReportFormat::Json => crate::render::text(&plan, color_stderr),
-        };
-        match args.format {
-            ReportFormat::Text => output::stdout_bytes(rendered.as_bytes()),
-            ReportFormat::Json => output::error_line(rendered.trim_end()),
-        }
-    }
-    Ok(Prepared::Apply { plan, live })
-}
-
 /// Read a saved plan and refuse it if the objects it read changed since.
-async fn saved_plan<B: Backend>(api: &Api<B>, file: &std::path::Path) -> anyhow::Result<Prepared> {
+async fn saved_plan<B: Backend>(
+    api: &Api<B>,
+    file: &std::path::Path,
+    problems: Problems,
+) -> anyhow::Result<Result<Planned, ExitCode>> {
     let shown = file.display();
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read plan `{shown}`"))?;
@@ -195,32 +191,37 @@ async fn saved_plan<B: Backend>(api: &Api<B>, file: &std::path::Path) -> anyhow:
         .with_context(|| format!("cannot read {}", api.backend.describe()))?;
     let stale = apply::stale_objects(&plan, &live);
     if !stale.is_empty() {
-        let mut message = format!(
-            "error: the plan in `{shown}` is stale: {} changed since it was made:",
+        let refusals: Vec<Diagnostic> = stale
+            .iter()
+            .map(|address| {
+                Diagnostic::error(
+                    Code::StalePlan,
+                    format!(
+                        "the plan in `{shown}` is stale: `{address}` changed since it was made"
+                    ),
+                )
+                .with_help(format!(
+                    "run `pzctl plan --out {shown}` again, review it, then apply it"
+                ))
+            })
+            .collect();
+        pipeline::show(&refusals, &Sources::default(), problems);
+        output::error_line(&format!(
+            "error: the saved plan was refused ({} {} changed since it was made); nothing was written",
+            stale.len(),
             if stale.len() == 1 {
-                "this object".to_owned()
+                "object"
             } else {
-                format!("these {} objects", stale.len())
+                "objects"
             }
-        );
-        for address in &stale {
-            message.push_str(&format!("\n  {address}"));
-        }
-        message.push_str(&format!(
-            "\nhint: run `pzctl plan --out {shown}` again, review it, then apply it"
         ));
-        output::error_line(&message);
-        return Ok(Prepared::Exit(ExitCode::from(1)));
+        return Ok(Err(ExitCode::from(1)));
     }
     output::error_line(&format!(
         "Applying the saved plan `{shown}`: {} to create, {} to update, {} to delete.",
         plan.summary.create, plan.summary.update, plan.summary.delete
     ));
-    Ok(Prepared::Apply { plan, live })
-}
-
-fn colors(stream: &impl IsTerminal) -> bool {
-    std::env::var_os("NO_COLOR").is_none() && stream.is_terminal()
+    Ok(Ok(Planned { plan, live }))
 }
 
 /// Ask on the terminal; refuse when there is none.
@@ -375,9 +376,6 @@ impl Reporter for Progress {
 
 /// The closing lines on stderr: failures, skips, manual steps, and the counts.
 fn summarize(report: &ApplyReport) {
-    if report.interrupted {
-        output::error_line("Apply interrupted: changes that had not started were skipped.");
-    }
     for result in &report.results {
         if let Outcome::Failed { error } = &result.outcome {
             output::error_line(&format!("error: {}: {error}", result.address));
@@ -396,8 +394,15 @@ fn summarize(report: &ApplyReport) {
         }
     }
     output::error_line(&format!(
-        "Apply complete: {} applied, {} failed, {} skipped.",
-        report.applied, report.failed, report.skipped
+        "{}: {} applied, {} failed, {} skipped.",
+        if report.interrupted {
+            "Apply interrupted"
+        } else {
+            "Apply complete"
+        },
+        report.applied,
+        report.failed,
+        report.skipped
     ));
     if !report.is_success() {
         output::error_line(

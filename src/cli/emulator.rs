@@ -66,8 +66,7 @@ fn positive(text: &str) -> Result<f64, String> {
     }
 }
 
-pub async fn run(global: &super::GlobalArgs, args: EmulatorArgs) -> anyhow::Result<ExitCode> {
-    let _ = global;
+pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     let mut config = EmulatorConfig::with_default_users();
     if let Some(path) = &args.users {
         config.users = EmulatorConfig::load_users(path).map_err(anyhow::Error::msg)?;

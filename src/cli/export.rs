@@ -16,6 +16,8 @@ use crate::live::{Api, Backend};
 /// Arguments of `pzctl export`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExportArgs {
+    #[command(flatten)]
+    pub target: super::TargetArgs,
     /// Export only this project (repeatable; default: every project).
     #[arg(long = "project", value_name = "NAME")]
     pub projects: Vec<String>,
@@ -37,9 +39,9 @@ pub struct ExportArgs {
     pub schema: String,
 }
 
-pub async fn run(global: &super::GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     check_out_dir(&args.out, args.force)?;
-    let api = Api::new(super::target::select(global)?);
+    let api = Api::new(super::target::select(&args.target)?);
     export_from(&api, &args).await
 }
 

@@ -6,6 +6,8 @@
 mod apply;
 mod emulator;
 mod export;
+mod help;
+mod pipeline;
 mod plan;
 mod projects;
 mod schema;
@@ -17,43 +19,89 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use help::man_pages;
 pub use target::{Target, parse_rate_limit, select_with};
 
 /// Manage Contentstack Personalize the GitOps way.
 #[derive(Debug, Parser)]
-#[command(name = "pzctl", version, about, propagate_version = true)]
+#[command(
+    name = "pzctl",
+    version,
+    about,
+    propagate_version = true,
+    after_long_help = help::after_help(None),
+    mut_arg("endpoint", |arg| arg.hide(true)),
+    mut_arg("region", |arg| arg.hide(true)),
+    mut_arg("state_dir", |arg| arg.hide(true)),
+    mut_arg("rate_limit", |arg| arg.hide(true))
+)]
 pub struct Cli {
+    /// The target options given before the subcommand (`pzctl --endpoint URL plan`), still
+    /// accepted for the commands that read a live organization; they are documented on those
+    /// commands, and given with any other command they are an error.
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: TargetArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Options every command accepts.
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// Personalize Management API base URL (the hosted service or an emulator). Without it (and
-    /// without `--region`) the target is the embedded local organization under `.pzctl/`.
-    #[arg(long, global = true, env = "PZCTL_ENDPOINT")]
+/// Which live organization to read and change: `plan`, `apply` and `export` take these.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
+    /// Personalize Management API base URL (the hosted service or an emulator) [env:
+    /// PZCTL_ENDPOINT]. Without it (and without `--region`) the target is the embedded local
+    /// organization under `--state-dir`.
+    #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
-    /// Hosted region: na, eu, au, azure-na, azure-eu, gcp-na or gcp-eu.
-    #[arg(long, global = true, env = "PZCTL_REGION")]
+    /// Hosted region: na, eu, au, azure-na, azure-eu, gcp-na or gcp-eu [env: PZCTL_REGION].
+    #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-    /// Directory of the embedded local organization.
-    #[arg(long, global = true, env = "PZCTL_STATE_DIR", default_value = ".pzctl")]
-    pub state_dir: PathBuf,
+    /// Directory of the embedded local organization [env: PZCTL_STATE_DIR] [default: .pzctl].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Client pacing of HTTP targets, in requests per second [env: PZCTL_RATE_LIMIT]
     /// [default: 10, the hosted API's per-organization limit]. `0` or `unlimited` turns client
-    /// pacing off (warned about on the hosted API). For `pzctl emulator`, `--rate-limit` is
-    /// instead the emulator's own server-side limit.
-    #[arg(long, global = true, value_name = "RPS", value_parser = target::parse_rate_limit)]
+    /// pacing off (warned about on the hosted API).
+    #[arg(long, value_name = "RPS", value_parser = target::parse_rate_limit)]
     pub rate_limit: Option<f64>,
+}
+
+impl TargetArgs {
+    /// These options, each one missing taken from `outer` (the options given before the
+    /// subcommand).
+    #[must_use]
+    pub fn or(self, outer: &TargetArgs) -> TargetArgs {
+        TargetArgs {
+            endpoint: self.endpoint.or_else(|| outer.endpoint.clone()),
+            region: self.region.or_else(|| outer.region.clone()),
+            state_dir: self.state_dir.or_else(|| outer.state_dir.clone()),
+            rate_limit: self.rate_limit.or(outer.rate_limit),
+        }
+    }
+
+    /// The flags given, by name (for refusing them where they do not apply).
+    fn given(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if self.endpoint.is_some() {
+            given.push("--endpoint");
+        }
+        if self.region.is_some() {
+            given.push("--region");
+        }
+        if self.state_dir.is_some() {
+            given.push("--state-dir");
+        }
+        if self.rate_limit.is_some() {
+            given.push("--rate-limit");
+        }
+        given
+    }
 }
 
 /// Which manifest files to read.
 #[derive(Debug, Clone, Args)]
 pub struct SelectArgs {
-    /// Files or folders to read manifests from.
+    /// Files or folders to read manifests from; `-` reads one file from standard input.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// Read only files matching this glob (repeatable).
@@ -67,27 +115,52 @@ pub struct SelectArgs {
     pub project: Vec<String>,
 }
 
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ColorArgs {
+    /// When to colour: `auto` colours a terminal unless `NO_COLOR` is set or `TERM=dumb`
+    /// (`CLICOLOR_FORCE` forces colour); `always` and `never` decide regardless.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
+}
+
+/// The values of `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check manifests against the schemas and each other; print every problem.
+    #[command(after_long_help = help::after_help(Some("validate")))]
     Validate(validate::ValidateArgs),
     /// Read live state, diff it against the manifests and show what would change.
+    #[command(after_long_help = help::after_help(Some("plan")))]
     Plan(plan::PlanArgs),
     /// Carry out a plan (fresh, or saved with `plan --out`).
+    #[command(after_long_help = help::after_help(Some("apply")))]
     Apply(apply::ApplyArgs),
     /// Write manifests for what is live.
+    #[command(after_long_help = help::after_help(Some("export")))]
     Export(export::ExportArgs),
     /// Serve the Personalize Management API on loopback, for tests, demos and CI dry runs.
+    #[command(after_long_help = help::after_help(Some("emulator")))]
     Emulator(emulator::EmulatorArgs),
     /// List the projects the manifests declare (or those changed since a git ref), for a CI matrix.
     ///
     /// Invalid manifests are reported as `pzctl validate` reports them, and nothing is listed
     /// (exit 1). Warnings are left to `pzctl validate`.
+    #[command(after_long_help = help::after_help(Some("projects")))]
     Projects(projects::ProjectsArgs),
     /// Write the JSON Schemas of the manifests.
+    #[command(after_long_help = help::after_help(Some("schema")))]
     Schema(schema::SchemaArgs),
     /// Print shell completions.
+    #[command(after_long_help = help::after_help(Some("completions")))]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -119,13 +192,41 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let outer = cli.global;
+    let uses_target = matches!(
+        cli.command,
+        Command::Plan(_) | Command::Apply(_) | Command::Export(_)
+    );
+    let given = outer.given();
+    if !uses_target && !given.is_empty() {
+        let flags: Vec<String> = given.iter().map(|flag| format!("`{flag}`")).collect();
+        anyhow::bail!(
+            "{} {} only to `plan`, `apply` and `export`",
+            flags.join(", "),
+            if flags.len() == 1 { "applies" } else { "apply" }
+        );
+    }
     match cli.command {
-        Command::Validate(args) => validate::run(&cli.global, args),
-        Command::Plan(args) => runtime()?.block_on(plan::run(&cli.global, args)),
-        Command::Apply(args) => runtime()?.block_on(apply::run(&cli.global, args)),
-        Command::Export(args) => runtime()?.block_on(export::run(&cli.global, args)),
-        Command::Emulator(args) => runtime()?.block_on(emulator::run(&cli.global, args)),
-        Command::Projects(args) => projects::run(&cli.global, args),
+        Command::Validate(args) => {
+            output::choose_colors(args.color.color);
+            validate::run(args)
+        }
+        Command::Plan(mut args) => {
+            output::choose_colors(args.color.color);
+            args.target = args.target.or(&outer);
+            runtime()?.block_on(plan::run(args))
+        }
+        Command::Apply(mut args) => {
+            output::choose_colors(args.color.color);
+            args.target = args.target.or(&outer);
+            runtime()?.block_on(apply::run(args))
+        }
+        Command::Export(mut args) => {
+            args.target = args.target.or(&outer);
+            runtime()?.block_on(export::run(args))
+        }
+        Command::Emulator(args) => runtime()?.block_on(emulator::run(args)),
+        Command::Projects(args) => projects::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
@@ -143,9 +244,41 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The only place that prints.
+/// The only place that prints, and the one colour decision.
 pub mod output {
     use std::io::Write;
+
+    use super::ColorWhen;
+
+    /// Record `--color` for [`colors`]: `auto` leaves the decision to the environment and the
+    /// stream, `always` and `never` override both.
+    pub fn choose_colors(when: ColorWhen) {
+        let choice = match when {
+            ColorWhen::Auto => anstream::ColorChoice::Auto,
+            ColorWhen::Always => anstream::ColorChoice::Always,
+            ColorWhen::Never => anstream::ColorChoice::Never,
+        };
+        choice.write_global();
+    }
+
+    /// The streams output goes to.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Stream {
+        Stdout,
+        Stderr,
+    }
+
+    /// Whether to colour what goes to `stream`: `--color`, else `NO_COLOR` (never),
+    /// `CLICOLOR_FORCE` (always), `CLICOLOR=0` (never), and otherwise a terminal whose `TERM`
+    /// is not `dumb`.
+    #[must_use]
+    pub fn colors(stream: Stream) -> bool {
+        let choice = match stream {
+            Stream::Stdout => anstream::AutoStream::choice(&std::io::stdout()),
+            Stream::Stderr => anstream::AutoStream::choice(&std::io::stderr()),
+        };
+        !matches!(choice, anstream::ColorChoice::Never)
+    }
 
     /// Write data to stdout; a closed pipe is not an error.
     pub fn stdout_bytes(bytes: &[u8]) {

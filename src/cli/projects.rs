@@ -43,8 +43,7 @@ pub enum ProjectsFormat {
     Json,
 }
 
-pub fn run(global: &super::GlobalArgs, args: ProjectsArgs) -> anyhow::Result<ExitCode> {
-    let _ = global;
+pub fn run(args: ProjectsArgs) -> anyhow::Result<ExitCode> {
     let config = LoadConfig {
         paths: args.select.paths.clone(),
         include: args.select.include.clone(),
@@ -52,8 +51,7 @@ pub fn run(global: &super::GlobalArgs, args: ProjectsArgs) -> anyhow::Result<Exi
     };
     let loaded = manifest::load(&config);
     if loaded.has_errors() {
-        let color = std::env::var_os("NO_COLOR").is_none()
-            && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let color = output::colors(output::Stream::Stderr);
         let text = diagnostic::render_text(&loaded.diagnostics, &loaded.sources, color);
         output::error_line(text.trim_end());
         output::error_line(

@@ -29,7 +29,7 @@ pub fn run(args: SchemaArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot create folder `{}`", dir.display()))?;
             for (name, text) in &files {
                 let path = dir.join(name);
-                std::fs::write(&path, text)
+                crate::store::write_atomically(&path, text.as_bytes())
                     .with_context(|| format!("cannot write `{}`", path.display()))?;
                 output::error_line(&format!("wrote {}", path.display()));
             }

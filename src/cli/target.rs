@@ -54,9 +54,18 @@ pub const AUTHTOKEN_ENV: &str = "CONTENTSTACK_AUTHTOKEN";
 pub const OAUTH_TOKEN_ENV: &str = "CONTENTSTACK_OAUTH_TOKEN";
 pub const ORGANIZATION_ENV: &str = "CONTENTSTACK_ORGANIZATION_UID";
 
-/// Pick the target: `--endpoint` (or `PZCTL_ENDPOINT`) or `--region` select the HTTP client;
-/// otherwise the embedded local organization in `--state-dir`.
-pub fn select(global: &super::GlobalArgs) -> anyhow::Result<Target> {
+/// The environment variables of `--endpoint`, `--region` and `--state-dir`.
+pub const ENDPOINT_ENV: &str = "PZCTL_ENDPOINT";
+pub const REGION_ENV: &str = "PZCTL_REGION";
+pub const STATE_DIR_ENV: &str = "PZCTL_STATE_DIR";
+
+/// The state directory without `--state-dir` or `PZCTL_STATE_DIR`.
+pub const DEFAULT_STATE_DIR: &str = ".pzctl";
+
+/// Pick the target: `--endpoint` (or `PZCTL_ENDPOINT`) or `--region` (or `PZCTL_REGION`)
+/// select the HTTP client; otherwise the embedded local organization in `--state-dir` (or
+/// `PZCTL_STATE_DIR`, default `.pzctl`). A flag wins over its variable.
+pub fn select(global: &super::TargetArgs) -> anyhow::Result<Target> {
     let env = |name: &str| {
         std::env::var(name)
             .ok()
@@ -68,10 +77,17 @@ pub fn select(global: &super::GlobalArgs) -> anyhow::Result<Target> {
 
 /// [`select`] with the environment read through `env` (injected for tests).
 pub fn select_with(
-    global: &super::GlobalArgs,
+    global: &super::TargetArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Target> {
-    match http_config(global.endpoint.as_deref(), global.region.as_deref(), env)? {
+    let endpoint = global.endpoint.clone().or_else(|| env(ENDPOINT_ENV));
+    let region = global.region.clone().or_else(|| env(REGION_ENV));
+    let state_dir = global
+        .state_dir
+        .clone()
+        .or_else(|| env(STATE_DIR_ENV).map(std::path::PathBuf::from))
+        .unwrap_or_else(|| std::path::PathBuf::from(DEFAULT_STATE_DIR));
+    match http_config(endpoint.as_deref(), region.as_deref(), env)? {
         Some(mut config) => {
             config.requests_per_second = client_rate(global.rate_limit, env)?;
             if config.requests_per_second.is_infinite() && is_hosted(&config.base_url) {
@@ -86,10 +102,10 @@ pub fn select_with(
             Ok(Target::Http(backend))
         }
         None => {
-            let backend = EmbeddedBackend::open(&global.state_dir).with_context(|| {
+            let backend = EmbeddedBackend::open(&state_dir).with_context(|| {
                 format!(
                     "cannot open the local organization at {}",
-                    global.state_dir.display()
+                    state_dir.display()
                 )
             })?;
             Ok(Target::Embedded(backend))
@@ -293,13 +309,13 @@ mod tests {
     #[test]
     fn no_endpoint_opens_the_embedded_organization() {
         let dir = tempfile::tempdir().unwrap();
-        let global = super::super::GlobalArgs {
+        let global = super::super::TargetArgs {
             endpoint: None,
             region: Some("  ".to_owned()),
-            state_dir: dir.path().join(".pzctl"),
+            state_dir: Some(dir.path().join(".pzctl")),
             rate_limit: None,
         };
-        let target = select(&global).unwrap();
+        let target = select_with(&global, &env_of(&[])).unwrap();
         assert!(matches!(target, Target::Embedded(_)), "{target:?}");
         assert!(target.supports_members());
         assert!(dir.path().join(".pzctl").is_dir());

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use super::output;
+use super::pipeline;
 use crate::diagnostic::{self, Severity};
 use crate::manifest::{self, LoadConfig};
 
@@ -11,6 +12,8 @@ use crate::manifest::{self, LoadConfig};
 pub struct ValidateArgs {
     #[command(flatten)]
     pub select: super::SelectArgs,
+    #[command(flatten)]
+    pub color: super::ColorArgs,
     /// How to print problems: `text` (stderr, with source snippets), `json` (stdout, an array)
     /// or `github` (stdout, workflow annotations).
     #[arg(long, value_enum, default_value = "text")]
@@ -20,17 +23,15 @@ pub struct ValidateArgs {
     pub parse_only: bool,
 }
 
-pub fn run(global: &super::GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let _ = global;
-    let config = LoadConfig {
-        paths: args.select.paths.clone(),
-        include: args.select.include.clone(),
-        exclude: args.select.exclude.clone(),
-    };
+pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     if args.parse_only {
-        return Ok(parse_only(&config));
+        return Ok(parse_only(&LoadConfig {
+            paths: args.select.paths.clone(),
+            include: args.select.include.clone(),
+            exclude: args.select.exclude.clone(),
+        }));
     }
-    let loaded = manifest::load(&config);
+    let loaded = pipeline::load(&args.select)?;
     let errors = loaded
         .diagnostics
         .iter()
@@ -39,15 +40,18 @@ pub fn run(global: &super::GlobalArgs, args: ValidateArgs) -> anyhow::Result<Exi
     let warnings = loaded.diagnostics.len() - errors;
     match args.format {
         super::DiagnosticFormat::Text => {
-            let color = std::env::var_os("NO_COLOR").is_none()
-                && std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let text = diagnostic::render_text(&loaded.diagnostics, &loaded.sources, color);
-            if !text.is_empty() {
-                output::error_line(text.trim_end());
-            }
+            pipeline::show(
+                &loaded.diagnostics,
+                &loaded.sources,
+                pipeline::Problems::Text,
+            );
         }
         super::DiagnosticFormat::Json => {
-            output::stdout_bytes(diagnostic::render_json(&loaded.diagnostics).as_bytes());
+            pipeline::show(
+                &loaded.diagnostics,
+                &loaded.sources,
+                pipeline::Problems::Json,
+            );
         }
         super::DiagnosticFormat::Github => {
             output::stdout_bytes(diagnostic::render_github(&loaded.diagnostics).as_bytes());

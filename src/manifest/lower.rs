@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::diagnostic::{Code, Diagnostic, Location, Severity};
 use crate::manifest::raw;
 use crate::manifest::yaml::{Document, Pos};
 use crate::model::{
@@ -68,16 +68,11 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn push(&mut self, item: &Item, pos: Pos, code: Code, message: String, help: Option<String>) {
-        self.diagnostics.push(Diagnostic {
-            code,
-            severity: Severity::Error,
-            message,
-            file: Some(item.file.clone()),
-            line: pos.line,
-            column: pos.column,
-            span: Some((pos.offset, pos.len)),
-            help,
-        });
+        self.diagnostics.push(
+            Diagnostic::error(code, message)
+                .at(Location::new(&item.file, pos.line, pos.column).with_span(pos.offset, pos.len))
+                .with_help(help),
+        );
     }
     fn at(
         &mut self,
@@ -464,7 +459,8 @@ pub fn lower(items: &[Item]) -> (DesiredState, Vec<Diagnostic>) {
     }
 
     let mut diagnostics = ctx.diagnostics;
-    diagnostics.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    diagnostics
+        .sort_by(|a, b| (a.file(), a.line(), a.column()).cmp(&(b.file(), b.line(), b.column())));
     (state, diagnostics)
 }
 

@@ -14,7 +14,7 @@ pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::{Code, Diagnostic, Severity, Sources};
+use crate::diagnostic::{Code, Diagnostic, Location, Severity, Sources};
 use crate::model::DesiredState;
 
 /// Files larger than this are refused.
@@ -62,28 +62,14 @@ fn file_diag(
     pos: yaml::Pos,
 ) -> Diagnostic {
     Diagnostic {
-        code,
         severity,
-        message,
-        file: Some(file.to_owned()),
-        line: pos.line.max(1),
-        column: pos.column.max(1),
-        span: Some((pos.offset, pos.len)),
-        help: None,
+        ..Diagnostic::error(code, message)
     }
+    .at(Location::new(file, pos.line, pos.column).with_span(pos.offset, pos.len))
 }
 
 fn no_place(code: Code, message: String) -> Diagnostic {
-    Diagnostic {
-        code,
-        severity: Severity::Error,
-        message,
-        file: None,
-        line: 0,
-        column: 0,
-        span: None,
-        help: None,
-    }
+    Diagnostic::error(code, message)
 }
 
 fn display(path: &Path) -> String {
@@ -297,7 +283,7 @@ fn finish(files: Vec<String>, outs: Vec<FileOut>) -> Loaded {
     let (desired, mut meaning) = lower::lower(&items);
     diagnostics.append(&mut meaning);
     diagnostics.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code))
+        (a.file(), a.line(), a.column(), a.code).cmp(&(b.file(), b.line(), b.column(), b.code))
     });
     Loaded {
         desired,
@@ -377,8 +363,7 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
         out.diagnostics.push(d);
     }
     let had_error = out.diagnostics.iter().any(|d| {
-        d.file.as_deref() == Some(name.as_str())
-            && matches!(d.code, Code::YamlSyntax | Code::YamlLimit)
+        d.file() == Some(name.as_str()) && matches!(d.code, Code::YamlSyntax | Code::YamlLimit)
     });
     if documents.is_empty() && !had_error {
         out.diagnostics.push(file_diag(

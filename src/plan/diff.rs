@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::view::{default_of, manifest_view};
 use super::{Action, Change, FieldChange, PlanConfig, Requirement};
 use crate::convert::{self, Names, Resource};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::model::{
     AttributeSpec, AudienceSpec, DesiredProject, DesiredState, EventSpec, ExperienceSpec,
     ExperienceStatus, Kind, LiveProject, LiveState, MemberSpec, MemberTarget, Origin, ProjectRole,
@@ -54,16 +54,9 @@ pub(crate) fn diagnostic(
     origin: Option<&Origin>,
     help: Option<String>,
 ) -> Diagnostic {
-    Diagnostic {
-        code,
-        severity: crate::diagnostic::Severity::Error,
-        message,
-        file: origin.map(|origin| origin.file.clone()),
-        line: origin.map_or(0, |origin| origin.line),
-        column: origin.map_or(0, |origin| origin.column),
-        span: None,
-        help,
-    }
+    Diagnostic::error(code, message)
+        .at(origin.map(|origin| Location::new(&origin.file, origin.line, origin.column)))
+        .with_help(help)
 }
 
 /// Where the change at `change_address` was declared: its own origin, else its project's.

@@ -984,7 +984,7 @@ fn ctrl_c_stops_starting_work_and_a_rerun_converges() {
     assert!(stderr.contains("Apply interrupted"), "{stderr}");
     let summary = stderr
         .lines()
-        .find(|line| line.starts_with("Apply complete:"))
+        .find(|line| line.starts_with("Apply interrupted:"))
         .expect("a summary line");
     assert!(!summary.ends_with(" 0 skipped."), "{summary}");
 

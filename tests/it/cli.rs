@@ -120,21 +120,7 @@ fn help_and_every_subcommand_help_exit_zero() {
 
 /// Every man page: `pzctl.1` and `pzctl-SUB.1` for each visible subcommand (recursively).
 fn render_man_pages() -> BTreeMap<String, Vec<u8>> {
-    fn walk(command: clap::Command, pages: &mut BTreeMap<String, Vec<u8>>) {
-        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
-            walk(sub.clone(), pages);
-        }
-        let man = clap_mangen::Man::new(command);
-        let mut page = Vec::new();
-        man.render(&mut page)
-            .expect("rendering to memory cannot fail");
-        pages.insert(man.get_filename(), page);
-    }
-    let mut command = Cli::command().disable_help_subcommand(true);
-    command.build();
-    let mut pages = BTreeMap::new();
-    walk(command, &mut pages);
-    pages
+    pzctl::cli::man_pages()
 }
 
 #[test]

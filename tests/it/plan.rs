@@ -382,9 +382,9 @@ fn render_refusals(diagnostics: &[Diagnostic]) -> String {
                     .expect("code")
                     .as_str()
                     .unwrap_or_default(),
-                diagnostic.file.as_deref().unwrap_or("-"),
-                diagnostic.line,
-                diagnostic.column,
+                diagnostic.file().unwrap_or("-"),
+                diagnostic.line().unwrap_or(0),
+                diagnostic.column().unwrap_or(0),
                 diagnostic.message
             )
         })
@@ -864,10 +864,7 @@ fn permission_refusal_as_project_member_lists_every_refused_change() {
             "project/storefront/stack_link",
         ]
     );
-    assert_eq!(
-        refusals[1].file.as_deref(),
-        Some("manifests/storefront.yaml")
-    );
+    assert_eq!(refusals[1].file(), Some("manifests/storefront.yaml"));
 }
 
 #[test]

@@ -1,0 +1,166 @@
+//! The stages `plan` and `apply` share: load the manifests, observe the selected projects,
+//! plan, and show every problem the same way (text with source snippets on stderr, or with
+//! `--format json` the JSON array `validate --format json` prints, on stdout).
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::SelectArgs;
+use super::output::{self, Stream};
+use crate::diagnostic::{self, Diagnostic, Sources};
+use crate::live::{self, Api, Backend};
+use crate::manifest::{self, LoadConfig, Loaded};
+use crate::model::LiveState;
+use crate::plan::{self, Plan, PlanConfig};
+
+/// The name diagnostics give standard input (`pzctl validate -`).
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// How a command shows the problems that stop it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problems {
+    /// miette reports with source snippets on stderr.
+    Text,
+    /// The JSON array of `validate --format json`, on stdout.
+    Json,
+}
+
+/// Load the manifests `select` names; a lone `-` reads one file from standard input.
+pub fn load(select: &SelectArgs) -> anyhow::Result<Loaded> {
+    let stdin = Path::new("-");
+    if select.paths.iter().any(|path| path == stdin) {
+        if select.paths.len() > 1 {
+            anyhow::bail!("`-` (standard input) cannot be combined with other paths");
+        }
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+        return Ok(manifest::load_inputs(vec![(STDIN_NAME.to_owned(), bytes)]));
+    }
+    Ok(manifest::load(&LoadConfig {
+        paths: select.paths.clone(),
+        include: select.include.clone(),
+        exclude: select.exclude.clone(),
+    }))
+}
+
+/// Show problems as `problems` says.
+pub fn show(diagnostics: &[Diagnostic], sources: &Sources, problems: Problems) {
+    match problems {
+        Problems::Text => show_text(diagnostics, sources),
+        Problems::Json => output::stdout_bytes(diagnostic::render_json(diagnostics).as_bytes()),
+    }
+}
+
+/// Show problems as miette reports on stderr.
+pub fn show_text(diagnostics: &[Diagnostic], sources: &Sources) {
+    if diagnostics.is_empty() {
+        return;
+    }
+    let text = diagnostic::render_text(diagnostics, sources, output::colors(Stream::Stderr));
+    output::error_line(text.trim_end());
+}
+
+/// What `plan` and `apply` plan from.
+pub struct PlanRequest<'a> {
+    pub select: &'a SelectArgs,
+    pub allow_delete: bool,
+    pub max_deletions: usize,
+    pub problems: Problems,
+}
+
+/// A plan, with the live state it was made from.
+pub struct Planned {
+    pub plan: Plan,
+    pub live: LiveState,
+}
+
+/// Load the manifests; errors are shown here and come back as the exit code to end with,
+/// before any target is opened. Warnings go to stderr.
+pub fn load_checked(request: &PlanRequest<'_>) -> anyhow::Result<Result<Loaded, ExitCode>> {
+    let loaded = load(request.select)?;
+    if loaded.has_errors() {
+        show(&loaded.diagnostics, &loaded.sources, request.problems);
+        output::error_line(
+            "error: the manifests have errors; nothing was read from or written to the live organization",
+        );
+        return Ok(Err(ExitCode::from(1)));
+    }
+    show_text(&loaded.diagnostics, &loaded.sources);
+    Ok(Ok(loaded))
+}
+
+/// Observe the selected projects and plan. Refusals are shown here and come back as the exit
+/// code to end with.
+pub async fn plan_live<B: Backend>(
+    api: &Api<B>,
+    loaded: &Loaded,
+    request: &PlanRequest<'_>,
+) -> anyhow::Result<Result<Planned, ExitCode>> {
+    let projects = &request.select.project;
+    let only = (!projects.is_empty()).then_some(projects.as_slice());
+    let live = live::observe(api, only)
+        .await
+        .with_context(|| format!("cannot read the {}", api.backend.describe()))?;
+    if live.principal.is_none() {
+        output::error_line(
+            "warning: this endpoint cannot tell who is acting, so permissions were not checked; apply may fail with 403",
+        );
+    }
+
+    let config = PlanConfig {
+        allow_delete: request.allow_delete,
+        max_deletions: request.max_deletions,
+        projects: projects.clone(),
+        partial: !request.select.include.is_empty() || !request.select.exclude.is_empty(),
+    };
+    match plan::plan(&loaded.desired, &live, &config) {
+        Ok(plan) => Ok(Ok(Planned { plan, live })),
+        Err(refusals) => {
+            let refusals = with_spans(refusals, &loaded.sources);
+            show(&refusals, &loaded.sources, request.problems);
+            output::error_line(&format!(
+                "error: the plan was refused ({} {}); nothing was written",
+                refusals.len(),
+                if refusals.len() == 1 {
+                    "problem"
+                } else {
+                    "problems"
+                }
+            ));
+            Ok(Err(ExitCode::from(1)))
+        }
+    }
+}
+
+/// Give located plan diagnostics a span (the rest of their line), so the renderer can show the
+/// manifest line they point at.
+fn with_spans(mut diagnostics: Vec<Diagnostic>, sources: &Sources) -> Vec<Diagnostic> {
+    for location in diagnostics
+        .iter_mut()
+        .filter_map(|diagnostic| diagnostic.location.as_mut())
+        .filter(|location| location.span.is_none())
+    {
+        let Some(text) = sources.get(&location.file) else {
+            continue;
+        };
+        let mut offset = 0;
+        for (index, line) in text.split_inclusive('\n').enumerate() {
+            if index + 1 == location.line {
+                let content = line.trim_end_matches(['\n', '\r']);
+                let column = content
+                    .char_indices()
+                    .nth(location.column.saturating_sub(1))
+                    .map_or(content.len(), |(at, _)| at);
+                location.span = Some((offset + column, content.len() - column));
+                break;
+            }
+            offset += line.len();
+        }
+    }
+    diagnostics
+}
