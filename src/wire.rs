@@ -207,7 +207,7 @@ pub struct RuleCombination {
 #[serde(rename_all = "camelCase")]
 pub struct Rule {
     pub attribute: AttributeReference,
-    /// `STRING_EQUALS`, `HAS_ANY_VALUE`, … (see `personalize-api.md` §2.4).
+    /// `STRING_EQUALS`, `HAS_ANY_VALUE`, … (see the Management API reference on audiences).
     pub attribute_match_condition: String,
     /// `{"__type":"StringMatchOptions","value":…}`; absent for value-less conditions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -573,7 +573,7 @@ impl Request {
 
 /// An error answer of the API: the HTTP status and the JSON body as sent.
 ///
-/// Bodies follow `personalize-api.md` §4.2: `{"errors":{"field":["personalize.X.Y"]}}` for
+/// Bodies follow the Management API's error format: `{"errors":{"field":["personalize.X.Y"]}}` for
 /// validation, NestJS `{"statusCode","message","error"}` for 403/404, and
 /// `{"error_message":…}` for 401.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
@@ -725,7 +725,7 @@ pub const MATCH_CONDITIONS: &[&str] = &[
 /// Conditions that take no `attributeMatchOptions`.
 pub const VALUELESS_CONDITIONS: &[&str] = &["HAS_ANY_VALUE", "IS_TRUE", "IS_FALSE"];
 
-/// Documented limits (`personalize-api.md` §4.4), at their default values.
+/// The Management API's documented limits, at their default values.
 pub mod limits {
     pub const PROJECTS_PER_ORG: usize = 3;
     pub const EXPERIENCES_PER_PROJECT: usize = 100;

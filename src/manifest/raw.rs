@@ -98,12 +98,13 @@ pub struct ProjectDocument {
     pub kind: ProjectKind,
     /// The project's identity.
     pub metadata: ProjectMetadata,
-    /// What the project should look like.
+    /// What the project should look like (optional: a project with no settings).
+    #[serde(default)]
     pub spec: ProjectSpec,
 }
 
 /// The desired content of a project.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProjectSpec {
     /// A free-text description.

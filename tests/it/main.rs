@@ -4,6 +4,7 @@ mod support;
 
 mod apply;
 mod cli;
+mod cli_flags;
 mod conformance;
 mod converge;
 mod export;
