@@ -259,6 +259,24 @@ impl Sources {
     }
 }
 
+/// The candidate closest to `word` (ignoring case) within a small edit distance, for
+/// "did you mean" help lines.
+#[must_use]
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|candidate| {
+            (
+                strsim::levenshtein(&word, &candidate.to_lowercase()),
+                candidate,
+            )
+        })
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).clamp(1, 3))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
 /// Render diagnostics as miette graphical reports (source line underlined, `help:` line).
 #[must_use]
 pub fn render_text(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {

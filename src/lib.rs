@@ -13,7 +13,9 @@ pub mod manifest;
 pub mod model;
 pub mod plan;
 pub mod render;
-pub mod schema;
 pub mod store;
 pub mod wire;
 pub mod yaml_out;
+
+/// The JSON Schemas live with the manifests they describe; this is their public path.
+pub use manifest::schema;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
@@ -27,37 +27,30 @@ pub(super) struct Counters {
     pub writes: AtomicU64,
 }
 
-/// A token bucket: `rate` tokens per second, at most `capacity`.
+/// The organization's rate limit: `rate` requests per second, with bursts of up to `rate`
+/// (at least one) after a quiet second.
 struct Bucket {
-    rate: f64,
-    capacity: f64,
-    tokens: f64,
-    last: Instant,
+    limiter: governor::DefaultDirectRateLimiter,
+    clock: governor::clock::DefaultClock,
 }
 
 impl Bucket {
-    fn new(rate: f64) -> Self {
-        let capacity = rate.max(1.0);
-        Bucket {
-            rate,
-            capacity,
-            tokens: capacity,
-            last: Instant::now(),
-        }
+    fn new(rate: f64) -> Option<Self> {
+        let period = Duration::from_secs_f64(1.0 / rate);
+        let burst = std::num::NonZeroU32::new(rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32)?;
+        let quota = governor::Quota::with_period(period)?.allow_burst(burst);
+        Some(Bucket {
+            limiter: governor::RateLimiter::direct(quota),
+            clock: governor::clock::DefaultClock::default(),
+        })
     }
 
-    /// Take a token, or say how long until one is available.
-    fn take(&mut self) -> Result<(), Duration> {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
-        }
+    /// Take a request's token, or say how long until one is available.
+    fn take(&self) -> Result<(), Duration> {
+        use governor::clock::Clock as _;
+        self.limiter
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }
 
@@ -67,7 +60,7 @@ pub(super) struct Shared {
     pub(super) store: tokio::sync::Mutex<Store>,
     pub(super) counters: Counters,
     rng: std::sync::Mutex<StdRng>,
-    bucket: Option<std::sync::Mutex<Bucket>>,
+    bucket: Option<Bucket>,
 }
 
 impl Shared {
@@ -77,8 +70,8 @@ impl Shared {
             rng: std::sync::Mutex::new(StdRng::seed_from_u64(config.seed)),
             bucket: config
                 .rate_limit
-                .filter(|rate| *rate > 0.0)
-                .map(|rate| std::sync::Mutex::new(Bucket::new(rate))),
+                .filter(|rate| *rate > 0.0 && rate.is_finite())
+                .and_then(Bucket::new),
             store: tokio::sync::Mutex::new(store),
             counters: Counters::default(),
             config,
@@ -178,8 +171,7 @@ async fn handle(
         tokio::time::sleep(Duration::from_millis(shared.config.latency_ms)).await;
     }
     if let Some(bucket) = &shared.bucket {
-        let verdict = bucket.lock().map(|mut bucket| bucket.take());
-        if let Ok(Err(wait)) = verdict {
+        if let Err(wait) = bucket.take() {
             shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
             let seconds = wait.as_secs_f64().ceil().max(1.0);
             let mut response = json_response(

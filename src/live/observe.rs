@@ -4,10 +4,7 @@
 //! experiences and priority are read concurrently, then the versions list of every experience
 //! with bounded concurrency. The backend's rate limiter paces the calls.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
-
+use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
 use crate::live::{Api, Backend, BackendError};
@@ -54,8 +51,7 @@ pub async fn observe<B: Backend>(
 
     let reads = selected
         .into_iter()
-        .map(|project| observe_project(api, project))
-        .collect();
+        .map(|project| observe_project(api, project));
     let mut state = LiveState {
         projects: Default::default(),
         principal,
@@ -91,16 +87,13 @@ async fn observe_project<B: Backend>(
 
     let limit = Semaphore::new(VERSION_READS_IN_FLIGHT);
     let limit = &limit;
-    let version_reads = experiences
-        .iter()
-        .map(|experience| async move {
-            let _permit = limit
-                .acquire()
-                .await
-                .map_err(|_| BackendError::Local("observation was cancelled".to_owned()))?;
-            api.list_versions(uid, &experience.uid).await
-        })
-        .collect();
+    let version_reads = experiences.iter().map(|experience| async move {
+        let _permit = limit
+            .acquire()
+            .await
+            .map_err(|_| BackendError::Local("observation was cancelled".to_owned()))?;
+        api.list_versions(uid, &experience.uid).await
+    });
     let versions = join_all(version_reads).await;
     let mut live_experiences = Vec::with_capacity(experiences.len());
     for (experience, versions) in experiences.into_iter().zip(versions) {
@@ -119,30 +112,6 @@ async fn observe_project<B: Backend>(
         priority: priority?.priority_order,
         project,
     })
-}
-
-/// Drive all futures concurrently on the current task; results in input order.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diagnostic::{Code, Diagnostic, Location, Severity};
+use crate::diagnostic::{Code, Diagnostic, Location, Severity, suggest};
 use crate::manifest::raw;
 use crate::manifest::yaml::{Document, Pos};
 use crate::model::{
@@ -12,7 +12,6 @@ use crate::model::{
     DesiredState, EventSpec, ExperienceSpec, ExperienceType, Kind, MemberSpec, Origin, ProjectRole,
     Ref, RuleGroup, RuleNode, TargetingSpec, VariantSpec,
 };
-use crate::schema::suggest;
 use crate::wire::{self, limits};
 
 /// A document that passed the schema, typed.

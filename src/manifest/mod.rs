@@ -3,12 +3,14 @@
 //! and the inverse, raising specs back into manifest documents (`raise`).
 //!
 //! Invariant: loading never stops at the first problem and never panics; it returns
-//! everything it could lower plus every diagnostic. No type of `raw` leaves this module and
-//! `schema`.
+//! everything it could lower plus every diagnostic. No type of `raw` leaves this module.
+//! The JSON Schemas are generated from `raw` and documents are validated against them in
+//! [`schema`], a part of this module, so the dependency points one way.
 
 pub mod lower;
 pub mod raise;
 pub mod raw;
+pub mod schema;
 pub mod select;
 pub mod yaml;
 
@@ -410,7 +412,7 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
             out.diagnostics.push(d);
             continue;
         }
-        let checked = crate::schema::check(&name, &doc);
+        let checked = schema::check(&name, &doc);
         let typed = if checked.diagnostics.is_empty() {
             match typed(&doc.value) {
                 Ok(typed) => Some(typed),

@@ -9,12 +9,12 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
-use crate::diagnostic::{Code, Diagnostic, Location};
-use crate::manifest::raw;
-use crate::manifest::yaml::{Document, Pos};
+use super::raw;
+use super::yaml::{Document, Pos};
+use crate::diagnostic::{Code, Diagnostic, Location, suggest};
 
 /// The committed main schema.
-pub const COMMITTED: &str = include_str!("../schemas/manifest.schema.json");
+pub const COMMITTED: &str = include_str!("../../schemas/manifest.schema.json");
 
 /// File name of the main schema inside `schemas/`.
 pub const MAIN_FILE: &str = "manifest.schema.json";
@@ -231,7 +231,7 @@ pub fn check(file: &str, doc: &Document) -> Checked {
         match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 for field in unexpected {
-                    unknown_fields.push(format!("{ptr}/{}", crate::manifest::yaml::escape(field)));
+                    unknown_fields.push(format!("{ptr}/{}", super::yaml::escape(field)));
                 }
             }
             _ => only_unknown_fields = false,
@@ -357,36 +357,6 @@ fn resolve(defs: &Value, mut schema: Value) -> Value {
     schema
 }
 
-/// Edit distance (Levenshtein), for "did you mean" suggestions.
-#[must_use]
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            let cost = usize::from(ca != *cb);
-            row[j + 1] = (row[j] + 1).min(current + 1).min(previous + cost);
-            previous = current;
-        }
-    }
-    row[b.len()]
-}
-
-/// The closest candidate within a small distance.
-#[must_use]
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = word.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.len() / 3).clamp(1, 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
 fn list(options: &Value) -> String {
     options
         .as_array()
@@ -423,7 +393,7 @@ fn map_error(
             unexpected
                 .iter()
                 .map(|field| {
-                    let child = format!("{ptr}/{}", crate::manifest::yaml::escape(field));
+                    let child = format!("{ptr}/{}", super::yaml::escape(field));
                     let help = match suggest(field, known.iter().map(String::as_str)) {
                         Some(s) => Some(format!("did you mean `{s}`?")),
                         None if !known.is_empty() => Some(format!(
