@@ -170,19 +170,17 @@ async fn handle(
     if shared.config.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(shared.config.latency_ms)).await;
     }
-    if let Some(bucket) = &shared.bucket {
-        if let Err(wait) = bucket.take() {
-            shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-            let seconds = wait.as_secs_f64().ceil().max(1.0);
-            let mut response = json_response(
-                429,
-                &json!({"statusCode": 429, "message": "Too Many Requests"}),
-            );
-            if let Ok(value) = HeaderValue::from_str(&format!("{seconds:.0}")) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return response;
+    if let Some(Err(wait)) = shared.bucket.as_ref().map(Bucket::take) {
+        shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let seconds = wait.as_secs_f64().ceil().max(1.0);
+        let mut response = json_response(
+            429,
+            &json!({"statusCode": 429, "message": "Too Many Requests"}),
+        );
+        if let Ok(value) = HeaderValue::from_str(&format!("{seconds:.0}")) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
+        return response;
     }
     if shared.chance(shared.config.fault_rate) {
         shared
