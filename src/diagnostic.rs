@@ -170,25 +170,28 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error without a place.
+    /// A problem without a place or help.
     #[must_use]
-    pub fn error(code: Code, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
-            severity: Severity::Error,
+            severity,
             message: message.into(),
             location: None,
             help: None,
         }
     }
 
+    /// An error without a place.
+    #[must_use]
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
+        Diagnostic::new(code, Severity::Error, message)
+    }
+
     /// A warning without a place.
     #[must_use]
     pub fn warning(code: Code, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(code, message)
-        }
+        Diagnostic::new(code, Severity::Warning, message)
     }
 
     /// The same diagnostic at `location` (`None` leaves it without a place).

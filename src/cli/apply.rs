@@ -286,6 +286,10 @@ async fn watch_interrupts(mut interrupts: Interrupts, cancel: CancelToken) {
         output::error_line(
             "Stopped at once: changes in flight may or may not have been made; run `pzctl apply` again to converge.",
         );
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "a second Ctrl-C stops at once, without waiting for the changes in flight"
+        )]
         std::process::exit(i32::from(INTERRUPTED));
     }
 }

@@ -63,11 +63,8 @@ fn file_diag(
     message: String,
     pos: yaml::Pos,
 ) -> Diagnostic {
-    Diagnostic {
-        severity,
-        ..Diagnostic::error(code, message)
-    }
-    .at(Location::new(file, pos.line, pos.column).with_span(pos.offset, pos.len))
+    Diagnostic::new(code, severity, message)
+        .at(Location::new(file, pos.line, pos.column).with_span(pos.offset, pos.len))
 }
 
 fn no_place(code: Code, message: String) -> Diagnostic {

@@ -101,13 +101,18 @@ fn only_the_http_client_imports_reqwest() {
 
 #[test]
 fn the_core_is_pure() {
-    // The planner, renderers, model and conversion read no clock, touch no file, print nothing.
+    // The planner, renderers, model, conversion, export, diagnostics, lowering and schema
+    // validation read no clock, touch no file, print nothing.
     let pure = [
         "src/plan",
         "src/render",
         "src/model.rs",
         "src/convert.rs",
         "src/wire.rs",
+        "src/export.rs",
+        "src/diagnostic.rs",
+        "src/manifest/lower.rs",
+        "src/manifest/schema.rs",
     ];
     let forbidden = [
         "std::fs",
@@ -150,5 +155,127 @@ fn only_the_cli_prints() {
     assert!(
         offenders.is_empty(),
         "printing outside src/cli: {offenders:#?}"
+    );
+}
+
+#[test]
+fn only_the_cli_uses_anyhow() {
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, text)| {
+            !(path.starts_with("src/cli") || path == "src/main.rs")
+                && code_lines(text).any(|line| line.contains("anyhow"))
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "anyhow outside src/cli (modules return thiserror enums callers can match): {offenders:?}"
+    );
+}
+
+#[test]
+fn raw_manifest_types_stay_in_the_manifest_module() {
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, text)| {
+            !path.starts_with("src/manifest")
+                && code_lines(text).any(|line| line.contains("manifest::raw"))
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "`manifest::raw` used outside src/manifest: {offenders:?}"
+    );
+}
+
+#[test]
+fn the_manifest_module_does_not_depend_on_what_follows_it() {
+    // Loading (with schema generation and validation inside it) feeds the planner; it never
+    // reads live state, plans or prints.
+    let forbidden = [
+        "crate::plan",
+        "crate::apply",
+        "crate::live",
+        "crate::render",
+        "crate::cli",
+        "crate::export",
+        "crate::store",
+        "crate::emulator",
+    ];
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        if !path.starts_with("src/manifest") {
+            continue;
+        }
+        for line in code_lines(&text) {
+            if forbidden.iter().any(|module| line.contains(module)) {
+                offenders.push(format!("{path}: {line}"));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+#[test]
+fn only_the_diagnostic_module_builds_diagnostics_field_by_field() {
+    // Everything else goes through `Diagnostic::error`/`warning`, `at` and `with_help`.
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        if path == "src/diagnostic.rs" {
+            continue;
+        }
+        for line in code_lines(&text) {
+            if line.contains("Diagnostic {")
+                && !line.contains("struct Diagnostic")
+                && !line.contains("-> Diagnostic {")
+            {
+                offenders.push(format!("{path}: {line}"));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+#[test]
+fn only_the_cli_decides_about_colour_and_exits() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for line in code_lines(code) {
+            if line.contains("env::var") && ["COLOR", "TERM"].iter().any(|name| line.contains(name))
+            {
+                offenders.push(format!("{path}: {line}"));
+            }
+            if line.contains("ExitCode::from") && !path.starts_with("src/cli") {
+                offenders.push(format!("{path}: {line}"));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "colour is decided once, by `cli::output::colors`; exit codes by `cli`: {offenders:#?}"
+    );
+}
+
+#[test]
+fn one_atomic_write() {
+    // Temporary file, sync, rename: `store::write_atomically` is the one copy.
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, text)| {
+            path != "src/store/persist.rs"
+                && code_lines(text).any(|line| {
+                    line.contains("NamedTempFile")
+                        || line.contains(".persist(")
+                        || line.contains("fs::rename(")
+                })
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "temporary-file-and-rename outside store::write_atomically: {offenders:?}"
     );
 }
