@@ -520,3 +520,50 @@ fn docs_link_only_to_files_that_exist() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// `pzctl ARGS` on a pseudo-terminal through util-linux `script`, in `dir`; `None` when `script`
+/// is not installed.
+fn on_terminal(dir: &Path, args: &str, env: &[(&str, &str)]) -> Option<String> {
+    let script = ["/usr/bin/script", "/bin/script"]
+        .into_iter()
+        .find(|path| Path::new(path).exists())?;
+    let line = format!("{} {args}", env!("CARGO_BIN_EXE_pzctl"));
+    let mut command = Command::new(script);
+    command
+        .current_dir(dir)
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null());
+    for name in AMBIENT {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run script");
+    Some(stdout(&output))
+}
+
+#[test]
+fn a_terminal_gets_colour_unless_no_color_or_term_dumb() {
+    let context = TestContext::new();
+    let dir = context.path();
+    let tree = manifests(dir, &[("event.yaml", BROKEN)]);
+    let args = format!("validate {tree}");
+    let Some(plain) = on_terminal(dir, &args, &[("TERM", "xterm-256color")]) else {
+        eprintln!("skipped: util-linux `script` is not installed, so no pseudo-terminal");
+        return;
+    };
+    assert!(plain.contains(ESCAPE), "a terminal gets colour:\n{plain}");
+    let checks = [
+        (vec![("TERM", "dumb")], false),
+        (vec![("TERM", "xterm-256color"), ("NO_COLOR", "1")], false),
+        (vec![("TERM", "xterm-256color"), ("CLICOLOR", "0")], false),
+        (vec![("TERM", "dumb"), ("CLICOLOR_FORCE", "1")], true),
+    ];
+    for (env, coloured) in checks {
+        let text = on_terminal(dir, &args, &env).unwrap_or_default();
+        assert_eq!(text.contains(ESCAPE), coloured, "{env:?}:\n{text}");
+    }
+    let never = on_terminal(dir, &format!("{args} --color never"), &[("TERM", "xterm")]);
+    assert!(!never.unwrap_or_default().contains(ESCAPE));
+}
