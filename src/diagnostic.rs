@@ -4,7 +4,7 @@
 //! Invariant: diagnostics are data; only the renderers here and the CLI turn them into text.
 //! Every diagnostic is made through one builder ([`Diagnostic::error`] /
 //! [`Diagnostic::warning`], then [`Diagnostic::at`] and [`Diagnostic::with_help`]), and every
-//! code is declared once, in the [`codes!`] table below.
+//! code is declared once, in the `codes!` table below.
 
 use serde::Serialize;
 

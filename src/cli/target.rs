@@ -75,7 +75,7 @@ pub fn select(global: &super::TargetArgs) -> anyhow::Result<Target> {
     select_with(global, &env)
 }
 
-/// [`select`] with the environment read through `env` (injected for tests).
+/// `select` with the environment read through `env` (injected for tests).
 pub fn select_with(
     global: &super::TargetArgs,
     env: &dyn Fn(&str) -> Option<String>,
