@@ -567,3 +567,45 @@ fn a_terminal_gets_colour_unless_no_color_or_term_dumb() {
     let never = on_terminal(dir, &format!("{args} --color never"), &[("TERM", "xterm")]);
     assert!(!never.unwrap_or_default().contains(ESCAPE));
 }
+
+#[test]
+fn help_names_every_environment_variable_the_code_reads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("src")];
+    let mut read = std::collections::BTreeSet::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("read src").flatten() {
+                files.push(entry.path());
+            }
+            continue;
+        }
+        if path.extension().is_none_or(|ext| ext != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read a source file");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for line in code
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+        {
+            let quoted = line.split('"').nth(1).unwrap_or_default();
+            let reads = line.contains("env::var(\"")
+                || line.contains("env::var_os(\"")
+                || (line.contains("_ENV: &str = \"") && line.contains("const"));
+            if reads && !quoted.is_empty() {
+                read.insert(quoted.to_owned());
+            }
+        }
+    }
+    assert!(read.contains("PZCTL_LOCAL_USER") && read.contains("CONTENTSTACK_AUTHTOKEN"));
+    let help = stdout(&run(root, &["--help"], &[]));
+    let missing: Vec<&String> = read
+        .iter()
+        .filter(|name| !help.contains(name.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "`pzctl --help` does not name {missing:?}"
+    );
+}
