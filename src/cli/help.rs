@@ -224,7 +224,10 @@ fn examples(command: Option<&str>) -> &'static [(&'static str, &'static str)] {
             ),
         ],
         Some("projects") => &[
-            ("List the projects a tree declares:", "pzctl projects manifests"),
+            (
+                "List the projects a tree declares:",
+                "pzctl projects manifests",
+            ),
             (
                 "The projects a pull request changes, as a JSON array for a CI matrix:",
                 "pzctl projects manifests --changed-since origin/main --format json",
