@@ -11,6 +11,8 @@ use anyhow::Context as _;
 use super::output;
 use crate::apply::{self, ApplyConfig, ApplyReport, CancelToken, Outcome, Reporter};
 use crate::diagnostic;
+use crate::live::http::HttpSummary;
+use crate::live::retry::RetryPolicy;
 use crate::live::{self, Api, Backend};
 use crate::manifest::{self, LoadConfig};
 use crate::model::LiveState;
@@ -54,7 +56,16 @@ const INTERRUPTED: u8 = 130;
 
 pub async fn run(global: &super::GlobalArgs, args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let target = super::target::select(global)?;
-    execute(Arc::new(Api::new(target)), args).await
+    let retry = super::target::retry_policy(global)?;
+    let api = Arc::new(Api::new(target));
+    let result = execute(Arc::clone(&api), args, &retry, &|| {
+        api.backend.http_summary(&retry)
+    })
+    .await;
+    if let Some(summary) = api.backend.http_summary(&retry) {
+        output::error_line(&summary.line());
+    }
+    result
 }
 
 /// What to apply, and the live state it starts from.
@@ -66,10 +77,12 @@ enum Prepared {
 async fn execute<B: Backend + 'static>(
     api: Arc<Api<B>>,
     args: ApplyArgs,
+    retry: &RetryPolicy,
+    http: &dyn Fn() -> Option<HttpSummary>,
 ) -> anyhow::Result<ExitCode> {
     let prepared = match &args.plan {
-        Some(file) => saved_plan(&api, file).await?,
-        None => fresh_plan(&api, &args).await?,
+        Some(file) => saved_plan(&api, file, retry).await?,
+        None => fresh_plan(&api, &args, retry).await?,
     };
     let (plan, live) = match prepared {
         Prepared::Apply { plan, live } => (plan, live),
@@ -80,7 +93,7 @@ async fn execute<B: Backend + 'static>(
             ReportFormat::Text => output::stdout_line("No changes."),
             ReportFormat::Json => {
                 output::error_line("No changes.");
-                let report = apply::apply(
+                let mut report = apply::apply(
                     &plan,
                     Arc::clone(&api),
                     &live,
@@ -89,6 +102,7 @@ async fn execute<B: Backend + 'static>(
                     &mut apply::NoReporter,
                 )
                 .await;
+                report.http = http();
                 print_json(&report)?;
             }
         }
@@ -104,10 +118,11 @@ async fn execute<B: Backend + 'static>(
     let watcher = tokio::spawn(watch_interrupts(Interrupts::listen(), cancel.clone()));
     let config = ApplyConfig {
         parallelism: usize::try_from(args.parallelism).unwrap_or(4),
-        ..ApplyConfig::default()
+        retry: retry.clone(),
     };
     let mut reporter = Progress::new(plan.changes.len());
-    let report = apply::apply(&plan, api, &live, &config, cancel, &mut reporter).await;
+    let mut report = apply::apply(&plan, api, &live, &config, cancel, &mut reporter).await;
+    report.http = http();
     reporter.done();
     watcher.abort();
 
@@ -125,7 +140,11 @@ async fn execute<B: Backend + 'static>(
 }
 
 /// Load, observe and plan; print the plan.
-async fn fresh_plan<B: Backend>(api: &Api<B>, args: &ApplyArgs) -> anyhow::Result<Prepared> {
+async fn fresh_plan<B: Backend>(
+    api: &Api<B>,
+    args: &ApplyArgs,
+    retry: &RetryPolicy,
+) -> anyhow::Result<Prepared> {
     let loaded = manifest::load(&LoadConfig {
         paths: args.select.paths.clone(),
         include: args.select.include.clone(),
@@ -141,9 +160,14 @@ async fn fresh_plan<B: Backend>(api: &Api<B>, args: &ApplyArgs) -> anyhow::Resul
         return Ok(Prepared::Exit(ExitCode::from(1)));
     }
     let only = (!args.select.project.is_empty()).then_some(args.select.project.as_slice());
-    let live = live::observe(api, only)
+    let live = live::observe_with(api, only, retry)
         .await
         .with_context(|| format!("cannot read {}", api.backend.describe()))?;
+    if live.principal.is_none() {
+        output::error_line(
+            "warning: this endpoint cannot tell who is acting, so permissions were not checked; apply may fail with 403",
+        );
+    }
     let config = PlanConfig {
         allow_delete: args.allow_delete,
         max_deletions: args.max_deletions,
@@ -173,7 +197,11 @@ async fn fresh_plan<B: Backend>(api: &Api<B>, args: &ApplyArgs) -> anyhow::Resul
 }
 
 /// Read a saved plan and refuse it if the objects it read changed since.
-async fn saved_plan<B: Backend>(api: &Api<B>, file: &std::path::Path) -> anyhow::Result<Prepared> {
+async fn saved_plan<B: Backend>(
+    api: &Api<B>,
+    file: &std::path::Path,
+    retry: &RetryPolicy,
+) -> anyhow::Result<Prepared> {
     let shown = file.display();
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read plan `{shown}`"))?;
@@ -190,7 +218,7 @@ async fn saved_plan<B: Backend>(api: &Api<B>, file: &std::path::Path) -> anyhow:
     }
     let plan: Plan =
         serde_json::from_str(&text).with_context(|| format!("`{shown}` is not a pzctl plan"))?;
-    let live = live::observe(api, None)
+    let live = live::observe_with(api, None, retry)
         .await
         .with_context(|| format!("cannot read {}", api.backend.describe()))?;
     let stale = apply::stale_objects(&plan, &live);

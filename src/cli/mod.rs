@@ -48,6 +48,10 @@ pub struct GlobalArgs {
     /// instead the emulator's own server-side limit.
     #[arg(long, global = true, value_name = "RPS", value_parser = target::parse_rate_limit)]
     pub rate_limit: Option<f64>,
+    /// Give up on a request the server keeps refusing with 429, with no other answer, for
+    /// this many seconds [env: PZCTL_RETRY_DEADLINE] [default: 120].
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = target::parse_seconds)]
+    pub retry_deadline: Option<std::time::Duration>,
 }
 
 /// Which manifest files to read.
@@ -143,12 +147,39 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The only place that prints.
+/// The only place that prints. Everything goes through the redactor of the selected target's
+/// credentials, so no token is ever printed, whatever a server sent.
 pub mod output {
     use std::io::Write;
+    use std::sync::OnceLock;
+
+    use crate::live::redact::Redactor;
+
+    static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+
+    /// Remove these credentials from everything printed from now on.
+    pub fn redact_with(redactor: Redactor) {
+        let _ = REDACTOR.set(redactor);
+    }
+
+    /// `text` without the credentials.
+    pub fn redacted(text: &str) -> String {
+        match REDACTOR.get() {
+            Some(redactor) if !redactor.is_empty() => redactor.text(text),
+            _ => text.to_owned(),
+        }
+    }
 
     /// Write data to stdout; a closed pipe is not an error.
     pub fn stdout_bytes(bytes: &[u8]) {
+        let text;
+        let bytes = match (REDACTOR.get(), std::str::from_utf8(bytes)) {
+            (Some(redactor), Ok(utf8)) if !redactor.is_empty() => {
+                text = redactor.text(utf8);
+                text.as_bytes()
+            }
+            _ => bytes,
+        };
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(bytes);
         let _ = out.flush();
@@ -161,6 +192,7 @@ pub mod output {
 
     /// Write a human line to stderr.
     pub fn error_line(text: &str) {
+        let text = redacted(text);
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{text}");
     }

@@ -74,11 +74,14 @@ pub async fn run(global: &super::GlobalArgs, args: PlanArgs) -> anyhow::Result<E
     }
 
     let target = super::target::select(global)?;
+    let retry = super::target::retry_policy(global)?;
     let api = Api::new(target);
     let only = (!args.select.project.is_empty()).then_some(args.select.project.as_slice());
-    let live = crate::live::observe(&api, only)
-        .await
-        .context("cannot read the live organization")?;
+    let observed = crate::live::observe_with(&api, only, &retry).await;
+    if let Some(summary) = api.backend.http_summary(&retry) {
+        output::error_line(&summary.line());
+    }
+    let live = observed.context("cannot read the live organization")?;
     if live.principal.is_none() {
         output::error_line(
             "warning: this endpoint cannot tell who is acting, so permissions were not checked; apply may fail with 403",
@@ -111,7 +114,8 @@ pub async fn run(global: &super::GlobalArgs, args: PlanArgs) -> anyhow::Result<E
     };
 
     if let Some(path) = &args.out {
-        write_atomically(path, render::json(&plan).as_bytes())
+        // Stored server text goes through the same redactor as printed text.
+        write_atomically(path, output::redacted(&render::json(&plan)).as_bytes())
             .with_context(|| format!("cannot write the plan to {}", path.display()))?;
     }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use pzctl::apply::{self, ApplyConfig, CancelToken, NoReporter};
 use pzctl::emulator::EmulatorConfig;
 use pzctl::live::embedded::EmbeddedBackend;
+use pzctl::live::retry::RetryPolicy;
 use pzctl::live::{Api, Backend, BackendError, Method, Request};
 use pzctl::manifest::{self, LoadConfig};
 use pzctl::plan::{self, PlanConfig};
@@ -91,38 +92,44 @@ fn embedded_as(state: &Path, user: &str) -> Api<EmbeddedBackend> {
 /// Names that occur more than once, per project and kind (projects by name too).
 async fn duplicates<B: Backend>(api: &Api<B>) -> Vec<String> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let projects = api.list_projects().await.expect("list projects");
+    // Read through a retry policy, as observe does: the emulator may inject faults.
+    let retry = RetryPolicy::fast();
+    let projects =
+        pzctl::retry_idempotent!(retry, api.list_projects().await).expect("list projects");
     for project in &projects {
         *seen.entry(format!("project/{}", project.name)).or_default() += 1;
         let uid = &project.uid;
         let prefix = format!("project/{}", project.name);
-        for attribute in api.list::<wire::Attribute>(uid).await.expect("attributes") {
+        for attribute in pzctl::retry_idempotent!(retry, api.list::<wire::Attribute>(uid).await)
+            .expect("attributes")
+        {
             *seen
                 .entry(format!("{prefix}/attribute/{}", attribute.name))
                 .or_default() += 1;
         }
-        for event in api.list::<wire::Event>(uid).await.expect("events") {
+        for event in
+            pzctl::retry_idempotent!(retry, api.list::<wire::Event>(uid).await).expect("events")
+        {
             *seen
                 .entry(format!("{prefix}/event/{}", event.key))
                 .or_default() += 1;
         }
-        for audience in api.list::<wire::Audience>(uid).await.expect("audiences") {
+        for audience in pzctl::retry_idempotent!(retry, api.list::<wire::Audience>(uid).await)
+            .expect("audiences")
+        {
             *seen
                 .entry(format!("{prefix}/audience/{}", audience.name))
                 .or_default() += 1;
         }
-        for experience in api
-            .list::<wire::Experience>(uid)
-            .await
+        for experience in pzctl::retry_idempotent!(retry, api.list::<wire::Experience>(uid).await)
             .expect("experiences")
         {
             *seen
                 .entry(format!("{prefix}/experience/{}", experience.name))
                 .or_default() += 1;
-            let versions = api
-                .list_versions(uid, &experience.uid)
-                .await
-                .expect("versions");
+            let versions =
+                pzctl::retry_idempotent!(retry, api.list_versions(uid, &experience.uid).await)
+                    .expect("versions");
             let drafts = versions
                 .iter()
                 .filter(|version| version.status == wire::VersionStatus::Draft)
@@ -130,7 +137,9 @@ async fn duplicates<B: Backend>(api: &Api<B>) -> Vec<String> {
             assert!(drafts <= 1, "{} has {drafts} drafts", experience.name);
         }
         if api.backend.supports_members() {
-            for member in api.list_members(uid).await.expect("members") {
+            for member in
+                pzctl::retry_idempotent!(retry, api.list_members(uid).await).expect("members")
+            {
                 *seen
                     .entry(format!("{prefix}/member/{}", member.email))
                     .or_default() += 1;
@@ -632,10 +641,8 @@ async fn a_large_plan_converges_through_faults_without_duplicates() {
     let api = Arc::new(Api::new(faulty));
     let config = ApplyConfig {
         parallelism: 8,
-        // The raw backend has no retries of its own (the HTTP client has five): the applier's
-        // stand in for them here.
-        create_lookup_retries: 9,
-        retry_delay: Duration::from_millis(1),
+        // The applier's retries are the only ones (the HTTP client sends each request once).
+        retry: RetryPolicy::fast().with_max_attempts(10),
     };
     let rounds = converge(&api, &manifests, &config).await;
     assert!(rounds <= 2, "took {rounds} applies");
@@ -704,8 +711,7 @@ async fn a_large_plan_converges_through_emulator_faults_without_duplicates() {
     let api = Arc::new(Api::new(Faulty::new(http, 5, 0.0, 0.1, 0.0)));
     let config = ApplyConfig {
         parallelism: 8,
-        create_lookup_retries: 5,
-        retry_delay: Duration::from_millis(2),
+        retry: RetryPolicy::fast(),
     };
     let rounds = converge(&api, &manifests, &config).await;
     assert!(rounds <= 2, "took {rounds} applies");

@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod converge;
 mod export;
+mod http;
 mod plan;
 mod projects;
 mod tidy;

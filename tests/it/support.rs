@@ -30,7 +30,7 @@ impl TestContext {
     }
 }
 
-/// An HTTP config for tests: fast pacing and short backoff.
+/// An HTTP config for tests: fast pacing.
 pub fn fast_config(base_url: &str, token: Option<&str>) -> HttpConfig {
     let credentials = match token {
         Some(token) => Credentials::Authtoken(Secret::new(token)),
@@ -38,10 +38,7 @@ pub fn fast_config(base_url: &str, token: Option<&str>) -> HttpConfig {
     };
     let mut config = HttpConfig::new(base_url, credentials);
     config.requests_per_second = 2000.0;
-    config.backoff_base = Duration::from_millis(5);
-    config.backoff_cap = Duration::from_millis(50);
     config.timeout = Duration::from_secs(10);
-    config.supports_members = true;
     config
 }
 
@@ -109,7 +106,6 @@ impl Reply {
 
 #[derive(Default)]
 struct Script {
-    replies: VecDeque<Reply>,
     seen: Vec<Seen>,
 }
 
@@ -122,25 +118,29 @@ pub struct ScriptedServer {
 
 impl ScriptedServer {
     pub async fn start(replies: Vec<Reply>) -> Self {
-        let script = Arc::new(Mutex::new(Script {
-            replies: replies.into(),
-            seen: Vec::new(),
-        }));
+        let script = Arc::new(Mutex::new(replies.into_iter().collect::<VecDeque<_>>()));
+        Self::serve(move |_| script.lock().expect("script lock").pop_front()).await
+    }
+
+    /// Like [`ScriptedServer::start`], with each answer chosen by `respond` from the request
+    /// (`None`: `200 []`).
+    pub async fn serve(respond: impl Fn(&Seen) -> Option<Reply> + Send + Sync + 'static) -> Self {
+        let script = Arc::new(Mutex::new(Script::default()));
         let shared = Arc::clone(&script);
+        let respond = Arc::new(respond);
         let app = axum::Router::new().fallback(
             move |method: HttpMethod, uri: Uri, headers: HeaderMap, body: Bytes| {
                 let shared = Arc::clone(&shared);
+                let respond = Arc::clone(&respond);
                 async move {
-                    let reply = {
-                        let mut script = shared.lock().expect("script lock");
-                        script.seen.push(Seen {
-                            method: method.to_string(),
-                            path: uri.to_string(),
-                            headers,
-                            body: body.to_vec(),
-                        });
-                        script.replies.pop_front()
+                    let seen = Seen {
+                        method: method.to_string(),
+                        path: uri.to_string(),
+                        headers,
+                        body: body.to_vec(),
                     };
+                    let reply = respond(&seen);
+                    shared.lock().expect("script lock").seen.push(seen);
                     let reply = reply.unwrap_or_else(|| Reply::json(200, serde_json::json!([])));
                     let mut response: Response = reply.body.into_response();
                     *response.status_mut() =
