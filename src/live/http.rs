@@ -12,7 +12,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -182,6 +182,8 @@ struct Inner {
     base_url: String,
     pacer: Pacer,
     supports_members: bool,
+    /// Learned from a 404 on a members route: the endpoint has no members API.
+    no_members: AtomicBool,
     redactor: Redactor,
     counters: Counters,
 }
@@ -306,6 +308,7 @@ impl HttpBackend {
                 base_url,
                 pacer: Pacer::new(rate),
                 supports_members: config.supports_members,
+                no_members: AtomicBool::new(false),
                 redactor: config.credentials.redactor(),
                 counters: Counters::default(),
             }),
@@ -357,7 +360,28 @@ impl HttpBackend {
                 .body(body.to_string());
         }
 
+        let members_route = is_members_route(&request.path);
+        let known_missing = || {
+            (members_route && self.inner.no_members.load(Ordering::Relaxed)).then(|| {
+                BackendError::Api {
+                    method: method.as_str(),
+                    path: request.path.clone(),
+                    error: ApiError::not_found(&format!(
+                        "Cannot {} {} (this endpoint has no members API)",
+                        method.as_str(),
+                        request.path
+                    )),
+                }
+            })
+        };
+        if let Some(error) = known_missing() {
+            return Err(error);
+        }
         let sent = self.inner.pacer.ready().await;
+        // Learned while this request waited for its turn.
+        if let Some(error) = known_missing() {
+            return Err(error);
+        }
         self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
         let response = builder
             .send()
@@ -370,6 +394,9 @@ impl HttpBackend {
             .await
             .map_err(|error| transport(describe_error(&error)))?;
 
+        if members_route && status == 404 {
+            self.inner.no_members.store(true, Ordering::Relaxed);
+        }
         if status == 429 {
             self.inner
                 .counters
@@ -420,6 +447,13 @@ impl HttpBackend {
     }
 }
 
+/// `/projects/{uid}/users…`, the members extension.
+fn is_members_route(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    matches!(segments.as_slice(), ["projects", _, "users", ..])
+}
+
 fn reqwest_method(method: Method) -> reqwest::Method {
     match method {
         Method::Get => reqwest::Method::GET,
@@ -466,7 +500,7 @@ impl Backend for HttpBackend {
     }
 
     fn supports_members(&self) -> bool {
-        self.inner.supports_members
+        self.inner.supports_members && !self.inner.no_members.load(Ordering::Relaxed)
     }
 
     fn describe(&self) -> String {

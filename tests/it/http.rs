@@ -462,3 +462,53 @@ fn describe(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// The client remembers a members route's 404: with several projects, the endpoint is asked
+/// once, not once per project, and observe reads no members.
+#[tokio::test]
+async fn a_missing_members_route_is_learned_once() {
+    let server = ScriptedServer::serve(|seen| {
+        let path = seen.path.split('?').next().unwrap_or_default().to_owned();
+        Some(match path.as_str() {
+            "/user" => Reply::json(
+                404,
+                json!({"statusCode": 404, "message": "Cannot GET /user"}),
+            ),
+            "/projects" => Reply::json(
+                200,
+                json!([
+                    {"_id": "a1", "uid": "a1", "name": "one"},
+                    {"_id": "b2", "uid": "b2", "name": "two"},
+                    {"_id": "c3", "uid": "c3", "name": "three"}
+                ]),
+            ),
+            "/experiences-priority" => Reply::json(200, json!({"priorityOrder": []})),
+            p if p.ends_with("/users") => {
+                Reply::json(404, json!({"message": format!("Cannot GET {p}")}))
+            }
+            _ => Reply::json(200, json!([])),
+        })
+    })
+    .await;
+    let mut config = crate::support::fast_config(&server.url(), Some("owner-token"));
+    // Spaced enough that the first 404 is back before the next project's turn.
+    config.requests_per_second = 40.0;
+    let api = Api::new(pzctl::live::http::HttpBackend::new(config).expect("client"));
+    let live = pzctl::live::observe_with(&api, None, &RetryPolicy::fast())
+        .await
+        .expect("observe");
+    assert!(live.principal.is_none());
+    assert_eq!(live.projects.len(), 3);
+    assert!(
+        live.projects
+            .values()
+            .all(|project| project.members.is_none())
+    );
+    let asked = server
+        .seen()
+        .iter()
+        .filter(|seen| seen.path.ends_with("/users"))
+        .count();
+    assert_eq!(asked, 1, "{:?}", server.seen());
+    assert!(!api.backend.supports_members());
+}
