@@ -895,7 +895,11 @@ fn killed_applies_converge_without_duplicates() {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn pzctl");
-            std::thread::sleep(Duration::from_millis(rng.random_range(30..600)));
+            // Kill soon after the run's first write, whatever the machine's load: a fixed
+            // delay lands before the first write on a busy machine and after the last on an
+            // idle one.
+            wait_for_write(&state.join("state.json"), &mut child);
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..120)));
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -934,6 +938,19 @@ fn killed_applies_converge_without_duplicates() {
         interrupted_midway > 0,
         "no kill landed in the middle of an apply"
     );
+}
+
+/// Wait (at most 60 s) until `state` is written anew or `child` exits.
+fn wait_for_write(state: &std::path::Path, child: &mut std::process::Child) {
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let before = modified(state);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if modified(state) != before || matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 #[test]
