@@ -101,7 +101,13 @@ fn is_manifest(path: &Path) -> bool {
     )
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>, depth: usize) {
+fn walk(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    diagnostics: &mut Vec<Diagnostic>,
+    depth: usize,
+    shown: &dyn Fn(&Path) -> String,
+) {
     if depth > 64 {
         return;
     }
@@ -110,7 +116,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>, d
         Err(error) => {
             diagnostics.push(no_place(
                 Code::ReadError,
-                format!("cannot read folder `{}`: {error}", display(dir)),
+                format!("cannot read folder `{}`: {error}", shown(dir)),
             ));
             return;
         }
@@ -124,7 +130,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>, d
             .is_some_and(|n| n.starts_with('.'));
         if path.is_dir() {
             if !hidden {
-                walk(&path, out, diagnostics, depth + 1);
+                walk(&path, out, diagnostics, depth + 1, shown);
             }
         } else if is_manifest(&path) {
             out.push(path);
@@ -154,17 +160,26 @@ fn globs(patterns: &[String], diagnostics: &mut Vec<Diagnostic>) -> Option<globs
 /// Load every manifest under the configured paths.
 #[must_use]
 pub fn load(config: &LoadConfig) -> Loaded {
+    load_in(Path::new(""), config)
+}
+
+/// Load every manifest under the configured paths, relative paths taken from `base`, and
+/// files named as they are from there: what `load` gives when run in `base`.
+#[must_use]
+pub fn load_in(base: &Path, config: &LoadConfig) -> Loaded {
+    let shown = |path: &Path| display(path.strip_prefix(base).unwrap_or(path));
     let mut diagnostics = Vec::new();
     let mut paths = Vec::new();
     for path in &config.paths {
+        let path = base.join(path);
         if path.is_dir() {
-            walk(path, &mut paths, &mut diagnostics, 0);
+            walk(&path, &mut paths, &mut diagnostics, 0, &shown);
         } else if path.exists() {
-            paths.push(path.clone());
+            paths.push(path);
         } else {
             diagnostics.push(no_place(
                 Code::ReadError,
-                format!("`{}` does not exist", display(path)),
+                format!("`{}` does not exist", shown(&path)),
             ));
         }
     }
@@ -173,7 +188,7 @@ pub fn load(config: &LoadConfig) -> Loaded {
     let mut inputs = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for path in paths {
-        let name = display(&path);
+        let name = shown(&path);
         if include.as_ref().is_some_and(|g| !g.is_match(&name))
             || exclude.as_ref().is_some_and(|g| g.is_match(&name))
             || !seen.insert(name.clone())

@@ -1,7 +1,8 @@
-//! Integration tests: validate. Runs the real binary on every fixture under
-//! `tests/fixtures/validate/` (one problem class each; the folder name starts with the code it
-//! must report) and snapshots the JSON and text diagnostics; checks the examples, the
-//! committed schemas, the docs, lowering, and that no input makes loading panic.
+//! Integration tests: validate. Loads every fixture under `tests/fixtures/validate/` (one
+//! problem class each; the folder name starts with the code it must report) in process and in
+//! parallel, and snapshots the JSON and text diagnostics as the CLI renders them; checks once
+//! that the real binary prints the same; checks the examples, the committed schemas, the docs,
+//! lowering, and that no input makes loading panic.
 
 use std::path::{Path, PathBuf};
 
@@ -49,58 +50,125 @@ fn there_are_at_least_forty_fixtures_and_each_names_a_code() {
     }
 }
 
+/// What `pzctl validate --format json NAME` and `pzctl validate NAME` print when run in the
+/// fixtures folder, rendered in process by the CLI's own renderer (colour off).
+fn validate_in_process(
+    config: &LoadConfig,
+) -> (pzctl::cli::ValidateReport, pzctl::cli::ValidateReport) {
+    use pzctl::cli::{DiagnosticFormat, validate_report};
+    let loaded = manifest::load_in(&fixtures(), config);
+    (
+        validate_report(&loaded, DiagnosticFormat::Json, false),
+        validate_report(&loaded, DiagnosticFormat::Text, false),
+    )
+}
+
+/// The checks and the snapshot of one fixture (run on a worker thread).
+fn check_fixture(name: &str) -> (String, Vec<String>) {
+    let mut failures = Vec::new();
+    let expected = name.split("--").next().unwrap_or_default().to_owned();
+    let (json_run, text_run) = validate_in_process(&LoadConfig {
+        paths: vec![PathBuf::from(name)],
+        ..LoadConfig::default()
+    });
+    let items = match serde_json::from_str::<serde_json::Value>(&json_run.stdout) {
+        Ok(json) => json.as_array().cloned().unwrap_or_default(),
+        Err(error) => {
+            failures.push(format!("{name}: stdout is not JSON: {error}"));
+            Vec::new()
+        }
+    };
+    let has_error = items.iter().any(|d| d["severity"] == "error");
+    if json_run.exit != u8::from(has_error) || text_run.exit != json_run.exit {
+        failures.push(format!(
+            "{name}: exit {} (text {}) with errors={has_error}",
+            json_run.exit, text_run.exit
+        ));
+    }
+    if !items.iter().any(|d| d["code"] == expected.as_str()) {
+        failures.push(format!("{name}: no `{expected}` in {}", json_run.stdout));
+    }
+    for d in &items {
+        for key in ["file", "line", "column", "code", "message"] {
+            if d.get(key).is_none() {
+                failures.push(format!("{name}: a diagnostic has no `{key}`: {d}"));
+            }
+        }
+        if d["line"].as_u64().unwrap_or(0) == 0 {
+            failures.push(format!("{name}: a diagnostic has no line: {d}"));
+        }
+    }
+    if !text_run.stdout.is_empty() {
+        failures.push(format!("{name}: text format wrote to stdout"));
+    }
+    let snapshot = format!(
+        "exit: {}\n--- json (stdout)\n{}--- text (stderr)\n{}",
+        json_run.exit, json_run.stdout, text_run.stderr
+    );
+    (snapshot, failures)
+}
+
+/// Every fixture, in process and in parallel (one thread each: the alias bomb alone takes
+/// seconds in a debug build, so it must not hold up a queue).
 #[test]
 fn every_fixture_reports_its_code_at_a_place() {
+    let names = fixture_names();
+    let results: Vec<(String, Vec<String>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = names
+            .iter()
+            .map(|name| scope.spawn(move || check_fixture(name)))
+            .collect();
+        workers
+            .into_iter()
+            .zip(&names)
+            .map(|(worker, name)| {
+                worker
+                    .join()
+                    .unwrap_or_else(|_| (String::new(), vec![format!("{name}: panicked")]))
+            })
+            .collect()
+    });
     let mut failures = Vec::new();
-    for name in fixture_names() {
-        let expected = name.split("--").next().unwrap_or_default().to_owned();
-        let out = pzctl(&fixtures())
-            .args(["validate", "--format", "json", &name])
-            .output()
-            .expect("run pzctl");
-        let json: serde_json::Value = match serde_json::from_slice(&out.stdout) {
-            Ok(json) => json,
-            Err(error) => {
-                failures.push(format!("{name}: stdout is not JSON: {error}"));
-                continue;
-            }
-        };
-        let items = json.as_array().cloned().unwrap_or_default();
-        let has_error = items.iter().any(|d| d["severity"] == "error");
-        let status = out.status.code();
-        if status != Some(if has_error { 1 } else { 0 }) {
-            failures.push(format!("{name}: exit {status:?} with errors={has_error}"));
-        }
-        if !items.iter().any(|d| d["code"] == expected.as_str()) {
-            failures.push(format!("{name}: no `{expected}` in {json}"));
-        }
-        for d in &items {
-            for key in ["file", "line", "column", "code", "message"] {
-                if d.get(key).is_none() {
-                    failures.push(format!("{name}: a diagnostic has no `{key}`: {d}"));
-                }
-            }
-            if d["line"].as_u64().unwrap_or(0) == 0 {
-                failures.push(format!("{name}: a diagnostic has no line: {d}"));
-            }
-        }
-        let text = pzctl(&fixtures())
-            .args(["validate", &name])
-            .output()
-            .expect("run pzctl");
-        let stderr = String::from_utf8_lossy(&text.stderr).into_owned();
-        if !text.stdout.is_empty() {
-            failures.push(format!("{name}: text format wrote to stdout"));
-        }
-        let snapshot = format!(
-            "exit: {}\n--- json (stdout)\n{}--- text (stderr)\n{}",
-            status.unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout),
-            stderr
-        );
+    for (name, (snapshot, mut found)) in names.iter().zip(results) {
+        failures.append(&mut found);
         insta::assert_snapshot!(format!("fixture__{name}"), snapshot);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// End to end: the binary prints exactly what the in-process renderer gives, over every fixture
+/// at once (but the alias bomb, which is slow in a debug build), in both formats.
+#[test]
+fn the_binary_prints_what_the_in_process_renderer_gives() {
+    let exclude = "yaml-limit--alias-bomb/**".to_owned();
+    let config = LoadConfig {
+        paths: vec![PathBuf::from(".")],
+        exclude: vec![exclude.clone()],
+        ..LoadConfig::default()
+    };
+    let (json_run, text_run) = validate_in_process(&config);
+    assert_eq!(json_run.exit, 1, "the fixtures have errors");
+    for (format, expected) in [("json", &json_run), ("text", &text_run)] {
+        let out = pzctl(&fixtures())
+            .args(["validate", "--format", format, "--exclude", &exclude, "."])
+            .output()
+            .expect("run pzctl");
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(expected.exit)),
+            "{format}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected.stdout,
+            "{format}: stdout"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            expected.stderr,
+            "{format}: stderr"
+        );
+    }
 }
 
 #[test]
@@ -444,8 +512,14 @@ proptest::proptest! {
     #[test]
     fn random_text_never_panics(text in "[a-z:{}\\[\\],&*!|>'\" \n\t#-]{0,200}") {
         let loaded = manifest::load_str("random.yaml", &text);
-        let _ = pzctl::diagnostic::render_text(&loaded.diagnostics, &loaded.sources, false);
-        let _ = loaded.diagnostics.iter().all(|d| d.severity == Severity::Error || d.severity == Severity::Warning);
+        let rendered = pzctl::diagnostic::render_text(&loaded.diagnostics, &loaded.sources, false);
+        // Every problem points into the file, and each one is shown.
+        for d in &loaded.diagnostics {
+            proptest::prop_assert_eq!(d.file.as_deref(), Some("random.yaml"), "{:?}", d);
+            proptest::prop_assert!(d.line >= 1 && d.column >= 1, "{:?}", d);
+            proptest::prop_assert!(rendered.contains(d.code.as_str()), "{:?} not in {}", d, rendered);
+        }
+        proptest::prop_assert_eq!(rendered.is_empty(), loaded.diagnostics.is_empty());
     }
 
     #[test]
@@ -455,7 +529,9 @@ proptest::proptest! {
         let text = format!("{}{}{}", &base[..at], insert, &base[at..]);
         let loaded = manifest::load_str("mutated.yaml", &text);
         let _ = pzctl::diagnostic::render_text(&loaded.diagnostics, &loaded.sources, false);
-        let _ = pzctl::diagnostic::render_json(&loaded.diagnostics);
+        let json: serde_json::Value = serde_json::from_str(&pzctl::diagnostic::render_json(&loaded.diagnostics))
+            .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+        proptest::prop_assert_eq!(json.as_array().map(Vec::len), Some(loaded.diagnostics.len()));
     }
 }
 
