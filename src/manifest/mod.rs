@@ -383,6 +383,7 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
             yaml::YamlProblemKind::Budget => Code::YamlLimit,
         };
         let mut d = file_diag(&name, code, Severity::Error, problem.message, problem.pos);
+        d.help = problem.help;
         if code == Code::YamlLimit {
             d.help = Some(format!(
                 "manifests may nest at most {} levels and may not expand aliases without bound",

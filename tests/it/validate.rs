@@ -620,3 +620,43 @@ fn schema_command_prints_and_writes_the_committed_schemas() {
         assert_eq!(written, committed, "{}", path.display());
     }
 }
+
+/// Issue 16, item 5: a tab in the indentation is reported at the tab itself (the YAML scanner
+/// stops where the token before it ended, often on the line before), with a hint.
+#[test]
+fn a_tab_is_reported_at_its_own_line_and_column() {
+    let head = "apiVersion: pzctl/v1\nkind: Project\nmetadata:\n  name: p\n";
+    let cases = [
+        // (text after the head, line, column)
+        ("spec:\n\tdescription: x\n", 6, 1),
+        ("spec:\n  description: x\n  \tprune: true\n", 7, 3),
+        ("spec:\n  description: x\n\n\t\n\tprune: true\n", 9, 1),
+        ("\tspec: {}\n", 5, 1),
+    ];
+    for (tail, line, column) in cases {
+        let text = format!("{head}{tail}");
+        let loaded = manifest::load_str("tab.yaml", &text);
+        let found: Vec<(Code, usize, usize, Option<&str>)> = loaded
+            .diagnostics
+            .iter()
+            .map(|d| (d.code, d.line, d.column, d.help.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![(
+                Code::YamlSyntax,
+                line,
+                column,
+                Some("indent with spaces instead of tabs")
+            )],
+            "{text:?}"
+        );
+        let d = &loaded.diagnostics[0];
+        let (offset, len) = d.span.expect("a span");
+        assert_eq!(&text[offset..offset + len], "\t", "{text:?}");
+    }
+    // A tab that separates a value, or one on a blank line, is fine YAML.
+    let fine = format!("{head}spec:\n  description:\tx\n\t\n  prune: true\n");
+    let loaded = manifest::load_str("fine.yaml", &fine);
+    assert_eq!(loaded.diagnostics, Vec::new());
+}
