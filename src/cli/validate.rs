@@ -78,6 +78,10 @@ pub fn report(loaded: &manifest::Loaded, format: super::DiagnosticFormat, color:
             stdout = diagnostic::render_github(&loaded.diagnostics);
         }
     }
+    if let Some(notice) = loaded.skipped_notice() {
+        stderr.push_str(&notice);
+        stderr.push('\n');
+    }
     let resources: usize = loaded
         .desired
         .projects

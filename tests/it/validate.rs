@@ -11,6 +11,8 @@ use pzctl::diagnostic::{Code, Severity};
 use pzctl::manifest::{self, LoadConfig};
 use pzctl::model::{self, Combination, ExperienceStatus, ProjectRole, VariantSpec};
 
+use crate::support::TestContext;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -94,7 +96,10 @@ fn check_fixture(name: &str) -> (String, Vec<String>) {
                 failures.push(format!("{name}: a diagnostic has no `{key}`: {d}"));
             }
         }
-        if d["line"].as_u64().unwrap_or(0) == 0 {
+        // A problem in a file has a line; only a problem of the whole run (`no-manifests`)
+        // has no place.
+        let placeless = d["file"].is_null() && d["code"] == "no-manifests";
+        if d["line"].as_u64().unwrap_or(0) == 0 && !placeless {
             failures.push(format!("{name}: a diagnostic has no line: {d}"));
         }
     }
@@ -173,29 +178,67 @@ fn the_binary_prints_what_the_in_process_renderer_gives() {
 
 #[test]
 fn github_format_writes_workflow_annotations() {
-    let out = pzctl(&fixtures())
-        .args(["validate", "--format", "github", "traffic-sum"])
-        .output()
-        .expect("run pzctl");
-    assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.starts_with(
-            "::error file=traffic-sum/manifest.yaml,line=36,col=3,title=traffic-sum::the traffic of A/B test `hero` sums to 90, not 100"
-        ),
-        "{stdout}"
-    );
+    let context = TestContext::new();
+    let mut command = context.pzctl();
+    command
+        .current_dir(fixtures())
+        .args(["validate", "--format", "github", "traffic-sum"]);
+    pzctl_snapshot!(context, "github_format_traffic_sum", &mut command);
 }
 
 #[test]
 fn examples_are_valid() {
-    let out = pzctl(&root())
-        .args(["validate", "examples"])
-        .output()
-        .expect("run pzctl");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("valid: "), "{stderr}");
+    let context = TestContext::new();
+    let mut command = context.pzctl();
+    command.current_dir(root()).args(["validate", "examples"]);
+    let output = pzctl_snapshot!(context, "validate_examples", &mut command);
+    assert_eq!(output.status.code(), Some(0));
+}
+
+/// Issue 16, item 6: YAML of other tools (Kubernetes, a GitHub workflow, the emulator's users
+/// file, OpenShift's own `kind: Project`) beside the manifests is skipped with one notice.
+#[test]
+fn foreign_yaml_is_skipped_with_one_notice() {
+    let context = TestContext::new();
+    let mut command = context.pzctl();
+    command
+        .current_dir(root().join("tests/fixtures"))
+        .args(["validate", "foreign"]);
+    pzctl_snapshot!(context, "validate_foreign_yaml", &mut command);
+    let loaded = manifest::load_in(
+        &root().join("tests/fixtures"),
+        &LoadConfig {
+            paths: vec![PathBuf::from("foreign")],
+            ..LoadConfig::default()
+        },
+    );
+    assert_eq!(loaded.files, vec!["foreign/personalize/project.yaml"]);
+    assert_eq!(loaded.skipped.len(), 4, "{:?}", loaded.skipped);
+    assert_eq!(loaded.diagnostics, Vec::new());
+    assert_eq!(
+        loaded.desired.projects["storefront"]
+            .events
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["add_to_cart"]
+    );
+    // Other tools' YAML next to a pzctl document in one file is still an error.
+    let mixed = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\nname: ci\non: [push]\n";
+    let loaded = manifest::load_str("mixed.yaml", mixed);
+    let codes: Vec<(Code, usize)> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.line))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (Code::UnsupportedApiVersion, 6),
+            (Code::UnknownKind, 7),
+            (Code::NotAManifest, 10)
+        ]
+    );
+    assert!(loaded.skipped.is_empty());
 }
 
 #[test]
@@ -205,14 +248,13 @@ fn example_files_point_editors_at_the_schema() {
         ..LoadConfig::default()
     });
     assert!(loaded.files.len() >= 7);
+    assert!(loaded.skipped.len() >= 4, "{:?}", loaded.skipped);
     for file in &loaded.files {
         let path = Path::new(file);
         let text = std::fs::read_to_string(path).expect("read example");
-        // Workflow files and the emulator's users file live beside the manifests but are not
-        // manifests: the loader skips them with a `not-a-manifest` warning.
-        if !text.contains("apiVersion: pzctl/") {
-            continue;
-        }
+        // Workflow files and the emulator's users file live beside the manifests but belong to
+        // other tools: the loader skips them (with one notice).
+        assert!(text.contains("apiVersion: pzctl/"), "{file} is no manifest");
         let first = text.lines().next().unwrap_or_default();
         let schema = first
             .strip_prefix("# yaml-language-server: $schema=")
@@ -247,32 +289,24 @@ fn include_and_exclude_select_files() {
 
 #[test]
 fn no_manifests_is_an_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = pzctl(dir.path())
-        .args(["validate", "."])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no-manifests"));
+    let context = TestContext::new();
+    let mut command = context.pzctl();
+    command.args(["validate", "."]);
+    pzctl_snapshot!(context, "validate_no_manifests", &mut command);
 }
 
 #[test]
 fn huge_files_are_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let context = TestContext::new();
     let mut text = String::from(
         "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: big}\nspec:\n  description: \"",
     );
     text.push_str(&"x".repeat(manifest::MAX_FILE_BYTES));
     text.push_str("\"\n");
-    std::fs::write(dir.path().join("big.yaml"), text).expect("write");
-    let out = pzctl(dir.path())
-        .args(["validate", "--format", "json", "."])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("\"file-too-large\""), "{stdout}");
-    assert!(stdout.contains("\"big.yaml\""), "{stdout}");
+    std::fs::write(context.path().join("big.yaml"), text).expect("write");
+    let mut command = context.pzctl();
+    command.args(["validate", "--format", "json", "."]);
+    pzctl_snapshot!(context, "validate_huge_file", &mut command);
 }
 
 #[test]
