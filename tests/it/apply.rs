@@ -277,12 +277,15 @@ fn without_a_terminal_apply_needs_auto_approve() {
     let path = quickstart();
     let output = pzctl(&state, None, &["apply", path.to_str().expect("utf-8")]);
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
-    assert!(
-        text(&output.stderr)
-            .contains("refusing to apply without confirmation: pass --auto-approve"),
-        "{}",
-        describe(&output)
-    );
+    // The plan is shown, then the refusal: the whole output.
+    let mut command = context.pzctl();
+    command
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("apply")
+        .arg(&path)
+        .stdin(Stdio::null());
+    pzctl_snapshot!(context, "apply_without_auto_approve", &mut command);
     let api = embedded_as(&state, "owner@example.com");
     let projects = tokio::runtime::Runtime::new()
         .expect("runtime")
@@ -312,11 +315,13 @@ fn invalid_manifests_write_nothing() {
         ],
     );
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
-    assert!(
-        text(&output.stderr).contains("bad.yaml"),
-        "{}",
-        describe(&output)
-    );
+    // Both problems of bad.yaml, and that nothing was applied: the whole output.
+    let mut command = context.pzctl();
+    command
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["apply", "bad", "--auto-approve"]);
+    pzctl_snapshot!(context, "apply_invalid_manifests", &mut command);
     assert!(
         !state.join("state.json").exists() || {
             let api = embedded_as(&state, "owner@example.com");
