@@ -180,7 +180,9 @@ impl Code {
     pub fn description(self) -> &'static str {
         match self {
             Code::ReadError => "A manifest file or folder could not be read.",
-            Code::NoManifests => "No `*.yaml`/`*.yml` file was found under the given paths.",
+            Code::NoManifests => {
+                "No `*.yaml`/`*.yml` file was found under the given paths, or every one found belongs to another tool."
+            }
             Code::InvalidUtf8 => "A manifest file is not UTF-8 text (for example a binary file).",
             Code::FileTooLarge => "A manifest file is larger than the 8 MiB limit.",
             Code::EmptyFile => "A manifest file holds no document (warning).",
@@ -191,7 +193,7 @@ impl Code {
             Code::DuplicateKey => "A mapping repeats a key.",
             Code::NotAMapping => "A document is not a mapping.",
             Code::NotAManifest => {
-                "A YAML document has neither `apiVersion` nor `kind`, so it is not a pzctl manifest; it is skipped (warning)."
+                "A document in a file of pzctl manifests has neither `apiVersion` nor `kind`."
             }
             Code::UnsupportedApiVersion => "`apiVersion` is not `pzctl/v1`.",
             Code::UnknownKind => "`kind` is not one of the known kinds.",

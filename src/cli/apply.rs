@@ -151,6 +151,9 @@ async fn fresh_plan<B: Backend>(
         exclude: args.select.exclude.clone(),
     });
     let color_stderr = colors(&std::io::stderr());
+    if let Some(notice) = loaded.skipped_notice() {
+        output::error_line(&notice);
+    }
     if !loaded.diagnostics.is_empty() {
         let text = diagnostic::render_text(&loaded.diagnostics, &loaded.sources, color_stderr);
         output::error_line(text.trim_end());

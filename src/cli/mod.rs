@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use target::{Target, parse_rate_limit, select_with};
+pub use validate::{Report as ValidateReport, report as validate_report};
 
 /// Manage Contentstack Personalize the GitOps way.
 #[derive(Debug, Parser)]

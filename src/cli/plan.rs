@@ -62,6 +62,9 @@ pub async fn run(global: &super::GlobalArgs, args: PlanArgs) -> anyhow::Result<E
         include: args.select.include.clone(),
         exclude: args.select.exclude.clone(),
     });
+    if let Some(notice) = loaded.skipped_notice() {
+        output::error_line(&notice);
+    }
     if !loaded.diagnostics.is_empty() {
         let text = diagnostic::render_text(&loaded.diagnostics, &loaded.sources, stderr_color);
         output::error_line(text.trim_end());

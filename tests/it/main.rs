@@ -1,5 +1,6 @@
 //! The one integration test binary: runs the real `pzctl` binary and the real emulator.
 
+#[macro_use]
 mod support;
 
 mod apply;

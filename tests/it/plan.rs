@@ -1627,10 +1627,15 @@ mod cli {
             .expect("runs");
         let stderr = String::from_utf8_lossy(&output.stderr).to_string();
         assert_eq!(output.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains("permission-denied"), "{stderr}");
-        assert!(stderr.contains("project/storefront"), "{stderr}");
         assert!(!stderr.contains("member-token"));
         assert!(!out.exists());
+        // The whole refusal: which change needs which permission.
+        let mut command = context.pzctl();
+        command
+            .env("CONTENTSTACK_AUTHTOKEN", "member-token")
+            .args(["--endpoint", &emulator.url(), "plan"])
+            .arg(quickstart());
+        pzctl_snapshot!(context, "plan_refused_for_a_member", &mut command);
 
         // The organization owner may: exit 2 with --detailed-exitcode, plan saved, no token.
         let output = pzctl(&context)
