@@ -44,7 +44,7 @@ macro_rules! codes {
 codes! {
     // Loading and validation.
     ReadError = "read-error": "A manifest file or folder could not be read.",
-    NoManifests = "no-manifests": "No `*.yaml`/`*.yml` file was found under the given paths.",
+    NoManifests = "no-manifests": "No `*.yaml`/`*.yml` file was found under the given paths, or every one found belongs to another tool.",
     InvalidUtf8 = "invalid-utf8": "A manifest file is not UTF-8 text (for example a binary file).",
     FileTooLarge = "file-too-large": "A manifest file is larger than the 8 MiB limit.",
     EmptyFile = "empty-file": "A manifest file holds no document (warning).",
@@ -52,7 +52,7 @@ codes! {
     YamlLimit = "yaml-limit": "The YAML is nested too deeply or expands too many aliases (an alias bomb).",
     DuplicateKey = "duplicate-key": "A mapping repeats a key.",
     NotAMapping = "not-a-mapping": "A document is not a mapping.",
-    NotAManifest = "not-a-manifest": "A YAML document has neither `apiVersion` nor `kind`, so it is not a pzctl manifest; it is skipped (warning).",
+    NotAManifest = "not-a-manifest": "A document in a file of pzctl manifests has neither `apiVersion` nor `kind`.",
     UnsupportedApiVersion = "unsupported-api-version": "`apiVersion` is not `pzctl/v1`.",
     UnknownKind = "unknown-kind": "`kind` is not one of the known kinds.",
     UnknownField = "unknown-field": "A field that the schema does not define.",

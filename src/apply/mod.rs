@@ -17,11 +17,12 @@ mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use crate::live::http::HttpSummary;
+use crate::live::retry::RetryPolicy;
 use crate::live::{Api, Backend};
 use crate::model::{ExperienceStatus, Kind, LiveState, Specs};
 use crate::plan::{Action, Change, Plan};
@@ -34,19 +35,16 @@ pub const REPORT_FORMAT_VERSION: u32 = 1;
 pub struct ApplyConfig {
     /// How many changes may run at once (at least 1).
     pub parallelism: usize,
-    /// How many times a create whose answer was lost (no response, 429 or 5xx) is looked up and
-    /// repeated; also how many extra attempts an idempotent call gets after such an answer.
-    pub create_lookup_retries: u32,
-    /// The first backoff delay between those attempts; it doubles each time, with jitter.
-    pub retry_delay: Duration,
+    /// How requests are repeated after a 429, a 5xx or a lost answer (the one retry layer:
+    /// the HTTP client sends each request once).
+    pub retry: RetryPolicy,
 }
 
 impl Default for ApplyConfig {
     fn default() -> Self {
         ApplyConfig {
             parallelism: 4,
-            create_lookup_retries: 5,
-            retry_delay: Duration::from_millis(250),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -96,7 +94,7 @@ pub struct ChangeResult {
 }
 
 /// What an apply did. Serializable (`pzctl apply --format json`); holds no secrets.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ApplyReport {
     pub format_version: u32,
     /// One per change of the plan, in plan order.
@@ -107,6 +105,10 @@ pub struct ApplyReport {
     pub manual: usize,
     /// The run was cancelled (Ctrl-C) before it finished.
     pub interrupted: bool,
+    /// What the run did over HTTP (requests, 429s, retries, the pace it settled on); absent
+    /// for the embedded organization. Filled in by the caller, which owns the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpSummary>,
 }
 
 impl ApplyReport {
@@ -327,6 +329,7 @@ pub async fn apply<B: Backend + 'static>(
         manual: tally(|outcome| matches!(outcome, Outcome::Manual { .. })),
         interrupted,
         results,
+        http: None,
     }
 }
 

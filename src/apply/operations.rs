@@ -1,7 +1,7 @@
-//! The API calls that carry out one change, per kind and action, with the applier's retry
-//! rules: idempotent calls are repeated after a lost answer; a create whose answer was lost is
-//! looked up by its identity (name, event key, member email) before it is repeated; a delete
-//! that finds nothing is done.
+//! The API calls that carry out one change, per kind and action, repeated through the run's
+//! [`crate::live::retry::RetryPolicy`]: idempotent calls are repeated after a lost answer; a
+//! create whose answer was lost is looked up by its identity (name, event key, member email)
+//! before it is repeated; a delete that finds nothing is done.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::state::{ProjectState, RunState};
 use super::{ApplyConfig, Outcome};
 use crate::convert::{self, MissingReference, Resource, VersionContent, Versions};
+use crate::live::retry::{retry_create, retry_idempotent};
 use crate::live::{Api, Backend, BackendError};
 use crate::model::{
     ExperienceSpec, ExperienceStatus, Kind, LiveState, MemberSpec, MemberTarget, ProjectRole,
@@ -40,60 +41,24 @@ pub(crate) enum OperationError {
 
 type Result<T, E = OperationError> = std::result::Result<T, E>;
 
-/// An answer after which the same call may be tried again: no answer, rate limited, or a
-/// server error.
-fn retryable(error: &BackendError) -> bool {
-    matches!(error, BackendError::Transport { .. })
-        || error
-            .status()
-            .is_some_and(|status| status == 429 || status >= 500)
-}
-
 fn is_not_found(error: &BackendError) -> bool {
     error.status() == Some(404)
 }
 
-/// Repeat an idempotent call (GET, PUT, DELETE) after a retryable answer, a bounded number of
-/// times. `$call` is an expression ending in `.await`, evaluated once per attempt.
+/// Run an idempotent call (GET, PUT, DELETE) through the run's retry policy. `$call` is an
+/// expression ending in `.await`, evaluated once per attempt.
 macro_rules! idempotent {
-    ($shared:expr, $call:expr) => {{
-        let mut attempt: u32 = 0;
-        loop {
-            match $call {
-                Err(error)
-                    if retryable(&error) && attempt < $shared.config.create_lookup_retries =>
-                {
-                    attempt += 1;
-                    $shared.backoff(attempt).await;
-                }
-                other => break other,
-            }
-        }
-    }};
+    ($shared:expr, $call:expr) => {
+        retry_idempotent!($shared.config.retry, $call)
+    };
 }
 
-/// Make a create (POST) at most once in effect: after a lost answer, run `$lookup` (an
-/// expression giving `Result<Option<T>, BackendError>`) and adopt what it finds; only if it
-/// finds nothing, repeat the POST (bounded).
+/// Make a create (POST) at most once in effect through the run's retry policy: after a lost
+/// answer, `$lookup` (giving `Result<Option<T>, BackendError>`) looks for what it may have made.
 macro_rules! create_once {
-    ($shared:expr, post: $post:expr, lookup: $lookup:expr) => {{
-        let mut attempt: u32 = 0;
-        loop {
-            match $post {
-                Ok(created) => break Ok(created),
-                Err(error) if retryable(&error) => match idempotent!($shared, $lookup) {
-                    Ok(Some(found)) => break Ok(found),
-                    Ok(None) if attempt < $shared.config.create_lookup_retries => {
-                        attempt += 1;
-                        $shared.backoff(attempt).await;
-                    }
-                    Ok(None) => break Err(error),
-                    Err(lookup_error) => break Err(lookup_error),
-                },
-                Err(error) => break Err(error),
-            }
-        }
-    }};
+    ($shared:expr, post: $post:expr, lookup: $lookup:expr) => {
+        retry_create!($shared.config.retry, post: $post, lookup: $lookup)
+    };
 }
 
 /// A delete that finds nothing (after a lost answer, or because someone else deleted the
@@ -146,13 +111,6 @@ impl<B: Backend> Shared<B> {
             project_locks: std::sync::Mutex::new(BTreeMap::new()),
             created,
         }
-    }
-
-    async fn backoff(&self, attempt: u32) {
-        let base = self.config.retry_delay.as_secs_f64();
-        let exponential = base * f64::from(1u32 << attempt.min(6));
-        let jittered = exponential * (0.5 + rand::random::<f64>() / 2.0);
-        tokio::time::sleep(std::time::Duration::from_secs_f64(jittered.min(10.0))).await;
     }
 
     fn project_lock(&self, project: &str) -> Arc<tokio::sync::Mutex<()>> {

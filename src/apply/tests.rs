@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::live::retry::RetryPolicy;
 use crate::live::{Api, Backend, BackendError, Method, Request};
 use crate::model::{
     AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, EventSpec, ExperienceSpec,
@@ -157,6 +158,7 @@ fn plan_of(changes: Vec<Change>) -> Plan {
         summary: Summary::default(),
         changes,
         live_fingerprint: LiveFingerprint::default(),
+        notes: Vec::new(),
     }
 }
 
@@ -171,8 +173,7 @@ fn to<Before, After>(after: After) -> Sides<Before, After> {
 fn config(parallelism: usize) -> ApplyConfig {
     ApplyConfig {
         parallelism,
-        create_lookup_retries: 3,
-        retry_delay: Duration::from_millis(1),
+        retry: RetryPolicy::fast().with_max_attempts(4),
     }
 }
 
@@ -664,7 +665,9 @@ fn the_report_serializes_with_tagged_outcomes() {
         skipped: 1,
         manual: 0,
         interrupted: false,
+        http: None,
     };
+    assert!(serde_json::to_value(&report).unwrap().get("http").is_none());
     assert_eq!(
         serde_json::to_value(&report).unwrap()["results"][0],
         json!({"address": "project/shop", "kind": "project", "action": "create", "outcome": {"status": "skipped", "blocked_by": "x"}})

@@ -12,7 +12,10 @@ use super::output::{self, Stream};
 use super::pipeline::{self, PlanRequest, Planned, Problems};
 use crate::apply::{self, ApplyConfig, ApplyReport, CancelToken, Outcome, Reporter};
 use crate::diagnostic::{Code, Diagnostic, Sources};
+use crate::live::http::HttpSummary;
+use crate::live::retry::RetryPolicy;
 use crate::live::{self, Api, Backend};
+use crate::manifest;
 use crate::model::LiveState;
 use crate::plan::{self, Action, Change, Plan};
 
@@ -68,28 +71,58 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             ReportFormat::Text => Problems::Text,
         },
     };
-    let prepared = match &args.plan {
-        Some(file) => {
-            let api = Api::new(super::target::select(&args.target)?);
-            saved_plan(&api, file, request.problems)
-                .await?
-                .map(|planned| (api, planned))
-        }
+    // Fresh manifests are checked before any target is opened.
+    let source = match &args.plan {
+        Some(file) => Source::Saved(file),
         None => match pipeline::load_checked(&request)? {
-            Err(code) => Err(code),
-            Ok(loaded) => {
-                let api = Api::new(super::target::select(&args.target)?);
-                let planned = pipeline::plan_live(&api, &loaded, &request).await?;
-                if let Ok(Planned { plan, .. }) = &planned {
-                    show_plan(plan, args.format);
-                }
-                planned.map(|planned| (api, planned))
-            }
+            Ok(loaded) => Source::Fresh(loaded),
+            Err(code) => return Ok(code),
         },
     };
-    match prepared {
-        Ok((api, Planned { plan, live })) => execute(Arc::new(api), plan, live, &args).await,
-        Err(code) => Ok(code),
+    let api = Arc::new(Api::new(super::target::select(&args.target)?));
+    let retry = super::target::retry_policy(&args.target)?;
+    let result = match prepare(&api, &source, &request, args.format, &retry).await {
+        Ok(Ok(Planned { plan, live })) => {
+            execute(Arc::clone(&api), plan, live, &args, &retry, &|| {
+                api.backend.http_summary(&retry)
+            })
+            .await
+        }
+        Ok(Err(code)) => Ok(code),
+        Err(error) => Err(error),
+    };
+    if let Some(summary) = api.backend.http_summary(&retry) {
+        output::error_line(&summary.line());
+    }
+    result
+}
+
+/// What the plan to apply comes from.
+enum Source<'a> {
+    /// A plan saved with `pzctl plan --out`.
+    Saved(&'a std::path::Path),
+    /// Manifests, loaded and checked, to plan from now.
+    Fresh(manifest::Loaded),
+}
+
+/// The plan to apply: the saved one, or a fresh one, printed. Refusals are shown here and come
+/// back as the exit code to end with.
+async fn prepare<B: Backend>(
+    api: &Api<B>,
+    source: &Source<'_>,
+    request: &PlanRequest<'_>,
+    format: ReportFormat,
+    retry: &RetryPolicy,
+) -> anyhow::Result<Result<Planned, ExitCode>> {
+    match source {
+        Source::Saved(file) => saved_plan(api, file, request.problems, retry).await,
+        Source::Fresh(loaded) => {
+            let planned = pipeline::plan_live(api, loaded, request, retry).await?;
+            if let Ok(Planned { plan, .. }) = &planned {
+                show_plan(plan, format);
+            }
+            Ok(planned)
+        }
     }
 }
 
@@ -114,13 +147,15 @@ async fn execute<B: Backend + 'static>(
     plan: Plan,
     live: LiveState,
     args: &ApplyArgs,
+    retry: &RetryPolicy,
+    http: &dyn Fn() -> Option<HttpSummary>,
 ) -> anyhow::Result<ExitCode> {
     if plan.changes.is_empty() {
         match args.format {
             ReportFormat::Text => output::stdout_line("No changes."),
             ReportFormat::Json => {
                 output::error_line("No changes.");
-                let report = apply::apply(
+                let mut report = apply::apply(
                     &plan,
                     Arc::clone(&api),
                     &live,
@@ -129,6 +164,7 @@ async fn execute<B: Backend + 'static>(
                     &mut apply::NoReporter,
                 )
                 .await;
+                report.http = http();
                 print_json(&report)?;
             }
         }
@@ -144,10 +180,11 @@ async fn execute<B: Backend + 'static>(
     let watcher = tokio::spawn(watch_interrupts(Interrupts::listen(), cancel.clone()));
     let config = ApplyConfig {
         parallelism: usize::try_from(args.parallelism).unwrap_or(4),
-        ..ApplyConfig::default()
+        retry: retry.clone(),
     };
     let mut reporter = Progress::new(plan.changes.len());
-    let report = apply::apply(&plan, api, &live, &config, cancel, &mut reporter).await;
+    let mut report = apply::apply(&plan, api, &live, &config, cancel, &mut reporter).await;
+    report.http = http();
     reporter.done();
     watcher.abort();
 
@@ -169,6 +206,7 @@ async fn saved_plan<B: Backend>(
     api: &Api<B>,
     file: &std::path::Path,
     problems: Problems,
+    retry: &RetryPolicy,
 ) -> anyhow::Result<Result<Planned, ExitCode>> {
     let shown = file.display();
     let text =
@@ -186,7 +224,7 @@ async fn saved_plan<B: Backend>(
     }
     let plan: Plan =
         serde_json::from_str(&text).with_context(|| format!("`{shown}` is not a pzctl plan"))?;
-    let live = live::observe(api, None)
+    let live = live::observe_with(api, None, retry)
         .await
         .with_context(|| format!("cannot read {}", api.backend.describe()))?;
     let stale = apply::stale_objects(&plan, &live);

@@ -42,6 +42,9 @@ pub struct EmulatorArgs {
     /// Projects allowed in the organization (default 3, as the hosted service).
     #[arg(long)]
     pub max_projects: Option<usize>,
+    /// Serve only the hosted API's routes: `GET /user` and the members routes answer 404.
+    #[arg(long)]
+    pub no_extensions: bool,
 }
 
 fn probability(text: &str) -> Result<f64, String> {
@@ -77,6 +80,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     config.fault_rate = args.fault_rate;
     config.drop_rate = args.drop_rate;
     config.seed = args.seed;
+    config.extensions = !args.no_extensions;
     if let Some(max) = args.max_projects {
         config.limits.projects_per_org = max;
     }

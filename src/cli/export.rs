@@ -42,19 +42,30 @@ pub struct ExportArgs {
 pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     check_out_dir(&args.out, args.force)?;
     let api = Api::new(super::target::select(&args.target)?);
-    export_from(&api, &args).await
+    let retry = super::target::retry_policy(&args.target)?;
+    let result = export_with(&api, &args, &retry).await;
+    if let Some(summary) = api.backend.http_summary(&retry) {
+        output::error_line(&summary.line());
+    }
+    result
 }
 
-/// Export what `api` sees into `args.out`.
-pub async fn export_from<B: Backend>(api: &Api<B>, args: &ExportArgs) -> anyhow::Result<ExitCode> {
+/// Export what `api` sees into `args.out`, repeating reads through `retry`.
+async fn export_with<B: Backend>(
+    api: &Api<B>,
+    args: &ExportArgs,
+    retry: &crate::live::retry::RetryPolicy,
+) -> anyhow::Result<ExitCode> {
     check_out_dir(&args.out, args.force)?;
     let only = (!args.projects.is_empty()).then_some(args.projects.as_slice());
-    let live = crate::live::observe(api, only).await.with_context(|| {
-        format!(
-            "cannot read the organization from {}",
-            api.backend.describe()
-        )
-    })?;
+    let live = crate::live::observe_with(api, only, retry)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot read the organization from {}",
+                api.backend.describe()
+            )
+        })?;
     let missing: Vec<&String> = args
         .projects
         .iter()

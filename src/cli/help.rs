@@ -39,6 +39,11 @@ const ENVIRONMENT: &[Variable] = &[
         commands: TARGET,
     },
     Variable {
+        name: "PZCTL_RETRY_DEADLINE",
+        meaning: "Seconds to keep retrying a request the server refuses with 429 when `--retry-deadline` is not given (default 120).",
+        commands: TARGET,
+    },
+    Variable {
         name: "PZCTL_LOCAL_USER",
         meaning: "The email of the user acting on the embedded local organization (default `owner@example.com`).",
         commands: TARGET,

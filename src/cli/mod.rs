@@ -21,6 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use help::man_pages;
 pub use target::{Target, parse_rate_limit, select_with};
+pub use validate::{Report as ValidateReport, report as validate_report};
 
 /// Manage Contentstack Personalize the GitOps way.
 #[derive(Debug, Parser)]
@@ -33,7 +34,8 @@ pub use target::{Target, parse_rate_limit, select_with};
     mut_arg("endpoint", |arg| arg.hide(true)),
     mut_arg("region", |arg| arg.hide(true)),
     mut_arg("state_dir", |arg| arg.hide(true)),
-    mut_arg("rate_limit", |arg| arg.hide(true))
+    mut_arg("rate_limit", |arg| arg.hide(true)),
+    mut_arg("retry_deadline", |arg| arg.hide(true))
 )]
 pub struct Cli {
     /// The target options given before the subcommand (`pzctl --endpoint URL plan`), still
@@ -64,6 +66,10 @@ pub struct TargetArgs {
     /// pacing off (warned about on the hosted API).
     #[arg(long, value_name = "RPS", value_parser = target::parse_rate_limit)]
     pub rate_limit: Option<f64>,
+    /// Give up on a request the server keeps refusing with 429, with no other answer, for
+    /// this many seconds [env: PZCTL_RETRY_DEADLINE] [default: 120].
+    #[arg(long, value_name = "SECONDS", value_parser = target::parse_seconds)]
+    pub retry_deadline: Option<std::time::Duration>,
 }
 
 impl TargetArgs {
@@ -76,6 +82,7 @@ impl TargetArgs {
             region: self.region.or_else(|| outer.region.clone()),
             state_dir: self.state_dir.or_else(|| outer.state_dir.clone()),
             rate_limit: self.rate_limit.or(outer.rate_limit),
+            retry_deadline: self.retry_deadline.or(outer.retry_deadline),
         }
     }
 
@@ -93,6 +100,9 @@ impl TargetArgs {
         }
         if self.rate_limit.is_some() {
             given.push("--rate-limit");
+        }
+        if self.retry_deadline.is_some() {
+            given.push("--retry-deadline");
         }
         given
     }
@@ -244,11 +254,30 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The only place that prints, and the one colour decision.
+/// The only place that prints, and the one colour decision. Everything goes through the
+/// redactor of the selected target's credentials, so no token is ever printed, whatever a server
+/// sent.
 pub mod output {
     use std::io::Write;
+    use std::sync::OnceLock;
 
     use super::ColorWhen;
+    use crate::live::redact::Redactor;
+
+    static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+
+    /// Remove these credentials from everything printed from now on.
+    pub fn redact_with(redactor: Redactor) {
+        let _ = REDACTOR.set(redactor);
+    }
+
+    /// `text` without the credentials.
+    pub fn redacted(text: &str) -> String {
+        match REDACTOR.get() {
+            Some(redactor) if !redactor.is_empty() => redactor.text(text),
+            _ => text.to_owned(),
+        }
+    }
 
     /// Record `--color` for [`colors`]: `auto` leaves the decision to the environment and the
     /// stream, `always` and `never` override both.
@@ -282,6 +311,14 @@ pub mod output {
 
     /// Write data to stdout; a closed pipe is not an error.
     pub fn stdout_bytes(bytes: &[u8]) {
+        let text;
+        let bytes = match (REDACTOR.get(), std::str::from_utf8(bytes)) {
+            (Some(redactor), Ok(utf8)) if !redactor.is_empty() => {
+                text = redactor.text(utf8);
+                text.as_bytes()
+            }
+            _ => bytes,
+        };
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(bytes);
         let _ = out.flush();
@@ -294,6 +331,7 @@ pub mod output {
 
     /// Write a human line to stderr.
     pub fn error_line(text: &str) {
+        let text = redacted(text);
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{text}");
     }

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use super::SelectArgs;
 use super::output::{self, Stream};
 use crate::diagnostic::{self, Diagnostic, Sources};
+use crate::live::retry::RetryPolicy;
 use crate::live::{self, Api, Backend};
 use crate::manifest::{self, LoadConfig, Loaded};
 use crate::model::LiveState;
@@ -80,9 +81,13 @@ pub struct Planned {
 }
 
 /// Load the manifests; errors are shown here and come back as the exit code to end with,
-/// before any target is opened. Warnings go to stderr.
+/// before any target is opened. Warnings, and the note about skipped foreign YAML files, go to
+/// stderr.
 pub fn load_checked(request: &PlanRequest<'_>) -> anyhow::Result<Result<Loaded, ExitCode>> {
     let loaded = load(request.select)?;
+    if let Some(notice) = loaded.skipped_notice() {
+        output::error_line(&notice);
+    }
     if loaded.has_errors() {
         show(&loaded.diagnostics, &loaded.sources, request.problems);
         output::error_line(
@@ -94,16 +99,17 @@ pub fn load_checked(request: &PlanRequest<'_>) -> anyhow::Result<Result<Loaded, 
     Ok(Ok(loaded))
 }
 
-/// Observe the selected projects and plan. Refusals are shown here and come back as the exit
-/// code to end with.
+/// Observe the selected projects, repeating reads through `retry`, and plan. Refusals are shown
+/// here and come back as the exit code to end with.
 pub async fn plan_live<B: Backend>(
     api: &Api<B>,
     loaded: &Loaded,
     request: &PlanRequest<'_>,
+    retry: &RetryPolicy,
 ) -> anyhow::Result<Result<Planned, ExitCode>> {
     let projects = &request.select.project;
     let only = (!projects.is_empty()).then_some(projects.as_slice());
-    let live = live::observe(api, only)
+    let live = live::observe_with(api, only, retry)
         .await
         .with_context(|| format!("cannot read the {}", api.backend.describe()))?;
     if live.principal.is_none() {

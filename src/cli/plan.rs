@@ -71,13 +71,19 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let api = Api::new(super::target::select(&args.target)?);
-    let plan = match pipeline::plan_live(&api, &loaded, &request).await? {
+    let retry = super::target::retry_policy(&args.target)?;
+    let planned = pipeline::plan_live(&api, &loaded, &request, &retry).await;
+    if let Some(summary) = api.backend.http_summary(&retry) {
+        output::error_line(&summary.line());
+    }
+    let plan = match planned? {
         Ok(Planned { plan, .. }) => plan,
         Err(code) => return Ok(code),
     };
 
     if let Some(path) = &args.out {
-        crate::store::write_atomically(path, render::json(&plan).as_bytes())
+        // Stored server text goes through the same redactor as printed text.
+        crate::store::write_atomically(path, output::redacted(&render::json(&plan)).as_bytes())
             .with_context(|| format!("cannot write the plan to {}", path.display()))?;
     }
 

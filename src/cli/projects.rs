@@ -13,10 +13,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use super::output;
-use crate::diagnostic;
+use super::{output, pipeline};
+use crate::manifest::LoadConfig;
 use crate::manifest::select::{self, Selection};
-use crate::manifest::{self, LoadConfig};
 
 /// Arguments of `pzctl projects`.
 #[derive(Debug, clap::Args)]
@@ -49,11 +48,12 @@ pub fn run(args: ProjectsArgs) -> anyhow::Result<ExitCode> {
         include: args.select.include.clone(),
         exclude: args.select.exclude.clone(),
     };
-    let loaded = manifest::load(&config);
+    if args.changed_since.is_some() && config.paths.iter().any(|path| path == Path::new("-")) {
+        bail!("--changed-since compares manifest files in a git repository, not standard input");
+    }
+    let loaded = pipeline::load(&args.select)?;
     if loaded.has_errors() {
-        let color = output::colors(output::Stream::Stderr);
-        let text = diagnostic::render_text(&loaded.diagnostics, &loaded.sources, color);
-        output::error_line(text.trim_end());
+        pipeline::show_text(&loaded.diagnostics, &loaded.sources);
         output::error_line(
             "error: the manifests have errors (see `pzctl validate`); no projects are listed",
         );

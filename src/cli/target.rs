@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::live::embedded::EmbeddedBackend;
-use crate::live::http::{self, Credentials, HttpBackend, HttpConfig, Secret};
+use crate::live::http::{self, Credentials, HttpBackend, HttpConfig, HttpSummary, Secret};
+use crate::live::retry::RetryPolicy;
 use crate::live::{Backend, BackendError, Request};
 
 /// The selected target.
@@ -98,6 +99,7 @@ pub fn select_with(
                     config.base_url
                 ));
             }
+            super::output::redact_with(config.credentials.redactor());
             let backend = HttpBackend::new(config).context("cannot set up the HTTP client")?;
             Ok(Target::Http(backend))
         }
@@ -109,6 +111,45 @@ pub fn select_with(
                 )
             })?;
             Ok(Target::Embedded(backend))
+        }
+    }
+}
+
+/// The environment variable of `--retry-deadline`.
+pub const RETRY_DEADLINE_ENV: &str = "PZCTL_RETRY_DEADLINE";
+
+/// Parse a number of seconds (`120`, `0.5`).
+pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    text.parse::<f64>()
+        .ok()
+        .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+        .and_then(|seconds| std::time::Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("`{text}` is not a number of seconds"))
+}
+
+/// The run's retry policy: the defaults, with `--retry-deadline` (else `PZCTL_RETRY_DEADLINE`).
+pub fn retry_policy(target: &super::TargetArgs) -> anyhow::Result<RetryPolicy> {
+    let mut policy = RetryPolicy::default();
+    if let Some(deadline) = target.retry_deadline {
+        policy.deadline = deadline;
+    } else if let Some(text) = std::env::var(RETRY_DEADLINE_ENV)
+        .ok()
+        .filter(|text| !text.trim().is_empty())
+    {
+        policy.deadline = parse_seconds(&text)
+            .map_err(|message| anyhow::anyhow!("invalid {RETRY_DEADLINE_ENV}: {message}"))?;
+    }
+    Ok(policy)
+}
+
+impl Target {
+    /// What this run did over HTTP (`None` for the embedded organization).
+    #[must_use]
+    pub fn http_summary(&self, retry: &RetryPolicy) -> Option<HttpSummary> {
+        match self {
+            Target::Http(backend) => Some(HttpSummary::new(backend.stats(), retry.retries())),
+            Target::Embedded(_) => None,
         }
     }
 }
@@ -201,9 +242,10 @@ pub fn http_config(
              created per organization)"
         );
     }
+    // Whether the endpoint has `/user` and the members routes is learned from its answers
+    // (`live::observe`), not from its host name.
     let mut config = HttpConfig::new(base_url, credentials);
     config.organization_uid = organization_uid;
-    config.supports_members = !hosted;
     Ok(Some(config))
 }
 
@@ -244,14 +286,17 @@ mod tests {
     }
 
     #[test]
-    fn region_selects_hosted_without_members() {
+    fn region_selects_hosted_and_leaves_members_to_be_learned() {
         let env = env_of(&[(AUTHTOKEN_ENV, "tok"), (ORGANIZATION_ENV, "org1")]);
         let config = http_config(None, Some("eu"), &env).unwrap().unwrap();
         assert_eq!(
             config.base_url,
             "https://eu-personalize-api.contentstack.com"
         );
-        assert!(!config.supports_members);
+        assert!(
+            config.supports_members,
+            "learned from a 404, not from the host"
+        );
         assert_eq!(
             config.credentials,
             Credentials::Authtoken(Secret::new("tok"))
@@ -314,6 +359,7 @@ mod tests {
             region: Some("  ".to_owned()),
             state_dir: Some(dir.path().join(".pzctl")),
             rate_limit: None,
+            retry_deadline: None,
         };
         let target = select_with(&global, &env_of(&[])).unwrap();
         assert!(matches!(target, Target::Embedded(_)), "{target:?}");
@@ -344,6 +390,42 @@ mod tests {
         assert!(
             message.contains(RATE_LIMIT_ENV) && message.contains("fast"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn retry_deadline_values() {
+        use std::time::Duration;
+        assert_eq!(parse_seconds("120"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_seconds(" 0.5 "), Ok(Duration::from_millis(500)));
+        for bad in ["-1", "soon", "NaN", "inf", ""] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+        // After the subcommand, or before it (taken by `or`).
+        for argv in [
+            ["pzctl", "plan", "--retry-deadline", "7"],
+            ["pzctl", "--retry-deadline", "7", "plan"],
+        ] {
+            let cli = <super::super::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+            let super::super::Command::Plan(args) = cli.command else {
+                panic!("{argv:?} is not `plan`");
+            };
+            let target = args.target.or(&cli.global);
+            assert_eq!(
+                retry_policy(&target).unwrap().deadline,
+                Duration::from_secs(7),
+                "{argv:?}"
+            );
+        }
+        // Not a flag of the commands that do not read a live organization.
+        assert!(
+            <super::super::Cli as clap::Parser>::try_parse_from([
+                "pzctl",
+                "validate",
+                "--retry-deadline",
+                "7",
+            ])
+            .is_err()
         );
     }
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::output;
+use super::output::{self, Stream};
 use super::pipeline;
 use crate::diagnostic::{self, Severity};
 use crate::manifest::{self, LoadConfig};
@@ -32,30 +32,54 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }));
     }
     let loaded = pipeline::load(&args.select)?;
+    let report = report(&loaded, args.format, output::colors(Stream::Stderr));
+    output::stdout_bytes(report.stdout.as_bytes());
+    if let Some(text) = report.stderr.strip_suffix('\n') {
+        output::error_line(text);
+    }
+    Ok(ExitCode::from(report.exit))
+}
+
+/// What `pzctl validate` prints for loaded manifests, and how it exits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// JSON or GitHub annotations (empty for the text format).
+    pub stdout: String,
+    /// The text diagnostics (text format), then the summary line; ends with a newline.
+    pub stderr: String,
+    /// 1 when any diagnostic is an error, else 0.
+    pub exit: u8,
+}
+
+/// Render what `pzctl validate` prints; pure, so tests can run it in process.
+#[must_use]
+pub fn report(loaded: &manifest::Loaded, format: super::DiagnosticFormat, color: bool) -> Report {
     let errors = loaded
         .diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
     let warnings = loaded.diagnostics.len() - errors;
-    match args.format {
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    match format {
         super::DiagnosticFormat::Text => {
-            pipeline::show(
-                &loaded.diagnostics,
-                &loaded.sources,
-                pipeline::Problems::Text,
-            );
+            let text = diagnostic::render_text(&loaded.diagnostics, &loaded.sources, color);
+            if !text.is_empty() {
+                stderr.push_str(text.trim_end());
+                stderr.push('\n');
+            }
         }
         super::DiagnosticFormat::Json => {
-            pipeline::show(
-                &loaded.diagnostics,
-                &loaded.sources,
-                pipeline::Problems::Json,
-            );
+            stdout = diagnostic::render_json(&loaded.diagnostics);
         }
         super::DiagnosticFormat::Github => {
-            output::stdout_bytes(diagnostic::render_github(&loaded.diagnostics).as_bytes());
+            stdout = diagnostic::render_github(&loaded.diagnostics);
         }
+    }
+    if let Some(notice) = loaded.skipped_notice() {
+        stderr.push_str(&notice);
+        stderr.push('\n');
     }
     let resources: usize = loaded
         .desired
@@ -65,30 +89,28 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         .sum();
     let files = loaded.files.len();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let warned = if warnings > 0 {
+        format!(", {}", plural(warnings, "warning"))
+    } else {
+        String::new()
+    };
     if errors == 0 {
-        output::error_line(&format!(
-            "valid: {} in {}{}",
+        stderr.push_str(&format!(
+            "valid: {} in {}{warned}\n",
             plural(resources, "resource"),
             plural(files, "file"),
-            if warnings > 0 {
-                format!(", {}", plural(warnings, "warning"))
-            } else {
-                String::new()
-            }
         ));
-        Ok(ExitCode::SUCCESS)
     } else {
-        output::error_line(&format!(
-            "invalid: {}{} in {}",
+        stderr.push_str(&format!(
+            "invalid: {}{warned} in {}\n",
             plural(errors, "error"),
-            if warnings > 0 {
-                format!(", {}", plural(warnings, "warning"))
-            } else {
-                String::new()
-            },
             plural(files, "file")
         ));
-        Ok(ExitCode::from(1))
+    }
+    Report {
+        stdout,
+        stderr,
+        exit: u8::from(errors > 0),
     }
 }
 

@@ -69,6 +69,9 @@ pub struct EmulatorConfig {
     /// Seed of the fault RNG.
     pub seed: u64,
     pub limits: Limits,
+    /// Serve the emulator's extensions `GET /user` and `/projects/{uid}/users…` (default). When
+    /// false they answer 404, as on the hosted API, which has neither.
+    pub extensions: bool,
 }
 
 impl EmulatorConfig {
@@ -86,6 +89,7 @@ impl EmulatorConfig {
             drop_rate: 0.0,
             seed: 0,
             limits: Limits::default(),
+            extensions: true,
         }
     }
 

@@ -152,6 +152,12 @@ fn bad_request(message: &str) -> Response {
     )
 }
 
+/// The emulator's routes the hosted API does not have: `/user` and the members routes.
+fn is_extension(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    matches!(segments.as_slice(), ["user"] | ["projects", _, "users", ..])
+}
+
 async fn handle(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(conn): ConnectInfo<Conn>,
@@ -213,6 +219,13 @@ async fn handle(
             )));
         }
     };
+    if !shared.config.extensions && is_extension(uri.path()) {
+        return error_response(&ApiError::not_found(&format!(
+            "Cannot {} {}",
+            method.as_str(),
+            uri.path()
+        )));
+    }
     let has_body = !body.iter().all(u8::is_ascii_whitespace);
     let json_body = if !has_body {
         None

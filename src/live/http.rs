@@ -1,24 +1,26 @@
 //! The HTTP client for the hosted Personalize Management API and the emulator.
 //!
-//! Owns authentication headers, pacing under the organization's rate limit (one GCRA limiter
-//! shared by every clone of a backend), and retries: idempotent calls (GET, PUT, DELETE) are
-//! retried on 429, 5xx, timeouts and connection failures with jittered exponential backoff;
-//! a POST is retried only on 429 (the server did not process it). See `docs/http-client.md`.
+//! Owns authentication headers, adaptive pacing under the organization's rate limit (one
+//! [`Pacer`] shared by every clone of a backend: it slows down on 429 and honours
+//! `Retry-After`), and the safety of what it sends and returns: it follows no redirect (so
+//! credentials and bodies never leave the endpoint) and removes the tokens from every server
+//! text it puts in an error. It sends each request once per call: callers repeat requests
+//! through [`crate::live::retry::RetryPolicy`]. See `docs/http-client.md`.
 //!
 //! Invariant: this is the only module that imports `reqwest`, and no token ever reaches an
 //! error, a `Debug` print or a log line.
 
 use std::fmt;
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
 use serde_json::Value;
 
+use crate::live::pace::Pacer;
+use crate::live::redact::Redactor;
 use crate::live::{Backend, BackendError, Method, Request};
 use crate::wire::ApiError;
 
@@ -63,6 +65,19 @@ pub enum Credentials {
     None,
 }
 
+impl Credentials {
+    /// The redactor that removes this credential from server text.
+    #[must_use]
+    pub fn redactor(&self) -> Redactor {
+        match self {
+            Credentials::Authtoken(token) | Credentials::Bearer(token) => {
+                Redactor::new([token.expose()])
+            }
+            Credentials::None => Redactor::default(),
+        }
+    }
+}
+
 /// Everything the client needs to know about its target.
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
@@ -71,19 +86,14 @@ pub struct HttpConfig {
     pub credentials: Credentials,
     /// Sent as the `organization_uid` header on every call when set.
     pub organization_uid: Option<String>,
-    /// Pace of requests, shared by all clones of the backend (default 10). `f64::INFINITY`
-    /// turns pacing off.
+    /// The highest pace, shared by all clones of the backend (default 10); the client slows
+    /// down below it after a 429. `f64::INFINITY` turns pacing off until the first 429.
     pub requests_per_second: f64,
-    /// How many times a retryable failure is retried (default 5).
-    pub max_retries: u32,
     /// Timeout of one attempt (default 30 s).
     pub timeout: Duration,
-    /// Whether the members extension exists (emulator: yes; hosted API: no).
+    /// Whether to ask for the members extension at all (default true: observe learns from a
+    /// 404 that the endpoint has none).
     pub supports_members: bool,
-    /// First backoff delay (default 200 ms); doubles per attempt, with jitter.
-    pub backoff_base: Duration,
-    /// Longest backoff delay (default 5 s).
-    pub backoff_cap: Duration,
 }
 
 impl HttpConfig {
@@ -95,47 +105,91 @@ impl HttpConfig {
             credentials,
             organization_uid: None,
             requests_per_second: 10.0,
-            max_retries: 5,
             timeout: Duration::from_secs(30),
-            supports_members: false,
-            backoff_base: Duration::from_millis(200),
-            backoff_cap: Duration::from_secs(5),
+            supports_members: true,
         }
     }
 }
 
-/// Counters of what a backend (and all its clones) sent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Counters of what a backend (and all its clones) sent, and the pace it settled on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct ClientStats {
-    /// Attempts sent, retries included.
+    /// Requests sent.
     pub requests: u64,
-    /// Attempts that were retries.
-    pub retries: u64,
     /// 429 answers seen.
     pub rate_limited: u64,
+    /// The pace at the end, in requests per second (`None`: unpaced).
+    pub rate: Option<f64>,
+    /// The lowest pace of the run (`None`: never paced).
+    pub lowest_rate: Option<f64>,
+}
+
+/// What one run did over HTTP: the client's counters with the retries of the run's
+/// [`crate::live::retry::RetryPolicy`]. Printed on stderr and added to the apply report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct HttpSummary {
+    /// Requests sent, retries included.
+    pub requests: u64,
+    /// 429 answers.
+    pub rate_limited: u64,
+    /// Requests sent again (after a 429, a 5xx or a lost answer).
+    pub retries: u64,
+    /// The pace at the end, in requests per second (`null`: unpaced).
+    pub rate: Option<f64>,
+    /// The lowest pace of the run (`null`: never paced).
+    pub lowest_rate: Option<f64>,
+}
+
+impl HttpSummary {
+    /// The client's counters plus `retries`.
+    #[must_use]
+    pub fn new(stats: ClientStats, retries: u64) -> Self {
+        HttpSummary {
+            requests: stats.requests,
+            rate_limited: stats.rate_limited,
+            retries,
+            rate: stats.rate,
+            lowest_rate: stats.lowest_rate,
+        }
+    }
+
+    /// One line for people, e.g. `HTTP: 42 requests, 3 rate limited (429), 3 retries, pace
+    /// settled at 6.2 requests per second (lowest 5.0)`.
+    #[must_use]
+    pub fn line(&self) -> String {
+        let pace = match (self.rate, self.lowest_rate) {
+            (Some(rate), Some(lowest)) if lowest < rate => {
+                format!("pace settled at {rate:.1} requests per second (lowest {lowest:.1})")
+            }
+            (Some(rate), _) => format!("pace {rate:.1} requests per second"),
+            (None, _) => "unpaced".to_owned(),
+        };
+        format!(
+            "HTTP: {} requests, {} rate limited (429), {} retries, {pace}",
+            self.requests, self.rate_limited, self.retries
+        )
+    }
 }
 
 #[derive(Default)]
 struct Counters {
     requests: AtomicU64,
-    retries: AtomicU64,
     rate_limited: AtomicU64,
 }
 
 struct Inner {
     client: reqwest::Client,
     base_url: String,
-    /// `None` when pacing is off.
-    limiter: Option<DefaultDirectRateLimiter>,
-    max_retries: u32,
-    backoff_base: Duration,
-    backoff_cap: Duration,
+    pacer: Pacer,
     supports_members: bool,
+    /// Learned from a 404 on a members route: the endpoint has no members API.
+    no_members: AtomicBool,
+    redactor: Redactor,
     counters: Counters,
 }
 
-/// The [`Backend`] over HTTP. Cheap to clone; clones share the client, the rate limiter and
-/// the counters.
+/// The [`Backend`] over HTTP. Cheap to clone; clones share the client, the pacer and the
+/// counters.
 #[derive(Clone)]
 pub struct HttpBackend {
     inner: Arc<Inner>,
@@ -232,20 +286,18 @@ impl HttpBackend {
                 "requests per second must be positive (or infinite for no pacing), got {rate}"
             )));
         }
-        let limiter = if rate.is_finite() {
-            let period = Duration::try_from_secs_f64(1.0 / rate).map_err(|_| {
-                config_error(format!("{rate} requests per second is too slow to pace at"))
-            })?;
-            let quota =
-                Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX));
-            Some(RateLimiter::direct(quota))
-        } else {
-            None
-        };
+        if rate.is_finite() && Duration::try_from_secs_f64(1.0 / rate).is_err() {
+            return Err(config_error(format!(
+                "{rate} requests per second is too slow to pace at"
+            )));
+        }
 
         let client = reqwest::Client::builder()
             .default_headers(headers)
             .timeout(config.timeout)
+            // Never follow a redirect: the credentials would go along (reqwest drops only the
+            // standard auth headers, not `authtoken`), and a 307/308 would re-send the body.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("pzctl/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| config_error(format!("cannot build the HTTP client: {error}")))?;
@@ -254,11 +306,10 @@ impl HttpBackend {
             inner: Arc::new(Inner {
                 client,
                 base_url,
-                limiter,
-                max_retries: config.max_retries,
-                backoff_base: config.backoff_base,
-                backoff_cap: config.backoff_cap,
+                pacer: Pacer::new(rate),
                 supports_members: config.supports_members,
+                no_members: AtomicBool::new(false),
+                redactor: config.credentials.redactor(),
                 counters: Counters::default(),
             }),
         })
@@ -270,8 +321,9 @@ impl HttpBackend {
         let counters = &self.inner.counters;
         ClientStats {
             requests: counters.requests.load(Ordering::Relaxed),
-            retries: counters.retries.load(Ordering::Relaxed),
             rate_limited: counters.rate_limited.load(Ordering::Relaxed),
+            rate: self.inner.pacer.rate(),
+            lowest_rate: self.inner.pacer.lowest(),
         }
     }
 
@@ -281,119 +333,125 @@ impl HttpBackend {
         &self.inner.base_url
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exponent = attempt.min(16);
-        let full = self
-            .inner
-            .backoff_base
-            .saturating_mul(1u32 << exponent)
-            .min(self.inner.backoff_cap);
-        // Jitter: somewhere between half and all of the exponential delay.
-        let factor: f64 = rand::rng().random_range(0.5..=1.0);
-        full.mul_f64(factor)
+    /// The redactor of this backend's credentials.
+    #[must_use]
+    pub fn redactor(&self) -> &Redactor {
+        &self.inner.redactor
     }
 
+    /// Send `request` once, after its turn in the pacer.
     async fn execute(&self, request: Request) -> Result<Value, BackendError> {
         let method = request.method;
-        let idempotent = method.is_idempotent();
         let url = format!("{}{}", self.inner.base_url, request.path);
-        let body = match (&request.body, method) {
-            (Some(body), Method::Post | Method::Put) => Some(body.to_string()),
-            _ => None,
-        };
+        let redactor = &self.inner.redactor;
         let transport = |message: String| BackendError::Transport {
             method: method.as_str(),
             path: request.path.clone(),
-            message,
+            message: redactor.text(&message),
         };
 
-        let mut attempt: u32 = 0;
-        loop {
-            if let Some(limiter) = &self.inner.limiter {
-                limiter.until_ready().await;
-            }
-            self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
-            if attempt > 0 {
-                self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
-            }
-            let can_retry = attempt < self.inner.max_retries;
+        let mut builder = self.inner.client.request(reqwest_method(method), &url);
+        if let Some(project) = &request.project {
+            builder = builder.header("x-project-uid", project.as_str());
+        }
+        if let (Some(body), Method::Post | Method::Put) = (&request.body, method) {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
 
-            let mut builder = self.inner.client.request(reqwest_method(method), &url);
-            if let Some(project) = &request.project {
-                builder = builder.header("x-project-uid", project.as_str());
-            }
-            if let Some(body) = &body {
-                builder = builder
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-
-            let response = match builder.send().await {
-                Ok(response) => response,
-                Err(error) => {
-                    let message = describe_error(&error);
-                    if idempotent && can_retry {
-                        tokio::time::sleep(self.backoff(attempt)).await;
-                        attempt += 1;
-                        continue;
-                    }
-                    return Err(transport(message));
-                }
-            };
-
-            let status = response.status().as_u16();
-            let retry_after = retry_after(response.headers());
-            let bytes = match response.bytes().await {
-                Ok(bytes) => bytes,
-                Err(error) => {
-                    let message = describe_error(&error);
-                    if idempotent && can_retry {
-                        tokio::time::sleep(self.backoff(attempt)).await;
-                        attempt += 1;
-                        continue;
-                    }
-                    return Err(transport(message));
-                }
-            };
-
-            if status == 429 {
-                self.inner
-                    .counters
-                    .rate_limited
-                    .fetch_add(1, Ordering::Relaxed);
-                // A 429 was not processed, so even a POST may be sent again.
-                if can_retry {
-                    let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                    continue;
-                }
-            } else if status >= 500 && idempotent && can_retry {
-                tokio::time::sleep(self.backoff(attempt)).await;
-                attempt += 1;
-                continue;
-            }
-
-            if (200..300).contains(&status) {
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    return Ok(Value::Null);
-                }
-                return serde_json::from_slice(&bytes).map_err(|error| BackendError::Decode {
+        let members_route = is_members_route(&request.path);
+        let known_missing = || {
+            (members_route && self.inner.no_members.load(Ordering::Relaxed)).then(|| {
+                BackendError::Api {
                     method: method.as_str(),
                     path: request.path.clone(),
-                    message: format!("the {status} answer is not JSON: {error}"),
-                });
+                    error: ApiError::not_found(&format!(
+                        "Cannot {} {} (this endpoint has no members API)",
+                        method.as_str(),
+                        request.path
+                    )),
+                }
+            })
+        };
+        if let Some(error) = known_missing() {
+            return Err(error);
+        }
+        let sent = self.inner.pacer.ready().await;
+        // Learned while this request waited for its turn.
+        if let Some(error) = known_missing() {
+            return Err(error);
+        }
+        self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let response = builder
+            .send()
+            .await
+            .map_err(|error| transport(describe_error(&error)))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| transport(describe_error(&error)))?;
+
+        if members_route && status == 404 {
+            self.inner.no_members.store(true, Ordering::Relaxed);
+        }
+        if status == 429 {
+            self.inner
+                .counters
+                .rate_limited
+                .fetch_add(1, Ordering::Relaxed);
+            self.inner.pacer.refused(sent, retry_after(&headers));
+        } else {
+            self.inner.pacer.answered();
+        }
+
+        if (200..300).contains(&status) {
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Value::Null);
             }
-            let body = serde_json::from_slice(&bytes).unwrap_or_else(
-                |_| serde_json::json!({ "message": String::from_utf8_lossy(&bytes).trim() }),
-            );
-            return Err(BackendError::Api {
+            return serde_json::from_slice(&bytes).map_err(|error| BackendError::Decode {
                 method: method.as_str(),
                 path: request.path.clone(),
-                error: ApiError { status, body },
+                message: redactor.text(&format!("the {status} answer is not JSON: {error}")),
             });
         }
+        let body = if (300..400).contains(&status) {
+            let target = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("(no location)");
+            serde_json::json!({
+                "message": format!(
+                    "the endpoint redirected to {}; pzctl follows no redirects, so credentials \
+                     never leave the endpoint: give the final URL as --endpoint",
+                    redactor.text(target)
+                )
+            })
+        } else {
+            serde_json::from_slice(&bytes).map_or_else(
+                |_| {
+                    serde_json::json!({
+                        "message": redactor.text(String::from_utf8_lossy(&bytes).trim())
+                    })
+                },
+                |body| redactor.json(body),
+            )
+        };
+        Err(BackendError::Api {
+            method: method.as_str(),
+            path: request.path.clone(),
+            error: ApiError { status, body },
+        })
     }
+}
+
+/// `/projects/{uid}/users…`, the members extension.
+fn is_members_route(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    matches!(segments.as_slice(), ["projects", _, "users", ..])
 }
 
 fn reqwest_method(method: Method) -> reqwest::Method {
@@ -405,7 +463,7 @@ fn reqwest_method(method: Method) -> reqwest::Method {
     }
 }
 
-/// `Retry-After` in seconds (integer or decimal); HTTP dates fall back to backoff.
+/// `Retry-After` in seconds (integer or decimal); an HTTP date counts as absent.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     let seconds: f64 = text.trim().parse().ok()?;
@@ -442,7 +500,7 @@ impl Backend for HttpBackend {
     }
 
     fn supports_members(&self) -> bool {
-        self.inner.supports_members
+        self.inner.supports_members && !self.inner.no_members.load(Ordering::Relaxed)
     }
 
     fn describe(&self) -> String {
@@ -499,18 +557,6 @@ mod tests {
             panic!("accepted a URL with credentials");
         };
         assert!(!message.contains("pw-SECRET"), "{message}");
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let mut config = HttpConfig::new("http://127.0.0.1:1", Credentials::None);
-        config.backoff_base = Duration::from_millis(100);
-        config.backoff_cap = Duration::from_millis(1000);
-        let backend = HttpBackend::new(config).unwrap();
-        let first = backend.backoff(0);
-        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-        let late = backend.backoff(10);
-        assert!(late >= Duration::from_millis(500) && late <= Duration::from_millis(1000));
     }
 
     #[test]

@@ -8,6 +8,9 @@
 pub mod embedded;
 pub mod http;
 mod observe;
+pub mod pace;
+pub mod redact;
+pub mod retry;
 
 use std::future::Future;
 
@@ -18,7 +21,7 @@ use serde_json::Value;
 use crate::wire::{self, ApiError, Collection};
 pub use crate::wire::{Method, Request};
 
-pub use observe::observe;
+pub use observe::{observe, observe_with};
 
 /// Why a call did not succeed.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -73,8 +76,9 @@ impl BackendError {
 /// The one trait for live state. Implementations carry out a [`Request`] and return the JSON
 /// answer (`Value::Null` for an empty 204), or the error.
 ///
-/// Retries of idempotent calls, pacing under the rate limit and authentication are the
-/// implementation's business; a POST is sent at most once per call.
+/// Pacing under the rate limit and authentication are the implementation's business; every
+/// request is sent at most once per call. Callers repeat requests through
+/// [`retry::RetryPolicy`], the one retry layer.
 pub trait Backend: Send + Sync {
     fn send(&self, request: Request) -> impl Future<Output = Result<Value, BackendError>> + Send;
 

@@ -2,11 +2,17 @@
 //!
 //! Per project: members (when the backend has them), attributes, events, audiences,
 //! experiences and priority are read concurrently, then the versions list of every experience
-//! with bounded concurrency. The backend's rate limiter paces the calls.
+//! with bounded concurrency. The backend's pacer paces the calls; every read is repeated through
+//! one [`RetryPolicy`].
+//!
+//! Optional routes are learned from the endpoint's answers, not from its host name: a 404 from
+//! `GET /user` means the endpoint cannot tell who is acting (`principal: None`), and a 404 from
+//! a project's members route means it has no members API (`members: None`).
 
 use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
+use crate::live::retry::{RetryPolicy, retry_idempotent};
 use crate::live::{Api, Backend, BackendError};
 use crate::model::{LiveExperience, LiveProject, LiveState, Principal};
 use crate::wire;
@@ -23,8 +29,28 @@ pub async fn observe<B: Backend>(
     api: &Api<B>,
     only: Option<&[String]>,
 ) -> Result<LiveState, BackendError> {
-    let (principal, projects) = tokio::join!(api.current_user(), api.list_projects());
-    let principal = principal?.map(|user| Principal {
+    observe_with(api, only, &RetryPolicy::default()).await
+}
+
+/// `Ok(None)` for a 404: the endpoint has no such route.
+fn optional<T>(result: Result<Option<T>, BackendError>) -> Result<Option<T>, BackendError> {
+    match result {
+        Err(error) if error.status() == Some(404) => Ok(None),
+        other => other,
+    }
+}
+
+/// [`observe`], repeating reads through `retry`.
+pub async fn observe_with<B: Backend>(
+    api: &Api<B>,
+    only: Option<&[String]>,
+    retry: &RetryPolicy,
+) -> Result<LiveState, BackendError> {
+    let (principal, projects) = tokio::join!(
+        async { retry_idempotent!(retry, api.current_user().await) },
+        async { retry_idempotent!(retry, api.list_projects().await) },
+    );
+    let principal = optional(principal)?.map(|user| Principal {
         email: user.email.to_lowercase(),
         org_role: user.organization_role,
     });
@@ -51,7 +77,7 @@ pub async fn observe<B: Backend>(
 
     let reads = selected
         .into_iter()
-        .map(|project| observe_project(api, project));
+        .map(|project| observe_project(api, retry, project));
     let mut state = LiveState {
         projects: Default::default(),
         principal,
@@ -65,23 +91,24 @@ pub async fn observe<B: Backend>(
 
 async fn observe_project<B: Backend>(
     api: &Api<B>,
+    retry: &RetryPolicy,
     project: wire::Project,
 ) -> Result<LiveProject, BackendError> {
     let uid = project.uid.as_str();
     let members = async {
         if api.backend.supports_members() {
-            api.list_members(uid).await.map(Some)
+            optional(retry_idempotent!(retry, api.list_members(uid).await).map(Some))
         } else {
             Ok(None)
         }
     };
     let (members, attributes, events, audiences, experiences, priority) = tokio::join!(
         members,
-        api.list::<wire::Attribute>(uid),
-        api.list::<wire::Event>(uid),
-        api.list::<wire::Audience>(uid),
-        api.list::<wire::Experience>(uid),
-        api.get_priority(uid),
+        async { retry_idempotent!(retry, api.list::<wire::Attribute>(uid).await) },
+        async { retry_idempotent!(retry, api.list::<wire::Event>(uid).await) },
+        async { retry_idempotent!(retry, api.list::<wire::Audience>(uid).await) },
+        async { retry_idempotent!(retry, api.list::<wire::Experience>(uid).await) },
+        async { retry_idempotent!(retry, api.get_priority(uid).await) },
     );
     let experiences = experiences?;
 
@@ -92,7 +119,7 @@ async fn observe_project<B: Backend>(
             .acquire()
             .await
             .map_err(|_| BackendError::Local("observation was cancelled".to_owned()))?;
-        api.list_versions(uid, &experience.uid).await
+        retry_idempotent!(retry, api.list_versions(uid, &experience.uid).await)
     });
     let versions = join_all(version_reads).await;
     let mut live_experiences = Vec::with_capacity(experiences.len());

@@ -42,11 +42,32 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// The text of every file read.
     pub sources: Sources,
-    /// Files read, as displayed in diagnostics.
+    /// Manifest files read, as displayed in diagnostics.
     pub files: Vec<String>,
+    /// YAML files skipped because they are not pzctl's (see [`is_foreign`]), as displayed.
+    pub skipped: Vec<String>,
 }
 
 impl Loaded {
+    /// One line about the skipped foreign files (how many, which), when there are any.
+    #[must_use]
+    pub fn skipped_notice(&self) -> Option<String> {
+        const SHOWN: usize = 5;
+        let count = self.skipped.len();
+        if count == 0 {
+            return None;
+        }
+        let mut names = self.skipped[..count.min(SHOWN)].join(", ");
+        if count > SHOWN {
+            names.push_str(&format!(" and {} more", count - SHOWN));
+        }
+        Some(format!(
+            "note: skipped {count} YAML {} that {} no pzctl manifest (no `apiVersion: pzctl/…`): {names}",
+            if count == 1 { "file" } else { "files" },
+            if count == 1 { "holds" } else { "hold" },
+        ))
+    }
+
     /// Whether any diagnostic is an error.
     #[must_use]
     pub fn has_errors(&self) -> bool {
@@ -86,7 +107,13 @@ fn is_manifest(path: &Path) -> bool {
     )
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>, depth: usize) {
+fn walk(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    diagnostics: &mut Vec<Diagnostic>,
+    depth: usize,
+    shown: &dyn Fn(&Path) -> String,
+) {
     if depth > 64 {
         return;
     }
@@ -95,7 +122,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>, d
         Err(error) => {
             diagnostics.push(no_place(
                 Code::ReadError,
-                format!("cannot read folder `{}`: {error}", display(dir)),
+                format!("cannot read folder `{}`: {error}", shown(dir)),
             ));
             return;
         }
@@ -109,7 +136,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>, d
             .is_some_and(|n| n.starts_with('.'));
         if path.is_dir() {
             if !hidden {
-                walk(&path, out, diagnostics, depth + 1);
+                walk(&path, out, diagnostics, depth + 1, shown);
             }
         } else if is_manifest(&path) {
             out.push(path);
@@ -139,17 +166,26 @@ fn globs(patterns: &[String], diagnostics: &mut Vec<Diagnostic>) -> Option<globs
 /// Load every manifest under the configured paths.
 #[must_use]
 pub fn load(config: &LoadConfig) -> Loaded {
+    load_in(Path::new(""), config)
+}
+
+/// Load every manifest under the configured paths, relative paths taken from `base`, and
+/// files named as they are from there: what `load` gives when run in `base`.
+#[must_use]
+pub fn load_in(base: &Path, config: &LoadConfig) -> Loaded {
+    let shown = |path: &Path| display(path.strip_prefix(base).unwrap_or(path));
     let mut diagnostics = Vec::new();
     let mut paths = Vec::new();
     for path in &config.paths {
+        let path = base.join(path);
         if path.is_dir() {
-            walk(path, &mut paths, &mut diagnostics, 0);
+            walk(&path, &mut paths, &mut diagnostics, 0, &shown);
         } else if path.exists() {
-            paths.push(path.clone());
+            paths.push(path);
         } else {
             diagnostics.push(no_place(
                 Code::ReadError,
-                format!("`{}` does not exist", display(path)),
+                format!("`{}` does not exist", shown(&path)),
             ));
         }
     }
@@ -158,7 +194,7 @@ pub fn load(config: &LoadConfig) -> Loaded {
     let mut inputs = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for path in paths {
-        let name = display(&path);
+        let name = shown(&path);
         if include.as_ref().is_some_and(|g| !g.is_match(&name))
             || exclude.as_ref().is_some_and(|g| g.is_match(&name))
             || !seen.insert(name.clone())
@@ -183,10 +219,47 @@ pub fn load(config: &LoadConfig) -> Loaded {
             ),
         ));
     }
+    let read = inputs.len();
     let mut loaded = load_inputs(inputs);
+    if read > 0 && loaded.files.is_empty() && loaded.diagnostics.is_empty() {
+        let shown: Vec<String> = config.paths.iter().map(|p| display(p)).collect();
+        diagnostics.push(no_place(
+            Code::NoManifests,
+            format!(
+                "no pzctl manifest under {}, only YAML of other tools",
+                shown.join(", ")
+            ),
+        ));
+    }
     diagnostics.append(&mut loaded.diagnostics);
     loaded.diagnostics = diagnostics;
     loaded
+}
+
+/// Whether a parsed file belongs to another tool (a Kubernetes manifest, a GitHub workflow, a
+/// users file): it has documents and none of them is pzctl's. A document is pzctl's when its
+/// `apiVersion` starts with `pzctl/`, when it has no (text) `apiVersion` but one of pzctl's
+/// kinds, or when it is a list of such documents (a mistake reported as `not-a-mapping`).
+/// Foreign files are skipped whole, with one notice; inside a file of pzctl's every document
+/// must be a pzctl manifest.
+#[must_use]
+pub fn is_foreign(documents: &[yaml::Document]) -> bool {
+    fn ours(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(map) => {
+                match map.get("apiVersion").and_then(|v| v.as_str()) {
+                    Some(version) => version.starts_with("pzctl/"),
+                    None => map
+                        .get("kind")
+                        .and_then(|k| k.as_str())
+                        .is_some_and(|kind| raw::KINDS.contains(&kind)),
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().any(ours),
+            _ => false,
+        }
+    }
+    !documents.is_empty() && !documents.iter().any(|doc| ours(&doc.value))
 }
 
 /// Load one in-memory file (tests, fuzzing).
@@ -272,9 +345,11 @@ fn finish(files: Vec<String>, outs: Vec<FileOut>) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut sources = Sources::default();
     let mut items = Vec::new();
+    let mut skipped = Vec::new();
     for out in outs {
         diagnostics.extend(out.diagnostics);
         items.extend(out.items);
+        skipped.extend(out.skipped);
         for (name, text) in out.sources {
             sources.insert(name, text);
         }
@@ -284,11 +359,16 @@ fn finish(files: Vec<String>, outs: Vec<FileOut>) -> Loaded {
     diagnostics.sort_by(|a, b| {
         (a.file(), a.line(), a.column(), a.code).cmp(&(b.file(), b.line(), b.column(), b.code))
     });
+    let files = files
+        .into_iter()
+        .filter(|file| !skipped.contains(file))
+        .collect();
     Loaded {
         desired,
         diagnostics,
         sources,
         files,
+        skipped,
     }
 }
 
@@ -298,6 +378,7 @@ struct FileOut {
     diagnostics: Vec<Diagnostic>,
     items: Vec<lower::Item>,
     sources: Vec<(String, String)>,
+    skipped: Vec<String>,
 }
 
 /// Read, parse and schema-check one file.
@@ -346,6 +427,10 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
         }
     };
     let (documents, problems) = yaml::parse(&text);
+    if is_foreign(&documents) {
+        out.skipped.push(name);
+        return;
+    }
     for problem in problems {
         let code = match problem.kind {
             yaml::YamlProblemKind::Syntax => Code::YamlSyntax,
@@ -353,6 +438,7 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
             yaml::YamlProblemKind::Budget => Code::YamlLimit,
         };
         let mut d = file_diag(&name, code, Severity::Error, problem.message, problem.pos);
+        d.help = problem.help;
         if code == Code::YamlLimit {
             d.help = Some(format!(
                 "manifests may nest at most {} levels and may not expand aliases without bound",
@@ -396,14 +482,15 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
         }
         if doc.value.get("apiVersion").is_none() && doc.value.get("kind").is_none() {
             let mut d = file_diag(
-                    &name,
-                    Code::NotAManifest,
-                    Severity::Warning,
-                    "this document has neither `apiVersion` nor `kind`: it is not a pzctl manifest and is skipped".to_owned(),
-                    doc.start,
-                );
+                &name,
+                Code::NotAManifest,
+                Severity::Error,
+                "this document has neither `apiVersion` nor `kind`, in a file of pzctl manifests"
+                    .to_owned(),
+                doc.start,
+            );
             d.help = Some(format!(
-                "manifests start with `apiVersion: {}` and `kind:`",
+                "start it with `apiVersion: {}` and `kind:`, or move it to a file of its own",
                 raw::API_VERSION
             ));
             out.diagnostics.push(d);

@@ -87,6 +87,8 @@ pub struct YamlProblem {
     pub kind: YamlProblemKind,
     pub message: String,
     pub pos: Pos,
+    /// A suggestion for the fix.
+    pub help: Option<String>,
 }
 
 /// What went wrong.
@@ -223,6 +225,7 @@ impl Converter<'_> {
                                 key.value
                             ),
                             pos: key_pos,
+                            help: None,
                         });
                         continue;
                     }
@@ -320,12 +323,21 @@ fn problem_from_error(error: &serde_saphyr::Error, text: &str) -> YamlProblem {
             usize::try_from(l.column()).unwrap_or(1).max(1),
         )
     });
-    let pos = Pos {
+    let mut pos = Pos {
         line,
         column,
         offset: offset_of(text, line, column),
         len: 0,
     };
+    let mut help = None;
+    if kind == YamlProblemKind::Syntax && lower.contains("tab") {
+        // The scanner stops where the token before the tab ended, often on the line before.
+        if let Some(tab) = indenting_tab(text, line) {
+            pos = tab;
+            message = "a tab in the indentation: YAML indents with spaces only".to_owned();
+        }
+        help = Some("indent with spaces instead of tabs".to_owned());
+    }
     if kind == YamlProblemKind::Budget {
         message = if lower.contains("depth") {
             format!("the YAML nests deeper than {MAX_DEPTH} levels")
@@ -335,5 +347,40 @@ fn problem_from_error(error: &serde_saphyr::Error, text: &str) -> YamlProblem {
             format!("the YAML is too large to read safely ({message})")
         };
     }
-    YamlProblem { kind, message, pos }
+    YamlProblem {
+        kind,
+        message,
+        pos,
+        help,
+    }
+}
+
+/// The first tab in the indentation of a line, from line `from` (1-based) on: on that line, or
+/// on the next lines up to the first one with content indented by spaces only (blank lines
+/// may hold tabs). A tab is one column, one byte.
+fn indenting_tab(text: &str, from: usize) -> Option<Pos> {
+    let mut offset = 0;
+    for (index, content) in text.split_inclusive('\n').enumerate() {
+        let line = index + 1;
+        if line >= from {
+            let body = content.trim_end_matches(['\n', '\r']);
+            let rest = body.trim_start_matches([' ', '\t']);
+            let indent = &body[..body.len() - rest.len()];
+            if !rest.is_empty() {
+                if let Some(at) = indent.find('\t') {
+                    return Some(Pos {
+                        line,
+                        column: at + 1,
+                        offset: offset + at,
+                        len: 1,
+                    });
+                }
+                if line > from {
+                    return None;
+                }
+            }
+        }
+        offset += content.len();
+    }
+    None
 }

@@ -338,8 +338,10 @@ fn diff_project(
         }
     };
 
-    match (&desired.members, &live_members) {
-        (Some(wanted), Some(members)) => diff_members(
+    // Without members on the live side (no members API), the declared members are a note of
+    // the plan (`notes.rs`), not changes.
+    if let (Some(wanted), Some(members)) = (&desired.members, &live_members) {
+        diff_members(
             desired,
             wanted,
             members,
@@ -347,19 +349,7 @@ fn diff_project(
             may_delete,
             builder,
             diagnostics,
-        ),
-        (Some(wanted), None) => {
-            // The endpoint cannot list members (the hosted API): every declared member is shown
-            // as an invitation, which apply prints as a manual step. Nothing is removed.
-            let first = builder.planned.len();
-            diff_members(desired, wanted, &[], live, false, builder, diagnostics);
-            for planned in &mut builder.planned[first..] {
-                planned.change.note = Some(
-                    "members cannot be read on this endpoint: check and invite by hand".to_owned(),
-                );
-            }
-        }
-        _ => {}
+        );
     }
 
     let names = Names::from_live(live_project);

@@ -14,6 +14,7 @@ use crate::model::{Kind, Specs};
 
 mod diff;
 mod fingerprint;
+mod notes;
 mod order;
 mod permissions;
 mod view;
@@ -33,6 +34,21 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// A digest of every live object the plan read, for `apply --plan`.
     pub live_fingerprint: LiveFingerprint,
+    /// What the plan could not manage on this endpoint, with the steps to do it by hand (members
+    /// where the endpoint has no members API). Not changes: they count in no summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+/// Something the plan leaves to a person, said once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// The address it is about, e.g. `project/shop`.
+    pub address: String,
+    pub message: String,
+    /// What to do by hand, one step per line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
 }
 
 /// Counts per action.
@@ -285,6 +301,7 @@ pub fn plan(
         summary,
         changes,
         live_fingerprint: fingerprint(live),
+        notes: notes::notes(desired, live, config),
     })
 }
 

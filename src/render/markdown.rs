@@ -56,9 +56,16 @@ pub fn markdown(plan: &Plan) -> Vec<String> {
 
 fn summary(plan: &Plan) -> String {
     let mut out = String::from("## pzctl plan\n\n");
+    let notes = super::note_lines(plan);
     if plan.changes.is_empty() {
         let _ = writeln!(out, "{NO_CHANGES}");
+        if !notes.is_empty() {
+            let _ = writeln!(out, "\n{}", notes.join("\n"));
+        }
         return out;
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out, "{}\n", notes.join("\n"));
     }
     let _ = writeln!(out, "**{}**\n", closing(&plan.summary));
     for (project, changes) in by_project(&plan.changes) {

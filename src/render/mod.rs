@@ -114,6 +114,18 @@ pub(crate) fn closing(summary: &crate::plan::Summary) -> String {
 }
 
 /// The sentence for an empty plan.
+/// The plan's notes as lines (empty when it has none), the same in every text form.
+pub(crate) fn note_lines(plan: &crate::plan::Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    for note in &plan.notes {
+        lines.push(format!("Note: {}: {}", note.address, note.message));
+        for step in &note.steps {
+            lines.push(format!("  - {step}"));
+        }
+    }
+    lines
+}
+
 pub const NO_CHANGES: &str = "No changes. The live organization matches the manifests.";
 
 /// Changes grouped by project, projects in order of first appearance, changes in plan order.

@@ -51,8 +51,15 @@ impl Paint {
 /// The plan as text; `color` adds ANSI colors (the symbols and words carry the meaning).
 #[must_use]
 pub fn text(plan: &Plan, color: bool) -> String {
+    let mut notes = String::new();
+    for line in super::note_lines(plan) {
+        let _ = writeln!(notes, "{line}");
+    }
+    if !notes.is_empty() {
+        notes.insert(0, '\n');
+    }
     if plan.changes.is_empty() {
-        return format!("{NO_CHANGES}\n");
+        return format!("{NO_CHANGES}\n{notes}");
     }
     let paint = Paint { color };
     let mut out = String::new();
@@ -69,6 +76,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", closing(&plan.summary));
+    out.push_str(&notes);
     out
 }
 

@@ -6,21 +6,21 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pzctl::apply::{self, ApplyConfig, CancelToken, NoReporter};
-use pzctl::emulator::EmulatorConfig;
 use pzctl::live::embedded::EmbeddedBackend;
-use pzctl::live::{Api, Backend, BackendError, Method, Request};
+use pzctl::live::retry::RetryPolicy;
+use pzctl::live::{Api, Backend, Method, Request};
 use pzctl::manifest::{self, LoadConfig};
 use pzctl::plan::{self, PlanConfig};
-use pzctl::wire::{self, ApiError, OrgRole, ProjectRole};
+use pzctl::wire::{self, OrgRole, ProjectRole};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
-use crate::support::TestContext;
+use crate::support::{Faulty, TestContext, emulator_with as emulator};
 
 fn quickstart() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart")
@@ -91,38 +91,44 @@ fn embedded_as(state: &Path, user: &str) -> Api<EmbeddedBackend> {
 /// Names that occur more than once, per project and kind (projects by name too).
 async fn duplicates<B: Backend>(api: &Api<B>) -> Vec<String> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let projects = api.list_projects().await.expect("list projects");
+    // Read through a retry policy, as observe does: the emulator may inject faults.
+    let retry = RetryPolicy::fast();
+    let projects =
+        pzctl::retry_idempotent!(retry, api.list_projects().await).expect("list projects");
     for project in &projects {
         *seen.entry(format!("project/{}", project.name)).or_default() += 1;
         let uid = &project.uid;
         let prefix = format!("project/{}", project.name);
-        for attribute in api.list::<wire::Attribute>(uid).await.expect("attributes") {
+        for attribute in pzctl::retry_idempotent!(retry, api.list::<wire::Attribute>(uid).await)
+            .expect("attributes")
+        {
             *seen
                 .entry(format!("{prefix}/attribute/{}", attribute.name))
                 .or_default() += 1;
         }
-        for event in api.list::<wire::Event>(uid).await.expect("events") {
+        for event in
+            pzctl::retry_idempotent!(retry, api.list::<wire::Event>(uid).await).expect("events")
+        {
             *seen
                 .entry(format!("{prefix}/event/{}", event.key))
                 .or_default() += 1;
         }
-        for audience in api.list::<wire::Audience>(uid).await.expect("audiences") {
+        for audience in pzctl::retry_idempotent!(retry, api.list::<wire::Audience>(uid).await)
+            .expect("audiences")
+        {
             *seen
                 .entry(format!("{prefix}/audience/{}", audience.name))
                 .or_default() += 1;
         }
-        for experience in api
-            .list::<wire::Experience>(uid)
-            .await
+        for experience in pzctl::retry_idempotent!(retry, api.list::<wire::Experience>(uid).await)
             .expect("experiences")
         {
             *seen
                 .entry(format!("{prefix}/experience/{}", experience.name))
                 .or_default() += 1;
-            let versions = api
-                .list_versions(uid, &experience.uid)
-                .await
-                .expect("versions");
+            let versions =
+                pzctl::retry_idempotent!(retry, api.list_versions(uid, &experience.uid).await)
+                    .expect("versions");
             let drafts = versions
                 .iter()
                 .filter(|version| version.status == wire::VersionStatus::Draft)
@@ -130,7 +136,9 @@ async fn duplicates<B: Backend>(api: &Api<B>) -> Vec<String> {
             assert!(drafts <= 1, "{} has {drafts} drafts", experience.name);
         }
         if api.backend.supports_members() {
-            for member in api.list_members(uid).await.expect("members") {
+            for member in
+                pzctl::retry_idempotent!(retry, api.list_members(uid).await).expect("members")
+            {
                 *seen
                     .entry(format!("{prefix}/member/{}", member.email))
                     .or_default() += 1;
@@ -278,12 +286,15 @@ fn without_a_terminal_apply_needs_auto_approve() {
     let path = quickstart();
     let output = pzctl(&state, None, &["apply", path.to_str().expect("utf-8")]);
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
-    assert!(
-        text(&output.stderr)
-            .contains("refusing to apply without confirmation: pass --auto-approve"),
-        "{}",
-        describe(&output)
-    );
+    // The plan is shown, then the refusal: the whole output.
+    let mut command = context.pzctl();
+    command
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("apply")
+        .arg(&path)
+        .stdin(Stdio::null());
+    pzctl_snapshot!(context, "apply_without_auto_approve", &mut command);
     let api = embedded_as(&state, "owner@example.com");
     let projects = tokio::runtime::Runtime::new()
         .expect("runtime")
@@ -313,11 +324,13 @@ fn invalid_manifests_write_nothing() {
         ],
     );
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
-    assert!(
-        text(&output.stderr).contains("bad.yaml"),
-        "{}",
-        describe(&output)
-    );
+    // Both problems of bad.yaml, and that nothing was applied: the whole output.
+    let mut command = context.pzctl();
+    command
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["apply", "bad", "--auto-approve"]);
+    pzctl_snapshot!(context, "apply_invalid_manifests", &mut command);
     assert!(
         !state.join("state.json").exists() || {
             let api = embedded_as(&state, "owner@example.com");
@@ -550,71 +563,6 @@ async fn a_stale_saved_plan_is_refused_and_names_the_object() {
     assert!(after.changes.is_empty(), "{after:#?}");
 }
 
-/// A backend that injects faults around another: 5xx and 429 before the request is carried
-/// out, and answers lost after it was carried out. Deterministic per seed.
-struct Faulty<B> {
-    inner: B,
-    enabled: AtomicBool,
-    rng: Mutex<rand::rngs::StdRng>,
-    fault_rate: f64,
-    rate_limited: f64,
-    drop_rate: f64,
-}
-
-impl<B: Backend> Faulty<B> {
-    /// 5xx at `fault_rate`, 429 at `rate_limited`, lost answers at `drop_rate`.
-    fn new(inner: B, seed: u64, fault_rate: f64, rate_limited: f64, drop_rate: f64) -> Self {
-        Faulty {
-            inner,
-            enabled: AtomicBool::new(false),
-            rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
-            fault_rate,
-            rate_limited,
-            drop_rate,
-        }
-    }
-}
-
-impl<B: Backend> Backend for Faulty<B> {
-    async fn send(&self, request: Request) -> Result<Value, BackendError> {
-        let roll: f64 = self.rng.lock().expect("rng").random();
-        if !self.enabled.load(Ordering::SeqCst) {
-            return self.inner.send(request).await;
-        }
-        let api_error = |status: u16| BackendError::Api {
-            method: request.method.as_str(),
-            path: request.path.clone(),
-            error: ApiError {
-                status,
-                body: serde_json::json!({"message": "injected"}),
-            },
-        };
-        if roll < self.fault_rate {
-            return Err(api_error(503));
-        }
-        if roll < self.fault_rate + self.rate_limited {
-            return Err(api_error(429));
-        }
-        let answer = self.inner.send(request.clone()).await;
-        if roll > 1.0 - self.drop_rate {
-            return Err(BackendError::Transport {
-                method: request.method.as_str(),
-                path: request.path.clone(),
-                message: "injected: response dropped".to_owned(),
-            });
-        }
-        answer
-    }
-
-    fn supports_members(&self) -> bool {
-        self.inner.supports_members()
-    }
-
-    fn describe(&self) -> String {
-        format!("faulty {}", self.inner.describe())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_plan_converges_through_faults_without_duplicates() {
     let context = TestContext::new();
@@ -632,10 +580,8 @@ async fn a_large_plan_converges_through_faults_without_duplicates() {
     let api = Arc::new(Api::new(faulty));
     let config = ApplyConfig {
         parallelism: 8,
-        // The raw backend has no retries of its own (the HTTP client has five): the applier's
-        // stand in for them here.
-        create_lookup_retries: 9,
-        retry_delay: Duration::from_millis(1),
+        // The applier's retries are the only ones (the HTTP client sends each request once).
+        retry: RetryPolicy::fast().with_max_attempts(10),
     };
     let rounds = converge(&api, &manifests, &config).await;
     assert!(rounds <= 2, "took {rounds} applies");
@@ -704,8 +650,7 @@ async fn a_large_plan_converges_through_emulator_faults_without_duplicates() {
     let api = Arc::new(Api::new(Faulty::new(http, 5, 0.0, 0.1, 0.0)));
     let config = ApplyConfig {
         parallelism: 8,
-        create_lookup_retries: 5,
-        retry_delay: Duration::from_millis(2),
+        retry: RetryPolicy::fast(),
     };
     let rounds = converge(&api, &manifests, &config).await;
     assert!(rounds <= 2, "took {rounds} applies");
@@ -713,13 +658,6 @@ async fn a_large_plan_converges_through_emulator_faults_without_duplicates() {
     assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
     let stats = emulator.stats();
     assert!(stats.drops > 0 && stats.server_errors > 0, "{stats:?}");
-}
-
-fn emulator(configure: impl FnOnce(&mut EmulatorConfig)) -> pzctl::emulator::EmulatorHandle {
-    let mut config = EmulatorConfig::with_default_users();
-    configure(&mut config);
-    pzctl::emulator::start(config, "127.0.0.1:0".parse().expect("address"))
-        .expect("start the emulator")
 }
 
 /// Run the binary against an emulator as the user of `token`.
@@ -889,7 +827,11 @@ fn killed_applies_converge_without_duplicates() {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn pzctl");
-            std::thread::sleep(Duration::from_millis(rng.random_range(30..600)));
+            // Kill soon after the run's first write, whatever the machine's load: a fixed
+            // delay lands before the first write on a busy machine and after the last on an
+            // idle one.
+            wait_for_write(&state.join("state.json"), &mut child);
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..120)));
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -928,6 +870,19 @@ fn killed_applies_converge_without_duplicates() {
         interrupted_midway > 0,
         "no kill landed in the middle of an apply"
     );
+}
+
+/// Wait (at most 60 s) until `state` is written anew or `child` exits.
+fn wait_for_write(state: &std::path::Path, child: &mut std::process::Child) {
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let before = modified(state);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if modified(state) != before || matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 #[test]

@@ -244,7 +244,7 @@ fn target_options_belong_to_the_commands_that_use_them() {
     for command in ["validate", "schema", "emulator"] {
         let help = run(dir, &[command, "--help"], &[]);
         let text = stdout(&help);
-        for flag in ["--endpoint", "--region", "--state-dir"] {
+        for flag in ["--endpoint", "--region", "--state-dir", "--retry-deadline"] {
             assert!(
                 !text.contains(flag),
                 "`{command} --help` lists {flag}:\n{text}"
@@ -267,9 +267,22 @@ fn target_options_belong_to_the_commands_that_use_them() {
         "{}",
         describe(&before)
     );
+    let before = run(dir, &["--retry-deadline", "5", "validate"], &[]);
+    assert_eq!(before.status.code(), Some(1), "{}", describe(&before));
+    assert!(
+        stderr(&before).contains("`--retry-deadline` applies only to `plan`, `apply` and `export`"),
+        "{}",
+        describe(&before)
+    );
     for command in ["plan", "apply", "export"] {
         let help = stdout(&run(dir, &[command, "--help"], &[]));
-        for flag in ["--endpoint", "--region", "--state-dir", "--rate-limit"] {
+        for flag in [
+            "--endpoint",
+            "--region",
+            "--state-dir",
+            "--rate-limit",
+            "--retry-deadline",
+        ] {
             assert!(help.contains(flag), "`{command} --help` lacks {flag}");
         }
     }
@@ -360,6 +373,7 @@ fn help_and_man_pages_have_environment_exit_status_and_examples() {
                 "PZCTL_REGION",
                 "PZCTL_STATE_DIR",
                 "PZCTL_RATE_LIMIT",
+                "PZCTL_RETRY_DEADLINE",
                 "PZCTL_LOCAL_USER",
                 "CONTENTSTACK_AUTHTOKEN",
                 "CONTENTSTACK_OAUTH_TOKEN",

@@ -18,6 +18,7 @@ mod client {
     use std::time::{Duration, Instant};
 
     use pzctl::live::http::{Credentials, HttpBackend, Secret};
+    use pzctl::live::retry::RetryPolicy;
     use pzctl::live::{Api, Backend, BackendError, Method, Request};
     use pzctl::wire;
     use serde_json::json;
@@ -112,8 +113,11 @@ mod client {
         ])
         .await;
         let backend = http_backend(&server.url(), TOKEN);
+        // The client sends once and holds the next request until `Retry-After`; the caller's
+        // retry policy sends it again.
+        let policy = RetryPolicy::fast();
         let started = Instant::now();
-        backend.send(Request::get("/projects")).await.unwrap();
+        pzctl::retry_idempotent!(policy, backend.send(Request::get("/projects")).await).unwrap();
         let waited = started.elapsed();
         assert!(
             waited >= Duration::from_millis(950),
@@ -122,18 +126,22 @@ mod client {
 
         // A 429 means the POST was not processed, so it is sent again.
         let started = Instant::now();
-        let value = backend
-            .send(Request::new(Method::Post, "/projects").body(json!({"name": "x"})))
-            .await
-            .unwrap();
+        let value = pzctl::retry_create!(policy,
+            post: backend
+                .send(Request::new(Method::Post, "/projects").body(json!({"name": "x"})))
+                .await,
+            lookup: async { Ok::<_, BackendError>(None) }.await
+        )
+        .unwrap();
         assert_eq!(value, json!({"ok": true}));
         assert!(started.elapsed() >= Duration::from_millis(950));
 
         let stats = backend.stats();
         assert_eq!(
-            (stats.requests, stats.retries, stats.rate_limited),
+            (stats.requests, policy.retries(), stats.rate_limited),
             (4, 2, 2)
         );
+        assert_eq!(server.seen().len(), 4, "no lookup: a 429 was not processed");
     }
 
     #[tokio::test]
@@ -147,12 +155,14 @@ mod client {
         .await;
         let backend = http_backend(&server.url(), TOKEN);
         let api = Api::new(backend.clone());
-        let priority = api
-            .put_priority("p1", &wire::Priority::default())
-            .await
-            .unwrap();
+        let policy = RetryPolicy::fast();
+        let priority = pzctl::retry_idempotent!(
+            policy,
+            api.put_priority("p1", &wire::Priority::default()).await
+        )
+        .unwrap();
         assert!(priority.priority_order.is_empty());
-        assert_eq!(backend.stats().retries, 2);
+        assert_eq!(policy.retries(), 2);
 
         let error = backend
             .send(
@@ -195,17 +205,17 @@ mod client {
         assert_eq!(api_error.status, 404);
         assert_eq!(api_error.body, json!({"message": "Cannot GET /nowhere"}));
         assert_eq!(server.seen().len(), 2);
-        assert_eq!(backend.stats().retries, 0);
+        assert_eq!(backend.stats().requests, 2);
     }
 
     #[tokio::test]
     async fn dropped_connections_retry_gets_and_surface_posts_as_transport() {
         let (url, connections) = black_hole().await;
-        let mut config = fast_config(&url, Some(TOKEN));
-        config.max_retries = 3;
-        let backend = HttpBackend::new(config).unwrap();
+        let backend = HttpBackend::new(fast_config(&url, Some(TOKEN))).unwrap();
+        let policy = RetryPolicy::fast().with_max_attempts(4);
 
-        let error = backend.send(Request::get("/projects")).await.unwrap_err();
+        let error = pzctl::retry_idempotent!(policy, backend.send(Request::get("/projects")).await)
+            .unwrap_err();
         assert!(matches!(error, BackendError::Transport { .. }), "{error:?}");
         assert_eq!(backend.stats().requests, 4, "one try and three retries");
 
@@ -2011,15 +2021,48 @@ mod faults {
 
     use pzctl::emulator::EmulatorConfig;
     use pzctl::live::http::HttpBackend;
-    use pzctl::live::{Api, BackendError};
+    use pzctl::live::retry::RetryPolicy;
+    use pzctl::live::{Api, Backend, BackendError, Method, Request};
 
     use super::suite::{Who, project_input};
     use crate::support::{emulator, fast_config};
 
-    fn client(url: &str, max_retries: u32) -> Api<HttpBackend> {
-        let mut config = fast_config(url, Some(Who::Owner.token()));
-        config.max_retries = max_retries;
-        Api::new(HttpBackend::new(config).unwrap())
+    /// The HTTP client with a caller's retry layer around it, as observe and apply use it:
+    /// GET, PUT and DELETE through the policy, a POST sent once.
+    struct Retrying {
+        http: HttpBackend,
+        policy: RetryPolicy,
+    }
+
+    impl Backend for Retrying {
+        async fn send(&self, request: Request) -> Result<serde_json::Value, BackendError> {
+            if request.method == Method::Post {
+                return self.http.send(request).await;
+            }
+            pzctl::retry_idempotent!(self.policy, self.http.send(request.clone()).await)
+        }
+
+        fn supports_members(&self) -> bool {
+            self.http.supports_members()
+        }
+
+        fn describe(&self) -> String {
+            self.http.describe()
+        }
+    }
+
+    impl Retrying {
+        fn stats(&self) -> pzctl::live::http::ClientStats {
+            self.http.stats()
+        }
+    }
+
+    fn client(url: &str, max_retries: u32) -> Api<Retrying> {
+        let config = fast_config(url, Some(Who::Owner.token()));
+        Api::new(Retrying {
+            http: HttpBackend::new(config).unwrap(),
+            policy: RetryPolicy::fast().with_max_attempts(max_retries + 1),
+        })
     }
 
     #[tokio::test]
@@ -2056,7 +2099,7 @@ mod faults {
         let client = api.backend.stats();
         let server = emulator.stats();
         assert!(server.server_errors > 0, "no fault was injected");
-        assert!(client.retries > 0, "nothing was retried");
+        assert!(api.backend.policy.retries() > 0, "nothing was retried");
         assert_eq!(
             client.requests, server.requests,
             "every attempt reached the emulator"
@@ -2250,7 +2293,7 @@ mod faults {
         assert_eq!(listed.len(), 1, "no duplicate project");
         assert_eq!(listed[0].description, "round 9");
         assert!(emulator.stats().drops > 0, "nothing was dropped");
-        assert!(api.backend.stats().retries > 0);
+        assert!(api.backend.policy.retries() > 0);
     }
 }
 

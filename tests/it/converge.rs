@@ -573,8 +573,7 @@ async fn converge<B: Backend + 'static>(
         })?;
     let config = ApplyConfig {
         parallelism: 4,
-        create_lookup_retries: 0,
-        retry_delay: std::time::Duration::from_millis(1),
+        retry: pzctl::live::retry::RetryPolicy::fast().with_max_attempts(1),
     };
     let report = apply::apply(
         &planned,

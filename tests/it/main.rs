@@ -1,5 +1,6 @@
 //! The one integration test binary: runs the real `pzctl` binary and the real emulator.
 
+#[macro_use]
 mod support;
 
 mod apply;
@@ -8,6 +9,7 @@ mod cli_flags;
 mod conformance;
 mod converge;
 mod export;
+mod http;
 mod plan;
 mod projects;
 mod tidy;

@@ -904,27 +904,25 @@ fn unknown_principal_skips_permission_checks() {
 }
 
 #[test]
-fn members_on_an_endpoint_without_members_are_shown_as_manual_invitations() {
+fn members_on_an_endpoint_without_members_are_one_note_not_changes() {
+    // Issue 13: on an endpoint without a members API, declared members are shown once as a note
+    // with the UI steps and are not changes, so `--detailed-exitcode` can be 0.
     let desired = fixture();
     let mut live = live_from(&desired, None);
     project_mut(&mut live, "storefront").members = None;
     let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
-    assert_eq!(
-        addresses(&plan),
-        vec![
-            (Action::Create, "project/storefront/member/dev@example.com"),
-            (
-                Action::Create,
-                "project/storefront/member/owner@example.com"
-            ),
-        ]
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(plan.summary.is_empty());
+    assert_eq!(plan.notes.len(), 1);
+    let note = &plan.notes[0];
+    assert_eq!(note.address, "project/storefront");
+    assert!(note.message.contains("no members API"), "{}", note.message);
+    assert_eq!(note.steps.len(), 2);
+    assert!(
+        note.steps
+            .iter()
+            .any(|step| step.contains("dev@example.com"))
     );
-    assert!(plan.changes.iter().all(|change| {
-        change
-            .note
-            .as_deref()
-            .is_some_and(|note| note.contains("by hand"))
-    }));
 }
 
 #[test]
@@ -1626,10 +1624,15 @@ mod cli {
             .expect("runs");
         let stderr = String::from_utf8_lossy(&output.stderr).to_string();
         assert_eq!(output.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains("permission-denied"), "{stderr}");
-        assert!(stderr.contains("project/storefront"), "{stderr}");
         assert!(!stderr.contains("member-token"));
         assert!(!out.exists());
+        // The whole refusal: which change needs which permission.
+        let mut command = context.pzctl();
+        command
+            .env("CONTENTSTACK_AUTHTOKEN", "member-token")
+            .args(["--endpoint", &emulator.url(), "plan"])
+            .arg(quickstart());
+        pzctl_snapshot!(context, "plan_refused_for_a_member", &mut command);
 
         // The organization owner may: exit 2 with --detailed-exitcode, plan saved, no token.
         let output = pzctl(&context)

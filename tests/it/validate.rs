@@ -1,14 +1,17 @@
-//! Integration tests: validate. Runs the real binary on every fixture under
-//! `tests/fixtures/validate/` (one problem class each; the folder name starts with the code it
-//! must report) and snapshots the JSON and text diagnostics; checks the examples, the
-//! committed schemas, the docs, lowering, and that no input makes loading panic.
+//! Integration tests: validate. Loads every fixture under `tests/fixtures/validate/` (one
+//! problem class each; the folder name starts with the code it must report) in process and in
+//! parallel, and snapshots the JSON and text diagnostics as the CLI renders them; checks once
+//! that the real binary prints the same; checks the examples, the committed schemas, the docs,
+//! lowering, and that no input makes loading panic.
 
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use pzctl::diagnostic::{Code, Severity};
+use pzctl::diagnostic::Code;
 use pzctl::manifest::{self, LoadConfig};
 use pzctl::model::{self, Combination, ExperienceStatus, ProjectRole, VariantSpec};
+
+use crate::support::TestContext;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -49,85 +52,193 @@ fn there_are_at_least_forty_fixtures_and_each_names_a_code() {
     }
 }
 
+/// What `pzctl validate --format json NAME` and `pzctl validate NAME` print when run in the
+/// fixtures folder, rendered in process by the CLI's own renderer (colour off).
+fn validate_in_process(
+    config: &LoadConfig,
+) -> (pzctl::cli::ValidateReport, pzctl::cli::ValidateReport) {
+    use pzctl::cli::{DiagnosticFormat, validate_report};
+    let loaded = manifest::load_in(&fixtures(), config);
+    (
+        validate_report(&loaded, DiagnosticFormat::Json, false),
+        validate_report(&loaded, DiagnosticFormat::Text, false),
+    )
+}
+
+/// The checks and the snapshot of one fixture (run on a worker thread).
+fn check_fixture(name: &str) -> (String, Vec<String>) {
+    let mut failures = Vec::new();
+    let expected = name.split("--").next().unwrap_or_default().to_owned();
+    let (json_run, text_run) = validate_in_process(&LoadConfig {
+        paths: vec![PathBuf::from(name)],
+        ..LoadConfig::default()
+    });
+    let items = match serde_json::from_str::<serde_json::Value>(&json_run.stdout) {
+        Ok(json) => json.as_array().cloned().unwrap_or_default(),
+        Err(error) => {
+            failures.push(format!("{name}: stdout is not JSON: {error}"));
+            Vec::new()
+        }
+    };
+    let has_error = items.iter().any(|d| d["severity"] == "error");
+    if json_run.exit != u8::from(has_error) || text_run.exit != json_run.exit {
+        failures.push(format!(
+            "{name}: exit {} (text {}) with errors={has_error}",
+            json_run.exit, text_run.exit
+        ));
+    }
+    if !items.iter().any(|d| d["code"] == expected.as_str()) {
+        failures.push(format!("{name}: no `{expected}` in {}", json_run.stdout));
+    }
+    for d in &items {
+        for key in ["file", "line", "column", "code", "message"] {
+            if d.get(key).is_none() {
+                failures.push(format!("{name}: a diagnostic has no `{key}`: {d}"));
+            }
+        }
+        // A problem in a file has a line; only a problem of the whole run (`no-manifests`)
+        // has no place.
+        let placeless = d["file"].is_null() && d["code"] == "no-manifests";
+        if d["line"].as_u64().unwrap_or(0) == 0 && !placeless {
+            failures.push(format!("{name}: a diagnostic has no line: {d}"));
+        }
+    }
+    if !text_run.stdout.is_empty() {
+        failures.push(format!("{name}: text format wrote to stdout"));
+    }
+    let snapshot = format!(
+        "exit: {}\n--- json (stdout)\n{}--- text (stderr)\n{}",
+        json_run.exit, json_run.stdout, text_run.stderr
+    );
+    (snapshot, failures)
+}
+
+/// Every fixture, in process and in parallel (one thread each: the alias bomb alone takes
+/// seconds in a debug build, so it must not hold up a queue).
 #[test]
 fn every_fixture_reports_its_code_at_a_place() {
+    let names = fixture_names();
+    let results: Vec<(String, Vec<String>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = names
+            .iter()
+            .map(|name| scope.spawn(move || check_fixture(name)))
+            .collect();
+        workers
+            .into_iter()
+            .zip(&names)
+            .map(|(worker, name)| {
+                worker
+                    .join()
+                    .unwrap_or_else(|_| (String::new(), vec![format!("{name}: panicked")]))
+            })
+            .collect()
+    });
     let mut failures = Vec::new();
-    for name in fixture_names() {
-        let expected = name.split("--").next().unwrap_or_default().to_owned();
-        let out = pzctl(&fixtures())
-            .args(["validate", "--format", "json", &name])
-            .output()
-            .expect("run pzctl");
-        let json: serde_json::Value = match serde_json::from_slice(&out.stdout) {
-            Ok(json) => json,
-            Err(error) => {
-                failures.push(format!("{name}: stdout is not JSON: {error}"));
-                continue;
-            }
-        };
-        let items = json.as_array().cloned().unwrap_or_default();
-        let has_error = items.iter().any(|d| d["severity"] == "error");
-        let status = out.status.code();
-        if status != Some(if has_error { 1 } else { 0 }) {
-            failures.push(format!("{name}: exit {status:?} with errors={has_error}"));
-        }
-        if !items.iter().any(|d| d["code"] == expected.as_str()) {
-            failures.push(format!("{name}: no `{expected}` in {json}"));
-        }
-        for d in &items {
-            for key in ["file", "line", "column", "code", "message"] {
-                if d.get(key).is_none() {
-                    failures.push(format!("{name}: a diagnostic has no `{key}`: {d}"));
-                }
-            }
-            if d["line"].as_u64().unwrap_or(0) == 0 {
-                failures.push(format!("{name}: a diagnostic has no line: {d}"));
-            }
-        }
-        let text = pzctl(&fixtures())
-            .args(["validate", &name])
-            .output()
-            .expect("run pzctl");
-        let stderr = String::from_utf8_lossy(&text.stderr).into_owned();
-        if !text.stdout.is_empty() {
-            failures.push(format!("{name}: text format wrote to stdout"));
-        }
-        let snapshot = format!(
-            "exit: {}\n--- json (stdout)\n{}--- text (stderr)\n{}",
-            status.unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout),
-            stderr
-        );
+    for (name, (snapshot, mut found)) in names.iter().zip(results) {
+        failures.append(&mut found);
         insta::assert_snapshot!(format!("fixture__{name}"), snapshot);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// End to end: the binary prints exactly what the in-process renderer gives, over every fixture
+/// at once (but the alias bomb, which is slow in a debug build), in both formats.
+#[test]
+fn the_binary_prints_what_the_in_process_renderer_gives() {
+    let exclude = "yaml-limit--alias-bomb/**".to_owned();
+    let config = LoadConfig {
+        paths: vec![PathBuf::from(".")],
+        exclude: vec![exclude.clone()],
+        ..LoadConfig::default()
+    };
+    let (json_run, text_run) = validate_in_process(&config);
+    assert_eq!(json_run.exit, 1, "the fixtures have errors");
+    for (format, expected) in [("json", &json_run), ("text", &text_run)] {
+        let out = pzctl(&fixtures())
+            .args(["validate", "--format", format, "--exclude", &exclude, "."])
+            .output()
+            .expect("run pzctl");
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(expected.exit)),
+            "{format}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected.stdout,
+            "{format}: stdout"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            expected.stderr,
+            "{format}: stderr"
+        );
+    }
+}
+
 #[test]
 fn github_format_writes_workflow_annotations() {
-    let out = pzctl(&fixtures())
-        .args(["validate", "--format", "github", "traffic-sum"])
-        .output()
-        .expect("run pzctl");
-    assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.starts_with(
-            "::error file=traffic-sum/manifest.yaml,line=36,col=3,title=traffic-sum::the traffic of A/B test `hero` sums to 90, not 100"
-        ),
-        "{stdout}"
-    );
+    let context = TestContext::new();
+    let mut command = context.pzctl();
+    command
+        .current_dir(fixtures())
+        .args(["validate", "--format", "github", "traffic-sum"]);
+    pzctl_snapshot!(context, "github_format_traffic_sum", &mut command);
 }
 
 #[test]
 fn examples_are_valid() {
-    let out = pzctl(&root())
-        .args(["validate", "examples"])
-        .output()
-        .expect("run pzctl");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("valid: "), "{stderr}");
+    let context = TestContext::new();
+    let mut command = context.pzctl();
+    command.current_dir(root()).args(["validate", "examples"]);
+    let output = pzctl_snapshot!(context, "validate_examples", &mut command);
+    assert_eq!(output.status.code(), Some(0));
+}
+
+/// Issue 16, item 6: YAML of other tools (Kubernetes, a GitHub workflow, the emulator's users
+/// file, OpenShift's own `kind: Project`) beside the manifests is skipped with one notice.
+#[test]
+fn foreign_yaml_is_skipped_with_one_notice() {
+    let context = TestContext::new();
+    let mut command = context.pzctl();
+    command
+        .current_dir(root().join("tests/fixtures"))
+        .args(["validate", "foreign"]);
+    pzctl_snapshot!(context, "validate_foreign_yaml", &mut command);
+    let loaded = manifest::load_in(
+        &root().join("tests/fixtures"),
+        &LoadConfig {
+            paths: vec![PathBuf::from("foreign")],
+            ..LoadConfig::default()
+        },
+    );
+    assert_eq!(loaded.files, vec!["foreign/personalize/project.yaml"]);
+    assert_eq!(loaded.skipped.len(), 4, "{:?}", loaded.skipped);
+    assert_eq!(loaded.diagnostics, Vec::new());
+    assert_eq!(
+        loaded.desired.projects["storefront"]
+            .events
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["add_to_cart"]
+    );
+    // Other tools' YAML next to a pzctl document in one file is still an error.
+    let mixed = "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: p}\nspec: {}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\nname: ci\non: [push]\n";
+    let loaded = manifest::load_str("mixed.yaml", mixed);
+    let codes: Vec<(Code, usize)> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.line().unwrap_or(0)))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (Code::UnsupportedApiVersion, 6),
+            (Code::UnknownKind, 7),
+            (Code::NotAManifest, 10)
+        ]
+    );
+    assert!(loaded.skipped.is_empty());
 }
 
 #[test]
@@ -137,14 +248,13 @@ fn example_files_point_editors_at_the_schema() {
         ..LoadConfig::default()
     });
     assert!(loaded.files.len() >= 7);
+    assert!(loaded.skipped.len() >= 4, "{:?}", loaded.skipped);
     for file in &loaded.files {
         let path = Path::new(file);
         let text = std::fs::read_to_string(path).expect("read example");
-        // Workflow files and the emulator's users file live beside the manifests but are not
-        // manifests: the loader skips them with a `not-a-manifest` warning.
-        if !text.contains("apiVersion: pzctl/") {
-            continue;
-        }
+        // Workflow files and the emulator's users file live beside the manifests but belong to
+        // other tools: the loader skips them (with one notice).
+        assert!(text.contains("apiVersion: pzctl/"), "{file} is no manifest");
         let first = text.lines().next().unwrap_or_default();
         let schema = first
             .strip_prefix("# yaml-language-server: $schema=")
@@ -179,32 +289,24 @@ fn include_and_exclude_select_files() {
 
 #[test]
 fn no_manifests_is_an_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = pzctl(dir.path())
-        .args(["validate", "."])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no-manifests"));
+    let context = TestContext::new();
+    let mut command = context.pzctl();
+    command.args(["validate", "."]);
+    pzctl_snapshot!(context, "validate_no_manifests", &mut command);
 }
 
 #[test]
 fn huge_files_are_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let context = TestContext::new();
     let mut text = String::from(
         "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: big}\nspec:\n  description: \"",
     );
     text.push_str(&"x".repeat(manifest::MAX_FILE_BYTES));
     text.push_str("\"\n");
-    std::fs::write(dir.path().join("big.yaml"), text).expect("write");
-    let out = pzctl(dir.path())
-        .args(["validate", "--format", "json", "."])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("\"file-too-large\""), "{stdout}");
-    assert!(stdout.contains("\"big.yaml\""), "{stdout}");
+    std::fs::write(context.path().join("big.yaml"), text).expect("write");
+    let mut command = context.pzctl();
+    command.args(["validate", "--format", "json", "."]);
+    pzctl_snapshot!(context, "validate_huge_file", &mut command);
 }
 
 #[test]
@@ -446,8 +548,18 @@ proptest::proptest! {
     #[test]
     fn random_text_never_panics(text in "[a-z:{}\\[\\],&*!|>'\" \n\t#-]{0,200}") {
         let loaded = manifest::load_str("random.yaml", &text);
-        let _ = pzctl::diagnostic::render_text(&loaded.diagnostics, &loaded.sources, false);
-        let _ = loaded.diagnostics.iter().all(|d| d.severity == Severity::Error || d.severity == Severity::Warning);
+        let rendered = pzctl::diagnostic::render_text(&loaded.diagnostics, &loaded.sources, false);
+        // Every problem points into the file, and each one is shown.
+        for d in &loaded.diagnostics {
+            proptest::prop_assert_eq!(d.file(), Some("random.yaml"), "{:?}", d);
+            proptest::prop_assert!(
+                d.line().is_some_and(|line| line >= 1) && d.column().is_some_and(|column| column >= 1),
+                "{:?}",
+                d
+            );
+            proptest::prop_assert!(rendered.contains(d.code.as_str()), "{:?} not in {}", d, rendered);
+        }
+        proptest::prop_assert_eq!(rendered.is_empty(), loaded.diagnostics.is_empty());
     }
 
     #[test]
@@ -457,7 +569,9 @@ proptest::proptest! {
         let text = format!("{}{}{}", &base[..at], insert, &base[at..]);
         let loaded = manifest::load_str("mutated.yaml", &text);
         let _ = pzctl::diagnostic::render_text(&loaded.diagnostics, &loaded.sources, false);
-        let _ = pzctl::diagnostic::render_json(&loaded.diagnostics);
+        let json: serde_json::Value = serde_json::from_str(&pzctl::diagnostic::render_json(&loaded.diagnostics))
+            .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+        proptest::prop_assert_eq!(json.as_array().map(Vec::len), Some(loaded.diagnostics.len()));
     }
 }
 
@@ -537,4 +651,55 @@ fn schema_command_prints_and_writes_the_committed_schemas() {
         let committed = std::fs::read_to_string(&path).expect("committed");
         assert_eq!(written, committed, "{}", path.display());
     }
+}
+
+/// Issue 16, item 5: a tab in the indentation is reported at the tab itself (the YAML scanner
+/// stops where the token before it ended, often on the line before), with a hint.
+#[test]
+fn a_tab_is_reported_at_its_own_line_and_column() {
+    let head = "apiVersion: pzctl/v1\nkind: Project\nmetadata:\n  name: p\n";
+    let cases = [
+        // (text after the head, line, column)
+        ("spec:\n\tdescription: x\n", 6, 1),
+        ("spec:\n  description: x\n  \tprune: true\n", 7, 3),
+        ("spec:\n  description: x\n\n\t\n\tprune: true\n", 9, 1),
+        ("\tspec: {}\n", 5, 1),
+    ];
+    for (tail, line, column) in cases {
+        let text = format!("{head}{tail}");
+        let loaded = manifest::load_str("tab.yaml", &text);
+        let found: Vec<(Code, usize, usize, Option<&str>)> = loaded
+            .diagnostics
+            .iter()
+            .map(|d| {
+                (
+                    d.code,
+                    d.line().unwrap_or(0),
+                    d.column().unwrap_or(0),
+                    d.help.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![(
+                Code::YamlSyntax,
+                line,
+                column,
+                Some("indent with spaces instead of tabs")
+            )],
+            "{text:?}"
+        );
+        let d = &loaded.diagnostics[0];
+        let (offset, len) = d
+            .location
+            .as_ref()
+            .and_then(|location| location.span)
+            .expect("a span");
+        assert_eq!(&text[offset..offset + len], "\t", "{text:?}");
+    }
+    // A tab that separates a value, or one on a blank line, is fine YAML.
+    let fine = format!("{head}spec:\n  description:\tx\n\t\n  prune: true\n");
+    let loaded = manifest::load_str("fine.yaml", &fine);
+    assert_eq!(loaded.diagnostics, Vec::new());
 }
