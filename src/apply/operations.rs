@@ -353,6 +353,7 @@ impl<B: Backend> Shared<B> {
                         metrics: Vec::new(),
                         targeting: None,
                         updated_at: String::new(),
+                        extra: wire::Extra::new(),
                     }]
                 };
                 (experience.uid, versions)
@@ -406,21 +407,27 @@ impl<B: Backend> Shared<B> {
         // version. Variant shortUids come from the version in force, so CMS mappings survive.
         let carry_over = effective.filter(|version| version.status != VersionStatus::Draft);
         let api = &self.api;
+        // Read-modify-write: what pzctl does not manage (`variantSplit`, Lytics audiences,
+        // unknown fields) comes from the live version the write replaces or copies.
         let draft = if let Some(draft) = live.draft {
-            let input = convert::version_input(
+            let mut input = convert::version_input(
                 &wanted,
                 VersionStatus::Draft,
                 carry_over.or(Some(draft)),
                 &project.uids,
             )?;
+            convert::carry_over(&mut input, draft);
             idempotent!(
                 self,
                 api.update_version(&project.uid, experience, &draft.uid, &input)
                     .await
             )?
         } else {
-            let input =
+            let mut input =
                 convert::version_input(&wanted, VersionStatus::Draft, carry_over, &project.uids)?;
+            if let Some(base) = effective {
+                convert::carry_over(&mut input, base);
+            }
             create_once!(self,
                 post: api.create_version(&project.uid, experience, &input).await,
                 lookup: api.list_versions(&project.uid, experience).await.map(|versions| {
@@ -512,6 +519,7 @@ fn same_content(version: &wire::Version, status: VersionStatus) -> wire::Version
         variants: version.variants.clone(),
         metrics: version.metrics.clone(),
         targeting: version.targeting.clone(),
+        extra: version.carried_over(),
     }
 }
 
