@@ -994,6 +994,7 @@ mod tests {
             metrics: input.metrics.clone(),
             targeting: input.targeting.clone(),
             updated_at: String::new(),
+            extra: wire::Extra::new(),
         };
         assert_eq!(version_content(&version, &names), content);
     }

@@ -95,6 +95,8 @@ pub(crate) struct Shared<B> {
     /// Tells the coordinator that the experience of the change with this index exists (see
     /// `Graph::gate`).
     created: tokio::sync::mpsc::UnboundedSender<usize>,
+    /// The stack each project created by this plan is created with (its stack-link create).
+    linked_on_create: BTreeMap<String, StackLinkSpec>,
 }
 
 impl<B: Backend> Shared<B> {
@@ -103,13 +105,33 @@ impl<B: Backend> Shared<B> {
         live: &LiveState,
         config: ApplyConfig,
         created: tokio::sync::mpsc::UnboundedSender<usize>,
+        changes: &[Change],
     ) -> Self {
+        let creates_project = |project: &str| {
+            changes.iter().any(|change| {
+                change.project == project
+                    && change.kind() == Kind::Project
+                    && change.action == Action::Create
+            })
+        };
+        let linked_on_create = changes
+            .iter()
+            .filter(|change| change.action == Action::Create && creates_project(&change.project))
+            .filter_map(|change| match &change.specs {
+                Specs::StackLink(sides) => sides
+                    .after
+                    .clone()
+                    .map(|link| (change.project.clone(), link)),
+                _ => None,
+            })
+            .collect();
         Shared {
             api,
             state: RunState::from_live(live),
             config,
             project_locks: std::sync::Mutex::new(BTreeMap::new()),
             created,
+            linked_on_create,
         }
     }
 
@@ -165,8 +187,10 @@ impl<B: Backend> Shared<B> {
         let api = &self.api;
         match change.action {
             Action::Create => {
-                // The stack link, if any, is its own change.
-                let input = convert::project_input(name, wanted(sides)?, &StackLinkSpec::default());
+                // The stack is linked in the POST itself (the confirmed way); the plan's
+                // stack-link change then finds it linked and sends nothing.
+                let stack = self.linked_on_create.get(name).cloned().unwrap_or_default();
+                let input = convert::project_input(name, wanted(sides)?, &stack);
                 let project = create_once!(self,
                     post: api.create_project(&input).await,
                     lookup: api.list_projects().await.map(|projects| {
@@ -217,6 +241,10 @@ impl<B: Backend> Shared<B> {
         let lock = self.project_lock(name);
         let _guard = lock.lock().await;
         let project = self.project(name)?;
+        if project.stack == link.stack {
+            // Linked by the project's create already (or by an earlier run).
+            return Ok(());
+        }
         let spec = ProjectSpec {
             description: project.description.clone(),
         };

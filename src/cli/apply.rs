@@ -171,6 +171,7 @@ async fn fresh_plan<B: Backend>(
             "warning: this endpoint cannot tell who is acting, so permissions were not checked; apply may fail with 403",
         );
     }
+    output::live_warnings(&live);
     let config = PlanConfig {
         allow_delete: args.allow_delete,
         max_deletions: args.max_deletions,
@@ -224,6 +225,7 @@ async fn saved_plan<B: Backend>(
     let live = live::observe_with(api, None, retry)
         .await
         .with_context(|| format!("cannot read {}", api.backend.describe()))?;
+    output::live_warnings(&live);
     let stale = apply::stale_objects(&plan, &live);
     if !stale.is_empty() {
         let mut message = format!(

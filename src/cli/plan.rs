@@ -85,6 +85,7 @@ pub async fn run(global: &super::GlobalArgs, args: PlanArgs) -> anyhow::Result<E
         output::error_line(&summary.line());
     }
     let live = observed.context("cannot read the live organization")?;
+    output::live_warnings(&live);
     if live.principal.is_none() {
         output::error_line(
             "warning: this endpoint cannot tell who is acting, so permissions were not checked; apply may fail with 403",
