@@ -606,6 +606,9 @@ pub struct Request {
     pub path: String,
     /// The `x-project-uid` header, for project-scoped routes.
     pub project: Option<String>,
+    /// The `organization_uid` header as the emulator received it (the HTTP client sends its
+    /// own from its configuration; in process there is none).
+    pub organization: Option<String>,
     /// JSON body for POST and PUT.
     pub body: Option<Value>,
 }
@@ -679,6 +682,7 @@ impl Request {
             method: Method::Get,
             path: path.into(),
             project: None,
+            organization: None,
             body: None,
         }
     }
@@ -689,6 +693,7 @@ impl Request {
             method,
             path: path.into(),
             project: None,
+            organization: None,
             body: None,
         }
     }

@@ -54,6 +54,7 @@ impl T {
             method,
             path: path.to_owned(),
             project: project.map(str::to_owned),
+            organization: None,
             body,
         };
         self.store.dispatch(actor, &request)
