@@ -178,6 +178,11 @@ impl<B: Backend> Shared<B> {
             {
                 Ok(Done::Manual(member_steps(change)))
             }
+            OperationError::Backend(BackendError::Unsupported(_))
+                if change.kind() == Kind::ExperienceOrder =>
+            {
+                Ok(Done::Manual(order_steps(change)))
+            }
             other => Err(other),
         })
     }
@@ -526,7 +531,18 @@ impl<B: Backend> Shared<B> {
         }
         // The API wants every experience of the project: the ones the manifests do not order
         // keep their relative order after the ordered ones.
-        let current = idempotent!(self, api.get_priority(&project.uid).await)?;
+        // An endpoint without a usable priority route (a 404, another shape) cannot take the
+        // order: it becomes a manual step, as observe would have told for a known project.
+        let current = match idempotent!(self, api.get_priority(&project.uid).await) {
+            Err(error)
+                if error.status() == Some(404) || matches!(error, BackendError::Decode { .. }) =>
+            {
+                return Err(OperationError::Backend(BackendError::Unsupported(
+                    "the experience priority".to_owned(),
+                )));
+            }
+            other => other?,
+        };
         for uid in current.priority_order {
             if !order.contains(&uid) {
                 order.push(uid);
@@ -579,6 +595,20 @@ fn object_uid(
 }
 
 /// The UI steps for a member change the target has no API for.
+/// The UI steps that set an experience order the endpoint cannot take.
+pub(crate) fn order_steps(change: &Change) -> String {
+    let order = match &change.specs {
+        Specs::ExperienceOrder(Sides {
+            after: Some(order), ..
+        }) => order.join(", "),
+        _ => String::new(),
+    };
+    format!(
+        "In Personalize, open project {} → Experiences → Prioritize, and order them: {order}",
+        change.project
+    )
+}
+
 pub(crate) fn member_steps(change: &Change) -> String {
     let project = &change.project;
     let email = &change.name;

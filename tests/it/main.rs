@@ -12,4 +12,5 @@ mod http;
 mod plan;
 mod projects;
 mod tidy;
+mod tolerant;
 mod validate;
