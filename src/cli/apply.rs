@@ -70,7 +70,7 @@ pub async fn run(global: &super::GlobalArgs, args: ApplyArgs) -> anyhow::Result<
 
 /// What to apply, and the live state it starts from.
 enum Prepared {
-    Apply { plan: Plan, live: LiveState },
+    Apply { plan: Box<Plan>, live: LiveState },
     Exit(ExitCode),
 }
 
@@ -85,7 +85,7 @@ async fn execute<B: Backend + 'static>(
         None => fresh_plan(&api, &args, retry).await?,
     };
     let (plan, live) = match prepared {
-        Prepared::Apply { plan, live } => (plan, live),
+        Prepared::Apply { plan, live } => (*plan, live),
         Prepared::Exit(code) => return Ok(code),
     };
     if plan.changes.is_empty() {
@@ -197,7 +197,10 @@ async fn fresh_plan<B: Backend>(
             ReportFormat::Json => output::error_line(rendered.trim_end()),
         }
     }
-    Ok(Prepared::Apply { plan, live })
+    Ok(Prepared::Apply {
+        plan: Box::new(plan),
+        live,
+    })
 }
 
 /// Read a saved plan and refuse it if the objects it read changed since.
@@ -249,7 +252,10 @@ async fn saved_plan<B: Backend>(
         "Applying the saved plan `{shown}`: {} to create, {} to update, {} to delete.",
         plan.summary.create, plan.summary.update, plan.summary.delete
     ));
-    Ok(Prepared::Apply { plan, live })
+    Ok(Prepared::Apply {
+        plan: Box::new(plan),
+        live,
+    })
 }
 
 fn colors(stream: &impl IsTerminal) -> bool {

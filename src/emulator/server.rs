@@ -279,14 +279,14 @@ async fn handle(
         organization: header("organization_uid").filter(|uid| !uid.is_empty()),
         body: json_body,
     };
-    if shared.config.record_requests {
-        if let Ok(mut recorded) = shared.recorded.lock() {
-            recorded.push(super::RecordedRequest {
-                method: method.as_str(),
-                path: request.path.clone(),
-                body: request.body.clone(),
-            });
-        }
+    if shared.config.record_requests
+        && let Ok(mut recorded) = shared.recorded.lock()
+    {
+        recorded.push(super::RecordedRequest {
+            method: method.as_str(),
+            path: request.path.clone(),
+            body: request.body.clone(),
+        });
     }
     if shared.config.quirks && method == Method::Get && super::quirks::missing_route(&request.path)
     {

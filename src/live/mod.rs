@@ -157,10 +157,10 @@ impl<B: Backend> Api<B> {
         input: &wire::ProjectInput,
     ) -> Result<wire::Project, BackendError> {
         let mut body = to_body(input);
-        if let Value::Object(map) = &mut body {
-            if map.get("connectedStackApiKey").is_some_and(Value::is_null) {
-                map.remove("connectedStackApiKey");
-            }
+        if let Value::Object(map) = &mut body
+            && map.get("connectedStackApiKey").is_some_and(Value::is_null)
+        {
+            map.remove("connectedStackApiKey");
         }
         self.call(Request::new(Method::Post, wire::path(&["projects"])).body(body))
             .await
