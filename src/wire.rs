@@ -878,3 +878,62 @@ pub mod limits {
     pub const TAGS_PER_EXPERIENCE: usize = 10;
     pub const TAG_LENGTH: usize = 32;
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_what_the_service_may_send() {
+        let mut attribute: Attribute = serde_json::from_value(json!({
+            "uid": "a1", "name": "Tier", "key": "tier", "description": null,
+            "__type": "CUSTOM", "somethingNew": 1
+        }))
+        .unwrap();
+        assert!(attribute.fill_ids());
+        assert_eq!(
+            (attribute.id.as_str(), attribute.description.as_str()),
+            ("a1", "")
+        );
+        let mut event: Event = serde_json::from_value(json!({"_id": "e1", "key": "buy"})).unwrap();
+        assert!(event.fill_ids());
+        assert_eq!(event.uid, "e1");
+
+        let version: Version = serde_json::from_value(json!({
+            "uid": "v1", "status": "SCHEDULED", "targeting": {}, "variantSplit": "CUSTOM",
+            "variants": [{"__type": "SegmentedVariant", "name": "A", "audiences": ["u1"]}],
+            "metrics": [{"event": "e1"}]
+        }))
+        .unwrap();
+        assert_eq!(version.status, VersionStatus::Unknown);
+        assert_eq!(version.targeting, Some(Targeting::default()));
+        assert_eq!(version.metrics[0].kind, "");
+        assert_eq!(
+            version.carried_over().get("variantSplit"),
+            Some(&json!("CUSTOM"))
+        );
+        match &version.variants[0] {
+            Variant::Segmented {
+                audience_combination_type,
+                ..
+            } => assert_eq!(*audience_combination_type, Combination::Or),
+            other => panic!("{other:?}"),
+        }
+
+        let definition: AudienceDefinition = serde_json::from_value(json!({
+            "combinationType": "AND",
+            "rules": [
+                {"combinationType": "OR", "rules": []},
+                {"attribute": {"__type": "PresetAttributeReference", "ref": "COUNTRY"},
+                 "attributeMatchCondition": "HAS_ANY_VALUE"}
+            ]
+        }))
+        .unwrap();
+        assert!(matches!(definition.root.rules[0], RuleNode::Combination(_)));
+        assert!(matches!(definition.root.rules[1], RuleNode::Rule(_)));
+        let odd = serde_json::from_value::<RuleNode>(json!({"combinationType": "OR"}));
+        assert!(odd.is_err());
+    }
+}
