@@ -622,15 +622,15 @@ pub fn version_content(version: &wire::Version, names: &Names) -> VersionContent
     let targeting = version
         .targeting
         .as_ref()
-        .filter(|targeting| !targeting.audience.audiences.is_empty())
-        .map(|targeting| TargetingSpec {
-            audiences: targeting
-                .audience
+        .and_then(|targeting| targeting.audience.as_ref())
+        .filter(|audience| !audience.audiences.is_empty())
+        .map(|audience| TargetingSpec {
+            audiences: audience
                 .audiences
                 .iter()
                 .map(|uid| Names::name(&names.audiences, uid))
                 .collect(),
-            combination: targeting.audience.audience_combination_type.into(),
+            combination: audience.audience_combination_type.into(),
         });
     let metrics = version
         .metrics
@@ -717,24 +717,28 @@ pub fn version_input(
                     .collect::<Result<_, _>>()?,
                 lytics_audiences: Vec::new(),
                 audience_combination_type: (*combination).into(),
+                extra: wire::Extra::new(),
             },
             VariantSpec::AbTest { name, traffic } => wire::Variant::AbTest {
                 name: name.clone(),
                 short_uid: short_uid_of(name),
                 traffic_distribution: Value::from(*traffic),
+                extra: wire::Extra::new(),
             },
         });
     }
     let targeting = match &content.targeting {
         Some(targeting) => Some(wire::Targeting {
-            audience: wire::TargetingAudience {
+            audience: Some(wire::TargetingAudience {
                 audiences: targeting
                     .audiences
                     .iter()
                     .map(|audience| Uids::lookup(&uids.audiences, "audience", audience))
                     .collect::<Result<_, _>>()?,
                 audience_combination_type: targeting.combination.into(),
-            },
+                extra: wire::Extra::new(),
+            }),
+            extra: wire::Extra::new(),
         }),
         None => None,
     };
@@ -744,6 +748,7 @@ pub fn version_input(
             kind: if index == 0 { "Primary" } else { "Secondary" }.to_owned(),
             event: Uids::lookup(&uids.events, "event", event)?,
             name: event.to_string(),
+            extra: wire::Extra::new(),
         });
     }
     Ok(wire::VersionInput {
@@ -751,7 +756,79 @@ pub fn version_input(
         variants,
         metrics,
         targeting,
+        extra: wire::Extra::new(),
     })
+}
+
+/// Read-modify-write: carry over into `input` everything of `base` (the live version the
+/// write replaces or copies) that pzctl does not manage, so that a rewrite never drops it:
+/// the version's own unknown fields (`variantSplit`, …), each variant's `lyticsAudiences` and
+/// unknown fields (matched by name), the unknown fields of the targeting (its
+/// `lyticsAudiences`, …) and of each metric (matched by event). What pzctl manages always
+/// comes from `input`; server-kept keys (`_id`, audit fields) are never sent.
+pub fn carry_over(input: &mut wire::VersionInput, base: &wire::Version) {
+    fn merge(into: &mut wire::Extra, from: &wire::Extra) {
+        for (key, value) in from {
+            if !wire::SERVER_KEYS.contains(&key.as_str()) && !into.contains_key(key) {
+                into.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    merge(&mut input.extra, &base.carried_over());
+    for variant in &mut input.variants {
+        let name = match variant {
+            wire::Variant::Segmented { name, .. } | wire::Variant::AbTest { name, .. } => {
+                name.clone()
+            }
+        };
+        let Some(old) = base.variants.iter().find(|old| match old {
+            wire::Variant::Segmented { name: old, .. }
+            | wire::Variant::AbTest { name: old, .. } => *old == name,
+        }) else {
+            continue;
+        };
+        match (variant, old) {
+            (
+                wire::Variant::Segmented {
+                    lytics_audiences,
+                    extra,
+                    ..
+                },
+                wire::Variant::Segmented {
+                    lytics_audiences: old_lytics,
+                    extra: old_extra,
+                    ..
+                },
+            ) => {
+                if lytics_audiences.is_empty() {
+                    lytics_audiences.clone_from(old_lytics);
+                }
+                merge(extra, old_extra);
+            }
+            (
+                wire::Variant::AbTest { extra, .. },
+                wire::Variant::AbTest {
+                    extra: old_extra, ..
+                },
+            ) => merge(extra, old_extra),
+            _ => {}
+        }
+    }
+    if let Some(old) = &base.targeting {
+        let targeting = input.targeting.get_or_insert_with(wire::Targeting::default);
+        merge(&mut targeting.extra, &old.extra);
+        if let (Some(audience), Some(old_audience)) = (&mut targeting.audience, &old.audience) {
+            merge(&mut audience.extra, &old_audience.extra);
+        }
+        if targeting.audience.is_none() && targeting.extra.is_empty() {
+            input.targeting = None;
+        }
+    }
+    for metric in &mut input.metrics {
+        if let Some(old) = base.metrics.iter().find(|old| old.event == metric.event) {
+            merge(&mut metric.extra, &old.extra);
+        }
+    }
 }
 
 /// The wire status for a spec status.
@@ -917,6 +994,7 @@ mod tests {
             metrics: input.metrics.clone(),
             targeting: input.targeting.clone(),
             updated_at: String::new(),
+            extra: wire::Extra::new(),
         };
         assert_eq!(version_content(&version, &names), content);
     }

@@ -697,6 +697,7 @@ mod tests {
                 .map(|project| (project.project.name.clone(), project))
                 .collect(),
             principal: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -897,8 +898,12 @@ mod tests {
         // Metrics and targeting pointing at objects that are gone.
         if let Some(version) = project.experiences[1].versions.first_mut() {
             version.metrics[1].event = "e-gone".to_owned();
-            if let Some(targeting) = version.targeting.as_mut() {
-                targeting.audience.audiences.push("u-gone".to_owned());
+            if let Some(audience) = version
+                .targeting
+                .as_mut()
+                .and_then(|targeting| targeting.audience.as_mut())
+            {
+                audience.audiences.push("u-gone".to_owned());
             }
         }
         let exported = export(&state(vec![project]), &[]);

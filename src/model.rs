@@ -471,6 +471,49 @@ pub struct LiveState {
     pub projects: BTreeMap<String, LiveProject>,
     /// Who is acting; `None` when the backend cannot tell (the hosted API has no such call).
     pub principal: Option<Principal>,
+    /// Records and answers that could not be read (one each); such records are unmanaged.
+    pub warnings: Vec<LiveWarning>,
+}
+
+/// A live record pzctl cannot understand, or an endpoint answer it cannot use. The record is
+/// left out of the live state: it is never planned against, and a change that would have to
+/// touch it (a create of the same name, say) is refused. `kind` `experience_order` means the
+/// project's experience priority could not be read and is not managed on this endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveWarning {
+    /// The project's name; empty for a project record that could not be read.
+    pub project: String,
+    pub kind: Kind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// The record's name (an event's key), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Why it could not be read.
+    pub message: String,
+}
+
+impl std::fmt::Display for LiveWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.project.is_empty() {
+            write!(f, "project `{}`: ", self.project)?;
+        }
+        if self.kind == Kind::ExperienceOrder {
+            return write!(f, "{}; the experience order is not managed", self.message);
+        }
+        write!(f, "{}", self.kind.as_str())?;
+        if let Some(name) = &self.name {
+            write!(f, " `{name}`")?;
+        }
+        if let Some(uid) = &self.uid {
+            write!(f, " (uid {uid})")?;
+        }
+        write!(
+            f,
+            " cannot be read: {}; it is left alone as unmanaged",
+            self.message
+        )
+    }
 }
 
 /// One live project and its contents.

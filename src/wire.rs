@@ -2,13 +2,64 @@
 //! the emulator and the embedded organization speak them.
 //!
 //! Field names follow the API (camelCase, `__type` discriminators, `_id` + `uid`).
-//! Unknown fields are ignored on input and never invented on output.
+//! Reading is tolerant (see "Reading what the service may send" in `docs/http-client.md`):
+//! `null` strings read as empty, `uid` and `_id` stand in for each other, unknown version
+//! statuses are kept as [`VersionStatus::Unknown`], a missing `__type` is inferred where the
+//! shape is unambiguous. Unknown fields of versions, variants, metrics and targeting are kept
+//! (`extra`) so a rewrite can carry them over; elsewhere they are ignored. Nothing is invented
+//! on output.
 //! This module owns shapes only: no IO, no validation, no planning.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// A string field that the service may send as `null`: read as empty.
+pub fn nullable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Unknown fields of an object, kept as they came.
+pub type Extra = serde_json::Map<String, Value>;
+
+/// Keys the server maintains itself: never carried over from a read into a write.
+pub const SERVER_KEYS: &[&str] = &[
+    "_id",
+    "uid",
+    "createdAt",
+    "updatedAt",
+    "createdBy",
+    "updatedBy",
+    "createdByUserName",
+    "updatedByUserName",
+    "experience",
+    "project",
+];
+
+/// A record identified by `uid` and `_id`, which the service may send one without the other.
+pub trait Identified {
+    /// Fill a missing `uid` from `_id` and the reverse; `false` when the record has neither.
+    fn fill_ids(&mut self) -> bool;
+}
+
+macro_rules! identified {
+    ($($object:ident),*) => {$(
+        impl Identified for $object {
+            fn fill_ids(&mut self) -> bool {
+                if self.uid.is_empty() {
+                    self.uid.clone_from(&self.id);
+                }
+                if self.id.is_empty() {
+                    self.id.clone_from(&self.uid);
+                }
+                !self.uid.is_empty()
+            }
+        }
+    )*};
+}
+
+identified!(Project, Attribute, Event, Audience, Experience, Version);
 
 /// An organization role, as the emulator's users file and the permission table name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -56,7 +107,7 @@ pub struct User {
 #[serde(rename_all = "camelCase")]
 pub struct ProjectInput {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub description: String,
     /// `None` serializes as `null`, which disconnects the stack on PUT.
     #[serde(default)]
@@ -67,19 +118,20 @@ pub struct ProjectInput {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Project {
-    #[serde(rename = "_id")]
+    #[serde(rename = "_id", default, deserialize_with = "nullable")]
     pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
     pub uid: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub organization_uid: String,
     #[serde(default)]
     pub connected_stack_api_key: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub created_at: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
 }
 
@@ -92,7 +144,7 @@ pub struct Member {
     pub status: MemberStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation_message: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
 }
 
@@ -127,7 +179,7 @@ pub enum AttributeType {
 pub struct AttributeInput {
     pub name: String,
     pub key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub description: String,
 }
 
@@ -135,19 +187,20 @@ pub struct AttributeInput {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Attribute {
-    #[serde(rename = "_id")]
+    #[serde(rename = "_id", default, deserialize_with = "nullable")]
     pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
     pub uid: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub description: String,
     #[serde(rename = "__type")]
     pub kind: AttributeType,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub project: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
 }
 
@@ -156,7 +209,7 @@ pub struct Attribute {
 #[serde(rename_all = "camelCase")]
 pub struct EventInput {
     pub key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub description: String,
 }
 
@@ -164,15 +217,16 @@ pub struct EventInput {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
-    #[serde(rename = "_id")]
+    #[serde(rename = "_id", default, deserialize_with = "nullable")]
     pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
     pub uid: String,
     pub key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub project: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
 }
 
@@ -184,13 +238,47 @@ pub enum Combination {
     Or,
 }
 
-/// A node of an audience definition: a rule or a nested group.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A node of an audience definition: a rule or a nested group. A node without `__type` is a
+/// group when it has `rules` and a rule when it has `attribute`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "__type")]
 pub enum RuleNode {
     #[serde(rename = "RuleCombination")]
     Combination(RuleCombination),
     Rule(Rule),
+}
+
+impl<'de> Deserialize<'de> for RuleNode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = Value::deserialize(deserializer)?;
+        let kind = match value.get("__type") {
+            Some(Value::String(kind)) => kind.clone(),
+            None | Some(Value::Null) if value.get("rules").is_some() => "RuleCombination".into(),
+            None | Some(Value::Null) if value.get("attribute").is_some() => "Rule".into(),
+            None | Some(Value::Null) => {
+                return Err(D::Error::custom(
+                    "a rule node without `__type` has neither `rules` nor `attribute`",
+                ));
+            }
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "`__type` {other} is not a string"
+                )));
+            }
+        };
+        match kind.as_str() {
+            "RuleCombination" => serde_json::from_value(value)
+                .map(RuleNode::Combination)
+                .map_err(D::Error::custom),
+            "Rule" => serde_json::from_value(value)
+                .map(RuleNode::Rule)
+                .map_err(D::Error::custom),
+            other => Err(D::Error::custom(format!(
+                "unknown rule node `__type` {other:?}"
+            ))),
+        }
+    }
 }
 
 /// `{"__type":"RuleCombination","combinationType":"AND","rules":[…]}`.
@@ -261,7 +349,7 @@ fn rule_combination_type() -> String {
 #[serde(rename_all = "camelCase")]
 pub struct AudienceInput {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub description: String,
     pub definition: AudienceDefinition,
 }
@@ -270,11 +358,12 @@ pub struct AudienceInput {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Audience {
-    #[serde(rename = "_id")]
+    #[serde(rename = "_id", default, deserialize_with = "nullable")]
     pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
     pub uid: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition: Option<AudienceDefinition>,
@@ -282,9 +371,9 @@ pub struct Audience {
     pub source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub project: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
 }
 
@@ -301,7 +390,7 @@ pub enum ExperienceType {
 #[serde(rename_all = "camelCase")]
 pub struct ExperienceInput {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub description: String,
     #[serde(rename = "__type")]
     pub kind: ExperienceType,
@@ -313,20 +402,21 @@ pub struct ExperienceInput {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Experience {
-    #[serde(rename = "_id")]
+    #[serde(rename = "_id", default, deserialize_with = "nullable")]
     pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
     pub uid: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub description: String,
     #[serde(rename = "__type")]
     pub kind: ExperienceType,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub short_uid: String,
     /// Summary status: `DRAFT`, `ACTIVE` or `PAUSED`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub status: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub latest_version: String,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -334,7 +424,7 @@ pub struct Experience {
     pub referred_audiences: Vec<String>,
     #[serde(default, rename = "_cms", skip_serializing_if = "Option::is_none")]
     pub cms: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
 }
 
@@ -346,6 +436,10 @@ pub enum VersionStatus {
     Active,
     Paused,
     Archived,
+    /// A status this client does not know: read, never treated as draft, active or paused,
+    /// never written.
+    #[serde(other)]
+    Unknown,
 }
 
 /// A variant of a version.
@@ -361,7 +455,11 @@ pub enum Variant {
         audiences: Vec<String>,
         #[serde(default)]
         lytics_audiences: Vec<String>,
+        /// Absent reads as `OR`, the UI's default ("Match Any").
+        #[serde(default = "default_combination")]
         audience_combination_type: Combination,
+        #[serde(flatten)]
+        extra: Extra,
     },
     #[serde(rename = "ABTestVariant", rename_all = "camelCase")]
     AbTest {
@@ -370,23 +468,36 @@ pub enum Variant {
         short_uid: Option<String>,
         /// A percentage. The API is said to accept a number or a numeric string.
         traffic_distribution: Value,
+        #[serde(flatten)]
+        extra: Extra,
     },
+}
+
+fn default_combination() -> Combination {
+    Combination::Or
 }
 
 /// `{"__type":"Primary","event":"<event uid>","name":"…"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metric {
-    #[serde(rename = "__type")]
+    /// `Primary`, …; absent reads as empty (the first metric is the primary one anyway).
+    #[serde(rename = "__type", default, deserialize_with = "nullable")]
     pub kind: String,
     pub event: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub name: String,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
-/// `{"audience":{"audiences":[…],"audienceCombinationType":"AND"}}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `{"audience":{"audiences":[…],"audienceCombinationType":"AND"}}`; `{}` (what the official
+/// CLI sends when it maps no audience) targets everyone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Targeting {
-    pub audience: TargetingAudience,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<TargetingAudience>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// The A/B target group.
@@ -395,7 +506,11 @@ pub struct Targeting {
 pub struct TargetingAudience {
     #[serde(default)]
     pub audiences: Vec<String>,
+    #[serde(default = "default_combination")]
     pub audience_combination_type: Combination,
+    /// `lyticsAudiences` and anything else the service adds.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// `POST /experiences/{uid}/versions`, `PUT …/versions/{vuid}` body. PUT replaces the whole version.
@@ -408,14 +523,19 @@ pub struct VersionInput {
     pub metrics: Vec<Metric>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targeting: Option<Targeting>,
+    /// What this client does not manage (`variantSplit`, unknown fields), carried over from
+    /// the live version a rewrite replaces.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// A version as the API returns it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Version {
-    #[serde(rename = "_id", default)]
+    #[serde(rename = "_id", default, deserialize_with = "nullable")]
     pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
     pub uid: String,
     pub status: VersionStatus,
     #[serde(default)]
@@ -424,8 +544,23 @@ pub struct Version {
     pub metrics: Vec<Metric>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targeting: Option<Targeting>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
+    /// Every other field (`variantSplit`, audit fields, unknown fields), as sent.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Version {
+    /// What a rewrite of this version carries over: its fields minus those the server keeps.
+    #[must_use]
+    pub fn carried_over(&self) -> Extra {
+        self.extra
+            .iter()
+            .filter(|(key, _)| !SERVER_KEYS.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
 }
 
 /// `GET`/`PUT /experiences-priority` body.
@@ -471,6 +606,9 @@ pub struct Request {
     pub path: String,
     /// The `x-project-uid` header, for project-scoped routes.
     pub project: Option<String>,
+    /// The `organization_uid` header as the emulator received it (the HTTP client sends its
+    /// own from its configuration; in process there is none).
+    pub organization: Option<String>,
     /// JSON body for POST and PUT.
     pub body: Option<Value>,
 }
@@ -544,6 +682,7 @@ impl Request {
             method: Method::Get,
             path: path.into(),
             project: None,
+            organization: None,
             body: None,
         }
     }
@@ -554,6 +693,7 @@ impl Request {
             method,
             path: path.into(),
             project: None,
+            organization: None,
             body: None,
         }
     }
@@ -737,4 +877,63 @@ pub mod limits {
     pub const AUDIENCES_PER_VARIANT: usize = 50;
     pub const TAGS_PER_EXPERIENCE: usize = 10;
     pub const TAG_LENGTH: usize = 32;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_what_the_service_may_send() {
+        let mut attribute: Attribute = serde_json::from_value(json!({
+            "uid": "a1", "name": "Tier", "key": "tier", "description": null,
+            "__type": "CUSTOM", "somethingNew": 1
+        }))
+        .unwrap();
+        assert!(attribute.fill_ids());
+        assert_eq!(
+            (attribute.id.as_str(), attribute.description.as_str()),
+            ("a1", "")
+        );
+        let mut event: Event = serde_json::from_value(json!({"_id": "e1", "key": "buy"})).unwrap();
+        assert!(event.fill_ids());
+        assert_eq!(event.uid, "e1");
+
+        let version: Version = serde_json::from_value(json!({
+            "uid": "v1", "status": "SCHEDULED", "targeting": {}, "variantSplit": "CUSTOM",
+            "variants": [{"__type": "SegmentedVariant", "name": "A", "audiences": ["u1"]}],
+            "metrics": [{"event": "e1"}]
+        }))
+        .unwrap();
+        assert_eq!(version.status, VersionStatus::Unknown);
+        assert_eq!(version.targeting, Some(Targeting::default()));
+        assert_eq!(version.metrics[0].kind, "");
+        assert_eq!(
+            version.carried_over().get("variantSplit"),
+            Some(&json!("CUSTOM"))
+        );
+        match &version.variants[0] {
+            Variant::Segmented {
+                audience_combination_type,
+                ..
+            } => assert_eq!(*audience_combination_type, Combination::Or),
+            other => panic!("{other:?}"),
+        }
+
+        let definition: AudienceDefinition = serde_json::from_value(json!({
+            "combinationType": "AND",
+            "rules": [
+                {"combinationType": "OR", "rules": []},
+                {"attribute": {"__type": "PresetAttributeReference", "ref": "COUNTRY"},
+                 "attributeMatchCondition": "HAS_ANY_VALUE"}
+            ]
+        }))
+        .unwrap();
+        assert!(matches!(definition.root.rules[0], RuleNode::Combination(_)));
+        assert!(matches!(definition.root.rules[1], RuleNode::Rule(_)));
+        let odd = serde_json::from_value::<RuleNode>(json!({"combinationType": "OR"}));
+        assert!(odd.is_err());
+    }
 }

@@ -183,6 +183,7 @@ pub async fn apply<B: Backend + 'static>(
         live,
         config.clone(),
         created_sender,
+        &changes,
     ));
 
     let mut remaining: Vec<usize> = graph.dependencies.iter().map(Vec::len).collect();

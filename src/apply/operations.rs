@@ -95,6 +95,8 @@ pub(crate) struct Shared<B> {
     /// Tells the coordinator that the experience of the change with this index exists (see
     /// `Graph::gate`).
     created: tokio::sync::mpsc::UnboundedSender<usize>,
+    /// The stack each project created by this plan is created with (its stack-link create).
+    linked_on_create: BTreeMap<String, StackLinkSpec>,
 }
 
 impl<B: Backend> Shared<B> {
@@ -103,13 +105,33 @@ impl<B: Backend> Shared<B> {
         live: &LiveState,
         config: ApplyConfig,
         created: tokio::sync::mpsc::UnboundedSender<usize>,
+        changes: &[Change],
     ) -> Self {
+        let creates_project = |project: &str| {
+            changes.iter().any(|change| {
+                change.project == project
+                    && change.kind() == Kind::Project
+                    && change.action == Action::Create
+            })
+        };
+        let linked_on_create = changes
+            .iter()
+            .filter(|change| change.action == Action::Create && creates_project(&change.project))
+            .filter_map(|change| match &change.specs {
+                Specs::StackLink(sides) => sides
+                    .after
+                    .clone()
+                    .map(|link| (change.project.clone(), link)),
+                _ => None,
+            })
+            .collect();
         Shared {
             api,
             state: RunState::from_live(live),
             config,
             project_locks: std::sync::Mutex::new(BTreeMap::new()),
             created,
+            linked_on_create,
         }
     }
 
@@ -156,6 +178,11 @@ impl<B: Backend> Shared<B> {
             {
                 Ok(Done::Manual(member_steps(change)))
             }
+            OperationError::Backend(BackendError::Unsupported(_))
+                if change.kind() == Kind::ExperienceOrder =>
+            {
+                Ok(Done::Manual(order_steps(change)))
+            }
             other => Err(other),
         })
     }
@@ -165,8 +192,10 @@ impl<B: Backend> Shared<B> {
         let api = &self.api;
         match change.action {
             Action::Create => {
-                // The stack link, if any, is its own change.
-                let input = convert::project_input(name, wanted(sides)?, &StackLinkSpec::default());
+                // The stack is linked in the POST itself (the confirmed way); the plan's
+                // stack-link change then finds it linked and sends nothing.
+                let stack = self.linked_on_create.get(name).cloned().unwrap_or_default();
+                let input = convert::project_input(name, wanted(sides)?, &stack);
                 let project = create_once!(self,
                     post: api.create_project(&input).await,
                     lookup: api.list_projects().await.map(|projects| {
@@ -217,6 +246,10 @@ impl<B: Backend> Shared<B> {
         let lock = self.project_lock(name);
         let _guard = lock.lock().await;
         let project = self.project(name)?;
+        if project.stack == link.stack {
+            // Linked by the project's create already (or by an earlier run).
+            return Ok(());
+        }
         let spec = ProjectSpec {
             description: project.description.clone(),
         };
@@ -353,6 +386,7 @@ impl<B: Backend> Shared<B> {
                         metrics: Vec::new(),
                         targeting: None,
                         updated_at: String::new(),
+                        extra: wire::Extra::new(),
                     }]
                 };
                 (experience.uid, versions)
@@ -406,21 +440,27 @@ impl<B: Backend> Shared<B> {
         // version. Variant shortUids come from the version in force, so CMS mappings survive.
         let carry_over = effective.filter(|version| version.status != VersionStatus::Draft);
         let api = &self.api;
+        // Read-modify-write: what pzctl does not manage (`variantSplit`, Lytics audiences,
+        // unknown fields) comes from the live version the write replaces or copies.
         let draft = if let Some(draft) = live.draft {
-            let input = convert::version_input(
+            let mut input = convert::version_input(
                 &wanted,
                 VersionStatus::Draft,
                 carry_over.or(Some(draft)),
                 &project.uids,
             )?;
+            convert::carry_over(&mut input, draft);
             idempotent!(
                 self,
                 api.update_version(&project.uid, experience, &draft.uid, &input)
                     .await
             )?
         } else {
-            let input =
+            let mut input =
                 convert::version_input(&wanted, VersionStatus::Draft, carry_over, &project.uids)?;
+            if let Some(base) = effective {
+                convert::carry_over(&mut input, base);
+            }
             create_once!(self,
                 post: api.create_version(&project.uid, experience, &input).await,
                 lookup: api.list_versions(&project.uid, experience).await.map(|versions| {
@@ -491,7 +531,18 @@ impl<B: Backend> Shared<B> {
         }
         // The API wants every experience of the project: the ones the manifests do not order
         // keep their relative order after the ordered ones.
-        let current = idempotent!(self, api.get_priority(&project.uid).await)?;
+        // An endpoint without a usable priority route (a 404, another shape) cannot take the
+        // order: it becomes a manual step, as observe would have told for a known project.
+        let current = match idempotent!(self, api.get_priority(&project.uid).await) {
+            Err(error)
+                if error.status() == Some(404) || matches!(error, BackendError::Decode { .. }) =>
+            {
+                return Err(OperationError::Backend(BackendError::Unsupported(
+                    "the experience priority".to_owned(),
+                )));
+            }
+            other => other?,
+        };
         for uid in current.priority_order {
             if !order.contains(&uid) {
                 order.push(uid);
@@ -512,6 +563,7 @@ fn same_content(version: &wire::Version, status: VersionStatus) -> wire::Version
         variants: version.variants.clone(),
         metrics: version.metrics.clone(),
         targeting: version.targeting.clone(),
+        extra: version.carried_over(),
     }
 }
 
@@ -543,6 +595,20 @@ fn object_uid(
 }
 
 /// The UI steps for a member change the target has no API for.
+/// The UI steps that set an experience order the endpoint cannot take.
+pub(crate) fn order_steps(change: &Change) -> String {
+    let order = match &change.specs {
+        Specs::ExperienceOrder(Sides {
+            after: Some(order), ..
+        }) => order.join(", "),
+        _ => String::new(),
+    };
+    format!(
+        "In Personalize, open project {} → Experiences → Prioritize, and order them: {order}",
+        change.project
+    )
+}
+
 pub(crate) fn member_steps(change: &Change) -> String {
     let project = &change.project;
     let email = &change.name;

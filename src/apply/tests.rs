@@ -159,6 +159,7 @@ fn plan_of(changes: Vec<Change>) -> Plan {
         changes,
         live_fingerprint: LiveFingerprint::default(),
         notes: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -227,6 +227,7 @@ async fn saved_plan<B: Backend>(
     let live = live::observe_with(api, None, retry)
         .await
         .with_context(|| format!("cannot read {}", api.backend.describe()))?;
+    output::live_warnings(&live);
     let stale = apply::stale_objects(&plan, &live);
     if !stale.is_empty() {
         let refusals: Vec<Diagnostic> = stale

@@ -45,6 +45,12 @@ pub struct EmulatorArgs {
     /// Serve only the hosted API's routes: `GET /user` and the members routes answer 404.
     #[arg(long)]
     pub no_extensions: bool,
+    /// Answer with the variants the hosted service may send: records with only `uid` or only
+    /// `_id`, `null` descriptions, unknown fields, `targeting: {}`, metrics and rule groups
+    /// without `__type`, an archived version, an unreadable audience, no
+    /// `/experiences-priority` (see docs/emulator.md).
+    #[arg(long)]
+    pub quirks: bool,
 }
 
 fn probability(text: &str) -> Result<f64, String> {
@@ -81,6 +87,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     config.drop_rate = args.drop_rate;
     config.seed = args.seed;
     config.extensions = !args.no_extensions;
+    config.quirks = args.quirks;
     if let Some(max) = args.max_projects {
         config.limits.projects_per_org = max;
     }

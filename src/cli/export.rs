@@ -66,6 +66,7 @@ async fn export_with<B: Backend>(
                 api.backend.describe()
             )
         })?;
+    super::output::live_warnings(&live);
     let missing: Vec<&String> = args
         .projects
         .iter()

@@ -335,4 +335,11 @@ pub mod output {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{text}");
     }
+
+    /// One `warning:` line per live record or answer that could not be read.
+    pub fn live_warnings(live: &crate::model::LiveState) {
+        for warning in &live.warnings {
+            error_line(&format!("warning: {warning}"));
+        }
+    }
 }

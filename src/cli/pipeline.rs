@@ -112,6 +112,7 @@ pub async fn plan_live<B: Backend>(
     let live = live::observe_with(api, only, retry)
         .await
         .with_context(|| format!("cannot read the {}", api.backend.describe()))?;
+    output::live_warnings(&live);
     if live.principal.is_none() {
         output::error_line(
             "warning: this endpoint cannot tell who is acting, so permissions were not checked; apply may fail with 403",

@@ -8,6 +8,7 @@
 //! come from the store's counters and faults from a seeded RNG.
 
 mod net;
+pub mod quirks;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -72,6 +73,19 @@ pub struct EmulatorConfig {
     /// Serve the emulator's extensions `GET /user` and `/projects/{uid}/users…` (default). When
     /// false they answer 404, as on the hosted API, which has neither.
     pub extensions: bool,
+    /// Serve the answer variants of the hosted service ([`quirks`]).
+    pub quirks: bool,
+    /// Keep every request received (see [`EmulatorHandle::requests`]); for tests.
+    pub record_requests: bool,
+}
+
+/// A request the emulator received (when [`EmulatorConfig::record_requests`] is set). Headers
+/// are not kept, so no token is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecordedRequest {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Option<serde_json::Value>,
 }
 
 impl EmulatorConfig {
@@ -90,6 +104,8 @@ impl EmulatorConfig {
             seed: 0,
             limits: Limits::default(),
             extensions: true,
+            quirks: false,
+            record_requests: false,
         }
     }
 
@@ -254,6 +270,17 @@ impl EmulatorHandle {
     #[must_use]
     pub fn stats(&self) -> EmulatorStats {
         self.shared.stats()
+    }
+
+    /// The requests received so far, oldest first (empty unless
+    /// [`EmulatorConfig::record_requests`]).
+    #[must_use]
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared
+            .recorded
+            .lock()
+            .map(|recorded| recorded.clone())
+            .unwrap_or_default()
     }
 
     /// The whole store state as JSON (waits for the request in flight).

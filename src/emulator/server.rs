@@ -61,6 +61,7 @@ pub(super) struct Shared {
     pub(super) counters: Counters,
     rng: std::sync::Mutex<StdRng>,
     bucket: Option<Bucket>,
+    pub(super) recorded: std::sync::Mutex<Vec<super::RecordedRequest>>,
 }
 
 impl Shared {
@@ -74,6 +75,7 @@ impl Shared {
                 .and_then(Bucket::new),
             store: tokio::sync::Mutex::new(store),
             counters: Counters::default(),
+            recorded: std::sync::Mutex::new(Vec::new()),
             config,
         })
     }
@@ -254,15 +256,32 @@ async fn handle(
             Method::Delete => None,
         }
     };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.trim().to_owned())
+    };
     let request = Request {
         method,
         path: path_and_query,
-        project: headers
-            .get("x-project-uid")
-            .and_then(|value| value.to_str().ok())
-            .map(|value| value.trim().to_owned()),
+        project: header("x-project-uid"),
+        organization: header("organization_uid").filter(|uid| !uid.is_empty()),
         body: json_body,
     };
+    if shared.config.record_requests
+        && let Ok(mut recorded) = shared.recorded.lock()
+    {
+        recorded.push(super::RecordedRequest {
+            method: method.as_str(),
+            path: request.path.clone(),
+            body: request.body.clone(),
+        });
+    }
+    if shared.config.quirks && method == Method::Get && super::quirks::missing_route(&request.path)
+    {
+        return error_response(&ApiError::not_found(&format!("Cannot GET {}", uri.path())));
+    }
     let result = {
         let mut store = shared.store.lock().await;
         let result = store.dispatch(&email, &request);
@@ -304,6 +323,11 @@ async fn handle(
     }
     match result {
         Ok(value) => {
+            let value = if shared.config.quirks && method == Method::Get {
+                super::quirks::rewrite(&request.path, value)
+            } else {
+                value
+            };
             let status = store::success_status(&request);
             if status == 204 {
                 let mut response = Response::new(Body::empty());

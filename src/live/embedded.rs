@@ -555,19 +555,24 @@ mod tests {
                     name: name.into(),
                     short_uid: None,
                     traffic_distribution: json!(50),
+                    extra: wire::Extra::new(),
                 })
                 .collect(),
             metrics: vec![wire::Metric {
                 kind: "Primary".into(),
                 event: event.uid.clone(),
                 name: "Buy".into(),
+                extra: wire::Extra::new(),
             }],
             targeting: Some(wire::Targeting {
-                audience: wire::TargetingAudience {
+                audience: Some(wire::TargetingAudience {
                     audiences: vec![audience.uid.clone()],
                     audience_combination_type: wire::Combination::And,
-                },
+                    extra: wire::Extra::new(),
+                }),
+                extra: wire::Extra::new(),
             }),
+            extra: wire::Extra::new(),
         };
         let active = api
             .update_version(p, &experience.uid, &experience.latest_version, &version)

@@ -141,16 +141,37 @@ impl<B: Backend> Api<B> {
             .map(Some)
     }
 
+    /// The JSON answer of a GET, undecoded (for tolerant reads).
+    pub async fn get_value(&self, request: Request) -> Result<Value, BackendError> {
+        self.backend.send(request).await
+    }
+
     pub async fn list_projects(&self) -> Result<Vec<wire::Project>, BackendError> {
         self.call(Request::get(wire::path(&["projects"]))).await
     }
+    /// `POST /projects`. The stack is linked here, with `connectedStackApiKey` in the body:
+    /// the only confirmed way (the official CLI's import does exactly this). Without a stack
+    /// the key is left out rather than sent as `null`.
     pub async fn create_project(
         &self,
         input: &wire::ProjectInput,
     ) -> Result<wire::Project, BackendError> {
-        self.call(Request::new(Method::Post, wire::path(&["projects"])).body(to_body(input)))
+        let mut body = to_body(input);
+        if let Value::Object(map) = &mut body
+            && map.get("connectedStackApiKey").is_some_and(Value::is_null)
+        {
+            map.remove("connectedStackApiKey");
+        }
+        self.call(Request::new(Method::Post, wire::path(&["projects"])).body(body))
             .await
     }
+    /// `PUT /projects/{uid}` with the whole project: the one place a project is rewritten,
+    /// and so the one place a stack is linked, switched or unlinked after creation.
+    ///
+    /// **Unconfirmed** against the hosted service: the official CLI never PUTs a project;
+    /// that a PUT with `connectedStackApiKey` links a stack and one with `null` unlinks it
+    /// comes from a third-party report (`personalize-api.md` §2.1, §7). The emulator and the
+    /// embedded organization implement exactly that.
     pub async fn update_project(
         &self,
         uid: &str,

@@ -8,14 +8,23 @@
 //! Optional routes are learned from the endpoint's answers, not from its host name: a 404 from
 //! `GET /user` means the endpoint cannot tell who is acting (`principal: None`), and a 404 from
 //! a project's members route means it has no members API (`members: None`).
+//!
+//! Reads are tolerant: a list is read record by record, and a record that does not decode
+//! (or has neither `uid` nor `_id`) becomes one [`LiveWarning`] and is left out, so one odd
+//! record never stops a run. An experience with a version that does not decode is left out
+//! the same way (rewriting it could lose what could not be read). A `/experiences-priority`
+//! answer that is not `{"priorityOrder": [...]}` (a 404, a bare array) gives one warning and
+//! leaves the order unmanaged.
 
 use futures_util::future::join_all;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::live::retry::{RetryPolicy, retry_idempotent};
-use crate::live::{Api, Backend, BackendError};
-use crate::model::{LiveExperience, LiveProject, LiveState, Principal};
-use crate::wire;
+use crate::live::{Api, Backend, BackendError, Request};
+use crate::model::{Kind, LiveExperience, LiveProject, LiveState, LiveWarning, Principal};
+use crate::wire::{self, Collection, Identified};
 
 /// How many versions lists of one project are in flight at once.
 const VERSION_READS_IN_FLIGHT: usize = 8;
@@ -48,14 +57,21 @@ pub async fn observe_with<B: Backend>(
 ) -> Result<LiveState, BackendError> {
     let (principal, projects) = tokio::join!(
         async { retry_idempotent!(retry, api.current_user().await) },
-        async { retry_idempotent!(retry, api.list_projects().await) },
+        async {
+            retry_idempotent!(
+                retry,
+                api.get_value(Request::get(wire::path(&["projects"]))).await
+            )
+        },
     );
     let principal = optional(principal)?.map(|user| Principal {
         email: user.email.to_lowercase(),
         org_role: user.organization_role,
     });
 
-    let mut projects = projects?;
+    let mut warnings = Vec::new();
+    let mut projects: Vec<wire::Project> =
+        records(projects?, "", Kind::Project, "/projects", &mut warnings)?;
     projects.sort_by(|a, b| a.uid.cmp(&b.uid));
     let mut selected: Vec<wire::Project> = Vec::new();
     for project in projects {
@@ -81,9 +97,11 @@ pub async fn observe_with<B: Backend>(
     let mut state = LiveState {
         projects: Default::default(),
         principal,
+        warnings,
     };
     for result in join_all(reads).await {
-        let live = result?;
+        let (live, warnings) = result?;
+        state.warnings.extend(warnings);
         state.projects.insert(live.project.name.clone(), live);
     }
     Ok(state)
@@ -93,8 +111,9 @@ async fn observe_project<B: Backend>(
     api: &Api<B>,
     retry: &RetryPolicy,
     project: wire::Project,
-) -> Result<LiveProject, BackendError> {
+) -> Result<(LiveProject, Vec<LiveWarning>), BackendError> {
     let uid = project.uid.as_str();
+    let name = project.name.as_str();
     let members = async {
         if api.backend.supports_members() {
             optional(retry_idempotent!(retry, api.list_members(uid).await).map(Some))
@@ -102,15 +121,29 @@ async fn observe_project<B: Backend>(
             Ok(None)
         }
     };
+    let list = |path: &'static str| async move {
+        retry_idempotent!(
+            retry,
+            api.get_value(Request::get(wire::path(&[path])).project(uid))
+                .await
+        )
+    };
     let (members, attributes, events, audiences, experiences, priority) = tokio::join!(
         members,
-        async { retry_idempotent!(retry, api.list::<wire::Attribute>(uid).await) },
-        async { retry_idempotent!(retry, api.list::<wire::Event>(uid).await) },
-        async { retry_idempotent!(retry, api.list::<wire::Audience>(uid).await) },
-        async { retry_idempotent!(retry, api.list::<wire::Experience>(uid).await) },
-        async { retry_idempotent!(retry, api.get_priority(uid).await) },
+        list(wire::Attribute::PATH),
+        list(wire::Event::PATH),
+        list(wire::Audience::PATH),
+        list(wire::Experience::PATH),
+        list("experiences-priority"),
     );
-    let experiences = experiences?;
+    let mut warnings = Vec::new();
+    let experiences: Vec<wire::Experience> = records(
+        experiences?,
+        name,
+        Kind::Experience,
+        "/experiences",
+        &mut warnings,
+    )?;
 
     let limit = Semaphore::new(VERSION_READS_IN_FLIGHT);
     let limit = &limit;
@@ -119,26 +152,145 @@ async fn observe_project<B: Backend>(
             .acquire()
             .await
             .map_err(|_| BackendError::Local("observation was cancelled".to_owned()))?;
-        retry_idempotent!(retry, api.list_versions(uid, &experience.uid).await)
+        let path = wire::path(&["experiences", &experience.uid, "versions"]);
+        retry_idempotent!(
+            retry,
+            api.get_value(Request::get(path.clone()).project(uid)).await
+        )
     });
     let versions = join_all(version_reads).await;
     let mut live_experiences = Vec::with_capacity(experiences.len());
     for (experience, versions) in experiences.into_iter().zip(versions) {
+        let path = format!("/experiences/{}/versions", experience.uid);
+        let mut odd = Vec::new();
+        let versions: Vec<wire::Version> =
+            records(versions?, name, Kind::Experience, &path, &mut odd)?;
+        if let Some(first) = odd.first() {
+            warnings.push(LiveWarning {
+                project: name.to_owned(),
+                kind: Kind::Experience,
+                uid: Some(experience.uid.clone()),
+                name: Some(experience.name.clone()),
+                message: format!(
+                    "its version {} cannot be read ({})",
+                    first.uid.as_deref().unwrap_or("without uid"),
+                    first.message
+                ),
+            });
+            continue;
+        }
         live_experiences.push(LiveExperience {
             experience,
-            versions: versions?,
+            versions,
         });
     }
 
-    Ok(LiveProject {
+    let priority = match priority {
+        Ok(value) => match value
+            .get("priorityOrder")
+            .cloned()
+            .map(serde_json::from_value)
+        {
+            Some(Ok(order)) if value.is_object() => Some(order),
+            _ => {
+                let shape = if value.is_array() {
+                    "a bare array"
+                } else {
+                    "not `{\"priorityOrder\": [...]}`"
+                };
+                warnings.push(priority_warning(name, format!("the answer is {shape}")));
+                None
+            }
+        },
+        Err(error) if error.status() == Some(404) => {
+            warnings.push(priority_warning(
+                name,
+                "the endpoint answers 404".to_owned(),
+            ));
+            None
+        }
+        Err(error) => return Err(error),
+    };
+
+    let live = LiveProject {
         members: members?,
-        attributes: attributes?,
-        events: events?,
-        audiences: audiences?,
+        attributes: records(
+            attributes?,
+            name,
+            Kind::Attribute,
+            "/attributes",
+            &mut warnings,
+        )?,
+        events: records(events?, name, Kind::Event, "/events", &mut warnings)?,
+        audiences: records(
+            audiences?,
+            name,
+            Kind::Audience,
+            "/audiences",
+            &mut warnings,
+        )?,
         experiences: live_experiences,
-        priority: priority?.priority_order,
+        priority: priority.unwrap_or_default(),
         project,
-    })
+    };
+    Ok((live, warnings))
+}
+
+fn priority_warning(project: &str, why: String) -> LiveWarning {
+    LiveWarning {
+        project: project.to_owned(),
+        kind: Kind::ExperienceOrder,
+        uid: None,
+        name: None,
+        message: format!("GET /experiences-priority is not usable: {why}"),
+    }
+}
+
+/// Decode a list answer record by record. The answer itself must be a JSON array; a record
+/// that does not decode, or has neither `uid` nor `_id`, becomes a warning and is left out.
+fn records<T: DeserializeOwned + Identified>(
+    answer: Value,
+    project: &str,
+    kind: Kind,
+    path: &str,
+    warnings: &mut Vec<LiveWarning>,
+) -> Result<Vec<T>, BackendError> {
+    let Value::Array(items) = answer else {
+        return Err(BackendError::Decode {
+            method: "GET",
+            path: path.to_owned(),
+            message: "expected a JSON array".to_owned(),
+        });
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let text = |key: &str| {
+            item.get(key)
+                .and_then(Value::as_str)
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned)
+        };
+        let uid = text("uid").or_else(|| text("_id"));
+        let name = text("name").or_else(|| text("key"));
+        let message = match serde_json::from_value::<T>(item) {
+            Ok(mut record) => {
+                if record.fill_ids() {
+                    out.push(record);
+                    continue;
+                }
+                "it has neither `uid` nor `_id`".to_owned()
+            }
+            Err(error) => error.to_string(),
+        };
+        warnings.push(LiveWarning {
+            project: project.to_owned(),
+            kind,
+            uid,
+            name,
+            message,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

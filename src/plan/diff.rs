@@ -14,8 +14,8 @@ use crate::convert::{self, Names, Resource};
 use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::model::{
     AttributeSpec, AudienceSpec, DesiredProject, DesiredState, EventSpec, ExperienceSpec,
-    ExperienceStatus, Kind, LiveProject, LiveState, MemberSpec, MemberTarget, Origin, ProjectRole,
-    Ref, Sides, Specs, StackLinkSpec, address,
+    ExperienceStatus, Kind, LiveProject, LiveState, LiveWarning, MemberSpec, MemberTarget, Origin,
+    ProjectRole, Ref, Sides, Specs, StackLinkSpec, address,
 };
 use crate::wire::{self, MemberStatus};
 
@@ -85,6 +85,8 @@ pub(crate) fn requirement(kind: Kind, action: Action) -> Requirement {
 struct Builder<'a> {
     project: &'a str,
     planned: Vec<Planned>,
+    /// The project's live records that could not be read: unmanaged, and never reused blindly.
+    unreadable: Vec<&'a LiveWarning>,
 }
 
 impl Builder<'_> {
@@ -108,6 +110,24 @@ impl Builder<'_> {
             .collect();
         for (name, spec) in desired {
             let change_address = address(self.project, R::KIND, name);
+            let unreadable = self
+                .unreadable
+                .iter()
+                .find(|warning| warning.kind == R::KIND && warning.name.as_ref() == Some(name));
+            if let (Some(warning), None) = (unreadable, live.get(name.as_str())) {
+                diagnostics.push(diagnostic(
+                    Code::ImmutableField,
+                    format!(
+                        "`{change_address}`: the live {} of this name (uid {}) cannot be read ({}), so pzctl neither updates it nor creates another one",
+                        R::KIND.as_str(),
+                        warning.uid.as_deref().unwrap_or("unknown"),
+                        warning.message
+                    ),
+                    origin_of(Some(desired_project), &change_address, self.project),
+                    Some("fix or rename the live object in the Personalize UI, or give the manifest another name".to_owned()),
+                ));
+                continue;
+            }
             let (before, used_live) = match live.get(name.as_str()) {
                 None => (None, Vec::new()),
                 Some(object) => match R::of_live(object, names) {
@@ -210,6 +230,11 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
         let mut builder = Builder {
             project: name,
             planned: Vec::new(),
+            unreadable: live
+                .warnings
+                .iter()
+                .filter(|warning| &warning.project == name)
+                .collect(),
         };
         match (desired.projects.get(name), live.projects.get(name)) {
             (Some(desired_project), live_project) => {
@@ -391,8 +416,12 @@ fn diff_project(
         diagnostics,
     );
 
-    // Priority.
-    if let Some(declared) = &desired.experience_order {
+    // Priority, unless the endpoint cannot tell it (a warning says so once).
+    let order_known = !builder
+        .unreadable
+        .iter()
+        .any(|warning| warning.kind == Kind::ExperienceOrder);
+    if let Some(declared) = desired.experience_order.as_ref().filter(|_| order_known) {
         let experiences = &builder.planned[first_experience..];
         let named = |action: Action| {
             experiences

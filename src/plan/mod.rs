@@ -38,6 +38,10 @@ pub struct Plan {
     /// where the endpoint has no members API). Not changes: they count in no summary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// Live records of the selected projects that could not be read (left alone as unmanaged),
+    /// and endpoint answers that could not be used; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::model::LiveWarning>,
 }
 
 /// Something the plan leaves to a person, said once.
@@ -302,6 +306,16 @@ pub fn plan(
         changes,
         live_fingerprint: fingerprint(live),
         notes: notes::notes(desired, live, config),
+        warnings: live
+            .warnings
+            .iter()
+            .filter(|warning| {
+                warning.project.is_empty()
+                    || config.projects.is_empty()
+                    || config.projects.contains(&warning.project)
+            })
+            .cloned()
+            .collect(),
     })
 }
 

@@ -181,6 +181,9 @@ struct VersionRecord {
     metrics: Vec<wire::Metric>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     targeting: Option<wire::Targeting>,
+    /// Fields of the body the store does not model, served back inlined.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    extra: serde_json::Map<String, Value>,
     #[serde(flatten)]
     meta: Meta,
 }

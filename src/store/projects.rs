@@ -117,7 +117,11 @@ impl Store {
                 uid,
                 name,
                 description,
-                organization_uid: self.organization_uid.clone(),
+                // The organization the request named, as the service records it.
+                organization_uid: request
+                    .organization
+                    .clone()
+                    .unwrap_or_else(|| self.organization_uid.clone()),
                 connected_stack_api_key: stack,
                 meta: Meta::new(&now, &actor),
             },

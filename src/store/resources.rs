@@ -559,6 +559,7 @@ impl Store {
                 variant_split: None,
                 metrics: Vec::new(),
                 targeting: None,
+                extra: serde_json::Map::new(),
                 meta: Meta::new(&now, &actor),
             }],
             next_variant_short_uid: 0,

@@ -54,6 +54,7 @@ impl T {
             method,
             path: path.to_owned(),
             project: project.map(str::to_owned),
+            organization: None,
             body,
         };
         self.store.dispatch(actor, &request)
@@ -1369,4 +1370,67 @@ fn permission_matrix() {
             }
         }
     }
+}
+
+#[test]
+fn versions_accept_empty_targeting_and_keep_unmodeled_fields() {
+    let mut t = T::new();
+    let p = t.project("shop");
+    let experience = t.experience(&p, "AB_TEST");
+    let e = uid(&experience);
+    let draft = experience["latestVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let body = json!({
+        "status": "DRAFT",
+        "variantSplit": "CUSTOM",
+        "reviewNote": {"by": "ui"},
+        "createdAt": "never kept",
+        "variants": [
+            {"__type": "ABTestVariant", "name": "A", "trafficDistribution": 50, "color": "red"},
+            {"__type": "ABTestVariant", "name": "B", "trafficDistribution": 50}
+        ],
+        "targeting": {}
+    });
+    t.ok(
+        OWNER,
+        Method::Put,
+        &format!("/experiences/{e}/versions/{draft}"),
+        Some(&p),
+        Some(body),
+    );
+    let versions = t.versions(&p, &e);
+    assert_eq!(versions[0]["targeting"], json!({}));
+    assert_eq!(versions[0]["variantSplit"], "CUSTOM");
+    assert_eq!(versions[0]["reviewNote"], json!({"by": "ui"}));
+    assert_ne!(versions[0]["createdAt"], "never kept");
+    assert_eq!(versions[0]["variants"][0]["color"], "red");
+    assert!(versions[0].get("extra").is_none(), "{}", versions[0]);
+}
+
+#[test]
+fn a_project_records_the_organization_it_was_created_in() {
+    let mut t = T::new();
+    let request = Request {
+        method: Method::Post,
+        path: "/projects".to_owned(),
+        project: None,
+        organization: Some("blt_other_org".to_owned()),
+        body: Some(json!({"name": "shop", "connectedStackApiKey": "blt1"})),
+    };
+    let created = t
+        .store
+        .dispatch(OWNER, &request)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(created["organizationUid"], "blt_other_org");
+    assert_eq!(created["connectedStackApiKey"], "blt1");
+    let p = t.project("plain");
+    let listed = t.ok(OWNER, Method::Get, "/projects", None, None);
+    let plain = listed
+        .as_array()
+        .and_then(|projects| projects.iter().find(|project| project["uid"] == p.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(plain["organizationUid"], "org1");
 }

@@ -23,6 +23,26 @@ struct VersionBody {
     /// Whether `metrics` / `targeting` were in the body (a status-only move may leave them out).
     has_metrics: bool,
     has_targeting: bool,
+    /// Fields the store does not model, kept as sent (the service keeps what it is given, and
+    /// a client's read-modify-write is only testable if they come back).
+    extra: Map<String, Value>,
+}
+
+/// The version fields the store models; every other field of a body is kept in `extra`.
+const MODELED: &[&str] = &["status", "variants", "variantSplit", "metrics", "targeting"];
+
+/// A version as the API returns it: the record with its unmodeled fields inlined.
+pub(super) fn version_json(record: &VersionRecord) -> Value {
+    let mut value = json!(record);
+    if let Value::Object(map) = &mut value {
+        map.remove("extra");
+        for (key, field) in &record.extra {
+            if !map.contains_key(key) {
+                map.insert(key.clone(), field.clone());
+            }
+        }
+    }
+    value
 }
 
 fn short_uid(variant: &Variant) -> Option<&String> {
@@ -112,6 +132,13 @@ fn parse_body(body: &Map<String, Value>) -> Result<VersionBody, ApiError> {
         targeting,
         has_metrics: body.contains_key("metrics"),
         has_targeting: body.contains_key("targeting"),
+        extra: body
+            .iter()
+            .filter(|(key, _)| {
+                !MODELED.contains(&key.as_str()) && !wire::SERVER_KEYS.contains(&key.as_str())
+            })
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
     })
 }
 
@@ -283,7 +310,7 @@ impl Store {
             }
         }
         if let Some(targeting) = &body.targeting {
-            for audience in &targeting.audience.audiences {
+            for audience in targeting.audience.iter().flat_map(|a| &a.audiences) {
                 self.check_audience(p, "targeting", audience)?;
             }
         }
@@ -358,7 +385,7 @@ impl Store {
                 }
             }
             if let Some(targeting) = &version.targeting {
-                for uid in &targeting.audience.audiences {
+                for uid in targeting.audience.iter().flat_map(|a| &a.audiences) {
                     if !audiences.contains(uid) {
                         audiences.push(uid.clone());
                     }
@@ -413,7 +440,7 @@ impl Store {
                 .versions
                 .iter()
                 .rev()
-                .map(|v| json!(v))
+                .map(version_json)
                 .collect(),
         ))
     }
@@ -463,9 +490,10 @@ impl Store {
             variant_split: body.variant_split,
             metrics: body.metrics,
             targeting: body.targeting,
+            extra: body.extra,
             meta: Meta::new(&now, &actor),
         };
-        let value = json!(record);
+        let value = version_json(&record);
         self.projects[p].experiences[e].versions.push(record);
         let index = self.projects[p].experiences[e].versions.len() - 1;
         if body.status == VersionStatus::Active {
@@ -488,7 +516,7 @@ impl Store {
         let mut body = parse_body(body_object(request)?)?;
         let current = &self.projects[p].experiences[e].versions[v];
         let replace_content = match (current.status, body.status) {
-            (VersionStatus::Archived, _) => {
+            (VersionStatus::Archived | VersionStatus::Unknown, _) => {
                 return Err(invalid_ref(
                     "status",
                     LOCKED,
@@ -565,9 +593,10 @@ impl Store {
             record.variant_split = body.variant_split;
             record.metrics = body.metrics;
             record.targeting = body.targeting;
+            record.extra = body.extra;
         }
         record.meta.touch(&now, &actor);
-        let value = json!(record);
+        let value = version_json(record);
         if body.status == VersionStatus::Active {
             self.archive_others(p, e, v, &now, &actor);
         }

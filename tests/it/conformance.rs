@@ -606,10 +606,12 @@ mod suite {
                     audiences: vec![audience.to_owned()],
                     lytics_audiences: Vec::new(),
                     audience_combination_type: Combination::Or,
+                    extra: wire::Extra::new(),
                 })
                 .collect(),
             metrics: Vec::new(),
             targeting: None,
+            extra: wire::Extra::new(),
         }
     }
 
@@ -620,6 +622,7 @@ mod suite {
             variants: version.variants.clone(),
             metrics: version.metrics.clone(),
             targeting: version.targeting.clone(),
+            extra: wire::Extra::new(),
         }
     }
 
@@ -1212,19 +1215,24 @@ mod suite {
                     name: (*name).to_owned(),
                     short_uid: None,
                     traffic_distribution: json!(50),
+                    extra: wire::Extra::new(),
                 })
                 .collect(),
             metrics: vec![wire::Metric {
                 kind: "Primary".to_owned(),
                 event: cart.uid.clone(),
                 name: "Add to cart".to_owned(),
+                extra: wire::Extra::new(),
             }],
             targeting: Some(wire::Targeting {
-                audience: wire::TargetingAudience {
+                audience: Some(wire::TargetingAudience {
                     audiences: vec![gold.uid.clone()],
                     audience_combination_type: Combination::And,
-                },
+                    extra: wire::Extra::new(),
+                }),
+                extra: wire::Extra::new(),
             }),
+            extra: wire::Extra::new(),
         };
         let ab_version = t.ok(
             "fill the ab draft",

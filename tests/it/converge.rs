@@ -677,6 +677,7 @@ async fn ui_edits<B: Backend + 'static>(api: &Api<B>, edits: &[usize]) -> Result
                     },
                     variants: running.variants.clone(),
                     metrics: running.metrics.clone(),
+                    extra: wire::Extra::new(),
                     targeting: running.targeting.clone(),
                 };
                 api.update_version(project, &experience.experience.uid, &running.uid, &input)
@@ -711,6 +712,7 @@ async fn ui_edits<B: Backend + 'static>(api: &Api<B>, edits: &[usize]) -> Result
             variants,
             metrics: latest.metrics.clone(),
             targeting: latest.targeting.clone(),
+            extra: wire::Extra::new(),
         };
         let has_draft = experience
             .versions

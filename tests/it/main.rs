@@ -13,4 +13,5 @@ mod http;
 mod plan;
 mod projects;
 mod tidy;
+mod tolerant;
 mod validate;

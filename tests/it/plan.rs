@@ -197,6 +197,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
     let mut live = LiveState {
         projects: BTreeMap::new(),
         principal: principal.clone(),
+        warnings: Vec::new(),
     };
     for (name, project) in &desired.projects {
         let project_uid = uid(name, "project", name);
@@ -308,6 +309,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
                     metrics: version.metrics,
                     targeting: version.targeting,
                     updated_at: String::new(),
+                    extra: wire::Extra::new(),
                 }],
             });
         }
@@ -472,6 +474,7 @@ fn create_everything_in_a_new_project() {
     let live = LiveState {
         projects: BTreeMap::new(),
         principal: Some(owner()),
+        warnings: Vec::new(),
     };
     let plan = check("create_everything", &desired, &live, &PlanConfig::default());
     // The creator is the owner already: only dev is invited.
@@ -943,6 +946,7 @@ fn creator_not_in_the_member_list_is_kept_until_an_invited_owner_accepted() {
     let live = LiveState {
         projects: BTreeMap::new(),
         principal: Some(admin),
+        warnings: Vec::new(),
     };
     let refusals = check_refused(
         "creator_kept_until_accepted",
@@ -1137,6 +1141,7 @@ fn experience_order() {
     let empty = LiveState {
         projects: BTreeMap::new(),
         principal: Some(owner()),
+        warnings: Vec::new(),
     };
     let plan = plan_checked(&desired, &empty, &PlanConfig::default()).expect("plans");
     let order = &plan.changes[position(&plan, "project/storefront/experience_order")];
@@ -1181,6 +1186,7 @@ fn markdown_splits_huge_plans_outside_fences() {
     let live = LiveState {
         projects: BTreeMap::new(),
         principal: Some(owner()),
+        warnings: Vec::new(),
     };
     let plan = plan(&desired, &live, &PlanConfig::default()).expect("plans");
     assert_eq!(plan.changes.len(), 3 * 1201);
@@ -1212,6 +1218,7 @@ fn markdown_truncates_one_change_larger_than_a_part() {
     let live = LiveState {
         projects: BTreeMap::new(),
         principal: Some(owner()),
+        warnings: Vec::new(),
     };
     let plan = plan(&desired, &live, &PlanConfig::default()).expect("plans");
     for part in pzctl::render::markdown(&plan) {
@@ -1228,6 +1235,7 @@ fn text_colors_only_when_asked() {
     let live = LiveState {
         projects: BTreeMap::new(),
         principal: Some(owner()),
+        warnings: Vec::new(),
     };
     let plan = plan(&fixture(), &live, &PlanConfig::default()).expect("plans");
     assert!(!pzctl::render::text(&plan, false).contains('\u{1b}'));
