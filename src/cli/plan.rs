@@ -44,10 +44,14 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes and 2 when there are some (1 stays an error).
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Plan deletes of undeclared objects outside `prune: true` projects, and of projects no
-    /// manifest declares.
+    /// Allow deletes of undeclared objects outside `prune: true` projects. Never deletes a
+    /// project.
     #[arg(long)]
     pub allow_delete: bool,
+    /// Delete this project and everything in it (repeatable). No manifest may declare it;
+    /// nothing else deletes a project.
+    #[arg(long, value_name = "NAME")]
+    pub delete_project: Vec<String>,
     /// Refuse a plan that deletes more than this many objects.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_deletions: usize,
@@ -60,6 +64,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let request = PlanRequest {
         select: &args.select,
         allow_delete: args.allow_delete,
+        delete_projects: &args.delete_project,
         max_deletions: args.max_deletions,
         problems: match args.format {
             PlanFormat::Json => Problems::Json,

@@ -204,7 +204,11 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
     let mut names: BTreeSet<&String> = desired.projects.keys().collect();
     names.extend(live.projects.keys());
     for name in names {
-        if !config.projects.is_empty() && !config.projects.iter().any(|only| only == name) {
+        let to_delete = config.delete_projects.iter().any(|delete| delete == name);
+        if !config.projects.is_empty()
+            && !config.projects.iter().any(|only| only == name)
+            && !to_delete
+        {
             continue;
         }
         let mut builder = Builder {
@@ -222,26 +226,54 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
                     &mut out.diagnostics,
                 );
             }
-            (None, Some(live_project)) => {
-                if config.allow_delete && !config.partial {
-                    let before = Some(convert::project_spec(&live_project.project));
-                    let specs = Specs::Project(Sides {
-                        before,
-                        after: None,
-                    });
-                    let planned = builder.push(Action::Delete, name, specs);
-                    planned.change.note = Some(format!(
-                        "no manifest declares project `{name}`; deleting it deletes everything in it ({} experiences, {} audiences)",
-                        live_project.experiences.len(),
-                        live_project.audiences.len()
-                    ));
-                }
+            // A project no selected manifest mentions is left alone: deleting one is an
+            // explicit request (`--delete-project`), never a consequence of the selection.
+            (None, Some(live_project)) if to_delete => {
+                let before = Some(convert::project_spec(&live_project.project));
+                let specs = Specs::Project(Sides {
+                    before,
+                    after: None,
+                });
+                let planned = builder.push(Action::Delete, name, specs);
+                let contents = contents(live_project);
+                let listed: Vec<String> = contents
+                    .iter()
+                    .filter(|(count, _, _)| *count > 0)
+                    .map(|(count, one, many)| {
+                        format!("{count} {}", if *count == 1 { one } else { many })
+                    })
+                    .collect();
+                planned.change.note = Some(if listed.is_empty() {
+                    format!("`--delete-project {name}`: the project is empty")
+                } else {
+                    format!(
+                        "`--delete-project {name}`: deletes everything in it: {}",
+                        listed.join(", ")
+                    )
+                });
             }
+            (None, Some(_)) => {}
             (None, None) => {}
         }
         out.planned.extend(builder.planned);
     }
     out
+}
+
+/// What deleting a live project deletes with it: (count, singular, plural) per kind, the
+/// preset attributes left out (they come with every project).
+pub(crate) fn contents(project: &LiveProject) -> [(usize, &'static str, &'static str); 4] {
+    let custom = project
+        .attributes
+        .iter()
+        .filter(|attribute| attribute.kind != wire::AttributeType::Preset)
+        .count();
+    [
+        (project.experiences.len(), "experience", "experiences"),
+        (project.audiences.len(), "audience", "audiences"),
+        (project.events.len(), "event", "events"),
+        (custom, "attribute", "attributes"),
+    ]
 }
 
 #[allow(clippy::too_many_lines)]

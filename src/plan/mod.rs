@@ -17,6 +17,7 @@ mod fingerprint;
 mod notes;
 mod order;
 mod permissions;
+pub mod scope;
 mod view;
 
 pub use fingerprint::object_digest;
@@ -223,8 +224,11 @@ pub struct LiveFingerprint {
 /// What to plan and which guards apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanConfig {
-    /// Allow deletes outside `prune: true` projects, and project deletes.
+    /// Allow deletes of undeclared objects outside `prune: true` projects.
     pub allow_delete: bool,
+    /// Delete these projects (`--delete-project`), which no manifest may declare. Nothing else
+    /// deletes a project.
+    pub delete_projects: Vec<String>,
     /// Refuse plans with more deletes than this.
     pub max_deletions: usize,
     /// Only these projects (empty: every project the manifests or the organization have).
@@ -238,6 +242,7 @@ impl Default for PlanConfig {
     fn default() -> Self {
         PlanConfig {
             allow_delete: false,
+            delete_projects: Vec::new(),
             max_deletions: 10,
             projects: Vec::new(),
             partial: false,
@@ -265,17 +270,41 @@ pub fn plan(
     };
     diagnostics.extend(permissions::check(&planned, desired, live));
 
-    let deletes: Vec<&str> = planned
-        .iter()
-        .filter(|planned| planned.change.action == Action::Delete)
-        .map(|planned| planned.change.address.as_str())
-        .collect();
-    if deletes.len() > config.max_deletions {
+    // A project delete counts itself and every object in it.
+    let mut deleted = 0;
+    let mut deletes: Vec<String> = Vec::new();
+    for planned in &planned {
+        if planned.change.action != Action::Delete {
+            continue;
+        }
+        let inside = match planned.change.kind() {
+            Kind::Project => live
+                .projects
+                .get(&planned.change.name)
+                .map_or(0, |project| {
+                    diff::contents(project)
+                        .iter()
+                        .map(|(count, _, _)| count)
+                        .sum()
+                }),
+            _ => 0,
+        };
+        deleted += 1 + inside;
+        deletes.push(if inside > 0 {
+            format!(
+                "{} (and the {inside} objects in it)",
+                planned.change.address
+            )
+        } else {
+            planned.change.address.clone()
+        });
+    }
+    if deleted > config.max_deletions {
         diagnostics.push(diff::diagnostic(
             crate::diagnostic::Code::TooManyDeletions,
             format!(
                 "the plan deletes {} objects, more than the limit of {}: {}",
-                deletes.len(),
+                deleted,
                 config.max_deletions,
                 deletes.join(", ")
             ),

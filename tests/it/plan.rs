@@ -648,8 +648,9 @@ fn partial_manifests_never_delete() {
     assert!(plan.changes.is_empty(), "{}", render_all(&plan));
 }
 
-#[test]
-fn allow_delete_deletes_undeclared_projects_and_objects() {
+/// The organization of `allow_delete`: storefront with extra objects, and `legacy`, which no
+/// manifest declares.
+fn with_legacy() -> (DesiredState, LiveState) {
     let desired = fixture();
     let mut other = fixture();
     let legacy = storefront();
@@ -670,24 +671,66 @@ fn allow_delete_deletes_undeclared_projects_and_objects() {
             .remove("storefront")
             .expect("fixture"),
     );
+    (desired, live)
+}
+
+#[test]
+fn allow_delete_deletes_undeclared_objects_but_never_a_project() {
+    let (desired, live) = with_legacy();
     let config = PlanConfig {
         allow_delete: true,
         ..PlanConfig::default()
     };
     let plan = check("allow_delete", &desired, &live, &config);
-    assert!(addresses(&plan).contains(&(Action::Delete, "project/legacy")));
-    // `--project storefront` leaves legacy alone.
-    let config = PlanConfig {
-        allow_delete: true,
-        projects: vec!["storefront".to_owned()],
-        ..PlanConfig::default()
-    };
-    let plan = plan_checked(&desired, &live, &config).expect("plans");
     assert!(
         plan.changes
             .iter()
-            .all(|change| change.project == "storefront")
+            .all(|change| change.project == "storefront"),
+        "a project the manifests do not mention is never deleted by the selection"
     );
+    assert!(plan.summary.delete > 0);
+}
+
+#[test]
+fn delete_project_is_an_explicit_request_counted_whole() {
+    let (desired, live) = with_legacy();
+    let config = PlanConfig {
+        delete_projects: vec!["legacy".to_owned()],
+        max_deletions: 100,
+        ..PlanConfig::default()
+    };
+    let plan = check("delete_project", &desired, &live, &config);
+    let legacy: Vec<(Action, &str)> = addresses(&plan)
+        .into_iter()
+        .filter(|(_, address)| address.starts_with("project/legacy"))
+        .collect();
+    assert_eq!(legacy, [(Action::Delete, "project/legacy")]);
+    // `--project storefront` still deletes legacy when asked to: the request names it.
+    let config = PlanConfig {
+        projects: vec!["storefront".to_owned()],
+        ..config
+    };
+    let plan = plan_checked(&desired, &live, &config).expect("plans");
+    assert!(addresses(&plan).contains(&(Action::Delete, "project/legacy")));
+    // The guard counts the project and everything in it: 1 + 1 attribute + 1 event
+    // + 1 audience + 2 experiences = 6 (preset attributes come with every project).
+    let config = PlanConfig {
+        delete_projects: vec!["legacy".to_owned()],
+        max_deletions: 5,
+        ..PlanConfig::default()
+    };
+    let refusals = check_refused("delete_project_guard", &desired, &live, &config);
+    assert_eq!(refusals.len(), 1);
+    assert!(
+        refusals[0].message.contains("deletes 6 objects"),
+        "{}",
+        refusals[0].message
+    );
+    let config = PlanConfig {
+        max_deletions: 6,
+        ..config
+    };
+    assert!(plan_checked(&desired, &live, &config).is_ok());
 }
 
 #[test]
@@ -1589,23 +1632,44 @@ mod cli {
         assert!(plan.summary.create > 0);
         assert!(!saved.to_lowercase().contains("token"));
 
-        // Nothing planned (another project selected): exit 0 even with --detailed-exitcode.
+        // A `--project` that names no project is an error with a did-you-mean, not "No
+        // changes." (a typo would otherwise pass the drift check).
         let output = pzctl(&context)
             .arg("plan")
             .arg(quickstart())
             .args(["--detailed-exitcode", "--project", "elsewhere"])
             .output()
             .expect("runs");
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(stdout(&output), "");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("no project named `elsewhere`") && stderr.contains("`storefront`"),
+            "{stderr}"
         );
-        assert_eq!(
-            stdout(&output),
-            "No changes. The live organization matches the manifests.\n"
-        );
+        let output = pzctl(&context)
+            .arg("plan")
+            .arg(quickstart())
+            .args(["--project", "storefrnt"])
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("did you mean `storefront`?"), "{stderr}");
+        for command in [&["apply", "--auto-approve"][..], &["validate"]] {
+            let output = pzctl(&context)
+                .args(command)
+                .arg(quickstart())
+                .args(["--project", "storefrnt"])
+                .output()
+                .expect("runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{command:?}: {stderr}");
+            assert!(
+                stderr.contains("did you mean `storefront`?"),
+                "{command:?}: {stderr}"
+            );
+        }
     }
 
     #[test]
