@@ -371,17 +371,11 @@ fn diff_project(
     };
 
     // Without members on the live side (no members API), the declared members are a note of
-    // the plan (`notes.rs`), not changes.
+    // the plan (`notes.rs`), not changes. A declared member list is the whole list: who is
+    // missing from it is removed, without `prune` or `--allow-delete` (the last-owner guard
+    // still holds).
     if let (Some(wanted), Some(members)) = (&desired.members, &live_members) {
-        diff_members(
-            desired,
-            wanted,
-            members,
-            live,
-            may_delete,
-            builder,
-            diagnostics,
-        );
+        diff_members(desired, wanted, members, live, true, builder, diagnostics);
     }
 
     let names = Names::from_live(live_project);
@@ -494,7 +488,7 @@ fn diff_members(
     wanted: &[MemberSpec],
     live_members: &[wire::Member],
     live: &LiveState,
-    may_delete: bool,
+    remove_missing: bool,
     builder: &mut Builder<'_>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -564,7 +558,7 @@ fn diff_members(
             }
         }
     }
-    if may_delete {
+    if remove_missing {
         for (email, member) in &live_by_email {
             if wanted_by_email.contains_key(email) {
                 continue;
@@ -576,9 +570,11 @@ fn diff_members(
                 after: None,
             });
             let planned = builder.push(Action::Delete, email, specs);
-            if pending {
-                planned.change.note = Some("revokes the pending invitation".to_owned());
-            }
+            planned.change.note = Some(if pending {
+                "not in `members`: revokes the pending invitation".to_owned()
+            } else {
+                "not in `members`, which is the whole member list".to_owned()
+            });
             if is_principal && !pending {
                 planned.effect = Some(Effect::Revoke);
                 planned.change.note = Some(

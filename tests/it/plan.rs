@@ -603,7 +603,13 @@ fn prune_off_leaves_undeclared_objects() {
     let mut live = live_from(&desired, Some(owner()));
     with_extras(&mut live);
     let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
-    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+    // Only the member missing from the declared member list goes: that list is whole.
+    assert_eq!(
+        addresses(&plan),
+        [(Action::Delete, "project/storefront/member/gone@example.com")],
+        "{}",
+        render_all(&plan)
+    );
 }
 
 #[test]
@@ -645,7 +651,13 @@ fn partial_manifests_never_delete() {
         ..PlanConfig::default()
     };
     let plan = plan_checked(&desired, &live, &config).expect("plans");
-    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+    // The member list is part of the project document, which was read whole.
+    assert_eq!(
+        addresses(&plan),
+        [(Action::Delete, "project/storefront/member/gone@example.com")],
+        "{}",
+        render_all(&plan)
+    );
 }
 
 /// The organization of `allow_delete`: storefront with extra objects, and `legacy`, which no
@@ -1001,6 +1013,63 @@ fn creator_not_in_the_member_list_is_kept_until_an_invited_owner_accepted() {
             .is_some_and(|help| help.contains("once they accept")),
         "{:?}",
         refusals[0].help
+    );
+}
+
+#[test]
+fn a_declared_member_list_is_the_whole_list() {
+    // No `prune`, no `--allow-delete`: deleting a member's line removes the member, and a
+    // removed member's pending invitation is revoked.
+    let mut desired = fixture();
+    let mut live = live_from(&desired, Some(owner()));
+    let members = project_mut(&mut live, "storefront")
+        .members
+        .as_mut()
+        .expect("members");
+    members.push(wire::Member {
+        email: "invited@example.com".to_owned(),
+        role: ProjectRole::Member,
+        status: MemberStatus::Pending,
+        invitation_message: None,
+        updated_at: String::new(),
+    });
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.members = Some(vec![member("owner@example.com", ProjectRole::Owner)]);
+    let plan = check(
+        "members_whole_list",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+    assert_eq!(
+        addresses(&plan),
+        [
+            (Action::Delete, "project/storefront/member/dev@example.com"),
+            (
+                Action::Delete,
+                "project/storefront/member/invited@example.com"
+            ),
+        ]
+    );
+    assert_eq!(
+        plan.changes[1].note.as_deref(),
+        Some("not in `members`: revokes the pending invitation")
+    );
+    // Without `members:`, members are not managed.
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.members = None;
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+    // The last-owner guard holds without `prune` too.
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.members = Some(vec![member("dev@example.com", ProjectRole::Member)]);
+    let refusals = plan_checked(&desired, &live, &PlanConfig::default()).expect_err("refused");
+    assert!(
+        refusals
+            .iter()
+            .any(|refusal| refusal.code == pzctl::diagnostic::Code::LastOwner),
+        "{}",
+        render_refusals(&refusals)
     );
 }
 
