@@ -2,7 +2,8 @@
 //! in the chosen format, and optionally save it as JSON for `pzctl apply --plan`.
 //!
 //! Nothing is written to the live organization. Exit codes: 0 success (or no changes with
-//! `--detailed-exitcode`), 1 any error or refusal, 2 changes found with `--detailed-exitcode`.
+//! `--detailed-exitcode`), 1 any error or refusal, 2 changes found with `--detailed-exitcode`
+//! (or unmanaged objects, with `--unmanaged-is-drift` too).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,10 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes and 2 when there are some (1 stays an error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// With `--detailed-exitcode`, also exit 2 when the plan lists unmanaged objects (live
+    /// objects no manifest declares), so a drift check sees what the UI added.
+    #[arg(long, requires = "detailed_exitcode")]
+    pub unmanaged_is_drift: bool,
     /// Allow deletes of undeclared objects outside `prune: true` projects. Never deletes a
     /// project.
     #[arg(long)]
@@ -107,7 +112,8 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         output::error_line(&format!("saved the plan to {}", path.display()));
     }
 
-    Ok(if args.detailed_exitcode && !plan.summary.is_empty() {
+    let drift = !plan.summary.is_empty() || (args.unmanaged_is_drift && !plan.unmanaged.is_empty());
+    Ok(if args.detailed_exitcode && drift {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS

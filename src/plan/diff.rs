@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::view::{default_of, manifest_view};
-use super::{Action, Change, FieldChange, PlanConfig, Requirement};
+use super::{Action, Change, FieldChange, PlanConfig, Requirement, Unmanaged};
 use crate::convert::{self, Names, Resource};
 use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::model::{
@@ -45,6 +45,8 @@ pub(crate) struct Planned {
 pub(crate) struct Diff {
     pub planned: Vec<Planned>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Live objects no manifest declares that the plan does not delete.
+    pub unmanaged: Vec<Unmanaged>,
 }
 
 /// Make a located diagnostic.
@@ -85,6 +87,7 @@ pub(crate) fn requirement(kind: Kind, action: Action) -> Requirement {
 struct Builder<'a> {
     project: &'a str,
     planned: Vec<Planned>,
+    unmanaged: Vec<Unmanaged>,
 }
 
 impl Builder<'_> {
@@ -144,26 +147,35 @@ impl Builder<'_> {
             planned.used_live = used_live;
             planned.change.note = note;
         }
-        if may_delete {
-            for (name, object) in &live {
-                if desired.contains_key(*name) {
-                    continue;
-                }
-                // What manifests cannot express (synced audiences) is not ours to delete.
-                let Ok(live_spec) = R::of_live(object, names) else {
-                    continue;
-                };
-                let before = Some(live_spec);
-                let planned = self.push(
-                    Action::Delete,
-                    name,
-                    R::specs(Sides {
-                        before,
-                        after: None,
-                    }),
-                );
-                planned.used_live = R::live_references(object, names);
+        for (name, object) in &live {
+            if desired.contains_key(*name) {
+                continue;
             }
+            // What manifests cannot express (synced audiences) is not ours to delete, nor
+            // to list as unmanaged: no manifest could declare it.
+            let Ok(live_spec) = R::of_live(object, names) else {
+                continue;
+            };
+            if !may_delete {
+                self.unmanaged.push(Unmanaged {
+                    address: address(self.project, R::KIND, name),
+                    kind: R::KIND,
+                    project: self.project.to_owned(),
+                    name: (*name).to_owned(),
+                    uid: wire::Collection::uid(R::object(object)).to_owned(),
+                });
+                continue;
+            }
+            let before = Some(live_spec);
+            let planned = self.push(
+                Action::Delete,
+                name,
+                R::specs(Sides {
+                    before,
+                    after: None,
+                }),
+            );
+            planned.used_live = R::live_references(object, names);
         }
     }
 
@@ -214,6 +226,7 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
         let mut builder = Builder {
             project: name,
             planned: Vec::new(),
+            unmanaged: Vec::new(),
         };
         match (desired.projects.get(name), live.projects.get(name)) {
             (Some(desired_project), live_project) => {
@@ -252,10 +265,17 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
                     )
                 });
             }
-            (None, Some(_)) => {}
+            (None, Some(live_project)) => builder.unmanaged.push(Unmanaged {
+                address: address(name, Kind::Project, name),
+                kind: Kind::Project,
+                project: name.clone(),
+                name: name.clone(),
+                uid: live_project.project.uid.clone(),
+            }),
             (None, None) => {}
         }
         out.planned.extend(builder.planned);
+        out.unmanaged.extend(builder.unmanaged);
     }
     out
 }

@@ -33,6 +33,10 @@ pub struct Plan {
     pub summary: Summary,
     /// In execution order: every `depends_on` names an earlier change.
     pub changes: Vec<Change>,
+    /// Live objects of the selected projects that no manifest declares and the plan does not
+    /// delete, by address; left out of the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<Unmanaged>,
     /// A digest of every live object the plan read, for `apply --plan`.
     pub live_fingerprint: LiveFingerprint,
     /// What the plan could not manage on this endpoint, with the steps to do it by hand (members
@@ -50,6 +54,20 @@ pub struct Note {
     /// What to do by hand, one step per line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<String>,
+}
+
+/// A live object no manifest declares and the plan leaves alone.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Unmanaged {
+    /// `project/NAME/KIND/NAME` (see [`crate::model::address`]).
+    pub address: String,
+    pub kind: Kind,
+    /// The project's name.
+    pub project: String,
+    /// The object's name (the project name for a project).
+    pub name: String,
+    /// The live object's uid.
+    pub uid: String,
 }
 
 /// Counts per action.
@@ -260,7 +278,9 @@ pub fn plan(
     let diff::Diff {
         planned,
         mut diagnostics,
+        mut unmanaged,
     } = diff::diff(desired, live, config);
+    unmanaged.sort();
     let planned = match order::order(planned) {
         Ok(planned) => planned,
         Err(diagnostic) => {
@@ -329,6 +349,7 @@ pub fn plan(
         format_version: FORMAT_VERSION,
         summary,
         changes,
+        unmanaged,
         live_fingerprint: fingerprint(live),
         notes: notes::notes(desired, live, config),
     })

@@ -636,6 +636,56 @@ fn prune_on_deletes_in_reverse_dependency_order() {
 }
 
 #[test]
+fn unmanaged_objects_are_listed_in_every_format() {
+    // What the UI added: objects of every kind in a declared project, and a whole project. No
+    // `prune`, no `--allow-delete`: nothing is deleted, everything is listed.
+    let (desired, mut live) = with_legacy();
+    let members = project_mut(&mut live, "storefront")
+        .members
+        .as_mut()
+        .expect("members");
+    members.retain(|member| member.email != "gone@example.com");
+    let plan = check("unmanaged", &desired, &live, &PlanConfig::default());
+    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+    let listed: Vec<(&str, &str)> = plan
+        .unmanaged
+        .iter()
+        .map(|object| (object.address.as_str(), object.uid.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("project/legacy", "legacy-project-legacy"),
+            (
+                "project/storefront/attribute/age",
+                "storefront-attribute-age"
+            ),
+            (
+                "project/storefront/audience/adults",
+                "storefront-audience-adults"
+            ),
+            (
+                "project/storefront/event/old_click",
+                "storefront-event-old_click"
+            ),
+            (
+                "project/storefront/experience/old-banner",
+                "storefront-experience-old-banner"
+            ),
+        ]
+    );
+    // What the plan deletes is not unmanaged; `--project` narrows the list too.
+    let config = PlanConfig {
+        allow_delete: true,
+        projects: vec!["storefront".to_owned()],
+        ..PlanConfig::default()
+    };
+    let plan = plan_checked(&desired, &live, &config).expect("plans");
+    assert!(plan.unmanaged.is_empty(), "{}", render_all(&plan));
+    assert_eq!(plan.summary.delete, 4);
+}
+
+#[test]
 fn partial_manifests_never_delete() {
     let mut desired = fixture();
     desired
@@ -1028,7 +1078,7 @@ fn a_declared_member_list_is_the_whole_list() {
         .expect("members");
     members.push(wire::Member {
         email: "invited@example.com".to_owned(),
-        role: ProjectRole::Member,
+        role: wire::ProjectRole::Member,
         status: MemberStatus::Pending,
         invitation_message: None,
         updated_at: String::new(),
@@ -1739,6 +1789,71 @@ mod cli {
                 "{command:?}: {stderr}"
             );
         }
+    }
+
+    #[test]
+    fn unmanaged_is_drift_makes_the_detailed_exit_code_2() {
+        let context = TestContext::new();
+        let output = pzctl(&context)
+            .args(["apply", "--auto-approve"])
+            .arg(quickstart())
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(0));
+        // Plan only the project and its signals: the audiences and experiences are live, but
+        // no selected manifest declares them.
+        let only_project = context.path().join("narrow");
+        std::fs::create_dir_all(&only_project).expect("mkdir");
+        for file in ["project.yaml", "signals.yaml"] {
+            let text = std::fs::read_to_string(quickstart().join(file)).expect("read");
+            // The experience order names experiences these manifests leave out.
+            let text: String = text
+                .lines()
+                .filter(|line| !line.contains("experienceOrder"))
+                .map(|line| format!("{line}\n"))
+                .collect();
+            std::fs::write(only_project.join(file), text).expect("write");
+        }
+        let plan = |extra: &[&str]| {
+            pzctl(&context)
+                .arg("plan")
+                .arg(&only_project)
+                .args(extra)
+                .output()
+                .expect("runs")
+        };
+        let output = plan(&["--detailed-exitcode"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "no changes: no deletes without prune"
+        );
+        let text = stdout(&output);
+        assert!(
+            text.contains("Unmanaged: live objects no manifest declares")
+                && text.contains("? project/storefront/experience/homepage-hero (uid "),
+            "{text}"
+        );
+        let output = plan(&["--detailed-exitcode", "--unmanaged-is-drift"]);
+        assert_eq!(output.status.code(), Some(2));
+        // Only with `--detailed-exitcode`.
+        let output = plan(&["--unmanaged-is-drift"]);
+        assert_eq!(output.status.code(), Some(2), "a usage error from clap");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("--detailed-exitcode"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let output = plan(&["--format", "json"]);
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        let unmanaged = json["unmanaged"].as_array().expect("an unmanaged list");
+        assert!(
+            unmanaged.iter().any(|object| object["address"]
+                == "project/storefront/audience/gold-members"
+                && object["kind"] == "audience"
+                && object["name"] == "gold-members"),
+            "{unmanaged:?}"
+        );
     }
 
     #[test]
