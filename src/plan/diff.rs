@@ -399,6 +399,7 @@ fn diff_project(
     }
 
     let names = Names::from_live(live_project);
+    let first_resource = builder.planned.len();
     builder.diff_resource::<AttributeSpec>(
         desired,
         &desired.attributes,
@@ -436,6 +437,12 @@ fn diff_project(
         |change_address, live, spec| check_experience(desired, name, change_address, live, spec),
         diagnostics,
     );
+    for planned in &mut builder.planned[first_experience..] {
+        if planned.change.action == Action::Delete {
+            planned.change.note = experience_losses(live_project, &planned.change.name);
+        }
+    }
+    hint_renames(&mut builder.planned[first_resource..]);
 
     // Priority.
     if let Some(declared) = &desired.experience_order {
@@ -449,6 +456,82 @@ fn diff_project(
         let created: Vec<String> = named(Action::Create).collect();
         let deleted: BTreeSet<String> = named(Action::Delete).collect();
         diff_order(live_project, declared, &created, &deleted, builder);
+    }
+}
+
+/// What deleting a live experience loses, for its delete's note: whether it is serving, its
+/// analytics, and its link to the CMS variant group (which the API leaves behind).
+fn experience_losses(live_project: &LiveProject, name: &str) -> Option<String> {
+    let live = live_project
+        .experiences
+        .iter()
+        .find(|experience| experience.experience.name == name)?;
+    let experience = &live.experience;
+    let state = match experience.status.to_ascii_uppercase().as_str() {
+        "ACTIVE" => "it is active: visitors stop getting its variants".to_owned(),
+        "PAUSED" => "it is paused".to_owned(),
+        "DRAFT" | "" => "it is a draft".to_owned(),
+        other => format!("it is {}", other.to_ascii_lowercase()),
+    };
+    let versions = live.versions.len();
+    let cms = match &experience.cms {
+        Some(cms) if !cms.is_null() => {
+            "its CMS variant group stays behind, unlinked, and entry variants made for its variants stop matching"
+        }
+        _ => "it has no CMS variant group link",
+    };
+    Some(format!(
+        "deleting loses the experience: {state}; its analytics ({versions} {}) go with it; {cms}",
+        if versions == 1 { "version" } else { "versions" }
+    ))
+}
+
+/// A delete and a create of the same kind with the same content look like a rename: both get a
+/// hint, because deleting and re-creating loses the live object (its uid and what hangs on it).
+/// Experiences are compared without their description and status.
+fn hint_renames(planned: &mut [Planned]) {
+    fn content(kind: Kind, spec: Option<Value>) -> Option<Value> {
+        let mut spec = spec?;
+        if kind == Kind::Experience
+            && let Some(map) = spec.as_object_mut()
+        {
+            map.remove("description");
+            map.remove("status");
+        }
+        Some(spec)
+    }
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for (delete, deleted) in planned.iter().enumerate() {
+        if deleted.change.action != Action::Delete {
+            continue;
+        }
+        let before = content(deleted.change.kind(), deleted.change.before_json());
+        let twin = planned.iter().position(|created| {
+            created.change.action == Action::Create
+                && created.change.kind() == deleted.change.kind()
+                && !pairs
+                    .iter()
+                    .any(|(_, create)| planned[*create].change.address == created.change.address)
+                && content(created.change.kind(), created.change.after_json()) == before
+        });
+        if let Some(create) = twin {
+            pairs.push((delete, create));
+        }
+    }
+    for (delete, create) in pairs {
+        let kind = planned[delete].change.kind().as_str();
+        let old = planned[delete].change.name.clone();
+        let new = planned[create].change.name.clone();
+        let hint = format!(
+            "renamed? `{kind} {old}` is deleted and `{kind} {new}` created with the same content; the live object (its uid and what refers to it) is lost. To keep it, give the manifest its old name `{old}`"
+        );
+        for index in [delete, create] {
+            let note = &mut planned[index].change.note;
+            *note = Some(match note.take() {
+                Some(note) => format!("{note}; {hint}"),
+                None => hint.clone(),
+            });
+        }
     }
 }
 

@@ -686,6 +686,46 @@ fn unmanaged_objects_are_listed_in_every_format() {
 }
 
 #[test]
+fn a_replacement_says_what_it_loses_and_hints_at_a_rename() {
+    let mut desired = fixture();
+    let mut live = live_from(&desired, Some(owner()));
+    // The live experience is linked to a CMS variant group.
+    let hero = project_mut(&mut live, "storefront")
+        .experiences
+        .iter_mut()
+        .find(|experience| experience.experience.name == "homepage-hero")
+        .expect("fixture");
+    hero.experience.cms = Some(serde_json::json!({"variantGroup": "cs_group_1"}));
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.prune = true;
+    let spec = project
+        .experiences
+        .remove("homepage-hero")
+        .expect("fixture");
+    project.experiences.insert("hero-banner".to_owned(), spec);
+    let plan = check("replacement_hint", &desired, &live, &PlanConfig::default());
+    let delete = &plan.changes[position(&plan, "project/storefront/experience/homepage-hero")];
+    let note = delete.note.as_deref().unwrap_or_default();
+    for loss in [
+        "it is active",
+        "its analytics (1 version)",
+        "CMS variant group stays behind",
+        "renamed?",
+    ] {
+        assert!(note.contains(loss), "{note}");
+    }
+    let create = &plan.changes[position(&plan, "project/storefront/experience/hero-banner")];
+    assert!(
+        create
+            .note
+            .as_deref()
+            .is_some_and(|note| note.contains("renamed?") && note.contains("`homepage-hero`")),
+        "{:?}",
+        create.note
+    );
+}
+
+#[test]
 fn partial_manifests_never_delete() {
     let mut desired = fixture();
     desired
@@ -775,21 +815,22 @@ fn delete_project_is_an_explicit_request_counted_whole() {
     let plan = plan_checked(&desired, &live, &config).expect("plans");
     assert!(addresses(&plan).contains(&(Action::Delete, "project/legacy")));
     // The guard counts the project and everything in it: 1 + 1 attribute + 1 event
-    // + 1 audience + 2 experiences = 6 (preset attributes come with every project).
+    // + 1 audience + 2 experiences = 6 (preset attributes come with every project), plus the
+    // member storefront's member list drops: 7.
     let config = PlanConfig {
         delete_projects: vec!["legacy".to_owned()],
-        max_deletions: 5,
+        max_deletions: 6,
         ..PlanConfig::default()
     };
     let refusals = check_refused("delete_project_guard", &desired, &live, &config);
     assert_eq!(refusals.len(), 1);
     assert!(
-        refusals[0].message.contains("deletes 6 objects"),
+        refusals[0].message.contains("deletes 7 objects"),
         "{}",
         refusals[0].message
     );
     let config = PlanConfig {
-        max_deletions: 6,
+        max_deletions: 7,
         ..config
     };
     assert!(plan_checked(&desired, &live, &config).is_ok());
