@@ -47,6 +47,8 @@ pub(crate) struct Diff {
     pub diagnostics: Vec<Diagnostic>,
     /// Live objects no manifest declares that the plan does not delete.
     pub unmanaged: Vec<Unmanaged>,
+    /// Identities two live objects share (`live-duplicate`): nothing touching them is planned.
+    pub duplicates: Vec<super::Note>,
 }
 
 /// Make a located diagnostic.
@@ -88,6 +90,35 @@ struct Builder<'a> {
     project: &'a str,
     planned: Vec<Planned>,
     unmanaged: Vec<Unmanaged>,
+    duplicates: Vec<super::Note>,
+}
+
+/// The note of two (or more) live objects of one kind with one name.
+fn duplicate<R: Resource>(project: &str, name: &str, objects: &[&R::Live]) -> super::Note {
+    let described: Vec<String> = objects
+        .iter()
+        .map(|object| {
+            let wire = R::object(object);
+            let uid = wire::Collection::uid(wire);
+            match wire::Collection::updated_at(wire) {
+                "" => format!("uid {uid}"),
+                at => format!("uid {uid}, last updated {at}"),
+            }
+        })
+        .collect();
+    super::Note {
+        address: address(project, R::KIND, name),
+        message: format!(
+            "live-duplicate: {} live {}s in project `{project}` are named `{name}` ({}); no change \
+             to `{name}` is planned, because it could go to either",
+            objects.len(),
+            R::KIND.as_str(),
+            described.join("; ")
+        ),
+        steps: vec![format!(
+            "delete or rename all but one of them in the Personalize UI, then plan again"
+        )],
+    }
 }
 
 impl Builder<'_> {
@@ -105,11 +136,31 @@ impl Builder<'_> {
         check: impl Fn(&str, Option<&R>, &R) -> Result<Option<String>, Diagnostic>,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
-        let live: BTreeMap<&str, &R::Live> = R::live(live_project)
-            .iter()
-            .filter_map(|object| R::name(R::object(object)).map(|name| (name, object)))
-            .collect();
+        let mut by_name: BTreeMap<&str, Vec<&R::Live>> = BTreeMap::new();
+        for object in R::live(live_project) {
+            if let Some(name) = R::name(R::object(object)) {
+                by_name.entry(name).or_default().push(object);
+            }
+        }
+        // Two live objects with one name: any change could go to either, so none is planned.
+        let mut live: BTreeMap<&str, &R::Live> = BTreeMap::new();
+        let mut duplicated: BTreeSet<&str> = BTreeSet::new();
+        for (name, objects) in by_name {
+            match objects.as_slice() {
+                [object] => {
+                    live.insert(name, object);
+                }
+                many => {
+                    self.duplicates
+                        .push(duplicate::<R>(self.project, name, many));
+                    duplicated.insert(name);
+                }
+            }
+        }
         for (name, spec) in desired {
+            if duplicated.contains(name.as_str()) {
+                continue;
+            }
             let change_address = address(self.project, R::KIND, name);
             let (before, used_live) = match live.get(name.as_str()) {
                 None => (None, Vec::new()),
@@ -227,6 +278,7 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
             project: name,
             planned: Vec::new(),
             unmanaged: Vec::new(),
+            duplicates: Vec::new(),
         };
         match (desired.projects.get(name), live.projects.get(name)) {
             (Some(desired_project), live_project) => {
@@ -276,6 +328,7 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
         }
         out.planned.extend(builder.planned);
         out.unmanaged.extend(builder.unmanaged);
+        out.duplicates.extend(builder.duplicates);
     }
     out
 }

@@ -279,6 +279,7 @@ pub fn plan(
         planned,
         mut diagnostics,
         mut unmanaged,
+        duplicates,
     } = diff::diff(desired, live, config);
     unmanaged.sort();
     let planned = match order::order(planned) {
@@ -351,7 +352,11 @@ pub fn plan(
         changes,
         unmanaged,
         live_fingerprint: fingerprint(live),
-        notes: notes::notes(desired, live, config),
+        notes: {
+            let mut notes = notes::notes(desired, live, config);
+            notes.extend(duplicates);
+            notes
+        },
     })
 }
 

@@ -726,6 +726,54 @@ fn a_replacement_says_what_it_loses_and_hints_at_a_rename() {
 }
 
 #[test]
+fn live_duplicates_are_noted_and_left_alone_while_the_rest_is_planned() {
+    let mut desired = fixture();
+    let mut live = live_from(&desired, Some(owner()));
+    // A second `gold-members` (two runs at once, or the UI), and a changed description that
+    // could go to either.
+    let project = project_mut(&mut live, "storefront");
+    let mut twin = project
+        .audiences
+        .iter()
+        .find(|audience| audience.name == "gold-members")
+        .expect("fixture")
+        .clone();
+    twin.uid = "storefront-audience-gold-members-2".to_owned();
+    twin.id = twin.uid.clone();
+    twin.updated_at = "2026-02-03T04:05:06Z".to_owned();
+    project.audiences.push(twin);
+    let storefront = desired.projects.get_mut("storefront").expect("fixture");
+    storefront.prune = true;
+    storefront.spec.description = "Renamed store".to_owned();
+    if let Some(audience) = storefront.audiences.get_mut("gold-members") {
+        audience.description = "Changed".to_owned();
+    }
+    let plan = check("live_duplicate", &desired, &live, &PlanConfig::default());
+    assert_eq!(
+        addresses(&plan),
+        [(Action::Update, "project/storefront")],
+        "the rest is planned; nothing touches the duplicated audience"
+    );
+    let note = plan
+        .notes
+        .iter()
+        .find(|note| note.address == "project/storefront/audience/gold-members")
+        .expect("a live-duplicate note");
+    assert!(
+        note.message.starts_with("live-duplicate:")
+            && note
+                .message
+                .contains("uid storefront-audience-gold-members;")
+            && note.message.contains(
+                "uid storefront-audience-gold-members-2, last updated 2026-02-03T04:05:06Z"
+            ),
+        "{}",
+        note.message
+    );
+    assert!(plan.unmanaged.is_empty());
+}
+
+#[test]
 fn partial_manifests_never_delete() {
     let mut desired = fixture();
     desired
