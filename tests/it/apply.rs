@@ -1159,3 +1159,65 @@ async fn a_saved_plan_with_an_invalid_spec_is_refused_before_anything_is_written
     let live = pzctl::live::observe(&api, None).await.expect("observe");
     assert!(live.projects.is_empty(), "{:?}", live.projects.keys());
 }
+
+/// Apply looks for an object of the same identity right before every create: one made after
+/// the plan (another run, the UI) fails the create instead of getting a twin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_object_appeared_since_the_plan_fails_without_a_twin() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    let path = quickstart();
+    let first = pzctl(
+        &state,
+        None,
+        &["apply", path.to_str().expect("utf-8"), "--auto-approve"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    for entry in std::fs::read_dir(&path).expect("read quickstart") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), manifests.join(entry.file_name())).expect("copy");
+    }
+    std::fs::write(
+        manifests.join("vip.yaml"),
+        "apiVersion: pzctl/v1\nkind: Attribute\nmetadata:\n  name: vip\n  project: storefront\nspec:\n  key: vip\n",
+    )
+    .expect("write");
+    let api = embedded_as(&state, "owner@example.com");
+    let (plan, live) = plan_for(&api, &manifests).await;
+    assert_eq!(plan.changes.len(), 1, "{plan:#?}");
+
+    // Another run creates it first.
+    let project_uid = live.projects["storefront"].project.uid.clone();
+    let made = api
+        .create::<wire::Attribute>(
+            &project_uid,
+            &wire::AttributeInput {
+                name: "vip".to_owned(),
+                key: "vip".to_owned(),
+                description: String::new(),
+            },
+        )
+        .await
+        .expect("the other run's create");
+
+    let api = Arc::new(api);
+    let report = apply::apply(
+        &plan,
+        Arc::clone(&api),
+        &live,
+        &ApplyConfig::default(),
+        CancelToken::new(),
+        &mut NoReporter,
+    )
+    .await;
+    assert!(!report.is_success());
+    let text = serde_json::to_string(&report).expect("json");
+    assert!(
+        text.contains("already exists") && text.contains(&made.uid),
+        "{text}"
+    );
+    assert!(duplicates(api.as_ref()).await.is_empty());
+}
