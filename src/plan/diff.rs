@@ -491,8 +491,19 @@ fn diff_project(
         diagnostics,
     );
     for planned in &mut builder.planned[first_experience..] {
-        if planned.change.action == Action::Delete {
-            planned.change.note = experience_losses(live_project, &planned.change.name);
+        match planned.change.action {
+            Action::Delete => {
+                planned.change.note = experience_losses(live_project, &planned.change.name);
+            }
+            Action::Update => {
+                if let Some(replaced) = pending_draft(live_project, &names, &planned.change) {
+                    planned.change.note = Some(match planned.change.note.take() {
+                        Some(note) => format!("{note}; {replaced}"),
+                        None => replaced,
+                    });
+                }
+            }
+            Action::Create => {}
         }
     }
     hint_renames(&mut builder.planned[first_resource..]);
@@ -510,6 +521,72 @@ fn diff_project(
         let deleted: BTreeSet<String> = named(Action::Delete).collect();
         diff_order(live_project, declared, &created, &deleted, builder);
     }
+}
+
+/// When an update writes new content to an active or paused experience that also has a
+/// pending draft (left in the UI) unlike both the manifest and the version in force, apply
+/// replaces that draft: say so, with how the draft differs from what replaces it.
+fn pending_draft(live_project: &LiveProject, names: &Names, change: &Change) -> Option<String> {
+    let Specs::Experience(sides) = &change.specs else {
+        return None;
+    };
+    let (before, after) = (sides.before.as_ref()?, sides.after.as_ref()?);
+    let content = |spec: &ExperienceSpec| {
+        (
+            spec.variants.clone(),
+            spec.targeting.clone(),
+            spec.metrics.clone(),
+        )
+    };
+    if before.status == ExperienceStatus::Draft || content(before) == content(after) {
+        return None;
+    }
+    let live = live_project
+        .experiences
+        .iter()
+        .find(|experience| experience.experience.name == change.name)?;
+    let draft = convert::Versions::of(live).draft?;
+    let draft_content = convert::version_content(draft, names);
+    let draft_spec = ExperienceSpec {
+        variants: draft_content.variants,
+        targeting: draft_content.targeting,
+        metrics: draft_content.metrics,
+        ..after.clone()
+    };
+    if content(&draft_spec) == content(after) || content(&draft_spec) == content(before) {
+        return None;
+    }
+    let (Ok(draft_json), Ok(after_json)) = (
+        serde_json::to_value(&draft_spec),
+        serde_json::to_value(after),
+    ) else {
+        return None;
+    };
+    let differences: Vec<String> = field_changes(
+        Kind::Experience,
+        &manifest_view(Kind::Experience, &draft_json),
+        &manifest_view(Kind::Experience, &after_json),
+    )
+    .iter()
+    .map(|field| {
+        format!(
+            "{}: {} -> {}",
+            field.path,
+            crate::render::inline_value(field.before.as_ref()),
+            crate::render::inline_value(field.after.as_ref())
+        )
+    })
+    .collect();
+    let updated = match draft.updated_at.as_str() {
+        "" => String::new(),
+        at => format!(", last updated {at}"),
+    };
+    Some(format!(
+        "replaces the pending draft (version {}{updated}), which differs from both the manifest \
+         and the version in force: {}",
+        draft.uid,
+        differences.join(", ")
+    ))
 }
 
 /// What deleting a live experience loses, for its delete's note: whether it is serving, its

@@ -45,6 +45,12 @@ pub(crate) fn label(change: &Change) -> String {
 
 /// A field value of an update on one line: strings double-quoted (so ` -> ` never blurs where
 /// a value ends), lists and maps in YAML flow style, `(none)` for absent values.
+/// [`inline`], for the planner's notes.
+#[must_use]
+pub fn inline_value(value: Option<&Value>) -> String {
+    inline(value)
+}
+
 pub(crate) fn inline(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "(none)".to_owned(),

@@ -774,6 +774,67 @@ fn live_duplicates_are_noted_and_left_alone_while_the_rest_is_planned() {
 }
 
 #[test]
+fn a_pending_draft_that_an_update_replaces_is_shown_with_its_differences() {
+    let mut desired = fixture();
+    let mut live = live_from(&desired, Some(owner()));
+    // A marketer left a draft of the active `homepage-hero` in the UI: its variant is renamed.
+    let hero = project_mut(&mut live, "storefront")
+        .experiences
+        .iter_mut()
+        .find(|experience| experience.experience.name == "homepage-hero")
+        .expect("fixture");
+    let mut draft = hero.versions[0].clone();
+    draft.uid = "storefront-version-homepage-hero-draft".to_owned();
+    draft.id = draft.uid.clone();
+    draft.status = wire::VersionStatus::Draft;
+    draft.updated_at = "2026-03-04T05:06:07Z".to_owned();
+    for variant in &mut draft.variants {
+        if let wire::Variant::Segmented { name, .. } = variant {
+            *name = "Platinum".to_owned();
+        }
+    }
+    hero.versions.push(draft);
+    // The manifests change the content another way.
+    let storefront = desired.projects.get_mut("storefront").expect("fixture");
+    let Some(VariantSpec::Segmented { combination, .. }) = storefront
+        .experiences
+        .get_mut("homepage-hero")
+        .and_then(|experience| experience.variants.first_mut())
+    else {
+        panic!("the fixture's hero is segmented")
+    };
+    *combination = Combination::All;
+    let plan = check("pending_draft", &desired, &live, &PlanConfig::default());
+    let change = &plan.changes[position(&plan, "project/storefront/experience/homepage-hero")];
+    let note = change.note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("replaces the pending draft (version storefront-version-homepage-hero-draft, last updated 2026-03-04T05:06:07Z)")
+            && note.contains(r#"variants[0].name: "Platinum" -> "Gold""#)
+            && note.contains(r#"variants[0].match: "any" -> "all""#),
+        "{note}"
+    );
+    // A draft equal to the manifest, or no content change, says nothing about drafts.
+    let storefront = desired.projects.get_mut("storefront").expect("fixture");
+    if let Some(VariantSpec::Segmented { combination, .. }) = storefront
+        .experiences
+        .get_mut("homepage-hero")
+        .and_then(|experience| experience.variants.first_mut())
+    {
+        *combination = Combination::Any;
+    }
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert!(
+        plan.changes.iter().all(|change| !change
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("pending draft")),
+        "{}",
+        render_all(&plan)
+    );
+}
+
+#[test]
 fn partial_manifests_never_delete() {
     let mut desired = fixture();
     desired
