@@ -657,6 +657,22 @@ async fn ui_edits<B: Backend + 'static>(api: &Api<B>, edits: &[usize]) -> Result
     let mut touched = BTreeSet::new();
     for seed in edits {
         let (project, experience) = experiences[seed % experiences.len()];
+        if seed % 7 == 6 {
+            // Make an event in the UI that no manifest declares: the plan lists it as
+            // unmanaged, or deletes it where deletes are allowed, and converges either way.
+            // Two edits may pick one key: what the API refuses is simply not made, and what it
+            // allows twice is a live duplicate the plan leaves alone.
+            let _ = api
+                .create::<wire::Event>(
+                    project,
+                    &wire::EventInput {
+                        key: format!("ui_made_{}", seed % 1000),
+                        description: "made in the UI".to_owned(),
+                    },
+                )
+                .await;
+            continue;
+        }
         if seed % 5 == 4 {
             // Reorder the project's experiences in the UI.
             if let Some(live_project) = live
