@@ -37,17 +37,6 @@ pub(crate) enum OperationError {
     NoAfter,
     #[error("{0}")]
     Impossible(String),
-    #[error(
-        "{kind} `{name}` already exists in project `{project}` (uid {uid}): it was made after the \
-         plan read the organization (another run, or the UI); nothing was created, so there are \
-         no two of it. Plan again"
-    )]
-    AlreadyExists {
-        kind: &'static str,
-        name: String,
-        project: String,
-        uid: String,
-    },
 }
 
 type Result<T, E = OperationError> = std::result::Result<T, E>;
@@ -296,22 +285,6 @@ impl<B: Backend> Shared<B> {
         match change.action {
             Action::Create => {
                 let input = wanted(sides)?.input(name, &project.uids)?;
-                // Look right before the create: the API has no conditional create, and an
-                // object of this name made since the plan (a concurrent run, the UI) would
-                // otherwise get a twin.
-                let existing: Vec<R::Wire> =
-                    idempotent!(self, api.list::<R::Wire>(&project.uid).await)?;
-                if let Some(object) = existing
-                    .iter()
-                    .find(|object| R::name(object) == Some(name.as_str()))
-                {
-                    return Err(OperationError::AlreadyExists {
-                        kind: R::Wire::WORD,
-                        name: name.clone(),
-                        project: change.project.clone(),
-                        uid: object.uid().to_owned(),
-                    });
-                }
                 let object = create_once!(self,
                     post: api.create::<R::Wire>(&project.uid, &input).await,
                     lookup: api.list::<R::Wire>(&project.uid).await.map(|objects| {
