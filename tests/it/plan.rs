@@ -1926,7 +1926,15 @@ mod cli {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("did you mean `storefront`?"), "{stderr}");
         for command in [&["apply", "--auto-approve"][..], &["validate"]] {
-            let output = pzctl(&context)
+            // `validate` takes no `--state-dir`.
+            let mut base = if command[0] == "validate" {
+                let mut bare = assert_cmd::Command::cargo_bin("pzctl").expect("the pzctl binary");
+                bare.current_dir(context.path()).env("NO_COLOR", "1");
+                bare
+            } else {
+                pzctl(&context)
+            };
+            let output = base
                 .args(command)
                 .arg(quickstart())
                 .args(["--project", "storefrnt"])
