@@ -90,6 +90,7 @@ codes! {
     PermissionDenied = "permission-denied": "The acting principal lacks a permission a change needs.",
     LastOwner = "last-owner": "A change would leave a project without an accepted owner (a pending owner invitation does not count).",
     TooManyDeletions = "too-many-deletions": "A plan deletes more resources than allowed.",
+    LiveDuplicate = "live-duplicate": "Two live objects share one identity (name or key) in a project; changes to it are refused.",
     ImmutableField = "immutable-field": "A change touches a field the API cannot update.",
     InvalidTransition = "invalid-transition": "A status change the API does not allow.",
     StalePlan = "stale-plan": "Live state changed since the plan was made.",

@@ -626,6 +626,8 @@ pub trait Collection: serde::de::DeserializeOwned + Send {
     const WORD: &'static str;
     /// The object's uid.
     fn uid(&self) -> &str;
+    /// When the object was last updated, as the API says (empty when it does not).
+    fn updated_at(&self) -> &str;
 }
 
 macro_rules! collection {
@@ -636,6 +638,9 @@ macro_rules! collection {
             const WORD: &'static str = $word;
             fn uid(&self) -> &str {
                 &self.uid
+            }
+            fn updated_at(&self) -> &str {
+                &self.updated_at
             }
         }
     };

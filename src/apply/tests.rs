@@ -157,6 +157,7 @@ fn plan_of(changes: Vec<Change>) -> Plan {
         format_version: 1,
         summary: Summary::default(),
         changes,
+        unmanaged: Vec::new(),
         live_fingerprint: LiveFingerprint::default(),
         notes: Vec::new(),
         warnings: Vec::new(),

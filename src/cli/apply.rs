@@ -43,9 +43,14 @@ pub struct ApplyArgs {
     /// --format json`).
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
-    /// Allow deletes outside projects with `prune: true`, and project deletes.
+    /// Allow deletes of undeclared objects outside `prune: true` projects. Never deletes a
+    /// project.
     #[arg(long)]
     pub allow_delete: bool,
+    /// Delete this project and everything in it (repeatable). No manifest may declare it;
+    /// nothing else deletes a project.
+    #[arg(long, value_name = "NAME")]
+    pub delete_project: Vec<String>,
     /// Refuse plans that delete more objects than this.
     #[arg(long, default_value_t = 10)]
     pub max_deletions: usize,
@@ -65,6 +70,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let request = PlanRequest {
         select: &args.select,
         allow_delete: args.allow_delete,
+        delete_projects: &args.delete_project,
         max_deletions: args.max_deletions,
         problems: match args.format {
             ReportFormat::Json => Problems::Json,

@@ -67,18 +67,15 @@ async fn export_with<B: Backend>(
             )
         })?;
     super::output::live_warnings(&live);
-    let missing: Vec<&String> = args
-        .projects
-        .iter()
-        .filter(|name| !live.projects.contains_key(*name))
-        .collect();
-    if !missing.is_empty() {
-        let list: Vec<String> = missing.iter().map(|name| format!("`{name}`")).collect();
-        anyhow::bail!(
-            "no project named {} in the organization; nothing was written",
-            list.join(", ")
-        );
-    }
+    let select = super::SelectArgs {
+        paths: Vec::new(),
+        include: Vec::new(),
+        exclude: Vec::new(),
+        project: args.projects.clone(),
+    };
+    super::scope::check(api, &select, &[], &Default::default(), &live)
+        .await
+        .context("nothing was written")?;
     let options = Options {
         schema: schema_reference(&args.schema, &args.out)?,
     };

@@ -11,6 +11,7 @@ mod pipeline;
 mod plan;
 mod projects;
 mod schema;
+mod scope;
 mod target;
 mod validate;
 

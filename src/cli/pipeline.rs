@@ -70,6 +70,8 @@ pub fn show_text(diagnostics: &[Diagnostic], sources: &Sources) {
 pub struct PlanRequest<'a> {
     pub select: &'a SelectArgs,
     pub allow_delete: bool,
+    /// `--delete-project`.
+    pub delete_projects: &'a [String],
     pub max_deletions: usize,
     pub problems: Problems,
 }
@@ -108,11 +110,19 @@ pub async fn plan_live<B: Backend>(
     retry: &RetryPolicy,
 ) -> anyhow::Result<Result<Planned, ExitCode>> {
     let projects = &request.select.project;
-    let only = (!projects.is_empty()).then_some(projects.as_slice());
-    let live = live::observe_with(api, only, retry)
+    let only = super::scope::only(request.select, request.delete_projects);
+    let live = live::observe_with(api, only.as_deref(), retry)
         .await
         .with_context(|| format!("cannot read the {}", api.backend.describe()))?;
     output::live_warnings(&live);
+    super::scope::check(
+        api,
+        request.select,
+        request.delete_projects,
+        &loaded.desired,
+        &live,
+    )
+    .await?;
     if live.principal.is_none() {
         output::error_line(
             "warning: this endpoint cannot tell who is acting, so permissions were not checked; apply may fail with 403",
@@ -121,6 +131,7 @@ pub async fn plan_live<B: Backend>(
 
     let config = PlanConfig {
         allow_delete: request.allow_delete,
+        delete_projects: request.delete_projects.to_vec(),
         max_deletions: request.max_deletions,
         projects: projects.clone(),
         partial: !request.select.include.is_empty() || !request.select.exclude.is_empty(),

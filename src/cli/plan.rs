@@ -2,7 +2,8 @@
 //! in the chosen format, and optionally save it as JSON for `pzctl apply --plan`.
 //!
 //! Nothing is written to the live organization. Exit codes: 0 success (or no changes with
-//! `--detailed-exitcode`), 1 any error or refusal, 2 changes found with `--detailed-exitcode`.
+//! `--detailed-exitcode`), 1 any error or refusal, 2 changes found with `--detailed-exitcode`
+//! (or unmanaged objects, with `--unmanaged-is-drift` too).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,10 +45,18 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes and 2 when there are some (1 stays an error).
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Plan deletes of undeclared objects outside `prune: true` projects, and of projects no
-    /// manifest declares.
+    /// With `--detailed-exitcode`, also exit 2 when the plan lists unmanaged objects (live
+    /// objects no manifest declares), so a drift check sees what the UI added.
+    #[arg(long, requires = "detailed_exitcode")]
+    pub unmanaged_is_drift: bool,
+    /// Allow deletes of undeclared objects outside `prune: true` projects. Never deletes a
+    /// project.
     #[arg(long)]
     pub allow_delete: bool,
+    /// Delete this project and everything in it (repeatable). No manifest may declare it;
+    /// nothing else deletes a project.
+    #[arg(long, value_name = "NAME")]
+    pub delete_project: Vec<String>,
     /// Refuse a plan that deletes more than this many objects.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_deletions: usize,
@@ -60,6 +69,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let request = PlanRequest {
         select: &args.select,
         allow_delete: args.allow_delete,
+        delete_projects: &args.delete_project,
         max_deletions: args.max_deletions,
         problems: match args.format {
             PlanFormat::Json => Problems::Json,
@@ -102,7 +112,8 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         output::error_line(&format!("saved the plan to {}", path.display()));
     }
 
-    Ok(if args.detailed_exitcode && !plan.summary.is_empty() {
+    let drift = !plan.summary.is_empty() || (args.unmanaged_is_drift && !plan.unmanaged.is_empty());
+    Ok(if args.detailed_exitcode && drift {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS

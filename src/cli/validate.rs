@@ -37,6 +37,11 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     if let Some(text) = report.stderr.strip_suffix('\n') {
         output::error_line(text);
     }
+    if report.exit == 0 {
+        // `--project` names a declared project (validate does not read the organization).
+        let declared = loaded.desired.projects.keys().map(String::as_str).collect();
+        super::scope::names(&args.select.project, &[], &declared, &Default::default())?;
+    }
     Ok(ExitCode::from(report.exit))
 }
 

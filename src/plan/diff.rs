@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::view::{default_of, manifest_view};
-use super::{Action, Change, FieldChange, PlanConfig, Requirement};
+use super::{Action, Change, FieldChange, PlanConfig, Requirement, Unmanaged};
 use crate::convert::{self, Names, Resource};
 use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::model::{
@@ -45,6 +45,10 @@ pub(crate) struct Planned {
 pub(crate) struct Diff {
     pub planned: Vec<Planned>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Live objects no manifest declares that the plan does not delete.
+    pub unmanaged: Vec<Unmanaged>,
+    /// Identities two live objects share (`live-duplicate`): nothing touching them is planned.
+    pub duplicates: Vec<super::Note>,
 }
 
 /// Make a located diagnostic.
@@ -87,6 +91,36 @@ struct Builder<'a> {
     planned: Vec<Planned>,
     /// The project's live records that could not be read: unmanaged, and never reused blindly.
     unreadable: Vec<&'a LiveWarning>,
+    unmanaged: Vec<Unmanaged>,
+    duplicates: Vec<super::Note>,
+}
+
+/// The note of two (or more) live objects of one kind with one name.
+fn duplicate<R: Resource>(project: &str, name: &str, objects: &[&R::Live]) -> super::Note {
+    let described: Vec<String> = objects
+        .iter()
+        .map(|object| {
+            let wire = R::object(object);
+            let uid = wire::Collection::uid(wire);
+            match wire::Collection::updated_at(wire) {
+                "" => format!("uid {uid}"),
+                at => format!("uid {uid}, last updated {at}"),
+            }
+        })
+        .collect();
+    super::Note {
+        address: address(project, R::KIND, name),
+        message: format!(
+            "live-duplicate: {} live {}s in project `{project}` are named `{name}` ({}); no change \
+             to `{name}` is planned, because it could go to either",
+            objects.len(),
+            R::KIND.as_str(),
+            described.join("; ")
+        ),
+        steps: vec![format!(
+            "delete or rename all but one of them in the Personalize UI, then plan again"
+        )],
+    }
 }
 
 impl Builder<'_> {
@@ -104,11 +138,31 @@ impl Builder<'_> {
         check: impl Fn(&str, Option<&R>, &R) -> Result<Option<String>, Diagnostic>,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
-        let live: BTreeMap<&str, &R::Live> = R::live(live_project)
-            .iter()
-            .filter_map(|object| R::name(R::object(object)).map(|name| (name, object)))
-            .collect();
+        let mut by_name: BTreeMap<&str, Vec<&R::Live>> = BTreeMap::new();
+        for object in R::live(live_project) {
+            if let Some(name) = R::name(R::object(object)) {
+                by_name.entry(name).or_default().push(object);
+            }
+        }
+        // Two live objects with one name: any change could go to either, so none is planned.
+        let mut live: BTreeMap<&str, &R::Live> = BTreeMap::new();
+        let mut duplicated: BTreeSet<&str> = BTreeSet::new();
+        for (name, objects) in by_name {
+            match objects.as_slice() {
+                [object] => {
+                    live.insert(name, object);
+                }
+                many => {
+                    self.duplicates
+                        .push(duplicate::<R>(self.project, name, many));
+                    duplicated.insert(name);
+                }
+            }
+        }
         for (name, spec) in desired {
+            if duplicated.contains(name.as_str()) {
+                continue;
+            }
             let change_address = address(self.project, R::KIND, name);
             let unreadable = self
                 .unreadable
@@ -164,26 +218,35 @@ impl Builder<'_> {
             planned.used_live = used_live;
             planned.change.note = note;
         }
-        if may_delete {
-            for (name, object) in &live {
-                if desired.contains_key(*name) {
-                    continue;
-                }
-                // What manifests cannot express (synced audiences) is not ours to delete.
-                let Ok(live_spec) = R::of_live(object, names) else {
-                    continue;
-                };
-                let before = Some(live_spec);
-                let planned = self.push(
-                    Action::Delete,
-                    name,
-                    R::specs(Sides {
-                        before,
-                        after: None,
-                    }),
-                );
-                planned.used_live = R::live_references(object, names);
+        for (name, object) in &live {
+            if desired.contains_key(*name) {
+                continue;
             }
+            // What manifests cannot express (synced audiences) is not ours to delete, nor
+            // to list as unmanaged: no manifest could declare it.
+            let Ok(live_spec) = R::of_live(object, names) else {
+                continue;
+            };
+            if !may_delete {
+                self.unmanaged.push(Unmanaged {
+                    address: address(self.project, R::KIND, name),
+                    kind: R::KIND,
+                    project: self.project.to_owned(),
+                    name: (*name).to_owned(),
+                    uid: wire::Collection::uid(R::object(object)).to_owned(),
+                });
+                continue;
+            }
+            let before = Some(live_spec);
+            let planned = self.push(
+                Action::Delete,
+                name,
+                R::specs(Sides {
+                    before,
+                    after: None,
+                }),
+            );
+            planned.used_live = R::live_references(object, names);
         }
     }
 
@@ -224,7 +287,11 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
     let mut names: BTreeSet<&String> = desired.projects.keys().collect();
     names.extend(live.projects.keys());
     for name in names {
-        if !config.projects.is_empty() && !config.projects.iter().any(|only| only == name) {
+        let to_delete = config.delete_projects.iter().any(|delete| delete == name);
+        if !config.projects.is_empty()
+            && !config.projects.iter().any(|only| only == name)
+            && !to_delete
+        {
             continue;
         }
         let mut builder = Builder {
@@ -235,6 +302,8 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
                 .iter()
                 .filter(|warning| &warning.project == name)
                 .collect(),
+            unmanaged: Vec::new(),
+            duplicates: Vec::new(),
         };
         match (desired.projects.get(name), live.projects.get(name)) {
             (Some(desired_project), live_project) => {
@@ -247,26 +316,62 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
                     &mut out.diagnostics,
                 );
             }
-            (None, Some(live_project)) => {
-                if config.allow_delete && !config.partial {
-                    let before = Some(convert::project_spec(&live_project.project));
-                    let specs = Specs::Project(Sides {
-                        before,
-                        after: None,
-                    });
-                    let planned = builder.push(Action::Delete, name, specs);
-                    planned.change.note = Some(format!(
-                        "no manifest declares project `{name}`; deleting it deletes everything in it ({} experiences, {} audiences)",
-                        live_project.experiences.len(),
-                        live_project.audiences.len()
-                    ));
-                }
+            // A project no selected manifest mentions is left alone: deleting one is an
+            // explicit request (`--delete-project`), never a consequence of the selection.
+            (None, Some(live_project)) if to_delete => {
+                let before = Some(convert::project_spec(&live_project.project));
+                let specs = Specs::Project(Sides {
+                    before,
+                    after: None,
+                });
+                let planned = builder.push(Action::Delete, name, specs);
+                let contents = contents(live_project);
+                let listed: Vec<String> = contents
+                    .iter()
+                    .filter(|(count, _, _)| *count > 0)
+                    .map(|(count, one, many)| {
+                        format!("{count} {}", if *count == 1 { one } else { many })
+                    })
+                    .collect();
+                planned.change.note = Some(if listed.is_empty() {
+                    format!("`--delete-project {name}`: the project is empty")
+                } else {
+                    format!(
+                        "`--delete-project {name}`: deletes everything in it: {}",
+                        listed.join(", ")
+                    )
+                });
             }
+            (None, Some(live_project)) => builder.unmanaged.push(Unmanaged {
+                address: address(name, Kind::Project, name),
+                kind: Kind::Project,
+                project: name.clone(),
+                name: name.clone(),
+                uid: live_project.project.uid.clone(),
+            }),
             (None, None) => {}
         }
         out.planned.extend(builder.planned);
+        out.unmanaged.extend(builder.unmanaged);
+        out.duplicates.extend(builder.duplicates);
     }
     out
+}
+
+/// What deleting a live project deletes with it: (count, singular, plural) per kind, the
+/// preset attributes left out (they come with every project).
+pub(crate) fn contents(project: &LiveProject) -> [(usize, &'static str, &'static str); 4] {
+    let custom = project
+        .attributes
+        .iter()
+        .filter(|attribute| attribute.kind != wire::AttributeType::Preset)
+        .count();
+    [
+        (project.experiences.len(), "experience", "experiences"),
+        (project.audiences.len(), "audience", "audiences"),
+        (project.events.len(), "event", "events"),
+        (custom, "attribute", "attributes"),
+    ]
 }
 
 #[allow(clippy::too_many_lines)]
@@ -364,20 +469,15 @@ fn diff_project(
     };
 
     // Without members on the live side (no members API), the declared members are a note of
-    // the plan (`notes.rs`), not changes.
+    // the plan (`notes.rs`), not changes. A declared member list is the whole list: who is
+    // missing from it is removed, without `prune` or `--allow-delete` (the last-owner guard
+    // still holds).
     if let (Some(wanted), Some(members)) = (&desired.members, &live_members) {
-        diff_members(
-            desired,
-            wanted,
-            members,
-            live,
-            may_delete,
-            builder,
-            diagnostics,
-        );
+        diff_members(desired, wanted, members, live, true, builder, diagnostics);
     }
 
     let names = Names::from_live(live_project);
+    let first_resource = builder.planned.len();
     builder.diff_resource::<AttributeSpec>(
         desired,
         &desired.attributes,
@@ -415,6 +515,23 @@ fn diff_project(
         |change_address, live, spec| check_experience(desired, name, change_address, live, spec),
         diagnostics,
     );
+    for planned in &mut builder.planned[first_experience..] {
+        match planned.change.action {
+            Action::Delete => {
+                planned.change.note = experience_losses(live_project, &planned.change.name);
+            }
+            Action::Update => {
+                if let Some(replaced) = pending_draft(live_project, &names, &planned.change) {
+                    planned.change.note = Some(match planned.change.note.take() {
+                        Some(note) => format!("{note}; {replaced}"),
+                        None => replaced,
+                    });
+                }
+            }
+            Action::Create => {}
+        }
+    }
+    hint_renames(&mut builder.planned[first_resource..]);
 
     // Priority, unless the endpoint cannot tell it (a warning says so once).
     let order_known = !builder
@@ -432,6 +549,148 @@ fn diff_project(
         let created: Vec<String> = named(Action::Create).collect();
         let deleted: BTreeSet<String> = named(Action::Delete).collect();
         diff_order(live_project, declared, &created, &deleted, builder);
+    }
+}
+
+/// When an update writes new content to an active or paused experience that also has a
+/// pending draft (left in the UI) unlike both the manifest and the version in force, apply
+/// replaces that draft: say so, with how the draft differs from what replaces it.
+fn pending_draft(live_project: &LiveProject, names: &Names, change: &Change) -> Option<String> {
+    let Specs::Experience(sides) = &change.specs else {
+        return None;
+    };
+    let (before, after) = (sides.before.as_ref()?, sides.after.as_ref()?);
+    let content = |spec: &ExperienceSpec| {
+        (
+            spec.variants.clone(),
+            spec.targeting.clone(),
+            spec.metrics.clone(),
+        )
+    };
+    if before.status == ExperienceStatus::Draft || content(before) == content(after) {
+        return None;
+    }
+    let live = live_project
+        .experiences
+        .iter()
+        .find(|experience| experience.experience.name == change.name)?;
+    let draft = convert::Versions::of(live).draft?;
+    let draft_content = convert::version_content(draft, names);
+    let draft_spec = ExperienceSpec {
+        variants: draft_content.variants,
+        targeting: draft_content.targeting,
+        metrics: draft_content.metrics,
+        ..after.clone()
+    };
+    if content(&draft_spec) == content(after) || content(&draft_spec) == content(before) {
+        return None;
+    }
+    let (Ok(draft_json), Ok(after_json)) = (
+        serde_json::to_value(&draft_spec),
+        serde_json::to_value(after),
+    ) else {
+        return None;
+    };
+    let differences: Vec<String> = field_changes(
+        Kind::Experience,
+        &manifest_view(Kind::Experience, &draft_json),
+        &manifest_view(Kind::Experience, &after_json),
+    )
+    .iter()
+    .map(|field| {
+        format!(
+            "{}: {} -> {}",
+            field.path,
+            crate::render::inline_value(field.before.as_ref()),
+            crate::render::inline_value(field.after.as_ref())
+        )
+    })
+    .collect();
+    let updated = match draft.updated_at.as_str() {
+        "" => String::new(),
+        at => format!(", last updated {at}"),
+    };
+    Some(format!(
+        "replaces the pending draft (version {}{updated}), which differs from both the manifest \
+         and the version in force: {}",
+        draft.uid,
+        differences.join(", ")
+    ))
+}
+
+/// What deleting a live experience loses, for its delete's note: whether it is serving, its
+/// analytics, and its link to the CMS variant group (which the API leaves behind).
+fn experience_losses(live_project: &LiveProject, name: &str) -> Option<String> {
+    let live = live_project
+        .experiences
+        .iter()
+        .find(|experience| experience.experience.name == name)?;
+    let experience = &live.experience;
+    let state = match experience.status.to_ascii_uppercase().as_str() {
+        "ACTIVE" => "it is active: visitors stop getting its variants".to_owned(),
+        "PAUSED" => "it is paused".to_owned(),
+        "DRAFT" | "" => "it is a draft".to_owned(),
+        other => format!("it is {}", other.to_ascii_lowercase()),
+    };
+    let versions = live.versions.len();
+    let cms = match &experience.cms {
+        Some(cms) if !cms.is_null() => {
+            "its CMS variant group stays behind, unlinked, and entry variants made for its variants stop matching"
+        }
+        _ => "it has no CMS variant group link",
+    };
+    Some(format!(
+        "deleting loses the experience: {state}; its analytics ({versions} {}) go with it; {cms}",
+        if versions == 1 { "version" } else { "versions" }
+    ))
+}
+
+/// A delete and a create of the same kind with the same content look like a rename: both get a
+/// hint, because deleting and re-creating loses the live object (its uid and what hangs on it).
+/// Experiences are compared without their description and status.
+fn hint_renames(planned: &mut [Planned]) {
+    fn content(kind: Kind, spec: Option<Value>) -> Option<Value> {
+        let mut spec = spec?;
+        if kind == Kind::Experience
+            && let Some(map) = spec.as_object_mut()
+        {
+            map.remove("description");
+            map.remove("status");
+        }
+        Some(spec)
+    }
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for (delete, deleted) in planned.iter().enumerate() {
+        if deleted.change.action != Action::Delete {
+            continue;
+        }
+        let before = content(deleted.change.kind(), deleted.change.before_json());
+        let twin = planned.iter().position(|created| {
+            created.change.action == Action::Create
+                && created.change.kind() == deleted.change.kind()
+                && !pairs
+                    .iter()
+                    .any(|(_, create)| planned[*create].change.address == created.change.address)
+                && content(created.change.kind(), created.change.after_json()) == before
+        });
+        if let Some(create) = twin {
+            pairs.push((delete, create));
+        }
+    }
+    for (delete, create) in pairs {
+        let kind = planned[delete].change.kind().as_str();
+        let old = planned[delete].change.name.clone();
+        let new = planned[create].change.name.clone();
+        let hint = format!(
+            "renamed? `{kind} {old}` is deleted and `{kind} {new}` created with the same content; the live object (its uid and what refers to it) is lost. To keep it, give the manifest its old name `{old}`"
+        );
+        for index in [delete, create] {
+            let note = &mut planned[index].change.note;
+            *note = Some(match note.take() {
+                Some(note) => format!("{note}; {hint}"),
+                None => hint.clone(),
+            });
+        }
     }
 }
 
@@ -491,7 +750,7 @@ fn diff_members(
     wanted: &[MemberSpec],
     live_members: &[wire::Member],
     live: &LiveState,
-    may_delete: bool,
+    remove_missing: bool,
     builder: &mut Builder<'_>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -561,7 +820,7 @@ fn diff_members(
             }
         }
     }
-    if may_delete {
+    if remove_missing {
         for (email, member) in &live_by_email {
             if wanted_by_email.contains_key(email) {
                 continue;
@@ -573,9 +832,11 @@ fn diff_members(
                 after: None,
             });
             let planned = builder.push(Action::Delete, email, specs);
-            if pending {
-                planned.change.note = Some("revokes the pending invitation".to_owned());
-            }
+            planned.change.note = Some(if pending {
+                "not in `members`: revokes the pending invitation".to_owned()
+            } else {
+                "not in `members`, which is the whole member list".to_owned()
+            });
             if is_principal && !pending {
                 planned.effect = Some(Effect::Revoke);
                 planned.change.note = Some(

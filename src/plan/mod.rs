@@ -17,6 +17,7 @@ mod fingerprint;
 mod notes;
 mod order;
 mod permissions;
+pub mod scope;
 mod view;
 
 pub use fingerprint::object_digest;
@@ -32,6 +33,10 @@ pub struct Plan {
     pub summary: Summary,
     /// In execution order: every `depends_on` names an earlier change.
     pub changes: Vec<Change>,
+    /// Live objects of the selected projects that no manifest declares and the plan does not
+    /// delete, by address; left out of the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<Unmanaged>,
     /// A digest of every live object the plan read, for `apply --plan`.
     pub live_fingerprint: LiveFingerprint,
     /// What the plan could not manage on this endpoint, with the steps to do it by hand (members
@@ -53,6 +58,20 @@ pub struct Note {
     /// What to do by hand, one step per line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<String>,
+}
+
+/// A live object no manifest declares and the plan leaves alone.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Unmanaged {
+    /// `project/NAME/KIND/NAME` (see [`crate::model::address`]).
+    pub address: String,
+    pub kind: Kind,
+    /// The project's name.
+    pub project: String,
+    /// The object's name (the project name for a project).
+    pub name: String,
+    /// The live object's uid.
+    pub uid: String,
 }
 
 /// Counts per action.
@@ -227,8 +246,11 @@ pub struct LiveFingerprint {
 /// What to plan and which guards apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanConfig {
-    /// Allow deletes outside `prune: true` projects, and project deletes.
+    /// Allow deletes of undeclared objects outside `prune: true` projects.
     pub allow_delete: bool,
+    /// Delete these projects (`--delete-project`), which no manifest may declare. Nothing else
+    /// deletes a project.
+    pub delete_projects: Vec<String>,
     /// Refuse plans with more deletes than this.
     pub max_deletions: usize,
     /// Only these projects (empty: every project the manifests or the organization have).
@@ -242,6 +264,7 @@ impl Default for PlanConfig {
     fn default() -> Self {
         PlanConfig {
             allow_delete: false,
+            delete_projects: Vec::new(),
             max_deletions: 10,
             projects: Vec::new(),
             partial: false,
@@ -259,7 +282,10 @@ pub fn plan(
     let diff::Diff {
         planned,
         mut diagnostics,
+        mut unmanaged,
+        duplicates,
     } = diff::diff(desired, live, config);
+    unmanaged.sort();
     let planned = match order::order(planned) {
         Ok(planned) => planned,
         Err(diagnostic) => {
@@ -269,17 +295,41 @@ pub fn plan(
     };
     diagnostics.extend(permissions::check(&planned, desired, live));
 
-    let deletes: Vec<&str> = planned
-        .iter()
-        .filter(|planned| planned.change.action == Action::Delete)
-        .map(|planned| planned.change.address.as_str())
-        .collect();
-    if deletes.len() > config.max_deletions {
+    // A project delete counts itself and every object in it.
+    let mut deleted = 0;
+    let mut deletes: Vec<String> = Vec::new();
+    for planned in &planned {
+        if planned.change.action != Action::Delete {
+            continue;
+        }
+        let inside = match planned.change.kind() {
+            Kind::Project => live
+                .projects
+                .get(&planned.change.name)
+                .map_or(0, |project| {
+                    diff::contents(project)
+                        .iter()
+                        .map(|(count, _, _)| count)
+                        .sum()
+                }),
+            _ => 0,
+        };
+        deleted += 1 + inside;
+        deletes.push(if inside > 0 {
+            format!(
+                "{} (and the {inside} objects in it)",
+                planned.change.address
+            )
+        } else {
+            planned.change.address.clone()
+        });
+    }
+    if deleted > config.max_deletions {
         diagnostics.push(diff::diagnostic(
             crate::diagnostic::Code::TooManyDeletions,
             format!(
                 "the plan deletes {} objects, more than the limit of {}: {}",
-                deletes.len(),
+                deleted,
                 config.max_deletions,
                 deletes.join(", ")
             ),
@@ -304,8 +354,13 @@ pub fn plan(
         format_version: FORMAT_VERSION,
         summary,
         changes,
+        unmanaged,
         live_fingerprint: fingerprint(live),
-        notes: notes::notes(desired, live, config),
+        notes: {
+            let mut notes = notes::notes(desired, live, config);
+            notes.extend(duplicates);
+            notes
+        },
         warnings: live
             .warnings
             .iter()

@@ -273,7 +273,7 @@ mod tests {
             );
         }
         let config = PlanConfig {
-            allow_delete: true,
+            delete_projects: vec!["b".to_owned(), "c".to_owned()],
             ..PlanConfig::default()
         };
         let planned = plan(&desired, &live, &config).expect("a plan");

@@ -30,6 +30,9 @@ pub fn markdown(plan: &Plan) -> Vec<String> {
     for change in &plan.changes {
         blocks.push(details(change));
     }
+    if !plan.unmanaged.is_empty() {
+        blocks.push(unmanaged(plan));
+    }
     let mut parts: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut current_len = 0;
@@ -90,6 +93,25 @@ fn summary(plan: &Plan) -> String {
         }
         let _ = writeln!(out);
     }
+    out
+}
+
+/// The unmanaged objects as a table, after the changes.
+fn unmanaged(plan: &Plan) -> String {
+    let gap = if plan.changes.is_empty() { "\n" } else { "" };
+    let mut out = format!("{gap}### {}\n\n", super::UNMANAGED);
+    let _ = writeln!(out, "| Address | Kind | uid |");
+    let _ = writeln!(out, "| --- | --- | --- |");
+    for object in &plan.unmanaged {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | `{}` |",
+            escape_code(&object.address).replace('|', "\\|"),
+            object.kind.as_str(),
+            escape_code(&object.uid).replace('|', "\\|")
+        );
+    }
+    let _ = writeln!(out);
     out
 }
 

@@ -45,6 +45,12 @@ pub(crate) fn label(change: &Change) -> String {
 
 /// A field value of an update on one line: strings double-quoted (so ` -> ` never blurs where
 /// a value ends), lists and maps in YAML flow style, `(none)` for absent values.
+/// [`inline`], for the planner's notes.
+#[must_use]
+pub fn inline_value(value: Option<&Value>) -> String {
+    inline(value)
+}
+
 pub(crate) fn inline(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "(none)".to_owned(),
@@ -113,7 +119,6 @@ pub(crate) fn closing(summary: &crate::plan::Summary) -> String {
     )
 }
 
-/// The sentence for an empty plan.
 /// The plan's notes as lines (empty when it has none), the same in every text form.
 pub(crate) fn note_lines(plan: &crate::plan::Plan) -> Vec<String> {
     let mut lines = Vec::new();
@@ -126,6 +131,11 @@ pub(crate) fn note_lines(plan: &crate::plan::Plan) -> Vec<String> {
     lines
 }
 
+/// The heading of the unmanaged objects in text and Markdown.
+pub(crate) const UNMANAGED: &str =
+    "Unmanaged: live objects no manifest declares, left alone by this plan";
+
+/// The sentence for an empty plan.
 pub const NO_CHANGES: &str = "No changes. The live organization matches the manifests.";
 
 /// Changes grouped by project, projects in order of first appearance, changes in plan order.

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    NO_CHANGES, action_word, by_project, closing, compact_lines, inline, is_long_text, label,
-    line_diff, spec_lines, symbol,
+    NO_CHANGES, UNMANAGED, action_word, by_project, closing, compact_lines, inline, is_long_text,
+    label, line_diff, spec_lines, symbol,
 };
 use crate::plan::{Action, Change, Plan};
 
@@ -59,7 +59,10 @@ pub fn text(plan: &Plan, color: bool) -> String {
         notes.insert(0, '\n');
     }
     if plan.changes.is_empty() {
-        return format!("{NO_CHANGES}\n{notes}");
+        let mut out = format!("{NO_CHANGES}\n");
+        write_unmanaged(&mut out, plan);
+        out.push_str(&notes);
+        return out;
     }
     let paint = Paint { color };
     let mut out = String::new();
@@ -74,10 +77,23 @@ pub fn text(plan: &Plan, color: bool) -> String {
             write_change(&mut out, change, &paint);
         }
     }
+    write_unmanaged(&mut out, plan);
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", closing(&plan.summary));
     out.push_str(&notes);
     out
+}
+
+/// The unmanaged objects, one line each, after the changes.
+fn write_unmanaged(out: &mut String, plan: &Plan) {
+    if plan.unmanaged.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{UNMANAGED} ({}):", plan.unmanaged.len());
+    for object in &plan.unmanaged {
+        let _ = writeln!(out, "  ? {} (uid {})", object.address, object.uid);
+    }
 }
 
 fn write_change(out: &mut String, change: &Change, paint: &Paint) {

@@ -1005,7 +1005,7 @@ const context = {{
         assert_eq!(run.code, Some(1));
         assert_eq!(
             run.calls,
-            ["plan personalize --format markdown --detailed-exitcode"]
+            ["plan personalize --format markdown --detailed-exitcode --unmanaged-is-drift"]
         );
     }
 

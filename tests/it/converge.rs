@@ -13,7 +13,7 @@ use pzctl::live::{Api, Backend, observe};
 
 use crate::support::StoreBackend;
 use pzctl::manifest;
-use pzctl::model::LiveState;
+use pzctl::model::{DesiredState, LiveState};
 use pzctl::plan::{self, PlanConfig};
 use pzctl::store::{Limits, Store};
 use pzctl::wire::{self, OrgRole};
@@ -535,9 +535,21 @@ fn manifests(projects: &[GenProject], started: &Started, actor: &str) -> (String
 // ---------------------------------------------------------------------------------------------
 // The property.
 
-fn plan_config(allow_delete: bool) -> PlanConfig {
+/// With `allow_delete`, the user also asks (`--delete-project`) to delete the live projects the
+/// manifests dropped: nothing else deletes a project.
+fn plan_config(allow_delete: bool, desired: &DesiredState, live: &LiveState) -> PlanConfig {
+    let delete_projects = if allow_delete {
+        live.projects
+            .keys()
+            .filter(|name| !desired.projects.contains_key(*name))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
     PlanConfig {
         allow_delete,
+        delete_projects,
         max_deletions: 1000,
         ..PlanConfig::default()
     }
@@ -564,13 +576,17 @@ async fn converge<B: Backend + 'static>(
     let live = observe(api.as_ref(), None)
         .await
         .map_err(|e| format!("observe: {e}"))?;
-    let planned =
-        plan::plan(&loaded.desired, &live, &plan_config(allow_delete)).map_err(|diagnostics| {
-            format!(
-                "plan refused:\n{}\n{text}",
-                pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
-            )
-        })?;
+    let planned = plan::plan(
+        &loaded.desired,
+        &live,
+        &plan_config(allow_delete, &loaded.desired, &live),
+    )
+    .map_err(|diagnostics| {
+        format!(
+            "plan refused:\n{}\n{text}",
+            pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
+        )
+    })?;
     let config = ApplyConfig {
         parallelism: 4,
         retry: pzctl::live::retry::RetryPolicy::fast().with_max_attempts(1),
@@ -594,13 +610,17 @@ async fn converge<B: Backend + 'static>(
     let after = observe(api.as_ref(), None)
         .await
         .map_err(|e| format!("observe: {e}"))?;
-    let again =
-        plan::plan(&loaded.desired, &after, &plan_config(allow_delete)).map_err(|diagnostics| {
-            format!(
-                "second plan refused:\n{}\n{text}",
-                pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
-            )
-        })?;
+    let again = plan::plan(
+        &loaded.desired,
+        &after,
+        &plan_config(allow_delete, &loaded.desired, &after),
+    )
+    .map_err(|diagnostics| {
+        format!(
+            "second plan refused:\n{}\n{text}",
+            pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
+        )
+    })?;
     if std::env::var_os("CONVERGE_STATS").is_some() {
         eprintln!("STATS {:?} {}", planned.summary, live.projects.len());
     }
@@ -637,6 +657,22 @@ async fn ui_edits<B: Backend + 'static>(api: &Api<B>, edits: &[usize]) -> Result
     let mut touched = BTreeSet::new();
     for seed in edits {
         let (project, experience) = experiences[seed % experiences.len()];
+        if seed % 7 == 6 {
+            // Make an event in the UI that no manifest declares: the plan lists it as
+            // unmanaged, or deletes it where deletes are allowed, and converges either way.
+            // Two edits may pick one key: what the API refuses is simply not made, and what it
+            // allows twice is a live duplicate the plan leaves alone.
+            let _ = api
+                .create::<wire::Event>(
+                    project,
+                    &wire::EventInput {
+                        key: format!("ui_made_{}", seed % 1000),
+                        description: "made in the UI".to_owned(),
+                    },
+                )
+                .await;
+            continue;
+        }
         if seed % 5 == 4 {
             // Reorder the project's experiences in the UI.
             if let Some(live_project) = live

@@ -606,7 +606,13 @@ fn prune_off_leaves_undeclared_objects() {
     let mut live = live_from(&desired, Some(owner()));
     with_extras(&mut live);
     let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
-    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+    // Only the member missing from the declared member list goes: that list is whole.
+    assert_eq!(
+        addresses(&plan),
+        [(Action::Delete, "project/storefront/member/gone@example.com")],
+        "{}",
+        render_all(&plan)
+    );
 }
 
 #[test]
@@ -633,6 +639,205 @@ fn prune_on_deletes_in_reverse_dependency_order() {
 }
 
 #[test]
+fn unmanaged_objects_are_listed_in_every_format() {
+    // What the UI added: objects of every kind in a declared project, and a whole project. No
+    // `prune`, no `--allow-delete`: nothing is deleted, everything is listed.
+    let (desired, mut live) = with_legacy();
+    let members = project_mut(&mut live, "storefront")
+        .members
+        .as_mut()
+        .expect("members");
+    members.retain(|member| member.email != "gone@example.com");
+    let plan = check("unmanaged", &desired, &live, &PlanConfig::default());
+    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+    let listed: Vec<(&str, &str)> = plan
+        .unmanaged
+        .iter()
+        .map(|object| (object.address.as_str(), object.uid.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("project/legacy", "legacy-project-legacy"),
+            (
+                "project/storefront/attribute/age",
+                "storefront-attribute-age"
+            ),
+            (
+                "project/storefront/audience/adults",
+                "storefront-audience-adults"
+            ),
+            (
+                "project/storefront/event/old_click",
+                "storefront-event-old_click"
+            ),
+            (
+                "project/storefront/experience/old-banner",
+                "storefront-experience-old-banner"
+            ),
+        ]
+    );
+    // What the plan deletes is not unmanaged; `--project` narrows the list too.
+    let config = PlanConfig {
+        allow_delete: true,
+        projects: vec!["storefront".to_owned()],
+        ..PlanConfig::default()
+    };
+    let plan = plan_checked(&desired, &live, &config).expect("plans");
+    assert!(plan.unmanaged.is_empty(), "{}", render_all(&plan));
+    assert_eq!(plan.summary.delete, 4);
+}
+
+#[test]
+fn a_replacement_says_what_it_loses_and_hints_at_a_rename() {
+    let mut desired = fixture();
+    let mut live = live_from(&desired, Some(owner()));
+    // The live experience is linked to a CMS variant group.
+    let hero = project_mut(&mut live, "storefront")
+        .experiences
+        .iter_mut()
+        .find(|experience| experience.experience.name == "homepage-hero")
+        .expect("fixture");
+    hero.experience.cms = Some(serde_json::json!({"variantGroup": "cs_group_1"}));
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.prune = true;
+    let spec = project
+        .experiences
+        .remove("homepage-hero")
+        .expect("fixture");
+    project.experiences.insert("hero-banner".to_owned(), spec);
+    let plan = check("replacement_hint", &desired, &live, &PlanConfig::default());
+    let delete = &plan.changes[position(&plan, "project/storefront/experience/homepage-hero")];
+    let note = delete.note.as_deref().unwrap_or_default();
+    for loss in [
+        "it is active",
+        "its analytics (1 version)",
+        "CMS variant group stays behind",
+        "renamed?",
+    ] {
+        assert!(note.contains(loss), "{note}");
+    }
+    let create = &plan.changes[position(&plan, "project/storefront/experience/hero-banner")];
+    assert!(
+        create
+            .note
+            .as_deref()
+            .is_some_and(|note| note.contains("renamed?") && note.contains("`homepage-hero`")),
+        "{:?}",
+        create.note
+    );
+}
+
+#[test]
+fn live_duplicates_are_noted_and_left_alone_while_the_rest_is_planned() {
+    let mut desired = fixture();
+    let mut live = live_from(&desired, Some(owner()));
+    // A second `gold-members` (two runs at once, or the UI), and a changed description that
+    // could go to either.
+    let project = project_mut(&mut live, "storefront");
+    let mut twin = project
+        .audiences
+        .iter()
+        .find(|audience| audience.name == "gold-members")
+        .expect("fixture")
+        .clone();
+    twin.uid = "storefront-audience-gold-members-2".to_owned();
+    twin.id = twin.uid.clone();
+    twin.updated_at = "2026-02-03T04:05:06Z".to_owned();
+    project.audiences.push(twin);
+    let storefront = desired.projects.get_mut("storefront").expect("fixture");
+    storefront.prune = true;
+    storefront.spec.description = "Renamed store".to_owned();
+    if let Some(audience) = storefront.audiences.get_mut("gold-members") {
+        audience.description = "Changed".to_owned();
+    }
+    let plan = check("live_duplicate", &desired, &live, &PlanConfig::default());
+    assert_eq!(
+        addresses(&plan),
+        [(Action::Update, "project/storefront")],
+        "the rest is planned; nothing touches the duplicated audience"
+    );
+    let note = plan
+        .notes
+        .iter()
+        .find(|note| note.address == "project/storefront/audience/gold-members")
+        .expect("a live-duplicate note");
+    assert!(
+        note.message.starts_with("live-duplicate:")
+            && note
+                .message
+                .contains("uid storefront-audience-gold-members;")
+            && note.message.contains(
+                "uid storefront-audience-gold-members-2, last updated 2026-02-03T04:05:06Z"
+            ),
+        "{}",
+        note.message
+    );
+    assert!(plan.unmanaged.is_empty());
+}
+
+#[test]
+fn a_pending_draft_that_an_update_replaces_is_shown_with_its_differences() {
+    let mut desired = fixture();
+    let mut live = live_from(&desired, Some(owner()));
+    // A marketer left a draft of the active `homepage-hero` in the UI: its variant is renamed.
+    let hero = project_mut(&mut live, "storefront")
+        .experiences
+        .iter_mut()
+        .find(|experience| experience.experience.name == "homepage-hero")
+        .expect("fixture");
+    let mut draft = hero.versions[0].clone();
+    draft.uid = "storefront-version-homepage-hero-draft".to_owned();
+    draft.id = draft.uid.clone();
+    draft.status = wire::VersionStatus::Draft;
+    draft.updated_at = "2026-03-04T05:06:07Z".to_owned();
+    for variant in &mut draft.variants {
+        if let wire::Variant::Segmented { name, .. } = variant {
+            *name = "Platinum".to_owned();
+        }
+    }
+    hero.versions.push(draft);
+    // The manifests change the content another way.
+    let storefront = desired.projects.get_mut("storefront").expect("fixture");
+    let Some(VariantSpec::Segmented { combination, .. }) = storefront
+        .experiences
+        .get_mut("homepage-hero")
+        .and_then(|experience| experience.variants.first_mut())
+    else {
+        panic!("the fixture's hero is segmented")
+    };
+    *combination = Combination::All;
+    let plan = check("pending_draft", &desired, &live, &PlanConfig::default());
+    let change = &plan.changes[position(&plan, "project/storefront/experience/homepage-hero")];
+    let note = change.note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("replaces the pending draft (version storefront-version-homepage-hero-draft, last updated 2026-03-04T05:06:07Z)")
+            && note.contains(r#"variants[0].name: "Platinum" -> "Gold""#)
+            && note.contains(r#"variants[0].match: "any" -> "all""#),
+        "{note}"
+    );
+    // A draft equal to the manifest, or no content change, says nothing about drafts.
+    let storefront = desired.projects.get_mut("storefront").expect("fixture");
+    if let Some(VariantSpec::Segmented { combination, .. }) = storefront
+        .experiences
+        .get_mut("homepage-hero")
+        .and_then(|experience| experience.variants.first_mut())
+    {
+        *combination = Combination::Any;
+    }
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert!(
+        plan.changes.iter().all(|change| !change
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("pending draft")),
+        "{}",
+        render_all(&plan)
+    );
+}
+
+#[test]
 fn partial_manifests_never_delete() {
     let mut desired = fixture();
     desired
@@ -648,11 +853,18 @@ fn partial_manifests_never_delete() {
         ..PlanConfig::default()
     };
     let plan = plan_checked(&desired, &live, &config).expect("plans");
-    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+    // The member list is part of the project document, which was read whole.
+    assert_eq!(
+        addresses(&plan),
+        [(Action::Delete, "project/storefront/member/gone@example.com")],
+        "{}",
+        render_all(&plan)
+    );
 }
 
-#[test]
-fn allow_delete_deletes_undeclared_projects_and_objects() {
+/// The organization of `allow_delete`: storefront with extra objects, and `legacy`, which no
+/// manifest declares.
+fn with_legacy() -> (DesiredState, LiveState) {
     let desired = fixture();
     let mut other = fixture();
     let legacy = storefront();
@@ -673,24 +885,67 @@ fn allow_delete_deletes_undeclared_projects_and_objects() {
             .remove("storefront")
             .expect("fixture"),
     );
+    (desired, live)
+}
+
+#[test]
+fn allow_delete_deletes_undeclared_objects_but_never_a_project() {
+    let (desired, live) = with_legacy();
     let config = PlanConfig {
         allow_delete: true,
         ..PlanConfig::default()
     };
     let plan = check("allow_delete", &desired, &live, &config);
-    assert!(addresses(&plan).contains(&(Action::Delete, "project/legacy")));
-    // `--project storefront` leaves legacy alone.
-    let config = PlanConfig {
-        allow_delete: true,
-        projects: vec!["storefront".to_owned()],
-        ..PlanConfig::default()
-    };
-    let plan = plan_checked(&desired, &live, &config).expect("plans");
     assert!(
         plan.changes
             .iter()
-            .all(|change| change.project == "storefront")
+            .all(|change| change.project == "storefront"),
+        "a project the manifests do not mention is never deleted by the selection"
     );
+    assert!(plan.summary.delete > 0);
+}
+
+#[test]
+fn delete_project_is_an_explicit_request_counted_whole() {
+    let (desired, live) = with_legacy();
+    let config = PlanConfig {
+        delete_projects: vec!["legacy".to_owned()],
+        max_deletions: 100,
+        ..PlanConfig::default()
+    };
+    let plan = check("delete_project", &desired, &live, &config);
+    let legacy: Vec<(Action, &str)> = addresses(&plan)
+        .into_iter()
+        .filter(|(_, address)| address.starts_with("project/legacy"))
+        .collect();
+    assert_eq!(legacy, [(Action::Delete, "project/legacy")]);
+    // `--project storefront` still deletes legacy when asked to: the request names it.
+    let config = PlanConfig {
+        projects: vec!["storefront".to_owned()],
+        ..config
+    };
+    let plan = plan_checked(&desired, &live, &config).expect("plans");
+    assert!(addresses(&plan).contains(&(Action::Delete, "project/legacy")));
+    // The guard counts the project and everything in it: 1 + 1 attribute + 1 event
+    // + 1 audience + 2 experiences = 6 (preset attributes come with every project), plus the
+    // member storefront's member list drops: 7.
+    let config = PlanConfig {
+        delete_projects: vec!["legacy".to_owned()],
+        max_deletions: 6,
+        ..PlanConfig::default()
+    };
+    let refusals = check_refused("delete_project_guard", &desired, &live, &config);
+    assert_eq!(refusals.len(), 1);
+    assert!(
+        refusals[0].message.contains("deletes 7 objects"),
+        "{}",
+        refusals[0].message
+    );
+    let config = PlanConfig {
+        max_deletions: 7,
+        ..config
+    };
+    assert!(plan_checked(&desired, &live, &config).is_ok());
 }
 
 #[test]
@@ -962,6 +1217,63 @@ fn creator_not_in_the_member_list_is_kept_until_an_invited_owner_accepted() {
             .is_some_and(|help| help.contains("once they accept")),
         "{:?}",
         refusals[0].help
+    );
+}
+
+#[test]
+fn a_declared_member_list_is_the_whole_list() {
+    // No `prune`, no `--allow-delete`: deleting a member's line removes the member, and a
+    // removed member's pending invitation is revoked.
+    let mut desired = fixture();
+    let mut live = live_from(&desired, Some(owner()));
+    let members = project_mut(&mut live, "storefront")
+        .members
+        .as_mut()
+        .expect("members");
+    members.push(wire::Member {
+        email: "invited@example.com".to_owned(),
+        role: wire::ProjectRole::Member,
+        status: MemberStatus::Pending,
+        invitation_message: None,
+        updated_at: String::new(),
+    });
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.members = Some(vec![member("owner@example.com", ProjectRole::Owner)]);
+    let plan = check(
+        "members_whole_list",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+    assert_eq!(
+        addresses(&plan),
+        [
+            (Action::Delete, "project/storefront/member/dev@example.com"),
+            (
+                Action::Delete,
+                "project/storefront/member/invited@example.com"
+            ),
+        ]
+    );
+    assert_eq!(
+        plan.changes[1].note.as_deref(),
+        Some("not in `members`: revokes the pending invitation")
+    );
+    // Without `members:`, members are not managed.
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.members = None;
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("plans");
+    assert!(plan.changes.is_empty(), "{}", render_all(&plan));
+    // The last-owner guard holds without `prune` too.
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.members = Some(vec![member("dev@example.com", ProjectRole::Member)]);
+    let refusals = plan_checked(&desired, &live, &PlanConfig::default()).expect_err("refused");
+    assert!(
+        refusals
+            .iter()
+            .any(|refusal| refusal.code == pzctl::diagnostic::Code::LastOwner),
+        "{}",
+        render_refusals(&refusals)
     );
 }
 
@@ -1597,22 +1909,116 @@ mod cli {
         assert!(plan.summary.create > 0);
         assert!(!saved.to_lowercase().contains("token"));
 
-        // Nothing planned (another project selected): exit 0 even with --detailed-exitcode.
+        // A `--project` that names no project is an error with a did-you-mean, not "No
+        // changes." (a typo would otherwise pass the drift check).
         let output = pzctl(&context)
             .arg("plan")
             .arg(quickstart())
             .args(["--detailed-exitcode", "--project", "elsewhere"])
             .output()
             .expect("runs");
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(stdout(&output), "");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("no project named `elsewhere`") && stderr.contains("`storefront`"),
+            "{stderr}"
+        );
+        let output = pzctl(&context)
+            .arg("plan")
+            .arg(quickstart())
+            .args(["--project", "storefrnt"])
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("did you mean `storefront`?"), "{stderr}");
+        for command in [&["apply", "--auto-approve"][..], &["validate"]] {
+            // `validate` takes no `--state-dir`.
+            let mut base = if command[0] == "validate" {
+                let mut bare = assert_cmd::Command::cargo_bin("pzctl").expect("the pzctl binary");
+                bare.current_dir(context.path()).env("NO_COLOR", "1");
+                bare
+            } else {
+                pzctl(&context)
+            };
+            let output = base
+                .args(command)
+                .arg(quickstart())
+                .args(["--project", "storefrnt"])
+                .output()
+                .expect("runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{command:?}: {stderr}");
+            assert!(
+                stderr.contains("did you mean `storefront`?"),
+                "{command:?}: {stderr}"
+            );
+        }
+    }
+
+    #[test]
+    fn unmanaged_is_drift_makes_the_detailed_exit_code_2() {
+        let context = TestContext::new();
+        let output = pzctl(&context)
+            .args(["apply", "--auto-approve"])
+            .arg(quickstart())
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(0));
+        // Plan only the project and its signals: the audiences and experiences are live, but
+        // no selected manifest declares them.
+        let only_project = context.path().join("narrow");
+        std::fs::create_dir_all(&only_project).expect("mkdir");
+        for file in ["project.yaml", "signals.yaml"] {
+            let text = std::fs::read_to_string(quickstart().join(file)).expect("read");
+            // The experience order names experiences these manifests leave out.
+            let text: String = text
+                .lines()
+                .filter(|line| !line.contains("experienceOrder"))
+                .map(|line| format!("{line}\n"))
+                .collect();
+            std::fs::write(only_project.join(file), text).expect("write");
+        }
+        let plan = |extra: &[&str]| {
+            pzctl(&context)
+                .arg("plan")
+                .arg(&only_project)
+                .args(extra)
+                .output()
+                .expect("runs")
+        };
+        let output = plan(&["--detailed-exitcode"]);
         assert_eq!(
             output.status.code(),
             Some(0),
+            "no changes: no deletes without prune"
+        );
+        let text = stdout(&output);
+        assert!(
+            text.contains("Unmanaged: live objects no manifest declares")
+                && text.contains("? project/storefront/experience/homepage-hero (uid "),
+            "{text}"
+        );
+        let output = plan(&["--detailed-exitcode", "--unmanaged-is-drift"]);
+        assert_eq!(output.status.code(), Some(2));
+        // Only with `--detailed-exitcode`.
+        let output = plan(&["--unmanaged-is-drift"]);
+        assert_eq!(output.status.code(), Some(2), "a usage error from clap");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("--detailed-exitcode"),
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        assert_eq!(
-            stdout(&output),
-            "No changes. The live organization matches the manifests.\n"
+        let output = plan(&["--format", "json"]);
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        let unmanaged = json["unmanaged"].as_array().expect("an unmanaged list");
+        assert!(
+            unmanaged.iter().any(|object| object["address"]
+                == "project/storefront/audience/gold-members"
+                && object["kind"] == "audience"
+                && object["name"] == "gold-members"),
+            "{unmanaged:?}"
         );
     }
 
