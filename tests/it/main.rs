@@ -12,5 +12,6 @@ mod export;
 mod http;
 mod plan;
 mod projects;
+mod show;
 mod tidy;
 mod validate;
