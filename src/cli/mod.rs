@@ -5,6 +5,7 @@
 
 mod apply;
 mod emulator;
+mod events;
 mod export;
 mod help;
 mod pipeline;
