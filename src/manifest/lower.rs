@@ -44,6 +44,9 @@ impl Item {
 struct Declared {
     projects: BTreeSet<String>,
     names: BTreeMap<(String, &'static str), BTreeSet<String>>,
+    /// Names written in files that could not be parsed as YAML: a reference to one of them
+    /// is a consequence of that file's error, not a problem of its own.
+    unreadable: BTreeSet<String>,
 }
 
 impl Declared {
@@ -107,6 +110,9 @@ impl Ctx<'_> {
     ) -> bool {
         if self.declared.has(project, kind, name) {
             return true;
+        }
+        if self.declared.unreadable.contains(name) {
+            return false;
         }
         let candidates = self.declared.candidates(project, kind);
         let help = suggest(name, candidates.iter().copied())
@@ -177,7 +183,16 @@ pub fn is_email(text: &str) -> bool {
 
 /// Lower every item; returns the desired state and the meaning diagnostics.
 pub fn lower(items: &[Item]) -> (DesiredState, Vec<Diagnostic>) {
-    let mut declared = Declared::default();
+    lower_with(items, BTreeSet::new())
+}
+
+/// Like [`lower`]; references to `unreadable` names (written in files whose YAML could not be
+/// parsed) are not reported as dangling, their file's error is.
+pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState, Vec<Diagnostic>) {
+    let mut declared = Declared {
+        unreadable,
+        ..Declared::default()
+    };
     for item in items {
         let (Some(kind), Some(name)) = (item.str_at("/kind"), item.str_at("/metadata/name")) else {
             continue;
@@ -262,6 +277,9 @@ pub fn lower(items: &[Item]) -> (DesiredState, Vec<Diagnostic>) {
             Typed::Experience(d) => ("experience", &d.metadata.project, &d.metadata.name),
         };
         if !declared.projects.contains(meta_project.as_str()) {
+            if declared.unreadable.contains(meta_project.as_str()) {
+                continue;
+            }
             let candidates: Vec<&str> = declared.projects.iter().map(String::as_str).collect();
             let help = suggest(meta_project, candidates.iter().copied())
                 .map(|s| format!("did you mean `{s}`?"))
