@@ -360,7 +360,11 @@ fn finish(files: Vec<String>, outs: Vec<FileOut>) -> Loaded {
     }
     let (desired, mut meaning) = lower::lower_with(&items, unreadable);
     meaning.retain(|d| {
-        let place = (d.file.clone().unwrap_or_default(), d.line, d.column);
+        let place = (
+            d.file().unwrap_or_default().to_owned(),
+            d.line().unwrap_or(0),
+            d.column().unwrap_or(0),
+        );
         !consequences.contains(&place)
     });
     diagnostics.append(&mut meaning);

@@ -738,3 +738,51 @@ fn github_annotations_are_one_per_real_problem() {
         assert_eq!(titles, expected, "{fixture}: {}", report.stdout);
     }
 }
+
+#[test]
+fn the_audience_reference_lists_every_condition_with_the_value_it_takes() {
+    use pzctl::manifest::lower::{ConditionValue, condition_value};
+    let docs = std::fs::read_to_string(root().join("docs/manifests/audience.md"))
+        .expect("read docs/manifests/audience.md");
+    let section = docs
+        .split("### Conditions and their values")
+        .nth(1)
+        .expect("the audience reference has a table of conditions");
+    for condition in pzctl::wire::MATCH_CONDITIONS {
+        let row = section
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{condition}` |")))
+            .unwrap_or_else(|| panic!("`{condition}` is not in the table"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let expected = match condition_value(condition) {
+            None => "none",
+            Some(ConditionValue::String) => "string",
+            Some(ConditionValue::Number) => "number",
+            Some(ConditionValue::Json) => "JSON text",
+            Some(ConditionValue::StringList) => "list of strings",
+            Some(ConditionValue::Time) => "time",
+            Some(ConditionValue::TimeRange) => "list of two times (start, end)",
+        };
+        assert_eq!(cells.get(2).copied(), Some(expected), "{row}");
+        // The example is of the type it documents.
+        if let (Some(kind), Some(example)) = (
+            condition_value(condition),
+            cells
+                .get(3)
+                .and_then(|cell| cell.strip_prefix("`value: ")?.strip_suffix('`')),
+        ) {
+            let text = format!(
+                "apiVersion: pzctl/v1\nkind: Project\nmetadata: {{name: p}}\n---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {{name: a, project: p}}\nspec:\n  rules:\n    all:\n      - preset: CITY\n        condition: {condition}\n        value: {example}\n"
+            );
+            let loaded = manifest::load_str("example.yaml", &text);
+            assert!(
+                !loaded
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.code == Code::WrongConditionValue),
+                "{condition}: {example} ({kind:?}): {:?}",
+                loaded.diagnostics
+            );
+        }
+    }
+}
