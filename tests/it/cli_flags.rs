@@ -263,7 +263,7 @@ fn target_options_belong_to_the_commands_that_use_them() {
     let before = run(dir, &["--state-dir", "elsewhere", "validate"], &[]);
     assert_eq!(before.status.code(), Some(1), "{}", describe(&before));
     assert!(
-        stderr(&before).contains("`--state-dir` applies only to `plan`, `apply` and `export`"),
+        stderr(&before).contains("`--state-dir` applies only to `plan`, `apply`, `show` and `export`"),
         "{}",
         describe(&before)
     );
