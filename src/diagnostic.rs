@@ -74,6 +74,7 @@ codes! {
     InvalidRule = "invalid-rule": "An audience rule is neither a group (`all`/`any`) nor a condition (`attribute`/`preset` + `condition`).",
     ValueRequired = "value-required": "A condition that compares a value has no `value`.",
     ValueForbidden = "value-forbidden": "`HAS_ANY_VALUE`, `IS_TRUE` and `IS_FALSE` take no `value`.",
+    WrongConditionValue = "wrong-condition-value": "A condition's `value` is not of the type the condition takes.",
     TrafficSum = "traffic-sum": "The traffic of an A/B test's variants does not sum to 100.",
     TooFewVariants = "too-few-variants": "An A/B test has fewer than two variants.",
     MissingAudiences = "missing-audiences": "A segmented variant has no audiences.",

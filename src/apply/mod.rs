@@ -53,6 +53,34 @@ impl Default for ApplyConfig {
 pub trait Reporter: Send {
     fn started(&mut self, _change: &Change) {}
     fn finished(&mut self, _change: &Change, _outcome: &Outcome) {}
+    /// A change finished, with the identifiers its create got back (if it created anything).
+    fn finished_with(&mut self, change: &Change, outcome: &Outcome, _created: Option<&Created>) {
+        self.finished(change, outcome);
+    }
+}
+
+/// The identifiers the API gave an object a change created.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Created {
+    /// The object's uid (a project's UID; an attribute's, event's, audience's or experience's uid).
+    pub uid: String,
+    /// An experience's shortUid.
+    #[serde(rename = "shortUid", skip_serializing_if = "Option::is_none")]
+    pub short_uid: Option<String>,
+    /// An experience's version written by the change (its draft, or the version it activated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// An experience's variants with their shortUids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<CreatedVariant>,
+}
+
+/// A variant of a created experience.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CreatedVariant {
+    pub name: String,
+    #[serde(rename = "shortUid")]
+    pub short_uid: Option<String>,
 }
 
 /// A reporter that ignores every event.
@@ -91,6 +119,9 @@ pub struct ChangeResult {
     pub kind: Kind,
     pub action: Action,
     pub outcome: Outcome,
+    /// What a create made, with the identifiers the API gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<Created>,
 }
 
 /// What an apply did. Serializable (`pzctl apply --format json`); holds no secrets.
@@ -197,7 +228,8 @@ pub async fn apply<B: Backend + 'static>(
         .map(key)
         .collect();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
-    let mut running: JoinSet<(usize, Outcome)> = JoinSet::new();
+    let mut created_ids: Vec<Option<Created>> = vec![None; count];
+    let mut running: JoinSet<(usize, Outcome, Option<Created>)> = JoinSet::new();
     let mut task_changes: Vec<(tokio::task::Id, usize)> = Vec::new();
     let mut stop: Option<Stop> = None;
     let parallelism = config.parallelism.max(1);
@@ -232,8 +264,8 @@ pub async fn apply<B: Backend + 'static>(
             let shared = Arc::clone(&shared);
             let task_list = Arc::clone(&changes);
             let handle = running.spawn(async move {
-                let outcome = shared.execute(next, &task_list[next]).await;
-                (next, outcome)
+                let (outcome, created) = shared.execute(next, &task_list[next]).await;
+                (next, outcome, created)
             });
             task_changes.push((handle.id(), next));
         }
@@ -251,11 +283,11 @@ pub async fn apply<B: Backend + 'static>(
                 continue;
             }
         };
-        let (index, outcome) = match joined {
+        let (index, outcome, created) = match joined {
             None => break,
-            Some(Ok((id, (index, outcome)))) => {
+            Some(Ok((id, (index, outcome, created)))) => {
                 task_changes.retain(|(task, _)| *task != id);
-                (index, outcome)
+                (index, outcome, created)
             }
             Some(Err(error)) => {
                 let id = error.id();
@@ -273,10 +305,12 @@ pub async fn apply<B: Backend + 'static>(
                     Outcome::Failed {
                         error: message.to_owned(),
                     },
+                    None,
                 )
             }
         };
-        reporter.finished(&changes[index], &outcome);
+        reporter.finished_with(&changes[index], &outcome, created.as_ref());
+        created_ids[index] = created;
         if outcome.is_done() {
             open_gate(index, &mut gate_open, &remaining, &started, &mut ready);
             for &dependent in &graph.dependents[index] {
@@ -314,6 +348,7 @@ pub async fn apply<B: Backend + 'static>(
             kind: change.kind(),
             action: change.action,
             outcome,
+            created: created_ids[index].take(),
         });
     }
     let tally = |wanted: fn(&Outcome) -> bool| {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::state::{ProjectState, RunState};
-use super::{ApplyConfig, Outcome};
+use super::{ApplyConfig, Created, CreatedVariant, Outcome};
 use crate::convert::{self, MissingReference, Resource, VersionContent, Versions};
 use crate::live::retry::{retry_create, retry_idempotent};
 use crate::live::{Api, Backend, BackendError};
@@ -97,6 +97,8 @@ pub(crate) struct Shared<B> {
     created: tokio::sync::mpsc::UnboundedSender<usize>,
     /// The stack each project created by this plan is created with (its stack-link create).
     linked_on_create: BTreeMap<String, StackLinkSpec>,
+    /// The identifiers creates got back, by change address, until their change finishes.
+    identifiers: std::sync::Mutex<BTreeMap<String, Created>>,
 }
 
 impl<B: Backend> Shared<B> {
@@ -132,6 +134,7 @@ impl<B: Backend> Shared<B> {
             project_locks: std::sync::Mutex::new(BTreeMap::new()),
             created,
             linked_on_create,
+            identifiers: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -149,15 +152,34 @@ impl<B: Backend> Shared<B> {
             .ok_or_else(|| OperationError::MissingProject(name.to_owned()))
     }
 
-    /// Carry out change `index` of the plan.
-    pub(crate) async fn execute(&self, index: usize, change: &Change) -> Outcome {
-        match self.run(index, change).await {
+    /// Record an identifier the API gave the object of the change at `address`.
+    fn identify(&self, address: &str, update: impl FnOnce(&mut Created)) {
+        let mut identifiers = self
+            .identifiers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        update(identifiers.entry(address.to_owned()).or_default());
+    }
+
+    /// Carry out change `index` of the plan; also what it created, if anything.
+    pub(crate) async fn execute(
+        &self,
+        index: usize,
+        change: &Change,
+    ) -> (Outcome, Option<Created>) {
+        let outcome = match self.run(index, change).await {
             Ok(Done::Applied) => Outcome::Applied,
             Ok(Done::Manual(steps)) => Outcome::Manual { steps },
             Err(error) => Outcome::Failed {
                 error: error.to_string(),
             },
-        }
+        };
+        let created = self
+            .identifiers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&change.address);
+        (outcome, created)
     }
 
     async fn run(&self, index: usize, change: &Change) -> Result<Done> {
@@ -202,6 +224,9 @@ impl<B: Backend> Shared<B> {
                         projects.into_iter().find(|project| &project.name == name)
                     })
                 )?;
+                self.identify(&change.address, |created| {
+                    created.uid.clone_from(&project.uid);
+                });
                 self.state.insert(
                     name,
                     ProjectState {
@@ -329,6 +354,9 @@ impl<B: Backend> Shared<B> {
                 self.state.update(&change.project, |state| {
                     R::uids_mut(&mut state.uids).insert(name.clone(), object.uid().to_owned());
                 });
+                self.identify(&change.address, |created| {
+                    object.uid().clone_into(&mut created.uid);
+                });
                 Ok(Written::Created(object))
             }
             Action::Update => {
@@ -374,6 +402,10 @@ impl<B: Backend> Shared<B> {
             Written::Created(experience) => {
                 // The coordinator may be gone only when the run is over; nothing to tell then.
                 let _ = self.created.send(index);
+                self.identify(&change.address, |created| {
+                    created.short_uid = Some(experience.short_uid.clone())
+                        .filter(|short_uid| !short_uid.is_empty());
+                });
                 // A new experience comes with one empty draft, `latestVersion`.
                 let versions = if experience.latest_version.is_empty() {
                     idempotent!(self, api.list_versions(&project.uid, &experience.uid).await)?
@@ -396,8 +428,34 @@ impl<B: Backend> Shared<B> {
                 (uid, versions)
             }
         };
-        self.converge_versions(&project, &uid, wanted(sides)?, &versions)
-            .await
+        let created = matches!(change.action, Action::Create);
+        let version = self
+            .converge_versions(&project, &uid, wanted(sides)?, &versions)
+            .await?;
+        if let (true, Some(version)) = (created, version) {
+            self.identify(&change.address, |created| {
+                created.version = Some(version.uid.clone()).filter(|uid| !uid.is_empty());
+                created.variants = version
+                    .variants
+                    .iter()
+                    .map(|variant| {
+                        let (name, short_uid) = match variant {
+                            wire::Variant::Segmented {
+                                name, short_uid, ..
+                            }
+                            | wire::Variant::AbTest {
+                                name, short_uid, ..
+                            } => (name, short_uid),
+                        };
+                        CreatedVariant {
+                            name: name.clone(),
+                            short_uid: short_uid.clone(),
+                        }
+                    })
+                    .collect();
+            });
+        }
+        Ok(())
     }
 
     /// Bring an experience's versions to the spec's content and status, from `versions` as
@@ -408,7 +466,7 @@ impl<B: Backend> Shared<B> {
         experience: &str,
         spec: &ExperienceSpec,
         versions: &[wire::Version],
-    ) -> Result<()> {
+    ) -> Result<Option<wire::Version>> {
         let find = |status| versions.iter().find(|version| version.status == status);
         let live = Versions {
             draft: find(VersionStatus::Draft),
@@ -422,15 +480,15 @@ impl<B: Backend> Shared<B> {
             .unwrap_or_default();
         if wanted == in_force {
             return match (status, spec.status, effective) {
-                (current, desired, _) if current == desired => Ok(()),
+                (current, desired, _) if current == desired => Ok(effective.cloned()),
                 (_, ExperienceStatus::Draft, _) => Err(OperationError::Impossible(format!(
                     "experience `{experience}` is {} and the API cannot move it back to draft",
                     status_word(status)
                 ))),
-                (_, desired, Some(version)) => {
-                    self.move_status(project, experience, version.clone(), desired)
-                        .await
-                }
+                (_, desired, Some(version)) => self
+                    .move_status(project, experience, version.clone(), desired)
+                    .await
+                    .map(Some),
                 (_, _, None) => Err(OperationError::Impossible(format!(
                     "experience `{experience}` has no version to activate"
                 ))),
@@ -471,10 +529,11 @@ impl<B: Backend> Shared<B> {
             )?
         };
         if spec.status == ExperienceStatus::Draft {
-            return Ok(());
+            return Ok(Some(draft));
         }
         self.move_status(project, experience, draft, spec.status)
             .await
+            .map(Some)
     }
 
     /// Move `version` (a draft, the active or the paused version) to `desired` (active or
@@ -485,7 +544,7 @@ impl<B: Backend> Shared<B> {
         experience: &str,
         mut version: wire::Version,
         desired: ExperienceStatus,
-    ) -> Result<()> {
+    ) -> Result<wire::Version> {
         let api = &self.api;
         let steps: &[VersionStatus] = match (version.status, desired) {
             (VersionStatus::Active, ExperienceStatus::Paused) => &[VersionStatus::Paused],
@@ -505,7 +564,7 @@ impl<B: Backend> Shared<B> {
                 answer
             };
         }
-        Ok(())
+        Ok(version)
     }
 
     async fn experience_order_change(

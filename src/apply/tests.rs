@@ -655,6 +655,7 @@ fn the_report_serializes_with_tagged_outcomes() {
     let report = ApplyReport {
         format_version: 1,
         results: vec![ChangeResult {
+            created: None,
             address: "project/shop".to_owned(),
             kind: Kind::Project,
             action: Action::Create,

@@ -38,9 +38,10 @@ pub struct ApplyArgs {
     /// How many changes may run at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub parallelism: u32,
-    /// How to print the report: `text` (a summary on stderr) or `json` (the report on stdout;
+    /// How to print the report: `text` (a summary on stderr), `json` (the report on stdout;
     /// problems that stop the apply are printed on stdout as the JSON array of `validate
-    /// --format json`).
+    /// --format json`) or `ndjson` (one JSON event per line on stdout as the apply happens,
+    /// `docs/apply.md`).
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     /// Allow deletes of undeclared objects outside `prune: true` projects. Never deletes a
@@ -61,12 +62,22 @@ pub struct ApplyArgs {
 pub enum ReportFormat {
     Text,
     Json,
+    Ndjson,
 }
 
 /// Exit code after Ctrl-C (128 + SIGINT), as shells report it.
 const INTERRUPTED: u8 = 130;
 
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let ndjson = args.format == ReportFormat::Ndjson;
+    let result = run_to_end(args).await;
+    if let (true, Err(error)) = (ndjson, &result) {
+        super::events::error(&format!("error: {error:#}"));
+    }
+    result
+}
+
+async fn run_to_end(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let request = PlanRequest {
         select: &args.select,
         allow_delete: args.allow_delete,
@@ -75,6 +86,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         problems: match args.format {
             ReportFormat::Json => Problems::Json,
             ReportFormat::Text => Problems::Text,
+            ReportFormat::Ndjson => Problems::Events,
         },
     };
     // Fresh manifests are checked before any target is opened.
@@ -142,7 +154,7 @@ fn show_plan(plan: &Plan, format: ReportFormat) {
         ReportFormat::Text => output::stdout_bytes(
             crate::render::text(plan, output::colors(Stream::Stdout)).as_bytes(),
         ),
-        ReportFormat::Json => {
+        ReportFormat::Json | ReportFormat::Ndjson => {
             output::error_line(crate::render::text(plan, output::colors(Stream::Stderr)).trim_end())
         }
     }
@@ -156,10 +168,13 @@ async fn execute<B: Backend + 'static>(
     retry: &RetryPolicy,
     http: &dyn Fn() -> Option<HttpSummary>,
 ) -> anyhow::Result<ExitCode> {
+    if args.format == ReportFormat::Ndjson {
+        super::events::plan(&plan);
+    }
     if plan.changes.is_empty() {
         match args.format {
             ReportFormat::Text => output::stdout_line("No changes."),
-            ReportFormat::Json => {
+            ReportFormat::Json | ReportFormat::Ndjson => {
                 output::error_line("No changes.");
                 let mut report = apply::apply(
                     &plan,
@@ -171,13 +186,20 @@ async fn execute<B: Backend + 'static>(
                 )
                 .await;
                 report.http = http();
-                print_json(&report)?;
+                if args.format == ReportFormat::Ndjson {
+                    super::events::report(&report);
+                } else {
+                    print_json(&report)?;
+                }
             }
         }
         return Ok(ExitCode::SUCCESS);
     }
     // A saved plan was reviewed when it was made; a fresh one is confirmed here.
     if args.plan.is_none() && !args.auto_approve && !confirm().await? {
+        if args.format == ReportFormat::Ndjson {
+            super::events::error("Apply cancelled.");
+        }
         output::error_line("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
@@ -188,15 +210,25 @@ async fn execute<B: Backend + 'static>(
         parallelism: usize::try_from(args.parallelism).unwrap_or(4),
         retry: retry.clone(),
     };
-    let mut reporter = Progress::new(plan.changes.len());
-    let mut report = apply::apply(&plan, api, &live, &config, cancel, &mut reporter).await;
+    let mut progress = Progress::new(plan.changes.len());
+    let mut events = super::events::Events;
+    let reporter: &mut dyn Reporter = match args.format {
+        ReportFormat::Ndjson => &mut events,
+        ReportFormat::Text | ReportFormat::Json => &mut progress,
+    };
+    let mut report = apply::apply(&plan, api, &live, &config, cancel, reporter).await;
     report.http = http();
-    reporter.done();
+    progress.done();
     watcher.abort();
 
     summarize(&report);
-    if args.format == ReportFormat::Json {
-        print_json(&report)?;
+    match args.format {
+        ReportFormat::Text => {}
+        ReportFormat::Json => print_json(&report)?,
+        ReportFormat::Ndjson => {
+            super::events::Events::skipped(&report, &plan);
+            super::events::report(&report);
+        }
     }
     Ok(if report.is_success() {
         ExitCode::SUCCESS
@@ -442,6 +474,18 @@ fn summarize(report: &ApplyReport) {
             }
         }
     }
+    let created: Vec<String> = report
+        .results
+        .iter()
+        .filter_map(|result| Some((&result.address, result.created.as_ref()?)))
+        .map(|(address, created)| created_line(address, created))
+        .collect();
+    if !created.is_empty() {
+        output::error_line("Created:");
+        for line in created {
+            output::error_line(&format!("  {line}"));
+        }
+    }
     output::error_line(&format!(
         "{}: {} applied, {} failed, {} skipped.",
         if report.interrupted {
@@ -458,4 +502,30 @@ fn summarize(report: &ApplyReport) {
             "hint: run `pzctl apply` again to finish; it only makes what is still missing",
         );
     }
+}
+
+/// `address: uid …, shortUid …, version …, variant shortUids: Name …` for one create.
+fn created_line(address: &str, created: &apply::Created) -> String {
+    let mut line = format!("{address}: uid {}", created.uid);
+    if let Some(short_uid) = &created.short_uid {
+        line.push_str(&format!(", shortUid {short_uid}"));
+    }
+    if let Some(version) = &created.version {
+        line.push_str(&format!(", version {version}"));
+    }
+    if !created.variants.is_empty() {
+        let variants: Vec<String> = created
+            .variants
+            .iter()
+            .map(|variant| {
+                format!(
+                    "{} {}",
+                    variant.name,
+                    variant.short_uid.as_deref().unwrap_or("(none)")
+                )
+            })
+            .collect();
+        line.push_str(&format!(", variant shortUids: {}", variants.join(", ")));
+    }
+    line
 }

@@ -12,9 +12,9 @@ struct Variable {
 }
 
 /// Commands that open a live target.
-const TARGET: &[&str] = &["plan", "apply", "export"];
+const TARGET: &[&str] = &["plan", "apply", "show", "export"];
 /// Commands that colour their output.
-const COLOURED: &[&str] = &["validate", "plan", "apply"];
+const COLOURED: &[&str] = &["validate", "plan", "apply", "show"];
 
 /// Every environment variable pzctl reads.
 const ENVIRONMENT: &[Variable] = &[
@@ -215,6 +215,16 @@ fn examples(command: Option<&str>) -> &'static [(&'static str, &'static str)] {
             (
                 "Apply without a prompt and print the report as JSON:",
                 "pzctl apply manifests --auto-approve --format json",
+            ),
+        ],
+        Some("show") => &[
+            (
+                "Render a saved plan again, as a pull request comment:",
+                "pzctl show plan.json --format markdown",
+            ),
+            (
+                "Show one live project with its UIDs and shortUids, as JSON:",
+                "pzctl show --project storefront --format json",
             ),
         ],
         Some("export") => &[(

@@ -5,6 +5,7 @@
 
 mod apply;
 mod emulator;
+mod events;
 mod export;
 mod help;
 mod pipeline;
@@ -12,6 +13,7 @@ mod plan;
 mod projects;
 mod schema;
 mod scope;
+mod show;
 mod target;
 mod validate;
 
@@ -155,6 +157,9 @@ pub enum Command {
     /// Carry out a plan (fresh, or saved with `plan --out`).
     #[command(after_long_help = help::after_help(Some("apply")))]
     Apply(apply::ApplyArgs),
+    /// Render a saved plan again, or show the live organization with its identifiers.
+    #[command(after_long_help = help::after_help(Some("show")))]
+    Show(show::ShowArgs),
     /// Write manifests for what is live.
     #[command(after_long_help = help::after_help(Some("export")))]
     Export(export::ExportArgs),
@@ -206,13 +211,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let outer = cli.global;
     let uses_target = matches!(
         cli.command,
-        Command::Plan(_) | Command::Apply(_) | Command::Export(_)
+        Command::Plan(_) | Command::Apply(_) | Command::Show(_) | Command::Export(_)
     );
     let given = outer.given();
     if !uses_target && !given.is_empty() {
         let flags: Vec<String> = given.iter().map(|flag| format!("`{flag}`")).collect();
         anyhow::bail!(
-            "{} {} only to `plan`, `apply` and `export`",
+            "{} {} only to `plan`, `apply`, `show` and `export`",
             flags.join(", "),
             if flags.len() == 1 { "applies" } else { "apply" }
         );
@@ -231,6 +236,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output::choose_colors(args.color.color);
             args.target = args.target.or(&outer);
             runtime()?.block_on(apply::run(args))
+        }
+        Command::Show(mut args) => {
+            output::choose_colors(args.color.color);
+            args.target = args.target.or(&outer);
+            runtime()?.block_on(show::run(args))
         }
         Command::Export(mut args) => {
             args.target = args.target.or(&outer);

@@ -27,6 +27,8 @@ pub enum Problems {
     Text,
     /// The JSON array of `validate --format json`, on stdout.
     Json,
+    /// miette reports on stderr, and one `refused` event on stdout (`apply --format ndjson`).
+    Events,
 }
 
 /// Load the manifests `select` names; a lone `-` reads one file from standard input.
@@ -54,6 +56,10 @@ pub fn show(diagnostics: &[Diagnostic], sources: &Sources, problems: Problems) {
     match problems {
         Problems::Text => show_text(diagnostics, sources),
         Problems::Json => output::stdout_bytes(diagnostic::render_json(diagnostics).as_bytes()),
+        Problems::Events => {
+            show_text(diagnostics, sources);
+            super::events::refused(diagnostics);
+        }
     }
 }
 

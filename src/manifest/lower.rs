@@ -44,6 +44,9 @@ impl Item {
 struct Declared {
     projects: BTreeSet<String>,
     names: BTreeMap<(String, &'static str), BTreeSet<String>>,
+    /// Names written in files that could not be parsed as YAML: a reference to one of them
+    /// is a consequence of that file's error, not a problem of its own.
+    unreadable: BTreeSet<String>,
 }
 
 impl Declared {
@@ -107,6 +110,9 @@ impl Ctx<'_> {
     ) -> bool {
         if self.declared.has(project, kind, name) {
             return true;
+        }
+        if self.declared.unreadable.contains(name) {
+            return false;
         }
         let candidates = self.declared.candidates(project, kind);
         let help = suggest(name, candidates.iter().copied())
@@ -177,7 +183,16 @@ pub fn is_email(text: &str) -> bool {
 
 /// Lower every item; returns the desired state and the meaning diagnostics.
 pub fn lower(items: &[Item]) -> (DesiredState, Vec<Diagnostic>) {
-    let mut declared = Declared::default();
+    lower_with(items, BTreeSet::new())
+}
+
+/// Like [`lower`]; references to `unreadable` names (written in files whose YAML could not be
+/// parsed) are not reported as dangling, their file's error is.
+pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState, Vec<Diagnostic>) {
+    let mut declared = Declared {
+        unreadable,
+        ..Declared::default()
+    };
     for item in items {
         let (Some(kind), Some(name)) = (item.str_at("/kind"), item.str_at("/metadata/name")) else {
             continue;
@@ -262,6 +277,9 @@ pub fn lower(items: &[Item]) -> (DesiredState, Vec<Diagnostic>) {
             Typed::Experience(d) => ("experience", &d.metadata.project, &d.metadata.name),
         };
         if !declared.projects.contains(meta_project.as_str()) {
+            if declared.unreadable.contains(meta_project.as_str()) {
+                continue;
+            }
             let candidates: Vec<&str> = declared.projects.iter().map(String::as_str).collect();
             let help = suggest(meta_project, candidates.iter().copied())
                 .map(|s| format!("did you mean `{s}`?"))
@@ -760,7 +778,25 @@ fn lower_rule(
             );
             *ok = false;
         }
-        _ => {}
+        (Some(value), false) => {
+            if let Some(expected) = condition_value(&condition)
+                && !expected.accepts(value)
+            {
+                ctx.at(
+                    item,
+                    &format!("{ptr}/value"),
+                    Code::WrongConditionValue,
+                    format!(
+                        "condition `{condition}` takes {}; `value` is {}",
+                        expected.describe(),
+                        shown(value)
+                    ),
+                    Some(format!("for example `value: {}`", expected.example())),
+                );
+                *ok = false;
+            }
+        }
+        (None, true) => {}
     }
     Some(RuleNode::Condition(Condition {
         attribute,
@@ -968,4 +1004,172 @@ fn lower_experience(
 /// References by manifest name.
 fn by_name(names: &[String]) -> Vec<Ref> {
     names.iter().cloned().map(Ref::Name).collect()
+}
+
+/// The value a match condition takes (`docs/manifests/audience.md` lists them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionValue {
+    /// Any text.
+    String,
+    /// A number (a YAML number, not quoted).
+    Number,
+    /// JSON text (a string that parses as JSON).
+    Json,
+    /// A list of one or more strings.
+    StringList,
+    /// A time: an RFC 3339 date-time (`2026-03-01T09:00:00Z`) or a date (`2026-03-01`).
+    Time,
+    /// Two times, the start and the end.
+    TimeRange,
+}
+
+/// The value `condition` takes; `None` for conditions that take none or are unknown (the
+/// schema reports those).
+#[must_use]
+pub fn condition_value(condition: &str) -> Option<ConditionValue> {
+    Some(match condition {
+        "STRING_EQUALS" | "CONTAINS_SUBSTRING" => ConditionValue::String,
+        "NUMBER_LESS_THAN" | "NUMBER_GREATER_THAN" | "NUMBER_EQUAL_TO" => ConditionValue::Number,
+        "JSON_MATCH" => ConditionValue::Json,
+        "IS_MEMBER_OF" => ConditionValue::StringList,
+        "BEFORE_TIME" | "AFTER_TIME" => ConditionValue::Time,
+        "BETWEEN_TIME" => ConditionValue::TimeRange,
+        _ => return None,
+    })
+}
+
+impl ConditionValue {
+    /// Whether `value` is of this type.
+    #[must_use]
+    pub fn accepts(self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match (self, value) {
+            (ConditionValue::String, Value::String(_))
+            | (ConditionValue::Number, Value::Number(_)) => true,
+            (ConditionValue::Json, Value::String(text)) => {
+                serde_json::from_str::<Value>(text).is_ok()
+            }
+            (ConditionValue::StringList, Value::Array(items)) => {
+                !items.is_empty() && items.iter().all(Value::is_string)
+            }
+            (ConditionValue::Time, Value::String(text)) => is_time(text),
+            (ConditionValue::TimeRange, Value::Array(items)) => {
+                items.len() == 2 && items.iter().all(|item| item.as_str().is_some_and(is_time))
+            }
+            _ => false,
+        }
+    }
+
+    /// The type in words, as a diagnostic says it.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            ConditionValue::String => "a string",
+            ConditionValue::Number => "a number",
+            ConditionValue::Json => "JSON text (a string that parses as JSON)",
+            ConditionValue::StringList => "a list of strings",
+            ConditionValue::Time => {
+                "a time: an RFC 3339 date-time such as `2026-03-01T09:00:00Z`, or a date such as `2026-03-01`"
+            }
+            ConditionValue::TimeRange => {
+                "a list of two times (RFC 3339 date-times or dates), the start and the end"
+            }
+        }
+    }
+
+    /// A value of this type, as YAML.
+    #[must_use]
+    pub fn example(self) -> &'static str {
+        match self {
+            ConditionValue::String => "gold",
+            ConditionValue::Number => "1000",
+            ConditionValue::Json => r#"'{"plan": "pro"}'"#,
+            ConditionValue::StringList => "[gold, platinum]",
+            ConditionValue::Time => "2026-03-01T09:00:00Z",
+            ConditionValue::TimeRange => "[2026-03-01T00:00:00Z, 2026-03-31T23:59:59Z]",
+        }
+    }
+}
+
+/// A value as a diagnostic shows it: its type, and short scalars themselves.
+fn shown(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text.chars().count() <= 40 => format!("the string {text:?}"),
+        Value::String(_) => "a string".to_owned(),
+        Value::Number(number) => format!("the number {number}"),
+        Value::Bool(flag) => format!("the boolean {flag}"),
+        Value::Null => "empty (null)".to_owned(),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+/// An RFC 3339 date-time (`2026-03-01T09:00:00Z`, `2026-03-01T09:00:00.5+01:00`) or a date
+/// (`2026-03-01`).
+#[must_use]
+pub fn is_time(text: &str) -> bool {
+    fn digits(text: &str, count: usize) -> Option<u32> {
+        (text.len() == count && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse().ok())
+            .flatten()
+    }
+    fn is_date(text: &str) -> bool {
+        let mut parts = text.split('-');
+        let (Some(year), Some(month), Some(day), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let (Some(year), Some(month), Some(day)) =
+            (digits(year, 4), digits(month, 2), digits(day, 2))
+        else {
+            return false;
+        };
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return false,
+        };
+        (1..=days).contains(&day)
+    }
+    fn is_clock(text: &str) -> bool {
+        let (clock, fraction) = text.split_once('.').unwrap_or((text, "0"));
+        let mut parts = clock.split(':');
+        let (Some(hour), Some(minute), Some(second), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        matches!(
+            (digits(hour, 2), digits(minute, 2), digits(second, 2)),
+            (Some(0..=23), Some(0..=59), Some(0..=60))
+        ) && !fraction.is_empty()
+            && fraction.bytes().all(|b| b.is_ascii_digit())
+    }
+    fn is_offset(text: &str) -> bool {
+        let Some((hour, minute)) = text.split_once(':') else {
+            return false;
+        };
+        matches!(
+            (digits(hour, 2), digits(minute, 2)),
+            (Some(0..=23), Some(0..=59))
+        )
+    }
+    let Some((date, time)) = text.split_once(['T', 't']) else {
+        return is_date(text);
+    };
+    if !is_date(date) {
+        return false;
+    }
+    if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        return is_clock(clock);
+    }
+    match time.rfind(['+', '-']) {
+        Some(at) => is_clock(&time[..at]) && is_offset(&time[at + 1..]),
+        None => false,
+    }
 }

@@ -346,7 +346,11 @@ fn finish(files: Vec<String>, outs: Vec<FileOut>) -> Loaded {
     let mut sources = Sources::default();
     let mut items = Vec::new();
     let mut skipped = Vec::new();
+    let mut unreadable = std::collections::BTreeSet::new();
+    let mut consequences = std::collections::BTreeSet::new();
     for out in outs {
+        unreadable.extend(out.unreadable);
+        consequences.extend(out.consequences);
         diagnostics.extend(out.diagnostics);
         items.extend(out.items);
         skipped.extend(out.skipped);
@@ -354,7 +358,15 @@ fn finish(files: Vec<String>, outs: Vec<FileOut>) -> Loaded {
             sources.insert(name, text);
         }
     }
-    let (desired, mut meaning) = lower::lower(&items);
+    let (desired, mut meaning) = lower::lower_with(&items, unreadable);
+    meaning.retain(|d| {
+        let place = (
+            d.file().unwrap_or_default().to_owned(),
+            d.line().unwrap_or(0),
+            d.column().unwrap_or(0),
+        );
+        !consequences.contains(&place)
+    });
     diagnostics.append(&mut meaning);
     diagnostics.sort_by(|a, b| {
         (a.file(), a.line(), a.column(), a.code).cmp(&(b.file(), b.line(), b.column(), b.code))
@@ -379,6 +391,11 @@ struct FileOut {
     items: Vec<lower::Item>,
     sources: Vec<(String, String)>,
     skipped: Vec<String>,
+    /// The `name:` values of a file whose YAML could not be parsed.
+    unreadable: Vec<String>,
+    /// Places (file, line, column) where a meaning problem would only repeat a schema error:
+    /// at a wrong value left out of a document, or at the node that held it.
+    consequences: Vec<(String, usize, usize)>,
 }
 
 /// Read, parse and schema-check one file.
@@ -450,6 +467,9 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
     let had_error = out.diagnostics.iter().any(|d| {
         d.file() == Some(name.as_str()) && matches!(d.code, Code::YamlSyntax | Code::YamlLimit)
     });
+    if had_error {
+        out.unreadable = written_names(&text);
+    }
     if documents.is_empty() && !had_error {
         out.diagnostics.push(file_diag(
             &name,
@@ -518,6 +538,32 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
                 remove_pointer(&mut value, pointer);
             }
             typed(&value).ok()
+        } else if checked.only_removable {
+            // A wrong value should not hide the others either: without the unknown fields and
+            // the wrong values, a document that passes the schema is checked for meaning. What
+            // lowering then says at a removed value or the node holding it (a variant without
+            // its wrong `traffic` has none) follows from the schema error, and is left out.
+            let mut value = doc.value.clone();
+            let mut pointers: Vec<&String> = checked
+                .unknown_fields
+                .iter()
+                .chain(&checked.wrong_values)
+                .collect();
+            // Deepest and last list items first, so removing one moves no other.
+            pointers.sort_by_key(|pointer| std::cmp::Reverse(pointer_key(pointer)));
+            pointers.dedup();
+            for pointer in pointers {
+                remove_pointer(&mut value, pointer);
+                let parent = pointer.rsplit_once('/').map_or("", |(parent, _)| parent);
+                for at in [pointer.as_str(), parent] {
+                    for pos in [doc.pos(at), doc.key_pos(at)] {
+                        out.consequences.push((name.clone(), pos.line, pos.column));
+                    }
+                }
+            }
+            crate::schema::is_valid(&value)
+                .then(|| typed(&value).ok())
+                .flatten()
         } else {
             None
         };
@@ -532,15 +578,65 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
     out.sources.push((name, text));
 }
 
-/// Remove the value at a JSON pointer, if there is one.
+/// Remove the value at a JSON pointer, if there is one (a key of a mapping, an item of a list).
 fn remove_pointer(value: &mut serde_json::Value, pointer: &str) {
     let Some((parent, last)) = pointer.rsplit_once('/') else {
         return;
     };
     let key = last.replace("~1", "/").replace("~0", "~");
-    if let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent) {
-        map.remove(&key);
+    match value.pointer_mut(parent) {
+        Some(serde_json::Value::Object(map)) => {
+            map.remove(&key);
+        }
+        Some(serde_json::Value::Array(items)) => {
+            if let Ok(index) = key.parse::<usize>()
+                && index < items.len()
+            {
+                items.remove(index);
+            }
+        }
+        _ => {}
     }
+}
+
+/// The values of `name:` and `project:` keys in a text that is not valid YAML, read line by
+/// line (block or flow style), for telling references to what it declares from dangling ones.
+fn written_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in text.lines() {
+        for key in ["name:", "project:"] {
+            let mut rest = line;
+            while let Some(at) = rest.find(key) {
+                let before = rest[..at].chars().next_back();
+                let value = &rest[at + key.len()..];
+                rest = value;
+                if before.is_some_and(|c| !matches!(c, ' ' | '\t' | '{' | ',' | '-')) {
+                    continue;
+                }
+                let value = value
+                    .split([',', '}', '#'])
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_matches(['"', '\'']);
+                if !value.is_empty() {
+                    names.push(value.to_owned());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// A pointer's segments, list indices compared as numbers.
+fn pointer_key(pointer: &str) -> Vec<(u8, usize, String)> {
+    pointer
+        .split('/')
+        .map(|segment| match segment.parse::<usize>() {
+            Ok(index) => (1, index, String::new()),
+            Err(_) => (0, 0, segment.to_owned()),
+        })
+        .collect()
 }
 
 fn typed(value: &serde_json::Value) -> Result<lower::Typed, String> {

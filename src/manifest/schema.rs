@@ -197,6 +197,12 @@ pub struct Checked {
     /// Whether unknown fields are the only problems (so the document, without them, is
     /// still worth checking for meaning).
     pub only_unknown_fields: bool,
+    /// JSON pointers of values that are wrong in themselves (a wrong type, a value outside its
+    /// enum, pattern, length or range): without them the document may still be checked for
+    /// meaning.
+    pub wrong_values: Vec<String>,
+    /// Whether every problem is an unknown field or a wrong value (see `wrong_values`).
+    pub only_removable: bool,
 }
 
 /// Like [`validate`], and also says which fields were unknown.
@@ -226,6 +232,8 @@ pub fn check(file: &str, doc: &Document) -> Checked {
     }
     let mut unknown_fields = Vec::new();
     let mut only_unknown_fields = true;
+    let mut wrong_values = Vec::new();
+    let mut only_removable = true;
     for error in validator.iter_errors(&doc.value) {
         let ptr = error.instance_path().as_str().to_owned();
         match error.kind() {
@@ -234,7 +242,23 @@ pub fn check(file: &str, doc: &Document) -> Checked {
                     unknown_fields.push(format!("{ptr}/{}", super::yaml::escape(field)));
                 }
             }
-            _ => only_unknown_fields = false,
+            ValidationErrorKind::Type { .. }
+            | ValidationErrorKind::Enum { .. }
+            | ValidationErrorKind::Constant { .. }
+            | ValidationErrorKind::Pattern { .. }
+            | ValidationErrorKind::MinLength { .. }
+            | ValidationErrorKind::MaxLength { .. }
+            | ValidationErrorKind::Minimum { .. }
+            | ValidationErrorKind::Maximum { .. }
+                if !ptr.is_empty() =>
+            {
+                only_unknown_fields = false;
+                wrong_values.push(ptr.clone());
+            }
+            _ => {
+                only_unknown_fields = false;
+                only_removable = false;
+            }
         }
         out.extend(map_error(
             file,
@@ -251,7 +275,21 @@ pub fn check(file: &str, doc: &Document) -> Checked {
         diagnostics: out,
         unknown_fields,
         only_unknown_fields,
+        wrong_values,
+        only_removable,
     }
+}
+
+/// Whether a document value passes the schema of its kind.
+#[must_use]
+pub fn is_valid(value: &Value) -> bool {
+    let Ok(validators) = validators() else {
+        return false;
+    };
+    let kind = value.get("kind").and_then(Value::as_str);
+    kind.and_then(|k| validators.kinds.iter().find(|(name, _)| *name == k))
+        .map_or(&validators.envelope, |(_, v)| v)
+        .is_valid(value)
 }
 
 fn diag(file: &str, code: Code, message: String, pos: Pos, help: Option<String>) -> Diagnostic {

@@ -5,10 +5,12 @@
 //! the same output as rendering it fresh. No IO here: the CLI prints.
 
 mod json;
+mod live;
 mod markdown;
 mod text;
 
 pub use json::json;
+pub use live::{LIVE_FORMAT_VERSION, live_json, live_text};
 pub use markdown::{MARKDOWN_LIMIT, markdown};
 pub use text::text;
 

@@ -263,18 +263,20 @@ fn target_options_belong_to_the_commands_that_use_them() {
     let before = run(dir, &["--state-dir", "elsewhere", "validate"], &[]);
     assert_eq!(before.status.code(), Some(1), "{}", describe(&before));
     assert!(
-        stderr(&before).contains("`--state-dir` applies only to `plan`, `apply` and `export`"),
+        stderr(&before)
+            .contains("`--state-dir` applies only to `plan`, `apply`, `show` and `export`"),
         "{}",
         describe(&before)
     );
     let before = run(dir, &["--retry-deadline", "5", "validate"], &[]);
     assert_eq!(before.status.code(), Some(1), "{}", describe(&before));
     assert!(
-        stderr(&before).contains("`--retry-deadline` applies only to `plan`, `apply` and `export`"),
+        stderr(&before)
+            .contains("`--retry-deadline` applies only to `plan`, `apply`, `show` and `export`"),
         "{}",
         describe(&before)
     );
-    for command in ["plan", "apply", "export"] {
+    for command in ["plan", "apply", "show", "export"] {
         let help = stdout(&run(dir, &[command, "--help"], &[]));
         for flag in [
             "--endpoint",

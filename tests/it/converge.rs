@@ -344,16 +344,33 @@ fn rule_json(rule: &GenRule, attributes: &[&str]) -> Value {
             };
             leaf["condition"] = json!(condition);
             if !wire::VALUELESS_CONDITIONS.contains(&condition) {
-                leaf["value"] = if condition.starts_with("NUMBER_") || *is_number {
-                    match text % 5 {
+                // A value of the type the condition takes (`manifest::lower::condition_value`).
+                use pzctl::manifest::lower::{ConditionValue, condition_value};
+                let date = |offset: i64| {
+                    let day = offset.rem_euclid(28) + 1;
+                    format!("2026-{:02}-{day:02}", offset.rem_euclid(12) + 1)
+                };
+                leaf["value"] = match condition_value(condition) {
+                    Some(ConditionValue::Number) => match text % 5 {
                         0 => json!(number),
                         1 => json!(*number as f64 + 0.5),
                         2 => json!(*number as f64),
                         3 => json!(number * 9_007_199_254_740),
                         _ => json!(*number as f64 / 10.0),
+                    },
+                    Some(ConditionValue::Json) => json!(format!("{{\"n\": {number}}}")),
+                    Some(ConditionValue::StringList) => json!([TEXTS[*text]]),
+                    Some(ConditionValue::Time) if *is_number => {
+                        json!(format!("{}T09:30:00Z", date(*number)))
                     }
-                } else {
-                    json!(TEXTS[*text])
+                    Some(ConditionValue::Time) => json!(date(*number)),
+                    Some(ConditionValue::TimeRange) => {
+                        json!([
+                            date(*number),
+                            format!("{}T23:59:59+02:00", date(*number + 1))
+                        ])
+                    }
+                    Some(ConditionValue::String) | None => json!(TEXTS[*text]),
                 };
             }
             if *negate {

@@ -412,7 +412,8 @@ fn lowering_is_best_effort_when_other_documents_are_broken() {
     assert!(loaded.has_errors());
     let project = &loaded.desired.projects["p"];
     assert!(project.events.contains_key("ok"));
-    assert!(!project.events.contains_key("broken"));
+    // A wrong value: the document is still lowered and checked, without it.
+    assert_eq!(project.events["broken"].description, "");
     // Only an unknown field: the rest of the document is still lowered and checked.
     assert!(project.events.contains_key("typo"));
     assert_eq!(project.members, None);
@@ -702,4 +703,86 @@ fn a_tab_is_reported_at_its_own_line_and_column() {
     let fine = format!("{head}spec:\n  description:\tx\n\t\n  prune: true\n");
     let loaded = manifest::load_str("fine.yaml", &fine);
     assert_eq!(loaded.diagnostics, Vec::new());
+}
+
+#[test]
+fn github_annotations_are_one_per_real_problem() {
+    use pzctl::cli::{DiagnosticFormat, validate_report};
+    for (fixture, expected) in [
+        // A wrong status and tag do not hide the traffic sum of the same document.
+        (
+            "invalid-value--next-to-a-traffic-sum",
+            vec!["invalid-value", "invalid-tag", "traffic-sum"],
+        ),
+        // A broken file's attribute and event are not "dangling" where they are used; the
+        // event no file declares is.
+        (
+            "yaml-syntax--references-into-a-broken-file",
+            vec!["dangling-reference", "yaml-syntax"],
+        ),
+    ] {
+        let loaded = manifest::load_in(
+            &fixtures(),
+            &LoadConfig {
+                paths: vec![PathBuf::from(fixture)],
+                ..LoadConfig::default()
+            },
+        );
+        let report = validate_report(&loaded, DiagnosticFormat::Github, false);
+        let titles: Vec<&str> = report
+            .stdout
+            .lines()
+            .filter_map(|line| line.split("title=").nth(1))
+            .filter_map(|rest| rest.split("::").next())
+            .collect();
+        assert_eq!(titles, expected, "{fixture}: {}", report.stdout);
+    }
+}
+
+#[test]
+fn the_audience_reference_lists_every_condition_with_the_value_it_takes() {
+    use pzctl::manifest::lower::{ConditionValue, condition_value};
+    let docs = std::fs::read_to_string(root().join("docs/manifests/audience.md"))
+        .expect("read docs/manifests/audience.md");
+    let section = docs
+        .split("### Conditions and their values")
+        .nth(1)
+        .expect("the audience reference has a table of conditions");
+    for condition in pzctl::wire::MATCH_CONDITIONS {
+        let row = section
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{condition}` |")))
+            .unwrap_or_else(|| panic!("`{condition}` is not in the table"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let expected = match condition_value(condition) {
+            None => "none",
+            Some(ConditionValue::String) => "string",
+            Some(ConditionValue::Number) => "number",
+            Some(ConditionValue::Json) => "JSON text",
+            Some(ConditionValue::StringList) => "list of strings",
+            Some(ConditionValue::Time) => "time",
+            Some(ConditionValue::TimeRange) => "list of two times (start, end)",
+        };
+        assert_eq!(cells.get(2).copied(), Some(expected), "{row}");
+        // The example is of the type it documents.
+        if let (Some(kind), Some(example)) = (
+            condition_value(condition),
+            cells
+                .get(3)
+                .and_then(|cell| cell.strip_prefix("`value: ")?.strip_suffix('`')),
+        ) {
+            let text = format!(
+                "apiVersion: pzctl/v1\nkind: Project\nmetadata: {{name: p}}\n---\napiVersion: pzctl/v1\nkind: Audience\nmetadata: {{name: a, project: p}}\nspec:\n  rules:\n    all:\n      - preset: CITY\n        condition: {condition}\n        value: {example}\n"
+            );
+            let loaded = manifest::load_str("example.yaml", &text);
+            assert!(
+                !loaded
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.code == Code::WrongConditionValue),
+                "{condition}: {example} ({kind:?}): {:?}",
+                loaded.diagnostics
+            );
+        }
+    }
 }
