@@ -197,8 +197,7 @@ impl Inner {
                         .map_err(|e| local("cannot read", &self.state, e))?;
                     let value: Value = serde_json::from_slice(&text)
                         .map_err(|e| local("corrupt state file", &self.state, e))?;
-                    Store::from_json(value)
-                        .map_err(|e| local("corrupt state file", &self.state, e))?
+                    Store::from_json(value).map_err(|e| local("cannot read", &self.state, e))?
                 }
                 None => Store::new(ORGANIZATION, initial_users(), Limits::default()),
             };

@@ -60,6 +60,7 @@ fn plan() -> Plan {
         changes: changes(),
         live_fingerprint: LiveFingerprint::default(),
         notes: Vec::new(),
+        warnings: Vec::new(),
         digest: None,
     }
 }
