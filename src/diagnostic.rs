@@ -92,7 +92,8 @@ codes! {
     TooManyDeletions = "too-many-deletions": "A plan deletes more resources than allowed.",
     ImmutableField = "immutable-field": "A change touches a field the API cannot update.",
     InvalidTransition = "invalid-transition": "A status change the API does not allow.",
-    StalePlan = "stale-plan": "Live state changed since the plan was made.",
+    StalePlan = "stale-plan": "A saved plan no longer matches: planned again, its changes differ.",
+    SavedPlan = "saved-plan": "A saved plan cannot be used here: another format version, edited after it was written, made for another target, or a flag contradicts it.",
     Internal = "internal": "A bug in pzctl.",
 }
 

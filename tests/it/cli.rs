@@ -970,17 +970,33 @@ const context = {{
         assert_eq!(run.code, Some(3), "{}", run.stderr);
         assert_eq!(run.calls, [saved]);
         assert_eq!(run.output, "exitcode=3\n");
-        assert!(run.summary.contains("refused the reviewed plan"), "{}", run.summary);
-        assert!(run.summary.contains("project/shop/attribute/tier: differs in after"));
+        assert!(
+            run.summary.contains("refused the reviewed plan"),
+            "{}",
+            run.summary
+        );
+        assert!(
+            run.summary
+                .contains("project/shop/attribute/tier: differs in after")
+        );
         assert!(run.summary.contains("Make a new plan"));
         let comment = std::fs::read_to_string(run.dir.path().join("work/refused.md"))
             .expect("the comment body");
         assert_eq!(comment, run.summary);
-        assert!(run.stdout.contains("::error::the reviewed plan no longer matches"));
-        assert!(run.stderr.contains("differs in after"), "stderr stays in the log");
+        assert!(
+            run.stdout
+                .contains("::error::the reviewed plan no longer matches")
+        );
+        assert!(
+            run.stderr.contains("differs in after"),
+            "stderr stays in the log"
+        );
 
         // Any other failure fails the step as it is, with no summary and no comment.
-        let broken = [("FAKE_SAVED", "1"), ("FAKE_SAVED_ERR", "error: 403 forbidden")];
+        let broken = [
+            ("FAKE_SAVED", "1"),
+            ("FAKE_SAVED_ERR", "error: 403 forbidden"),
+        ];
         let run = run_step(&script, &broken);
         assert_eq!((run.code, run.calls), (Some(1), vec![saved.to_owned()]));
         assert_eq!(run.summary, "");

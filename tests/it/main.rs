@@ -12,6 +12,7 @@ mod export;
 mod http;
 mod plan;
 mod projects;
+mod reviewed;
 mod tidy;
 mod tolerant;
 mod validate;
