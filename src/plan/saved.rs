@@ -302,12 +302,14 @@ impl fmt::Display for PlanDifference {
             PlanDifference::Added { address, action } => {
                 write!(
                     f,
-                    "{address}: a new change ({action:?}) that the saved plan does not have"
+                    "{address}: a new change ({}) that the saved plan does not have",
+                    word(*action)
                 )
             }
             PlanDifference::Removed { address, action } => write!(
                 f,
-                "{address}: the saved change ({action:?}) is no longer planned"
+                "{address}: the saved change ({}) is no longer planned",
+                word(*action)
             ),
             PlanDifference::Changed { address, fields } => {
                 write!(f, "{address}: differs in {}", fields.join(", "))
@@ -325,6 +327,14 @@ impl fmt::Display for PlanDifference {
                 )
             }
         }
+    }
+}
+
+fn word(action: super::Action) -> &'static str {
+    match action {
+        super::Action::Create => "a create",
+        super::Action::Update => "an update",
+        super::Action::Delete => "a delete",
     }
 }
 

@@ -149,7 +149,8 @@ fn a_saved_plan_applies_with_the_recorded_selection_and_records_no_credential() 
 fn every_edit_of_a_plan_is_refused_before_anything_is_written() {
     let context = context(&shop());
     let original = save_plan(&context, &[]);
-    let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = (&'static str, Box<dyn Fn(&mut Value)>);
+    let edits: Vec<Edit> = vec![
         (
             "action",
             Box::new(|p| p["changes"][1]["action"] = json!("delete")),

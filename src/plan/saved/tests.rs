@@ -1,3 +1,5 @@
+//! Unit tests of saved plans: the comparison, the digest, reading a file, contradicting flags.
+
 use serde_json::{Value, json};
 
 use super::*;
@@ -159,7 +161,8 @@ fn a_sealed_plan_reads_back_as_written() {
 #[test]
 fn any_edit_is_named_as_an_edit() {
     let original: Value = serde_json::from_str(&sealed_text()).expect("JSON");
-    let edits: Vec<(&str, fn(&mut Value))> = vec![
+    type Edit = (&'static str, fn(&mut Value));
+    let edits: Vec<Edit> = vec![
         ("action", |v| v["changes"][0]["action"] = json!("delete")),
         ("address", |v| {
             v["changes"][0]["address"] = json!("project/shop/attribute/z");
