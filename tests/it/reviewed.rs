@@ -462,8 +462,12 @@ fn no_file_is_created_when_the_input_is_refused() {
     assert!(!context.path().join("plan.json").exists(), "no plan file");
 
     // A saved plan refused for its file, its flags or its target opens no organization.
+    // Planning reads a local organization that does not exist yet without creating it.
     let good = context_with_plan();
-    std::fs::remove_dir_all(good.path().join(".pzctl")).expect("rm .pzctl");
+    assert!(
+        !good.path().join(".pzctl").exists(),
+        "plan created no state directory"
+    );
     let mut plan = read_json(&good.path().join("plan.json"));
     let sealed = plan.clone();
     plan["summary"]["create"] = json!(0);
