@@ -551,7 +551,7 @@ async fn a_saved_plan_whose_object_changed_live_is_refused_with_exit_3() {
     let stderr = text(&refused.stderr);
     assert!(stderr.contains("no longer matches"), "{stderr}");
     assert!(
-        stderr.contains("project/storefront/attribute/loyalty-tier: a new change (an update)"),
+        stderr.contains("project/storefront/attribute/loyalty-tier: a new change"),
         "{stderr}"
     );
     assert!(stderr.contains("pzctl plan --out"), "{stderr}");
