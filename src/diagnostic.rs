@@ -92,8 +92,8 @@ codes! {
     TooManyDeletions = "too-many-deletions": "A plan deletes more resources than allowed.",
     ImmutableField = "immutable-field": "A change touches a field the API cannot update.",
     InvalidTransition = "invalid-transition": "A status change the API does not allow.",
-    StalePlan = "stale-plan": "A saved plan no longer matches: planned again, its changes differ.",
-    SavedPlan = "saved-plan": "A saved plan cannot be used here: another format version, edited after it was written, made for another target, or a flag contradicts it.",
+    StalePlan = "stale-plan": "A saved plan no longer matches: planned again, its changes differ (one diagnostic per difference; `apply --plan` exits 3 and writes nothing).",
+    SavedPlan = "saved-plan": "A saved plan cannot be used here: another format version, edited after it was written, made for another target, or a flag contradicts it (`apply --plan` exits 1 and writes nothing).",
     Internal = "internal": "A bug in pzctl.",
 }
 
