@@ -94,7 +94,8 @@ codes! {
     LiveDuplicate = "live-duplicate": "Two live objects share one identity (name or key) in a project; changes to it are refused.",
     ImmutableField = "immutable-field": "A change touches a field the API cannot update.",
     InvalidTransition = "invalid-transition": "A status change the API does not allow.",
-    StalePlan = "stale-plan": "Live state changed since the plan was made.",
+    StalePlan = "stale-plan": "A saved plan no longer matches: planned again, its changes differ (one diagnostic per difference; `apply --plan` exits 3 and writes nothing).",
+    SavedPlan = "saved-plan": "A saved plan cannot be used here: another format version, edited after it was written, made for another target, or a flag contradicts it (`apply --plan` exits 1 and writes nothing).",
     Internal = "internal": "A bug in pzctl.",
 }
 

@@ -161,6 +161,8 @@ fn plan_of(changes: Vec<Change>) -> Plan {
         live_fingerprint: LiveFingerprint::default(),
         notes: Vec::new(),
         warnings: Vec::new(),
+        binding: None,
+        digest: None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! `pzctl apply`: plan (or read a saved plan and check it is not stale), confirm, execute with
-//! progress on stderr, and report; the report as JSON on stdout with `--format json`.
+//! `pzctl apply`: plan (or read a saved plan, check it against the command line and the target,
+//! plan again and compare), confirm, execute with progress on stderr, and report; the report as
+//! JSON on stdout with `--format json`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use crate::apply::{self, ApplyConfig, ApplyReport, CancelToken, Outcome, Reporte
 use crate::diagnostic::{Code, Diagnostic, Sources};
 use crate::live::http::HttpSummary;
 use crate::live::retry::RetryPolicy;
-use crate::live::{self, Api, Backend};
+use crate::live::{Api, Backend};
 use crate::manifest;
 use crate::model::LiveState;
 use crate::plan::{self, Action, Change, Plan};
@@ -28,8 +29,9 @@ pub struct ApplyArgs {
     pub target: super::TargetArgs,
     #[command(flatten)]
     pub color: super::ColorArgs,
-    /// Execute this saved plan (`pzctl plan --out FILE`) instead of planning now. It is
-    /// refused if any object it read has changed since.
+    /// Execute this saved plan (`pzctl plan --out FILE`): plan again with the selection, guards
+    /// and target it records, and apply only if that gives the same changes (else exit 3,
+    /// nothing written). Flags given with it must say what the plan records.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
     /// Do not ask for confirmation (required when stdin or stderr is not a terminal).
@@ -55,7 +57,32 @@ pub struct ApplyArgs {
     /// Refuse plans that delete more objects than this.
     #[arg(long, default_value_t = 10)]
     pub max_deletions: usize,
+    /// Which of the options with a default were given on the command line (`paths`,
+    /// `max_deletions`), so that `--plan` can tell a contradiction from a default.
+    #[arg(skip)]
+    pub given: Vec<&'static str>,
 }
+
+/// The ids of `paths` and `max_deletions` when they come from the command line.
+#[must_use]
+pub fn given_on_command_line(matches: &clap::ArgMatches) -> Vec<&'static str> {
+    ["paths", "max_deletions"]
+        .into_iter()
+        .filter(|id| {
+            matches!(
+                matches
+                    .try_get_raw(id)
+                    .ok()
+                    .flatten()
+                    .map(|_| matches.value_source(id)),
+                Some(Some(clap::parser::ValueSource::CommandLine))
+            )
+        })
+        .collect()
+}
+
+/// Exit code of `apply --plan` when planning again gives other changes.
+const NO_LONGER_MATCHES: u8 = 3;
 
 /// Output formats of the apply report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -77,25 +104,46 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-async fn run_to_end(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+async fn run_to_end(mut args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let problems = match args.format {
+        ReportFormat::Json => Problems::Json,
+        ReportFormat::Text => Problems::Text,
+        ReportFormat::Ndjson => Problems::Events,
+    };
+    // A saved plan is checked against the command line and the target before anything is
+    // opened; then it is planned again from what it records.
+    let saved = match &args.plan {
+        Some(file) => match check_saved(&args, file, problems)? {
+            Ok((saved, select, guards)) => {
+                args.select = select;
+                args.allow_delete = guards.allow_delete;
+                args.max_deletions = guards.max_deletions;
+                args.delete_project = guards.delete_projects;
+                Some(saved)
+            }
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
     let request = PlanRequest {
         select: &args.select,
         allow_delete: args.allow_delete,
         delete_projects: &args.delete_project,
         max_deletions: args.max_deletions,
-        problems: match args.format {
-            ReportFormat::Json => Problems::Json,
-            ReportFormat::Text => Problems::Text,
-            ReportFormat::Ndjson => Problems::Events,
-        },
+        problems,
     };
-    // Fresh manifests are checked before any target is opened.
-    let source = match &args.plan {
-        Some(file) => Source::Saved(file),
-        None => match pipeline::load_checked(&request)? {
-            Ok(loaded) => Source::Fresh(loaded),
-            Err(code) => return Ok(code),
+    // Manifests are checked before any target is opened.
+    let loaded = match pipeline::load_checked(&request)? {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    let source = match (&args.plan, &saved) {
+        (Some(file), Some(saved)) => Source::Saved {
+            file,
+            saved,
+            loaded,
         },
+        _ => Source::Fresh(loaded),
     };
     let api = Arc::new(Api::new(super::target::select(&args.target)?));
     let retry = super::target::retry_policy(&args.target)?;
@@ -117,8 +165,12 @@ async fn run_to_end(args: ApplyArgs) -> anyhow::Result<ExitCode> {
 
 /// What the plan to apply comes from.
 enum Source<'a> {
-    /// A plan saved with `pzctl plan --out`.
-    Saved(&'a std::path::Path),
+    /// A plan saved with `pzctl plan --out`, checked, and the manifests it records.
+    Saved {
+        file: &'a std::path::Path,
+        saved: &'a Plan,
+        loaded: manifest::Loaded,
+    },
     /// Manifests, loaded and checked, to plan from now.
     Fresh(manifest::Loaded),
 }
@@ -133,7 +185,20 @@ async fn prepare<B: Backend>(
     retry: &RetryPolicy,
 ) -> anyhow::Result<Result<Planned, ExitCode>> {
     match source {
-        Source::Saved(file) => saved_plan(api, file, request.problems, retry).await,
+        Source::Saved {
+            file,
+            saved,
+            loaded,
+        } => match pipeline::plan_live(api, loaded, request, retry).await? {
+            Ok(fresh) => Ok(compare_saved(file, saved, fresh, request.problems)),
+            Err(_) => {
+                output::error_line(&format!(
+                    "error: the saved plan `{}` no longer matches: planning again was refused; nothing was written",
+                    file.display()
+                ));
+                Ok(Err(ExitCode::from(NO_LONGER_MATCHES)))
+            }
+        },
         Source::Fresh(loaded) => {
             let planned = pipeline::plan_live(api, loaded, request, retry).await?;
             if let Ok(Planned { plan, .. }) = &planned {
@@ -239,66 +304,154 @@ async fn execute<B: Backend + 'static>(
     })
 }
 
-/// Read a saved plan and refuse it if the objects it read changed since.
-async fn saved_plan<B: Backend>(
-    api: &Api<B>,
+/// Read a saved plan and check it against the command line and the target, before anything is
+/// opened: the plan, the selection and the guards to plan again with, or the exit code.
+#[allow(clippy::type_complexity)]
+fn check_saved(
+    args: &ApplyArgs,
     file: &std::path::Path,
     problems: Problems,
-    retry: &RetryPolicy,
-) -> anyhow::Result<Result<Planned, ExitCode>> {
-    let shown = file.display();
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read plan `{shown}`"))?;
-    let version = serde_json::from_str::<serde_json::Value>(&text)
-        .with_context(|| format!("`{shown}` is not JSON"))?
-        .get("format_version")
-        .and_then(serde_json::Value::as_u64);
-    if version != Some(u64::from(plan::FORMAT_VERSION)) {
-        anyhow::bail!(
-            "`{shown}` has plan `format_version` {}; this pzctl reads version {}",
-            version.map_or_else(|| "(missing)".to_owned(), |v| v.to_string()),
-            plan::FORMAT_VERSION
-        );
-    }
-    let plan: Plan =
-        serde_json::from_str(&text).with_context(|| format!("`{shown}` is not a pzctl plan"))?;
-    let live = live::observe_with(api, None, retry)
-        .await
-        .with_context(|| format!("cannot read {}", api.backend.describe()))?;
-    output::live_warnings(&live);
-    let stale = apply::stale_objects(&plan, &live);
-    if !stale.is_empty() {
-        let refusals: Vec<Diagnostic> = stale
-            .iter()
-            .map(|address| {
-                Diagnostic::error(
-                    Code::StalePlan,
-                    format!(
-                        "the plan in `{shown}` is stale: `{address}` changed since it was made"
-                    ),
-                )
-                .with_help(format!(
-                    "run `pzctl plan --out {shown}` again, review it, then apply it"
-                ))
-            })
-            .collect();
+) -> anyhow::Result<Result<(Plan, super::SelectArgs, plan::Guards), ExitCode>> {
+    let shown = file.display().to_string();
+    let again = format!("run `pzctl plan --out {shown}` again, review it, then apply it");
+    let refuse = |refusals: Vec<Diagnostic>| {
         pipeline::show(&refusals, &Sources::default(), problems);
         output::error_line(&format!(
-            "error: the saved plan was refused ({} {} changed since it was made); nothing was written",
-            stale.len(),
-            if stale.len() == 1 {
-                "object"
-            } else {
-                "objects"
-            }
+            "error: the saved plan `{shown}` was refused; nothing was written"
         ));
-        return Ok(Err(ExitCode::from(1)));
+        Ok(Err(ExitCode::from(1)))
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read plan `{shown}`"))?;
+    let saved = match plan::saved::read(&text) {
+        Ok(saved) => saved,
+        Err(refusal) => {
+            return refuse(vec![
+                Diagnostic::error(Code::SavedPlan, refusal.message(&shown))
+                    .with_help(again.clone()),
+            ]);
+        }
+    };
+    let Some(binding) = saved.binding.clone() else {
+        return refuse(vec![Diagnostic::error(
+            Code::SavedPlan,
+            plan::saved::FileRefusal::NoBinding.message(&shown),
+        )]);
+    };
+    let text_of = |paths: &[PathBuf]| -> Vec<String> {
+        paths
+            .iter()
+            .map(|path| path.to_string_lossy().into_owned())
+            .collect()
+    };
+    let given = plan::saved::GivenFlags {
+        paths: if args.given.contains(&"paths") {
+            text_of(&args.select.paths)
+        } else {
+            Vec::new()
+        },
+        include: args.select.include.clone(),
+        exclude: args.select.exclude.clone(),
+        projects: args.select.project.clone(),
+        allow_delete: args.allow_delete,
+        max_deletions: args
+            .given
+            .contains(&"max_deletions")
+            .then_some(args.max_deletions),
+        delete_projects: args.delete_project.clone(),
+    };
+    let contradictions = plan::saved::contradictions(&binding, &given);
+    if !contradictions.is_empty() {
+        return refuse(
+            contradictions
+                .into_iter()
+                .map(|(flag, given, recorded)| {
+                    Diagnostic::error(
+                        Code::SavedPlan,
+                        format!(
+                            "{flag} {given} contradicts the saved plan `{shown}`, made with {recorded}"
+                        ),
+                    )
+                    .with_help(
+                        "leave it out to use what the plan records, or make a new plan with it"
+                            .to_owned(),
+                    )
+                })
+                .collect(),
+        );
+    }
+    let current = super::target::plan_target(&args.target)?;
+    if current != binding.target {
+        return refuse(vec![Diagnostic::error(
+            Code::SavedPlan,
+            format!(
+                "the saved plan `{shown}` was made for {}, not for {current}",
+                binding.target
+            ),
+        )]);
+    }
+    let selection = &binding.selection;
+    let select = super::SelectArgs {
+        paths: selection.paths.iter().map(PathBuf::from).collect(),
+        include: selection.include.clone(),
+        exclude: selection.exclude.clone(),
+        project: selection.projects.clone(),
+    };
+    Ok(Ok((saved, select, binding.guards)))
+}
+
+/// Apply the fresh plan only if its changes are the saved ones; else show every difference
+/// (one `stale-plan` diagnostic each) and end with exit code 3.
+fn compare_saved(
+    file: &std::path::Path,
+    saved: &Plan,
+    fresh: Planned,
+    problems: Problems,
+) -> Result<Planned, ExitCode> {
+    let shown = file.display();
+    let differences = plan::compare(&saved.changes, &fresh.plan.changes);
+    if differences.is_empty() {
+        let summary = &fresh.plan.summary;
+        output::error_line(&format!(
+            "Applying the saved plan `{shown}`: {} to create, {} to update, {} to delete.",
+            summary.create, summary.update, summary.delete
+        ));
+        return Ok(fresh);
+    }
+    let again = format!("run `pzctl plan --out {shown}` again, review it, then apply it");
+    let refusals: Vec<Diagnostic> = differences
+        .iter()
+        .enumerate()
+        .map(|(index, difference)| {
+            let diagnostic = Diagnostic::error(
+                Code::StalePlan,
+                format!("the saved plan no longer matches: {difference}"),
+            );
+            if index == 0 {
+                diagnostic.with_help(again.clone())
+            } else {
+                diagnostic
+            }
+        })
+        .collect();
+    pipeline::show(&refusals, &Sources::default(), problems);
+    let changed = apply::stale_objects(saved, &fresh.live);
+    if !changed.is_empty() {
+        output::error_line(&format!(
+            "live objects changed since the plan was made: {}",
+            changed.join(", ")
+        ));
     }
     output::error_line(&format!(
-        "Applying the saved plan `{shown}`: {} to create, {} to update, {} to delete.",
-        plan.summary.create, plan.summary.update, plan.summary.delete
+        "error: the saved plan `{shown}` no longer matches ({} {}); nothing was written",
+        differences.len(),
+        if differences.len() == 1 {
+            "difference"
+        } else {
+            "differences"
+        }
     ));
-    Ok(Ok(Planned { plan, live }))
+    Err(ExitCode::from(NO_LONGER_MATCHES))
 }
 
 /// Ask on the terminal; refuse when there is none.

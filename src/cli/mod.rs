@@ -193,7 +193,15 @@ pub enum DiagnosticFormat {
 
 /// Run the command line; returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    if let (Command::Apply(args), Some(("apply", given))) = (&mut cli.command, matches.subcommand())
+    {
+        args.given = apply::given_on_command_line(given);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(error) => {

@@ -80,6 +80,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    let bound_to = super::target::plan_target(&args.target)?;
     let api = Api::new(super::target::select(&args.target)?);
     let retry = super::target::retry_policy(&args.target)?;
     let planned = pipeline::plan_live(&api, &loaded, &request, &retry).await;
@@ -87,7 +88,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         output::error_line(&summary.line());
     }
     let plan = match planned? {
-        Ok(Planned { plan, .. }) => plan,
+        Ok(Planned { plan, .. }) => crate::plan::saved::seal(plan, binding(&args, bound_to)),
         Err(code) => return Ok(code),
     };
 
@@ -118,4 +119,28 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What the plan records of how it was made, for `apply --plan`.
+fn binding(args: &PlanArgs, target: crate::plan::PlanTarget) -> crate::plan::Binding {
+    let select = &args.select;
+    crate::plan::Binding {
+        pzctl_version: env!("CARGO_PKG_VERSION").to_owned(),
+        target,
+        selection: crate::plan::Selection {
+            paths: select
+                .paths
+                .iter()
+                .map(|path| path.to_string_lossy().into_owned())
+                .collect(),
+            include: select.include.clone(),
+            exclude: select.exclude.clone(),
+            projects: select.project.clone(),
+        },
+        guards: crate::plan::Guards {
+            allow_delete: args.allow_delete,
+            max_deletions: args.max_deletions,
+            delete_projects: args.delete_project.clone(),
+        },
+    }
 }

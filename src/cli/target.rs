@@ -115,6 +115,35 @@ pub fn select_with(
     }
 }
 
+/// What a saved plan records of the target these options select (never a credential), found
+/// without opening it: a plan for another target is refused before anything is created.
+pub fn plan_target(global: &super::TargetArgs) -> anyhow::Result<crate::plan::PlanTarget> {
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    let endpoint = global.endpoint.clone().or_else(|| env(ENDPOINT_ENV));
+    let region = global.region.clone().or_else(|| env(REGION_ENV));
+    Ok(
+        match http_config(endpoint.as_deref(), region.as_deref(), &env)? {
+            Some(config) => crate::plan::PlanTarget::endpoint(
+                &config.base_url,
+                config.organization_uid.as_deref(),
+            ),
+            None => {
+                let state_dir = global
+                    .state_dir
+                    .clone()
+                    .or_else(|| env(STATE_DIR_ENV).map(std::path::PathBuf::from))
+                    .unwrap_or_else(|| std::path::PathBuf::from(DEFAULT_STATE_DIR));
+                crate::plan::PlanTarget::local(&state_dir.to_string_lossy())
+            }
+        },
+    )
+}
+
 /// The environment variable of `--retry-deadline`.
 pub const RETRY_DEADLINE_ENV: &str = "PZCTL_RETRY_DEADLINE";
 
@@ -364,7 +393,8 @@ mod tests {
         let target = select_with(&global, &env_of(&[])).unwrap();
         assert!(matches!(target, Target::Embedded(_)), "{target:?}");
         assert!(target.supports_members());
-        assert!(dir.path().join(".pzctl").is_dir());
+        // Nothing is created before the first write.
+        assert!(!dir.path().join(".pzctl").exists());
     }
 
     #[test]

@@ -63,7 +63,9 @@ impl Stamp {
 }
 
 struct Cache {
-    lock: File,
+    /// Opened (and the directory created) at the first write, or at the first read of a
+    /// directory that exists.
+    lock: Option<File>,
     store: Option<Store>,
     stamp: Option<Stamp>,
 }
@@ -106,36 +108,24 @@ impl EmbeddedBackend {
         Self::open_as(dir, &actor)
     }
 
-    /// [`EmbeddedBackend::open`] acting as `actor` (no environment lookup).
+    /// [`EmbeddedBackend::open`] acting as `actor` (no environment lookup). Nothing is created
+    /// until the first write: reading an organization that does not exist yet reads a new one
+    /// in memory, and leaves no directory, lock or state file behind.
     pub fn open_as(dir: &Path, actor: &str) -> Result<Self, BackendError> {
-        std::fs::create_dir_all(dir).map_err(|e| local("cannot create", dir, e))?;
-        let lock_path = dir.join("lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| local("cannot open", &lock_path, e))?;
         let backend = EmbeddedBackend {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 state: dir.join("state.json"),
                 actor: actor.trim().to_lowercase(),
                 cache: Mutex::new(Cache {
-                    lock,
+                    lock: None,
                     store: None,
                     stamp: None,
                 }),
             }),
         };
-        let actor = backend.inner.actor.clone();
-        backend.inner.with_store(|store| {
-            let added = store.ensure_user(wire::User {
-                email: actor.clone(),
-                organization_role: OrgRole::Owner,
-            });
-            ((), added)
-        })?;
+        // Read the state once, so a state file this pzctl cannot read is refused here.
+        backend.inner.with_store(false, |_| ((), false))?;
         Ok(backend)
     }
 
@@ -148,7 +138,7 @@ impl EmbeddedBackend {
     /// Carry out a request synchronously (what [`Backend::send`] runs on a blocking thread).
     pub fn send_blocking(&self, request: &Request) -> Result<Value, BackendError> {
         let actor = self.inner.actor.clone();
-        let answer = self.inner.with_store(|store| {
+        let answer = self.inner.with_store(store::is_write(request), |store| {
             let result = store.dispatch(&actor, request);
             let changed = result.is_ok() && store::is_write(request);
             (result, changed)
@@ -162,25 +152,49 @@ impl EmbeddedBackend {
 }
 
 impl Inner {
-    /// Lock, refresh the cached store, run `f`, save when it reports a change, unlock.
-    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> (T, bool)) -> Result<T, BackendError> {
+    /// Lock, refresh the cached store, run `f`, save when it reports a change, unlock. Without
+    /// `write`, an organization whose directory does not exist is read in memory, unlocked:
+    /// there is nothing to race with and nothing is created.
+    fn with_store<T>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&mut Store) -> (T, bool),
+    ) -> Result<T, BackendError> {
         let mut cache = self
             .cache
             .lock()
             .map_err(|_| BackendError::Local("the local organization cache is poisoned".into()))?;
-        cache
-            .lock
-            .lock()
-            .map_err(|e| local("cannot lock", &self.dir.join("lock"), e))?;
-        let result = self.locked(&mut cache, f);
+        if cache.lock.is_none() && (write || self.dir.is_dir()) {
+            std::fs::create_dir_all(&self.dir).map_err(|e| local("cannot create", &self.dir, e))?;
+            let lock_path = self.dir.join("lock");
+            let lock = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(|e| local("cannot open", &lock_path, e))?;
+            cache.lock = Some(lock);
+        }
+        let locked = match &cache.lock {
+            Some(lock) => {
+                lock.lock()
+                    .map_err(|e| local("cannot lock", &self.dir.join("lock"), e))?;
+                true
+            }
+            None => false,
+        };
+        let result = self.locked(&mut cache, locked, f);
         // Unlock even when the work failed; closing the file would unlock too.
-        let _ = cache.lock.unlock();
+        if let Some(lock) = &cache.lock {
+            let _ = lock.unlock();
+        }
         result
     }
 
     fn locked<T>(
         &self,
         cache: &mut Cache,
+        locked: bool,
         f: impl FnOnce(&mut Store) -> (T, bool),
     ) -> Result<T, BackendError> {
         let stamp = match Stamp::of(&self.state) {
@@ -197,8 +211,7 @@ impl Inner {
                         .map_err(|e| local("cannot read", &self.state, e))?;
                     let value: Value = serde_json::from_slice(&text)
                         .map_err(|e| local("corrupt state file", &self.state, e))?;
-                    Store::from_json(value)
-                        .map_err(|e| local("corrupt state file", &self.state, e))?
+                    Store::from_json(value).map_err(|e| local("cannot read", &self.state, e))?
                 }
                 None => Store::new(ORGANIZATION, initial_users(), Limits::default()),
             };
@@ -210,8 +223,13 @@ impl Inner {
                 "the local organization is not loaded".into(),
             ));
         };
+        // The acting user is an organization owner if new (saved with the next write).
+        let added = store.ensure_user(wire::User {
+            email: self.actor.clone(),
+            organization_role: OrgRole::Owner,
+        });
         let (answer, changed) = f(store);
-        if changed || stamp.is_none() {
+        if locked && (changed || (added && stamp.is_some())) {
             let bytes = serde_json::to_vec_pretty(&store.to_json())
                 .map_err(|e| local("cannot serialize", &self.state, e))?;
             if let Err(error) = store::write_atomically(&self.state, &bytes) {
@@ -253,6 +271,34 @@ mod tests {
 
     fn create_project(backend: &EmbeddedBackend, name: &str) -> Result<Value, BackendError> {
         backend.send_blocking(&Request::new(Method::Post, "/projects").body(json!({"name": name})))
+    }
+
+    #[test]
+    fn reading_a_new_organization_creates_nothing_until_a_write() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("org");
+        let backend =
+            EmbeddedBackend::open_as(&path, "new@example.com").unwrap_or_else(|e| panic!("{e}"));
+        let user = backend
+            .send_blocking(&Request::get("/user"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            user,
+            json!({"email": "new@example.com", "organizationRole": "owner"})
+        );
+        let projects = backend
+            .send_blocking(&Request::get("/projects"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(projects, json!([]));
+        assert!(!path.exists(), "no directory, lock or state file");
+        create_project(&backend, "p1").unwrap_or_else(|e| panic!("{e}"));
+        assert!(path.join("state.json").is_file() && path.join("lock").is_file());
+        let state: Value = serde_json::from_str(
+            &std::fs::read_to_string(path.join("state.json")).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let users = state["users"].as_array().map(Vec::len).unwrap_or_default();
+        assert_eq!(users, initial_users().len() + 1, "the acting user is saved");
     }
 
     #[test]

@@ -17,19 +17,24 @@ mod fingerprint;
 mod notes;
 mod order;
 mod permissions;
+pub mod saved;
 pub mod scope;
 mod view;
 
 pub use fingerprint::object_digest;
+pub use saved::{Binding, Guards, PlanDifference, PlanTarget, Selection, compare};
 pub use view::{ManifestView, manifest_view, manifest_view_of, member_view};
 
 /// The version of the plan file format (`docs/plan-format.md`).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// A plan: the changes in execution order, with what apply needs to check staleness.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub format_version: u32,
+    /// What a saved plan was made against and from (`plan --out`); `None` from the planner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<Binding>,
     pub summary: Summary,
     /// In execution order: every `depends_on` names an earlier change.
     pub changes: Vec<Change>,
@@ -47,6 +52,10 @@ pub struct Plan {
     /// and endpoint answers that could not be used; absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<crate::model::LiveWarning>,
+    /// `sha256:HEX` over the canonical JSON of everything else ([`saved::digest_of`]); set
+    /// with the binding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// Something the plan leaves to a person, said once.
@@ -352,6 +361,7 @@ pub fn plan(
     }
     Ok(Plan {
         format_version: FORMAT_VERSION,
+        binding: None,
         summary,
         changes,
         unmanaged,
@@ -371,6 +381,7 @@ pub fn plan(
             })
             .cloned()
             .collect(),
+        digest: None,
     })
 }
 

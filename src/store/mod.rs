@@ -217,6 +217,9 @@ struct ProjectState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Store {
+    /// [`STATE_FORMAT_VERSION`] when written; files from before it had none.
+    #[serde(default)]
+    format_version: u32,
     organization_uid: String,
     users: Vec<wire::User>,
     #[serde(default)]
@@ -225,6 +228,47 @@ pub struct Store {
     next_object: u64,
     next_cms: u64,
     projects: Vec<ProjectState>,
+}
+
+/// The format version of the state the embedded organization (`.pzctl/state.json`) and the
+/// emulator's `--data` file hold (`formatVersion`).
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// The paths of `input` that `written` (the same state written again) does not have; `null`
+/// values and `formatVersion` aside.
+fn unknown_fields(input: &Value, written: &Value, at: &str, out: &mut Vec<String>) {
+    match (input, written) {
+        (Value::Object(input), Value::Object(written)) => {
+            for (key, value) in input {
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                match written.get(key) {
+                    Some(again) => unknown_fields(value, again, &path, out),
+                    // What is written only when not empty.
+                    None if is_empty(value) || path == "formatVersion" => {}
+                    None => out.push(format!("`{path}`")),
+                }
+            }
+        }
+        (Value::Array(input), Value::Array(written)) => {
+            for (index, (value, again)) in input.iter().zip(written).enumerate() {
+                unknown_fields(value, again, &format!("{at}[{index}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
 }
 
 /// Whether a request may change state (so persistence knows when to save).
@@ -334,6 +378,7 @@ impl Store {
     #[must_use]
     pub fn new(organization_uid: &str, users: Vec<wire::User>, limits: Limits) -> Self {
         let mut store = Store {
+            format_version: STATE_FORMAT_VERSION,
             organization_uid: organization_uid.to_owned(),
             users: Vec::new(),
             limits,
@@ -358,9 +403,33 @@ impl Store {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// Read a state written by [`Store::to_json`].
+    /// Read a state written by [`Store::to_json`]. A state from a newer pzctl
+    /// (`formatVersion` above [`STATE_FORMAT_VERSION`]) is refused, and so is one with fields
+    /// this version does not know: rewriting it would drop them.
     pub fn from_json(value: Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| format!("invalid store state: {error}"))
+        let version = match value.get("formatVersion") {
+            None => 0,
+            Some(found) => found
+                .as_u64()
+                .ok_or_else(|| format!("`formatVersion` is not a number: {found}"))?,
+        };
+        if version > u64::from(STATE_FORMAT_VERSION) {
+            return Err(format!(
+                "written by a newer pzctl: format version {version}, this pzctl reads up to version {STATE_FORMAT_VERSION}; the file is left as it is"
+            ));
+        }
+        let mut store: Store = serde_json::from_value(value.clone())
+            .map_err(|error| format!("invalid store state: {error}"))?;
+        let mut unknown = Vec::new();
+        unknown_fields(&value, &store.to_json(), "", &mut unknown);
+        if !unknown.is_empty() {
+            return Err(format!(
+                "fields this pzctl does not know: {}; the file is left as it is (was it written by another pzctl?)",
+                unknown.join(", ")
+            ));
+        }
+        store.format_version = STATE_FORMAT_VERSION;
+        Ok(store)
     }
 
     /// Replace the organization's users (emails are lower-cased; later duplicates dropped).

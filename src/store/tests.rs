@@ -1434,3 +1434,26 @@ fn a_project_records_the_organization_it_was_created_in() {
         .unwrap_or_default();
     assert_eq!(plain["organizationUid"], "org1");
 }
+
+#[test]
+fn a_state_from_a_newer_pzctl_or_with_unknown_fields_is_refused() {
+    let mut state = Store::new("org", Vec::new(), Limits::default()).to_json();
+    assert_eq!(state["formatVersion"], json!(super::STATE_FORMAT_VERSION));
+    assert!(Store::from_json(state.clone()).is_ok());
+    state["formatVersion"] = json!(99);
+    let error = Store::from_json(state.clone()).expect_err("newer");
+    assert!(
+        error.contains("format version 99") && error.contains("up to version 1"),
+        "{error}"
+    );
+    state["formatVersion"] = json!(1);
+    state["future"] = json!({"kept": true});
+    let error = Store::from_json(state.clone()).expect_err("unknown");
+    assert!(error.contains("`future`"), "{error}");
+    // A state from before versions is read as version 1.
+    if let Some(map) = state.as_object_mut() {
+        map.shift_remove("future");
+        map.shift_remove("formatVersion");
+    }
+    assert!(Store::from_json(state).is_ok());
+}

@@ -496,7 +496,7 @@ async fn an_owner_who_demotes_themself_does_everything_else_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_saved_plan_is_refused_and_names_the_object() {
+async fn a_saved_plan_whose_object_changed_live_is_refused_with_exit_3() {
     let context = TestContext::new();
     let state = context.path().join("org");
     let path = quickstart();
@@ -544,12 +544,14 @@ async fn a_stale_saved_plan_is_refused_and_names_the_object() {
     .await
     .expect("edit");
 
+    // Planned again, the attribute needs an update the saved plan does not have: exit 3, and
+    // the object is named.
     let refused = pzctl(&state, None, &["apply", "--plan", plan_arg]);
-    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    assert_eq!(refused.status.code(), Some(3), "{}", describe(&refused));
     let stderr = text(&refused.stderr);
-    assert!(stderr.contains("is stale"), "{stderr}");
+    assert!(stderr.contains("no longer matches"), "{stderr}");
     assert!(
-        stderr.contains("project/storefront/attribute/loyalty-tier"),
+        stderr.contains("project/storefront/attribute/loyalty-tier: a new change"),
         "{stderr}"
     );
     assert!(stderr.contains("pzctl plan --out"), "{stderr}");
@@ -1148,6 +1150,17 @@ async fn a_saved_plan_with_an_invalid_spec_is_refused_before_anything_is_written
     changes[audience]["after"]["rules"] = Value::from("all of them");
     std::fs::write(&plan_file, plan.to_string()).expect("write");
 
+    // Edited by hand: the digest names it.
+    let refused = pzctl(&state, None, &["apply", "--plan", plan_arg]);
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    assert!(
+        text(&refused.stderr).contains("was edited after it was written"),
+        "{}",
+        describe(&refused)
+    );
+    // With its digest computed again, the spec itself is refused.
+    plan["digest"] = Value::from(pzctl::plan::saved::digest_of(&plan));
+    std::fs::write(&plan_file, plan.to_string()).expect("write");
     let refused = pzctl(&state, None, &["apply", "--plan", plan_arg]);
     assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
     assert!(

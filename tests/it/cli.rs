@@ -394,11 +394,12 @@ mod workflows {
                 *seen.entry(argv[1].clone()).or_default() += 1;
             }
         }
-        // validate on PR and before apply; plan on PR and in the drift check; apply (saved + fresh);
-        // and in pzctl-matrix.yml one each, plus projects (changed since a ref, and all).
+        // validate on PR and before apply; plan on PR and in the drift check; apply (the saved
+        // plan only); and in pzctl-matrix.yml one each, plus projects (changed since a ref, and
+        // all).
         assert_eq!(seen.get("validate"), Some(&3), "{seen:?}");
         assert_eq!(seen.get("plan"), Some(&3), "{seen:?}");
-        assert_eq!(seen.get("apply"), Some(&3), "{seen:?}");
+        assert_eq!(seen.get("apply"), Some(&2), "{seen:?}");
         assert_eq!(seen.get("projects"), Some(&2), "{seen:?}");
     }
 
@@ -635,8 +636,8 @@ const context = {{
 
     /// The example workflows' exact pzctl calls, run in order against the embedded local
     /// organization with the quickstart manifests: plan on the PR (exit 2, Markdown, plan.json),
-    /// apply of the saved plan on merge, the drift check (exit 0 after apply), the fallback's fresh
-    /// apply, and a re-applied saved plan refused as stale (the word the apply workflow looks for).
+    /// apply of the saved plan on merge, the drift check (exit 0 after apply), and a re-applied
+    /// saved plan refused with exit 3 because planning again gives other changes.
     #[test]
     fn example_workflows_run_end_to_end_on_the_embedded_organization() {
         let context = TestContext::new();
@@ -664,7 +665,7 @@ const context = {{
         std::fs::copy(dir.join("plan.json"), dir.join("saved-plan/plan.json"))
             .expect("copy the plan");
         let apply_calls = workflow_calls("pzctl-apply.yml");
-        assert_eq!(apply_calls.len(), 3, "{apply_calls:?}");
+        assert_eq!(apply_calls.len(), 2, "{apply_calls:?}");
         let (code, _, stderr) = run_call(dir, &apply_calls[0]);
         assert_eq!(code, Some(0), "validate failed: {stderr}");
         let (code, _, stderr) = run_call(dir, &apply_calls[1]);
@@ -679,18 +680,16 @@ const context = {{
             "drift right after apply:\n{markdown}\n{stderr}"
         );
 
-        // Applying the same saved plan again: the live objects changed, so it is stale (exit 1,
-        // and the word `stale`, which the apply workflow's fallback looks for).
+        // Applying the same saved plan again: planned now, it has no changes, so it no longer
+        // matches (exit 3, which the apply workflow reports on the pull request), and nothing
+        // is written.
         pzctl_snapshot!(
             context,
             "workflow_stale_saved_plan",
             &mut call(&apply_calls[1])
         );
-        // The fallback: a fresh apply converges (nothing to do).
-        let (code, _, stderr) = run_call(dir, &apply_calls[2]);
-        assert_eq!(code, Some(0), "the fresh apply failed: {stderr}");
         let (code, markdown, _) = run_call(dir, &drift_calls[0]);
-        assert_eq!(code, Some(0), "drift after the fresh apply:\n{markdown}");
+        assert_eq!(code, Some(0), "drift after the refused apply:\n{markdown}");
     }
 
     /// Every `run:` script of the workflows and of `action.yml`, as (where, script).
@@ -940,47 +939,69 @@ const context = {{
     }
 
     #[test]
-    fn apply_step_uses_the_saved_plan_and_falls_back_only_when_it_is_stale() {
+    fn apply_step_applies_only_the_saved_plan_and_reports_a_refusal() {
         if on_path("bash").is_none() {
             skipped("the workflow step tests", "bash is not installed");
             return;
         }
         let script = step_script("examples/github/pzctl-apply.yml", Some("apply"), "Apply");
+        assert!(
+            pzctl_invocations(&script)
+                .iter()
+                .all(|call| call.iter().any(|word| word == "--plan")),
+            "the apply workflow never applies without --plan"
+        );
         let saved = "apply --plan saved-plan/plan.json --auto-approve";
-        let fresh = "apply personalize --auto-approve";
 
-        let run = run_step(&script, &[("SAVED_PLAN_FRESH", "true")]);
+        let run = run_step(&script, &[]);
         assert_eq!((run.code, run.calls), (Some(0), vec![saved.to_owned()]));
+        assert_eq!(run.output, "exitcode=0\n");
+        assert_eq!(run.summary, "");
 
-        let stale = [
-            ("SAVED_PLAN_FRESH", "true"),
-            ("FAKE_SAVED", "1"),
+        // Exit 3: the differences go to the summary and to refused.md (the PR comment); no
+        // other pzctl call.
+        let refused = [
+            ("FAKE_SAVED", "3"),
             (
                 "FAKE_SAVED_ERR",
-                "error: the plan in `plan.json` is stale: this object changed",
+                "error[stale-plan]: project/shop/attribute/tier: differs in after",
             ),
         ];
-        let run = run_step(&script, &stale);
-        assert_eq!(run.code, Some(0), "{}", run.stderr);
-        assert_eq!(run.calls, [saved, fresh]);
+        let run = run_step(&script, &refused);
+        assert_eq!(run.code, Some(3), "{}", run.stderr);
+        assert_eq!(run.calls, [saved]);
+        assert_eq!(run.output, "exitcode=3\n");
         assert!(
-            run.stderr.contains("is stale"),
-            "pzctl's stderr stays in the log"
+            run.summary.contains("refused the reviewed plan"),
+            "{}",
+            run.summary
+        );
+        assert!(
+            run.summary
+                .contains("project/shop/attribute/tier: differs in after")
+        );
+        assert!(run.summary.contains("Make a new plan"));
+        let comment = std::fs::read_to_string(run.dir.path().join("work/refused.md"))
+            .expect("the comment body");
+        assert_eq!(comment, run.summary);
+        assert!(
+            run.stdout
+                .contains("::error::the reviewed plan no longer matches")
+        );
+        assert!(
+            run.stderr.contains("differs in after"),
+            "stderr stays in the log"
         );
 
+        // Any other failure fails the step as it is, with no summary and no comment.
         let broken = [
-            ("SAVED_PLAN_FRESH", "true"),
             ("FAKE_SAVED", "1"),
             ("FAKE_SAVED_ERR", "error: 403 forbidden"),
         ];
         let run = run_step(&script, &broken);
         assert_eq!((run.code, run.calls), (Some(1), vec![saved.to_owned()]));
-
-        let run = run_step(
-            &script,
-            &[("SAVED_PLAN_FRESH", "false"), ("FAKE_APPLY", "1")],
-        );
-        assert_eq!((run.code, run.calls), (Some(1), vec![fresh.to_owned()]));
+        assert_eq!(run.summary, "");
+        assert!(!run.dir.path().join("work/refused.md").exists());
     }
 
     #[test]
@@ -1018,9 +1039,9 @@ const context = {{
         }
     }
 
-    /// Fake `gh` and `git` for the "Find the reviewed plan" step: `gh api` prints `FAKE_PR`,
-    /// `gh run list` prints `FAKE_RUN`, `gh run download` writes `saved-plan/` for `FAKE_SAVED_SHA`
-    /// (or fails when it is empty); `git fetch` exits `FAKE_FETCH`, `git diff` exits `FAKE_DIFF`.
+    /// Fake `gh` for the "Find the reviewed plan" step: `gh api` prints `FAKE_PR`, `gh run list`
+    /// prints `FAKE_RUN`, `gh run download` writes `saved-plan/` for `FAKE_SAVED_SHA` (or fails
+    /// when it is empty).
     const FAKE_GH: &str = "#!/bin/bash\n\
     echo \"gh $1 $2\" >> \"$FAKE_LOG\"\n\
     case \"$1 $2\" in\n\
@@ -1029,12 +1050,9 @@ const context = {{
       'run download') [ -n \"$FAKE_SAVED_SHA\" ] || exit 1; mkdir -p saved-plan;\n\
         echo '{}' > saved-plan/plan.json; echo \"$FAKE_SAVED_SHA\" > saved-plan/plan-head-sha.txt ;;\n\
     esac\n";
-    const FAKE_GIT: &str = "#!/bin/bash\n\
-    echo \"git $1\" >> \"$FAKE_LOG\"\n\
-    case \"$1\" in fetch) exit \"${FAKE_FETCH:-0}\" ;; diff) exit \"${FAKE_DIFF:-0}\" ;; esac\n";
 
     #[test]
-    fn find_step_accepts_only_the_plan_of_the_merged_head_with_the_same_manifests() {
+    fn find_step_accepts_only_the_plan_of_the_merged_head_and_fails_without_one() {
         if on_path("bash").is_none() {
             skipped("the workflow step tests", "bash is not installed");
             return;
@@ -1044,7 +1062,7 @@ const context = {{
             Some("apply"),
             "Find the reviewed plan",
         );
-        let fakes = [("gh", FAKE_GH), ("git", FAKE_GIT)];
+        let fakes = [("gh", FAKE_GH)];
         let good = [
             ("GITHUB_SHA", "merge0"),
             ("GITHUB_REPOSITORY", "o/r"),
@@ -1052,44 +1070,40 @@ const context = {{
             ("FAKE_RUN", "777"),
             ("FAKE_SAVED_SHA", "head1"),
         ];
-        let fresh = |overrides: &[(&'static str, &'static str)]| {
+        let find = |overrides: &[(&'static str, &'static str)]| {
             let mut env: BTreeMap<&str, &str> = good.iter().copied().collect();
             env.extend(overrides.iter().copied());
             let env: Vec<(&str, &str)> = env.into_iter().collect();
-            let run = run_step_with(&script, &env, &fakes);
-            assert_eq!(
-                run.code,
-                Some(0),
-                "the step never fails the job: {}",
-                run.stderr
-            );
-            let fresh = run.output.lines().last().unwrap_or_default().to_owned();
-            (fresh, run.calls, run.stdout)
+            run_step_with(&script, &env, &fakes)
         };
-        let (answer, calls, _) = fresh(&[]);
-        assert_eq!(answer, "fresh=true");
+        let run = find(&[]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(run.output, "pr=12\n");
         assert_eq!(
-            calls,
+            run.calls,
             [
                 "gh api repos/o/r/commits/merge0/pulls",
                 "gh run list",
                 "gh run download",
-                "git fetch",
-                "git diff"
             ]
         );
+        assert!(run.stdout.contains("Applying the plan reviewed in PR #12"));
+        // No reviewed plan: the job fails and nothing is applied (the Apply step never runs).
         for (overrides, reason) in [
             (&[("FAKE_PR", "")][..], "no merged pull request"),
             (&[("FAKE_PR", "null")][..], "no merged pull request"),
             (&[("FAKE_RUN", "")][..], "no successful plan run"),
             (&[("FAKE_SAVED_SHA", "")][..], "no longer available"),
             (&[("FAKE_SAVED_SHA", "older")][..], "is not for head1"),
-            (&[("FAKE_FETCH", "128")][..], "cannot fetch"),
-            (&[("FAKE_DIFF", "1")][..], "differ from PR #12"),
         ] {
-            let (answer, _, stdout) = fresh(overrides);
-            assert_eq!(answer, "fresh=false", "{overrides:?}");
-            assert!(stdout.contains(reason), "{overrides:?}: {stdout}");
+            let run = find(overrides);
+            assert_eq!(run.code, Some(1), "{overrides:?}");
+            assert!(
+                run.stdout.contains("::error::") && run.stdout.contains(reason),
+                "{overrides:?}: {}",
+                run.stdout
+            );
+            assert!(run.stdout.contains("nothing was applied"), "{}", run.stdout);
         }
     }
 

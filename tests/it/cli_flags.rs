@@ -193,7 +193,7 @@ fn apply_shows_refusals_with_their_source_line_as_plan_does() {
 }
 
 #[test]
-fn a_stale_saved_plan_is_refused_with_stale_plan_diagnostics() {
+fn a_saved_plan_that_no_longer_matches_is_refused_with_stale_plan_diagnostics() {
     let context = TestContext::new();
     let dir = context.path();
     let tree = manifests(dir, &[("shop.yaml", PROJECT)]);
@@ -210,7 +210,7 @@ fn a_stale_saved_plan_is_refused_with_stale_plan_diagnostics() {
         &["apply", "--plan", "plan.json", "--format", "json"],
         &[],
     );
-    assert_eq!(json.status.code(), Some(1), "{}", describe(&json));
+    assert_eq!(json.status.code(), Some(3), "{}", describe(&json));
     let found = codes(&stdout(&json));
     assert!(
         !found.is_empty() && found.iter().all(|code| code == "stale-plan"),
@@ -219,21 +219,24 @@ fn a_stale_saved_plan_is_refused_with_stale_plan_diagnostics() {
     );
     let items: Vec<serde_json::Value> = serde_json::from_str(&stdout(&json)).expect("JSON");
     assert!(
-        items.iter().any(|item| item["message"]
-            .as_str()
-            .is_some_and(|message| message.contains("`project/shop`"))),
+        items
+            .iter()
+            .any(|item| item["message"]
+                .as_str()
+                .is_some_and(|message| message
+                    .starts_with("the saved plan no longer matches: project/shop:"))),
         "{items:?}"
     );
     assert!(
         items.iter().all(|item| item["line"].is_null()),
-        "a stale object has no place in a manifest: {items:?}"
+        "a difference has no place in a manifest: {items:?}"
     );
 
     let text = run(dir, &["apply", "--plan", "plan.json"], &[]);
-    assert_eq!(text.status.code(), Some(1), "{}", describe(&text));
+    assert_eq!(text.status.code(), Some(3), "{}", describe(&text));
     let message = stderr(&text);
     assert!(message.contains("stale-plan"), "{message}");
-    assert!(message.contains("is stale"), "{message}");
+    assert!(message.contains("no longer matches"), "{message}");
     assert!(message.contains("pzctl plan --out plan.json"), "{message}");
 }
 
@@ -298,15 +301,24 @@ fn target_options_are_taken_after_and_before_the_command_and_from_the_environmen
     let dir = context.path();
     let tree = manifests(dir, &[("shop.yaml", PROJECT)]);
     for (args, env, folder) in [
-        (vec!["plan", "m", "--state-dir", "after"], vec![], "after"),
-        (vec!["--state-dir", "before", "plan", "m"], vec![], "before"),
+        // apply, which writes: the state directory is created at the first write.
         (
-            vec!["plan", "m"],
+            vec!["apply", "m", "--auto-approve", "--state-dir", "after"],
+            vec![],
+            "after",
+        ),
+        (
+            vec!["--state-dir", "before", "apply", "m", "--auto-approve"],
+            vec![],
+            "before",
+        ),
+        (
+            vec!["apply", "m", "--auto-approve"],
             vec![("PZCTL_STATE_DIR", "from-env")],
             "from-env",
         ),
         (
-            vec!["plan", "m", "--state-dir", "flag-wins"],
+            vec!["apply", "m", "--auto-approve", "--state-dir", "flag-wins"],
             vec![("PZCTL_STATE_DIR", "env-loses")],
             "flag-wins",
         ),

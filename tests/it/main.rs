@@ -13,6 +13,7 @@ mod export;
 mod http;
 mod plan;
 mod projects;
+mod reviewed;
 mod show;
 mod tidy;
 mod tolerant;

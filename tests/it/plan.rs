@@ -1887,7 +1887,11 @@ mod cli {
                 "{}",
                 String::from_utf8_lossy(&output.stderr)
             );
-            insta::assert_snapshot!(name, stdout(&output));
+            let mut settings = insta::Settings::clone_current();
+            for (matcher, replacement) in context.filters() {
+                settings.add_filter(&matcher, replacement);
+            }
+            settings.bind(|| insta::assert_snapshot!(name, stdout(&output)));
         }
     }
 

@@ -74,6 +74,15 @@ impl TestContext {
         for (regex, replacement) in [
             (r"(127\.0\.0\.1|localhost):\d+", "$1:[PORT]"),
             (r"\b\d+(\.\d+)?(ns|µs|us|ms|s)\b", "[TIME]"),
+            // A saved plan's pzctl version and its digest (over paths that differ per run).
+            (
+                r#""pzctl_version": "[^"]*""#,
+                r#""pzctl_version": "[VERSION]""#,
+            ),
+            (
+                r#""digest": "sha256:[0-9a-f]{64}""#,
+                r#""digest": "sha256:[DIGEST]""#,
+            ),
         ] {
             filters.push((regex.to_owned(), replacement.to_owned()));
         }
