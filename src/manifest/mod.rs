@@ -371,6 +371,88 @@ pub fn load_env_in(base: &Path, config: &LoadConfig, env: Option<&str>) -> Loade
     loaded
 }
 
+/// What `pzctl validate` checks without `--env`: the base when there is no workspace file or
+/// it declares no environment, else every environment (the base through each of them), with
+/// each problem once; a problem that only some environments have names them.
+#[must_use]
+pub fn load_all(config: &LoadConfig) -> Loaded {
+    load_all_in(Path::new(""), config)
+}
+
+/// [`load_all`], relative paths taken from `base` (see [`load_in`]).
+#[must_use]
+pub fn load_all_in(base: &Path, config: &LoadConfig) -> Loaded {
+    let loaded = load_env_in(base, config, None);
+    let names: Vec<String> = match &loaded.workspace {
+        Some(workspace) if !workspace.environments.is_empty() => {
+            workspace.environments.keys().cloned().collect()
+        }
+        _ => return loaded,
+    };
+    let mut merged = Loaded {
+        workspace: loaded.workspace,
+        ..Loaded::default()
+    };
+    let mut found: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    for name in &names {
+        let one = load_env_in(base, config, Some(name));
+        for diagnostic in one.diagnostics {
+            match found.iter_mut().find(|(d, _)| *d == diagnostic) {
+                Some((_, envs)) => envs.push(name.clone()),
+                None => found.push((diagnostic, vec![name.clone()])),
+            }
+        }
+        for file in one.files {
+            if !merged.files.contains(&file) {
+                merged.files.push(file);
+            }
+        }
+        for file in one.skipped {
+            if !merged.skipped.contains(&file) {
+                merged.skipped.push(file);
+            }
+        }
+        for folder in one.nested {
+            if !merged.nested.contains(&folder) {
+                merged.nested.push(folder);
+            }
+        }
+        let texts: Vec<(String, String)> = one
+            .sources
+            .names()
+            .filter_map(|name| Some((name.to_owned(), one.sources.get(name)?.to_owned())))
+            .collect();
+        for (name, text) in texts {
+            merged.sources.insert(name, text);
+        }
+        merged.desired.projects.extend(one.desired.projects);
+    }
+    merged.diagnostics = found
+        .into_iter()
+        .map(|(mut diagnostic, envs)| {
+            if envs.len() < names.len() {
+                let shown: Vec<String> = envs
+                    .iter()
+                    .filter(|env| !diagnostic.message.contains(&format!("environment `{env}`")))
+                    .map(|env| format!("`{env}`"))
+                    .collect();
+                if !shown.is_empty() {
+                    diagnostic.message = format!(
+                        "{} (in environment {})",
+                        diagnostic.message,
+                        shown.join(", ")
+                    );
+                }
+            }
+            diagnostic
+        })
+        .collect();
+    merged.diagnostics.sort_by(|a, b| {
+        (a.file(), a.line(), a.column(), a.code).cmp(&(b.file(), b.line(), b.column(), b.code))
+    });
+    merged
+}
+
 /// The help line of an unknown environment name: the closest name, or every name.
 #[must_use]
 pub fn environment_help(workspace: &workspace::Workspace, name: &str) -> String {
