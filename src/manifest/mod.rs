@@ -222,7 +222,8 @@ pub fn load(config: &LoadConfig) -> Loaded {
 /// Load every manifest under the configured paths, relative paths taken from `base`, and
 /// files named as they are from there: what `load` gives when run in `base`. A workspace file
 /// at the root of a folder is read as such (never as a manifest) and its overlay folders are
-/// not read: this is the base, with no environment.
+/// not read: this is the base, with no environment (an error when the workspace declares
+/// environments: one must be chosen).
 #[must_use]
 pub fn load_in(base: &Path, config: &LoadConfig) -> Loaded {
     load_env_in(base, config, None)
@@ -289,6 +290,27 @@ pub fn load_env_in(base: &Path, config: &LoadConfig, env: Option<&str>) -> Loade
     };
     let inputs = read(paths, &mut diagnostics);
     let chosen = match (env, &workspace) {
+        (None, Some(workspace)) if !workspace.environments.is_empty() => {
+            let mut d = no_place(
+                Code::InvalidWorkspace,
+                format!(
+                    "`{}` declares environments {}: choose one with `--env NAME`",
+                    workspace.file,
+                    workspace
+                        .names()
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            d.help = Some(format!(
+                "`pzctl validate` without `--env` checks every environment; for example `--env {}`",
+                workspace.names().first().copied().unwrap_or_default()
+            ));
+            diagnostics.push(d);
+            None
+        }
         (None, _) => None,
         (Some(name), None) => {
             diagnostics.push(no_place(
@@ -317,6 +339,21 @@ pub fn load_env_in(base: &Path, config: &LoadConfig, env: Option<&str>) -> Loade
             }
         },
     };
+    let needs_env = workspace
+        .as_ref()
+        .is_some_and(|w| !w.environments.is_empty());
+    if chosen.is_none() && (env.is_some() || needs_env) {
+        // No environment to load: the base alone would only add noise.
+        let mut loaded = Loaded {
+            diagnostics,
+            ..Loaded::default()
+        };
+        for (name, text) in sources {
+            loaded.sources.insert(name, text);
+        }
+        loaded.workspace = workspace;
+        return loaded;
+    }
     let overlay_inputs = match chosen {
         Some((workspace, env)) => {
             let mut paths = Vec::new();
@@ -962,7 +999,10 @@ fn check_document(
     checked.diagnostics.retain(|d| {
         !placeholders.contains(&d.location.clone().map(|l| (l.file, l.line, l.column)))
     });
-    let typed = if checked.diagnostics.is_empty() {
+    let typed = if checked.diagnostics.is_empty() && !placeholders.is_empty() {
+        // The placeholder's text stands where a value of another type belongs.
+        typed(&doc.value).ok()
+    } else if checked.diagnostics.is_empty() {
         match typed(&doc.value) {
             Ok(typed) => Some(typed),
             Err(message) => {
