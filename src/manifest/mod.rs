@@ -179,7 +179,7 @@ fn walk(
         if skip.contains(&path) {
             continue;
         }
-        if path.is_dir() && !hidden && path.join(select::WORKSPACE_FILE).is_file() {
+        if path.is_dir() && !hidden && select::is_workspace_tree(&path) {
             // Another manifest tree, with its own environments: read on its own.
             nested.push(path);
             continue;

@@ -95,7 +95,7 @@ impl Selection {
                     .ancestors()
                     .skip(1)
                     .filter(|a| !a.as_os_str().is_empty())
-                    .any(|a| root.canonical.join(a).join(WORKSPACE_FILE).is_file())
+                    .any(|a| is_workspace_tree(&root.canonical.join(a)))
                 {
                     // Another manifest tree, read on its own.
                     return None;
@@ -129,6 +129,21 @@ impl Selection {
             .iter()
             .any(|root| root.folder && path == root.canonical.join(WORKSPACE_FILE))
     }
+}
+
+/// Whether `folder` is the root of a manifest tree of its own: its `pzctl.yaml` is a
+/// workspace file (`kind: Workspace`). A `pzctl.yaml` of manifests is an ordinary file.
+#[must_use]
+pub fn is_workspace_tree(folder: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(folder.join(WORKSPACE_FILE)) else {
+        return false;
+    };
+    let (documents, _) = yaml::parse(&text);
+    documents
+        .first()
+        .and_then(|doc| doc.value.get("kind"))
+        .and_then(serde_json::Value::as_str)
+        == Some("Workspace")
 }
 
 /// The overlay folders of the workspace file in `folder` (canonical), by environment.
