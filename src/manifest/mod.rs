@@ -50,7 +50,7 @@ pub struct Loaded {
     /// YAML files skipped because they are not pzctl's (see [`is_foreign`]), as displayed.
     pub skipped: Vec<String>,
     /// The workspace file at the root of the manifest tree, when there is one.
-    pub workspace: Option<workspace::Workspace>,
+    pub workspace: Option<Box<workspace::Workspace>>,
     /// The environment loaded (`None`: the base).
     pub environment: Option<String>,
     /// Folders not read because they hold a workspace file of their own (another manifest
@@ -351,7 +351,7 @@ pub fn load_env_in(base: &Path, config: &LoadConfig, env: Option<&str>) -> Loade
         for (name, text) in sources {
             loaded.sources.insert(name, text);
         }
-        loaded.workspace = workspace;
+        loaded.workspace = workspace.map(Box::new);
         return loaded;
     }
     let overlay_inputs = match chosen {
@@ -404,7 +404,7 @@ pub fn load_env_in(base: &Path, config: &LoadConfig, env: Option<&str>) -> Loade
     }
     loaded.nested = nested.iter().map(|path| shown(path)).collect();
     loaded.environment = chosen.map(|(_, env)| env.name.clone());
-    loaded.workspace = workspace;
+    loaded.workspace = workspace.map(Box::new);
     loaded
 }
 

@@ -13,11 +13,12 @@ fn example() -> PathBuf {
 fn run(context: &TestContext, args: &[&str]) -> std::process::Output {
     let mut command = context.pzctl();
     command
-        .arg("--state-dir")
-        .arg(context.path().join("state"))
         .env("PZCTL_LOCAL_USER", "owner@example.com")
         .args(args)
         .arg(example());
+    if args.first() != Some(&"validate") {
+        command.arg("--state-dir").arg(context.path().join("state"));
+    }
     command.output().expect("run pzctl")
 }
 
@@ -55,11 +56,11 @@ fn the_example_validates_plans_applies_and_converges_in_every_environment() {
     let exported = context.path().join("exported");
     let mut command = context.pzctl();
     let out = command
-        .arg("--state-dir")
-        .arg(context.path().join("state"))
         .env("PZCTL_LOCAL_USER", "owner@example.com")
         .args(["export", "--out"])
         .arg(&exported)
+        .arg("--state-dir")
+        .arg(context.path().join("state"))
         .output()
         .expect("run pzctl export");
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
