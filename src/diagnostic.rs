@@ -87,6 +87,10 @@ codes! {
     TooManyTags = "too-many-tags": "An experience has more than 10 tags.",
     TooManyProjects = "too-many-projects": "More than 3 projects, the default organization limit (warning: the organization's limit may be higher).",
     LimitExceeded = "limit-exceeded": "A project declares more resources of one kind than the API allows (100 each).",
+    InvalidWorkspace = "invalid-workspace": "The workspace file `pzctl.yaml` is not usable: an overlay folder that does not exist, a project mapping that names no base project, two projects with one live name, or a `Workspace` document outside the root's `pzctl.yaml`.",
+    InvalidOverlay = "invalid-overlay": "An overlay document cannot patch the base: it lacks its kind or name, or removes a document the base does not declare.",
+    UnresolvedValue = "unresolved-value": "A `${...}` placeholder names no value of the environment, or is used where no environment provides values; nothing unresolved is sent to the API.",
+    MistypedValue = "mistyped-value": "A value of an environment is not of its declared type, or is used where its type does not fit (only a `stackKey` value fits `spec.stack`).",
     // Planning and applying.
     PermissionDenied = "permission-denied": "The acting principal lacks a permission a change needs.",
     LastOwner = "last-owner": "A change would leave a project without an accepted owner (a pending owner invitation does not count).",

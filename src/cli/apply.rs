@@ -396,6 +396,9 @@ fn check_saved(
         include: selection.include.clone(),
         exclude: selection.exclude.clone(),
         project: selection.projects.clone(),
+        // The environment is not recorded yet: the one given now is planned again, and a
+        // different one gives different changes (exit 3).
+        env: args.select.env.clone(),
     };
     Ok(Ok((saved, select, binding.guards)))
 }

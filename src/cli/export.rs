@@ -72,6 +72,7 @@ async fn export_with<B: Backend>(
         include: Vec::new(),
         exclude: Vec::new(),
         project: args.projects.clone(),
+        env: None,
     };
     super::scope::check(api, &select, &[], &Default::default(), &live)
         .await

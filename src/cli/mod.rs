@@ -126,6 +126,12 @@ pub struct SelectArgs {
     /// Limit to these projects (repeatable).
     #[arg(long)]
     pub project: Vec<String>,
+    /// The environment of the workspace file `pzctl.yaml` to read: the base patched by its
+    /// overlays, its values filled in, its projects under their live names. Required when
+    /// `pzctl.yaml` declares environments, except by `validate`, which without it checks every
+    /// environment.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
 }
 
 /// When to colour the output.

@@ -31,8 +31,19 @@ pub enum Problems {
     Events,
 }
 
-/// Load the manifests `select` names; a lone `-` reads one file from standard input.
+/// Load the manifests `select` names, in the environment `--env` names (required when the
+/// workspace file declares environments); a lone `-` reads one file from standard input.
 pub fn load(select: &SelectArgs) -> anyhow::Result<Loaded> {
+    load_as(select, false)
+}
+
+/// What `validate` checks: like [`load`], but without `--env` every environment of the
+/// workspace file.
+pub fn load_every(select: &SelectArgs) -> anyhow::Result<Loaded> {
+    load_as(select, true)
+}
+
+fn load_as(select: &SelectArgs, every: bool) -> anyhow::Result<Loaded> {
     let stdin = Path::new("-");
     if select.paths.iter().any(|path| path == stdin) {
         if select.paths.len() > 1 {
@@ -44,11 +55,15 @@ pub fn load(select: &SelectArgs) -> anyhow::Result<Loaded> {
             .context("cannot read standard input")?;
         return Ok(manifest::load_inputs(vec![(STDIN_NAME.to_owned(), bytes)]));
     }
-    Ok(manifest::load(&LoadConfig {
+    let config = LoadConfig {
         paths: select.paths.clone(),
         include: select.include.clone(),
         exclude: select.exclude.clone(),
-    }))
+    };
+    Ok(match (&select.env, every) {
+        (None, true) => manifest::load_all(&config),
+        (env, _) => manifest::load_env(&config, env.as_deref()),
+    })
 }
 
 /// Show problems as `problems` says.

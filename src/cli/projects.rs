@@ -25,8 +25,9 @@ pub struct ProjectsArgs {
     /// List only the projects that a change since this git ref (a branch, tag or commit)
     /// touches: a manifest file changed, added, deleted, renamed or untracked since then that
     /// declares documents of the project (before or after the change), or the workspace file
-    /// `pzctl.yaml` at the root of a PATH folder, which touches every project. Compares the ref
-    /// with the working tree.
+    /// `pzctl.yaml` at the root of a PATH folder, which touches every project. With `--env`,
+    /// the files of that environment's overlays count too. Compares the ref with the working
+    /// tree.
     #[arg(long, value_name = "GIT_REF")]
     pub changed_since: Option<String>,
     /// `text`: one name per line; `json`: one JSON array of names (for `strategy.matrix`).
@@ -71,7 +72,23 @@ pub fn run(args: ProjectsArgs) -> anyhow::Result<ExitCode> {
         args.select.project.iter().cloned().collect()
     };
     if let Some(reference) = &args.changed_since {
-        let changes = changed_since(&config, reference)?;
+        let mut changes = changed_since(&config, reference, args.select.env.as_deref())?;
+        // Files name base projects; what is listed are their live names in the environment.
+        if let Some(env) = loaded
+            .environment
+            .as_ref()
+            .and_then(|name| loaded.workspace.as_ref()?.environments.get(name))
+        {
+            changes.projects = changes
+                .projects
+                .into_iter()
+                .map(|name| {
+                    env.projects
+                        .get(&name)
+                        .map_or(name, |(live, _)| live.clone())
+                })
+                .collect();
+        }
         if !changes.everything {
             listed.retain(|name| changes.projects.contains(name));
         }
@@ -127,7 +144,11 @@ struct Changed {
     after: bool,
 }
 
-fn changed_since(config: &LoadConfig, reference: &str) -> anyhow::Result<Changes> {
+fn changed_since(
+    config: &LoadConfig,
+    reference: &str,
+    env: Option<&str>,
+) -> anyhow::Result<Changes> {
     if reference.starts_with('-') || reference.is_empty() {
         bail!("`{reference}` is not a git ref");
     }
@@ -210,7 +231,7 @@ fn changed_since(config: &LoadConfig, reference: &str) -> anyhow::Result<Changes
             changes.everything = true;
             continue;
         }
-        if selection.name_of(&absolute).is_none() {
+        if selection.name_in(&absolute, env).is_none() {
             continue;
         }
         changes.files += 1;

@@ -31,7 +31,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             exclude: args.select.exclude.clone(),
         }));
     }
-    let loaded = pipeline::load(&args.select)?;
+    let loaded = pipeline::load_every(&args.select)?;
     let report = report(&loaded, args.format, output::colors(Stream::Stderr));
     output::stdout_bytes(report.stdout.as_bytes());
     if let Some(text) = report.stderr.strip_suffix('\n') {

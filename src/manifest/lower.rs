@@ -72,7 +72,8 @@ impl Ctx<'_> {
     fn push(&mut self, item: &Item, pos: Pos, code: Code, message: String, help: Option<String>) {
         self.diagnostics.push(
             Diagnostic::error(code, message)
-                .at(Location::new(&item.file, pos.line, pos.column).with_span(pos.offset, pos.len))
+                .at(Location::new(pos.file_or(&item.file), pos.line, pos.column)
+                    .with_span(pos.offset, pos.len))
                 .with_help(help),
         );
     }

@@ -8,12 +8,15 @@
 //! [`schema`], a part of this module, so the dependency points one way.
 
 pub mod lower;
+pub mod overlay;
 pub mod raise;
 pub mod raw;
 pub mod schema;
 pub mod select;
+pub mod workspace;
 pub mod yaml;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Code, Diagnostic, Location, Severity, Sources};
@@ -46,12 +49,45 @@ pub struct Loaded {
     pub files: Vec<String>,
     /// YAML files skipped because they are not pzctl's (see [`is_foreign`]), as displayed.
     pub skipped: Vec<String>,
+    /// The workspace file at the root of the manifest tree, when there is one.
+    pub workspace: Option<Box<workspace::Workspace>>,
+    /// The environment loaded (`None`: the base).
+    pub environment: Option<String>,
+    /// Folders not read because they hold a workspace file of their own (another manifest
+    /// tree, read on its own), as displayed.
+    pub nested: Vec<String>,
 }
 
 impl Loaded {
     /// One line about the skipped foreign files (how many, which), when there are any.
     #[must_use]
     pub fn skipped_notice(&self) -> Option<String> {
+        let nested = (!self.nested.is_empty()).then(|| {
+            let one = self.nested.len() == 1;
+            format!(
+                "note: skipped {}: {} with {} own `{}`, read on {} own",
+                self.nested
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if one {
+                    "a manifest tree"
+                } else {
+                    "manifest trees"
+                },
+                if one { "its" } else { "their" },
+                select::WORKSPACE_FILE,
+                if one { "its" } else { "their" },
+            )
+        });
+        match (self.foreign_notice(), nested) {
+            (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn foreign_notice(&self) -> Option<String> {
         const SHOWN: usize = 5;
         let count = self.skipped.len();
         if count == 0 {
@@ -84,8 +120,12 @@ fn file_diag(
     message: String,
     pos: yaml::Pos,
 ) -> Diagnostic {
-    Diagnostic::new(code, severity, message)
-        .at(Location::new(file, pos.line, pos.column).with_span(pos.offset, pos.len))
+    Diagnostic::new(code, severity, message).at(Location::new(
+        pos.file_or(file),
+        pos.line,
+        pos.column,
+    )
+    .with_span(pos.offset, pos.len))
 }
 
 fn no_place(code: Code, message: String) -> Diagnostic {
@@ -113,6 +153,8 @@ fn walk(
     diagnostics: &mut Vec<Diagnostic>,
     depth: usize,
     shown: &dyn Fn(&Path) -> String,
+    skip: &[PathBuf],
+    nested: &mut Vec<PathBuf>,
 ) {
     if depth > 64 {
         return;
@@ -134,9 +176,17 @@ fn walk(
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with('.'));
+        if skip.contains(&path) {
+            continue;
+        }
+        if path.is_dir() && !hidden && select::is_workspace_tree(&path) {
+            // Another manifest tree, with its own environments: read on its own.
+            nested.push(path);
+            continue;
+        }
         if path.is_dir() {
             if !hidden {
-                walk(&path, out, diagnostics, depth + 1, shown);
+                walk(&path, out, diagnostics, depth + 1, shown, skip, nested);
             }
         } else if is_manifest(&path) {
             out.push(path);
@@ -170,16 +220,42 @@ pub fn load(config: &LoadConfig) -> Loaded {
 }
 
 /// Load every manifest under the configured paths, relative paths taken from `base`, and
-/// files named as they are from there: what `load` gives when run in `base`.
+/// files named as they are from there: what `load` gives when run in `base`. A workspace file
+/// at the root of a folder is read as such (never as a manifest) and its overlay folders are
+/// not read: this is the base, with no environment (an error when the workspace declares
+/// environments: one must be chosen).
 #[must_use]
 pub fn load_in(base: &Path, config: &LoadConfig) -> Loaded {
+    load_env_in(base, config, None)
+}
+
+/// Load the manifests of one environment of the workspace (`None`: the base alone).
+#[must_use]
+pub fn load_env(config: &LoadConfig, env: Option<&str>) -> Loaded {
+    load_env_in(Path::new(""), config, env)
+}
+
+/// [`load_env`], relative paths taken from `base` (see [`load_in`]).
+#[must_use]
+pub fn load_env_in(base: &Path, config: &LoadConfig, env: Option<&str>) -> Loaded {
     let shown = |path: &Path| display(path.strip_prefix(base).unwrap_or(path));
     let mut diagnostics = Vec::new();
+    let mut sources = Vec::new();
+    let (workspace, skip) = find_workspace(base, config, &mut diagnostics, &mut sources, &shown);
     let mut paths = Vec::new();
+    let mut nested = Vec::new();
     for path in &config.paths {
         let path = base.join(path);
         if path.is_dir() {
-            walk(&path, &mut paths, &mut diagnostics, 0, &shown);
+            walk(
+                &path,
+                &mut paths,
+                &mut diagnostics,
+                0,
+                &shown,
+                &skip,
+                &mut nested,
+            );
         } else if path.exists() {
             paths.push(path);
         } else {
@@ -191,25 +267,112 @@ pub fn load_in(base: &Path, config: &LoadConfig) -> Loaded {
     }
     let include = globs(&config.include, &mut diagnostics);
     let exclude = globs(&config.exclude, &mut diagnostics);
-    let mut inputs = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    for path in paths {
-        let name = shown(&path);
-        if include.as_ref().is_some_and(|g| !g.is_match(&name))
-            || exclude.as_ref().is_some_and(|g| g.is_match(&name))
-            || !seen.insert(name.clone())
-        {
-            continue;
+    let mut read = |paths: Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>| {
+        let mut inputs = Vec::new();
+        for path in paths {
+            let name = shown(&path);
+            if include.as_ref().is_some_and(|g| !g.is_match(&name))
+                || exclude.as_ref().is_some_and(|g| g.is_match(&name))
+                || !seen.insert(name.clone())
+            {
+                continue;
+            }
+            match std::fs::read(&path) {
+                Ok(bytes) => inputs.push((name, bytes)),
+                Err(error) => diagnostics.push(no_place(
+                    Code::ReadError,
+                    format!("cannot read `{name}`: {error}"),
+                )),
+            }
         }
-        match std::fs::read(&path) {
-            Ok(bytes) => inputs.push((name, bytes)),
-            Err(error) => diagnostics.push(no_place(
-                Code::ReadError,
-                format!("cannot read `{name}`: {error}"),
-            )),
+        inputs
+    };
+    let inputs = read(paths, &mut diagnostics);
+    let chosen = match (env, &workspace) {
+        (None, Some(workspace)) if !workspace.environments.is_empty() => {
+            let mut d = no_place(
+                Code::InvalidWorkspace,
+                format!(
+                    "`{}` declares environments {}: choose one with `--env NAME`",
+                    workspace.file,
+                    workspace
+                        .names()
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            d.help = Some(format!(
+                "`pzctl validate` without `--env` checks every environment; for example `--env {}`",
+                workspace.names().first().copied().unwrap_or_default()
+            ));
+            diagnostics.push(d);
+            None
         }
+        (None, _) => None,
+        (Some(name), None) => {
+            diagnostics.push(no_place(
+                Code::InvalidWorkspace,
+                format!(
+                    "`--env {name}`: there is no workspace file `{}` at the root of {}, so there are no environments",
+                    select::WORKSPACE_FILE,
+                    config.paths.iter().map(|p| format!("`{}`", display(p))).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+            None
+        }
+        (Some(name), Some(workspace)) => match workspace.environments.get(name) {
+            Some(env) => Some((workspace, env)),
+            None => {
+                let mut d = no_place(
+                    Code::InvalidWorkspace,
+                    format!(
+                        "`--env {name}`: `{}` declares no environment `{name}`",
+                        workspace.file
+                    ),
+                );
+                d.help = Some(environment_help(workspace, name));
+                diagnostics.push(d);
+                None
+            }
+        },
+    };
+    let needs_env = workspace
+        .as_ref()
+        .is_some_and(|w| !w.environments.is_empty());
+    if chosen.is_none() && (env.is_some() || needs_env) {
+        // No environment to load: the base alone would only add noise.
+        let mut loaded = Loaded {
+            diagnostics,
+            ..Loaded::default()
+        };
+        for (name, text) in sources {
+            loaded.sources.insert(name, text);
+        }
+        loaded.workspace = workspace.map(Box::new);
+        return loaded;
     }
-    if inputs.is_empty() && diagnostics.is_empty() {
+    let overlay_inputs = match chosen {
+        Some((workspace, env)) => {
+            let mut paths = Vec::new();
+            for (folder, _) in &env.overlays {
+                walk(
+                    &workspace.folder.join(folder),
+                    &mut paths,
+                    &mut diagnostics,
+                    0,
+                    &shown,
+                    &[],
+                    &mut nested,
+                );
+            }
+            read(paths, &mut diagnostics)
+        }
+        None => Vec::new(),
+    };
+    if inputs.is_empty() && overlay_inputs.is_empty() && diagnostics.is_empty() {
         let shown: Vec<String> = config.paths.iter().map(|p| display(p)).collect();
         diagnostics.push(no_place(
             Code::NoManifests,
@@ -219,8 +382,11 @@ pub fn load_in(base: &Path, config: &LoadConfig) -> Loaded {
             ),
         ));
     }
-    let read = inputs.len();
-    let mut loaded = load_inputs(inputs);
+    let read = inputs.len() + overlay_inputs.len();
+    let mut loaded = match chosen {
+        Some((workspace, env)) => load_environment(workspace, env, inputs, overlay_inputs),
+        None => load_inputs(inputs),
+    };
     if read > 0 && loaded.files.is_empty() && loaded.diagnostics.is_empty() {
         let shown: Vec<String> = config.paths.iter().map(|p| display(p)).collect();
         diagnostics.push(no_place(
@@ -233,7 +399,282 @@ pub fn load_in(base: &Path, config: &LoadConfig) -> Loaded {
     }
     diagnostics.append(&mut loaded.diagnostics);
     loaded.diagnostics = diagnostics;
+    for (name, text) in sources {
+        loaded.sources.insert(name, text);
+    }
+    loaded.nested = nested.iter().map(|path| shown(path)).collect();
+    loaded.environment = chosen.map(|(_, env)| env.name.clone());
+    loaded.workspace = workspace.map(Box::new);
     loaded
+}
+
+/// What `pzctl validate` checks without `--env`: the base when there is no workspace file or
+/// it declares no environment, else every environment (the base through each of them), with
+/// each problem once; a problem that only some environments have names them.
+#[must_use]
+pub fn load_all(config: &LoadConfig) -> Loaded {
+    load_all_in(Path::new(""), config)
+}
+
+/// [`load_all`], relative paths taken from `base` (see [`load_in`]).
+#[must_use]
+pub fn load_all_in(base: &Path, config: &LoadConfig) -> Loaded {
+    let loaded = load_env_in(base, config, None);
+    let names: Vec<String> = match &loaded.workspace {
+        Some(workspace) if !workspace.environments.is_empty() => {
+            workspace.environments.keys().cloned().collect()
+        }
+        _ => return loaded,
+    };
+    let mut merged = Loaded {
+        workspace: loaded.workspace,
+        ..Loaded::default()
+    };
+    let mut found: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    for name in &names {
+        let one = load_env_in(base, config, Some(name));
+        for diagnostic in one.diagnostics {
+            match found.iter_mut().find(|(d, _)| *d == diagnostic) {
+                Some((_, envs)) => envs.push(name.clone()),
+                None => found.push((diagnostic, vec![name.clone()])),
+            }
+        }
+        for file in one.files {
+            if !merged.files.contains(&file) {
+                merged.files.push(file);
+            }
+        }
+        for file in one.skipped {
+            if !merged.skipped.contains(&file) {
+                merged.skipped.push(file);
+            }
+        }
+        for folder in one.nested {
+            if !merged.nested.contains(&folder) {
+                merged.nested.push(folder);
+            }
+        }
+        let texts: Vec<(String, String)> = one
+            .sources
+            .names()
+            .filter_map(|name| Some((name.to_owned(), one.sources.get(name)?.to_owned())))
+            .collect();
+        for (name, text) in texts {
+            merged.sources.insert(name, text);
+        }
+        merged.desired.projects.extend(one.desired.projects);
+    }
+    merged.diagnostics = found
+        .into_iter()
+        .map(|(mut diagnostic, envs)| {
+            if envs.len() < names.len() {
+                let shown: Vec<String> = envs
+                    .iter()
+                    .filter(|env| !diagnostic.message.contains(&format!("environment `{env}`")))
+                    .map(|env| format!("`{env}`"))
+                    .collect();
+                if !shown.is_empty() {
+                    diagnostic.message = format!(
+                        "{} (in environment {})",
+                        diagnostic.message,
+                        shown.join(", ")
+                    );
+                }
+            }
+            diagnostic
+        })
+        .collect();
+    merged.diagnostics.sort_by(|a, b| {
+        (a.file(), a.line(), a.column(), a.code).cmp(&(b.file(), b.line(), b.column(), b.code))
+    });
+    merged
+}
+
+/// The help line of an unknown environment name: the closest name, or every name.
+#[must_use]
+pub fn environment_help(workspace: &workspace::Workspace, name: &str) -> String {
+    let names = workspace.names();
+    match crate::diagnostic::suggest(name, names.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None if names.is_empty() => format!("`{}` declares no environment", workspace.file),
+        None => format!(
+            "environments: {}",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The workspace file at the root of the first configured folder that has one, and the paths
+/// the walk skips: every root's workspace file and every environment's overlay folders.
+fn find_workspace(
+    base: &Path,
+    config: &LoadConfig,
+    diagnostics: &mut Vec<Diagnostic>,
+    sources: &mut Vec<(String, String)>,
+    shown: &dyn Fn(&Path) -> String,
+) -> (Option<workspace::Workspace>, Vec<PathBuf>) {
+    let mut found: Option<workspace::Workspace> = None;
+    let mut skip = Vec::new();
+    for path in &config.paths {
+        let folder = base.join(path);
+        let file = folder.join(select::WORKSPACE_FILE);
+        if !folder.is_dir() || !file.is_file() {
+            continue;
+        }
+        skip.push(file.clone());
+        let name = shown(&file);
+        if let Some(first) = &found {
+            diagnostics.push(no_place(
+                Code::InvalidWorkspace,
+                format!(
+                    "`{name}` is a second workspace file; the manifests given are read with `{}`",
+                    first.file
+                ),
+            ));
+            continue;
+        }
+        let text = match std::fs::read(&file).map(String::from_utf8) {
+            Ok(Ok(text)) => text,
+            Ok(Err(_)) => {
+                diagnostics.push(no_place(
+                    Code::InvalidUtf8,
+                    format!("`{name}` is not UTF-8 text"),
+                ));
+                continue;
+            }
+            Err(error) => {
+                diagnostics.push(no_place(
+                    Code::ReadError,
+                    format!("cannot read `{name}`: {error}"),
+                ));
+                continue;
+            }
+        };
+        let (workspace, mut problems) = workspace::read(&name, &folder, &text);
+        diagnostics.append(&mut problems);
+        sources.push((name, text));
+        for env in workspace.environments.values() {
+            for (overlay, _) in &env.overlays {
+                skip.push(folder.join(overlay));
+            }
+        }
+        found = Some(workspace);
+    }
+    (found, skip)
+}
+
+/// Load one environment: the base files patched by the overlay files, values filled in,
+/// projects renamed, then checked and lowered like any manifests.
+fn load_environment(
+    workspace: &workspace::Workspace,
+    env: &workspace::Env,
+    inputs: Vec<Input>,
+    overlays: Vec<Input>,
+) -> Loaded {
+    let mut out = FileOut::default();
+    let mut files = Vec::new();
+    let mut base: Vec<(String, Option<overlay::Node>)> = Vec::new();
+    for (name, bytes) in inputs {
+        files.push(name.clone());
+        for doc in parse_file(&name, bytes, &mut out) {
+            base.push((name.clone(), Some(overlay::Node::from_document(&doc, None))));
+        }
+    }
+    let declared: std::collections::BTreeSet<String> = base
+        .iter()
+        .filter_map(|(_, node)| node.as_ref().and_then(overlay::identity))
+        .filter(|(kind, _, _)| kind == "Project")
+        .map(|(_, _, name)| name)
+        .collect();
+    let mut added = Vec::new();
+    for (name, bytes) in overlays {
+        files.push(name.clone());
+        for doc in parse_file(&name, bytes, &mut out) {
+            if !doc.value.is_object() {
+                check_document(&name, doc, Some(env), &mut out);
+                continue;
+            }
+            let mut problems = Vec::new();
+            let node = overlay::Node::from_document(&doc, Some(&name));
+            let outcome = overlay::apply(
+                &mut base,
+                overlay::OverlayDoc {
+                    file: name.clone(),
+                    node,
+                },
+                &env.name,
+                &mut problems,
+            );
+            for problem in problems {
+                let mut d = file_diag(
+                    &name,
+                    Code::InvalidOverlay,
+                    Severity::Error,
+                    problem.message,
+                    problem.pos,
+                );
+                d.help = problem.help;
+                out.diagnostics.push(d);
+            }
+            if let Some(overlay::Outcome::Added(node)) = outcome {
+                added.push((name.clone(), Some(node)));
+            }
+        }
+    }
+    for (project, (live, pos)) in &env.projects {
+        if !declared.contains(project) {
+            let help = crate::diagnostic::suggest(project, declared.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"));
+            let mut d = file_diag(
+                &workspace.file,
+                Code::InvalidWorkspace,
+                Severity::Error,
+                format!(
+                    "environment `{}` maps project `{project}` to `{live}`, but no base `Project` document is named `{project}`",
+                    env.name
+                ),
+                pos.clone(),
+            );
+            d.help = help;
+            out.diagnostics.push(d);
+        }
+    }
+    let mut live_names: BTreeMap<String, String> = BTreeMap::new();
+    for project in &declared {
+        let live = env
+            .projects
+            .get(project)
+            .map_or(project.clone(), |(live, _)| live.clone());
+        if let Some(other) = live_names.insert(live.clone(), project.clone()) {
+            let pos = env
+                .projects
+                .get(project)
+                .or_else(|| env.projects.get(&other))
+                .map(|(_, pos)| pos.clone())
+                .unwrap_or_default();
+            out.diagnostics.push(file_diag(
+                &workspace.file,
+                Code::InvalidWorkspace,
+                Severity::Error,
+                format!(
+                    "in environment `{}`, projects `{other}` and `{project}` both have the live name `{live}`",
+                    env.name
+                ),
+                pos,
+            ));
+        }
+    }
+    for (name, node) in base.into_iter().chain(added) {
+        let Some(node) = node else { continue };
+        let mut doc = node.into_document();
+        overlay::rename(&mut doc, &env.projects);
+        check_document(&name, doc, Some(env), &mut out);
+    }
+    finish(files, vec![out])
 }
 
 /// Whether a parsed file belongs to another tool (a Kubernetes manifest, a GitHub workflow, a
@@ -381,6 +822,9 @@ fn finish(files: Vec<String>, outs: Vec<FileOut>) -> Loaded {
         sources,
         files,
         skipped,
+        workspace: None,
+        environment: None,
+        nested: Vec::new(),
     }
 }
 
@@ -400,11 +844,21 @@ struct FileOut {
 
 /// Read, parse and schema-check one file.
 fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
+    for doc in parse_file(&name, bytes, out) {
+        check_document(&name, doc, None, out);
+    }
+}
+
+/// Read and parse one file: its documents (none when it is too large, not UTF-8 or another
+/// tool's), its text remembered in `out.sources`.
+fn parse_file(name: &str, bytes: Vec<u8>, out: &mut FileOut) -> Vec<yaml::Document> {
+    let name = name.to_owned();
     let start = yaml::Pos {
         line: 1,
         column: 1,
         offset: 0,
         len: 0,
+        file: None,
     };
     if bytes.len() > MAX_FILE_BYTES {
         out.diagnostics.push(file_diag(
@@ -417,7 +871,7 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
             ),
             start,
         ));
-        return;
+        return Vec::new();
     }
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -438,16 +892,18 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
                     column,
                     offset: 0,
                     len: 0,
+                    file: None,
                 },
             ));
-            return;
+            return Vec::new();
         }
     };
     let (documents, problems) = yaml::parse(&text);
     if is_foreign(&documents) {
         out.skipped.push(name);
-        return;
+        return Vec::new();
     }
+    out.sources.push((name.clone(), text));
     for problem in problems {
         let code = match problem.kind {
             yaml::YamlProblemKind::Syntax => Code::YamlSyntax,
@@ -468,7 +924,11 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
         d.file() == Some(name.as_str()) && matches!(d.code, Code::YamlSyntax | Code::YamlLimit)
     });
     if had_error {
-        out.unreadable = written_names(&text);
+        out.unreadable = out
+            .sources
+            .last()
+            .map(|(_, text)| written_names(text))
+            .unwrap_or_default();
     }
     if documents.is_empty() && !had_error {
         out.diagnostics.push(file_diag(
@@ -479,103 +939,150 @@ fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
             start,
         ));
     }
-    for doc in documents {
-        if !doc.value.is_object() {
-            let what = match &doc.value {
-                serde_json::Value::Array(_) => "a list",
-                serde_json::Value::String(_) => "a string",
-                serde_json::Value::Null => "empty",
-                _ => "a scalar",
-            };
-            let mut d = file_diag(
-                &name,
-                Code::NotAMapping,
-                Severity::Error,
-                format!(
-                    "a manifest document must be a mapping with `apiVersion`, `kind`, `metadata` and `spec`; this one is {what}"
-                ),
-                doc.start,
-            );
-            d.help = Some("separate documents with `---`".to_owned());
-            out.diagnostics.push(d);
-            continue;
-        }
-        if doc.value.get("apiVersion").is_none() && doc.value.get("kind").is_none() {
-            let mut d = file_diag(
-                &name,
-                Code::NotAManifest,
-                Severity::Error,
-                "this document has neither `apiVersion` nor `kind`, in a file of pzctl manifests"
-                    .to_owned(),
-                doc.start,
-            );
-            d.help = Some(format!(
-                "start it with `apiVersion: {}` and `kind:`, or move it to a file of its own",
-                raw::API_VERSION
-            ));
-            out.diagnostics.push(d);
-            continue;
-        }
-        let checked = schema::check(&name, &doc);
-        let typed = if checked.diagnostics.is_empty() {
-            match typed(&doc.value) {
-                Ok(typed) => Some(typed),
-                Err(message) => {
-                    out.diagnostics.push(file_diag(
-                        &name,
-                        Code::Internal,
-                        Severity::Error,
-                        format!("the document passed the schema but could not be read: {message}; this is a bug in pzctl"),
-                        doc.start,
-                    ));
-                    None
-                }
-            }
-        } else if checked.only_unknown_fields {
-            // A typo should not hide the meaning problems: check the rest of the document.
-            let mut value = doc.value.clone();
-            for pointer in checked.unknown_fields.iter().rev() {
-                remove_pointer(&mut value, pointer);
-            }
-            typed(&value).ok()
-        } else if checked.only_removable {
-            // A wrong value should not hide the others either: without the unknown fields and
-            // the wrong values, a document that passes the schema is checked for meaning. What
-            // lowering then says at a removed value or the node holding it (a variant without
-            // its wrong `traffic` has none) follows from the schema error, and is left out.
-            let mut value = doc.value.clone();
-            let mut pointers: Vec<&String> = checked
-                .unknown_fields
-                .iter()
-                .chain(&checked.wrong_values)
-                .collect();
-            // Deepest and last list items first, so removing one moves no other.
-            pointers.sort_by_key(|pointer| std::cmp::Reverse(pointer_key(pointer)));
-            pointers.dedup();
-            for pointer in pointers {
-                remove_pointer(&mut value, pointer);
-                let parent = pointer.rsplit_once('/').map_or("", |(parent, _)| parent);
-                for at in [pointer.as_str(), parent] {
-                    for pos in [doc.pos(at), doc.key_pos(at)] {
-                        out.consequences.push((name.clone(), pos.line, pos.column));
-                    }
-                }
-            }
-            crate::schema::is_valid(&value)
-                .then(|| typed(&value).ok())
-                .flatten()
-        } else {
-            None
+    documents
+}
+
+/// Check one parsed document (placeholders, schema) and keep it for lowering. `env` provides
+/// the values of `${values.NAME}`; without it every placeholder is unresolved.
+fn check_document(
+    name: &str,
+    mut doc: yaml::Document,
+    env: Option<&workspace::Env>,
+    out: &mut FileOut,
+) {
+    let name = name.to_owned();
+    if !doc.value.is_object() {
+        let what = match &doc.value {
+            serde_json::Value::Array(_) => "a list",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Null => "empty",
+            _ => "a scalar",
         };
-        let schema_diags = checked.diagnostics;
-        out.diagnostics.extend(schema_diags);
-        out.items.push(lower::Item {
-            file: name.clone(),
-            doc,
-            typed,
-        });
+        let mut d = file_diag(
+            &name,
+            Code::NotAMapping,
+            Severity::Error,
+            format!(
+                "a manifest document must be a mapping with `apiVersion`, `kind`, `metadata` and `spec`; this one is {what}"
+            ),
+            doc.start,
+        );
+        d.help = Some("separate documents with `---`".to_owned());
+        out.diagnostics.push(d);
+        return;
     }
-    out.sources.push((name, text));
+    if doc.value.get("apiVersion").is_none() && doc.value.get("kind").is_none() {
+        let mut d = file_diag(
+            &name,
+            Code::NotAManifest,
+            Severity::Error,
+            "this document has neither `apiVersion` nor `kind`, in a file of pzctl manifests"
+                .to_owned(),
+            doc.start,
+        );
+        d.help = Some(format!(
+            "start it with `apiVersion: {}` and `kind:`, or move it to a file of its own",
+            raw::API_VERSION
+        ));
+        out.diagnostics.push(d);
+        return;
+    }
+    if doc.value.get("kind").and_then(|k| k.as_str()) == Some("Workspace") {
+        let mut d = file_diag(
+            &name,
+            Code::InvalidWorkspace,
+            Severity::Error,
+            format!(
+                "a `Workspace` document is read only from `{}` at the root of the manifest tree",
+                select::WORKSPACE_FILE
+            ),
+            doc.key_pos("/kind"),
+        );
+        d.help = Some(format!(
+            "move it to `{}` in the folder given to pzctl",
+            select::WORKSPACE_FILE
+        ));
+        out.diagnostics.push(d);
+        return;
+    }
+    let mut placeholders = Vec::new();
+    for problem in overlay::resolve(&mut doc, env) {
+        let code = if problem.mistyped {
+            Code::MistypedValue
+        } else {
+            Code::UnresolvedValue
+        };
+        let problem = problem.problem;
+        let mut d = file_diag(&name, code, Severity::Error, problem.message, problem.pos);
+        d.help = problem.help;
+        placeholders.push(d.location.clone().map(|l| (l.file, l.line, l.column)));
+        out.diagnostics.push(d);
+    }
+    let mut checked = schema::check(&name, &doc);
+    // A placeholder left unresolved is the problem at its place, not the text's type.
+    checked.diagnostics.retain(|d| {
+        !placeholders.contains(&d.location.clone().map(|l| (l.file, l.line, l.column)))
+    });
+    let typed = if checked.diagnostics.is_empty() && !placeholders.is_empty() {
+        // The placeholder's text stands where a value of another type belongs.
+        typed(&doc.value).ok()
+    } else if checked.diagnostics.is_empty() {
+        match typed(&doc.value) {
+            Ok(typed) => Some(typed),
+            Err(message) => {
+                out.diagnostics.push(file_diag(
+                    &name,
+                    Code::Internal,
+                    Severity::Error,
+                    format!("the document passed the schema but could not be read: {message}; this is a bug in pzctl"),
+                    doc.start.clone(),
+                ));
+                None
+            }
+        }
+    } else if checked.only_unknown_fields {
+        // A typo should not hide the meaning problems: check the rest of the document.
+        let mut value = doc.value.clone();
+        for pointer in checked.unknown_fields.iter().rev() {
+            remove_pointer(&mut value, pointer);
+        }
+        typed(&value).ok()
+    } else if checked.only_removable {
+        // A wrong value should not hide the others either: without the unknown fields and
+        // the wrong values, a document that passes the schema is checked for meaning. What
+        // lowering then says at a removed value or the node holding it (a variant without
+        // its wrong `traffic` has none) follows from the schema error, and is left out.
+        let mut value = doc.value.clone();
+        let mut pointers: Vec<&String> = checked
+            .unknown_fields
+            .iter()
+            .chain(&checked.wrong_values)
+            .collect();
+        // Deepest and last list items first, so removing one moves no other.
+        pointers.sort_by_key(|pointer| std::cmp::Reverse(pointer_key(pointer)));
+        pointers.dedup();
+        for pointer in pointers {
+            remove_pointer(&mut value, pointer);
+            let parent = pointer.rsplit_once('/').map_or("", |(parent, _)| parent);
+            for at in [pointer.as_str(), parent] {
+                for pos in [doc.pos(at), doc.key_pos(at)] {
+                    out.consequences.push((name.clone(), pos.line, pos.column));
+                }
+            }
+        }
+        crate::schema::is_valid(&value)
+            .then(|| typed(&value).ok())
+            .flatten()
+    } else {
+        None
+    };
+    let schema_diags = checked.diagnostics;
+    out.diagnostics.extend(schema_diags);
+    out.items.push(lower::Item {
+        file: name.clone(),
+        doc,
+        typed,
+    });
 }
 
 /// Remove the value at a JSON pointer, if there is one (a key of a mapping, an item of a list).

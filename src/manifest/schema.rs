@@ -9,8 +9,8 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
-use super::raw;
 use super::yaml::{Document, Pos};
+use super::{raw, workspace};
 use crate::diagnostic::{Code, Diagnostic, Location, suggest};
 
 /// The committed main schema.
@@ -65,7 +65,27 @@ pub fn generate() -> Vec<(String, String)> {
         });
         files.push((format!("{}.schema.json", kind.to_lowercase()), pretty(&one)));
     }
+    files.push((
+        workspace::SCHEMA_FILE.to_owned(),
+        pretty(&workspace_schema()),
+    ));
     files
+}
+
+/// The schema of the workspace file `pzctl.yaml`, which is not a manifest.
+fn workspace_schema() -> Value {
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    let _ = generator.subschema_for::<workspace::WorkspaceDocument>();
+    let mut defs = Value::Object(generator.take_definitions(true));
+    strip_null(&mut defs);
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("https://github.com/pzctl/pzctl/schemas/{}", workspace::SCHEMA_FILE),
+        "title": "pzctl workspace",
+        "description": "The workspace file `pzctl.yaml` at the root of a manifest tree: its environments, each with the live names of its projects, its overlay folders and its typed values.",
+        "$ref": "#/$defs/WorkspaceDocument",
+        "$defs": defs,
+    })
 }
 
 fn pretty(value: &Value) -> String {
@@ -215,7 +235,7 @@ pub fn check(file: &str, doc: &Document) -> Checked {
                     file,
                     Code::Internal,
                     format!("{message}; this is a bug in pzctl"),
-                    doc.start,
+                    doc.start.clone(),
                     None,
                 )],
                 ..Checked::default()
@@ -226,6 +246,25 @@ pub fn check(file: &str, doc: &Document) -> Checked {
     let validator = kind
         .and_then(|k| validators.kinds.iter().find(|(name, _)| *name == k))
         .map_or(&validators.envelope, |(_, v)| v);
+    run(file, doc, kind, validator)
+}
+
+/// Validate a document of `kind` against `validator` (the workspace file's schema).
+pub fn check_with(
+    file: &str,
+    doc: &Document,
+    kind: Option<&str>,
+    validator: &jsonschema::Validator,
+) -> Vec<Diagnostic> {
+    run(file, doc, kind, validator).diagnostics
+}
+
+fn run(
+    file: &str,
+    doc: &Document,
+    kind: Option<&str>,
+    validator: &jsonschema::Validator,
+) -> Checked {
     let mut out = Vec::new();
     if validator.is_valid(&doc.value) {
         return Checked::default();
@@ -294,7 +333,7 @@ pub fn is_valid(value: &Value) -> bool {
 
 fn diag(file: &str, code: Code, message: String, pos: Pos, help: Option<String>) -> Diagnostic {
     Diagnostic::error(code, message)
-        .at(Location::new(file, pos.line, pos.column).with_span(pos.offset, pos.len))
+        .at(Location::new(pos.file_or(file), pos.line, pos.column).with_span(pos.offset, pos.len))
         .with_help(help)
 }
 
@@ -353,7 +392,12 @@ fn json_type_name(kind: &TypeKind) -> String {
 
 /// The known property names of the object at `ptr`, for "did you mean" suggestions.
 fn known_fields(doc_kind: Option<&str>, ptr: &str) -> Vec<String> {
-    let Ok(main) = serde_json::from_str::<Value>(COMMITTED) else {
+    let committed = if doc_kind == Some("Workspace") {
+        crate::manifest::workspace::COMMITTED
+    } else {
+        COMMITTED
+    };
+    let Ok(main) = serde_json::from_str::<Value>(committed) else {
         return Vec::new();
     };
     let Some(kind) = doc_kind else {

@@ -24,6 +24,9 @@ struct Root {
     /// Absolute, symlinks resolved.
     canonical: PathBuf,
     folder: bool,
+    /// Overlay folders of the root's workspace (canonical): files there belong to an
+    /// environment, not to the base.
+    overlays: Vec<(String, PathBuf)>,
 }
 
 /// The loader's file selection, asked about one absolute path at a time.
@@ -44,10 +47,17 @@ impl Selection {
             .iter()
             .filter_map(|given| {
                 let canonical = std::fs::canonicalize(given).ok()?;
+                let folder = canonical.is_dir();
+                let overlays = if folder {
+                    overlays_of(&canonical)
+                } else {
+                    Vec::new()
+                };
                 Some(Root {
                     given: given.clone(),
-                    folder: canonical.is_dir(),
+                    folder,
                     canonical,
+                    overlays,
                 })
             })
             .collect();
@@ -59,13 +69,37 @@ impl Selection {
         }
     }
 
-    /// The name `load` shows the file at `path` under, when it reads it. `path` is absolute
-    /// with its folders' symlinks resolved; the file itself need not exist.
+    /// The name `load` shows the file at `path` under, when it reads it for the base (no
+    /// environment). `path` is absolute with its folders' symlinks resolved; the file itself
+    /// need not exist.
     #[must_use]
     pub fn name_of(&self, path: &Path) -> Option<String> {
+        self.name_in(path, None)
+    }
+
+    /// The name `load` shows the file at `path` under, when it reads it for environment `env`
+    /// (`None`: the base): the base's files, and the files of that environment's overlays.
+    #[must_use]
+    pub fn name_in(&self, path: &Path, env: Option<&str>) -> Option<String> {
         self.roots.iter().find_map(|root| {
             let name = if root.folder {
+                if root
+                    .overlays
+                    .iter()
+                    .any(|(of, folder)| path.starts_with(folder) && Some(of.as_str()) != env)
+                {
+                    return None;
+                }
                 let rest = path.strip_prefix(&root.canonical).ok()?;
+                if rest
+                    .ancestors()
+                    .skip(1)
+                    .filter(|a| !a.as_os_str().is_empty())
+                    .any(|a| is_workspace_tree(&root.canonical.join(a)))
+                {
+                    // Another manifest tree, read on its own.
+                    return None;
+                }
                 let folders: Vec<Component<'_>> = rest.parent()?.components().collect();
                 let walked = folders.len() <= MAX_DEPTH
                     && folders.iter().all(|c| match c {
@@ -95,6 +129,43 @@ impl Selection {
             .iter()
             .any(|root| root.folder && path == root.canonical.join(WORKSPACE_FILE))
     }
+}
+
+/// Whether `folder` is the root of a manifest tree of its own: its `pzctl.yaml` is a
+/// workspace file (`kind: Workspace`). A `pzctl.yaml` of manifests is an ordinary file.
+#[must_use]
+pub fn is_workspace_tree(folder: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(folder.join(WORKSPACE_FILE)) else {
+        return false;
+    };
+    let (documents, _) = yaml::parse(&text);
+    documents
+        .first()
+        .and_then(|doc| doc.value.get("kind"))
+        .and_then(serde_json::Value::as_str)
+        == Some("Workspace")
+}
+
+/// The overlay folders of the workspace file in `folder` (canonical), by environment.
+fn overlays_of(folder: &Path) -> Vec<(String, PathBuf)> {
+    let file = folder.join(WORKSPACE_FILE);
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Vec::new();
+    };
+    let (workspace, _) = super::workspace::read(WORKSPACE_FILE, folder, &text);
+    workspace
+        .environments
+        .values()
+        .flat_map(|env| {
+            env.overlays.iter().map(|(overlay, _)| {
+                let path = folder.join(overlay);
+                (
+                    env.name.clone(),
+                    std::fs::canonicalize(&path).unwrap_or(path),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The projects the documents of one file belong to: the name of every `Project` document and
@@ -154,5 +225,34 @@ mod tests {
         assert_eq!(selection.name_of(&dir.path().join("other.yaml")), None);
         assert!(selection.is_workspace_file(&canonical.join(WORKSPACE_FILE)));
         assert!(!selection.is_workspace_file(&canonical.join("sub").join(WORKSPACE_FILE)));
+    }
+
+    #[test]
+    fn overlays_belong_to_their_environment_and_nested_trees_to_themselves() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = std::fs::canonicalize(dir.path()).expect("canonical");
+        for folder in ["over/dev", "inner"] {
+            std::fs::create_dir_all(root.join(folder)).expect("mkdir");
+        }
+        std::fs::write(
+            root.join(WORKSPACE_FILE),
+            "apiVersion: pzctl/v1\nkind: Workspace\nenvironments:\n  dev:\n    overlays: [over/dev]\n",
+        )
+        .expect("write");
+        std::fs::write(root.join("inner").join(WORKSPACE_FILE), "kind: Workspace\n")
+            .expect("write");
+        let selection = Selection::new(&LoadConfig {
+            paths: vec![root.clone()],
+            ..LoadConfig::default()
+        });
+        let patch = root.join("over/dev/a.yaml");
+        assert_eq!(selection.name_of(&patch), None);
+        assert_eq!(selection.name_in(&patch, Some("prod")), None);
+        assert_eq!(
+            selection.name_in(&patch, Some("dev")),
+            Some(display(&patch))
+        );
+        assert!(selection.name_of(&root.join("base.yaml")).is_some());
+        assert_eq!(selection.name_of(&root.join("inner/a.yaml")), None);
     }
 }

@@ -13,12 +13,15 @@ use serde_saphyr::Spanned;
 pub const MAX_DEPTH: usize = 64;
 
 /// A position in a file: 1-based line and column, byte offset and byte length.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pos {
     pub line: usize,
     pub column: usize,
     pub offset: usize,
     pub len: usize,
+    /// The file the node was read from, when it is not the file of the document that holds
+    /// it: a node an environment's overlay patched in (see `manifest::overlay`).
+    pub file: Option<std::sync::Arc<str>>,
 }
 
 impl Pos {
@@ -39,7 +42,14 @@ impl Pos {
             column: usize::try_from(location.column()).unwrap_or(0).max(1),
             offset,
             len,
+            file: None,
         }
+    }
+
+    /// The file to report this position in: its own, else the document's `file`.
+    #[must_use]
+    pub fn file_or<'a>(&'a self, file: &'a str) -> &'a str {
+        self.file.as_deref().unwrap_or(file)
     }
 }
 
@@ -62,11 +72,11 @@ impl Document {
         let mut ptr = pointer;
         loop {
             if let Some(pos) = self.spans.get(ptr) {
-                return *pos;
+                return pos.clone();
             }
             match ptr.rfind('/') {
                 Some(i) => ptr = &ptr[..i],
-                None => return self.start,
+                None => return self.start.clone(),
             }
         }
     }
@@ -75,7 +85,7 @@ impl Document {
     #[must_use]
     pub fn key_pos(&self, pointer: &str) -> Pos {
         match self.spans.get(&format!("{pointer}#key")) {
-            Some(pos) => *pos,
+            Some(pos) => pos.clone(),
             None => self.pos(pointer),
         }
     }
@@ -275,7 +285,7 @@ pub fn parse(text: &str) -> (Vec<Document>, Vec<YamlProblem>) {
         };
         let value = converter.convert(root, "");
         let spans = converter.spans;
-        let start = spans.get("").copied().unwrap_or_default();
+        let start = spans.get("").cloned().unwrap_or_default();
         documents.push(Document {
             value,
             spans,
@@ -328,6 +338,7 @@ fn problem_from_error(error: &serde_saphyr::Error, text: &str) -> YamlProblem {
         column,
         offset: offset_of(text, line, column),
         len: 0,
+        file: None,
     };
     let mut help = None;
     if kind == YamlProblemKind::Syntax && lower.contains("tab") {
@@ -373,6 +384,7 @@ fn indenting_tab(text: &str, from: usize) -> Option<Pos> {
                         column: at + 1,
                         offset: offset + at,
                         len: 1,
+                        file: None,
                     });
                 }
                 if line > from {

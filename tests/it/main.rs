@@ -8,6 +8,7 @@ mod cli;
 mod cli_flags;
 mod conformance;
 mod converge;
+mod environments;
 mod events;
 mod export;
 mod http;

@@ -703,3 +703,43 @@ const context = {{
         );
     }
 }
+
+#[test]
+fn with_an_environment_overlay_files_touch_their_projects_under_live_names() {
+    let repo = three_projects();
+    repo.write(
+        "m/pzctl.yaml",
+        "apiVersion: pzctl/v1\nkind: Workspace\nenvironments:\n  dev:\n    projects: {alpha: alpha-dev}\n    overlays: [dev]\n  prod:\n    overlays: [prod]\n",
+    );
+    repo.write("m/dev/alpha.yaml", &event("alpha_signup", "alpha"));
+    repo.write("m/prod/beta.yaml", &event("beta_signup", "beta"));
+    repo.commit();
+    assert_eq!(
+        repo.listed(&["--env", "dev"]),
+        ["alpha-dev", "beta", "gamma"]
+    );
+    repo.write(
+        "m/dev/alpha.yaml",
+        &event("alpha_signup", "alpha").replace("spec: {}", "spec: {description: x}"),
+    );
+    repo.write(
+        "m/prod/beta.yaml",
+        &event("beta_signup", "beta").replace("spec: {}", "spec: {description: x}"),
+    );
+    assert_eq!(
+        repo.listed(&["--env", "dev", "--changed-since", "HEAD"]),
+        ["alpha-dev"]
+    );
+    assert_eq!(
+        repo.listed(&["--env", "prod", "--changed-since", "HEAD"]),
+        ["beta"]
+    );
+    // Without --env the workspace's environments must be chosen from.
+    let out = repo.projects(&["m"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("choose one with `--env NAME`"),
+        "{}",
+        stderr(&out)
+    );
+}

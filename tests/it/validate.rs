@@ -58,7 +58,7 @@ fn validate_in_process(
     config: &LoadConfig,
 ) -> (pzctl::cli::ValidateReport, pzctl::cli::ValidateReport) {
     use pzctl::cli::{DiagnosticFormat, validate_report};
-    let loaded = manifest::load_in(&fixtures(), config);
+    let loaded = manifest::load_all_in(&fixtures(), config);
     (
         validate_report(&loaded, DiagnosticFormat::Json, false),
         validate_report(&loaded, DiagnosticFormat::Text, false),
