@@ -489,31 +489,7 @@ mod workflows {
         };
         let dir = tempfile::tempdir().expect("a temporary directory");
         std::fs::write(dir.path().join("plan.md"), plan_md).expect("write plan.md");
-        let harness = format!(
-            r#"
-const existing = {existing};
-const calls = [];
-const github = {{
-  paginate: async () => existing.map(([id, type, body]) => ({{ id, user: {{ type }}, body }})),
-  rest: {{ issues: {{
-    listComments: null,
-    updateComment: async (a) => calls.push(["update", a.comment_id, a.body]),
-    createComment: async (a) => calls.push(["create", a.issue_number, a.body]),
-    deleteComment: async (a) => calls.push(["delete", a.comment_id]),
-  }} }},
-}};
-const context = {{
-  repo: {{ owner: "o", repo: "r" }},
-  payload: {{ pull_request: {{ number: 7, head: {{ sha: "0123456789abcdef" }} }} }},
-  serverUrl: "https://github.com",
-  runId: 42,
-}};
-(async function () {{
-{script}
-}})().then(() => process.stdout.write(JSON.stringify(calls)), (e) => {{ console.error(e); process.exit(1); }});
-"#,
-            script = plan_comment_script()
-        );
+        let harness = crate::support::github_script_harness(&existing, &plan_comment_script());
         std::fs::write(dir.path().join("harness.js"), harness).expect("write the harness");
         let output = std::process::Command::new(node)
             .arg("harness.js")

@@ -493,31 +493,7 @@ mod matrix_comment {
             std::fs::write(folder.join("exitcode.txt"), format!("{code}\n")).expect("write");
             std::fs::write(folder.join("plan.md"), plan).expect("write");
         }
-        let harness = format!(
-            r#"
-const existing = {existing};
-const calls = [];
-const github = {{
-  paginate: async () => existing.map(([id, type, body]) => ({{ id, user: {{ type }}, body }})),
-  rest: {{ issues: {{
-    listComments: null,
-    updateComment: async (a) => calls.push(["update", a.comment_id, a.body]),
-    createComment: async (a) => calls.push(["create", a.issue_number, a.body]),
-    deleteComment: async (a) => calls.push(["delete", a.comment_id]),
-  }} }},
-}};
-const context = {{
-  repo: {{ owner: "o", repo: "r" }},
-  payload: {{ pull_request: {{ number: 7, head: {{ sha: "0123456789abcdef" }} }} }},
-  serverUrl: "https://github.com",
-  runId: 42,
-}};
-(async function () {{
-{script}
-}})().then(() => process.stdout.write(JSON.stringify(calls)), (e) => {{ console.error(e); process.exit(1); }});
-"#,
-            script = script()
-        );
+        let harness = crate::support::github_script_harness(&existing, &script());
         std::fs::write(dir.path().join("harness.js"), harness).expect("write the harness");
         let output = std::process::Command::new(node)
             .arg("harness.js")

@@ -450,3 +450,33 @@ impl pzctl::live::Backend for StoreBackend {
         "in-process store".to_owned()
     }
 }
+
+/// A Node.js program that runs `script` (the body of a workflow's `actions/github-script` step)
+/// against a fake `github` client holding the comments `existing` (a JSON array of
+/// `[id, userType, body]`), and prints the calls it made as JSON.
+pub fn github_script_harness(existing: &serde_json::Value, script: &str) -> String {
+    format!(
+        r#"
+const existing = {existing};
+const calls = [];
+const github = {{
+  paginate: async () => existing.map(([id, type, body]) => ({{ id, user: {{ type }}, body }})),
+  rest: {{ issues: {{
+    listComments: null,
+    updateComment: async (a) => calls.push(["update", a.comment_id, a.body]),
+    createComment: async (a) => calls.push(["create", a.issue_number, a.body]),
+    deleteComment: async (a) => calls.push(["delete", a.comment_id]),
+  }} }},
+}};
+const context = {{
+  repo: {{ owner: "o", repo: "r" }},
+  payload: {{ pull_request: {{ number: 7, head: {{ sha: "0123456789abcdef" }} }} }},
+  serverUrl: "https://github.com",
+  runId: 42,
+}};
+(async function () {{
+{script}
+}})().then(() => process.stdout.write(JSON.stringify(calls)), (e) => {{ console.error(e); process.exit(1); }});
+"#
+    )
+}
