@@ -10,6 +10,9 @@
 //! - A create whose answer was lost is looked up by its identity before it is repeated, so a
 //!   re-run never makes duplicates.
 //! - Reporter events come from the one coordinating task, so progress output never interleaves.
+//!   Each change's task runs within the caller's `live::observer` scope, with the change's
+//!   address, so its retries and waits are told as they happen, between its `started` and its
+//!   `finished`.
 //! - Request bodies are built only by [`crate::convert`] (or echo a live version as it is).
 
 mod operations;
@@ -22,6 +25,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::live::http::HttpSummary;
+use crate::live::observer;
 use crate::live::retry::RetryPolicy;
 use crate::live::{Api, Backend};
 use crate::model::{ExperienceStatus, Kind, LiveState, Specs};
@@ -233,6 +237,7 @@ pub async fn apply<B: Backend + 'static>(
     let mut task_changes: Vec<(tokio::task::Id, usize)> = Vec::new();
     let mut stop: Option<Stop> = None;
     let parallelism = config.parallelism.max(1);
+    let observer = observer::current();
 
     // The object of change `index` exists now: the change gated on it may start.
     let open_gate = |index: usize,
@@ -263,10 +268,14 @@ pub async fn apply<B: Backend + 'static>(
             reporter.started(&changes[next]);
             let shared = Arc::clone(&shared);
             let task_list = Arc::clone(&changes);
-            let handle = running.spawn(async move {
+            // Retries and waits of the change's requests name the change.
+            let scope = observer
+                .as_ref()
+                .map(|scope| scope.for_change(&changes[next].address));
+            let handle = running.spawn(observer::within(scope, async move {
                 let (outcome, created) = shared.execute(next, &task_list[next]).await;
                 (next, outcome, created)
-            });
+            }));
             task_changes.push((handle.id(), next));
         }
         if running.is_empty() {

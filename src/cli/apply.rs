@@ -14,6 +14,7 @@ use super::pipeline::{self, PlanRequest, Planned, Problems};
 use crate::apply::{self, ApplyConfig, ApplyReport, CancelToken, Outcome, Reporter};
 use crate::diagnostic::{Code, Diagnostic, Sources};
 use crate::live::http::HttpSummary;
+use crate::live::observer;
 use crate::live::retry::RetryPolicy;
 use crate::live::{Api, Backend};
 use crate::manifest;
@@ -97,7 +98,9 @@ const INTERRUPTED: u8 = 130;
 
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let ndjson = args.format == ReportFormat::Ndjson;
-    let result = run_to_end(args).await;
+    // Retries and waits are streamed as they happen, also those of reading the organization.
+    let scope = ndjson.then(|| observer::Scope::new(Arc::new(super::events::Waits)));
+    let result = observer::within(scope, run_to_end(args)).await;
     if let (true, Err(error)) = (ndjson, &result) {
         super::events::error(&format!("error: {error:#}"));
     }

@@ -1,16 +1,18 @@
 //! `pzctl apply --format ndjson`: one JSON object per line on stdout, as the apply happens
 //! (`docs/apply.md`, "The event stream"). Every event has `"v"` (the stream's version) and
-//! `"type"`.
+//! `"type"`. Retries and waits come from the task of the change they belong to (through
+//! `live::observer`); every event is written as one whole line.
 
 use serde_json::{Value, json};
 
 use super::output;
 use crate::apply::{ApplyReport, Created, Outcome, Reporter};
 use crate::diagnostic::{self, Diagnostic};
+use crate::live::observer::{Notice, Observer, Wait};
 use crate::plan::{Change, Plan};
 
 /// The version of the event stream, in every event's `v`.
-pub const EVENTS_VERSION: u32 = 1;
+pub const EVENTS_VERSION: u32 = 2;
 
 /// Print one event: `fields` with `v` and `type` first.
 fn emit(kind: &str, fields: Value) {
@@ -117,5 +119,38 @@ impl Reporter for Events {
             );
         }
         emit("change_finished", Value::Object(fields));
+    }
+}
+
+/// Streams each retry and wait as it happens: `retry`, `lookup` and `wait` events.
+#[derive(Debug, Default)]
+pub struct Waits;
+
+impl Observer for Waits {
+    fn notice(&self, notice: &Notice) {
+        let mut fields = serde_json::Map::new();
+        fields.insert("address".to_owned(), json!(notice.address));
+        fields.insert("attempt".to_owned(), json!(notice.attempt));
+        fields.insert("status".to_owned(), json!(notice.status));
+        fields.insert(
+            "wait_ms".to_owned(),
+            json!(u64::try_from(notice.wait.as_millis()).unwrap_or(u64::MAX)),
+        );
+        fields.insert("method".to_owned(), json!(notice.method));
+        fields.insert("path".to_owned(), json!(notice.path));
+        let kind = match notice.what {
+            Wait::Retry => "retry",
+            Wait::Lookup => "lookup",
+            Wait::RetryAfter => {
+                fields.insert("reason".to_owned(), json!("retry_after"));
+                "wait"
+            }
+            Wait::Slowdown { rate } => {
+                fields.insert("reason".to_owned(), json!("slowdown"));
+                fields.insert("rate".to_owned(), json!((rate * 100.0).round() / 100.0));
+                "wait"
+            }
+        };
+        emit(kind, Value::Object(fields));
     }
 }

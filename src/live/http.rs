@@ -5,7 +5,9 @@
 //! `Retry-After`), and the safety of what it sends and returns: it follows no redirect (so
 //! credentials and bodies never leave the endpoint) and removes the tokens from every server
 //! text it puts in an error. It sends each request once per call: callers repeat requests
-//! through [`crate::live::retry::RetryPolicy`]. See `docs/http-client.md`.
+//! through [`crate::live::retry::RetryPolicy`]. What pacing does about a 429 (a slowdown, a
+//! `Retry-After` hold) is told to the current `live::observer`, never printed. See
+//! `docs/http-client.md`.
 //!
 //! Invariant: this is the only module that imports `reqwest`, and no token ever reaches an
 //! error, a `Debug` print or a log line.
@@ -19,6 +21,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::live::observer::{self, Wait};
 use crate::live::pace::Pacer;
 use crate::live::redact::Redactor;
 use crate::live::{Backend, BackendError, Method, Request};
@@ -402,7 +405,23 @@ impl HttpBackend {
                 .counters
                 .rate_limited
                 .fetch_add(1, Ordering::Relaxed);
-            self.inner.pacer.refused(sent, retry_after(&headers));
+            let refusal = self.inner.pacer.refused(sent, retry_after(&headers));
+            let tell = |what, wait| {
+                observer::notify(
+                    what,
+                    None,
+                    Some(status),
+                    wait,
+                    method.as_str(),
+                    &request.path,
+                );
+            };
+            if let Some((rate, interval)) = refusal.slowed_to {
+                tell(Wait::Slowdown { rate }, interval);
+            }
+            if let Some(held) = refusal.held {
+                tell(Wait::RetryAfter, held);
+            }
         } else {
             self.inner.pacer.answered();
         }

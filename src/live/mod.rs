@@ -8,6 +8,7 @@
 pub mod embedded;
 pub mod http;
 mod observe;
+pub mod observer;
 pub mod pace;
 pub mod redact;
 pub mod retry;
@@ -70,6 +71,17 @@ impl BackendError {
     #[must_use]
     pub fn status(&self) -> Option<u16> {
         self.api().map(|error| error.status)
+    }
+
+    /// The method and path of the request that failed (empty when no request was sent).
+    #[must_use]
+    pub fn request(&self) -> (&'static str, &str) {
+        match self {
+            BackendError::Api { method, path, .. }
+            | BackendError::Transport { method, path, .. }
+            | BackendError::Decode { method, path, .. } => (method, path),
+            BackendError::Unsupported(_) | BackendError::Local(_) => ("", ""),
+        }
     }
 }
 

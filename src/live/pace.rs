@@ -29,6 +29,15 @@ struct State {
     lowest: f64,
 }
 
+/// What [`Pacer::refused`] did about a 429.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Refusal {
+    /// The pace was lowered to this many requests per second (one request per interval).
+    pub slowed_to: Option<(f64, Duration)>,
+    /// Every request is held this long (the `Retry-After` given).
+    pub held: Option<Duration>,
+}
+
 /// The pacer of one backend, shared by its clones.
 pub struct Pacer {
     /// The configured pace, never exceeded (infinite: unpaced until a 429).
@@ -90,10 +99,11 @@ impl Pacer {
 
     /// The server refused a request sent at `sent` with 429: halve the pace (once per round
     /// of requests) and hold every request until `retry_after` (or one interval) has passed.
-    pub fn refused(&self, sent: Instant, retry_after: Option<Duration>) {
+    pub fn refused(&self, sent: Instant, retry_after: Option<Duration>) -> Refusal {
         let mut state = self.lock();
         let now = Instant::now();
-        if state.lowered_at.is_none_or(|lowered| sent >= lowered) {
+        let lower = state.lowered_at.is_none_or(|lowered| sent >= lowered);
+        if lower {
             state.rate = if state.rate.is_finite() {
                 (state.rate / 2.0).max(MIN_RATE)
             } else {
@@ -107,6 +117,14 @@ impl Pacer {
             .unwrap_or_default();
         state.paused_until = state.paused_until.max(now + wait);
         state.next = state.next.max(state.paused_until);
+        Refusal {
+            slowed_to: if lower {
+                interval(state.rate).map(|interval| (state.rate, interval))
+            } else {
+                None
+            },
+            held: retry_after,
+        }
     }
 
     /// The current pace (`None`: unpaced).

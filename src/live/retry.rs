@@ -11,12 +11,16 @@
 //!   a create is looked up first and repeated only if the lookup finds nothing. At most
 //!   `max_attempts` failed attempts in all, lookups included.
 //! - Anything else (2xx, other 4xx, a redirect): returned as it is.
+//!
+//! Each attempt runs numbered in `live::observer`, and each repetition and look-before-retry
+//! is told to the current observer before its wait, so a caller can stream them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::live::BackendError;
+use crate::live::observer::{self, Wait};
 
 /// The default of [`RetryPolicy::max_attempts`]: a call that keeps failing is sent 6 times.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 6;
@@ -95,13 +99,22 @@ fn verdict(error: &BackendError) -> Verdict {
 #[doc(hidden)]
 pub struct Attempts<'a> {
     policy: &'a RetryPolicy,
+    /// Attempts sent so far, lookups included.
+    sent: u32,
     failures: u32,
     refused_since: Option<Instant>,
 }
 
 impl Attempts<'_> {
-    /// After `error`: wait and return `true` to send again, or `false` to give up.
-    pub async fn again(&mut self, error: &BackendError) -> bool {
+    /// The number of the attempt about to be sent (1: the first).
+    pub fn next_attempt(&mut self) -> u32 {
+        self.sent += 1;
+        self.sent
+    }
+
+    /// After `error`: wait and return `true` to send again (`next` tells what is sent: the
+    /// request, or a lookup before a create is repeated), or `false` to give up.
+    pub async fn again(&mut self, error: &BackendError, next: Wait) -> bool {
         let policy = self.policy;
         let wait = match verdict(error) {
             Verdict::Final => return false,
@@ -130,6 +143,8 @@ impl Attempts<'_> {
             }
         };
         policy.counters.fetch_add(1, Ordering::Relaxed);
+        let (method, path) = error.request();
+        observer::notify(next, Some(self.sent), error.status(), wait, method, path);
         tokio::time::sleep(wait).await;
         true
     }
@@ -188,6 +203,7 @@ impl RetryPolicy {
     fn attempts(&self) -> Attempts<'_> {
         Attempts {
             policy: self,
+            sent: 0,
             failures: 0,
             refused_since: None,
         }
@@ -203,15 +219,18 @@ impl RetryPolicy {
 
 /// Run an idempotent call (GET, PUT, DELETE) under `$policy`, repeating it after a 429, a 5xx
 /// or a lost answer (see the module documentation). `$call` is an expression ending in
-/// `.await`, evaluated once per attempt. (A macro rather than a method taking an async closure:
+/// `.await`, evaluated once per attempt, each attempt numbered for `live::observer`. (A macro rather than a method taking an async closure:
 /// futures holding async closures are not provably `Send` for spawned tasks.)
 #[macro_export]
 macro_rules! retry_idempotent {
     ($policy:expr, $call:expr) => {{
         let mut attempts = $policy.begin();
         loop {
-            match $call {
-                Err(error) if attempts.again(&error).await => {}
+            match $crate::live::observer::attempt(attempts.next_attempt(), async { $call }).await {
+                Err(error)
+                    if attempts
+                        .again(&error, $crate::live::observer::Wait::Retry)
+                        .await => {}
                 other => break other,
             }
         }
@@ -229,23 +248,33 @@ macro_rules! retry_create {
         let mut look_first = false;
         loop {
             if look_first {
-                match $lookup {
+                match $crate::live::observer::attempt(attempts.next_attempt(), async { $lookup })
+                    .await
+                {
                     Ok(Some(found)) => break Ok(found),
                     // Nothing was made: post again.
                     Ok(None) => attempts.answered(),
                     Err(error) => {
-                        if attempts.again(&error).await {
+                        if attempts
+                            .again(&error, $crate::live::observer::Wait::Lookup)
+                            .await
+                        {
                             continue;
                         }
                         break Err(error);
                     }
                 }
             }
-            match $post {
+            match $crate::live::observer::attempt(attempts.next_attempt(), async { $post }).await {
                 Ok(created) => break Ok(created),
                 Err(error) => {
                     let lost = $crate::live::retry::may_have_happened(&error);
-                    if !attempts.again(&error).await {
+                    let next = if lost {
+                        $crate::live::observer::Wait::Lookup
+                    } else {
+                        $crate::live::observer::Wait::Retry
+                    };
+                    if !attempts.again(&error, next).await {
                         break Err(error);
                     }
                     look_first = lost;

@@ -99,9 +99,12 @@ fn an_environment_must_be_chosen_and_known() {
         .args(["plan", "examples/environments"]);
     pzctl_snapshot!(context, "plan_without_env", &mut command);
     let mut command = context.pzctl();
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["plan", "--env", "stagign", "examples/environments"]);
+    command.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "plan",
+        "--env",
+        "stagign",
+        "examples/environments",
+    ]);
     pzctl_snapshot!(context, "plan_unknown_env", &mut command);
     let mut command = context.pzctl();
     command

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::TestContext;
+use crate::support::{TestContext, emulator_with};
 
 fn quickstart() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart")
@@ -18,6 +18,9 @@ fn pzctl(context: &TestContext, args: &[&str]) -> Command {
     command.args(["--state-dir", "org"]).args(args);
     command
 }
+
+/// What every retry, lookup and wait event has.
+const RETRY_FIELDS: &[&str] = &["address", "attempt", "status", "wait_ms", "method", "path"];
 
 /// The event types of `docs/apply.md`'s table, with the fields every event of the type has.
 fn documented() -> BTreeMap<String, Vec<&'static str>> {
@@ -39,6 +42,8 @@ fn documented() -> BTreeMap<String, Vec<&'static str>> {
         match name {
             "plan" => vec!["create", "update", "delete", "changes"],
             "change_started" => vec!["address", "kind", "action"],
+            "retry" | "lookup" => RETRY_FIELDS.to_vec(),
+            "wait" => [RETRY_FIELDS, &["reason"]].concat(),
             "change_finished" => vec!["address", "kind", "action", "status"],
             "change_skipped" => vec!["address", "kind", "action", "blocked_by"],
             "refused" => vec!["message", "diagnostics"],
@@ -58,14 +63,14 @@ fn documented() -> BTreeMap<String, Vec<&'static str>> {
 /// Check every line of `stdout`; returns the events.
 fn check_stream(stdout: &[u8]) -> Vec<Value> {
     let documented = documented();
-    assert_eq!(documented.len(), 7, "{documented:?}");
+    assert_eq!(documented.len(), 10, "{documented:?}");
     let text = String::from_utf8(stdout.to_vec()).expect("utf-8");
     assert!(text.ends_with('\n'), "{text}");
     let mut events = Vec::new();
     for line in text.lines() {
         let event: Value =
             serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}"));
-        assert_eq!(event["v"], 1, "{line}");
+        assert_eq!(event["v"], 2, "{line}");
         let kind = event["type"]
             .as_str()
             .unwrap_or_else(|| panic!("no type: {line}"));
@@ -185,4 +190,122 @@ fn refusals_and_errors_are_events_too() {
     let events = check_stream(&output.stdout);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["type"], "error");
+}
+
+/// A project with `count` attributes: enough creates that the seeded faults below hit some.
+fn many_attributes(count: usize) -> String {
+    let mut text = String::from("apiVersion: pzctl/v1\nkind: Project\nmetadata:\n  name: busy\n");
+    for index in 0..count {
+        text.push_str(&format!(
+            "---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata:\n  name: signal-{index}\n  project: busy\nspec:\n  key: signal_{index}\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn retries_and_waits_are_streamed_between_their_change_start_and_finish() {
+    // 5xx answers, answers lost after the write, and a rate limit below the client's pace,
+    // with a fixed seed. The changes run one at a time, so the faults fall the same way on
+    // every run (429s are decided before the fault draws); only the timing of 429s varies.
+    let emulator = emulator_with(|config| {
+        config.fault_rate = 0.15;
+        config.drop_rate = 0.15;
+        config.rate_limit = Some(5.0);
+        config.seed = 7;
+    });
+    let context = TestContext::new();
+    std::fs::write(context.path().join("busy.yaml"), many_attributes(8)).expect("write");
+    let output = context
+        .pzctl()
+        .args(["apply", "busy.yaml", "--auto-approve", "--format", "ndjson"])
+        .args(["--parallelism", "1", "--rate-limit", "50"])
+        .arg("--endpoint")
+        .arg(emulator.url())
+        .env("CONTENTSTACK_AUTHTOKEN", "owner-token")
+        .output()
+        .expect("run pzctl");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!stdout.contains("owner-token"), "a token leaked: {stdout}");
+    let events = check_stream(&output.stdout);
+
+    let position = |kind: &str, address: &Value| {
+        events
+            .iter()
+            .position(|event| event["type"] == kind && &event["address"] == address)
+    };
+    let plan = position("plan", &Value::Null).expect("a plan event");
+    let of = |kind: &str| -> Vec<(usize, &Value)> {
+        events
+            .iter()
+            .enumerate()
+            .filter(|(_, event)| event["type"] == kind)
+            .collect()
+    };
+    let (retries, lookups, waits) = (of("retry"), of("lookup"), of("wait"));
+    for &(index, event) in retries.iter().chain(&lookups).chain(&waits) {
+        let address = &event["address"];
+        assert!(event["attempt"].as_u64().is_some_and(|n| n >= 1), "{event}");
+        assert!(event["wait_ms"].is_u64(), "{event}");
+        if address.is_null() {
+            // Reading the organization, before the plan.
+            assert!(index < plan, "{event}");
+            continue;
+        }
+        let started = position("change_started", address).expect("its change started");
+        let finished = position("change_finished", address).expect("its change finished");
+        assert!(
+            started < index && index < finished,
+            "{event} is not between its change's start ({started}) and finish ({finished})"
+        );
+    }
+    assert!(
+        retries
+            .iter()
+            .any(|(_, e)| e["status"].as_u64().is_some_and(|s| s >= 500)),
+        "no 5xx retry: {stdout}"
+    );
+    assert!(
+        lookups
+            .iter()
+            .any(|(_, e)| e["method"] == "POST" && e["status"].is_null()),
+        "no create looked up after a lost answer: {stdout}"
+    );
+    assert!(
+        retries.iter().any(|(_, e)| e["status"] == 429),
+        "no retry after a 429: {stdout}"
+    );
+    let retry_after: Vec<_> = waits
+        .iter()
+        .filter(|(_, e)| e["reason"] == "retry_after")
+        .collect();
+    assert!(
+        retry_after
+            .iter()
+            .all(|(_, e)| e["status"] == 429 && e["wait_ms"].as_u64() >= Some(1000)),
+        "{stdout}"
+    );
+    assert!(
+        waits
+            .iter()
+            .any(|(_, e)| e["reason"] == "slowdown" && e["rate"].as_f64() < Some(50.0)),
+        "no slowdown: {stdout}"
+    );
+    let report = &events.last().expect("a report")["report"];
+    assert_eq!(
+        report["http"]["retries"].as_u64(),
+        Some(u64::try_from(retries.len() + lookups.len()).expect("count")),
+        "every retry and lookup is an event: {stdout}"
+    );
+    assert_eq!(
+        report["http"]["rate_limited"].as_u64(),
+        Some(u64::try_from(retry_after.len()).expect("count")),
+        "every 429 (the emulator always sends Retry-After) is a wait event: {stdout}"
+    );
 }

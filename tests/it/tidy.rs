@@ -219,6 +219,33 @@ fn the_manifest_module_does_not_depend_on_what_follows_it() {
 }
 
 #[test]
+fn the_live_layer_does_not_depend_on_its_callers() {
+    // The client, the retry layer and the pacing tell what they do through
+    // `live::observer`; they never reach up into the planner, the applier or the printing.
+    let forbidden = [
+        "crate::plan",
+        "crate::apply",
+        "crate::cli",
+        "crate::render",
+        "crate::manifest",
+        "crate::export",
+        "crate::convert",
+    ];
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        if !path.starts_with("src/live") {
+            continue;
+        }
+        for line in code_lines(&text) {
+            if forbidden.iter().any(|module| line.contains(module)) {
+                offenders.push(format!("{path}: {line}"));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+#[test]
 fn only_the_diagnostic_module_builds_diagnostics_field_by_field() {
     // Everything else goes through `Diagnostic::error`/`warning`, `at` and `with_help`.
     let mut offenders = Vec::new();
