@@ -349,6 +349,16 @@ pub fn member_spec(member: &wire::Member) -> MemberSpec {
     }
 }
 
+/// `POST /projects/{uid}/users` body: the invitation of `target`'s member, with its message.
+#[must_use]
+pub fn member_input(target: &crate::model::MemberTarget) -> wire::MemberInput {
+    wire::MemberInput {
+        email: target.member.email.clone(),
+        role: target.member.role.into(),
+        invitation_message: target.invitation_message.clone(),
+    }
+}
+
 #[must_use]
 pub fn attribute_spec(attribute: &wire::Attribute) -> AttributeSpec {
     AttributeSpec {
@@ -829,6 +839,32 @@ pub fn carry_over(input: &mut wire::VersionInput, base: &wire::Version) {
             merge(&mut metric.extra, &old.extra);
         }
     }
+}
+
+/// A version body with `version`'s own content and a new status (a status-only move): the live
+/// version as it is, unknown fields included.
+#[must_use]
+pub fn status_only(version: &wire::Version, status: VersionStatus) -> wire::VersionInput {
+    wire::VersionInput {
+        status,
+        variants: version.variants.clone(),
+        metrics: version.metrics.clone(),
+        targeting: version.targeting.clone(),
+        extra: version.carried_over(),
+    }
+}
+
+/// `PUT /experiences-priority` body: the `ordered` experience uids first, then every other
+/// experience of `current` in its relative order (the API wants all of them).
+#[must_use]
+pub fn priority_input(ordered: Vec<String>, current: wire::Priority) -> wire::Priority {
+    let mut priority_order = ordered;
+    for uid in current.priority_order {
+        if !priority_order.contains(&uid) {
+            priority_order.push(uid);
+        }
+    }
+    wire::Priority { priority_order }
 }
 
 /// The wire status for a spec status.

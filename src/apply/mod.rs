@@ -13,7 +13,7 @@
 //!   Each change's task runs within the caller's `live::observer` scope, with the change's
 //!   address, so its retries and waits are told as they happen, between its `started` and its
 //!   `finished`.
-//! - Request bodies are built only by [`crate::convert`] (or echo a live version as it is).
+//! - Request bodies are built only by [`crate::convert`].
 
 mod operations;
 mod state;

@@ -298,11 +298,7 @@ impl<B: Backend> Shared<B> {
         match change.action {
             Action::Create => {
                 let target = wanted(sides)?;
-                let input = wire::MemberInput {
-                    email: target.member.email.clone(),
-                    role: target.member.role.into(),
-                    invitation_message: target.invitation_message.clone(),
-                };
+                let input = convert::member_input(target);
                 create_once!(self,
                     post: api.invite_member(&project.uid, &input).await,
                     lookup: api.list_members(&project.uid).await.map(|members| {
@@ -552,7 +548,7 @@ impl<B: Backend> Shared<B> {
             (_, _) => &[VersionStatus::Active],
         };
         for &status in steps {
-            let input = same_content(&version, status);
+            let input = convert::status_only(&version, status);
             let answer = idempotent!(
                 self,
                 api.update_version(&project.uid, experience, &version.uid, &input)
@@ -602,27 +598,9 @@ impl<B: Backend> Shared<B> {
             }
             other => other?,
         };
-        for uid in current.priority_order {
-            if !order.contains(&uid) {
-                order.push(uid);
-            }
-        }
-        let input = wire::Priority {
-            priority_order: order,
-        };
+        let input = convert::priority_input(order, current);
         idempotent!(self, api.put_priority(&project.uid, &input).await)?;
         Ok(())
-    }
-}
-
-/// A version body with `version`'s own content and a new status (a status-only move).
-fn same_content(version: &wire::Version, status: VersionStatus) -> wire::VersionInput {
-    wire::VersionInput {
-        status,
-        variants: version.variants.clone(),
-        metrics: version.metrics.clone(),
-        targeting: version.targeting.clone(),
-        extra: version.carried_over(),
     }
 }
 

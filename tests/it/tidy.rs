@@ -246,6 +246,31 @@ fn the_live_layer_does_not_depend_on_its_callers() {
 }
 
 #[test]
+fn the_applier_builds_no_request_body() {
+    // Request bodies come from `convert`, the code the planner compares with.
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        if !path.starts_with("src/apply") || path.ends_with("tests.rs") {
+            continue;
+        }
+        for line in code_lines(&text) {
+            let body = line.split("wire::").skip(1).any(|rest| {
+                let name: String = rest
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                (name.ends_with("Input") || name == "Priority")
+                    && rest[name.len()..].trim_start().starts_with('{')
+            });
+            if body {
+                offenders.push(format!("{path}: {line}"));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+#[test]
 fn only_the_diagnostic_module_builds_diagnostics_field_by_field() {
     // Everything else goes through `Diagnostic::error`/`warning`, `at` and `with_help`.
     let mut offenders = Vec::new();
