@@ -289,12 +289,7 @@ fn export_project(
                 }
                 audience_docs.insert(
                     manifest_name.clone(),
-                    yaml_out::document(&raise::document(
-                        "Audience",
-                        manifest_name,
-                        Some(name),
-                        spec.raise(),
-                    )),
+                    document("Audience", manifest_name, Some(name), spec.raise()),
                 );
             }
             Err(error) => out
@@ -303,41 +298,13 @@ fn export_project(
         }
     }
 
-    // Attributes (custom only: presets are built in).
-    let mut attribute_docs = BTreeMap::new();
-    for attribute in customs {
-        let Some(manifest_name) = attribute_names.get(&attribute.uid) else {
-            continue;
-        };
-        let spec = convert::attribute_spec(attribute);
-        attribute_docs.insert(
-            manifest_name.clone(),
-            yaml_out::document(&raise::document(
-                "Attribute",
-                manifest_name,
-                Some(name),
-                spec.raise(),
-            )),
-        );
-    }
-
-    // Events: the manifest name is the key.
-    let mut event_docs = BTreeMap::new();
-    for event in &live.events {
-        let Some(manifest_name) = event_names.get(&event.uid) else {
-            continue;
-        };
-        let spec = convert::event_spec(event);
-        event_docs.insert(
-            manifest_name.clone(),
-            yaml_out::document(&raise::document(
-                "Event",
-                manifest_name,
-                Some(name),
-                spec.raise(),
-            )),
-        );
-    }
+    // Attributes (custom only: presets are built in); events, whose manifest name is the key.
+    let attribute_docs = documents(customs, &attribute_names, ("Attribute", name), |a| {
+        (&a.uid, convert::attribute_spec(a).raise())
+    });
+    let event_docs = documents(&live.events, &event_names, ("Event", name), |e| {
+        (&e.uid, convert::event_spec(e).raise())
+    });
 
     // Experiences: the version in force, with its status.
     let mut experience_docs = BTreeMap::new();
@@ -408,8 +375,11 @@ fn export_project(
         experience_order: (complete && !order.is_empty()).then_some(order.as_slice()),
         prune: Some(false),
     });
-    let document = raise::document("Project", name, None, spec);
-    files.write(out, "project.yaml", &[yaml_out::document(&document)]);
+    files.write(
+        out,
+        "project.yaml",
+        &[document("Project", name, None, spec)],
+    );
 
     out.resources +=
         attribute_docs.len() + event_docs.len() + audience_docs.len() + experience_docs.len();
@@ -418,6 +388,35 @@ fn export_project(
     files.write(out, "events.yaml", &values(event_docs));
     files.write(out, "audiences.yaml", &values(audience_docs));
     files.write(out, "experiences.yaml", &values(experience_docs));
+}
+
+/// One manifest document, as the files hold it.
+fn document(
+    kind: &str,
+    manifest_name: &str,
+    project: Option<&str>,
+    spec: serde_json::Value,
+) -> String {
+    yaml_out::document(&raise::document(kind, manifest_name, project, spec))
+}
+
+/// The `kind` document of each object of `project` that has a manifest name (by its uid in
+/// `names`), by that name. `read` gives an object's uid and raised spec.
+fn documents<'a, T: 'a>(
+    objects: impl IntoIterator<Item = &'a T>,
+    names: &BTreeMap<String, String>,
+    (kind, project): (&str, &str),
+    read: impl Fn(&'a T) -> (&'a String, serde_json::Value),
+) -> BTreeMap<String, String> {
+    let mut docs = BTreeMap::new();
+    for object in objects {
+        let (uid, spec) = read(object);
+        if let Some(manifest_name) = names.get(uid) {
+            let doc = document(kind, manifest_name, Some(project), spec);
+            docs.insert(manifest_name.clone(), doc);
+        }
+    }
+    docs
 }
 
 fn collect_dangling(group: &RuleGroup, out: &mut BTreeSet<String>) {
@@ -551,12 +550,7 @@ fn experience_doc(
         Ref::Name(_) => true,
     });
     let spec = spec.raise();
-    Some(yaml_out::document(&raise::document(
-        "Experience",
-        manifest_name,
-        Some(project),
-        spec,
-    )))
+    Some(document("Experience", manifest_name, Some(project), spec))
 }
 
 #[cfg(test)]

@@ -531,6 +531,22 @@ pub struct LiveProject {
     pub priority: Vec<String>,
 }
 
+impl LiveProject {
+    /// `project` with nothing in it, on a backend without a members endpoint.
+    #[must_use]
+    pub fn empty(project: wire::Project) -> Self {
+        LiveProject {
+            project,
+            members: None,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            audiences: Vec::new(),
+            experiences: Vec::new(),
+            priority: Vec::new(),
+        }
+    }
+}
+
 /// A live experience with all its versions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LiveExperience {

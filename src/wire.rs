@@ -115,7 +115,7 @@ pub struct ProjectInput {
 }
 
 /// A project as the API returns it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Project {
     #[serde(rename = "_id", default, deserialize_with = "nullable")]

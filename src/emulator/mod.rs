@@ -34,6 +34,17 @@ pub struct UserEntry {
     pub token: String,
 }
 
+impl UserEntry {
+    /// The user as the API shows it (without the token).
+    #[must_use]
+    pub fn user(&self) -> wire::User {
+        wire::User {
+            email: self.email.clone(),
+            organization_role: self.role,
+        }
+    }
+}
+
 impl std::fmt::Debug for UserEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserEntry")
@@ -320,14 +331,7 @@ impl Shared {
 
 /// The store an emulator starts from: the data file if it exists, else a new organization.
 fn initial_store(config: &EmulatorConfig) -> std::io::Result<Store> {
-    let users: Vec<wire::User> = config
-        .users
-        .iter()
-        .map(|user| wire::User {
-            email: user.email.clone(),
-            organization_role: user.role,
-        })
-        .collect();
+    let users: Vec<wire::User> = config.users.iter().map(UserEntry::user).collect();
     let parent = config.data.as_deref().and_then(Path::parent);
     if let Some(parent) = parent.filter(|parent| !parent.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;

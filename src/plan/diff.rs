@@ -388,24 +388,10 @@ fn diff_project(
     let desired_stack = StackLinkSpec {
         stack: desired.stack.clone().filter(|stack| !stack.is_empty()),
     };
-    let empty = LiveProject {
-        project: wire::Project {
-            id: String::new(),
-            uid: String::new(),
-            name: name.to_owned(),
-            description: String::new(),
-            organization_uid: String::new(),
-            connected_stack_api_key: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-        },
-        members: None,
-        attributes: Vec::new(),
-        events: Vec::new(),
-        audiences: Vec::new(),
-        experiences: Vec::new(),
-        priority: Vec::new(),
-    };
+    let empty = LiveProject::empty(wire::Project {
+        name: name.to_owned(),
+        ..wire::Project::default()
+    });
 
     // The project and its stack link.
     let live_members: Option<Vec<wire::Member>>;

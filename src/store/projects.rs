@@ -148,8 +148,7 @@ impl Store {
         uid: &str,
         request: &Request,
     ) -> Result<Value, ApiError> {
-        let index = self.project_index(uid)?;
-        self.require_manage(actor, index)?;
+        let index = self.managed_project(actor, uid)?;
         let body = body_object(request)?;
         let name = required_string(body, "name")?;
         let description = optional_string(body, "description")?;
@@ -172,8 +171,7 @@ impl Store {
     }
 
     pub(super) fn delete_project(&mut self, actor: &str, uid: &str) -> Result<Value, ApiError> {
-        let index = self.project_index(uid)?;
-        self.require_manage(actor, index)?;
+        let index = self.managed_project(actor, uid)?;
         self.tick();
         self.projects.remove(index);
         Ok(Value::Null)
@@ -183,6 +181,13 @@ impl Store {
         let index = self.project_index(uid)?;
         self.require_read(actor, index)?;
         Ok(json!(self.projects[index].members))
+    }
+
+    /// The project `uid`, after the check that `actor` may manage it.
+    fn managed_project(&self, actor: &str, uid: &str) -> Result<usize, ApiError> {
+        let index = self.project_index(uid)?;
+        self.require_manage(actor, index)?;
+        Ok(index)
     }
 
     fn member_index(&self, project: usize, email: &str) -> Result<usize, ApiError> {
@@ -224,8 +229,7 @@ impl Store {
         uid: &str,
         request: &Request,
     ) -> Result<Value, ApiError> {
-        let index = self.project_index(uid)?;
-        self.require_manage(actor, index)?;
+        let index = self.managed_project(actor, uid)?;
         let input: wire::MemberInput = parse_body(request)?;
         let email = input.email.trim().to_lowercase();
         if !email.contains('@') {
@@ -261,8 +265,7 @@ impl Store {
         email: &str,
         request: &Request,
     ) -> Result<Value, ApiError> {
-        let index = self.project_index(uid)?;
-        self.require_manage(actor, index)?;
+        let index = self.managed_project(actor, uid)?;
         let member = self.member_index(index, email)?;
         let input: wire::MemberRoleInput = parse_body(request)?;
         if input.role != ProjectRole::Owner && self.is_last_owner(index, member) {
@@ -281,8 +284,7 @@ impl Store {
         uid: &str,
         email: &str,
     ) -> Result<Value, ApiError> {
-        let index = self.project_index(uid)?;
-        self.require_manage(actor, index)?;
+        let index = self.managed_project(actor, uid)?;
         let member = self.member_index(index, email)?;
         if self.is_last_owner(index, member) {
             return Err(self.last_owner_error(index, member));

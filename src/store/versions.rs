@@ -328,6 +328,15 @@ impl Store {
         }
     }
 
+    /// After version `v` was written: an active one archives the others that ran; the
+    /// experience's summary follows.
+    fn after_version_write(&mut self, p: usize, e: usize, v: usize, now: &str, actor: &str) {
+        if self.projects[p].experiences[e].versions[v].status == VersionStatus::Active {
+            self.archive_others(p, e, v, now, actor);
+        }
+        self.refresh_experience(p, e, now, actor);
+    }
+
     /// Archive every ACTIVE/PAUSED version but `keep`.
     fn archive_others(&mut self, p: usize, e: usize, keep: usize, now: &str, actor: &str) {
         for (i, version) in self.projects[p].experiences[e]
@@ -496,10 +505,7 @@ impl Store {
         let value = version_json(&record);
         self.projects[p].experiences[e].versions.push(record);
         let index = self.projects[p].experiences[e].versions.len() - 1;
-        if body.status == VersionStatus::Active {
-            self.archive_others(p, e, index, &now, &actor);
-        }
-        self.refresh_experience(p, e, &now, &actor);
+        self.after_version_write(p, e, index, &now, &actor);
         Ok(value)
     }
 
@@ -597,10 +603,7 @@ impl Store {
         }
         record.meta.touch(&now, &actor);
         let value = version_json(record);
-        if body.status == VersionStatus::Active {
-            self.archive_others(p, e, v, &now, &actor);
-        }
-        self.refresh_experience(p, e, &now, &actor);
+        self.after_version_write(p, e, v, &now, &actor);
         Ok(value)
     }
 
