@@ -91,13 +91,17 @@ macro_rules! resource_fields {
             live
         }
     };
+    // A flat kind named alike in `Kind`, `Specs` and `wire`.
+    (same $variant:ident, $field:ident) => {
+        const KIND: Kind = Kind::$variant;
+        type Wire = wire::$variant;
+        type Live = wire::$variant;
+        resource_fields!(flat $variant, $field);
+    };
 }
 
 impl Resource for AttributeSpec {
-    const KIND: Kind = Kind::Attribute;
-    type Wire = wire::Attribute;
-    type Live = wire::Attribute;
-    resource_fields!(flat Attribute, attributes);
+    resource_fields!(same Attribute, attributes);
     fn name(object: &wire::Attribute) -> Option<&str> {
         (object.kind == AttributeType::Custom).then_some(object.name.as_str())
     }
@@ -110,10 +114,7 @@ impl Resource for AttributeSpec {
 }
 
 impl Resource for EventSpec {
-    const KIND: Kind = Kind::Event;
-    type Wire = wire::Event;
-    type Live = wire::Event;
-    resource_fields!(flat Event, events);
+    resource_fields!(same Event, events);
     /// An event goes by its key.
     fn name(object: &wire::Event) -> Option<&str> {
         Some(&object.key)
@@ -127,10 +128,7 @@ impl Resource for EventSpec {
 }
 
 impl Resource for AudienceSpec {
-    const KIND: Kind = Kind::Audience;
-    type Wire = wire::Audience;
-    type Live = wire::Audience;
-    resource_fields!(flat Audience, audiences);
+    resource_fields!(same Audience, audiences);
     fn name(object: &wire::Audience) -> Option<&str> {
         Some(&object.name)
     }

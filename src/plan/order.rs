@@ -240,18 +240,12 @@ mod tests {
     use crate::plan::{Action, PlanConfig, plan};
 
     fn live_project(name: &str) -> LiveProject {
-        LiveProject {
-            project: serde_json::from_value(
+        LiveProject::empty(
+            serde_json::from_value(
                 serde_json::json!({"_id": name, "uid": format!("uid-{name}"), "name": name}),
             )
             .expect("a project"),
-            members: None,
-            attributes: Vec::new(),
-            events: Vec::new(),
-            audiences: Vec::new(),
-            experiences: Vec::new(),
-            priority: Vec::new(),
-        }
+        )
     }
 
     /// Regression: replacing projects at the organization's project limit failed with

@@ -44,6 +44,22 @@ fn code_lines(text: &str) -> impl Iterator<Item = &str> {
         .filter(|line| !line.starts_with("//"))
 }
 
+/// The code lines of the files under `folders` that name one of the `forbidden` modules.
+fn imports_under(folders: &[&str], forbidden: &[&str]) -> Vec<String> {
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        if !folders.iter().any(|folder| path.starts_with(folder)) {
+            continue;
+        }
+        for line in code_lines(&text) {
+            if forbidden.iter().any(|module| line.contains(module)) {
+                offenders.push(format!("{path}: {line}"));
+            }
+        }
+    }
+    offenders
+}
+
 #[test]
 fn every_module_says_what_it_owns() {
     let missing: Vec<String> = sources()
@@ -67,17 +83,7 @@ fn emulator_and_store_do_not_depend_on_the_planner() {
         "crate::convert",
         "crate::cli",
     ];
-    let mut offenders = Vec::new();
-    for (path, text) in sources() {
-        if !(path.starts_with("src/emulator") || path.starts_with("src/store")) {
-            continue;
-        }
-        for line in code_lines(&text) {
-            if forbidden.iter().any(|module| line.contains(module)) {
-                offenders.push(format!("{path}: {line}"));
-            }
-        }
-    }
+    let offenders = imports_under(&["src/emulator", "src/store"], &forbidden);
     assert!(
         offenders.is_empty(),
         "the emulator must depend only on the store and wire types: {offenders:#?}"
@@ -204,17 +210,7 @@ fn the_manifest_module_does_not_depend_on_what_follows_it() {
         "crate::store",
         "crate::emulator",
     ];
-    let mut offenders = Vec::new();
-    for (path, text) in sources() {
-        if !path.starts_with("src/manifest") {
-            continue;
-        }
-        for line in code_lines(&text) {
-            if forbidden.iter().any(|module| line.contains(module)) {
-                offenders.push(format!("{path}: {line}"));
-            }
-        }
-    }
+    let offenders = imports_under(&["src/manifest"], &forbidden);
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
 
@@ -231,17 +227,7 @@ fn the_live_layer_does_not_depend_on_its_callers() {
         "crate::export",
         "crate::convert",
     ];
-    let mut offenders = Vec::new();
-    for (path, text) in sources() {
-        if !path.starts_with("src/live") {
-            continue;
-        }
-        for line in code_lines(&text) {
-            if forbidden.iter().any(|module| line.contains(module)) {
-                offenders.push(format!("{path}: {line}"));
-            }
-        }
-    }
+    let offenders = imports_under(&["src/live"], &forbidden);
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
 
