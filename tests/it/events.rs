@@ -211,11 +211,11 @@ fn retries_and_waits_are_streamed_between_their_change_start_and_finish() {
     let emulator = emulator_with(|config| {
         config.fault_rate = 0.15;
         config.drop_rate = 0.15;
-        config.rate_limit = Some(5.0);
+        config.rate_limit = Some(2.0);
         config.seed = 7;
     });
     let context = TestContext::new();
-    std::fs::write(context.path().join("busy.yaml"), many_attributes(8)).expect("write");
+    std::fs::write(context.path().join("busy.yaml"), many_attributes(4)).expect("write");
     let output = context
         .pzctl()
         .args(["apply", "busy.yaml", "--auto-approve", "--format", "ndjson"])
