@@ -111,6 +111,17 @@ fn exit_status(command: Option<&str>) -> &'static [(&'static str, &'static str)]
             ),
             ("2", "The command line cannot be parsed."),
         ],
+        Some("diff") => &[
+            ("0", "The two environments declare the same desired state."),
+            (
+                "1",
+                "An error: invalid manifests, an unknown environment or project.",
+            ),
+            (
+                "2",
+                "The environments differ (as `plan --detailed-exitcode`); also a command line that cannot be parsed.",
+            ),
+        ],
         Some("validate") => &[
             ("0", "The manifests are valid (warnings allowed)."),
             ("1", "At least one error."),
@@ -215,6 +226,16 @@ fn examples(command: Option<&str>) -> &'static [(&'static str, &'static str)] {
             (
                 "Apply without a prompt and print the report as JSON:",
                 "pzctl apply manifests --auto-approve --format json",
+            ),
+        ],
+        Some("diff") => &[
+            (
+                "What promoting staging to production changes in production's manifests:",
+                "pzctl diff --env staging --env production",
+            ),
+            (
+                "A promotion pull request comment for one project:",
+                "pzctl diff --env staging --env production --project storefront --format markdown",
             ),
         ],
         Some("show") => &[

@@ -4,6 +4,7 @@
 //! Data (JSON, Markdown, plans) goes to stdout; diagnostics, progress and prompts to stderr.
 
 mod apply;
+mod diff;
 mod emulator;
 mod events;
 mod export;
@@ -163,6 +164,12 @@ pub enum Command {
     /// Carry out a plan (fresh, or saved with `plan --out`).
     #[command(after_long_help = help::after_help(Some("apply")))]
     Apply(apply::ApplyArgs),
+    /// Show how two environments' desired states differ (`--env FROM --env TO`), for promotion.
+    ///
+    /// Reads manifests only. Projects are compared by their base name; every object that is in
+    /// one environment only, or in both with different fields, is listed in manifest words.
+    #[command(after_long_help = help::after_help(Some("diff")))]
+    Diff(diff::DiffArgs),
     /// Render a saved plan again, or show the live organization with its identifiers.
     #[command(after_long_help = help::after_help(Some("show")))]
     Show(show::ShowArgs),
@@ -262,6 +269,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Emulator(args) => runtime()?.block_on(emulator::run(args)),
         Command::Projects(args) => projects::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
