@@ -13,6 +13,8 @@ struct Variable {
 
 /// Commands that open a live target.
 const TARGET: &[&str] = &["plan", "apply", "show", "export"];
+/// Commands that read `--env` from `PZCTL_ENV`.
+const ENVIRONMENTS: &[&str] = &["validate", "plan", "apply", "projects", "show", "export"];
 /// Commands that colour their output.
 const COLOURED: &[&str] = &["validate", "plan", "apply", "show"];
 
@@ -62,6 +64,11 @@ const ENVIRONMENT: &[Variable] = &[
         name: "CONTENTSTACK_ORGANIZATION_UID",
         meaning: "The organization on the hosted API (required there).",
         commands: TARGET,
+    },
+    Variable {
+        name: "PZCTL_ENV",
+        meaning: "The environment of the workspace file `pzctl.yaml` when `--env` is not given (empty: none).",
+        commands: ENVIRONMENTS,
     },
     Variable {
         name: "NO_COLOR",

@@ -130,9 +130,22 @@ pub struct SelectArgs {
     /// The environment of the workspace file `pzctl.yaml` to read: the base patched by its
     /// overlays, its values filled in, its projects under their live names. Required when
     /// `pzctl.yaml` declares environments, except by `validate`, which without it checks every
-    /// environment.
+    /// environment [env: PZCTL_ENV].
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
+}
+
+/// The variable `--env` is read from when it is not given (empty: no environment).
+pub const ENV_VARIABLE: &str = "PZCTL_ENV";
+
+/// `--env`, else `PZCTL_ENV` when it is set and not empty.
+fn env_or_variable(env: &mut Option<String>) {
+    if env.is_none() {
+        *env = std::env::var(ENV_VARIABLE)
+            .ok()
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty());
+    }
 }
 
 /// When to colour the output.
@@ -244,16 +257,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
     }
     match cli.command {
-        Command::Validate(args) => {
+        Command::Validate(mut args) => {
+            env_or_variable(&mut args.select.env);
             output::choose_colors(args.color.color);
             validate::run(args)
         }
         Command::Plan(mut args) => {
+            env_or_variable(&mut args.select.env);
             output::choose_colors(args.color.color);
             args.target = args.target.or(&outer);
             runtime()?.block_on(plan::run(args))
         }
         Command::Apply(mut args) => {
+            env_or_variable(&mut args.select.env);
             output::choose_colors(args.color.color);
             args.target = args.target.or(&outer);
             runtime()?.block_on(apply::run(args))
@@ -268,7 +284,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(export::run(args))
         }
         Command::Emulator(args) => runtime()?.block_on(emulator::run(args)),
-        Command::Projects(args) => projects::run(args),
+        Command::Projects(mut args) => {
+            env_or_variable(&mut args.select.env);
+            projects::run(args)
+        }
         Command::Diff(args) => diff::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions { shell } => {

@@ -337,3 +337,104 @@ fn diff_of_environments_that_agree_exits_0() {
         "No differences. Environments staging and production declare the same objects with the same fields.\n"
     );
 }
+
+#[test]
+fn show_and_export_read_an_environments_live_projects() {
+    let context = TestContext::new();
+    for env in ["staging", "production"] {
+        let applied = run(&context, &["apply", "--env", env, "--auto-approve"]);
+        assert_eq!(applied.status.code(), Some(0), "{}", describe(&applied));
+    }
+    let state = context.path().join("state");
+    let pzctl = |args: &[&str]| {
+        context
+            .pzctl()
+            .env("PZCTL_LOCAL_USER", "owner@example.com")
+            .args(args)
+            .arg("--manifests")
+            .arg(example())
+            .arg("--state-dir")
+            .arg(&state)
+            .output()
+            .expect("run pzctl")
+    };
+    // `show --env` shows the environment's live projects only.
+    let shown = pzctl(&["show", "--env", "production"]);
+    assert_eq!(shown.status.code(), Some(0), "{}", describe(&shown));
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("project storefront-production"), "{text}");
+    assert!(!text.contains("storefront-staging"), "{text}");
+    // `--project` takes the base name (or the live one) with `--env`.
+    let one = pzctl(&[
+        "show",
+        "--env",
+        "staging",
+        "--project",
+        "storefront",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(one.status.code(), Some(0), "{}", describe(&one));
+    let text = String::from_utf8_lossy(&one.stdout);
+    assert!(
+        text.contains("storefront-staging") && !text.contains("storefront-production"),
+        "{text}"
+    );
+    // An unknown environment: the same error as every command, with the environments.
+    let unknown = pzctl(&["show", "--env", "stagin"]);
+    assert_eq!(unknown.status.code(), Some(1), "{}", describe(&unknown));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("did you mean `staging`?"),
+        "{}",
+        describe(&unknown)
+    );
+
+    // `export --env` writes the environment's projects under their base names, with a
+    // `pzctl.yaml` that maps them back; planned in that environment, it has no changes.
+    let out = context.path().join("production");
+    let exported = pzctl(&[
+        "export",
+        "--env",
+        "production",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(exported.status.code(), Some(0), "{}", describe(&exported));
+    assert!(out.join("storefront/project.yaml").is_file());
+    assert!(!out.join("storefront-production").exists());
+    let workspace = std::fs::read_to_string(out.join("pzctl.yaml")).expect("read pzctl.yaml");
+    assert!(
+        workspace.contains("storefront: storefront-production"),
+        "{workspace}"
+    );
+    let project = std::fs::read_to_string(out.join("storefront/project.yaml")).expect("read");
+    assert!(project.contains("name: storefront\n"), "{project}");
+    let planned = context
+        .pzctl()
+        .env("PZCTL_LOCAL_USER", "owner@example.com")
+        .args([
+            "plan",
+            "--env",
+            "production",
+            "--detailed-exitcode",
+            "--project",
+            "storefront-production",
+        ])
+        .arg(&out)
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .expect("run pzctl plan");
+    assert_eq!(planned.status.code(), Some(0), "{}", describe(&planned));
+    // Nothing is written when the environment is unknown.
+    let refused = context.path().join("refused");
+    let bad = pzctl(&[
+        "export",
+        "--env",
+        "qa",
+        "--out",
+        refused.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(bad.status.code(), Some(1), "{}", describe(&bad));
+    assert!(!refused.exists());
+}
