@@ -14,7 +14,7 @@ use crate::diagnostic::{self, Diagnostic, Sources};
 use crate::live::retry::RetryPolicy;
 use crate::live::{self, Api, Backend};
 use crate::manifest::{self, LoadConfig, Loaded};
-use crate::model::LiveState;
+use crate::model::{Kind, LiveState};
 use crate::plan::{self, Plan, PlanConfig};
 
 /// The name diagnostics give standard input (`pzctl validate -`).
@@ -158,7 +158,13 @@ pub async fn plan_live<B: Backend>(
         partial: !request.select.include.is_empty() || !request.select.exclude.is_empty(),
     };
     match plan::plan(&loaded.desired, &live, &config) {
-        Ok(plan) => Ok(Ok(Planned { plan, live })),
+        Ok(mut plan) => {
+            let others = other_environments_projects(loaded);
+            plan.unmanaged.retain(|object| {
+                !(object.kind == Kind::Project && others.contains(&object.project))
+            });
+            Ok(Ok(Planned { plan, live }))
+        }
         Err(refusals) => {
             let refusals = with_spans(refusals, &loaded.sources);
             show(&refusals, &loaded.sources, request.problems);
@@ -174,6 +180,49 @@ pub async fn plan_live<B: Backend>(
             Ok(Err(ExitCode::from(1)))
         }
     }
+}
+
+/// The live projects of the workspace's other environments (not those of the loaded one): a
+/// plan of one environment does not list them as unmanaged, since the workspace manages them.
+fn other_environments_projects(loaded: &Loaded) -> std::collections::BTreeSet<String> {
+    let mut others = std::collections::BTreeSet::new();
+    let (Some(workspace), Some(current)) = (&loaded.workspace, &loaded.environment) else {
+        return others;
+    };
+    let Some(this) = workspace.environments.get(current) else {
+        return others;
+    };
+    // Base names: this environment's projects under their base names, and every mapped name.
+    let mut bases: std::collections::BTreeSet<String> = loaded
+        .desired
+        .projects
+        .keys()
+        .map(|live| {
+            this.projects
+                .iter()
+                .find(|(_, (name, _))| name == live)
+                .map_or_else(|| live.clone(), |(base, _)| base.clone())
+        })
+        .collect();
+    for env in workspace.environments.values() {
+        bases.extend(env.projects.keys().cloned());
+    }
+    for (name, env) in &workspace.environments {
+        if name == current {
+            continue;
+        }
+        for base in &bases {
+            others.insert(
+                env.projects
+                    .get(base)
+                    .map_or_else(|| base.clone(), |(live, _)| live.clone()),
+            );
+        }
+    }
+    for live in loaded.desired.projects.keys() {
+        others.remove(live);
+    }
+    others
 }
 
 /// Give located plan diagnostics a span (the rest of their line), so the renderer can show the
