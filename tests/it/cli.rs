@@ -401,6 +401,8 @@ mod workflows {
         assert_eq!(seen.get("plan"), Some(&3), "{seen:?}");
         assert_eq!(seen.get("apply"), Some(&2), "{seen:?}");
         assert_eq!(seen.get("projects"), Some(&2), "{seen:?}");
+        // The promotion comment of pzctl-plan.yml.
+        assert_eq!(seen.get("diff"), Some(&1), "{seen:?}");
     }
 
     #[test]
@@ -890,7 +892,8 @@ mod workflows {
         };
 
         let plan_calls = workflow_calls("pzctl-plan.yml");
-        assert_eq!(plan_calls.len(), 2, "{plan_calls:?}");
+        // validate, plan, and the promotion job's diff (run per environment below).
+        assert_eq!(plan_calls.len(), 3, "{plan_calls:?}");
         let (code, _, stderr) = run_call(dir, &plan_calls[0]);
         assert_eq!(code, Some(0), "validate failed: {stderr}");
         // The PR plan finds changes (exit 2) and prints them as Markdown.
@@ -991,6 +994,93 @@ mod workflows {
                 "{env}: drift after apply:\n{markdown}\n{stderr}"
             );
         }
+        // The promotion job's diff, with PZCTL_PROMOTE="staging production".
+        let diff: Vec<String> = plan_calls[2]
+            .iter()
+            .map(|word| match word.as_str() {
+                "$from" => "staging".to_owned(),
+                "$to" => "production".to_owned(),
+                other => other.to_owned(),
+            })
+            .collect();
+        let (code, markdown, stderr) = run("", &diff);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            markdown.starts_with("## pzctl diff: `staging` → `production`"),
+            "{markdown}"
+        );
+    }
+
+    /// The promotion comment of `pzctl-plan.yml`: one comment marked `<!-- pzctl-diff -->`,
+    /// updated in place, the plan comments left alone.
+    #[test]
+    fn promotion_comment_is_one_comment_updated_in_place() {
+        let Some(node) = on_path("node") else {
+            skipped("the promotion comment test", "node is not installed");
+            return;
+        };
+        let text = std::fs::read_to_string(root().join("examples/github/pzctl-plan.yml"))
+            .expect("read pzctl-plan.yml");
+        let workflow: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        let script = workflow["jobs"]["promotion"]["steps"]
+            .as_array()
+            .expect("the promotion job has steps")
+            .iter()
+            .find(|step| step["name"] == "Post the differences as a PR comment")
+            .and_then(|step| step["with"]["script"].as_str())
+            .expect("a comment script")
+            .to_owned();
+        let run = |existing: serde_json::Value| {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            std::fs::write(
+                dir.path().join("diff.md"),
+                "## pzctl diff: `staging` → `production`\n\n**Environments staging and production differ: 1 different, 0 only in staging, 0 only in production.**\n",
+            )
+            .expect("write diff.md");
+            let harness = crate::support::github_script_harness(&existing, &script);
+            std::fs::write(dir.path().join("harness.js"), harness).expect("write the harness");
+            let output = std::process::Command::new(&node)
+                .arg("harness.js")
+                .current_dir(dir.path())
+                .output()
+                .expect("node runs");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            serde_json::from_slice::<Vec<serde_json::Value>>(&output.stdout).expect("JSON")
+        };
+        let calls = run(serde_json::json!([[
+            1,
+            "Bot",
+            "<!-- pzctl-plan -->\nthe plan"
+        ]]));
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0][0], "create");
+        let body = calls[0][2].as_str().unwrap_or_default();
+        assert!(
+            body.starts_with("<!-- pzctl-diff -->\n## pzctl diff: `staging` → `production`"),
+            "{body}"
+        );
+        let calls = run(serde_json::json!([
+            [1, "Bot", "<!-- pzctl-plan -->\nthe plan"],
+            [2, "Bot", "<!-- pzctl-diff -->\nthe old differences"],
+            [3, "Bot", "<!-- pzctl-diff part 2 -->\nan old part"],
+        ]));
+        let summary: Vec<(String, i64)> = calls
+            .iter()
+            .map(|call| {
+                (
+                    call[0].as_str().unwrap_or_default().to_owned(),
+                    call[1].as_i64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [("update".to_owned(), 2), ("delete".to_owned(), 3)]
+        );
     }
 
     /// Every `run:` script of the workflows and of `action.yml`, as (where, script).
