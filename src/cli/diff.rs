@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::SelectArgs;
-use super::output;
+use super::output::{self, Stream};
 use super::pipeline::{self, Problems};
 use crate::diagnostic::{Diagnostic, Sources};
 use crate::manifest::Loaded;
@@ -36,6 +36,8 @@ pub enum DiffFormat {
 /// Arguments of `pzctl diff`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DiffArgs {
+    #[command(flatten)]
+    pub color: super::ColorArgs,
     /// Folders or files to read manifests from; the workspace file `pzctl.yaml` at the root of
     /// a folder declares the environments.
     #[arg(default_value = ".")]
@@ -116,7 +118,9 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let only = bases(&args.project, &from, &to)?;
     let compared = promotion::compare(&from, &to, &only);
     match args.format {
-        DiffFormat::Text => output::stdout_bytes(render::promotion_text(&compared).as_bytes()),
+        DiffFormat::Text => output::stdout_bytes(
+            render::promotion_text(&compared, output::colors(Stream::Stdout)).as_bytes(),
+        ),
         DiffFormat::Json => output::stdout_bytes(render::promotion_json(&compared).as_bytes()),
         DiffFormat::Markdown => {
             let parts = render::promotion_markdown(&compared);

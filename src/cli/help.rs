@@ -16,7 +16,7 @@ const TARGET: &[&str] = &["plan", "apply", "show", "export"];
 /// Commands that read `--env` from `PZCTL_ENV`.
 const ENVIRONMENTS: &[&str] = &["validate", "plan", "apply", "projects", "show", "export"];
 /// Commands that colour their output.
-const COLOURED: &[&str] = &["validate", "plan", "apply", "show"];
+const COLOURED: &[&str] = &["validate", "plan", "apply", "show", "diff"];
 
 /// Every environment variable pzctl reads.
 const ENVIRONMENT: &[Variable] = &[

@@ -288,7 +288,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             env_or_variable(&mut args.select.env);
             projects::run(args)
         }
-        Command::Diff(args) => diff::run(args),
+        Command::Diff(args) => {
+            output::choose_colors(args.color.color);
+            diff::run(args)
+        }
         Command::Schema(args) => schema::run(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::markdown::{BUDGET, escape_code, escape_html, longest_backtick_run, split};
+use super::text::{BOLD, Paint, YELLOW};
 use super::{inline, is_long_text, line_diff};
 use crate::model::Kind;
 use crate::plan::promotion::{Difference, DifferenceKind, Promotion};
@@ -123,9 +124,10 @@ fn compact_lines(view: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// The promotion as text.
+/// The promotion as text; `color` adds ANSI colors (the symbols and words carry the meaning).
 #[must_use]
-pub fn promotion_text(promotion: &Promotion) -> String {
+pub fn promotion_text(promotion: &Promotion, color: bool) -> String {
+    let paint = Paint { color };
     if promotion.is_empty() {
         return format!("{}\n", no_differences(promotion));
     }
@@ -137,15 +139,23 @@ pub fn promotion_text(promotion: &Promotion) -> String {
     );
     for (project, differences) in by_project(promotion) {
         let _ = writeln!(out);
-        let _ = writeln!(out, "{}", project_heading(promotion, project, false));
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.paint(BOLD, &project_heading(promotion, project, false))
+        );
         for difference in differences {
-            let _ = writeln!(
-                out,
-                "  {} {} ({})",
+            let header = format!(
+                "{} {} ({})",
                 symbol(difference.difference),
                 label(difference),
                 where_(promotion, difference.difference)
             );
+            let header = match difference.difference {
+                DifferenceKind::Different => paint.paint(YELLOW, &header),
+                other => paint.sign(symbol(other), &header),
+            };
+            let _ = writeln!(out, "  {header}");
             match difference.difference {
                 DifferenceKind::OnlyInTo => {
                     for line in view_lines(difference.to.as_ref()) {
@@ -154,7 +164,7 @@ pub fn promotion_text(promotion: &Promotion) -> String {
                 }
                 DifferenceKind::OnlyInFrom => {
                     for line in compact_lines(difference.from.as_ref()) {
-                        let _ = writeln!(out, "      - {line}");
+                        let _ = writeln!(out, "      {}", paint.sign('-', &format!("- {line}")));
                     }
                 }
                 DifferenceKind::Different => {
@@ -163,7 +173,11 @@ pub fn promotion_text(promotion: &Promotion) -> String {
                         if is_long_text(from, to) {
                             let _ = writeln!(out, "      ~ {}:", field.path);
                             for (sign, line) in line_diff(from, to) {
-                                let _ = writeln!(out, "          {sign} {line}");
+                                let _ = writeln!(
+                                    out,
+                                    "          {}",
+                                    paint.sign(sign, &format!("{sign} {line}"))
+                                );
                             }
                         } else {
                             let _ = writeln!(
@@ -299,4 +313,96 @@ fn details(promotion: &Promotion, difference: &Difference) -> String {
         used += length;
     }
     format!("{head}{open}{body}{close}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::{promotion_markdown, promotion_text};
+    use crate::model::Kind;
+    use crate::plan::promotion::{
+        Difference, DifferenceKind, Environment, FORMAT_VERSION, Field, Promotion, Summary,
+    };
+    use crate::render::MARKDOWN_LIMIT;
+
+    fn promotion(differences: Vec<Difference>) -> Promotion {
+        let side = |name: &str| Environment {
+            name: name.to_owned(),
+            projects: BTreeMap::from([("shop".to_owned(), format!("shop-{name}"))]),
+        };
+        Promotion {
+            format_version: FORMAT_VERSION,
+            from: side("staging"),
+            to: side("production"),
+            summary: Summary {
+                only_in_from: 0,
+                only_in_to: 0,
+                different: differences.len(),
+            },
+            differences,
+        }
+    }
+
+    fn description(name: &str, from: &str, to: &str) -> Difference {
+        Difference {
+            address: format!("project/shop/event/{name}"),
+            difference: DifferenceKind::Different,
+            kind: Kind::Event,
+            project: "shop".to_owned(),
+            name: name.to_owned(),
+            from: Some(json!({"description": from})),
+            to: Some(json!({"description": to})),
+            fields: vec![Field {
+                path: "description".to_owned(),
+                from: Some(json!(from)),
+                to: Some(json!(to)),
+            }],
+        }
+    }
+
+    #[test]
+    fn long_texts_read_as_line_diffs_and_short_ones_inline() {
+        let long = "line one\nline two\n".repeat(3);
+        let text = promotion_text(
+            &promotion(vec![
+                description("buy", "Bought", "Paid"),
+                description("view", &long, &long.replace("two", "2")),
+            ]),
+            false,
+        );
+        assert!(
+            text.contains("      ~ description: \"Bought\" -> \"Paid\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("          - line two\n          + line 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("project shop (shop-staging in staging, shop-production in production)")
+        );
+    }
+
+    #[test]
+    fn markdown_parts_stay_under_the_comment_limit_and_keep_their_fences() {
+        let differences = (0..400)
+            .map(|index| description(&format!("event-{index}"), &"x".repeat(300), "y"))
+            .collect();
+        let parts = promotion_markdown(&promotion(differences));
+        assert!(parts.len() > 1, "{} parts", parts.len());
+        for part in &parts {
+            assert!(part.chars().count() < MARKDOWN_LIMIT);
+            let fences = part.lines().filter(|line| line.starts_with("```")).count();
+            assert_eq!(fences % 2, 0, "a part leaves a fence open");
+        }
+        assert!(parts[0].starts_with("**Part 1 of"), "{}", &parts[0][..40]);
+        assert!(
+            parts
+                .iter()
+                .any(|part| part.contains("project/shop/event/event-399"))
+        );
+    }
 }
