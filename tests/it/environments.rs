@@ -358,6 +358,25 @@ fn show_and_export_read_an_environments_live_projects() {
             .output()
             .expect("run pzctl")
     };
+    // Both environments live in one organization: a plan of one does not list the other's
+    // project as unmanaged (the workspace manages it), and still has no changes.
+    for env in ["staging", "production"] {
+        let planned = run(
+            &context,
+            &[
+                "plan",
+                "--env",
+                env,
+                "--format",
+                "json",
+                "--detailed-exitcode",
+                "--unmanaged-is-drift",
+            ],
+        );
+        assert_eq!(planned.status.code(), Some(0), "{}", describe(&planned));
+        let plan: serde_json::Value = serde_json::from_slice(&planned.stdout).expect("JSON");
+        assert!(plan.get("unmanaged").is_none(), "{env}: {plan}");
+    }
     // `show --env` shows the environment's live projects only.
     let shown = pzctl(&["show", "--env", "production"]);
     assert_eq!(shown.status.code(), Some(0), "{}", describe(&shown));
