@@ -356,6 +356,7 @@ fn check_saved(
         include: args.select.include.clone(),
         exclude: args.select.exclude.clone(),
         projects: args.select.project.clone(),
+        env: args.select.env.clone(),
         allow_delete: args.allow_delete,
         max_deletions: args
             .given
@@ -399,9 +400,7 @@ fn check_saved(
         include: selection.include.clone(),
         exclude: selection.exclude.clone(),
         project: selection.projects.clone(),
-        // The environment is not recorded yet: the one given now is planned again, and a
-        // different one gives different changes (exit 3).
-        env: args.select.env.clone(),
+        env: selection.env.clone(),
     };
     Ok(Ok((saved, select, binding.guards)))
 }

@@ -18,9 +18,15 @@ use crate::live::{Api, Backend};
 pub struct ExportArgs {
     #[command(flatten)]
     pub target: super::TargetArgs,
-    /// Export only this project (repeatable; default: every project).
+    /// Export only this project (repeatable; default: every project). With `--env`, a base
+    /// project name or its live name.
     #[arg(long = "project", value_name = "NAME")]
     pub projects: Vec<String>,
+    /// With `--env NAME`, export the live projects of that environment under their base names,
+    /// with a `pzctl.yaml` mapping them to their live names, so the files compare with the base
+    /// and `pzctl plan --env NAME OUT` plans them to no changes.
+    #[command(flatten)]
+    pub environment: super::pipeline::EnvArgs,
     /// Folder to write into: one sub-folder per project.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -39,8 +45,9 @@ pub struct ExportArgs {
     pub schema: String,
 }
 
-pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: ExportArgs) -> anyhow::Result<ExitCode> {
     check_out_dir(&args.out, args.force)?;
+    super::env_or_variable(&mut args.environment.env);
     let api = Api::new(super::target::select(&args.target)?);
     let retry = super::target::retry_policy(&args.target)?;
     let result = export_with(&api, &args, &retry).await;
@@ -57,8 +64,17 @@ async fn export_with<B: Backend>(
     retry: &crate::live::retry::RetryPolicy,
 ) -> anyhow::Result<ExitCode> {
     check_out_dir(&args.out, args.force)?;
-    let only = (!args.projects.is_empty()).then_some(args.projects.as_slice());
-    let live = crate::live::observe_with(api, only, retry)
+    let environment =
+        match super::pipeline::environment_projects(&args.environment, &args.projects)? {
+            Ok(environment) => environment,
+            Err(code) => return Ok(code),
+        };
+    let wanted: Vec<String> = match &environment {
+        Some(projects) => projects.values().cloned().collect(),
+        None => args.projects.clone(),
+    };
+    let only = (!wanted.is_empty() || environment.is_some()).then_some(wanted.as_slice());
+    let mut live = crate::live::observe_with(api, only, retry)
         .await
         .with_context(|| {
             format!(
@@ -71,7 +87,11 @@ async fn export_with<B: Backend>(
         paths: Vec::new(),
         include: Vec::new(),
         exclude: Vec::new(),
-        project: args.projects.clone(),
+        project: if environment.is_some() {
+            Vec::new()
+        } else {
+            args.projects.clone()
+        },
         env: None,
     };
     super::scope::check(api, &select, &[], &Default::default(), &live)
@@ -80,7 +100,18 @@ async fn export_with<B: Backend>(
     let options = Options {
         schema: schema_reference(&args.schema, &args.out)?,
     };
-    let exported = export::export_with(&live, &args.projects, &options);
+    let exported = match (&environment, &args.environment.env) {
+        (Some(projects), Some(env)) => {
+            let bases = to_base_names(&mut live, projects, env);
+            live.projects.retain(|name, _| bases.contains(name));
+            let mut exported = export::export_with(&live, &[], &options);
+            exported
+                .files
+                .insert(PathBuf::from(WORKSPACE_FILE), workspace_file(env, projects));
+            exported
+        }
+        _ => export::export_with(&live, &args.projects, &options),
+    };
     for warning in &exported.warnings {
         output::error_line(&format!("warning: {warning}"));
     }
@@ -94,6 +125,61 @@ async fn export_with<B: Backend>(
         args.out.display()
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+use crate::manifest::select::WORKSPACE_FILE;
+
+/// Rename the live projects of `env` to their base names, in place; the base names of those
+/// that are live, and a warning for each one that is not.
+fn to_base_names(
+    live: &mut crate::model::LiveState,
+    projects: &super::pipeline::EnvProjects,
+    env: &str,
+) -> Vec<String> {
+    // Every project out first, then in under its base name: a base name may be another
+    // project's live name.
+    let mut renamed = Vec::new();
+    for (base, name) in projects {
+        match live.projects.remove(name) {
+            Some(mut project) => {
+                project.project.name.clone_from(base);
+                renamed.push((base.clone(), project));
+            }
+            None => output::error_line(&format!(
+                "note: `{name}` (environment `{env}`) is not live yet; nothing exported for it"
+            )),
+        }
+    }
+    let bases = renamed.iter().map(|(base, _)| base.clone()).collect();
+    live.projects.extend(renamed);
+    bases
+}
+
+/// The workspace file of an environment's export: its projects' live names by base name.
+fn workspace_file(env: &str, projects: &super::pipeline::EnvProjects) -> String {
+    let mut text = format!(
+        "# Written by `pzctl export --env {env}`: the documents use base project names; this file\n\
+         # maps them to the environment's live projects (`pzctl plan --env {env}` on this folder).\n\
+         apiVersion: pzctl/v1\nkind: Workspace\nenvironments:\n  {}:\n",
+        crate::yaml_out::scalar(env)
+    );
+    let renamed: Vec<(&String, &String)> = projects
+        .iter()
+        .filter(|(base, live)| base != live)
+        .collect();
+    if renamed.is_empty() {
+        text.push_str("    projects: {}\n");
+    } else {
+        text.push_str("    projects:\n");
+        for (base, live) in renamed {
+            text.push_str(&format!(
+                "      {}: {}\n",
+                crate::yaml_out::scalar(base),
+                crate::yaml_out::scalar(live)
+            ));
+        }
+    }
+    text
 }
 
 fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {

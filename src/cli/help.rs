@@ -13,8 +13,10 @@ struct Variable {
 
 /// Commands that open a live target.
 const TARGET: &[&str] = &["plan", "apply", "show", "export"];
+/// Commands that read `--env` from `PZCTL_ENV`.
+const ENVIRONMENTS: &[&str] = &["validate", "plan", "apply", "projects", "show", "export"];
 /// Commands that colour their output.
-const COLOURED: &[&str] = &["validate", "plan", "apply", "show"];
+const COLOURED: &[&str] = &["validate", "plan", "apply", "show", "diff"];
 
 /// Every environment variable pzctl reads.
 const ENVIRONMENT: &[Variable] = &[
@@ -64,6 +66,11 @@ const ENVIRONMENT: &[Variable] = &[
         commands: TARGET,
     },
     Variable {
+        name: "PZCTL_ENV",
+        meaning: "The environment of the workspace file `pzctl.yaml` when `--env` is not given (empty: none).",
+        commands: ENVIRONMENTS,
+    },
+    Variable {
         name: "NO_COLOR",
         meaning: "When set and not empty, no colour (unless `--color always`).",
         commands: COLOURED,
@@ -110,6 +117,17 @@ fn exit_status(command: Option<&str>) -> &'static [(&'static str, &'static str)]
                 "The manifests have errors (nothing is listed), or git failed.",
             ),
             ("2", "The command line cannot be parsed."),
+        ],
+        Some("diff") => &[
+            ("0", "The two environments declare the same desired state."),
+            (
+                "1",
+                "An error: invalid manifests, an unknown environment or project.",
+            ),
+            (
+                "2",
+                "The environments differ (as `plan --detailed-exitcode`); also a command line that cannot be parsed.",
+            ),
         ],
         Some("validate") => &[
             ("0", "The manifests are valid (warnings allowed)."),
@@ -215,6 +233,16 @@ fn examples(command: Option<&str>) -> &'static [(&'static str, &'static str)] {
             (
                 "Apply without a prompt and print the report as JSON:",
                 "pzctl apply manifests --auto-approve --format json",
+            ),
+        ],
+        Some("diff") => &[
+            (
+                "What promoting staging to production changes in production's manifests:",
+                "pzctl diff --env staging --env production",
+            ),
+            (
+                "A promotion pull request comment for one project:",
+                "pzctl diff --env staging --env production --project storefront --format markdown",
             ),
         ],
         Some("show") => &[

@@ -4,6 +4,7 @@
 //! Data (JSON, Markdown, plans) goes to stdout; diagnostics, progress and prompts to stderr.
 
 mod apply;
+mod diff;
 mod emulator;
 mod events;
 mod export;
@@ -129,9 +130,22 @@ pub struct SelectArgs {
     /// The environment of the workspace file `pzctl.yaml` to read: the base patched by its
     /// overlays, its values filled in, its projects under their live names. Required when
     /// `pzctl.yaml` declares environments, except by `validate`, which without it checks every
-    /// environment.
+    /// environment [env: PZCTL_ENV].
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
+}
+
+/// The variable `--env` is read from when it is not given (empty: no environment).
+pub const ENV_VARIABLE: &str = "PZCTL_ENV";
+
+/// `--env`, else `PZCTL_ENV` when it is set and not empty.
+fn env_or_variable(env: &mut Option<String>) {
+    if env.is_none() {
+        *env = std::env::var(ENV_VARIABLE)
+            .ok()
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty());
+    }
 }
 
 /// When to colour the output.
@@ -163,6 +177,12 @@ pub enum Command {
     /// Carry out a plan (fresh, or saved with `plan --out`).
     #[command(after_long_help = help::after_help(Some("apply")))]
     Apply(apply::ApplyArgs),
+    /// Show how two environments' desired states differ (`--env FROM --env TO`), for promotion.
+    ///
+    /// Reads manifests only. Projects are compared by their base name; every object that is in
+    /// one environment only, or in both with different fields, is listed in manifest words.
+    #[command(after_long_help = help::after_help(Some("diff")))]
+    Diff(diff::DiffArgs),
     /// Render a saved plan again, or show the live organization with its identifiers.
     #[command(after_long_help = help::after_help(Some("show")))]
     Show(show::ShowArgs),
@@ -237,16 +257,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
     }
     match cli.command {
-        Command::Validate(args) => {
+        Command::Validate(mut args) => {
+            env_or_variable(&mut args.select.env);
             output::choose_colors(args.color.color);
             validate::run(args)
         }
         Command::Plan(mut args) => {
+            env_or_variable(&mut args.select.env);
             output::choose_colors(args.color.color);
             args.target = args.target.or(&outer);
             runtime()?.block_on(plan::run(args))
         }
         Command::Apply(mut args) => {
+            env_or_variable(&mut args.select.env);
             output::choose_colors(args.color.color);
             args.target = args.target.or(&outer);
             runtime()?.block_on(apply::run(args))
@@ -261,7 +284,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(export::run(args))
         }
         Command::Emulator(args) => runtime()?.block_on(emulator::run(args)),
-        Command::Projects(args) => projects::run(args),
+        Command::Projects(mut args) => {
+            env_or_variable(&mut args.select.env);
+            projects::run(args)
+        }
+        Command::Diff(args) => {
+            output::choose_colors(args.color.color);
+            diff::run(args)
+        }
         Command::Schema(args) => schema::run(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

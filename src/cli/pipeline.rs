@@ -3,7 +3,7 @@
 //! `--format json` the JSON array `validate --format json` prints, on stdout).
 
 use std::io::Read as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -14,7 +14,7 @@ use crate::diagnostic::{self, Diagnostic, Sources};
 use crate::live::retry::RetryPolicy;
 use crate::live::{self, Api, Backend};
 use crate::manifest::{self, LoadConfig, Loaded};
-use crate::model::LiveState;
+use crate::model::{Kind, LiveState};
 use crate::plan::{self, Plan, PlanConfig};
 
 /// The name diagnostics give standard input (`pzctl validate -`).
@@ -158,7 +158,13 @@ pub async fn plan_live<B: Backend>(
         partial: !request.select.include.is_empty() || !request.select.exclude.is_empty(),
     };
     match plan::plan(&loaded.desired, &live, &config) {
-        Ok(plan) => Ok(Ok(Planned { plan, live })),
+        Ok(mut plan) => {
+            let others = other_environments_projects(loaded);
+            plan.unmanaged.retain(|object| {
+                !(object.kind == Kind::Project && others.contains(&object.project))
+            });
+            Ok(Ok(Planned { plan, live }))
+        }
         Err(refusals) => {
             let refusals = with_spans(refusals, &loaded.sources);
             show(&refusals, &loaded.sources, request.problems);
@@ -174,6 +180,49 @@ pub async fn plan_live<B: Backend>(
             Ok(Err(ExitCode::from(1)))
         }
     }
+}
+
+/// The live projects of the workspace's other environments (not those of the loaded one): a
+/// plan of one environment does not list them as unmanaged, since the workspace manages them.
+fn other_environments_projects(loaded: &Loaded) -> std::collections::BTreeSet<String> {
+    let mut others = std::collections::BTreeSet::new();
+    let (Some(workspace), Some(current)) = (&loaded.workspace, &loaded.environment) else {
+        return others;
+    };
+    let Some(this) = workspace.environments.get(current) else {
+        return others;
+    };
+    // Base names: this environment's projects under their base names, and every mapped name.
+    let mut bases: std::collections::BTreeSet<String> = loaded
+        .desired
+        .projects
+        .keys()
+        .map(|live| {
+            this.projects
+                .iter()
+                .find(|(_, (name, _))| name == live)
+                .map_or_else(|| live.clone(), |(base, _)| base.clone())
+        })
+        .collect();
+    for env in workspace.environments.values() {
+        bases.extend(env.projects.keys().cloned());
+    }
+    for (name, env) in &workspace.environments {
+        if name == current {
+            continue;
+        }
+        for base in &bases {
+            others.insert(
+                env.projects
+                    .get(base)
+                    .map_or_else(|| base.clone(), |(live, _)| live.clone()),
+            );
+        }
+    }
+    for live in loaded.desired.projects.keys() {
+        others.remove(live);
+    }
+    others
 }
 
 /// Give located plan diagnostics a span (the rest of their line), so the renderer can show the
@@ -202,4 +251,102 @@ fn with_spans(mut diagnostics: Vec<Diagnostic>, sources: &Sources) -> Vec<Diagno
         }
     }
     diagnostics
+}
+
+/// Where `show --env` and `export --env` read the workspace file and the manifests from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EnvArgs {
+    /// The environment of the workspace file `pzctl.yaml` whose live projects to read (the
+    /// projects it maps the base projects to, and those only it declares) [env: PZCTL_ENV].
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// With `--env`: the folders or files holding `pzctl.yaml` and the manifests (repeatable)
+    /// [default: .].
+    #[arg(long = "manifests", value_name = "PATH")]
+    pub manifests: Vec<PathBuf>,
+}
+
+/// The projects of one environment: live name by base name (a project the environment does not
+/// rename has the same name on both sides).
+pub type EnvProjects = std::collections::BTreeMap<String, String>;
+
+/// Load the environment `args.env` names, and return its projects, limited to `wanted` (base or
+/// live names; empty: all). Problems are shown here and come back as the exit code.
+pub fn environment_projects(
+    args: &EnvArgs,
+    wanted: &[String],
+) -> anyhow::Result<Result<Option<EnvProjects>, ExitCode>> {
+    let Some(env) = &args.env else {
+        if !args.manifests.is_empty() {
+            anyhow::bail!("`--manifests` says where to read `--env` from: give `--env NAME` too");
+        }
+        return Ok(Ok(None));
+    };
+    let select = SelectArgs {
+        paths: if args.manifests.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            args.manifests.clone()
+        },
+        include: Vec::new(),
+        exclude: Vec::new(),
+        project: Vec::new(),
+        env: Some(env.clone()),
+    };
+    if select.paths.iter().any(|path| path == Path::new("-")) {
+        anyhow::bail!(
+            "`--manifests -`: an environment is read from a manifest tree with its `pzctl.yaml`"
+        );
+    }
+    let loaded = load(&select)?;
+    if loaded.has_errors() {
+        show_text(&loaded.diagnostics, &loaded.sources);
+        output::error_line(&format!(
+            "error: the manifests of environment `{env}` have errors; nothing was read from the live organization"
+        ));
+        return Ok(Err(ExitCode::from(1)));
+    }
+    let renamed: EnvProjects = loaded
+        .workspace
+        .as_ref()
+        .and_then(|workspace| workspace.environments.get(env))
+        .map(|env| {
+            env.projects
+                .iter()
+                .map(|(base, (live, _))| (base.clone(), live.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut projects = EnvProjects::new();
+    for live in loaded.desired.projects.keys() {
+        let base = renamed
+            .iter()
+            .find(|(_, name)| *name == live)
+            .map_or(live.as_str(), |(base, _)| base.as_str());
+        projects.insert(base.to_owned(), live.clone());
+    }
+    if wanted.is_empty() {
+        return Ok(Ok(Some(projects)));
+    }
+    let mut chosen = EnvProjects::new();
+    for name in wanted {
+        match projects
+            .iter()
+            .find(|(base, live)| *base == name || *live == name)
+        {
+            Some((base, live)) => {
+                chosen.insert(base.clone(), live.clone());
+            }
+            None => {
+                let names = projects.keys().chain(projects.values()).map(String::as_str);
+                let help = crate::diagnostic::suggest(name, names)
+                    .map(|close| format!("; did you mean `{close}`?"))
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "`--project {name}`: environment `{env}` declares no project `{name}`{help}"
+                );
+            }
+        }
+    }
+    Ok(Ok(Some(chosen)))
 }

@@ -136,6 +136,7 @@ fn binding(args: &PlanArgs, target: crate::plan::PlanTarget) -> crate::plan::Bin
             include: select.include.clone(),
             exclude: select.exclude.clone(),
             projects: select.project.clone(),
+            env: select.env.clone(),
         },
         guards: crate::plan::Guards {
             allow_delete: args.allow_delete,

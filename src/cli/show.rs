@@ -34,9 +34,12 @@ pub struct ShowArgs {
     /// A plan saved with `pzctl plan --out FILE`. Without it, the live organization is shown.
     #[arg(value_name = "PLANFILE")]
     pub plan: Option<PathBuf>,
-    /// Show only these live projects (repeatable; not with PLANFILE).
+    /// Show only these live projects (repeatable; not with PLANFILE). With `--env`, a base
+    /// project name or its live name.
     #[arg(long, value_name = "NAME")]
     pub project: Vec<String>,
+    #[command(flatten)]
+    pub environment: super::pipeline::EnvArgs,
     /// How to print on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ShowFormat,
@@ -50,6 +53,11 @@ pub async fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
                     "`--project` selects live projects; a saved plan is shown whole (drop `--project` or PLANFILE)"
                 );
             }
+            if args.environment.env.is_some() || !args.environment.manifests.is_empty() {
+                anyhow::bail!(
+                    "`--env` selects live projects; a saved plan is shown whole (drop `--env` or PLANFILE)"
+                );
+            }
             let plan = read_plan(file)?;
             show_plan(&plan, args.format);
             Ok(ExitCode::SUCCESS)
@@ -60,24 +68,42 @@ pub async fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
                     "`--format markdown` renders a saved plan; the live organization is shown as text or json"
                 );
             }
+            let mut environment = args.environment.clone();
+            super::env_or_variable(&mut environment.env);
+            let projects = match super::pipeline::environment_projects(&environment, &args.project)?
+            {
+                Ok(projects) => projects,
+                Err(code) => return Ok(code),
+            };
             let target = super::target::select(&args.target)?;
             let retry = super::target::retry_policy(&args.target)?;
             let api = Api::new(target);
-            let only = (!args.project.is_empty()).then_some(args.project.as_slice());
+            let wanted: Vec<String> = match &projects {
+                Some(projects) => projects.values().cloned().collect(),
+                None => args.project.clone(),
+            };
+            let only = (!wanted.is_empty() || projects.is_some()).then_some(wanted.as_slice());
             let observed = crate::live::observe_with(&api, only, &retry).await;
             if let Some(summary) = api.backend.http_summary(&retry) {
                 output::error_line(&summary.line());
             }
             let live =
                 observed.with_context(|| format!("cannot read {}", api.backend.describe()))?;
-            let missing: Vec<&str> = args
-                .project
+            let missing: Vec<&str> = wanted
                 .iter()
                 .filter(|name| !live.projects.contains_key(name.as_str()))
                 .map(String::as_str)
                 .collect();
-            if !missing.is_empty() {
-                anyhow::bail!("no live project named `{}`", missing.join("`, `"));
+            match (&environment.env, missing.is_empty()) {
+                (_, true) => {}
+                (None, false) => {
+                    anyhow::bail!("no live project named `{}`", missing.join("`, `"));
+                }
+                (Some(env), false) => output::error_line(&format!(
+                    "note: not live yet in environment `{env}`: `{}` (apply the environment to create {})",
+                    missing.join("`, `"),
+                    if missing.len() == 1 { "it" } else { "them" }
+                )),
             }
             let text = match args.format {
                 ShowFormat::Json => render::live_json(&live),

@@ -17,6 +17,7 @@ mod fingerprint;
 mod notes;
 mod order;
 mod permissions;
+pub mod promotion;
 pub mod saved;
 pub mod scope;
 mod view;

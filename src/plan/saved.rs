@@ -79,6 +79,9 @@ pub struct Selection {
     pub exclude: Vec<String>,
     /// `--project` (empty: every project).
     pub projects: Vec<String>,
+    /// `--env`: the environment of the workspace file `pzctl.yaml` (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
 }
 
 /// The deletion guards the plan was made with.
@@ -216,6 +219,8 @@ pub struct GivenFlags {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub projects: Vec<String>,
+    /// `--env`.
+    pub env: Option<String>,
     /// `--allow-delete` was given.
     pub allow_delete: bool,
     pub max_deletions: Option<usize>,
@@ -257,6 +262,15 @@ pub fn contradictions(recorded: &Binding, given: &GivenFlags) -> Vec<(String, St
         if !given.is_empty() && as_set(given) != as_set(recorded) {
             out.push((flag.to_owned(), list(given), list(recorded)));
         }
+    }
+    if let Some(env) = &given.env
+        && selection.env.as_ref() != Some(env)
+    {
+        out.push((
+            "--env".to_owned(),
+            env.clone(),
+            selection.env.clone().unwrap_or_else(|| "none".to_owned()),
+        ));
     }
     if given.allow_delete && !recorded.guards.allow_delete {
         out.push((

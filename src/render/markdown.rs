@@ -21,7 +21,7 @@ pub const MARKDOWN_LIMIT: usize = 65_536;
 const HEADER_ROOM: usize = 64;
 
 /// The budget of one part's blocks.
-const BUDGET: usize = MARKDOWN_LIMIT - HEADER_ROOM - 1;
+pub(super) const BUDGET: usize = MARKDOWN_LIMIT - HEADER_ROOM - 1;
 
 /// The plan as Markdown, in parts shorter than [`MARKDOWN_LIMIT`] characters.
 #[must_use]
@@ -33,6 +33,12 @@ pub fn markdown(plan: &Plan) -> Vec<String> {
     if !plan.unmanaged.is_empty() {
         blocks.push(unmanaged(plan));
     }
+    split(blocks)
+}
+
+/// Blocks joined into numbered parts shorter than [`MARKDOWN_LIMIT`] characters, a block never
+/// cut (each is shorter than [`BUDGET`]).
+pub(super) fn split(blocks: Vec<String>) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut current_len = 0;
@@ -116,11 +122,11 @@ fn unmanaged(plan: &Plan) -> String {
 }
 
 /// Markdown inline code cannot hold backticks; HTML needs `<`, `>` and `&` escaped.
-fn escape_code(text: &str) -> String {
+pub(super) fn escape_code(text: &str) -> String {
     text.replace('`', "'")
 }
 
-fn escape_html(text: &str) -> String {
+pub(super) fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -210,7 +216,7 @@ fn details(change: &Change) -> String {
     format!("{head}{open}{body}{close}")
 }
 
-fn longest_backtick_run(line: &str) -> usize {
+pub(super) fn longest_backtick_run(line: &str) -> usize {
     let mut longest = 0;
     let mut run = 0;
     for character in line.chars() {

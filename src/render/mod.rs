@@ -1,5 +1,5 @@
 //! Plan renderers: human text (Terraform style), JSON (the plan file), and Markdown for pull
-//! request comments.
+//! request comments; the same three forms of a promotion (`pzctl diff`).
 //!
 //! Invariant: renderers read only a [`Plan`](crate::plan::Plan); re-rendering a saved plan gives
 //! the same output as rendering it fresh. No IO here: the CLI prints.
@@ -7,11 +7,13 @@
 mod json;
 mod live;
 mod markdown;
+mod promotion;
 mod text;
 
 pub use json::json;
 pub use live::{LIVE_FORMAT_VERSION, live_json, live_text};
 pub use markdown::{MARKDOWN_LIMIT, markdown};
+pub use promotion::{promotion_json, promotion_markdown, promotion_text};
 pub use text::text;
 
 use serde_json::Value;

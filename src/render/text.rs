@@ -10,17 +10,17 @@ use super::{
 use crate::plan::{Action, Change, Plan};
 
 const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
+pub(super) const YELLOW: &str = "\x1b[33m";
 const RED: &str = "\x1b[31m";
-const BOLD: &str = "\x1b[1m";
+pub(super) const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
-struct Paint {
-    color: bool,
+pub(super) struct Paint {
+    pub(super) color: bool,
 }
 
 impl Paint {
-    fn paint(&self, code: &str, text: &str) -> String {
+    pub(super) fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("{code}{text}{RESET}")
         } else {
@@ -39,7 +39,7 @@ impl Paint {
         )
     }
 
-    fn sign(&self, sign: char, text: &str) -> String {
+    pub(super) fn sign(&self, sign: char, text: &str) -> String {
         match sign {
             '+' => self.paint(GREEN, text),
             '-' => self.paint(RED, text),

@@ -401,6 +401,8 @@ mod workflows {
         assert_eq!(seen.get("plan"), Some(&3), "{seen:?}");
         assert_eq!(seen.get("apply"), Some(&2), "{seen:?}");
         assert_eq!(seen.get("projects"), Some(&2), "{seen:?}");
+        // The promotion comment of pzctl-plan.yml.
+        assert_eq!(seen.get("diff"), Some(&1), "{seen:?}");
     }
 
     #[test]
@@ -439,7 +441,8 @@ mod workflows {
         ] {
             assert!(docs.contains(marker), "docs/ci.md lacks {marker}");
         }
-        assert!(workflow.contains("<!-- pzctl-plan part ${n} -->"));
+        assert!(workflow.contains("`<!-- pzctl-plan${tag} part ${n} -->`"));
+        assert!(docs.contains("<!-- pzctl-plan env=NAME -->"));
         let action = std::fs::read_to_string(root().join("action.yml")).expect("read action.yml");
         for input in ["args", "version", "working-directory", "success-exitcodes"] {
             assert!(
@@ -483,6 +486,15 @@ mod workflows {
         plan_md: &str,
         existing: serde_json::Value,
     ) -> Option<Vec<serde_json::Value>> {
+        run_plan_comment_script_in(plan_md, existing, "")
+    }
+
+    /// [`run_plan_comment_script`] in the plan job of environment `env` (`PZCTL_ENV`).
+    fn run_plan_comment_script_in(
+        plan_md: &str,
+        existing: serde_json::Value,
+        env: &str,
+    ) -> Option<Vec<serde_json::Value>> {
         let Some(node) = on_path("node") else {
             skipped("the plan comment script tests", "node is not installed");
             return None;
@@ -494,6 +506,7 @@ mod workflows {
         let output = std::process::Command::new(node)
             .arg("harness.js")
             .current_dir(dir.path())
+            .env("PZCTL_ENV", env)
             .output()
             .expect("node runs");
         assert!(
@@ -502,6 +515,256 @@ mod workflows {
             String::from_utf8_lossy(&output.stderr)
         );
         Some(serde_json::from_slice(&output.stdout).expect("the harness prints JSON"))
+    }
+
+    /// With environments, each plan job keeps its own comment: staging's is created and then
+    /// updated, production's and the one without an environment are left alone.
+    #[test]
+    fn plan_comments_are_one_per_environment() {
+        let plan = "## pzctl plan\n\n**Plan: 1 to create, 0 to update, 0 to delete.**\n";
+        let existing = serde_json::json!([
+            [
+                1,
+                "Bot",
+                "<!-- pzctl-plan -->\nthe plan without an environment"
+            ],
+            [
+                2,
+                "Bot",
+                "<!-- pzctl-plan env=production -->\nproduction's plan"
+            ],
+            [
+                3,
+                "Bot",
+                "<!-- pzctl-plan env=production part 2 -->\nproduction's part 2"
+            ],
+        ]);
+        let Some(calls) = run_plan_comment_script_in(plan, existing, "staging") else {
+            return;
+        };
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0][0], "create");
+        let body = calls[0][2].as_str().unwrap_or_default();
+        assert!(
+            body.starts_with(
+                "<!-- pzctl-plan env=staging -->\n## pzctl plan of environment `staging`\n"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains("pzctl plan of environment staging of 0123456"),
+            "{body}"
+        );
+        let existing = serde_json::json!([
+            [
+                2,
+                "Bot",
+                "<!-- pzctl-plan env=production -->\nproduction's plan"
+            ],
+            [
+                4,
+                "Bot",
+                "<!-- pzctl-plan env=staging -->\nstaging's old plan"
+            ],
+            [
+                5,
+                "Bot",
+                "<!-- pzctl-plan env=staging part 2 -->\nstaging's old part 2"
+            ],
+            [
+                6,
+                "Bot",
+                "<!-- pzctl-plan env=staging-eu -->\nanother environment"
+            ],
+        ]);
+        let Some(calls) = run_plan_comment_script_in(plan, existing, "staging") else {
+            return;
+        };
+        let summary: Vec<(String, i64)> = calls
+            .iter()
+            .map(|call| {
+                (
+                    call[0].as_str().unwrap_or_default().to_owned(),
+                    call[1].as_i64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [("update".to_owned(), 4), ("delete".to_owned(), 5)],
+            "{calls:?}"
+        );
+    }
+
+    /// The matrix's apply job applies its project's reviewed plan from the pull request's
+    /// artifacts, fails without one, and reports a plan that no longer matches (exit 3).
+    #[test]
+    fn matrix_apply_step_applies_only_the_projects_reviewed_plan() {
+        if on_path("bash").is_none() {
+            skipped("the workflow step tests", "bash is not installed");
+            return;
+        }
+        let script = step_script(
+            "examples/github/pzctl-matrix.yml",
+            Some("apply"),
+            "Apply the reviewed plan",
+        );
+        let artifacts = "mkdir -p plans/pzctl-matrix-plan-0 plans/pzctl-matrix-plan-1\n\
+            echo shop > plans/pzctl-matrix-plan-0/project.txt\n\
+            echo '{}' > plans/pzctl-matrix-plan-0/plan.json\n\
+            echo web > plans/pzctl-matrix-plan-1/project.txt\n\
+            echo '{}' > plans/pzctl-matrix-plan-1/plan.json\n";
+        let script = format!("{artifacts}{script}");
+        let env = [("PROJECT", "web"), ("PR_NUMBER", "12")];
+        let run = run_step(&script, &env);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(
+            run.calls,
+            ["apply --plan plans/pzctl-matrix-plan-1/plan.json --auto-approve"]
+        );
+        let run = run_step(
+            &script,
+            &[
+                env[0],
+                env[1],
+                ("FAKE_SAVED", "3"),
+                (
+                    "FAKE_SAVED_ERR",
+                    "error[stale-plan]: project/web/event/buy: differs in after",
+                ),
+            ],
+        );
+        assert_eq!(run.code, Some(3), "{}", run.stderr);
+        assert!(
+            run.summary
+                .contains("refused the reviewed plan of project `web`"),
+            "{}",
+            run.summary
+        );
+        assert!(
+            run.summary
+                .contains("project/web/event/buy: differs in after")
+        );
+        assert!(
+            run.stdout
+                .contains("::error::the reviewed plan of project web no longer matches")
+        );
+        // A project without a reviewed plan: nothing is applied.
+        let run = run_step(&script, &[("PROJECT", "other"), env[1]]);
+        assert_eq!(run.code, Some(1));
+        assert!(run.calls.is_empty(), "{:?}", run.calls);
+        assert!(
+            run.stdout
+                .contains("has no reviewed plan for project other"),
+            "{}",
+            run.stdout
+        );
+    }
+
+    /// The matrix's projects job lists every environment's projects under their live names, as
+    /// `{environment, project}` pairs (the real pzctl on `examples/environments`).
+    #[test]
+    fn matrix_lists_each_environments_projects() {
+        if on_path("bash").is_none() || on_path("jq").is_none() {
+            skipped(
+                "matrix_lists_each_environments_projects",
+                "bash or jq is not installed",
+            );
+            return;
+        }
+        let script = step_script(
+            "examples/github/pzctl-matrix.yml",
+            Some("projects"),
+            "List the projects",
+        );
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        copy_dir(
+            &root().join("examples/environments"),
+            &dir.path().join("personalize"),
+        );
+        let bin = PathBuf::from(env!("CARGO_BIN_EXE_pzctl"));
+        let path = format!(
+            "{}:{}",
+            bin.parent().expect("the binary's folder").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let list = |environments: &str| {
+            let output = std::process::Command::new("bash")
+                .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+                .current_dir(dir.path())
+                .env("PATH", &path)
+                .env_remove("PZCTL_ENV")
+                .env("GITHUB_OUTPUT", dir.path().join("output"))
+                .env("PZCTL_MANIFESTS", "personalize")
+                .env("PZCTL_ENVIRONMENTS", environments)
+                .env("PZCTL_MAX_PARALLEL", "10")
+                .env("PZCTL_ORG_RATE", "10")
+                .env("EVENT", "schedule")
+                .output()
+                .expect("bash runs");
+            let written = std::fs::read_to_string(dir.path().join("output")).unwrap_or_default();
+            let _ = std::fs::remove_file(dir.path().join("output"));
+            (output, written)
+        };
+        let (output, written) = list("staging production");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            written.contains("projects=[\"storefront-staging\",\"storefront-production\"]\n"),
+            "{written}"
+        );
+        assert!(
+            written.contains(
+                "matrix={\"include\":[{\"environment\":\"staging\",\"project\":\"storefront-staging\"},{\"environment\":\"production\",\"project\":\"storefront-production\"}]}\n"
+            ),
+            "{written}"
+        );
+        assert!(written.contains("parallel=2\n"), "{written}");
+        // Without environments a workspace that declares them is refused, as by every command.
+        let (output, _) = list("");
+        assert!(!output.status.success());
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("declares environments"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// "CI never applies an unreviewed plan": no example workflow runs `pzctl apply` without
+    /// `--plan`.
+    #[test]
+    fn no_example_workflow_applies_without_a_saved_plan() {
+        let mut applies = 0;
+        for file in files_with_extension(&root().join("examples/github"), &["yml", "yaml"]) {
+            let text = std::fs::read_to_string(&file).expect("read a workflow");
+            for argv in pzctl_invocations(&text) {
+                if argv.get(1).map(String::as_str) == Some("apply") {
+                    applies += 1;
+                    assert!(
+                        argv.iter().any(|word| word == "--plan"),
+                        "{}: `{}` applies a plan nobody reviewed",
+                        file.display(),
+                        argv.join(" ")
+                    );
+                }
+            }
+            // Nor through the action's `args:`.
+            for line in text.lines() {
+                let line = line.trim();
+                if let Some(args) = line.strip_prefix("args:") {
+                    let args = args.trim().trim_matches('"');
+                    assert!(
+                        !args.starts_with("apply") || args.contains("--plan"),
+                        "{}: `{line}` applies a plan nobody reviewed",
+                        file.display()
+                    );
+                }
+            }
+        }
+        assert!(applies >= 2, "found {applies} applies");
     }
 
     #[test]
@@ -629,7 +892,8 @@ mod workflows {
         };
 
         let plan_calls = workflow_calls("pzctl-plan.yml");
-        assert_eq!(plan_calls.len(), 2, "{plan_calls:?}");
+        // validate, plan, and the promotion job's diff (run per environment below).
+        assert_eq!(plan_calls.len(), 3, "{plan_calls:?}");
         let (code, _, stderr) = run_call(dir, &plan_calls[0]);
         assert_eq!(code, Some(0), "validate failed: {stderr}");
         // The PR plan finds changes (exit 2) and prints them as Markdown.
@@ -666,6 +930,157 @@ mod workflows {
         );
         let (code, markdown, _) = run_call(dir, &drift_calls[0]);
         assert_eq!(code, Some(0), "drift after the refused apply:\n{markdown}");
+    }
+
+    /// The same calls with environments, as the workflows' matrices run them (`PZCTL_ENV` set
+    /// per job) on `examples/environments`: each environment is planned, its saved plan applied,
+    /// and its drift check finds nothing; a plan saved for staging is refused in production.
+    #[test]
+    fn example_workflows_run_per_environment() {
+        let context = TestContext::new();
+        let dir = context.dir.path();
+        copy_dir(
+            &root().join("examples/environments"),
+            &dir.join("personalize"),
+        );
+        let run = |env: &str, argv: &[String]| {
+            let output = pzctl()
+                .current_dir(dir)
+                .env_remove("PZCTL_STATE_DIR")
+                .env_remove("PZCTL_LOCAL_USER")
+                .env_remove("CONTENTSTACK_AUTHTOKEN")
+                .env_remove("CONTENTSTACK_OAUTH_TOKEN")
+                .env("PZCTL_ENV", env)
+                .args(&argv[1..])
+                .output()
+                .expect("pzctl runs");
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        };
+        let plan_calls = workflow_calls("pzctl-plan.yml");
+        let apply_calls = workflow_calls("pzctl-apply.yml");
+        let drift_calls = workflow_calls("pzctl-drift.yml");
+        for env in ["staging", "production"] {
+            let (code, _, stderr) = run(env, &plan_calls[0]);
+            assert_eq!(code, Some(0), "{env}: validate failed: {stderr}");
+            let (code, markdown, stderr) = run(env, &plan_calls[1]);
+            assert_eq!(code, Some(2), "{env}: plan: {stderr}");
+            assert!(
+                markdown.contains(&format!("storefront-{env}")),
+                "{markdown}"
+            );
+            std::fs::create_dir_all(dir.join("saved-plan")).expect("mkdir");
+            std::fs::copy(dir.join("plan.json"), dir.join("saved-plan/plan.json"))
+                .expect("copy the plan");
+            if env == "production" {
+                // The staging job's artifact in the production job: refused, nothing written.
+                let (code, _, stderr) = run("staging", &apply_calls[1]);
+                assert_eq!(code, Some(1), "{stderr}");
+                assert!(stderr.contains("--env staging contradicts"), "{stderr}");
+            }
+            let (code, _, stderr) = run(env, &apply_calls[1]);
+            assert_eq!(
+                code,
+                Some(0),
+                "{env}: applying the saved plan failed: {stderr}"
+            );
+            let (code, markdown, stderr) = run(env, &drift_calls[0]);
+            assert_eq!(
+                code,
+                Some(0),
+                "{env}: drift after apply:\n{markdown}\n{stderr}"
+            );
+        }
+        // The promotion job's diff, with PZCTL_PROMOTE="staging production".
+        let diff: Vec<String> = plan_calls[2]
+            .iter()
+            .map(|word| match word.as_str() {
+                "$from" => "staging".to_owned(),
+                "$to" => "production".to_owned(),
+                other => other.to_owned(),
+            })
+            .collect();
+        let (code, markdown, stderr) = run("", &diff);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            markdown.starts_with("## pzctl diff: `staging` → `production`"),
+            "{markdown}"
+        );
+    }
+
+    /// The promotion comment of `pzctl-plan.yml`: one comment marked `<!-- pzctl-diff -->`,
+    /// updated in place, the plan comments left alone.
+    #[test]
+    fn promotion_comment_is_one_comment_updated_in_place() {
+        let Some(node) = on_path("node") else {
+            skipped("the promotion comment test", "node is not installed");
+            return;
+        };
+        let text = std::fs::read_to_string(root().join("examples/github/pzctl-plan.yml"))
+            .expect("read pzctl-plan.yml");
+        let workflow: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        let script = workflow["jobs"]["promotion"]["steps"]
+            .as_array()
+            .expect("the promotion job has steps")
+            .iter()
+            .find(|step| step["name"] == "Post the differences as a PR comment")
+            .and_then(|step| step["with"]["script"].as_str())
+            .expect("a comment script")
+            .to_owned();
+        let run = |existing: serde_json::Value| {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            std::fs::write(
+                dir.path().join("diff.md"),
+                "## pzctl diff: `staging` → `production`\n\n**Environments staging and production differ: 1 different, 0 only in staging, 0 only in production.**\n",
+            )
+            .expect("write diff.md");
+            let harness = crate::support::github_script_harness(&existing, &script);
+            std::fs::write(dir.path().join("harness.js"), harness).expect("write the harness");
+            let output = std::process::Command::new(&node)
+                .arg("harness.js")
+                .current_dir(dir.path())
+                .output()
+                .expect("node runs");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            serde_json::from_slice::<Vec<serde_json::Value>>(&output.stdout).expect("JSON")
+        };
+        let calls = run(serde_json::json!([[
+            1,
+            "Bot",
+            "<!-- pzctl-plan -->\nthe plan"
+        ]]));
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0][0], "create");
+        let body = calls[0][2].as_str().unwrap_or_default();
+        assert!(
+            body.starts_with("<!-- pzctl-diff -->\n## pzctl diff: `staging` → `production`"),
+            "{body}"
+        );
+        let calls = run(serde_json::json!([
+            [1, "Bot", "<!-- pzctl-plan -->\nthe plan"],
+            [2, "Bot", "<!-- pzctl-diff -->\nthe old differences"],
+            [3, "Bot", "<!-- pzctl-diff part 2 -->\nan old part"],
+        ]));
+        let summary: Vec<(String, i64)> = calls
+            .iter()
+            .map(|call| {
+                (
+                    call[0].as_str().unwrap_or_default().to_owned(),
+                    call[1].as_i64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [("update".to_owned(), 2), ("delete".to_owned(), 3)]
+        );
     }
 
     /// Every `run:` script of the workflows and of `action.yml`, as (where, script).
@@ -1045,6 +1460,7 @@ mod workflows {
             ("FAKE_PR", "12 head1"),
             ("FAKE_RUN", "777"),
             ("FAKE_SAVED_SHA", "head1"),
+            ("PLAN_ARTIFACT", "pzctl-plan"),
         ];
         let find = |overrides: &[(&'static str, &'static str)]| {
             let mut env: BTreeMap<&str, &str> = good.iter().copied().collect();
@@ -1063,7 +1479,10 @@ mod workflows {
                 "gh run download",
             ]
         );
-        assert!(run.stdout.contains("Applying the plan reviewed in PR #12"));
+        assert!(
+            run.stdout
+                .contains("Applying the plan pzctl-plan reviewed in PR #12")
+        );
         // No reviewed plan: the job fails and nothing is applied (the Apply step never runs).
         for (overrides, reason) in [
             (&[("FAKE_PR", "")][..], "no merged pull request"),

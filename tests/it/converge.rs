@@ -584,6 +584,16 @@ async fn converge<B: Backend + 'static>(
     allow_delete: bool,
 ) -> Result<LiveState, String> {
     let loaded = manifest::load_str("org.yaml", text);
+    converge_loaded(api, &loaded, text, allow_delete).await
+}
+
+/// [`converge`] of manifests already loaded (`text` describes them in errors).
+async fn converge_loaded<B: Backend + 'static>(
+    api: &Arc<Api<B>>,
+    loaded: &manifest::Loaded,
+    text: &str,
+    allow_delete: bool,
+) -> Result<LiveState, String> {
     if loaded.has_errors() {
         return Err(format!(
             "INVALID generated manifests:\n{}\n{text}",
@@ -947,4 +957,202 @@ fn the_generator_writes_valid_manifests() {
         valid >= 90,
         "only {valid} of 100 generated organizations validate"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environments: one random base, two random overlays, applied one after the other into one
+// organization.
+
+/// What one environment's overlay changes: the project's description, experiences' statuses
+/// and tags (lists replace), an event only this environment has; and its stack value.
+#[derive(Clone, Debug)]
+struct GenEnv {
+    description: Option<usize>,
+    /// (experience index, status).
+    statuses: Vec<(usize, u8)>,
+    tags: Option<Vec<usize>>,
+    extra_event: bool,
+    stack: usize,
+}
+
+fn gen_env() -> impl Strategy<Value = GenEnv> {
+    (
+        prop::option::of(0usize..TEXTS.len()),
+        prop::collection::vec((any::<usize>(), 0u8..3), 0..3),
+        prop::option::of(prop::collection::vec(0usize..TAGS.len(), 0..3)),
+        any::<bool>(),
+        0usize..STACKS.len(),
+    )
+        .prop_map(|(description, statuses, tags, extra_event, stack)| GenEnv {
+            description,
+            statuses,
+            tags,
+            extra_event,
+            stack,
+        })
+}
+
+/// Write a manifest tree: `base/org.yaml` (the generated base, its stacks as
+/// `${values.stack}`), one overlay folder per environment, and `pzctl.yaml` mapping every base
+/// project `P` to `P-ENV`.
+fn environment_tree(dir: &std::path::Path, base: &[GenProject], envs: &[(&str, &GenEnv)]) {
+    let (text, _) = manifests(base, &Started::new(), OWNER);
+    let mut docs: Vec<Value> = text
+        .split("---\n")
+        .filter(|doc| !doc.trim().is_empty())
+        .map(|doc| serde_json::from_str(doc.trim()).expect("the generator writes JSON"))
+        .collect();
+    let mut projects = Vec::new();
+    let mut experiences: Vec<(String, String)> = Vec::new();
+    for doc in &mut docs {
+        let name = doc["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match doc["kind"].as_str() {
+            Some("Project") => {
+                if doc["spec"].get("stack").is_some() {
+                    doc["spec"]["stack"] = json!("${values.stack}");
+                }
+                projects.push(name);
+            }
+            Some("Experience") => experiences.push((
+                doc["metadata"]["project"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                name,
+            )),
+            _ => {}
+        }
+    }
+    let write = |path: std::path::PathBuf, docs: &[Value]| {
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+        let text: String = docs.iter().map(|doc| format!("---\n{doc}\n")).collect();
+        std::fs::write(path, text).expect("write manifests");
+    };
+    write(dir.join("base/org.yaml"), &docs);
+    let mut environments = serde_json::Map::new();
+    for (env, overlay) in envs {
+        let mut patches: Vec<Value> = Vec::new();
+        for project in &projects {
+            if let Some(description) = overlay.description {
+                patches.push(json!({"apiVersion": "pzctl/v1", "kind": "Project",
+                    "metadata": {"name": project}, "spec": {"description": TEXTS[description]}}));
+            }
+            if overlay.extra_event {
+                patches.push(json!({"apiVersion": "pzctl/v1", "kind": "Event",
+                    "metadata": {"name": format!("only_{env}"), "project": project},
+                    "spec": {"description": format!("only in {env}")}}));
+            }
+        }
+        let mut specs: std::collections::BTreeMap<usize, Value> = std::collections::BTreeMap::new();
+        if !experiences.is_empty() {
+            for (index, status) in &overlay.statuses {
+                specs
+                    .entry(index % experiences.len())
+                    .or_insert_with(|| json!({}))["status"] = json!(STATUSES[usize::from(*status)]);
+            }
+            if let Some(tags) = &overlay.tags {
+                let tags: Vec<&str> = tags.iter().map(|t| TAGS[*t]).collect();
+                specs.entry(0).or_insert_with(|| json!({}))["tags"] = json!(tags);
+            }
+        }
+        for (index, spec) in specs {
+            let (project, name) = &experiences[index];
+            patches.push(json!({"apiVersion": "pzctl/v1", "kind": "Experience",
+                "metadata": {"name": name, "project": project}, "spec": spec}));
+        }
+        write(dir.join(format!("overlays/{env}/patch.yaml")), &patches);
+        let renamed: serde_json::Map<String, Value> = projects
+            .iter()
+            .map(|project| (project.clone(), json!(format!("{project}-{env}"))))
+            .collect();
+        environments.insert(
+            (*env).to_owned(),
+            json!({"projects": renamed, "overlays": [format!("overlays/{env}")],
+                "values": {"stack": {"type": "stackKey", "value": STACKS[overlay.stack]}}}),
+        );
+    }
+    let workspace =
+        json!({"apiVersion": "pzctl/v1", "kind": "Workspace", "environments": environments});
+    std::fs::write(dir.join("pzctl.yaml"), format!("{workspace}\n")).expect("write pzctl.yaml");
+}
+
+/// Apply staging, then production, into one organization: each converges (a plan right after
+/// its apply is empty), and applying production leaves staging as applied.
+fn run_environments(
+    base: &[GenProject],
+    staging: &GenEnv,
+    production: &GenEnv,
+) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    environment_tree(
+        dir.path(),
+        base,
+        &[("staging", staging), ("production", production)],
+    );
+    let config = manifest::LoadConfig {
+        paths: vec![dir.path().to_path_buf()],
+        ..manifest::LoadConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let users = [(OWNER, OrgRole::Owner), ("dev@example.com", OrgRole::Member), ("member@example.com", OrgRole::Member)]
+            .iter()
+            .map(|(email, role)| wire::User { email: (*email).to_owned(), organization_role: *role })
+            .collect();
+        let limits = Limits { projects_per_org: 2 * PROJECTS.len(), ..Limits::default() };
+        let api = Arc::new(Api::new(StoreBackend {
+            store: Arc::new(Mutex::new(Store::new("blt0rg", users, limits))),
+            actor: OWNER,
+            members: true,
+        }));
+        let mut loaded = Vec::new();
+        for env in ["staging", "production"] {
+            let one = manifest::load_env(&config, Some(env));
+            let described = format!("environment {env} of the tree {base:#?}\nstaging {staging:#?}\nproduction {production:#?}");
+            let after = converge_loaded(&api, &one, &described, false)
+                .await
+                .map_err(|e| format!("while applying {env}: {e}"))?;
+            for project in one.desired.projects.keys() {
+                if !project.ends_with(&format!("-{env}")) || !after.projects.contains_key(project) {
+                    return Err(format!("{env}: project `{project}` is not live under its environment's name"));
+                }
+            }
+            loaded.push((env, one, described));
+        }
+        // Production's apply left staging alone: staging still plans to no changes.
+        let live = observe(api.as_ref(), None).await.map_err(|e| format!("observe: {e}"))?;
+        for (env, one, described) in &loaded {
+            let again = plan::plan(&one.desired, &live, &plan_config(false, &one.desired, &live))
+                .map_err(|_| format!("{env}: the plan after both applies was refused\n{described}"))?;
+            if !again.changes.is_empty() {
+                return Err(format!(
+                    "{env}: not converged after both environments were applied:\n{}\n{described}",
+                    changes(&again)
+                ));
+            }
+        }
+        Ok(())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn environments_from_one_base_each_converge_and_leave_each_other_alone(
+        base in gen_org(),
+        staging in gen_env(),
+        production in gen_env(),
+    ) {
+        prop_assume!(is_valid(&base));
+        if let Err(message) = run_environments(&base, &staging, &production) {
+            prop_assert!(false, "{}", message);
+        }
+    }
 }

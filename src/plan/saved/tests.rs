@@ -42,6 +42,7 @@ fn binding() -> Binding {
             include: Vec::new(),
             exclude: vec!["**/draft-*.yaml".to_owned()],
             projects: vec!["shop".to_owned()],
+            env: Some("staging".to_owned()),
         },
         guards: Guards {
             allow_delete: false,
@@ -234,6 +235,7 @@ fn flags_that_say_something_else_contradict_the_plan() {
         paths: vec!["./manifests/".to_owned()],
         exclude: vec!["**/draft-*.yaml".to_owned()],
         projects: vec!["shop".to_owned()],
+        env: Some("staging".to_owned()),
         max_deletions: Some(10),
         ..GivenFlags::default()
     };
@@ -243,6 +245,7 @@ fn flags_that_say_something_else_contradict_the_plan() {
         include: vec!["*.yaml".to_owned()],
         exclude: vec!["x".to_owned()],
         projects: vec!["web".to_owned()],
+        env: Some("production".to_owned()),
         allow_delete: true,
         max_deletions: Some(50),
         delete_projects: vec!["old".to_owned()],
@@ -259,9 +262,22 @@ fn flags_that_say_something_else_contradict_the_plan() {
             "--exclude",
             "--project",
             "--delete-project",
+            "--env",
             "--allow-delete",
             "--max-deletions"
         ]
+    );
+    let mut none = binding();
+    none.selection.env = None;
+    assert_eq!(
+        contradictions(
+            &none,
+            &GivenFlags {
+                env: Some("staging".to_owned()),
+                ..GivenFlags::default()
+            }
+        ),
+        vec![("--env".to_owned(), "staging".to_owned(), "none".to_owned())]
     );
 }
 
