@@ -768,6 +768,37 @@ pub fn version_input(
     })
 }
 
+/// `version` with the variants that [`crate::model::VariantRename`]s rename read under their
+/// new names: the base a write copies shortUids and unknown fields from, so a variant renamed
+/// in place keeps its shortUid. A rename whose new name the version already has is left out.
+#[must_use]
+pub fn with_variant_renames(
+    version: &wire::Version,
+    renames: &[crate::model::VariantRename],
+) -> wire::Version {
+    let mut version = version.clone();
+    let name_of = |variant: &wire::Variant| match variant {
+        wire::Variant::Segmented { name, .. } | wire::Variant::AbTest { name, .. } => name.clone(),
+    };
+    let present: Vec<String> = version.variants.iter().map(name_of).collect();
+    for rename in renames {
+        if present.contains(&rename.name) {
+            continue;
+        }
+        for variant in &mut version.variants {
+            match variant {
+                wire::Variant::Segmented { name, .. } | wire::Variant::AbTest { name, .. }
+                    if *name == rename.renamed_from =>
+                {
+                    name.clone_from(&rename.name);
+                }
+                _ => {}
+            }
+        }
+    }
+    version
+}
+
 /// Read-modify-write: carry over into `input` everything of `base` (the live version the
 /// write replaces or copies) that pzctl does not manage, so that a rewrite never drops it:
 /// the version's own unknown fields (`variantSplit`, …), each variant's `lyticsAudiences` and

@@ -115,6 +115,12 @@ pub struct DesiredProject {
     pub experiences: BTreeMap<String, ExperienceSpec>,
     /// Where each resource was declared, by address (see [`address`]).
     pub origins: BTreeMap<String, Origin>,
+    /// The names the project and its resources had before (`metadata.previousNames`), by
+    /// address (see [`address`]), for renames in place.
+    pub previous_names: BTreeMap<String, Vec<String>>,
+    /// The names experience variants had before (`variants[].previousNames`): experience
+    /// name -> variant name -> previous names.
+    pub variant_previous_names: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 /// The project's own fields.
@@ -307,6 +313,16 @@ pub enum VariantSpec {
         /// Percent of traffic; the variants of one experience sum to 100.
         traffic: u32,
     },
+}
+
+/// A variant renamed in place: the version update sends the live variant's shortUid with its
+/// new name, so CMS entry variants made for it keep working.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct VariantRename {
+    /// The variant's name in the manifest.
+    pub name: String,
+    /// The live variant's name.
+    pub renamed_from: String,
 }
 
 /// A/B targeting: audiences by name and how they combine.

@@ -15,7 +15,7 @@ use crate::model::{
     ExperienceSpec, ExperienceStatus, Kind, LiveState, MemberSpec, MemberTarget, ProjectRole,
     ProjectSpec, Ref, Sides, Specs, StackLinkSpec,
 };
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, VariantRename};
 use crate::wire::{self, Collection, VersionStatus};
 
 /// Why a change failed.
@@ -127,9 +127,11 @@ impl<B: Backend> Shared<B> {
                 _ => None,
             })
             .collect();
+        let state = RunState::from_live(live);
+        state.follow_renames(changes);
         Shared {
             api,
-            state: RunState::from_live(live),
+            state,
             config,
             project_locks: std::sync::Mutex::new(BTreeMap::new()),
             created,
@@ -358,10 +360,11 @@ impl<B: Backend> Shared<B> {
             Action::Update => {
                 let uid = object_uid(R::uids(&project.uids), R::Wire::WORD, change)?;
                 let input = wanted(sides)?.input(name, &project.uids)?;
+                // The live object's body carries its live name: a rename is a difference.
                 let live_input = sides
                     .before
                     .as_ref()
-                    .and_then(|before| before.input(name, &project.uids).ok());
+                    .and_then(|before| before.input(change.live_name(), &project.uids).ok());
                 if live_input.as_ref() != Some(&input) {
                     idempotent!(
                         self,
@@ -426,7 +429,13 @@ impl<B: Backend> Shared<B> {
         };
         let created = matches!(change.action, Action::Create);
         let version = self
-            .converge_versions(&project, &uid, wanted(sides)?, &versions)
+            .converge_versions(
+                &project,
+                &uid,
+                wanted(sides)?,
+                &versions,
+                &change.renamed_variants,
+            )
             .await?;
         if let (true, Some(version)) = (created, version) {
             self.identify(&change.address, |created| {
@@ -462,6 +471,7 @@ impl<B: Backend> Shared<B> {
         experience: &str,
         spec: &ExperienceSpec,
         versions: &[wire::Version],
+        renamed_variants: &[VariantRename],
     ) -> Result<Option<wire::Version>> {
         let find = |status| versions.iter().find(|version| version.status == status);
         let live = Versions {
@@ -492,11 +502,18 @@ impl<B: Backend> Shared<B> {
         }
         // New content always goes into the draft (the one allowed), never into a locked
         // version. Variant shortUids come from the version in force, so CMS mappings survive.
+        // Variants renamed in place (`renamed_variants`) are read under their new names in the
+        // versions the write copies from, so they keep their shortUids and unknown fields.
+        let renamed =
+            |version: &wire::Version| convert::with_variant_renames(version, renamed_variants);
+        let effective_renamed = effective.map(renamed);
+        let draft_renamed = live.draft.map(renamed);
+        let effective = effective_renamed.as_ref();
         let carry_over = effective.filter(|version| version.status != VersionStatus::Draft);
         let api = &self.api;
         // Read-modify-write: what pzctl does not manage (`variantSplit`, Lytics audiences,
         // unknown fields) comes from the live version the write replaces or copies.
-        let draft = if let Some(draft) = live.draft {
+        let draft = if let Some(draft) = draft_renamed.as_ref() {
             let mut input = convert::version_input(
                 &wanted,
                 VersionStatus::Draft,

@@ -93,4 +93,37 @@ impl RunState {
     pub(crate) fn remove(&self, name: &str) {
         self.lock().remove(name);
     }
+
+    /// Take the plan's renames in place: a renamed project is known under its new name, a
+    /// renamed object under its new name in its project's maps. Done before the run starts,
+    /// so every change resolves the plan's names, whatever order renames finish in.
+    pub(crate) fn follow_renames(&self, changes: &[crate::plan::Change]) {
+        use crate::model::Kind;
+        let mut projects = self.lock();
+        for change in changes {
+            if let (Kind::Project, Some(old)) = (change.kind(), &change.renamed_from)
+                && let Some(project) = projects.remove(old)
+            {
+                projects.insert(change.name.clone(), project);
+            }
+        }
+        for change in changes {
+            let Some(old) = &change.renamed_from else {
+                continue;
+            };
+            let Some(project) = projects.get_mut(&change.project) else {
+                continue;
+            };
+            let map = match change.kind() {
+                Kind::Attribute => &mut project.uids.attributes,
+                Kind::Event => &mut project.uids.events,
+                Kind::Audience => &mut project.uids.audiences,
+                Kind::Experience => &mut project.uids.experiences,
+                _ => continue,
+            };
+            if let Some(uid) = map.remove(old) {
+                map.insert(change.name.clone(), uid);
+            }
+        }
+    }
 }

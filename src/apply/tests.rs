@@ -144,6 +144,8 @@ fn change(action: Action, name: &str, specs: Specs, depends_on: &[&str]) -> Chan
         action,
         project: "shop".to_owned(),
         name: name.to_owned(),
+        renamed_from: None,
+        renamed_variants: Vec::new(),
         specs,
         fields: Vec::new(),
         requires: Requirement::ProjectMember,

@@ -264,7 +264,13 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
                 last.severity = Severity::Warning;
             }
         }
-        let project = lower_project(&mut ctx, item, doc);
+        let mut project = lower_project(&mut ctx, item, doc);
+        if let Some(previous) = &doc.metadata.previous_names {
+            project.previous_names.insert(
+                model::address(&name, Kind::Project, &name),
+                previous.clone(),
+            );
+        }
         state.projects.insert(name, project);
     }
 
@@ -384,6 +390,7 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
             model::address(&project_name, model_kind, &name),
             origin(item),
         );
+        record_previous_names(project, typed, &project_name, model_kind, &name);
         if count == limit + 1 {
             ctx.at(
                 item,
@@ -476,10 +483,197 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
         }
     }
 
+    check_previous_names(&mut ctx, items, &declared);
+
     let mut diagnostics = ctx.diagnostics;
     diagnostics
         .sort_by(|a, b| (a.file(), a.line(), a.column()).cmp(&(b.file(), b.line(), b.column())));
     (state, diagnostics)
+}
+
+/// Keep a resource's `metadata.previousNames` (and, for an experience, its variants'
+/// `previousNames`) for the planner's renames in place.
+fn record_previous_names(
+    project: &mut DesiredProject,
+    typed: &Typed,
+    project_name: &str,
+    kind: Kind,
+    name: &str,
+) {
+    let previous = match typed {
+        Typed::Project(_) => None,
+        Typed::Attribute(d) => d.metadata.previous_names.as_ref(),
+        Typed::Event(d) => d.metadata.previous_names.as_ref(),
+        Typed::Audience(d) => d.metadata.previous_names.as_ref(),
+        Typed::Experience(d) => d.metadata.previous_names.as_ref(),
+    };
+    if let Some(previous) = previous.filter(|previous| !previous.is_empty()) {
+        project
+            .previous_names
+            .insert(model::address(project_name, kind, name), previous.clone());
+    }
+    if let Typed::Experience(d) = typed {
+        let variants: BTreeMap<String, Vec<String>> = d
+            .spec
+            .variants
+            .iter()
+            .filter_map(|variant| {
+                let previous = variant.previous_names.as_ref()?;
+                (!previous.is_empty()).then(|| (variant.name.clone(), previous.clone()))
+            })
+            .collect();
+        if !variants.is_empty() {
+            project
+                .variant_previous_names
+                .insert(name.to_owned(), variants);
+        }
+    }
+}
+
+/// `previousNames` must name objects no document is now, once: a previous name that is a
+/// current name (of the document itself or another of its kind and project), or that two
+/// entries list, would make the rename ambiguous. The same holds for the variants of one
+/// experience.
+fn check_previous_names(ctx: &mut Ctx, items: &[Item], declared: &Declared) {
+    // (project, kind, previous name) -> where it was first listed.
+    let mut listed: BTreeMap<(String, &'static str, String), String> = BTreeMap::new();
+    for item in items {
+        let Some(typed) = &item.typed else { continue };
+        let (kind, project, name, previous) = match typed {
+            Typed::Project(d) => ("project", "", &d.metadata.name, &d.metadata.previous_names),
+            Typed::Attribute(d) => (
+                "attribute",
+                d.metadata.project.as_str(),
+                &d.metadata.name,
+                &d.metadata.previous_names,
+            ),
+            Typed::Event(d) => (
+                "event",
+                d.metadata.project.as_str(),
+                &d.metadata.name,
+                &d.metadata.previous_names,
+            ),
+            Typed::Audience(d) => (
+                "audience",
+                d.metadata.project.as_str(),
+                &d.metadata.name,
+                &d.metadata.previous_names,
+            ),
+            Typed::Experience(d) => (
+                "experience",
+                d.metadata.project.as_str(),
+                &d.metadata.name,
+                &d.metadata.previous_names,
+            ),
+        };
+        let scope = if kind == "project" {
+            String::new()
+        } else {
+            format!(" in project `{project}`")
+        };
+        let is_current = |old: &str| {
+            if kind == "project" {
+                declared.projects.contains(old)
+            } else {
+                declared.has(project, kind, old)
+            }
+        };
+        for (i, old) in previous.iter().flatten().enumerate() {
+            let pointer = format!("/metadata/previousNames/{i}");
+            if old == name {
+                ctx.at(
+                    item,
+                    &pointer,
+                    Code::PreviousNameConflict,
+                    format!("{kind} `{name}` lists its own name in `previousNames`"),
+                    Some(
+                        "a previous name is a name the object no longer has; remove it".to_owned(),
+                    ),
+                );
+                continue;
+            }
+            if is_current(old) {
+                ctx.at(
+                    item,
+                    &pointer,
+                    Code::PreviousNameConflict,
+                    format!(
+                        "`{old}`, a previous name of {kind} `{name}`, is the name of another {kind}{scope}"
+                    ),
+                    Some(format!(
+                        "both would claim the live {kind} `{old}`; remove `{old}` from `previousNames`, or rename the other document"
+                    )),
+                );
+                continue;
+            }
+            let key = (project.to_owned(), kind, old.clone());
+            let here = format!("{}:{}", item.file, item.doc.pos(&pointer).line);
+            if let Some(first) = listed.get(&key) {
+                ctx.at(
+                    item,
+                    &pointer,
+                    Code::PreviousNameConflict,
+                    format!("the previous name `{old}` is listed twice for {kind}s{scope}"),
+                    Some(format!(
+                        "first listed at {first}; one live {kind} can be renamed to one name only"
+                    )),
+                );
+                continue;
+            }
+            listed.insert(key, here);
+        }
+        if let Typed::Experience(d) = typed {
+            check_variant_previous_names(ctx, item, d);
+        }
+    }
+}
+
+fn check_variant_previous_names(ctx: &mut Ctx, item: &Item, doc: &raw::ExperienceDocument) {
+    let experience = &doc.metadata.name;
+    let current: BTreeSet<&str> = doc.spec.variants.iter().map(|v| v.name.as_str()).collect();
+    let mut listed: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, variant) in doc.spec.variants.iter().enumerate() {
+        for (j, old) in variant.previous_names.iter().flatten().enumerate() {
+            let pointer = format!("/spec/variants/{i}/previousNames/{j}");
+            if old == &variant.name {
+                ctx.at(
+                    item,
+                    &pointer,
+                    Code::PreviousNameConflict,
+                    format!(
+                        "variant `{old}` of experience `{experience}` lists its own name in `previousNames`"
+                    ),
+                    Some("a previous name is a name the variant no longer has; remove it".to_owned()),
+                );
+            } else if current.contains(old.as_str()) {
+                ctx.at(
+                    item,
+                    &pointer,
+                    Code::PreviousNameConflict,
+                    format!(
+                        "`{old}`, a previous name of variant `{}`, is the name of another variant of experience `{experience}`",
+                        variant.name
+                    ),
+                    Some(format!("remove `{old}` from `previousNames`")),
+                );
+            } else if let Some(first) = listed.get(old.as_str()) {
+                let line = item.doc.pos(&format!("/spec/variants/{first}/name")).line;
+                ctx.at(
+                    item,
+                    &pointer,
+                    Code::PreviousNameConflict,
+                    format!(
+                        "the previous name `{old}` is listed twice in experience `{experience}`"
+                    ),
+                    Some(format!(
+                        "first listed by the variant on line {line}; one live variant can keep its shortUid under one name only"
+                    )),
+                );
+            } else {
+                listed.insert(old, i);
+            }
+        }
+    }
 }
 
 enum Lowered {

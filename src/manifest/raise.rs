@@ -153,12 +153,14 @@ fn experience(spec: &ExperienceSpec) -> raw::ExperienceSpec {
                     combination,
                 } => raw::Variant {
                     name: name.clone(),
+                    previous_names: None,
                     audiences: Some(names(audiences)),
                     combination: Some(*combination),
                     traffic: None,
                 },
                 VariantSpec::AbTest { name, traffic } => raw::Variant {
                     name: name.clone(),
+                    previous_names: None,
                     audiences: None,
                     combination: None,
                     traffic: Some(*traffic),

@@ -60,6 +60,16 @@ pub struct ProjectMetadata {
     /// documents.
     #[schemars(length(min = 1, max = 100), example = &"storefront")]
     pub name: String,
+    /// Names the live project had before (as the organization shows them). When no live
+    /// project has `name` and one has a previous name, that project is renamed in place: it
+    /// keeps its UID and everything in it.
+    #[serde(
+        rename = "previousNames",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(inner(length(min = 1, max = 100)), example = vec!["shop"])]
+    pub previous_names: Option<Vec<String>>,
 }
 
 /// Identifies a resource inside a project.
@@ -73,6 +83,17 @@ pub struct ResourceMetadata {
     /// The name of the project (a `Project` document) this resource belongs to.
     #[schemars(length(min = 1, max = 100), example = &"storefront")]
     pub project: String,
+    /// Names the resource had before. When no live resource of this kind has `name` and one
+    /// has a previous name, that resource is renamed in place: it keeps its uid (and an
+    /// experience its shortUid, versions and CMS variant group), and what refers to it keeps
+    /// referring to it.
+    #[serde(
+        rename = "previousNames",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(inner(length(min = 1, max = 100)), example = vec!["gold"])]
+    pub previous_names: Option<Vec<String>>,
 }
 
 /// Identifies an event: its name is the live event key.
@@ -85,6 +106,16 @@ pub struct EventMetadata {
     /// The name of the project (a `Project` document) this event belongs to.
     #[schemars(length(min = 1, max = 100), example = &"storefront")]
     pub project: String,
+    /// Keys the event had before. When no live event has `name` as its key and one has a
+    /// previous key, that event's key is changed in place (it keeps its uid and the metrics
+    /// that use it); SDK calls that send the old key stop matching.
+    #[serde(
+        rename = "previousNames",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(inner(regex(pattern = KEY_PATTERN)), example = vec!["addToCart"])]
+    pub previous_names: Option<Vec<String>>,
 }
 
 /// A `Project` document.
@@ -359,6 +390,15 @@ pub struct Variant {
     /// The variant name, unique in the experience.
     #[schemars(length(min = 1, max = 100), example = &"Gold")]
     pub name: String,
+    /// Names the variant had before. A variant matched by its name or a previous name keeps
+    /// its shortUid, so CMS entry variants made for it keep working.
+    #[serde(
+        rename = "previousNames",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(inner(length(min = 1, max = 100)), example = vec!["Gold tier"])]
+    pub previous_names: Option<Vec<String>>,
     /// Segmented only: the audience names (`Audience` documents of the same project), up to 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 50), example = vec!["gold-members"])]

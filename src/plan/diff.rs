@@ -49,6 +49,8 @@ pub(crate) struct Diff {
     pub unmanaged: Vec<Unmanaged>,
     /// Identities two live objects share (`live-duplicate`): nothing touching them is planned.
     pub duplicates: Vec<super::Note>,
+    /// Other notes of the diff (renames that could not be made).
+    pub notes: Vec<super::Note>,
 }
 
 /// Make a located diagnostic.
@@ -93,6 +95,8 @@ struct Builder<'a> {
     unreadable: Vec<&'a LiveWarning>,
     unmanaged: Vec<Unmanaged>,
     duplicates: Vec<super::Note>,
+    /// What renames could not do (previous names live next to current ones).
+    notes: Vec<super::Note>,
 }
 
 /// The note of two (or more) live objects of one kind with one name.
@@ -134,6 +138,7 @@ impl Builder<'_> {
         desired: &BTreeMap<String, R>,
         live_project: &LiveProject,
         names: &Names,
+        renamed: &BTreeMap<String, String>,
         may_delete: bool,
         check: impl Fn(&str, Option<&R>, &R) -> Result<Option<String>, Diagnostic>,
         diagnostics: &mut Vec<Diagnostic>,
@@ -164,11 +169,18 @@ impl Builder<'_> {
                 continue;
             }
             let change_address = address(self.project, R::KIND, name);
+            // The live object of this name, else the one it is renamed from.
+            let renamed_from = renamed
+                .get(name)
+                .filter(|_| !live.contains_key(name.as_str()));
+            let found = live
+                .get(name.as_str())
+                .or_else(|| renamed_from.and_then(|old| live.get(old.as_str())));
             let unreadable = self
                 .unreadable
                 .iter()
                 .find(|warning| warning.kind == R::KIND && warning.name.as_ref() == Some(name));
-            if let (Some(warning), None) = (unreadable, live.get(name.as_str())) {
+            if let (Some(warning), None) = (unreadable, found) {
                 diagnostics.push(diagnostic(
                     Code::ImmutableField,
                     format!(
@@ -182,7 +194,7 @@ impl Builder<'_> {
                 ));
                 continue;
             }
-            let (before, used_live) = match live.get(name.as_str()) {
+            let (before, used_live) = match found {
                 None => (None, Vec::new()),
                 Some(object) => match R::of_live(object, names) {
                     Ok(live_spec) => (Some(live_spec), R::live_references(object, names)),
@@ -197,7 +209,7 @@ impl Builder<'_> {
                     }
                 },
             };
-            if before.as_ref() == Some(spec) {
+            if before.as_ref() == Some(spec) && renamed_from.is_none() {
                 continue;
             }
             let note = match check(&change_address, before.as_ref(), spec) {
@@ -217,9 +229,11 @@ impl Builder<'_> {
             planned.uses = spec.references();
             planned.used_live = used_live;
             planned.change.note = note;
+            planned.change.renamed_from = renamed_from.cloned();
         }
         for (name, object) in &live {
-            if desired.contains_key(*name) {
+            // An object a manifest renames is that manifest's.
+            if desired.contains_key(*name) || renamed.values().any(|old| old == name) {
                 continue;
             }
             // What manifests cannot express (synced audiences) is not ours to delete, nor
@@ -266,6 +280,8 @@ impl Builder<'_> {
                 action,
                 project: self.project.to_owned(),
                 name: name.to_owned(),
+                renamed_from: None,
+                renamed_variants: Vec::new(),
                 specs,
                 fields,
                 requires: requirement(kind, action),
@@ -304,6 +320,7 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
                 .collect(),
             unmanaged: Vec::new(),
             duplicates: Vec::new(),
+            notes: Vec::new(),
         };
         match (desired.projects.get(name), live.projects.get(name)) {
             (Some(desired_project), live_project) => {
@@ -354,6 +371,7 @@ pub(crate) fn diff(desired: &DesiredState, live: &LiveState, config: &PlanConfig
         out.planned.extend(builder.planned);
         out.unmanaged.extend(builder.unmanaged);
         out.duplicates.extend(builder.duplicates);
+        out.notes.extend(builder.notes);
     }
     out
 }
@@ -429,13 +447,23 @@ fn diff_project(
         }
         Some(live_project) => {
             let live_spec = convert::project_spec(&live_project.project);
-            if live_spec != desired.spec {
+            // The live project has another name when the manifest renames it (see `renames`).
+            let renamed_from =
+                (live_project.project.name != name).then(|| live_project.project.name.clone());
+            if live_spec != desired.spec || renamed_from.is_some() {
                 let after = Some(desired.spec.clone());
                 let specs = Specs::Project(Sides {
                     before: Some(live_spec),
                     after,
                 });
-                builder.push(Action::Update, name, specs);
+                let planned = builder.push(Action::Update, name, specs);
+                if let Some(old) = &renamed_from {
+                    planned.change.note = Some(format!(
+                        "renamed in place: the project keeps its UID `{}` and everything in it",
+                        live_project.project.uid
+                    ));
+                    planned.change.renamed_from = Some(old.clone());
+                }
             }
             let live_stack = convert::stack_link_spec(&live_project.project);
             let action = match (&live_stack.stack, &desired_stack.stack) {
@@ -462,13 +490,23 @@ fn diff_project(
         diff_members(desired, wanted, members, live, true, builder, diagnostics);
     }
 
-    let names = Names::from_live(live_project);
+    // Renamed objects read under their new names, so what refers to them shows no change.
+    let renames = super::renames::resources(
+        desired,
+        name,
+        live_project,
+        &builder.unreadable,
+        diagnostics,
+        &mut builder.notes,
+    );
+    let names = renames.names(Names::from_live(live_project));
     let first_resource = builder.planned.len();
     builder.diff_resource::<AttributeSpec>(
         desired,
         &desired.attributes,
         live_project,
         &names,
+        renames.of(Kind::Attribute),
         may_delete,
         no_check,
         diagnostics,
@@ -478,6 +516,7 @@ fn diff_project(
         &desired.events,
         live_project,
         &names,
+        renames.of(Kind::Event),
         may_delete,
         no_check,
         diagnostics,
@@ -487,6 +526,7 @@ fn diff_project(
         &desired.audiences,
         live_project,
         &names,
+        renames.of(Kind::Audience),
         may_delete,
         no_check,
         diagnostics,
@@ -497,10 +537,14 @@ fn diff_project(
         &desired.experiences,
         live_project,
         &names,
+        renames.of(Kind::Experience),
         may_delete,
         |change_address, live, spec| check_experience(desired, name, change_address, live, spec),
         diagnostics,
     );
+    for planned in &mut builder.planned[first_resource..] {
+        super::renames::annotate(&mut planned.change, desired, live_project);
+    }
     for planned in &mut builder.planned[first_experience..] {
         match planned.change.action {
             Action::Delete => {
@@ -534,7 +578,14 @@ fn diff_project(
         };
         let created: Vec<String> = named(Action::Create).collect();
         let deleted: BTreeSet<String> = named(Action::Delete).collect();
-        diff_order(live_project, declared, &created, &deleted, builder);
+        diff_order(
+            live_project,
+            renames.of(Kind::Experience),
+            declared,
+            &created,
+            &deleted,
+            builder,
+        );
     }
 }
 
@@ -559,7 +610,7 @@ fn pending_draft(live_project: &LiveProject, names: &Names, change: &Change) -> 
     let live = live_project
         .experiences
         .iter()
-        .find(|experience| experience.experience.name == change.name)?;
+        .find(|experience| experience.experience.name == change.live_name())?;
     let draft = convert::Versions::of(live).draft?;
     let draft_content = convert::version_content(draft, names);
     let draft_spec = ExperienceSpec {
@@ -668,7 +719,7 @@ fn hint_renames(planned: &mut [Planned]) {
         let old = planned[delete].change.name.clone();
         let new = planned[create].change.name.clone();
         let hint = format!(
-            "renamed? `{kind} {old}` is deleted and `{kind} {new}` created with the same content; the live object (its uid and what refers to it) is lost. To keep it, give the manifest its old name `{old}`"
+            "renamed? `{kind} {old}` is deleted and `{kind} {new}` created with the same content; the live object (its uid and what refers to it) is lost. To keep it, add `previousNames: [{old}]` to the `metadata` of `{kind} {new}`: the plan then renames it in place"
         );
         for index in [delete, create] {
             let note = &mut planned[index].change.note;
@@ -889,6 +940,7 @@ fn diff_members(
 
 fn diff_order(
     live_project: &LiveProject,
+    renamed: &BTreeMap<String, String>,
     declared: &[String],
     created: &[String],
     deleted: &BTreeSet<String>,
@@ -898,10 +950,13 @@ fn diff_order(
         .experiences
         .iter()
         .map(|experience| {
-            (
-                experience.experience.uid.as_str(),
-                experience.experience.name.as_str(),
-            )
+            let live_name = experience.experience.name.as_str();
+            // A renamed experience is ordered under its new name.
+            let name = renamed
+                .iter()
+                .find(|(_, old)| *old == live_name)
+                .map_or(live_name, |(new, _)| new.as_str());
+            (experience.experience.uid.as_str(), name)
         })
         .collect();
     // The live order by name (a stale uid stays a uid); experiences missing from the priority

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::model::VariantRename;
 use crate::model::{Kind, Specs};
 
 mod diff;
@@ -18,6 +19,7 @@ mod notes;
 mod order;
 mod permissions;
 pub mod promotion;
+mod renames;
 pub mod saved;
 pub mod scope;
 mod view;
@@ -136,6 +138,12 @@ pub struct Change {
     pub project: String,
     /// The resource's name (email for members; the project name for project-level kinds).
     pub name: String,
+    /// An update that renames the live object in place (`metadata.previousNames`): the name
+    /// it has now (an event's key, a project's name). `None` for every other change.
+    pub renamed_from: Option<String>,
+    /// An experience update whose variants keep their shortUids under new names
+    /// (`variants[].previousNames`); empty for every other change.
+    pub renamed_variants: Vec<VariantRename>,
     /// The kind with its live spec (`before`, `None` for creates) and its desired spec
     /// (`after`, `None` for deletes).
     pub specs: Specs,
@@ -150,6 +158,13 @@ pub struct Change {
 }
 
 impl Change {
+    /// The name of the live object the change touches: the name it is renamed from, else
+    /// its own.
+    #[must_use]
+    pub fn live_name(&self) -> &str {
+        self.renamed_from.as_deref().unwrap_or(&self.name)
+    }
+
     #[must_use]
     pub fn kind(&self) -> Kind {
         self.specs.kind()
@@ -175,9 +190,13 @@ struct ChangeFile {
     action: Action,
     project: String,
     name: String,
+    #[serde(default)]
+    renamed_from: Option<String>,
     #[serde(flatten)]
     specs: Specs,
     fields: Vec<FieldChange>,
+    #[serde(default)]
+    renamed_variants: Vec<VariantRename>,
     requires: Requirement,
     depends_on: Vec<String>,
     #[serde(default)]
@@ -198,11 +217,21 @@ impl TryFrom<ChangeFile> for Change {
                 }
             ));
         }
+        if file.action != Action::Update
+            && (file.renamed_from.is_some() || !file.renamed_variants.is_empty())
+        {
+            return Err(format!(
+                "change `{}` renames, but only an update can rename",
+                file.address
+            ));
+        }
         Ok(Change {
             address: file.address,
             action: file.action,
             project: file.project,
             name: file.name,
+            renamed_from: file.renamed_from,
+            renamed_variants: file.renamed_variants,
             specs: file.specs,
             fields: file.fields,
             requires: file.requires,
@@ -215,15 +244,24 @@ impl TryFrom<ChangeFile> for Change {
 impl Serialize for Change {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("Change", 11)?;
+        let mut out = serializer.serialize_struct("Change", 13)?;
         out.serialize_field("address", &self.address)?;
         out.serialize_field("kind", &self.kind())?;
         out.serialize_field("action", &self.action)?;
         out.serialize_field("project", &self.project)?;
         out.serialize_field("name", &self.name)?;
+        match &self.renamed_from {
+            Some(renamed_from) => out.serialize_field("renamed_from", renamed_from)?,
+            None => out.skip_field("renamed_from")?,
+        }
         out.serialize_field("before", &self.before_json())?;
         out.serialize_field("after", &self.after_json())?;
         out.serialize_field("fields", &self.fields)?;
+        if self.renamed_variants.is_empty() {
+            out.skip_field("renamed_variants")?;
+        } else {
+            out.serialize_field("renamed_variants", &self.renamed_variants)?;
+        }
         out.serialize_field("requires", &self.requires)?;
         out.serialize_field("depends_on", &self.depends_on)?;
         match &self.note {
@@ -289,12 +327,20 @@ pub fn plan(
     live: &crate::model::LiveState,
     config: &PlanConfig,
 ) -> Result<Plan, Vec<crate::diagnostic::Diagnostic>> {
+    // Renamed projects are read under their new names from here on; the fingerprint is of
+    // the live state as observed.
+    let observed = live;
+    let (live, config, rename_diagnostics, rename_notes) =
+        renames::projects(desired, observed, config);
+    let (live, config) = (live.as_ref(), &config);
     let diff::Diff {
         planned,
         mut diagnostics,
         mut unmanaged,
         duplicates,
+        notes: diff_notes,
     } = diff::diff(desired, live, config);
+    diagnostics.splice(0..0, rename_diagnostics);
     unmanaged.sort();
     let planned = match order::order(planned) {
         Ok(planned) => planned,
@@ -366,9 +412,11 @@ pub fn plan(
         summary,
         changes,
         unmanaged,
-        live_fingerprint: fingerprint(live),
+        live_fingerprint: fingerprint(observed),
         notes: {
             let mut notes = notes::notes(desired, live, config);
+            notes.extend(rename_notes);
+            notes.extend(diff_notes);
             notes.extend(duplicates);
             notes
         },

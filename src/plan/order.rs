@@ -75,11 +75,12 @@ fn edges(planned: &[Planned]) -> Vec<BTreeSet<usize>> {
         let is = |index: usize, kind: Kind, action: Action| {
             planned[index].change.kind() == kind && planned[index].change.action == action
         };
-        // A project is created before everything in it.
-        if let Some(&create) = members
-            .iter()
-            .find(|&&index| is(index, Kind::Project, Action::Create))
-        {
+        // A project is created (or renamed) before everything in it.
+        if let Some(&create) = members.iter().find(|&&index| {
+            is(index, Kind::Project, Action::Create)
+                || (is(index, Kind::Project, Action::Update)
+                    && planned[index].change.renamed_from.is_some())
+        }) {
             for &index in members {
                 if index != create {
                     edges[index].insert(create);

@@ -373,6 +373,11 @@ fn change_fields(saved: &Change, fresh: &Change) -> Vec<String> {
     differs("action", saved.action == fresh.action);
     differs("project", saved.project == fresh.project);
     differs("name", saved.name == fresh.name);
+    differs("renamed_from", saved.renamed_from == fresh.renamed_from);
+    differs(
+        "renamed_variants",
+        saved.renamed_variants == fresh.renamed_variants,
+    );
     differs("before", saved.before_json() == fresh.before_json());
     differs("after", saved.after_json() == fresh.after_json());
     differs("fields", saved.fields == fresh.fields);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{
-    NO_CHANGES, action_word, by_project, closing, inline, is_long_text, line_diff, spec_lines,
+    NO_CHANGES, action_note, by_project, closing, inline, is_long_text, line_diff, spec_lines,
     symbol,
 };
 use crate::model::Kind;
@@ -176,12 +176,15 @@ fn diff_lines(change: &Change) -> Vec<String> {
 
 fn details(change: &Change) -> String {
     let head = format!(
-        "<details><summary><code>{} {}</code> ({})</summary>\n\n",
+        "<details><summary><code>{} {}</code> {}</summary>\n\n",
         symbol(change.action),
         escape_html(&change.address),
-        action_word(change.action)
+        escape_html(&action_note(change))
     );
     let lines = diff_lines(change);
+    if lines.is_empty() && change.renamed_from.is_some() {
+        return format!("{head}Renamed in place; nothing else changes.\n\n</details>\n\n");
+    }
     if lines.is_empty() {
         // The manifest view is empty (an event or a project without description).
         return format!("{head}No fields besides its name.\n\n</details>\n\n");

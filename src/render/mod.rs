@@ -39,6 +39,15 @@ pub(crate) fn action_word(action: Action) -> &'static str {
     }
 }
 
+/// What follows a change's label: `(create)`, `(update)`, `(delete)`, or for an update that
+/// renames the object in place `(renamed from OLD)`.
+pub(crate) fn action_note(change: &Change) -> String {
+    match &change.renamed_from {
+        Some(old) => format!("(renamed from {old})"),
+        None => format!("({})", action_word(change.action)),
+    }
+}
+
 /// `kind name`, or the kind alone for project-level kinds.
 pub(crate) fn label(change: &Change) -> String {
     match change.kind() {

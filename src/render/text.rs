@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{
-    NO_CHANGES, UNMANAGED, action_word, by_project, closing, compact_lines, inline, is_long_text,
+    NO_CHANGES, UNMANAGED, action_note, by_project, closing, compact_lines, inline, is_long_text,
     label, line_diff, spec_lines, symbol,
 };
 use crate::plan::{Action, Change, Plan};
@@ -98,10 +98,10 @@ fn write_unmanaged(out: &mut String, plan: &Plan) {
 
 fn write_change(out: &mut String, change: &Change, paint: &Paint) {
     let header = format!(
-        "{} {} ({})",
+        "{} {} {}",
         symbol(change.action),
         label(change),
-        action_word(change.action)
+        action_note(change)
     );
     let _ = writeln!(out, "  {}", paint.action(change.action, &header));
     if let Some(note) = &change.note {
