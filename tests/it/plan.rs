@@ -722,7 +722,8 @@ fn a_replacement_says_what_it_loses_and_hints_at_a_rename() {
         create
             .note
             .as_deref()
-            .is_some_and(|note| note.contains("renamed?") && note.contains("`homepage-hero`")),
+            .is_some_and(|note| note.contains("renamed?")
+                && note.contains("`previousNames: [homepage-hero]`")),
         "{:?}",
         create.note
     );
@@ -2175,4 +2176,377 @@ fn fingerprint_names_exactly_the_changed_object() {
         differing,
         vec!["project/storefront/experience/homepage-hero"]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renames in place (`metadata.previousNames`, `variants[].previousNames`).
+
+/// Rewrite every reference to `old` (of `kind`) in the project's specs to `new`.
+fn rename_references(project: &mut DesiredProject, kind: pzctl::model::Kind, old: &str, new: &str) {
+    use pzctl::model::{Kind, Ref};
+    fn rename_refs(refs: &mut [Ref], old: &str, new: &str) {
+        for reference in refs {
+            if reference.name() == Some(old) {
+                *reference = new.into();
+            }
+        }
+    }
+    fn rename_rules(group: &mut RuleGroup, old: &str, new: &str) {
+        for node in &mut group.rules {
+            match node {
+                RuleNode::Group(inner) => rename_rules(inner, old, new),
+                RuleNode::Condition(condition) => {
+                    if let AttributeRef::Custom(reference) = &mut condition.attribute
+                        && reference.name() == Some(old)
+                    {
+                        *reference = new.into();
+                    }
+                }
+            }
+        }
+    }
+    match kind {
+        Kind::Attribute => {
+            for spec in project.audiences.values_mut() {
+                rename_rules(&mut spec.rules, old, new);
+            }
+        }
+        Kind::Audience => {
+            for spec in project.experiences.values_mut() {
+                for variant in &mut spec.variants {
+                    if let VariantSpec::Segmented { audiences, .. } = variant {
+                        rename_refs(audiences, old, new);
+                    }
+                }
+                if let Some(targeting) = &mut spec.targeting {
+                    rename_refs(&mut targeting.audiences, old, new);
+                }
+            }
+        }
+        Kind::Event => {
+            for spec in project.experiences.values_mut() {
+                rename_refs(&mut spec.metrics, old, new);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The fixture with one resource of `kind` renamed from `old` to `new` (references follow),
+/// declaring `previousNames: [old]`.
+fn renamed(kind: pzctl::model::Kind, old: &str, new: &str) -> DesiredState {
+    use pzctl::model::Kind;
+    let mut desired = fixture();
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    match kind {
+        Kind::Attribute => {
+            let spec = project.attributes.remove(old).expect("fixture attribute");
+            project.attributes.insert(new.to_owned(), spec);
+        }
+        Kind::Event => {
+            let mut spec = project.events.remove(old).expect("fixture event");
+            spec.key = new.to_owned();
+            project.events.insert(new.to_owned(), spec);
+        }
+        Kind::Audience => {
+            let spec = project.audiences.remove(old).expect("fixture audience");
+            project.audiences.insert(new.to_owned(), spec);
+        }
+        Kind::Experience => {
+            let spec = project.experiences.remove(old).expect("fixture experience");
+            project.experiences.insert(new.to_owned(), spec);
+        }
+        _ => unreachable!("resources only"),
+    }
+    rename_references(project, kind, old, new);
+    let old_address = pzctl::model::address("storefront", kind, old);
+    let new_address = pzctl::model::address("storefront", kind, new);
+    if let Some(origin) = project.origins.remove(&old_address) {
+        project.origins.insert(new_address.clone(), origin);
+    }
+    project
+        .previous_names
+        .insert(new_address, vec!["retired-name".to_owned(), old.to_owned()]);
+    desired
+}
+
+#[test]
+fn a_renamed_resource_of_every_kind_is_updated_in_place_and_its_referrers_do_not_change() {
+    use pzctl::model::Kind;
+    let live = live_from(&fixture(), Some(owner()));
+    for (kind, old, new, snapshot) in [
+        (
+            Kind::Experience,
+            "homepage-hero",
+            "hero-banner",
+            "rename_experience",
+        ),
+        (
+            Kind::Audience,
+            "gold-members",
+            "gold-tier",
+            "rename_audience",
+        ),
+        (Kind::Attribute, "loyalty-tier", "tier", "rename_attribute"),
+        (Kind::Event, "add_to_cart", "cart_add", "rename_event"),
+    ] {
+        let desired = renamed(kind, old, new);
+        let plan = check(snapshot, &desired, &live, &PlanConfig::default());
+        // One update, at the new address, from the old name; nothing else (no referrer).
+        assert_eq!(
+            addresses(&plan),
+            [(
+                Action::Update,
+                pzctl::model::address("storefront", kind, new).as_str()
+            )],
+            "{snapshot}"
+        );
+        assert_eq!(plan.changes[0].renamed_from.as_deref(), Some(old));
+        assert!(
+            pzctl::render::text(&plan, false)
+                .contains(&format!("~ {} {new} (renamed from {old})", kind.as_str())),
+            "{snapshot}"
+        );
+        // A saved plan keeps the rename, and compare sees it.
+        let json = pzctl::render::json(&plan);
+        assert!(
+            json.contains(&format!("\"renamed_from\": \"{old}\"")),
+            "{json}"
+        );
+        let mut other = plan.changes.clone();
+        other[0].renamed_from = None;
+        assert_eq!(
+            pzctl::plan::compare(&plan.changes, &other)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [format!(
+                "{}: differs in renamed_from",
+                pzctl::model::address("storefront", kind, new)
+            )]
+        );
+    }
+    // An event's key is its name: the key change warns about SDK calls.
+    let plan = plan(
+        &renamed(Kind::Event, "add_to_cart", "cart_add"),
+        &live,
+        &PlanConfig::default(),
+    )
+    .expect("a plan");
+    let note = plan.changes[0].note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("key changes from `add_to_cart` to `cart_add`"),
+        "{note}"
+    );
+}
+
+#[test]
+fn an_attribute_key_change_is_an_update_with_a_warning() {
+    let mut desired = fixture();
+    let live = live_from(&desired, Some(owner()));
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    if let Some(attribute) = project.attributes.get_mut("loyalty-tier") {
+        attribute.key = "tier".to_owned();
+    }
+    let plan = check(
+        "attribute_key_change",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+    assert_eq!(
+        addresses(&plan),
+        [(Action::Update, "project/storefront/attribute/loyalty-tier")]
+    );
+    let note = plan.changes[0].note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("SDK calls that still send `loyalty_tier`"),
+        "{note}"
+    );
+}
+
+#[test]
+fn a_renamed_project_keeps_its_uid_and_everything_in_it() {
+    let mut desired = fixture();
+    let live = live_from(&desired, Some(owner()));
+    let mut project = desired.projects.remove("storefront").expect("fixture");
+    project.name = "shop".to_owned();
+    project.origins = project
+        .origins
+        .into_iter()
+        .map(|(address, origin)| {
+            (
+                address.replacen("project/storefront", "project/shop", 1),
+                origin,
+            )
+        })
+        .collect();
+    project
+        .previous_names
+        .insert("project/shop".to_owned(), vec!["storefront".to_owned()]);
+    // Something else changes in the project too: it follows the rename.
+    if let Some(event) = project.events.get_mut("add_to_cart") {
+        event.description = "Put in the cart".to_owned();
+    }
+    desired.projects.insert("shop".to_owned(), project);
+    let plan = check("rename_project", &desired, &live, &PlanConfig::default());
+    assert_eq!(
+        addresses(&plan),
+        [
+            (Action::Update, "project/shop"),
+            (Action::Update, "project/shop/event/add_to_cart"),
+        ]
+    );
+    assert_eq!(plan.changes[0].renamed_from.as_deref(), Some("storefront"));
+    assert_eq!(plan.changes[1].depends_on, ["project/shop"]);
+    assert!(plan.unmanaged.is_empty(), "{:?}", plan.unmanaged);
+    // `--project` with the old name selects the renamed project.
+    let config = PlanConfig {
+        projects: vec!["storefront".to_owned()],
+        ..PlanConfig::default()
+    };
+    let again = plan_checked(&desired, &live, &config).expect("a plan");
+    assert_eq!(again.changes, plan.changes);
+    // Deleting the project a manifest renames is a contradiction.
+    let config = PlanConfig {
+        delete_projects: vec!["storefront".to_owned()],
+        ..PlanConfig::default()
+    };
+    check_refused("rename_project_and_delete_it", &desired, &live, &config);
+}
+
+#[test]
+fn variants_keep_their_short_uids_under_previous_names_and_new_ones_are_noted() {
+    let mut desired = fixture();
+    let mut live = live_from(&desired, Some(owner()));
+    // The live A/B test's variants have shortUids.
+    let checkout = project_mut(&mut live, "storefront")
+        .experiences
+        .iter_mut()
+        .find(|experience| experience.experience.name == "checkout-test")
+        .expect("fixture");
+    for (variant, short_uid) in checkout.versions[0].variants.iter_mut().zip(["3", "4"]) {
+        if let wire::Variant::AbTest {
+            short_uid: slot, ..
+        } = variant
+        {
+            *slot = Some(short_uid.to_owned());
+        }
+    }
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    let spec = project
+        .experiences
+        .get_mut("checkout-test")
+        .expect("fixture");
+    // `Control` becomes `Baseline` (declared), `Bold` becomes `Loud` (not declared).
+    spec.variants = vec![
+        VariantSpec::AbTest {
+            name: "Baseline".to_owned(),
+            traffic: 50,
+        },
+        VariantSpec::AbTest {
+            name: "Loud".to_owned(),
+            traffic: 50,
+        },
+    ];
+    project.variant_previous_names.insert(
+        "checkout-test".to_owned(),
+        BTreeMap::from([("Baseline".to_owned(), vec!["Control".to_owned()])]),
+    );
+    let plan = check("rename_variants", &desired, &live, &PlanConfig::default());
+    let change = &plan.changes[position(&plan, "project/storefront/experience/checkout-test")];
+    assert_eq!(
+        change.renamed_variants,
+        [pzctl::model::VariantRename {
+            name: "Baseline".to_owned(),
+            renamed_from: "Control".to_owned(),
+        }]
+    );
+    let note = change.note.as_deref().unwrap_or_default();
+    for part in [
+        "variant `Control` (shortUid 3) is renamed `Baseline` and keeps its shortUid",
+        "variant `Loud` gets a new shortUid",
+        "live variant `Bold` (shortUid 4) is removed",
+    ] {
+        assert!(note.contains(part), "{note}");
+    }
+}
+
+#[test]
+fn a_rename_that_could_take_either_of_two_live_objects_is_refused() {
+    use pzctl::model::Kind;
+    // Both previous names of the audience are live.
+    let mut desired = fixture();
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.audiences.insert(
+        "silver".to_owned(),
+        audience("Silver", "loyalty-tier", "silver"),
+    );
+    let live = live_from(&desired, Some(owner()));
+    let mut desired = renamed(Kind::Audience, "gold-members", "premium");
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.previous_names.insert(
+        "project/storefront/audience/premium".to_owned(),
+        vec!["gold-members".to_owned(), "silver".to_owned()],
+    );
+    check_refused("rename_ambiguous", &desired, &live, &PlanConfig::default());
+
+    // A manifest whose own name is live leaves the live previous name alone, with a note.
+    let mut desired = fixture();
+    desired
+        .projects
+        .get_mut("storefront")
+        .expect("fixture")
+        .audiences
+        .insert(
+            "silver".to_owned(),
+            audience("Silver", "loyalty-tier", "silver"),
+        );
+    let project = desired.projects.get_mut("storefront").expect("fixture");
+    project.audiences.remove("silver");
+    project.previous_names.insert(
+        "project/storefront/audience/gold-members".to_owned(),
+        vec!["silver".to_owned()],
+    );
+    let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("a plan");
+    assert!(plan.changes.is_empty(), "{:?}", addresses(&plan));
+    assert!(
+        plan.notes
+            .iter()
+            .any(|note| note.message.contains("both are live")),
+        "{:?}",
+        plan.notes
+    );
+    assert_eq!(
+        plan.unmanaged
+            .iter()
+            .map(|object| object.address.as_str())
+            .collect::<Vec<_>>(),
+        ["project/storefront/audience/silver"]
+    );
+}
+
+#[test]
+fn after_a_rename_is_applied_the_plan_is_empty() {
+    use pzctl::model::Kind;
+    for (kind, old, new) in [
+        (Kind::Experience, "homepage-hero", "hero-banner"),
+        (Kind::Audience, "gold-members", "gold-tier"),
+        (Kind::Attribute, "loyalty-tier", "tier"),
+        (Kind::Event, "add_to_cart", "cart_add"),
+    ] {
+        let desired = renamed(kind, old, new);
+        // What the rename leaves live: the fixture as if it had been made under the new names,
+        // the previous names still declared.
+        let mut applied = desired.clone();
+        applied
+            .projects
+            .get_mut("storefront")
+            .expect("fixture")
+            .previous_names
+            .clear();
+        let live = live_from(&applied, Some(owner()));
+        let plan = plan_checked(&desired, &live, &PlanConfig::default()).expect("a plan");
+        assert!(plan.changes.is_empty(), "{kind:?}: {:?}", addresses(&plan));
+    }
 }
