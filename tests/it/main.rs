@@ -14,6 +14,7 @@ mod export;
 mod http;
 mod plan;
 mod projects;
+mod renames;
 mod reviewed;
 mod show;
 mod tidy;
