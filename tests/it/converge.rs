@@ -556,9 +556,15 @@ fn manifests(projects: &[GenProject], started: &Started, actor: &str) -> (String
 /// manifests dropped: nothing else deletes a project.
 fn plan_config(allow_delete: bool, desired: &DesiredState, live: &LiveState) -> PlanConfig {
     let delete_projects = if allow_delete {
+        // A project a manifest renames (`previousNames`) is not dropped.
+        let renamed: BTreeSet<&String> = desired
+            .projects
+            .values()
+            .flat_map(|project| project.previous_names.values().flatten())
+            .collect();
         live.projects
             .keys()
-            .filter(|name| !desired.projects.contains_key(*name))
+            .filter(|name| !desired.projects.contains_key(*name) && !renamed.contains(name))
             .cloned()
             .collect()
     } else {
@@ -583,6 +589,19 @@ async fn converge<B: Backend + 'static>(
     text: &str,
     allow_delete: bool,
 ) -> Result<LiveState, String> {
+    converge_or_refuse(api, text, allow_delete, false)
+        .await?
+        .ok_or_else(|| "refused".to_owned())
+}
+
+/// [`converge`]; with `renames`, a first plan refused only because previous names match
+/// several live objects (`ambiguous-rename`) is a valid outcome (`None`): it writes nothing.
+async fn converge_or_refuse<B: Backend + 'static>(
+    api: &Arc<Api<B>>,
+    text: &str,
+    allow_delete: bool,
+    renames: bool,
+) -> Result<Option<LiveState>, String> {
     let loaded = manifest::load_str("org.yaml", text);
     converge_loaded(api, &loaded, text, allow_delete).await
 }
@@ -603,17 +622,30 @@ async fn converge_loaded<B: Backend + 'static>(
     let live = observe(api.as_ref(), None)
         .await
         .map_err(|e| format!("observe: {e}"))?;
-    let planned = plan::plan(
+    let planned = match plan::plan(
         &loaded.desired,
         &live,
         &plan_config(allow_delete, &loaded.desired, &live),
-    )
-    .map_err(|diagnostics| {
-        format!(
-            "plan refused:\n{}\n{text}",
-            pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
-        )
-    })?;
+    ) {
+        Ok(planned) => planned,
+        Err(diagnostics)
+            if renames
+                && diagnostics
+                    .iter()
+                    .all(|d| d.code == pzctl::diagnostic::Code::AmbiguousRename) =>
+        {
+            if std::env::var_os("CONVERGE_STATS").is_some() {
+                eprintln!("STATS refused: ambiguous rename");
+            }
+            return Ok(None);
+        }
+        Err(diagnostics) => {
+            return Err(format!(
+                "plan refused:\n{}\n{text}",
+                pzctl::diagnostic::render_text(&diagnostics, &loaded.sources, false)
+            ));
+        }
+    };
     let config = ApplyConfig {
         parallelism: 4,
         retry: pzctl::live::retry::RetryPolicy::fast().with_max_attempts(1),
@@ -649,7 +681,16 @@ async fn converge_loaded<B: Backend + 'static>(
         )
     })?;
     if std::env::var_os("CONVERGE_STATS").is_some() {
-        eprintln!("STATS {:?} {}", planned.summary, live.projects.len());
+        let renamed = planned
+            .changes
+            .iter()
+            .filter(|change| change.renamed_from.is_some() || !change.renamed_variants.is_empty())
+            .count();
+        eprintln!(
+            "STATS {:?} {} renames {renamed}",
+            planned.summary,
+            live.projects.len()
+        );
     }
     if !again.changes.is_empty() {
         return Err(format!(
@@ -658,7 +699,134 @@ async fn converge_loaded<B: Backend + 'static>(
             changes(&planned)
         ));
     }
-    Ok(after)
+    Ok(Some(after))
+}
+
+/// Give the documents of `text` random `previousNames` (and their variants too), as a user
+/// who renamed things would: names of the kind that no document of the project uses, an
+/// experience's only from experiences of its type. An experience that may take over a started
+/// one is no draft (a started experience cannot go back to draft).
+fn with_previous_names(text: &str, seed: u64, started: &Started) -> String {
+    let mut state = seed | 1;
+    let mut next = move || {
+        // xorshift64
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut docs: Vec<Value> = text
+        .split("---\n")
+        .filter(|part| !part.trim().is_empty())
+        .filter_map(|part| serde_json::from_str(part.trim()).ok())
+        .collect();
+    let identity = |doc: &Value| {
+        (
+            doc["kind"].as_str().unwrap_or_default().to_owned(),
+            doc["metadata"]["project"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            doc["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    let declared: BTreeSet<(String, String, String)> = docs.iter().map(identity).collect();
+    let mut listed: BTreeSet<(String, String, String)> = BTreeSet::new();
+    let mut project_previous: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for doc in &mut docs {
+        let (kind, project, name) = identity(doc);
+        let universe: Vec<&str> = match kind.as_str() {
+            "Project" => PROJECTS.to_vec(),
+            "Attribute" => ATTRIBUTES.to_vec(),
+            "Event" => EVENTS.to_vec(),
+            "Audience" => AUDIENCES.to_vec(),
+            "Experience" => {
+                let parity = EXPERIENCES.iter().position(|e| *e == name).unwrap_or(0) % 2;
+                EXPERIENCES
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % 2 == parity)
+                    .map(|(_, e)| *e)
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        if next() % 3 != 0 {
+            let mut previous = Vec::new();
+            for _ in 0..1 + next() % 2 {
+                let candidate = universe[(next() % universe.len() as u64) as usize];
+                let key = (kind.clone(), project.clone(), candidate.to_owned());
+                if candidate != name
+                    && !declared.contains(&key)
+                    && !listed.contains(&key)
+                    && !previous.contains(&candidate)
+                {
+                    listed.insert(key);
+                    previous.push(candidate);
+                }
+            }
+            if !previous.is_empty() {
+                doc["metadata"]["previousNames"] = json!(previous);
+                if kind == "Project" {
+                    project_previous.insert(
+                        name.clone(),
+                        previous.iter().map(|p| (*p).to_owned()).collect(),
+                    );
+                }
+            }
+        }
+        if kind == "Experience"
+            && let Some(variants) = doc["spec"]["variants"].as_array_mut()
+        {
+            let current: Vec<String> = variants
+                .iter()
+                .filter_map(|v| v["name"].as_str().map(str::to_owned))
+                .collect();
+            let mut used: BTreeSet<String> = BTreeSet::new();
+            for variant in variants.iter_mut() {
+                if next() % 3 != 0 {
+                    continue;
+                }
+                let pool = ["A", "B", "Control", "Gold", "Bold"];
+                let candidate = pool[(next() % pool.len() as u64) as usize];
+                if !current.iter().any(|c| c == candidate) && used.insert(candidate.to_owned()) {
+                    variant["previousNames"] = json!([candidate]);
+                }
+            }
+        }
+    }
+    // An experience that may take over a started one (in its project or one the project is
+    // renamed from) is paused rather than a draft.
+    for doc in &mut docs {
+        let (kind, project, name) = identity(doc);
+        if kind != "Experience" || doc["spec"]["status"] != json!("draft") {
+            continue;
+        }
+        let mut projects = vec![project.clone()];
+        projects.extend(project_previous.get(&project).cloned().unwrap_or_default());
+        let mut names = vec![name.clone()];
+        names.extend(
+            doc["metadata"]["previousNames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(str::to_owned)),
+        );
+        let index = |list: &[&str], wanted: &str| list.iter().position(|n| *n == wanted);
+        let taken_over = projects.iter().any(|p| {
+            names.iter().any(|n| {
+                matches!((index(&PROJECTS, p), index(&EXPERIENCES, n)), (Some(p), Some(e)) if started.contains(&(p, e)))
+            })
+        });
+        if taken_over {
+            doc["spec"]["status"] = json!("paused");
+        }
+    }
+    docs.iter().map(|doc| format!("---\n{doc}\n")).collect()
 }
 
 /// Edits "in the UI" between the two applies: for each seed, one live experience (by index)
@@ -812,6 +980,8 @@ struct Setup {
     hosted: bool,
     /// UI edits after the starting state (see [`ui_edits`]).
     edits: Vec<usize>,
+    /// The desired documents list random previous names (see [`with_previous_names`]).
+    renames: Option<u64>,
 }
 
 fn gen_setup() -> impl Strategy<Value = Setup> {
@@ -824,14 +994,21 @@ fn gen_setup() -> impl Strategy<Value = Setup> {
             2 => Just(Vec::new()),
             1 => prop::collection::vec(any::<usize>(), 1..4),
         ],
+        prop_oneof![
+            1 => Just(None),
+            1 => any::<u64>().prop_map(Some),
+        ],
     )
-        .prop_map(|(embedded, allow_delete, admin, hosted, edits)| Setup {
-            embedded,
-            allow_delete,
-            admin,
-            hosted,
-            edits,
-        })
+        .prop_map(
+            |(embedded, allow_delete, admin, hosted, edits, renames)| Setup {
+                embedded,
+                allow_delete,
+                admin,
+                hosted,
+                edits,
+                renames,
+            },
+        )
 }
 
 async fn run_on<B: Backend + 'static>(
@@ -866,13 +1043,13 @@ async fn run_on<B: Backend + 'static>(
             return Ok(());
         }
     }
-    converge(
-        &api,
-        &manifests(&desired, &started, actor).0,
-        setup.allow_delete,
-    )
-    .await
-    .map(drop)
+    let mut text = manifests(&desired, &started, actor).0;
+    if let Some(seed) = setup.renames {
+        text = with_previous_names(&text, seed, &started);
+    }
+    converge_or_refuse(&api, &text, setup.allow_delete, setup.renames.is_some())
+        .await
+        .map(drop)
 }
 
 fn run(setup: &Setup, start: Option<&[GenProject]>, desired: &[GenProject]) -> Result<(), String> {
