@@ -128,6 +128,15 @@ spec:
     - {name: Gold, audiences: [gold-members]}
 ";
 
+/// An experience's uid, shortUid, variant shortUids (by position), version uids and `_cms`.
+type ExperienceIdentity = (
+    String,
+    String,
+    Vec<Option<String>>,
+    Vec<String>,
+    Option<serde_json::Value>,
+);
+
 /// What the API gave the objects: project UID, and per experience its uid, shortUid, variant
 /// shortUids (by position), version uids and `_cms`.
 #[derive(Debug, PartialEq)]
@@ -136,13 +145,7 @@ struct Identity {
     attribute: String,
     event: String,
     audience: String,
-    experiences: Vec<(
-        String,
-        String,
-        Vec<Option<String>>,
-        Vec<String>,
-        Option<serde_json::Value>,
-    )>,
+    experiences: Vec<ExperienceIdentity>,
 }
 
 fn short_uids(version: &wire::Version) -> Vec<Option<String>> {
