@@ -338,3 +338,50 @@ fn a_variant_renamed_without_previous_names_gets_a_new_short_uid_and_the_plan_sa
         describe(&plan)
     );
 }
+
+/// `examples/renames` is `examples/quickstart` after renames: planned against the applied
+/// quickstart on the embedded organization, every object is updated in place, and once applied
+/// the plan is empty.
+#[test]
+fn the_renames_example_renames_the_applied_quickstart_in_place() {
+    let context = TestContext::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |args: &[&str]| {
+        let mut command = context.pzctl();
+        command.args(args);
+        command
+    };
+    let quickstart = root.join("examples/quickstart");
+    let renames = root.join("examples/renames");
+    let (quickstart, renames) = (
+        quickstart.to_str().expect("utf-8"),
+        renames.to_str().expect("utf-8"),
+    );
+    let first = run(&["apply", quickstart, "--auto-approve"])
+        .output()
+        .expect("run");
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    pzctl_snapshot!(
+        context,
+        "renames_example_plan",
+        &mut run(&["plan", renames, "--detailed-exitcode"])
+    );
+    let markdown = run(&["plan", renames, "--format", "markdown"])
+        .output()
+        .expect("run");
+    let markdown = String::from_utf8_lossy(&markdown.stdout).into_owned();
+    assert!(
+        markdown.contains(
+            "<code>~ project/shop/experience/hero-banner</code> (renamed from homepage-hero)"
+        ),
+        "{markdown}"
+    );
+    let apply = run(&["apply", renames, "--auto-approve"])
+        .output()
+        .expect("run");
+    assert_eq!(apply.status.code(), Some(0), "{}", describe(&apply));
+    let again = run(&["plan", renames, "--detailed-exitcode"])
+        .output()
+        .expect("run");
+    assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
+}
