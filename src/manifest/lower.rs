@@ -601,7 +601,7 @@ fn check_previous_names(ctx: &mut Ctx, items: &[Item], declared: &Declared) {
                         "`{old}`, a previous name of {kind} `{name}`, is the name of another {kind}{scope}"
                     ),
                     Some(format!(
-                        "both would claim the live {kind} `{old}`; remove `{old}` from `previousNames`, or rename the other document"
+                        "both would claim the live {kind} `{old}`; remove `{old}` from `previousNames`, or rename the other document (an environment's overlay that still patches `{old}` adds it back: rename the overlay document too)"
                     )),
                 );
                 continue;

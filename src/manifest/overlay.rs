@@ -615,6 +615,27 @@ mod tests {
     }
 
     #[test]
+    fn previous_names_merge_like_any_field_and_variants_stay_keyed_by_their_name() {
+        // The base renamed variant `A` to `Alpha`; the environment's overlay patches `Alpha`
+        // and gives the document previous names of its own.
+        let (out, problems) = merged(
+            "metadata:\n  name: hero\n  previousNames: [old-hero]\nspec:\n  variants:\n    - {name: Alpha, previousNames: [A], traffic: 50}\n    - {name: B, traffic: 50}\n",
+            "metadata:\n  previousNames: [staging-hero]\nspec:\n  variants:\n    - {name: Alpha, traffic: 60}\n    - {name: B, traffic: 40, previousNames: [Bee]}\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            value(&out),
+            serde_json::json!({
+                "metadata": {"name": "hero", "previousNames": ["staging-hero"]},
+                "spec": {"variants": [
+                    {"name": "Alpha", "previousNames": ["A"], "traffic": 60},
+                    {"name": "B", "traffic": 40, "previousNames": ["Bee"]},
+                ]},
+            })
+        );
+    }
+
+    #[test]
     fn removing_an_unlisted_item_or_an_item_without_key_is_a_problem() {
         let (_, problems) = merged(
             "spec:\n  members:\n    - {email: o@x.com, role: owner}\n",
