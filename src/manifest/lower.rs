@@ -47,6 +47,8 @@ struct Declared {
     /// Names written in files that could not be parsed as YAML: a reference to one of them
     /// is a consequence of that file's error, not a problem of its own.
     unreadable: BTreeSet<String>,
+    /// (project, kind) -> previous name -> the current name that lists it.
+    previous: BTreeMap<(String, &'static str), BTreeMap<String, String>>,
 }
 
 impl Declared {
@@ -116,8 +118,20 @@ impl Ctx<'_> {
             return false;
         }
         let candidates = self.declared.candidates(project, kind);
-        let help = suggest(name, candidates.iter().copied())
-            .map(|s| format!("did you mean `{s}`?"))
+        let renamed = self
+            .declared
+            .previous
+            .get(&(project.to_owned(), kind))
+            .and_then(|previous| previous.get(name));
+        let help = renamed
+            .map(|current| {
+                format!(
+                    "{kind} `{current}` was `{name}` (it lists `{name}` in `previousNames`); refer to it as `{current}`"
+                )
+            })
+            .or_else(|| {
+                suggest(name, candidates.iter().copied()).map(|s| format!("did you mean `{s}`?"))
+            })
             .or_else(|| {
                 (!candidates.is_empty()).then(|| {
                     format!(
@@ -206,6 +220,22 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
                 .entry((project.to_owned(), kind_label(kind)))
                 .or_default()
                 .insert(name.to_owned());
+            let previous = item
+                .doc
+                .value
+                .pointer("/metadata/previousNames")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str());
+            for old in previous {
+                declared
+                    .previous
+                    .entry((project.to_owned(), kind_label(kind)))
+                    .or_default()
+                    .entry(old.to_owned())
+                    .or_insert_with(|| name.to_owned());
+            }
         }
     }
     let mut ctx = Ctx {
