@@ -1065,6 +1065,75 @@ mod tests {
     }
 
     #[test]
+    fn a_variant_renamed_in_place_keeps_its_short_uid_and_unknown_fields() {
+        let live: wire::Version = serde_json::from_value(serde_json::json!({
+            "uid": "v1", "status": "ACTIVE", "variants": [
+                {"__type": "ABTestVariant", "name": "Control", "shortUid": "3", "trafficDistribution": 50, "color": "grey"},
+                {"__type": "ABTestVariant", "name": "Bold", "shortUid": "4", "trafficDistribution": 50}
+            ]
+        }))
+        .expect("version");
+        let renames = [
+            crate::model::VariantRename {
+                name: "Baseline".to_owned(),
+                renamed_from: "Control".to_owned(),
+            },
+            // The version has the new name already: nothing to rename.
+            crate::model::VariantRename {
+                name: "Bold".to_owned(),
+                renamed_from: "Control".to_owned(),
+            },
+        ];
+        let base = with_variant_renames(&live, &renames);
+        let content = VersionContent {
+            variants: vec![
+                VariantSpec::AbTest {
+                    name: "Baseline".to_owned(),
+                    traffic: 60,
+                },
+                VariantSpec::AbTest {
+                    name: "Bold".to_owned(),
+                    traffic: 40,
+                },
+            ],
+            targeting: None,
+            metrics: Vec::new(),
+        };
+        let mut input = version_input(
+            &content,
+            VersionStatus::Draft,
+            Some(&base),
+            &Uids::default(),
+        )
+        .expect("no references");
+        carry_over(&mut input, &base);
+        let described: Vec<(String, Option<String>, Option<Value>)> = input
+            .variants
+            .iter()
+            .map(|variant| match variant {
+                wire::Variant::AbTest {
+                    name,
+                    short_uid,
+                    extra,
+                    ..
+                } => (name.clone(), short_uid.clone(), extra.get("color").cloned()),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            described,
+            [
+                (
+                    "Baseline".to_owned(),
+                    Some("3".to_owned()),
+                    Some(Value::from("grey"))
+                ),
+                ("Bold".to_owned(), Some("4".to_owned()), None),
+            ]
+        );
+    }
+
+    #[test]
     fn traffic_accepts_numbers_and_numeric_strings() {
         assert_eq!(traffic_percent(&Value::from(50)), 50);
         assert_eq!(traffic_percent(&Value::from("25")), 25);

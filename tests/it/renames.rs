@@ -385,3 +385,71 @@ fn the_renames_example_renames_the_applied_quickstart_in_place() {
         .expect("run");
     assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
 }
+
+/// A reviewed plan renames only what it said: when an object with the new name appears after
+/// the review, the plan made again no longer renames, so `apply --plan` refuses (exit 3) and
+/// writes nothing.
+#[test]
+fn a_reviewed_rename_that_no_longer_holds_is_refused() {
+    let emulator = default_emulator();
+    let url = emulator.url();
+    let context = TestContext::new();
+    let dir = context.path();
+    std::fs::write(dir.join("manifests.yaml"), BEFORE).expect("write");
+    let first = pzctl(&url, dir, &["apply", "manifests.yaml", "--auto-approve"]);
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    let renamed = BEFORE
+        .replace(
+            "metadata: {name: banner, project: storefront}",
+            "metadata: {name: side-banner, project: storefront, previousNames: [banner]}",
+        )
+        .replace("[homepage-hero, banner]", "[homepage-hero, side-banner]");
+    std::fs::write(dir.join("manifests.yaml"), renamed).expect("write");
+    let plan = pzctl(&url, dir, &["plan", "manifests.yaml", "--out", "plan.json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+    assert!(
+        String::from_utf8_lossy(&plan.stdout)
+            .contains("~ experience side-banner (renamed from banner)"),
+        "{}",
+        describe(&plan)
+    );
+    // Someone makes `side-banner` in the UI before the apply.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let api = Api::new(crate::support::http_backend(&url, "owner-token"));
+        let project = api
+            .list_projects()
+            .await
+            .expect("projects")
+            .into_iter()
+            .find(|project| project.name == "storefront")
+            .expect("the project");
+        api.create::<wire::Experience>(
+            &project.uid,
+            &wire::ExperienceInput {
+                name: "side-banner".to_owned(),
+                description: String::new(),
+                kind: wire::ExperienceType::Segmented,
+                tags: Vec::new(),
+            },
+        )
+        .await
+        .expect("create in the UI");
+    });
+    let before = emulator.state();
+    let apply = pzctl(
+        &url,
+        dir,
+        &["apply", "--plan", "plan.json", "--auto-approve"],
+    );
+    assert_eq!(apply.status.code(), Some(3), "{}", describe(&apply));
+    assert!(
+        String::from_utf8_lossy(&apply.stderr).contains("renamed_from"),
+        "{}",
+        describe(&apply)
+    );
+    assert_eq!(before, emulator.state(), "a refused plan wrote something");
+}
