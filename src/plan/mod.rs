@@ -499,6 +499,25 @@ mod tests {
     }
 
     #[test]
+    fn only_an_update_renames() {
+        let mut file = member_create(&json!({"email": "dev@example.com", "role": "member"}));
+        file["renamed_from"] = json!("old@example.com");
+        let error = serde_json::from_value::<Change>(file.clone()).expect_err("a create");
+        assert!(
+            error.to_string().contains("only an update can rename"),
+            "{error}"
+        );
+        file["action"] = json!("update");
+        file["before"] = json!({"email": "old@example.com", "role": "member"});
+        let change: Change = serde_json::from_value(file.clone()).expect("an update");
+        assert_eq!(change.live_name(), "old@example.com");
+        // Written back with the key where the plan format documents it.
+        let written = serde_json::to_value(&change).expect("serializes");
+        let keys: Vec<&String> = written.as_object().expect("an object").keys().collect();
+        assert_eq!(keys[4..7], ["name", "renamed_from", "before"]);
+    }
+
+    #[test]
     fn the_invitation_message_is_read_only_under_its_own_name() {
         let file = member_create(
             &json!({"email": "dev@example.com", "role": "member", "invitationMessage": "Hi"}),

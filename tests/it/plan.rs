@@ -2550,3 +2550,34 @@ fn after_a_rename_is_applied_the_plan_is_empty() {
         assert!(plan.changes.is_empty(), "{kind:?}: {:?}", addresses(&plan));
     }
 }
+
+#[test]
+fn renaming_a_project_needs_its_owner_and_renaming_its_contents_does_not() {
+    use pzctl::model::Kind;
+    let live = live_from(&fixture(), Some(org_member("dev@example.com")));
+    // A project member may rename an audience.
+    let plan = plan_checked(
+        &renamed(Kind::Audience, "gold-members", "gold-tier"),
+        &live,
+        &PlanConfig::default(),
+    )
+    .expect("a plan");
+    assert_eq!(
+        addresses(&plan),
+        [(Action::Update, "project/storefront/audience/gold-tier")]
+    );
+    // Not the project: the permission check reads the live project under its new name.
+    let mut desired = fixture();
+    let mut project = desired.projects.remove("storefront").expect("fixture");
+    project.name = "shop".to_owned();
+    project
+        .previous_names
+        .insert("project/shop".to_owned(), vec!["storefront".to_owned()]);
+    desired.projects.insert("shop".to_owned(), project);
+    check_refused(
+        "rename_project_as_member",
+        &desired,
+        &live,
+        &PlanConfig::default(),
+    );
+}
