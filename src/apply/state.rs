@@ -35,6 +35,21 @@ impl ProjectState {
     }
 }
 
+/// The name -> uid map of `kind` in `project`, for the kinds that have one.
+fn uid_map(
+    project: &mut ProjectState,
+    kind: crate::model::Kind,
+) -> Option<&mut BTreeMap<String, String>> {
+    use crate::model::Kind;
+    Some(match kind {
+        Kind::Attribute => &mut project.uids.attributes,
+        Kind::Event => &mut project.uids.events,
+        Kind::Audience => &mut project.uids.audiences,
+        Kind::Experience => &mut project.uids.experiences,
+        _ => return None,
+    })
+}
+
 /// Projects by name.
 #[derive(Debug, Default)]
 pub(crate) struct RunState {
@@ -100,13 +115,17 @@ impl RunState {
     pub(crate) fn follow_renames(&self, changes: &[crate::plan::Change]) {
         use crate::model::Kind;
         let mut projects = self.lock();
-        for change in changes {
-            if let (Kind::Project, Some(old)) = (change.kind(), &change.renamed_from)
-                && let Some(project) = projects.remove(old)
-            {
-                projects.insert(change.name.clone(), project);
-            }
-        }
+        let renamed_projects: Vec<(String, ProjectState)> = changes
+            .iter()
+            .filter(|change| change.kind() == Kind::Project)
+            .filter_map(|change| {
+                let project = projects.remove(change.renamed_from.as_ref()?)?;
+                Some((change.name.clone(), project))
+            })
+            .collect();
+        projects.extend(renamed_projects);
+        // Every old name is taken out before any new one goes in, so renames never chain.
+        let mut moved: Vec<(&crate::plan::Change, String)> = Vec::new();
         for change in changes {
             let Some(old) = &change.renamed_from else {
                 continue;
@@ -114,14 +133,15 @@ impl RunState {
             let Some(project) = projects.get_mut(&change.project) else {
                 continue;
             };
-            let map = match change.kind() {
-                Kind::Attribute => &mut project.uids.attributes,
-                Kind::Event => &mut project.uids.events,
-                Kind::Audience => &mut project.uids.audiences,
-                Kind::Experience => &mut project.uids.experiences,
-                _ => continue,
-            };
-            if let Some(uid) = map.remove(old) {
+            if let Some(uid) = uid_map(project, change.kind()).and_then(|map| map.remove(old)) {
+                moved.push((change, uid));
+            }
+        }
+        for (change, uid) in moved {
+            if let Some(map) = projects
+                .get_mut(&change.project)
+                .and_then(|project| uid_map(project, change.kind()))
+            {
                 map.insert(change.name.clone(), uid);
             }
         }

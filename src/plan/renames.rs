@@ -106,12 +106,13 @@ impl Renames {
     /// `names` with every renamed object read under its new name, so that what refers to it
     /// (by uid) reads as referring to the manifest's name.
     pub(crate) fn names(&self, mut names: Names) -> Names {
+        // One pass, old name -> new name, so renames never chain.
         fn rename(map: &mut BTreeMap<String, String>, renames: &BTreeMap<String, String>) {
-            for (new, old) in renames {
-                for name in map.values_mut() {
-                    if name == old {
-                        name.clone_from(new);
-                    }
+            let new_of: BTreeMap<&String, &String> =
+                renames.iter().map(|(new, old)| (old, new)).collect();
+            for name in map.values_mut() {
+                if let Some(new) = new_of.get(name) {
+                    *name = (*new).clone();
                 }
             }
         }
