@@ -603,7 +603,7 @@ async fn converge_or_refuse<B: Backend + 'static>(
     renames: bool,
 ) -> Result<Option<LiveState>, String> {
     let loaded = manifest::load_str("org.yaml", text);
-    converge_loaded(api, &loaded, text, allow_delete).await
+    converge_loaded_or_refuse(api, &loaded, text, allow_delete, renames).await
 }
 
 /// [`converge`] of manifests already loaded (`text` describes them in errors).
@@ -613,6 +613,19 @@ async fn converge_loaded<B: Backend + 'static>(
     text: &str,
     allow_delete: bool,
 ) -> Result<LiveState, String> {
+    converge_loaded_or_refuse(api, loaded, text, allow_delete, false)
+        .await?
+        .ok_or_else(|| "refused".to_owned())
+}
+
+/// [`converge_or_refuse`] of manifests already loaded.
+async fn converge_loaded_or_refuse<B: Backend + 'static>(
+    api: &Arc<Api<B>>,
+    loaded: &manifest::Loaded,
+    text: &str,
+    allow_delete: bool,
+    renames: bool,
+) -> Result<Option<LiveState>, String> {
     if loaded.has_errors() {
         return Err(format!(
             "INVALID generated manifests:\n{}\n{text}",
