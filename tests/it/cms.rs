@@ -673,7 +673,53 @@ fn export_writes_content_types_and_plans_no_changes_after() {
     let shown = local(&["show", "--project", "newsroom"]);
     let shown = text(&shown);
     assert!(
-        shown.contains("content types    banner, home_page") || shown.contains("banner, home_page"),
+        shown.contains("      variant group   cs")
+            && shown.contains("      content types   banner, home_page\n")
+            && shown.contains("      content types   (none)\n"),
         "{shown}"
     );
+}
+
+#[test]
+fn linking_waits_for_the_stack_link_the_same_plan_makes() {
+    let context = TestContext::new();
+    let state = context.path().join("org");
+    let local = |args: &[&str]| {
+        let mut command = context.pzctl();
+        command.arg("--state-dir").arg(&state).args(args);
+        command.output().expect("run")
+    };
+    let unstacked = manifests("", "").replace(&format!("  stack: {STACK}\n"), "");
+    write(&context, &unstacked);
+    let first = local(&["apply", ".", "--auto-approve"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+
+    write(&context, &manifests("  contentTypes: [home_page]\n", ""));
+    let plan = local(&["plan", ".", "--format", "json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let plan: Value = serde_json::from_slice(&plan.stdout).expect("a JSON plan");
+    let changes = plan["changes"].as_array().expect("changes");
+    let addresses: Vec<&str> = changes
+        .iter()
+        .filter_map(|change| change["address"].as_str())
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            "project/newsroom/stack_link",
+            "project/newsroom/experience/hero"
+        ]
+    );
+    assert_eq!(
+        changes[1]["depends_on"],
+        json!(["project/newsroom/stack_link"])
+    );
+    assert_eq!(
+        changes[1]["fields"],
+        json!([{"path": "contentTypes", "before": [], "after": ["home_page"]}])
+    );
+    let applied = local(&["apply", ".", "--auto-approve"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    let again = local(&["plan", ".", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
 }
