@@ -53,6 +53,12 @@ pub trait Resource: Clone + PartialEq + serde::Serialize + Sized {
             .map(|spec| spec.references())
             .unwrap_or_default()
     }
+    /// A live spec as `desired` manages it: what the manifest leaves unmanaged (an
+    /// experience's absent `contentTypes`) is taken out, so it is neither compared nor shown.
+    #[must_use]
+    fn managed_as(self, _desired: &Self) -> Self {
+        self
+    }
     /// Manifest name -> uid of this kind.
     fn uids(uids: &Uids) -> &BTreeMap<String, String>;
     fn uids_mut(uids: &mut Uids) -> &mut BTreeMap<String, String>;
@@ -164,6 +170,13 @@ impl Resource for ExperienceSpec {
     fn references(&self) -> Vec<(Kind, String)> {
         ExperienceSpec::references(self)
     }
+    /// `contentTypes` absent from the manifest: whatever is linked stays as it is.
+    fn managed_as(mut self, desired: &Self) -> Self {
+        if desired.content_types.is_none() {
+            self.content_types = None;
+        }
+        self
+    }
     /// What any live version refers to (a pending draft as well as the version in force).
     fn live_references(live: &LiveExperience, names: &Names) -> Vec<(Kind, String)> {
         let mut out = std::collections::BTreeSet::new();
@@ -180,6 +193,7 @@ impl Resource for ExperienceSpec {
                 variants: content.variants,
                 targeting: content.targeting,
                 metrics: content.metrics,
+                content_types: None,
             };
             out.extend(spec.references());
         }
@@ -684,7 +698,41 @@ pub fn experience_spec(live: &LiveExperience, names: &Names) -> ExperienceSpec {
         variants: content.variants,
         targeting: content.targeting,
         metrics: content.metrics,
+        content_types: live.content_types.read().map(<[String]>::to_vec),
     }
+}
+
+/// The body that links exactly `wanted` to a variant group named `name` that has `linked`
+/// now: every wanted content type as `linked`, every other linked one as `unlinked`, sorted.
+/// Both the documented delta reading and a whole-list reading of the CMA end at `wanted`.
+/// `None` when nothing changes.
+#[must_use]
+pub fn variant_group_input(
+    name: &str,
+    wanted: &[String],
+    linked: &[String],
+) -> Option<wire::VariantGroupInput> {
+    let wanted: std::collections::BTreeSet<&String> = wanted.iter().collect();
+    let linked: std::collections::BTreeSet<&String> = linked.iter().collect();
+    if wanted == linked {
+        return None;
+    }
+    let mut content_types: Vec<wire::ContentTypeLink> = wanted
+        .iter()
+        .map(|uid| wire::ContentTypeLink {
+            uid: (*uid).clone(),
+            status: wire::LinkStatus::Linked,
+        })
+        .chain(linked.difference(&wanted).map(|uid| wire::ContentTypeLink {
+            uid: (*uid).clone(),
+            status: wire::LinkStatus::Unlinked,
+        }))
+        .collect();
+    content_types.sort_by(|a, b| a.uid.cmp(&b.uid));
+    Some(wire::VariantGroupInput {
+        name: name.to_owned(),
+        content_types,
+    })
 }
 
 /// The body of a version with `content` and `status`. Variant `shortUid`s are carried over by
@@ -944,6 +992,7 @@ mod tests {
             audiences: vec![audience],
             experiences: Vec::new(),
             priority: Vec::new(),
+            cms_unread: None,
         }
     }
 

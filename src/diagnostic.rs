@@ -66,6 +66,9 @@ codes! {
     InvalidEmail = "invalid-email": "A member email is not an email address.",
     InvalidKey = "invalid-key": "An attribute key or event key has characters other than letters, digits, `_` and `-`, or is longer than 64 characters.",
     InvalidTag = "invalid-tag": "A tag is longer than 32 characters or has characters other than letters, digits, `_`, `:` and `-`.",
+    InvalidContentType = "invalid-content-type": "A content type UID in `contentTypes` is not one the CMS accepts: 1 to 200 lowercase letters, digits and `_`, and not a restricted keyword such as `api_key` or `sys_metadata`.",
+    DuplicateContentType = "duplicate-content-type": "An experience's `contentTypes` lists the same content type twice.",
+    ContentTypesWithoutStack = "content-types-without-stack": "An experience declares `contentTypes` in a project that connects no stack (`spec.stack`): content types live in the connected stack.",
     DuplicateName = "duplicate-name": "Two documents of the same kind and project have the same name.",
     DuplicateMember = "duplicate-member": "A member email appears twice in a project.",
     DuplicateReference = "duplicate-reference": "A list of references names the same resource twice.",
@@ -94,6 +97,7 @@ codes! {
     MistypedValue = "mistyped-value": "A value of an environment is not of its declared type, or is used where its type does not fit (only a `stackKey` value fits `spec.stack`).",
     // Planning and applying.
     PermissionDenied = "permission-denied": "The acting principal lacks a permission a change needs.",
+    CmsUnavailable = "cms-unavailable": "A change links or unlinks content types, but the connected stack's variant groups cannot be read: the target has no Content Management API endpoint (`--cma-endpoint`), or the CMA refused the credentials (stack permissions are not Personalize roles).",
     LastOwner = "last-owner": "A change would leave a project without an accepted owner (a pending owner invitation does not count).",
     TooManyDeletions = "too-many-deletions": "A plan deletes more resources than allowed.",
     AmbiguousRename = "ambiguous-rename": "The `previousNames` of a manifest match more than one live object, or a live object both a rename and a delete would touch; nothing is renamed.",

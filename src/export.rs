@@ -477,6 +477,23 @@ fn experience_doc(
         ));
     }
     let mut spec = convert::experience_spec(live, names);
+    // Linked content types are written; none linked is left unmanaged, as before anything
+    // was linked, so an export never starts managing links nobody set.
+    if spec.content_types.as_ref().is_some_and(Vec::is_empty) {
+        spec.content_types = None;
+    }
+    if let crate::model::ContentTypeLinks::Unread(why) = &live.content_types
+        && live
+            .experience
+            .cms
+            .as_ref()
+            .is_some_and(|cms| !cms.is_null())
+    {
+        warnings.push(format!(
+            "{what}: its linked content types cannot be read ({why}), so `contentTypes` is \
+             left out (not managed)"
+        ));
+    }
     for tag in &spec.tags {
         let valid = (1..=32).contains(&tag.chars().count())
             && tag
@@ -595,6 +612,7 @@ mod tests {
             experience: from(json!({"_id": uid, "uid": uid, "name": name, "__type": kind,
                 "shortUid": "0", "tags": tags, "description": ""})),
             versions,
+            content_types: crate::model::ContentTypeLinks::default(),
         }
     }
 
@@ -681,6 +699,7 @@ mod tests {
                 ),
             ],
             priority: vec!["x2".to_owned(), "x1".to_owned()],
+            cms_unread: None,
         }
     }
 

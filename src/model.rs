@@ -113,7 +113,8 @@ pub struct DesiredProject {
     pub audiences: BTreeMap<String, AudienceSpec>,
     /// Experiences by name.
     pub experiences: BTreeMap<String, ExperienceSpec>,
-    /// Where each resource was declared, by address (see [`address`]).
+    /// Where each resource was declared, by address (see [`address`]); also where an
+    /// experience's `contentTypes` were (see [`content_types_origin`]).
     pub origins: BTreeMap<String, Origin>,
     /// The names the project and its resources had before (`metadata.previousNames`), by
     /// address (see [`address`]), for renames in place.
@@ -296,6 +297,11 @@ pub struct ExperienceSpec {
     pub targeting: Option<TargetingSpec>,
     /// Event names; the first is the primary metric.
     pub metrics: Vec<Ref>,
+    /// The CMS content types linked to the experience's variant group in the connected stack,
+    /// sorted (their order has no meaning). `None`: not managed (a manifest without
+    /// `contentTypes`, or a live experience whose links could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_types: Option<Vec<String>>,
 }
 
 /// A variant.
@@ -354,8 +360,12 @@ pub struct Sides<Before, After = Before> {
 /// The specs of one change, typed by kind: in a plan file `kind` is the change's `kind` and
 /// the sides are its `before` and `after` (`docs/plan-format.md`), so reading a plan checks
 /// every spec against its kind.
+///
+/// Not boxed although the experience variant is the largest: a plan holds one per change, a few
+/// hundred at most, and the variants are matched by value everywhere.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)]
 pub enum Specs {
     Project(Sides<ProjectSpec>),
     StackLink(Sides<StackLinkSpec>),
@@ -545,6 +555,9 @@ pub struct LiveProject {
     pub experiences: Vec<LiveExperience>,
     /// Experience uids, highest priority first.
     pub priority: Vec<String>,
+    /// Why the connected stack's variant groups (Content Management API) could not be read;
+    /// `None` when they were, or when the project connects no stack.
+    pub cms_unread: Option<String>,
 }
 
 impl LiveProject {
@@ -559,6 +572,7 @@ impl LiveProject {
             audiences: Vec::new(),
             experiences: Vec::new(),
             priority: Vec::new(),
+            cms_unread: None,
         }
     }
 }
@@ -568,6 +582,44 @@ impl LiveProject {
 pub struct LiveExperience {
     pub experience: wire::Experience,
     pub versions: Vec<wire::Version>,
+    /// The content types linked to its variant group in the connected stack (Content
+    /// Management API).
+    pub content_types: ContentTypeLinks,
+}
+
+/// What is known of the content types linked to a live experience's variant group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContentTypeLinks {
+    /// Read from the stack's variant groups, sorted; empty when none is linked or the
+    /// experience has no variant group yet (no variants, or Personalize has not made it).
+    Read(Vec<String>),
+    /// Not read, and why: the project connects no stack, the target has no Content Management
+    /// API endpoint, or the CMA refused.
+    Unread(String),
+}
+
+impl Default for ContentTypeLinks {
+    fn default() -> Self {
+        ContentTypeLinks::Unread("the variant groups were not read".to_owned())
+    }
+}
+
+impl ContentTypeLinks {
+    /// The linked content types, if they were read.
+    #[must_use]
+    pub fn read(&self) -> Option<&[String]> {
+        match self {
+            ContentTypeLinks::Read(linked) => Some(linked),
+            ContentTypeLinks::Unread(_) => None,
+        }
+    }
+}
+
+/// The key of `origins` where an experience's `spec.contentTypes` was written, from the
+/// experience's address.
+#[must_use]
+pub fn content_types_origin(experience_address: &str) -> String {
+    format!("{experience_address}#contentTypes")
 }
 
 /// Resource kinds, in the order the plan format names them.

@@ -102,6 +102,16 @@ pub struct User {
     pub organization_role: OrgRole,
 }
 
+/// What a user may do on a stack's Content Management API (emulator users file, `stacks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StackAccess {
+    /// Read variant groups.
+    Read,
+    /// Read and change them (link and unlink content types).
+    Write,
+}
+
 /// `POST /projects` and `PUT /projects/{uid}` body.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -563,6 +573,94 @@ impl Version {
     }
 }
 
+/// A CMS variant group of the Content Management API (`GET /v3/variant_groups`,
+/// `personalize-api.md` §2.9): Personalize makes one per experience in the connected stack.
+/// Read tolerantly: only `uid` is required; other fields are kept in `extra`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantGroup {
+    pub uid: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    /// `[{uid, status: "linked"}]` as documented; a bare UID string is read as linked.
+    #[serde(default)]
+    pub content_types: Vec<Value>,
+    /// `experience_uid`, `experience_short_uid`, `project_uid`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personalize_metadata: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl VariantGroup {
+    /// The UIDs of the linked content types, sorted, each once.
+    #[must_use]
+    pub fn linked(&self) -> Vec<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for entry in &self.content_types {
+            match entry {
+                Value::String(uid) => {
+                    out.insert(uid.clone());
+                }
+                Value::Object(map) => {
+                    let status = map.get("status").and_then(Value::as_str);
+                    if let Some(uid) = map.get("uid").and_then(Value::as_str)
+                        && !status.is_some_and(|status| status.eq_ignore_ascii_case("unlinked"))
+                    {
+                        out.insert(uid.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// The experience the group belongs to, from `personalize_metadata.experience_uid`.
+    #[must_use]
+    pub fn experience_uid(&self) -> Option<&str> {
+        self.personalize_metadata
+            .as_ref()?
+            .get("experience_uid")?
+            .as_str()
+    }
+}
+
+/// `GET /v3/variant_groups` answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VariantGroups {
+    #[serde(default)]
+    pub variant_groups: Vec<Value>,
+    /// With `include_count=true`: how many groups match in all pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+/// Whether a content type is to be linked to a variant group or unlinked from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkStatus {
+    Linked,
+    Unlinked,
+}
+
+/// One entry of [`VariantGroupInput::content_types`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentTypeLink {
+    pub uid: String,
+    pub status: LinkStatus,
+}
+
+/// `PUT /v3/variant_groups/{uid}` body: both fields are required by the CMA.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantGroupInput {
+    pub name: String,
+    pub content_types: Vec<ContentTypeLink>,
+}
+
+/// How many variant groups one `GET /v3/variant_groups` page holds (`limit`); the CMA's
+/// list endpoints give at most 100.
+pub const VARIANT_GROUPS_PAGE: usize = 100;
+
 /// `GET`/`PUT /experiences-priority` body.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -611,6 +709,9 @@ pub struct Request {
     pub organization: Option<String>,
     /// JSON body for POST and PUT.
     pub body: Option<Value>,
+    /// The `api_key` header: the connected stack's API key, on requests to the Content
+    /// Management API (paths under `/v3/`, see [`is_cma_path`]).
+    pub stack: Option<String>,
 }
 
 /// A project-scoped collection of the API (`/attributes`, `/events`, `/audiences`,
@@ -689,6 +790,7 @@ impl Request {
             project: None,
             organization: None,
             body: None,
+            stack: None,
         }
     }
 
@@ -700,6 +802,7 @@ impl Request {
             project: None,
             organization: None,
             body: None,
+            stack: None,
         }
     }
 
@@ -714,6 +817,26 @@ impl Request {
         self.body = Some(body);
         self
     }
+
+    /// The `api_key` header of a Content Management API request.
+    #[must_use]
+    pub fn stack(mut self, api_key: &str) -> Self {
+        self.stack = Some(api_key.to_owned());
+        self
+    }
+
+    /// Whether this request goes to the Content Management API rather than Personalize.
+    #[must_use]
+    pub fn is_cma(&self) -> bool {
+        is_cma_path(&self.path)
+    }
+}
+
+/// Whether a path (with or without query) belongs to the Content Management API: every CMA
+/// route starts with `/v3/`, and no Personalize Management API route does.
+#[must_use]
+pub fn is_cma_path(path: &str) -> bool {
+    path == "/v3" || path.starts_with("/v3/") || path.starts_with("/v3?")
 }
 
 /// An error answer of the API: the HTTP status and the JSON body as sent.
@@ -767,6 +890,19 @@ impl ApiError {
         ApiError {
             status: 404,
             body: serde_json::json!({"statusCode": 404, "message": message, "error": "Not Found"}),
+        }
+    }
+
+    /// An error of the Content Management API: `{"error_message", "error_code", "errors"}`.
+    #[must_use]
+    pub fn cma(status: u16, code: u32, message: &str) -> Self {
+        ApiError {
+            status,
+            body: serde_json::json!({
+                "error_message": message,
+                "error_code": code,
+                "errors": {}
+            }),
         }
     }
 

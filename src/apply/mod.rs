@@ -398,18 +398,43 @@ struct Graph {
 /// About how many API requests a change makes one after the other (`operations.rs`): an
 /// experience create is a POST and a draft PUT, plus one PUT per status move; an update reads
 /// the versions and writes; the order reads and writes the priority; the rest is one call.
+/// Linking content types adds the CMA's (see [`cma_requests_of`]).
 fn requests_of(change: &Change) -> u64 {
-    match (&change.specs, change.action) {
-        (Specs::Experience(sides), Action::Create) => {
-            match sides.after.as_ref().map(|spec| spec.status) {
-                Some(ExperienceStatus::Active) => 3,
-                Some(ExperienceStatus::Paused) => 4,
-                _ => 2,
+    cma_requests_of(change)
+        + match (&change.specs, change.action) {
+            (Specs::Experience(sides), Action::Create) => {
+                match sides.after.as_ref().map(|spec| spec.status) {
+                    Some(ExperienceStatus::Active) => 3,
+                    Some(ExperienceStatus::Paused) => 4,
+                    _ => 2,
+                }
             }
+            (Specs::Experience(_), Action::Update) => 3,
+            (Specs::ExperienceOrder(_), Action::Create | Action::Update) => 2,
+            _ => 1,
         }
-        (Specs::Experience(_), Action::Update) => 3,
-        (Specs::ExperienceOrder(_), Action::Create | Action::Update) => 2,
-        _ => 1,
+}
+
+/// The content type requests of an experience change: reading the experience and its variant
+/// group and writing the group when links change; reading and writing the group before a
+/// delete of a linked experience.
+fn cma_requests_of(change: &Change) -> u64 {
+    let Specs::Experience(sides) = &change.specs else {
+        return 0;
+    };
+    let before = sides
+        .before
+        .as_ref()
+        .and_then(|spec| spec.content_types.as_ref());
+    let after = sides
+        .after
+        .as_ref()
+        .and_then(|spec| spec.content_types.as_ref());
+    match (change.action, before, after) {
+        (Action::Delete, Some(linked), _) if !linked.is_empty() => 2,
+        (Action::Create, _, Some(wanted)) if !wanted.is_empty() => 3,
+        (Action::Update, before, Some(wanted)) if before != Some(wanted) => 3,
+        _ => 0,
     }
 }
 

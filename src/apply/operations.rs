@@ -61,6 +61,8 @@ macro_rules! create_once {
     };
 }
 
+mod cms;
+
 /// A delete that finds nothing (after a lost answer, or because someone else deleted the
 /// object) is done.
 fn deleted(result: Result<(), BackendError>) -> Result<(), BackendError> {
@@ -393,6 +395,9 @@ impl<B: Backend> Shared<B> {
         change: &Change,
         sides: &Sides<ExperienceSpec>,
     ) -> Result<()> {
+        if change.action == Action::Delete {
+            self.unlink_before_delete(change, sides).await?;
+        }
         let written = self.resource_change(change, sides).await?;
         let project = self.project(&change.project)?;
         let api = &self.api;
@@ -460,7 +465,7 @@ impl<B: Backend> Shared<B> {
                     .collect();
             });
         }
-        Ok(())
+        self.link_content_types(change, sides, &uid).await
     }
 
     /// Bring an experience's versions to the spec's content and status, from `versions` as

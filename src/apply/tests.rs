@@ -121,6 +121,10 @@ impl Backend for Faulty {
         self.members
     }
 
+    fn supports_cma(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         "in-process store with faults".to_owned()
     }
@@ -196,6 +200,7 @@ fn experience_spec(status: ExperienceStatus, audience: &str) -> ExperienceSpec {
         }],
         targeting: None,
         metrics: Vec::new(),
+        content_types: None,
     }
 }
 
@@ -312,7 +317,15 @@ async fn creates_a_whole_project_in_dependency_order() {
     assert_eq!(versions[0].status, wire::VersionStatus::Active);
     let names = crate::convert::Names::from_live(shop);
     assert_eq!(
-        crate::convert::experience_spec(&shop.experiences[0], &names),
+        crate::convert::experience_spec(&shop.experiences[0], &names).content_types,
+        Some(Vec::new()),
+        "a project with a stack: its content types are read"
+    );
+    assert_eq!(
+        crate::convert::Resource::managed_as(
+            crate::convert::experience_spec(&shop.experiences[0], &names),
+            &experience_spec(ExperienceStatus::Active, "gold")
+        ),
         experience_spec(ExperienceStatus::Active, "gold")
     );
     assert_eq!(
@@ -552,7 +565,10 @@ async fn status_moves_keep_the_content_and_new_content_goes_to_a_new_draft() {
     let shop = &live.projects["shop"];
     let names = crate::convert::Names::from_live(shop);
     assert_eq!(
-        crate::convert::experience_spec(&shop.experiences[0], &names),
+        crate::convert::Resource::managed_as(
+            crate::convert::experience_spec(&shop.experiences[0], &names),
+            &spec
+        ),
         spec
     );
 }
@@ -860,7 +876,10 @@ async fn an_experience_update_sends_what_its_request_body_changes() {
     );
     let names = crate::convert::Names::from_live(&shop(&api).await);
     assert_eq!(
-        crate::convert::experience_spec(experience, &names),
+        crate::convert::Resource::managed_as(
+            crate::convert::experience_spec(experience, &names),
+            &retagged
+        ),
         retagged
     );
 }

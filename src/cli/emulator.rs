@@ -14,8 +14,14 @@ pub struct EmulatorArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:4010")]
     pub listen: SocketAddr,
-    /// Users file (YAML: `users: [{email, role: owner|admin|member, token}]`). Without it, the
-    /// users of `examples/emulator-users.yaml`.
+    /// Address of the Content Management API's listener (`/v3/variant_groups`, where
+    /// experiences' content types are linked); give its URL to pzctl as `--cma-endpoint`.
+    /// Default: the `--listen` host on a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub cma_listen: Option<SocketAddr>,
+    /// Users file (YAML: `users: [{email, role: owner|admin|member, token, stacks}]`; the
+    /// optional `stacks` maps stack API keys to `read` or `write` on the Content Management
+    /// API). Without it, the users of `examples/emulator-users.yaml`.
     #[arg(long)]
     pub users: Option<PathBuf>,
     /// Keep the state in this JSON file (loaded at start, rewritten atomically after each
@@ -88,6 +94,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     config.seed = args.seed;
     config.extensions = !args.no_extensions;
     config.quirks = args.quirks;
+    config.cma_listen = args.cma_listen;
     if let Some(max) = args.max_projects {
         config.limits.projects_per_org = max;
     }
@@ -100,8 +107,12 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot start the emulator on {}", args.listen))?;
     let addr = server.local_addr()?;
+    let cma = server.cma_addr()?;
     super::output::error_line(&format!(
         "pzctl emulator listening on http://{addr} (Ctrl-C to stop)"
+    ));
+    super::output::error_line(&format!(
+        "content management API on http://{cma} (pass it as --cma-endpoint)"
     ));
     match &args.data {
         Some(path) => super::output::error_line(&format!("state file: {}", path.display())),
@@ -150,6 +161,8 @@ mod tests {
             "5",
             "--max-projects",
             "100",
+            "--cma-listen",
+            "127.0.0.1:0",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.args.listen.port(), 0);
@@ -157,6 +170,7 @@ mod tests {
         assert!((parsed.args.fault_rate - 0.25).abs() < f64::EPSILON);
         assert_eq!(parsed.args.seed, 9);
         assert_eq!(parsed.args.max_projects, Some(100));
+        assert_eq!(parsed.args.cma_listen.map(|addr| addr.port()), Some(0));
         let defaults = Wrapper::try_parse_from(["x"]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(defaults.args.listen.to_string(), "127.0.0.1:4010");
         assert!(Wrapper::try_parse_from(["x", "--fault-rate", "1.5"]).is_err());

@@ -46,6 +46,11 @@ const ENVIRONMENT: &[Variable] = &[
         commands: TARGET,
     },
     Variable {
+        name: "PZCTL_CMA_ENDPOINT",
+        meaning: "The Content Management API base URL, where experiences' content types are linked, when `--cma-endpoint` is not given (default: the region's; an emulator prints its own at start).",
+        commands: TARGET,
+    },
+    Variable {
         name: "PZCTL_LOCAL_USER",
         meaning: "The email of the user acting on the embedded local organization (default `owner@example.com`).",
         commands: TARGET,
@@ -264,6 +269,10 @@ fn examples(command: Option<&str>) -> &'static [(&'static str, &'static str)] {
             (
                 "Keep state in a file, with latency and rate limiting:",
                 "pzctl emulator --data emulator.json --latency-ms 50 --rate-limit 10",
+            ),
+            (
+                "Serve the Content Management API on a fixed port too, for --cma-endpoint:",
+                "pzctl emulator --listen 127.0.0.1:4010 --cma-listen 127.0.0.1:4011",
             ),
         ],
         Some("projects") => &[

@@ -74,6 +74,11 @@ pub struct TargetArgs {
     /// this many seconds [env: PZCTL_RETRY_DEADLINE] [default: 120].
     #[arg(long, value_name = "SECONDS", value_parser = target::parse_seconds)]
     pub retry_deadline: Option<std::time::Duration>,
+    /// Content Management API base URL, where experiences' content types are linked [env:
+    /// PZCTL_CMA_ENDPOINT] [default: the region's, e.g. https://api.contentstack.io for na].
+    /// Give the emulator's CMA URL (it prints it at start) with an emulator `--endpoint`.
+    #[arg(long, value_name = "URL")]
+    pub cma_endpoint: Option<String>,
 }
 
 impl TargetArgs {
@@ -87,6 +92,7 @@ impl TargetArgs {
             state_dir: self.state_dir.or_else(|| outer.state_dir.clone()),
             rate_limit: self.rate_limit.or(outer.rate_limit),
             retry_deadline: self.retry_deadline.or(outer.retry_deadline),
+            cma_endpoint: self.cma_endpoint.or_else(|| outer.cma_endpoint.clone()),
         }
     }
 
@@ -107,6 +113,9 @@ impl TargetArgs {
         }
         if self.retry_deadline.is_some() {
             given.push("--retry-deadline");
+        }
+        if self.cma_endpoint.is_some() {
+            given.push("--cma-endpoint");
         }
         given
     }

@@ -42,6 +42,13 @@ impl Backend for Target {
         }
     }
 
+    fn supports_cma(&self) -> bool {
+        match self {
+            Target::Http(backend) => backend.supports_cma(),
+            Target::Embedded(backend) => backend.supports_cma(),
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Target::Http(backend) => backend.describe(),
@@ -55,8 +62,9 @@ pub const AUTHTOKEN_ENV: &str = "CONTENTSTACK_AUTHTOKEN";
 pub const OAUTH_TOKEN_ENV: &str = "CONTENTSTACK_OAUTH_TOKEN";
 pub const ORGANIZATION_ENV: &str = "CONTENTSTACK_ORGANIZATION_UID";
 
-/// The environment variables of `--endpoint`, `--region` and `--state-dir`.
+/// The environment variables of `--endpoint`, `--region`, `--state-dir` and `--cma-endpoint`.
 pub const ENDPOINT_ENV: &str = "PZCTL_ENDPOINT";
+pub const CMA_ENDPOINT_ENV: &str = "PZCTL_CMA_ENDPOINT";
 pub const REGION_ENV: &str = "PZCTL_REGION";
 pub const STATE_DIR_ENV: &str = "PZCTL_STATE_DIR";
 
@@ -88,8 +96,15 @@ pub fn select_with(
         .clone()
         .or_else(|| env(STATE_DIR_ENV).map(std::path::PathBuf::from))
         .unwrap_or_else(|| std::path::PathBuf::from(DEFAULT_STATE_DIR));
+    let cma_endpoint = global
+        .cma_endpoint
+        .clone()
+        .or_else(|| env(CMA_ENDPOINT_ENV))
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty());
     match http_config(endpoint.as_deref(), region.as_deref(), env)? {
         Some(mut config) => {
+            config.cma_url = cma_endpoint.or_else(|| cma_of_hosted(&config.base_url));
             config.requests_per_second = client_rate(global.rate_limit, env)?;
             if config.requests_per_second.is_infinite() && is_hosted(&config.base_url) {
                 super::output::error_line(&format!(
@@ -104,6 +119,12 @@ pub fn select_with(
             Ok(Target::Http(backend))
         }
         None => {
+            if let Some(url) = cma_endpoint {
+                bail!(
+                    "--cma-endpoint {url} needs --endpoint or --region: the local organization \
+                     serves its stacks' variant groups itself"
+                );
+            }
             let backend = EmbeddedBackend::open(&state_dir).with_context(|| {
                 format!(
                     "cannot open the local organization at {}",
@@ -278,6 +299,18 @@ pub fn http_config(
     Ok(Some(config))
 }
 
+/// The Content Management API of a hosted region's Personalize base URL (given by `--region`
+/// or spelled out with `--endpoint`); `None` for any other URL.
+#[must_use]
+pub fn cma_of_hosted(base_url: &str) -> Option<String> {
+    let base_url = base_url.trim_end_matches('/');
+    http::REGIONS
+        .iter()
+        .find(|region| http::region_url(region) == Some(base_url))
+        .and_then(|region| http::cma_region_url(region))
+        .map(str::to_owned)
+}
+
 /// Whether a base URL points at the hosted service (host ending with `contentstack.com`).
 #[must_use]
 pub fn is_hosted(base_url: &str) -> bool {
@@ -389,12 +422,64 @@ mod tests {
             state_dir: Some(dir.path().join(".pzctl")),
             rate_limit: None,
             retry_deadline: None,
+            cma_endpoint: None,
         };
         let target = select_with(&global, &env_of(&[])).unwrap();
+        assert!(
+            target.supports_cma(),
+            "the local organization serves its CMA itself"
+        );
         assert!(matches!(target, Target::Embedded(_)), "{target:?}");
         assert!(target.supports_members());
         // Nothing is created before the first write.
         assert!(!dir.path().join(".pzctl").exists());
+    }
+
+    #[test]
+    fn the_cma_follows_the_region_or_the_flag() {
+        assert_eq!(
+            cma_of_hosted("https://eu-personalize-api.contentstack.com/").as_deref(),
+            Some("https://eu-api.contentstack.com")
+        );
+        assert_eq!(
+            cma_of_hosted("https://personalize-api.contentstack.com").as_deref(),
+            Some("https://api.contentstack.io")
+        );
+        assert_eq!(cma_of_hosted("http://127.0.0.1:4010"), None);
+        let env = env_of(&[(AUTHTOKEN_ENV, "tok"), (ORGANIZATION_ENV, "org1")]);
+        let args = |endpoint: Option<&str>, region: Option<&str>, cma: Option<&str>| {
+            super::super::TargetArgs {
+                endpoint: endpoint.map(str::to_owned),
+                region: region.map(str::to_owned),
+                state_dir: None,
+                rate_limit: None,
+                retry_deadline: None,
+                cma_endpoint: cma.map(str::to_owned),
+            }
+        };
+        let cma = |target: Target| match target {
+            Target::Http(backend) => backend.cma_url().map(str::to_owned),
+            Target::Embedded(_) => panic!("expected an HTTP target"),
+        };
+        let hosted = select_with(&args(None, Some("gcp-na"), None), &env).unwrap();
+        assert_eq!(
+            cma(hosted).as_deref(),
+            Some("https://gcp-na-api.contentstack.com")
+        );
+        let emulator = select_with(&args(Some("http://127.0.0.1:4010"), None, None), &env).unwrap();
+        assert!(!emulator.supports_cma());
+        let emulator = select_with(
+            &args(
+                Some("http://127.0.0.1:4010"),
+                None,
+                Some("http://127.0.0.1:4011/"),
+            ),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(cma(emulator).as_deref(), Some("http://127.0.0.1:4011"));
+        let local = select_with(&args(None, None, Some("http://127.0.0.1:4011")), &env);
+        assert!(local.is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The emulator: a real axum HTTP server around the [`Store`], speaking the Personalize
 //! Management API on loopback, with token authentication, optional persistence and fault
 //! injection (latency, 429 with `Retry-After`, 5xx before processing, dropped responses after
-//! committing).
+//! committing). A second listener serves the Content Management API's `/v3/variant_groups`
+//! routes for the projects' connected stacks.
 //!
 //! Boundary: depends only on `store` and `wire` (never on the planner, apply, manifests or
 //! rendering); a tidy test checks the imports. Invariant: deterministic apart from timing — ids
@@ -32,6 +33,10 @@ pub struct UserEntry {
     pub email: String,
     pub role: wire::OrgRole,
     pub token: String,
+    /// What the user may do on the Content Management API, per stack API key (`read` or
+    /// `write`; a stack not listed is refused with 403). Absent: write access to every stack.
+    #[serde(default)]
+    pub stacks: Option<std::collections::BTreeMap<String, wire::StackAccess>>,
 }
 
 impl UserEntry {
@@ -51,6 +56,7 @@ impl std::fmt::Debug for UserEntry {
             .field("email", &self.email)
             .field("role", &self.role)
             .field("token", &"<redacted>")
+            .field("stacks", &self.stacks)
             .finish()
     }
 }
@@ -88,6 +94,9 @@ pub struct EmulatorConfig {
     pub quirks: bool,
     /// Keep every request received (see [`EmulatorHandle::requests`]); for tests.
     pub record_requests: bool,
+    /// Where the Content Management API listens; `None`: the Personalize address's host on a
+    /// free port.
+    pub cma_listen: Option<SocketAddr>,
 }
 
 /// A request the emulator received (when [`EmulatorConfig::record_requests`] is set). Headers
@@ -117,6 +126,7 @@ impl EmulatorConfig {
             extensions: true,
             quirks: false,
             record_requests: false,
+            cma_listen: None,
         }
     }
 
@@ -172,8 +182,10 @@ fn parse_users(text: &str, path: &Path) -> Result<Vec<UserEntry>, String> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmulatorStats {
-    /// Requests received (the stats endpoint excluded).
+    /// Requests received on both listeners (the stats endpoint excluded).
     pub requests: u64,
+    /// Of these, requests received on the Content Management API's listener.
+    pub cma_requests: u64,
     /// 429 answers.
     pub rate_limited: u64,
     /// 5xx answers (injected faults and failed saves).
@@ -188,19 +200,39 @@ pub struct EmulatorStats {
 pub struct Server {
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
+    cma: tokio::net::TcpListener,
+}
+
+/// The Content Management API's address: as configured, else the host of `listen` on a free
+/// port.
+fn cma_address(config: &EmulatorConfig, listen: SocketAddr) -> SocketAddr {
+    config
+        .cma_listen
+        .unwrap_or_else(|| SocketAddr::new(listen.ip(), 0))
 }
 
 impl Server {
-    /// Load the state and bind the address.
+    /// Load the state and bind both addresses.
     pub async fn bind(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<Server> {
+        let cma_listen = cma_address(&config, listen);
         let shared = Arc::new(Shared::new(config)?);
         let listener = tokio::net::TcpListener::bind(listen).await?;
-        Ok(Server { shared, listener })
+        let cma = tokio::net::TcpListener::bind(cma_listen).await?;
+        Ok(Server {
+            shared,
+            listener,
+            cma,
+        })
     }
 
-    /// The bound address.
+    /// The bound address of the Personalize Management API.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The bound address of the Content Management API.
+    pub fn cma_addr(&self) -> std::io::Result<SocketAddr> {
+        self.cma.local_addr()
     }
 
     /// Serve until `shutdown` completes.
@@ -208,7 +240,7 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        server::run(self.shared, self.listener, shutdown).await
+        server::run(self.shared, self.listener, self.cma, shutdown).await
     }
 }
 
@@ -225,6 +257,7 @@ pub async fn serve(config: EmulatorConfig, listen: SocketAddr) -> std::io::Resul
 /// A running emulator on its own thread and runtime. Shuts down on drop.
 pub struct EmulatorHandle {
     addr: SocketAddr,
+    cma_addr: SocketAddr,
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -232,10 +265,14 @@ pub struct EmulatorHandle {
 
 /// Start on its own thread + runtime, bound to `listen` (use `127.0.0.1:0` in tests).
 pub fn start(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<EmulatorHandle> {
+    let cma_listen = cma_address(&config, listen);
     let shared = Arc::new(Shared::new(config)?);
     let std_listener = std::net::TcpListener::bind(listen)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
+    let std_cma = std::net::TcpListener::bind(cma_listen)?;
+    std_cma.set_nonblocking(true)?;
+    let cma_addr = std_cma.local_addr()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("pzctl-emulator")
@@ -250,7 +287,10 @@ pub fn start(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<Emul
                 let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else {
                     return;
                 };
-                let _ = server::run(thread_shared, listener, async move {
+                let Ok(cma) = tokio::net::TcpListener::from_std(std_cma) else {
+                    return;
+                };
+                let _ = server::run(thread_shared, listener, cma, async move {
                     let _ = receiver.await;
                 })
                 .await;
@@ -258,6 +298,7 @@ pub fn start(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<Emul
         })?;
     Ok(EmulatorHandle {
         addr,
+        cma_addr,
         shared,
         shutdown: Some(sender),
         thread: Some(thread),
@@ -275,6 +316,13 @@ impl EmulatorHandle {
     #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The Content Management API's base URL (its own listener), e.g.
+    /// `http://127.0.0.1:40124`.
+    #[must_use]
+    pub fn cma_url(&self) -> String {
+        format!("http://{}", self.cma_addr)
     }
 
     /// What the emulator has done so far.
@@ -321,6 +369,7 @@ impl Shared {
     fn stats(&self) -> EmulatorStats {
         EmulatorStats {
             requests: self.counters.requests.load(Ordering::Relaxed),
+            cma_requests: self.counters.cma_requests.load(Ordering::Relaxed),
             rate_limited: self.counters.rate_limited.load(Ordering::Relaxed),
             server_errors: self.counters.server_errors.load(Ordering::Relaxed),
             drops: self.counters.drops.load(Ordering::Relaxed),
@@ -332,6 +381,11 @@ impl Shared {
 /// The store an emulator starts from: the data file if it exists, else a new organization.
 fn initial_store(config: &EmulatorConfig) -> std::io::Result<Store> {
     let users: Vec<wire::User> = config.users.iter().map(UserEntry::user).collect();
+    let stack_access = config
+        .users
+        .iter()
+        .filter_map(|user| Some((user.email.clone(), user.stacks.clone()?)))
+        .collect();
     let parent = config.data.as_deref().and_then(Path::parent);
     if let Some(parent) = parent.filter(|parent| !parent.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
@@ -355,6 +409,7 @@ fn initial_store(config: &EmulatorConfig) -> std::io::Result<Store> {
         _ => Store::new("blt0e1a2b3c4d5e6f70", Vec::new(), config.limits.clone()),
     };
     store.set_users(users);
+    store.set_stack_access(stack_access);
     store.set_limits(config.limits.clone());
     Ok(store)
 }

@@ -12,7 +12,10 @@
 //!   (`SCHEDULED`);
 //! - every audiences list ends with one audience no client can read (a rule on an attribute
 //!   reference of an unknown `__type`);
-//! - `GET /experiences-priority` answers 404 (the route is unconfirmed on the hosted service).
+//! - `GET /experiences-priority` answers 404 (the route is unconfirmed on the hosted service);
+//! - on the Content Management API, `GET /v3/variant_groups` without `experience_uid` answers
+//!   404 (the official CLI only ever asks for one experience's group; that the whole stack's
+//!   can be listed is unconfirmed).
 //!
 //! Only answers change: what the store holds and what writes accept stay as without quirks.
 
@@ -24,10 +27,25 @@ pub const UNKNOWN_FIELD: &str = "servedWith";
 /// The name of the audience in quirks mode that no client can read.
 pub const UNREADABLE_AUDIENCE: &str = "quirks-unreadable-audience";
 
-/// Whether quirks mode answers this GET with a 404 instead (the priority route).
+/// Whether quirks mode answers this GET with a 404 instead (the priority route, and the
+/// listing of a whole stack's variant groups).
 #[must_use]
 pub fn missing_route(path: &str) -> bool {
-    route(path).first().map(String::as_str) == Some("experiences-priority")
+    let segments = route(path);
+    match segments
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["experiences-priority", ..] => true,
+        ["v3", "variant_groups"] => !path.split_once('?').is_some_and(|(_, query)| {
+            query
+                .split('&')
+                .any(|pair| pair.starts_with("experience_uid="))
+        }),
+        _ => false,
+    }
 }
 
 fn route(path: &str) -> Vec<String> {

@@ -1,4 +1,5 @@
-//! The HTTP face: one fallback handler turning any request into a [`wire::Request`] for
+//! The HTTP face: one fallback handler per listener (the Personalize Management API's and the
+//! Content Management API's) turning any request into a [`wire::Request`] for
 //! [`Store::dispatch`], plus authentication, header and body checks, faults and persistence.
 
 use std::sync::Arc;
@@ -16,11 +17,12 @@ use serde_json::{Value, json};
 use super::net::{Conn, KillableListener};
 use super::{EmulatorConfig, initial_store};
 use crate::store::{self, Store};
-use crate::wire::{ApiError, Method, Request};
+use crate::wire::{self, ApiError, Method, Request};
 
 #[derive(Default)]
 pub(super) struct Counters {
     pub requests: AtomicU64,
+    pub cma_requests: AtomicU64,
     pub rate_limited: AtomicU64,
     pub server_errors: AtomicU64,
     pub drops: AtomicU64,
@@ -117,19 +119,37 @@ impl Shared {
     }
 }
 
-/// Serve on `listener` until `shutdown` completes.
+/// Serve the Personalize API on `listener` and the Content Management API on `cma` until
+/// `shutdown` completes.
 pub(super) async fn run(
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
+    cma: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = axum::Router::new().fallback(handle).with_state(shared);
-    axum::serve(
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let personalize = axum::Router::new()
+        .fallback(handle)
+        .with_state(Arc::clone(&shared));
+    let content = axum::Router::new().fallback(handle_cma).with_state(shared);
+    let personalize = axum::serve(
         KillableListener { inner: listener },
-        app.into_make_service_with_connect_info::<Conn>(),
+        personalize.into_make_service_with_connect_info::<Conn>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .with_graceful_shutdown(until_stopped(stopped.clone()));
+    let content = axum::serve(
+        KillableListener { inner: cma },
+        content.into_make_service_with_connect_info::<Conn>(),
+    )
+    .with_graceful_shutdown(until_stopped(stopped));
+    tokio::try_join!(async { personalize.await }, async { content.await }).map(drop)
 }
 
 fn json_response(status: u16, body: &Value) -> Response {
@@ -160,6 +180,7 @@ fn is_extension(path: &str) -> bool {
     matches!(segments.as_slice(), ["user"] | ["projects", _, "users", ..])
 }
 
+/// The Personalize Management API's listener.
 async fn handle(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(conn): ConnectInfo<Conn>,
@@ -168,12 +189,55 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path_and_query = uri
-        .path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
     if method == HttpMethod::GET && uri.path() == "/_emulator/stats" {
         return json_response(200, &json!(shared.stats()));
     }
+    if wire::is_cma_path(uri.path()) {
+        shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+        return error_response(&ApiError::not_found(&format!(
+            "Cannot {method} {} (the emulator serves the Content Management API on its own listener)",
+            uri.path()
+        )));
+    }
+    serve(shared, conn, method, uri, headers, body).await
+}
+
+/// The Content Management API's listener: `/v3/…` routes only, CMA-style errors.
+async fn handle_cma(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !wire::is_cma_path(uri.path()) {
+        shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+        shared.counters.cma_requests.fetch_add(1, Ordering::Relaxed);
+        return error_response(&ApiError::cma(
+            404,
+            141,
+            &format!(
+                "The requested URL {} was not found on this server.",
+                uri.path()
+            ),
+        ));
+    }
+    shared.counters.cma_requests.fetch_add(1, Ordering::Relaxed);
+    serve(shared, conn, method, uri, headers, body).await
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    conn: Conn,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path_and_query = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
     shared.counters.requests.fetch_add(1, Ordering::Relaxed);
     if shared.config.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(shared.config.latency_ms)).await;
@@ -268,6 +332,7 @@ async fn handle(
         project: header("x-project-uid"),
         organization: header("organization_uid").filter(|uid| !uid.is_empty()),
         body: json_body,
+        stack: header("api_key").filter(|key| !key.is_empty()),
     };
     if shared.config.record_requests
         && let Ok(mut recorded) = shared.recorded.lock()

@@ -258,6 +258,10 @@ impl Backend for EmbeddedBackend {
         true
     }
 
+    fn supports_cma(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("local organization at {}", self.inner.dir.display())
     }

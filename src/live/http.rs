@@ -97,6 +97,10 @@ pub struct HttpConfig {
     /// Whether to ask for the members extension at all (default true: observe learns from a
     /// 404 that the endpoint has none).
     pub supports_members: bool,
+    /// Base URL of the Content Management API (requests under `/v3/`), without `/v3`, e.g.
+    /// `https://api.contentstack.io` (see [`cma_region_url`]) or an emulator's CMA listener.
+    /// `None`: content types cannot be read or linked on this target.
+    pub cma_url: Option<String>,
 }
 
 impl HttpConfig {
@@ -110,6 +114,7 @@ impl HttpConfig {
             requests_per_second: 10.0,
             timeout: Duration::from_secs(30),
             supports_members: true,
+            cma_url: None,
         }
     }
 }
@@ -184,6 +189,9 @@ struct Inner {
     client: reqwest::Client,
     base_url: String,
     pacer: Pacer,
+    /// The Content Management API's base URL and its own pacer (the CMA's rate limit is the
+    /// stack's, not the Personalize organization's).
+    cma: Option<(String, Pacer)>,
     supports_members: bool,
     /// Learned from a 404 on a members route: the endpoint has no members API.
     no_members: AtomicBool,
@@ -225,6 +233,46 @@ pub fn region_url(region: &str) -> Option<&'static str> {
     Some(url)
 }
 
+/// The Content Management API base URL of a hosted region, by the same aliases as
+/// [`region_url`]. North America's is the documented `https://api.contentstack.io`
+/// (`personalize-api.md` §2.9); the others follow the rule the official CLI uses to derive a
+/// Personalize host from a CMA host (`api` becomes `personalize-api`, §5.1) applied backwards
+/// to the Personalize hosts of §1.1 (see `docs/http-client.md`).
+#[must_use]
+pub fn cma_region_url(region: &str) -> Option<&'static str> {
+    let key = region.trim().to_ascii_lowercase().replace('_', "-");
+    let url = match key.as_str() {
+        "na" | "us" | "aws-na" | "aws-us" => "https://api.contentstack.io",
+        "eu" | "aws-eu" => "https://eu-api.contentstack.com",
+        "au" | "aws-au" => "https://au-api.contentstack.com",
+        "azure-na" | "azure-us" => "https://azure-na-api.contentstack.com",
+        "azure-eu" => "https://azure-eu-api.contentstack.com",
+        "gcp-na" | "gcp-us" => "https://gcp-na-api.contentstack.com",
+        "gcp-eu" => "https://gcp-eu-api.contentstack.com",
+        _ => return None,
+    };
+    Some(url)
+}
+
+/// Check an endpoint URL: http(s), no user info. Returns it without a trailing slash.
+fn checked_url(url: &str, what: &str) -> Result<String, BackendError> {
+    let url = url.trim().trim_end_matches('/').to_owned();
+    let parsed = reqwest::Url::parse(&url)
+        .map_err(|error| config_error(format!("{what} `{url}` is not a URL: {error}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(config_error(format!(
+            "{what} `{url}` must start with http:// or https://"
+        )));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(config_error(format!(
+            "the {what} URL must not carry credentials; use CONTENTSTACK_AUTHTOKEN or \
+             CONTENTSTACK_OAUTH_TOKEN"
+        )));
+    }
+    Ok(url)
+}
+
 /// The canonical region names, for messages.
 pub const REGIONS: &[&str] = &["na", "eu", "au", "azure-na", "azure-eu", "gcp-na", "gcp-eu"];
 
@@ -246,21 +294,12 @@ impl HttpBackend {
     /// Build the client. Fails on an invalid base URL (or one carrying user info), a credential
     /// that cannot be a header, or a non-positive rate (`f64::INFINITY` means no pacing).
     pub fn new(config: HttpConfig) -> Result<Self, BackendError> {
-        let base_url = config.base_url.trim().trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base_url).map_err(|error| {
-            config_error(format!("endpoint `{base_url}` is not a URL: {error}"))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(config_error(format!(
-                "endpoint `{base_url}` must start with http:// or https://"
-            )));
-        }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(config_error(
-                "the endpoint URL must not carry credentials; use CONTENTSTACK_AUTHTOKEN or \
-                 CONTENTSTACK_OAUTH_TOKEN",
-            ));
-        }
+        let base_url = checked_url(&config.base_url, "endpoint")?;
+        let cma_url = config
+            .cma_url
+            .as_deref()
+            .map(|url| checked_url(url, "CMA endpoint"))
+            .transpose()?;
 
         let mut headers = HeaderMap::new();
         match &config.credentials {
@@ -310,6 +349,7 @@ impl HttpBackend {
                 client,
                 base_url,
                 pacer: Pacer::new(rate),
+                cma: cma_url.map(|url| (url, Pacer::new(rate))),
                 supports_members: config.supports_members,
                 no_members: AtomicBool::new(false),
                 redactor: config.credentials.redactor(),
@@ -342,10 +382,29 @@ impl HttpBackend {
         &self.inner.redactor
     }
 
-    /// Send `request` once, after its turn in the pacer.
+    /// The Content Management API's base URL, if this backend has one.
+    #[must_use]
+    pub fn cma_url(&self) -> Option<&str> {
+        self.inner.cma.as_ref().map(|(url, _)| url.as_str())
+    }
+
+    /// Send `request` once, after its turn in the pacer (the CMA's for `/v3/` paths).
     async fn execute(&self, request: Request) -> Result<Value, BackendError> {
         let method = request.method;
-        let url = format!("{}{}", self.inner.base_url, request.path);
+        let (base_url, pacer) = if request.is_cma() {
+            match &self.inner.cma {
+                Some((url, pacer)) => (url.as_str(), pacer),
+                None => {
+                    return Err(BackendError::Unsupported(
+                        "the Content Management API (no CMA endpoint: give --cma-endpoint)"
+                            .to_owned(),
+                    ));
+                }
+            }
+        } else {
+            (self.inner.base_url.as_str(), &self.inner.pacer)
+        };
+        let url = format!("{base_url}{}", request.path);
         let redactor = &self.inner.redactor;
         let transport = |message: String| BackendError::Transport {
             method: method.as_str(),
@@ -356,6 +415,9 @@ impl HttpBackend {
         let mut builder = self.inner.client.request(reqwest_method(method), &url);
         if let Some(project) = &request.project {
             builder = builder.header("x-project-uid", project.as_str());
+        }
+        if let Some(stack) = &request.stack {
+            builder = builder.header("api_key", stack.as_str());
         }
         if let (Some(body), Method::Post | Method::Put) = (&request.body, method) {
             builder = builder
@@ -380,7 +442,7 @@ impl HttpBackend {
         if let Some(error) = known_missing() {
             return Err(error);
         }
-        let sent = self.inner.pacer.ready().await;
+        let sent = pacer.ready().await;
         // Learned while this request waited for its turn.
         if let Some(error) = known_missing() {
             return Err(error);
@@ -405,7 +467,7 @@ impl HttpBackend {
                 .counters
                 .rate_limited
                 .fetch_add(1, Ordering::Relaxed);
-            let refusal = self.inner.pacer.refused(sent, retry_after(&headers));
+            let refusal = pacer.refused(sent, retry_after(&headers));
             let tell = |what, wait| {
                 observer::notify(
                     what,
@@ -423,7 +485,7 @@ impl HttpBackend {
                 tell(Wait::RetryAfter, held);
             }
         } else {
-            self.inner.pacer.answered();
+            pacer.answered();
         }
 
         if (200..300).contains(&status) {
@@ -522,6 +584,10 @@ impl Backend for HttpBackend {
         self.inner.supports_members && !self.inner.no_members.load(Ordering::Relaxed)
     }
 
+    fn supports_cma(&self) -> bool {
+        self.inner.cma.is_some()
+    }
+
     fn describe(&self) -> String {
         format!("Personalize API at {}", self.inner.base_url)
     }
@@ -550,6 +616,21 @@ mod tests {
             assert!(region_url(region).is_some(), "{region}");
         }
         assert_eq!(region_url("mars"), None);
+        assert_eq!(cma_region_url("us"), Some("https://api.contentstack.io"));
+        assert_eq!(
+            cma_region_url("GCP_EU"),
+            Some("https://gcp-eu-api.contentstack.com")
+        );
+        for region in REGIONS {
+            let personalize = region_url(region).unwrap();
+            let cma = cma_region_url(region).unwrap();
+            if *region != "na" {
+                // The official CLI's rule: the Personalize host is the CMA host with `api`
+                // replaced by `personalize-api`.
+                assert_eq!(cma.replace("-api.", "-personalize-api."), personalize);
+            }
+        }
+        assert_eq!(cma_region_url("mars"), None);
     }
 
     #[test]

@@ -97,6 +97,12 @@ pub trait Backend: Send + Sync {
     /// Whether the members endpoints exist (false on the hosted API).
     fn supports_members(&self) -> bool;
 
+    /// Whether requests to the Content Management API (paths under `/v3/`) can be sent: the
+    /// embedded organization serves them itself, the HTTP client needs a CMA endpoint.
+    fn supports_cma(&self) -> bool {
+        false
+    }
+
     /// A short description of the target for messages, e.g. `local organization at .pzctl/`.
     /// Never contains a token.
     fn describe(&self) -> String;
@@ -317,6 +323,45 @@ impl<B: Backend> Api<B> {
     ) -> Result<(), BackendError> {
         let path = wire::path(&["experiences", experience, "versions", version]);
         self.call_empty(Request::new(Method::Delete, path).project(project))
+            .await
+    }
+
+    /// CMA `GET /v3/variant_groups` on stack `api_key`: one experience's groups
+    /// (`experience_uid`), or one page of all the stack's (`skip`, with the total count).
+    pub async fn list_variant_groups(
+        &self,
+        api_key: &str,
+        experience_uid: Option<&str>,
+        skip: usize,
+    ) -> Result<wire::VariantGroups, BackendError> {
+        let mut path = wire::path(&["v3", "variant_groups"]);
+        match experience_uid {
+            Some(uid) => {
+                path.push_str("?experience_uid=");
+                path.push_str(&wire::path(&[uid])[1..]);
+            }
+            None => path.push_str(&format!(
+                "?include_count=true&limit={}&skip={skip}",
+                wire::VARIANT_GROUPS_PAGE
+            )),
+        }
+        self.call(Request::get(path).stack(api_key)).await
+    }
+
+    /// CMA `PUT /v3/variant_groups/{uid}` on stack `api_key`: link and unlink content types.
+    pub async fn update_variant_group(
+        &self,
+        api_key: &str,
+        uid: &str,
+        input: &wire::VariantGroupInput,
+    ) -> Result<Value, BackendError> {
+        let path = wire::path(&["v3", "variant_groups", uid]);
+        self.backend
+            .send(
+                Request::new(Method::Put, path)
+                    .stack(api_key)
+                    .body(to_body(input)),
+            )
             .await
     }
 

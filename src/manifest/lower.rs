@@ -421,6 +421,17 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
             origin(item),
         );
         record_previous_names(project, typed, &project_name, model_kind, &name);
+        if model_kind == Kind::Experience && item.doc.spans.contains_key("/spec/contentTypes") {
+            let pos = item.doc.key_pos("/spec/contentTypes");
+            project.origins.insert(
+                model::content_types_origin(&model::address(&project_name, model_kind, &name)),
+                Origin {
+                    file: pos.file_or(&item.file).to_owned(),
+                    line: pos.line,
+                    column: pos.column,
+                },
+            );
+        }
         if count == limit + 1 {
             ctx.at(
                 item,
@@ -485,6 +496,31 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
             );
         } else {
             keys.insert(key, doc.metadata.name.clone());
+        }
+    }
+
+    // Content types live in the connected stack: checked once every project is known.
+    for item in items {
+        let Some(Typed::Experience(doc)) = &item.typed else {
+            continue;
+        };
+        if doc.spec.content_types.is_none() {
+            continue;
+        }
+        let project = &doc.metadata.project;
+        if let Some(desired) = state.projects.get(project)
+            && desired.stack.is_none()
+        {
+            ctx.at_key(
+                item,
+                "/spec/contentTypes",
+                Code::ContentTypesWithoutStack,
+                format!(
+                    "experience `{}` links content types, but project `{project}` connects no stack",
+                    doc.metadata.name
+                ),
+                Some("set `spec.stack` on the project to the stack's API key, or remove `contentTypes`".to_owned()),
+            );
         }
     }
 
@@ -1215,6 +1251,7 @@ fn lower_experience(
     }
     let mut tags = wire::normalize_tags(&spec.tags.clone().unwrap_or_default());
     tags.sort();
+    let content_types = lower_content_types(ctx, item, spec.content_types.as_deref());
     ExperienceSpec {
         kind: spec.kind,
         description: spec.description.clone().unwrap_or_default(),
@@ -1223,7 +1260,50 @@ fn lower_experience(
         variants,
         targeting,
         metrics: by_name(&metrics),
+        content_types,
     }
+}
+
+/// `spec.contentTypes`: sorted, each UID once. A UID that does not match the pattern is the
+/// schema's error (and left out here); restricted keywords and repeats are reported at their
+/// item.
+fn lower_content_types(
+    ctx: &mut Ctx,
+    item: &Item,
+    content_types: Option<&[String]>,
+) -> Option<Vec<String>> {
+    let content_types = content_types?;
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, uid) in content_types.iter().enumerate() {
+        let ptr = format!("/spec/contentTypes/{i}");
+        if !raw::is_content_type_uid(uid) {
+            continue;
+        }
+        if raw::RESTRICTED_CONTENT_TYPES.contains(&uid.as_str()) {
+            ctx.at(
+                item,
+                &ptr,
+                Code::InvalidContentType,
+                format!(
+                    "`{uid}` is a restricted keyword of the CMS; no content type has it as UID"
+                ),
+                None,
+            );
+            continue;
+        }
+        if let Some(first) = seen.get(uid.as_str()) {
+            ctx.at(
+                item,
+                &ptr,
+                Code::DuplicateContentType,
+                format!("content type `{uid}` is listed twice in `contentTypes`"),
+                Some(format!("first at item {first}")),
+            );
+            continue;
+        }
+        seen.insert(uid, i);
+    }
+    Some(seen.into_keys().map(str::to_owned).collect())
 }
 
 /// References by manifest name.

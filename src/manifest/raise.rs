@@ -172,6 +172,7 @@ fn experience(spec: &ExperienceSpec) -> raw::ExperienceSpec {
             combination: Some(targeting.combination),
         }),
         metrics: list(&names(&spec.metrics)),
+        content_types: spec.content_types.clone(),
     }
 }
 

@@ -23,6 +23,36 @@ pub const KINDS: &[&str] = &["Project", "Attribute", "Event", "Audience", "Exper
 pub const KEY_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 /// Pattern of one experience tag.
 pub const TAG_PATTERN: &str = "^[A-Za-z0-9_:-]{1,32}$";
+/// Pattern of a CMS content type UID.
+pub const CONTENT_TYPE_PATTERN: &str = "^[a-z0-9_]{1,200}$";
+/// The words the CMS reserves: no content type can have one as its UID.
+pub const RESTRICTED_CONTENT_TYPES: &[&str] = &[
+    "api_key",
+    "built_io_application_user",
+    "built_io_application_user_role",
+    "built_io_audit_log",
+    "built_io_environment",
+    "built_io_extensions",
+    "built_io_installation_data",
+    "built_io_label",
+    "built_io_language",
+    "built_io_publish_queue",
+    "built_io_release",
+    "built_io_upload",
+    "cs_branches",
+    "org_uid",
+    "sys_asset",
+    "sys_metadata",
+];
+
+/// Whether `text` matches [`CONTENT_TYPE_PATTERN`].
+#[must_use]
+pub fn is_content_type_uid(text: &str) -> bool {
+    (1..=200).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
 
 /// The manifest format version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -381,6 +411,17 @@ pub struct ExperienceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = vec!["add_to_cart"])]
     pub metrics: Option<Vec<String>>,
+    /// The CMS content types (their UIDs in the project's connected stack) linked to the
+    /// experience's variant group, so their entries can have variants for this experience.
+    /// Absent: not managed (whatever is linked stays linked). `[]`: none linked. Needs
+    /// `spec.stack` on the project.
+    #[serde(
+        rename = "contentTypes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(inner(regex(pattern = CONTENT_TYPE_PATTERN)), example = vec!["home_page", "banner"])]
+    pub content_types: Option<Vec<String>>,
 }
 
 /// One variant.

@@ -530,6 +530,8 @@ fn map_error(
         ValidationErrorKind::Pattern { pattern } => {
             let (code, what) = if ptr.contains("/tags/") {
                 (Code::InvalidTag, "a tag: 1 to 32 letters, digits, `_`, `:` or `-`")
+            } else if ptr.contains("/contentTypes/") {
+                (Code::InvalidContentType, "a content type UID: 1 to 200 lowercase letters, digits or `_`")
             } else if ptr.ends_with("/key") || (doc_kind == Some("Event") && ptr == "/metadata/name") {
                 (Code::InvalidKey, "a key: 1 to 64 letters, digits, `_` or `-`")
             } else {

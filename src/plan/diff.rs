@@ -13,9 +13,9 @@ use super::{Action, Change, FieldChange, PlanConfig, Requirement, Unmanaged};
 use crate::convert::{self, Names, Resource};
 use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::model::{
-    AttributeSpec, AudienceSpec, DesiredProject, DesiredState, EventSpec, ExperienceSpec,
-    ExperienceStatus, Kind, LiveProject, LiveState, LiveWarning, MemberSpec, MemberTarget, Origin,
-    ProjectRole, Ref, Sides, Specs, StackLinkSpec, address,
+    AttributeSpec, AudienceSpec, ContentTypeLinks, DesiredProject, DesiredState, EventSpec,
+    ExperienceSpec, ExperienceStatus, Kind, LiveProject, LiveState, LiveWarning, MemberSpec,
+    MemberTarget, Origin, ProjectRole, Ref, Sides, Specs, StackLinkSpec, address,
 };
 use crate::wire::{self, MemberStatus};
 
@@ -197,7 +197,10 @@ impl Builder<'_> {
             let (before, used_live) = match found {
                 None => (None, Vec::new()),
                 Some(object) => match R::of_live(object, names) {
-                    Ok(live_spec) => (Some(live_spec), R::live_references(object, names)),
+                    Ok(live_spec) => (
+                        Some(live_spec.managed_as(spec)),
+                        R::live_references(object, names),
+                    ),
                     Err(unexpressible) => {
                         diagnostics.push(diagnostic(
                             Code::ImmutableField,
@@ -539,13 +542,17 @@ fn diff_project(
         &names,
         renames.of(Kind::Experience),
         may_delete,
-        |change_address, live, spec| check_experience(desired, name, change_address, live, spec),
+        |change_address, live, spec| {
+            check_content_types(desired, live_project, change_address, spec)?;
+            check_experience(desired, name, change_address, live, spec)
+        },
         diagnostics,
     );
     for planned in &mut builder.planned[first_resource..] {
         super::renames::annotate(&mut planned.change, desired, live_project);
     }
     for planned in &mut builder.planned[first_experience..] {
+        content_type_edges(planned, name);
         match planned.change.action {
             Action::Delete => {
                 planned.change.note = experience_losses(live_project, &planned.change.name);
@@ -670,11 +677,28 @@ fn experience_losses(live_project: &LiveProject, name: &str) -> Option<String> {
         other => format!("it is {}", other.to_ascii_lowercase()),
     };
     let versions = live.versions.len();
-    let cms = match &experience.cms {
-        Some(cms) if !cms.is_null() => {
-            "its CMS variant group stays behind, unlinked, and entry variants made for its variants stop matching"
+    let cms = match (&experience.cms, &live.content_types) {
+        (Some(cms), ContentTypeLinks::Read(linked)) if !cms.is_null() && !linked.is_empty() => {
+            format!(
+                "its content types {} are unlinked from its CMS variant group first; the group stays behind, and entry variants made for its variants stop matching",
+                linked
+                    .iter()
+                    .map(|uid| format!("`{uid}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
-        _ => "it has no CMS variant group link",
+        (Some(cms), ContentTypeLinks::Unread(why))
+            if !cms.is_null() && live_project.cms_unread.is_some() =>
+        {
+            format!(
+                "its CMS variant group stays behind, and entry variants made for its variants stop matching; its linked content types cannot be read ({why}), so unlink them in the CMS if any are linked"
+            )
+        }
+        (Some(cms), _) if !cms.is_null() => {
+            "its CMS variant group stays behind, unlinked, and entry variants made for its variants stop matching".to_owned()
+        }
+        _ => "it has no CMS variant group link".to_owned(),
     };
     Some(format!(
         "deleting loses the experience: {state}; its analytics ({versions} {}) go with it; {cms}",
@@ -734,6 +758,69 @@ fn hint_renames(planned: &mut [Planned]) {
 /// Attributes, events and audiences are planned as they are, without a note.
 fn no_check<R>(_: &str, _: Option<&R>, _: &R) -> Result<Option<String>, Diagnostic> {
     Ok(None)
+}
+
+/// Refuse, before anything is written, an experience that manages `contentTypes` when the
+/// connected stack's variant groups could not be read (no CMA endpoint, or the CMA refused):
+/// its links can be neither compared nor written.
+fn check_content_types(
+    desired: &DesiredProject,
+    live_project: &LiveProject,
+    change_address: &str,
+    spec: &ExperienceSpec,
+) -> Result<(), Diagnostic> {
+    if spec.content_types.is_none() {
+        return Ok(());
+    }
+    let name = change_address.rsplit('/').next().unwrap_or_default();
+    let live = live_project
+        .experiences
+        .iter()
+        .find(|experience| experience.experience.name == name);
+    let why = match (
+        &live_project.cms_unread,
+        live.map(|live| &live.content_types),
+    ) {
+        (_, Some(ContentTypeLinks::Read(_))) => return Ok(()),
+        (_, Some(ContentTypeLinks::Unread(why))) | (Some(why), None) => why.clone(),
+        (None, None) => return Ok(()),
+    };
+    let stack = desired.stack.as_deref().unwrap_or("(none)");
+    Err(diagnostic(
+        Code::CmsUnavailable,
+        format!(
+            "`{change_address}` manages its content types, but the variant groups of stack `{stack}` cannot be read: {why}"
+        ),
+        desired
+            .origins
+            .get(&crate::model::content_types_origin(change_address))
+            .or_else(|| origin_of(Some(desired), change_address, &desired.name)),
+        Some("content types are linked on the Content Management API: give its URL with --cma-endpoint (or PZCTL_CMA_ENDPOINT) when --endpoint names an emulator, and make sure the user has a stack role that may edit content types (Personalize roles do not grant stack permissions)".to_owned()),
+    ))
+}
+
+/// Linking content types needs the connected stack: an experience that manages them waits
+/// for its project's stack link. A delete's `contentTypes: []` (nothing to unlink) is left
+/// out of its view.
+fn content_type_edges(planned: &mut Planned, project: &str) {
+    let Specs::Experience(sides) = &mut planned.change.specs else {
+        return;
+    };
+    if planned.change.action == Action::Delete {
+        if let Some(before) = sides.before.as_mut()
+            && before.content_types.as_ref().is_some_and(Vec::is_empty)
+        {
+            before.content_types = None;
+        }
+        return;
+    }
+    if sides
+        .after
+        .as_ref()
+        .is_some_and(|after| after.content_types.is_some())
+    {
+        planned.uses.push((Kind::StackLink, project.to_owned()));
+    }
 }
 
 /// The note of an experience create or update, or why it is refused: the type cannot change
@@ -1215,6 +1302,7 @@ mod tests {
                 audiences: Vec::new(),
                 experiences: Vec::new(),
                 priority: Vec::new(),
+                cms_unread: None,
             },
         );
         assert_eq!(codes(plan(&desired, &live, &config)), [Code::LastOwner]);

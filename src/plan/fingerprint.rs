@@ -95,9 +95,17 @@ pub fn fingerprint(live: &LiveState) -> LiveFingerprint {
         for experience in &project.experiences {
             let mut versions: Vec<&crate::wire::Version> = experience.versions.iter().collect();
             versions.sort_by(|left, right| left.uid.cmp(&right.uid));
+            // The linked content types count when there are any (so the digests of
+            // experiences without links are what they were before links were read).
+            let digest = match experience.content_types.read() {
+                Some(linked) if !linked.is_empty() => {
+                    object_digest(&(&experience.experience, versions, linked))
+                }
+                _ => object_digest(&(&experience.experience, versions)),
+            };
             objects.insert(
                 address(name, Kind::Experience, &experience.experience.name),
-                object_digest(&(&experience.experience, versions)),
+                digest,
             );
         }
         objects.insert(

@@ -278,6 +278,7 @@ mod tests {
                 variants: Vec::new(),
                 targeting: None,
                 metrics: Vec::new(),
+                content_types: None,
             },
         );
         for event in events {

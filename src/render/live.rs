@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{LiveExperience, LiveProject, LiveState};
+use crate::model::{ContentTypeLinks, LiveExperience, LiveProject, LiveState};
 use crate::wire::{self, AttributeType, VersionStatus};
 
 /// The live view's JSON format version, in its `format_version` field.
@@ -75,7 +75,11 @@ fn project_json(live: &LiveProject) -> Value {
             .iter()
             .map(|audience| json!({ "name": audience.name, "uid": audience.uid }))
             .collect::<Vec<_>>(),
-        "experiences": live.experiences.iter().map(experience_json).collect::<Vec<_>>(),
+        "experiences": live
+            .experiences
+            .iter()
+            .map(|experience| experience_json(experience, stacked(live)))
+            .collect::<Vec<_>>(),
         "priority": live
             .priority
             .iter()
@@ -84,7 +88,32 @@ fn project_json(live: &LiveProject) -> Value {
     })
 }
 
-fn experience_json(live: &LiveExperience) -> Value {
+/// Whether the project connects a stack (its experiences then show their CMS variant group).
+fn stacked(live: &LiveProject) -> bool {
+    live.project
+        .connected_stack_api_key
+        .as_deref()
+        .is_some_and(|key| !key.is_empty())
+}
+
+/// The experience's CMS variant group uid (`_cms.variantGroup`).
+fn variant_group(live: &LiveExperience) -> Option<&str> {
+    live.experience.cms.as_ref()?.get("variantGroup")?.as_str()
+}
+
+fn experience_json(live: &LiveExperience, stacked: bool) -> Value {
+    let mut value = experience_json_base(live);
+    if stacked && let Value::Object(map) = &mut value {
+        map.insert("variantGroup".to_owned(), json!(variant_group(live)));
+        map.insert("contentTypes".to_owned(), json!(live.content_types.read()));
+        if let ContentTypeLinks::Unread(why) = &live.content_types {
+            map.insert("contentTypesUnread".to_owned(), json!(why));
+        }
+    }
+    value
+}
+
+fn experience_json_base(live: &LiveExperience) -> Value {
     let experience = &live.experience;
     let shown = shown_version(live);
     json!({
@@ -190,7 +219,7 @@ fn project_text(live: &LiveProject, out: &mut String) {
     } else {
         out.push_str("  experiences:\n");
         for experience in &live.experiences {
-            experience_text(experience, out);
+            experience_text(experience, stacked(live), out);
         }
     }
 
@@ -207,11 +236,11 @@ fn project_text(live: &LiveProject, out: &mut String) {
     }
 }
 
-fn experience_text(live: &LiveExperience, out: &mut String) {
+fn experience_text(live: &LiveExperience, stacked: bool, out: &mut String) {
     let experience = &live.experience;
     out.push_str(&format!("    {}\n", experience.name));
     let none = || "(none)".to_owned();
-    let rows = vec![
+    let mut rows = vec![
         vec!["uid".to_owned(), experience.uid.clone()],
         vec!["shortUid".to_owned(), experience.short_uid.clone()],
         vec![
@@ -229,6 +258,20 @@ fn experience_text(live: &LiveExperience, out: &mut String) {
             version_uid(live, &[VersionStatus::Draft]).map_or_else(none, str::to_owned),
         ],
     ];
+    if stacked {
+        rows.push(vec![
+            "variant group".to_owned(),
+            variant_group(live).map_or_else(none, str::to_owned),
+        ]);
+        rows.push(vec![
+            "content types".to_owned(),
+            match &live.content_types {
+                ContentTypeLinks::Read(linked) if linked.is_empty() => none(),
+                ContentTypeLinks::Read(linked) => linked.join(", "),
+                ContentTypeLinks::Unread(why) => format!("(not read: {why})"),
+            },
+        ]);
+    }
     let mut block = String::new();
     table(&mut block, rows);
     for line in block.lines() {

@@ -11,6 +11,7 @@
 //! serializable ([`Store::to_json`]).
 
 mod clock;
+mod cms;
 mod persist;
 mod projects;
 mod resources;
@@ -228,6 +229,15 @@ pub struct Store {
     next_object: u64,
     next_cms: u64,
     projects: Vec<ProjectState>,
+    /// The CMS variant groups of the connected stacks (Content Management API).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    variant_groups: Vec<cms::VariantGroupRecord>,
+    /// Per user email, what they may do on which stack (configuration, not data: the
+    /// emulator's users file). A user without an entry acts on the stacks of the projects
+    /// they can read.
+    #[serde(skip)]
+    stack_access:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, wire::StackAccess>>,
 }
 
 /// The format version of the state the embedded organization (`.pzctl/state.json`) and the
@@ -386,6 +396,8 @@ impl Store {
             next_object: 1,
             next_cms: 1,
             projects: Vec::new(),
+            variant_groups: Vec::new(),
+            stack_access: std::collections::BTreeMap::new(),
         };
         store.set_users(users);
         store
@@ -457,6 +469,20 @@ impl Store {
     #[must_use]
     pub fn users(&self) -> &[wire::User] {
         &self.users
+    }
+
+    /// Set what users may do on the Content Management API, per email and stack API key.
+    pub fn set_stack_access(
+        &mut self,
+        access: std::collections::BTreeMap<
+            String,
+            std::collections::BTreeMap<String, wire::StackAccess>,
+        >,
+    ) {
+        self.stack_access = access
+            .into_iter()
+            .map(|(email, stacks)| (email.trim().to_lowercase(), stacks))
+            .collect();
     }
 
     /// Change the limits (they are configuration, not data).
@@ -553,6 +579,9 @@ impl Store {
     pub fn dispatch(&mut self, actor: &str, request: &Request) -> Result<Value, ApiError> {
         // Unknown users are not logged in, whatever the route.
         self.org_role(actor)?;
+        if request.is_cma() {
+            return self.dispatch_cma(actor, request);
+        }
         let (path, query) = split_path(&request.path);
         let segments: Vec<String> = path
             .split('/')

@@ -56,6 +56,7 @@ impl T {
             project: project.map(str::to_owned),
             organization: None,
             body,
+            stack: None,
         };
         self.store.dispatch(actor, &request)
     }
@@ -1418,6 +1419,7 @@ fn a_project_records_the_organization_it_was_created_in() {
         project: None,
         organization: Some("blt_other_org".to_owned()),
         body: Some(json!({"name": "shop", "connectedStackApiKey": "blt1"})),
+        stack: None,
     };
     let created = t
         .store

@@ -1869,6 +1869,10 @@ mod faces {
             true
         }
 
+        fn supports_cma(&self) -> bool {
+            true
+        }
+
         fn describe(&self) -> String {
             format!("in-process store as {}", self.actor)
         }
@@ -2052,6 +2056,10 @@ mod faults {
 
         fn supports_members(&self) -> bool {
             self.http.supports_members()
+        }
+
+        fn supports_cma(&self) -> bool {
+            self.http.supports_cma()
         }
 
         fn describe(&self) -> String {

@@ -67,6 +67,7 @@ const TEXTS: [&str; 10] = [
 ];
 const STATUSES: [&str; 3] = ["draft", "active", "paused"];
 const STACKS: [&str; 2] = ["blt0123456789abcdef", "blt00000000000000ff"];
+const CONTENT_TYPES: [&str; 3] = ["home_page", "banner", "product_2"];
 
 /// A rule tree node before names are known: leaves pick an attribute by index (custom when the
 /// project has attributes and `custom` is set), a condition, and a value seed.
@@ -97,6 +98,9 @@ struct GenExperience {
     split: u8,
     targeting: Option<(Vec<usize>, bool)>,
     metrics: Vec<usize>,
+    /// `contentTypes` (written when the project connects a stack): None leaves them
+    /// unmanaged.
+    content_types: Option<Vec<usize>>,
 }
 
 /// owner@, dev@, member@: absent or owner?; dev's email in mixed case.
@@ -163,9 +167,18 @@ fn gen_experience() -> impl Strategy<Value = GenExperience> {
         any::<u8>(),
         prop::option::of((prop::collection::vec(0usize..4, 1..3), any::<bool>())),
         prop::collection::vec(0usize..3, 0..3),
+        prop::option::of(prop::collection::vec(0usize..CONTENT_TYPES.len(), 0..3)),
     )
         .prop_map(
-            |((name, description, status), tags, variants, split, targeting, metrics)| {
+            |(
+                (name, description, status),
+                tags,
+                variants,
+                split,
+                targeting,
+                metrics,
+                content_types,
+            )| {
                 GenExperience {
                     name,
                     description,
@@ -175,6 +188,7 @@ fn gen_experience() -> impl Strategy<Value = GenExperience> {
                     split,
                     targeting,
                     metrics,
+                    content_types,
                 }
             },
         )
@@ -489,6 +503,11 @@ fn manifests(projects: &[GenProject], started: &Started, actor: &str) -> (String
                 if !events.is_empty() && !experience.metrics.is_empty() {
                     spec["metrics"] = json!(pick(&events, &experience.metrics));
                 }
+            }
+            if let (Some(content_types), Some(_)) = (&experience.content_types, project.stack) {
+                let unique: BTreeSet<&str> =
+                    content_types.iter().map(|i| CONTENT_TYPES[*i]).collect();
+                spec["contentTypes"] = json!(unique);
             }
             docs.push(json!({"apiVersion": "pzctl/v1", "kind": "Experience",
                 "metadata": {"name": name, "project": p}, "spec": spec}));

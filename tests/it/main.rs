@@ -6,6 +6,7 @@ mod support;
 mod apply;
 mod cli;
 mod cli_flags;
+mod cms;
 mod conformance;
 mod converge;
 mod environments;

@@ -10,10 +10,10 @@ use proptest::prelude::*;
 use pzctl::convert::{self, Uids, VersionContent};
 use pzctl::diagnostic::Diagnostic;
 use pzctl::model::{
-    AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, DesiredProject,
-    DesiredState, EventSpec, ExperienceSpec, ExperienceStatus, ExperienceType, LiveExperience,
-    LiveProject, LiveState, MemberSpec, OrgRole, Origin, Principal, ProjectRole, ProjectSpec,
-    RuleGroup, RuleNode, TargetingSpec, VariantSpec,
+    AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, ContentTypeLinks,
+    DesiredProject, DesiredState, EventSpec, ExperienceSpec, ExperienceStatus, ExperienceType,
+    LiveExperience, LiveProject, LiveState, MemberSpec, OrgRole, Origin, Principal, ProjectRole,
+    ProjectSpec, RuleGroup, RuleNode, TargetingSpec, VariantSpec,
 };
 use pzctl::plan::{Action, Plan, PlanConfig, Requirement, plan};
 use pzctl::wire::{self, MemberStatus};
@@ -67,6 +67,7 @@ fn segmented(status: ExperienceStatus, audiences: &[&str]) -> ExperienceSpec {
         }],
         targeting: None,
         metrics: Vec::new(),
+        content_types: None,
     }
 }
 
@@ -91,6 +92,7 @@ fn ab_test(status: ExperienceStatus) -> ExperienceSpec {
             combination: Combination::All,
         }),
         metrics: vec!["add_to_cart".into()],
+        content_types: None,
     }
 }
 
@@ -253,6 +255,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
             audiences: Vec::new(),
             experiences: Vec::new(),
             priority: Vec::new(),
+            cms_unread: None,
         };
         let uids = Uids::from_live(&live_project);
         let audiences: Vec<wire::Audience> = project
@@ -311,6 +314,9 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
                     updated_at: String::new(),
                     extra: wire::Extra::new(),
                 }],
+                content_types: ContentTypeLinks::Read(
+                    spec.content_types.clone().unwrap_or_default(),
+                ),
             });
         }
         let mut order: Vec<String> = project.experience_order.clone().unwrap_or_default();

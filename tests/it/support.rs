@@ -20,6 +20,7 @@ pub struct TestContext {
 /// Variables pzctl reads from its environment; a test sets the ones it means.
 const AMBIENT: &[&str] = &[
     "PZCTL_ENDPOINT",
+    "PZCTL_CMA_ENDPOINT",
     "PZCTL_REGION",
     "PZCTL_STATE_DIR",
     "PZCTL_RATE_LIMIT",
@@ -158,6 +159,14 @@ pub fn fast_config(base_url: &str, token: Option<&str>) -> HttpConfig {
 /// An HTTP backend for tests (see [`fast_config`]).
 pub fn http_backend(base_url: &str, token: &str) -> HttpBackend {
     HttpBackend::new(fast_config(base_url, Some(token))).expect("build the HTTP backend")
+}
+
+/// An HTTP backend for tests on an emulator's both listeners: its Personalize API and its
+/// Content Management API.
+pub fn emulator_backend(emulator: &pzctl::emulator::EmulatorHandle, token: &str) -> HttpBackend {
+    let mut config = fast_config(&emulator.url(), Some(token));
+    config.cma_url = Some(emulator.cma_url());
+    HttpBackend::new(config).expect("build the HTTP backend")
 }
 
 /// An emulator on 127.0.0.1:0 (its own thread and runtime; stops when dropped).
@@ -406,6 +415,10 @@ pub mod faults {
             self.inner.supports_members()
         }
 
+        fn supports_cma(&self) -> bool {
+            self.inner.supports_cma()
+        }
+
         fn describe(&self) -> String {
             format!("faulty {}", self.inner.describe())
         }
@@ -444,6 +457,10 @@ impl pzctl::live::Backend for StoreBackend {
 
     fn supports_members(&self) -> bool {
         self.members
+    }
+
+    fn supports_cma(&self) -> bool {
+        true
     }
 
     fn describe(&self) -> String {
