@@ -1059,9 +1059,10 @@ async fn run_on<B: Backend + 'static>(
         started = now_started;
         ui_edits(&api, &setup.edits).await?;
     }
-    // Without deletes, live projects stay: new ones only fit under the organization's limit.
+    // Live projects stay (a plan never deletes a project unless `--delete-project` names it,
+    // whatever `--allow-delete` says): new ones only fit under the organization's limit.
     let mut desired = desired.to_vec();
-    if !setup.allow_delete {
+    {
         let mut names: BTreeSet<usize> = start
             .unwrap_or_default()
             .iter()
