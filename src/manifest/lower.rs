@@ -4,15 +4,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diagnostic::{Code, Diagnostic, Location, Severity, suggest};
+use crate::diagnostic::{Code, Diagnostic, Location, suggest};
 use crate::manifest::raw;
+use crate::manifest::workspace::{Limit, Limits};
 use crate::manifest::yaml::{Document, Pos};
 use crate::model::{
     self, AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, DesiredProject,
     DesiredState, EventSpec, ExperienceSpec, ExperienceType, Kind, MemberSpec, Origin, ProjectRole,
     Ref, RuleGroup, RuleNode, TargetingSpec, VariantSpec,
 };
-use crate::wire::{self, limits};
+use crate::wire;
 
 /// A document that passed the schema, typed.
 #[derive(Debug)]
@@ -68,9 +69,159 @@ impl Declared {
 struct Ctx<'a> {
     diagnostics: Vec<Diagnostic>,
     declared: &'a Declared,
+    limits: &'a Limits,
+    /// Counts above a default limit that `pzctl.yaml` does not raise, by limit and by what
+    /// holds them (a project's, an experience's name), with the count and where the first
+    /// one over the default is: reported together, in one warning.
+    over_default: BTreeMap<(Limit, String), (usize, Location)>,
 }
 
 impl Ctx<'_> {
+    /// Check `count` against `limit`. `holder` names what holds the counted things (e.g.
+    /// "project `shop`"), `pos` is where to report. When `growing`, `count` goes up by one per
+    /// call and the check fires once, when the limit is first exceeded; otherwise `count` is
+    /// final. Above a declared limit, or above the API's maximum, is an error; above a default
+    /// that `pzctl.yaml` does not raise is recorded for the one warning of the run.
+    fn limit(
+        &mut self,
+        item: &Item,
+        pos: Pos,
+        limit: Limit,
+        count: usize,
+        holder: &str,
+        growing: bool,
+    ) {
+        let crossed = |threshold: usize| {
+            if growing {
+                count == threshold + 1
+            } else {
+                count > threshold
+            }
+        };
+        let code = match limit {
+            Limit::Projects => Code::TooManyProjects,
+            Limit::Variants => Code::TooManyVariants,
+            Limit::Rules => Code::TooManyRules,
+            _ => Code::LimitExceeded,
+        };
+        let noun = limit.noun();
+        let counted = if growing {
+            format!("more than {}", count - 1)
+        } else {
+            count.to_string()
+        };
+        // Projects are counted in the organization: `holder` says which one is over.
+        let over = |most: usize, whose: &str| match limit {
+            Limit::Projects => format!("{holder}; {whose} {most} projects"),
+            _ => format!(
+                "{holder} has {counted} {noun}; {whose} {most} {noun} {}",
+                limit.scope()
+            ),
+        };
+        let (message, help) = match self.limits.declared(limit) {
+            Some((declared, at)) => {
+                if !crossed(declared) {
+                    return;
+                }
+                let place = format!("{}:{}", at.file_or("pzctl.yaml"), at.line);
+                (
+                    over(
+                        declared,
+                        "the organization's limit, as `pzctl.yaml` declares it, is",
+                    ),
+                    Some(if declared < limit.maximum() {
+                        format!(
+                            "the limit is declared at {place}; if the organization's limit was raised further, raise it there too (the API allows at most {})",
+                            limit.maximum()
+                        )
+                    } else {
+                        format!("the limit is declared at {place}; the API allows no more")
+                    }),
+                )
+            }
+            None => {
+                if crossed(limit.maximum()) {
+                    (
+                        over(limit.maximum(), "even a raised limit allows at most"),
+                        Some(format!(
+                            "the API's default is {}; Contentstack raises it on request to at most {}",
+                            limit.default_value(),
+                            limit.maximum()
+                        )),
+                    )
+                } else {
+                    if count > limit.default_value() && count <= limit.maximum() {
+                        let location = Location::new(pos.file_or(&item.file), pos.line, pos.column)
+                            .with_span(pos.offset, pos.len);
+                        let holder = match limit {
+                            Limit::Projects => "the organization",
+                            _ => holder,
+                        };
+                        self.over_default
+                            .entry((limit, holder.to_owned()))
+                            .and_modify(|(seen, _)| *seen = (*seen).max(count))
+                            .or_insert((count, location));
+                    }
+                    return;
+                }
+            }
+        };
+        self.push(item, pos, code, message, help);
+    }
+
+    /// The one warning about default limits (see [`Ctx::limit`]), if any was exceeded.
+    fn default_limits_warning(&self) -> Option<Diagnostic> {
+        let first = self
+            .over_default
+            .values()
+            .map(|(_, location)| location)
+            .min_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)))?;
+        let mut parts = Vec::new();
+        let mut suggested = Vec::new();
+        for limit in Limit::ALL {
+            let holders: Vec<(&String, usize)> = self
+                .over_default
+                .iter()
+                .filter(|((l, _), _)| *l == limit)
+                .map(|((_, holder), (count, _))| (holder, *count))
+                .collect();
+            let Some(&(holder, most)) = holders.iter().max_by_key(|(_, count)| *count) else {
+                continue;
+            };
+            let noun = limit.noun();
+            let default = limit.default_value();
+            parts.push(match (limit, holders.len()) {
+                (Limit::Projects, _) => format!("{most} projects (default {default})"),
+                (_, 1) => format!("{most} {noun} in {holder} (default {default})"),
+                (_, n) => format!(
+                    "up to {most} {noun} {} in {n} places, e.g. {holder} (default {default})",
+                    limit.scope()
+                ),
+            });
+            suggested.push(format!("{}: {most}", limit.key()));
+        }
+        let suggested = suggested.join(", ");
+        let help = match &self.limits.file {
+            Some(file) => format!(
+                "apply fails unless the organization's limits were raised; if they were, declare the raised values under `limits:` in `{file}` (at least `{suggested}`)"
+            ),
+            None => format!(
+                "apply fails unless the organization's limits were raised; if they were, declare them in a workspace file `pzctl.yaml` at the root of the tree (`apiVersion: pzctl/v1`, `kind: Workspace`, `limits:` with at least `{suggested}`)"
+            ),
+        };
+        Some(
+            Diagnostic::warning(
+                Code::DefaultLimit,
+                format!(
+                    "the manifests exceed the API's default limits: {}",
+                    parts.join("; ")
+                ),
+            )
+            .at(first.clone())
+            .with_help(Some(help)),
+        )
+    }
+
     fn push(&mut self, item: &Item, pos: Pos, code: Code, message: String, help: Option<String>) {
         self.diagnostics.push(
             Diagnostic::error(code, message)
@@ -198,12 +349,17 @@ pub fn is_email(text: &str) -> bool {
 
 /// Lower every item; returns the desired state and the meaning diagnostics.
 pub fn lower(items: &[Item]) -> (DesiredState, Vec<Diagnostic>) {
-    lower_with(items, BTreeSet::new())
+    lower_with(items, BTreeSet::new(), &Limits::default())
 }
 
 /// Like [`lower`]; references to `unreadable` names (written in files whose YAML could not be
-/// parsed) are not reported as dangling, their file's error is.
-pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState, Vec<Diagnostic>) {
+/// parsed) are not reported as dangling, their file's error is. Counts are checked against
+/// `limits` (the organization's, as the workspace file declares them).
+pub fn lower_with(
+    items: &[Item],
+    unreadable: BTreeSet<String>,
+    limits: &Limits,
+) -> (DesiredState, Vec<Diagnostic>) {
     let mut declared = Declared {
         unreadable,
         ..Declared::default()
@@ -241,6 +397,8 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
     let mut ctx = Ctx {
         diagnostics: Vec::new(),
         declared: &declared,
+        limits,
+        over_default: BTreeMap::new(),
     };
     let mut state = DesiredState::default();
     // first declaration of (project, kind, name) -> "file:line"
@@ -279,21 +437,14 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
             continue;
         }
         project_count += 1;
-        if project_count > limits::PROJECTS_PER_ORG {
-            ctx.at(
-                item,
-                "/metadata/name",
-                Code::TooManyProjects,
-                format!(
-                    "project `{name}` is project number {project_count}; organizations hold at most {} projects by default",
-                    limits::PROJECTS_PER_ORG
-                ),
-                Some("apply fails unless the organization's limit was raised".to_owned()),
-            );
-            if let Some(last) = ctx.diagnostics.last_mut() {
-                last.severity = Severity::Warning;
-            }
-        }
+        ctx.limit(
+            item,
+            item.doc.pos("/metadata/name"),
+            Limit::Projects,
+            project_count,
+            &format!("project `{name}` is project number {project_count}"),
+            true,
+        );
         let mut project = lower_project(&mut ctx, item, doc);
         if let Some(previous) = &doc.metadata.previous_names {
             project.previous_names.insert(
@@ -385,34 +536,22 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
             None => continue,
             Some(Lowered::Attribute(spec)) => {
                 project.attributes.insert(name.clone(), spec);
-                (
-                    Kind::Attribute,
-                    project.attributes.len(),
-                    limits::ATTRIBUTES_PER_PROJECT,
-                )
+                (Kind::Attribute, project.attributes.len(), Limit::Attributes)
             }
             Some(Lowered::Event(spec)) => {
                 project.events.insert(name.clone(), spec);
-                (
-                    Kind::Event,
-                    project.events.len(),
-                    limits::EVENTS_PER_PROJECT,
-                )
+                (Kind::Event, project.events.len(), Limit::Events)
             }
             Some(Lowered::Audience(spec)) => {
                 project.audiences.insert(name.clone(), spec);
-                (
-                    Kind::Audience,
-                    project.audiences.len(),
-                    limits::AUDIENCES_PER_PROJECT,
-                )
+                (Kind::Audience, project.audiences.len(), Limit::Audiences)
             }
             Some(Lowered::Experience(spec)) => {
                 project.experiences.insert(name.clone(), spec);
                 (
                     Kind::Experience,
                     project.experiences.len(),
-                    limits::EXPERIENCES_PER_PROJECT,
+                    Limit::Experiences,
                 )
             }
         };
@@ -432,18 +571,14 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
                 },
             );
         }
-        if count == limit + 1 {
-            ctx.at(
-                item,
-                "/metadata/name",
-                Code::LimitExceeded,
-                format!(
-                    "project `{project_name}` declares more than {limit} {}s",
-                    model_kind.as_str()
-                ),
-                None,
-            );
-        }
+        ctx.limit(
+            item,
+            item.doc.pos("/metadata/name"),
+            limit,
+            count,
+            &format!("project `{project_name}`"),
+            true,
+        );
     }
 
     // Attribute keys are the SDK's identity of an attribute: unique per project.
@@ -551,7 +686,9 @@ pub fn lower_with(items: &[Item], unreadable: BTreeSet<String>) -> (DesiredState
 
     check_previous_names(&mut ctx, items, &declared);
 
+    let warning = ctx.default_limits_warning();
     let mut diagnostics = ctx.diagnostics;
+    diagnostics.extend(warning);
     diagnostics
         .sort_by(|a, b| (a.file(), a.line(), a.column()).cmp(&(b.file(), b.line(), b.column())));
     (state, diagnostics)
@@ -866,19 +1003,14 @@ fn lower_audience(
         _ => return None, // the schema (minProperties/maxProperties) reported it
     };
     let total = count_conditions(list);
-    if total > limits::RULES_PER_AUDIENCE {
-        ctx.at_key(
-            item,
-            "/spec/rules",
-            Code::TooManyRules,
-            format!(
-                "audience `{}` has {total} conditions; at most {} are allowed",
-                doc.metadata.name,
-                limits::RULES_PER_AUDIENCE
-            ),
-            None,
-        );
-    }
+    ctx.limit(
+        item,
+        item.doc.key_pos("/spec/rules"),
+        Limit::Rules,
+        total,
+        &format!("audience `{}`", doc.metadata.name),
+        false,
+    );
     let mut ok = true;
     let group = lower_group(
         ctx,
@@ -1080,6 +1212,14 @@ fn lower_experience(
 ) -> ExperienceSpec {
     let spec = &doc.spec;
     let name = &doc.metadata.name;
+    ctx.limit(
+        item,
+        item.doc.key_pos("/spec/variants"),
+        Limit::Variants,
+        spec.variants.len(),
+        &format!("experience `{name}`"),
+        false,
+    );
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut variants = Vec::new();
     let check_audiences = |ctx: &mut Ctx, list: &[String], ptr: &str| {

@@ -385,7 +385,10 @@ pub fn load_env_in(base: &Path, config: &LoadConfig, env: Option<&str>) -> Loade
     let read = inputs.len() + overlay_inputs.len();
     let mut loaded = match chosen {
         Some((workspace, env)) => load_environment(workspace, env, inputs, overlay_inputs),
-        None => load_inputs(inputs),
+        None => load_inputs_with(
+            inputs,
+            workspace.as_ref().map(|w| &w.limits).unwrap_or(&NO_LIMITS),
+        ),
     };
     if read > 0 && loaded.files.is_empty() && loaded.diagnostics.is_empty() {
         let shown: Vec<String> = config.paths.iter().map(|p| display(p)).collect();
@@ -487,6 +490,11 @@ pub fn load_all_in(base: &Path, config: &LoadConfig) -> Loaded {
     merged.diagnostics.sort_by(|a, b| {
         (a.file(), a.line(), a.column(), a.code).cmp(&(b.file(), b.line(), b.column(), b.code))
     });
+    // One warning about the default limits per run, not one per environment.
+    let mut warned = false;
+    merged
+        .diagnostics
+        .retain(|d| d.code != Code::DefaultLimit || !std::mem::replace(&mut warned, true));
     merged
 }
 
@@ -674,7 +682,7 @@ fn load_environment(
         overlay::rename(&mut doc, &env.projects);
         check_document(&name, doc, Some(env), &mut out);
     }
-    finish(files, vec![out])
+    finish(files, vec![out], &workspace.limits)
 }
 
 /// Whether a parsed file belongs to another tool (a Kubernetes manifest, a GitHub workflow, a
@@ -719,9 +727,20 @@ type Input = (String, Vec<u8>);
 /// Below this many bytes in total, one worker thread is enough.
 const PARALLEL_BYTES: usize = 256 * 1024;
 
+/// No workspace file: the API's default limits.
+static NO_LIMITS: workspace::Limits = workspace::Limits {
+    file: None,
+    declared: BTreeMap::new(),
+};
+
 /// Load in-memory files: `(displayed name, bytes)`.
 #[must_use]
 pub fn load_inputs(inputs: Vec<(String, Vec<u8>)>) -> Loaded {
+    load_inputs_with(inputs, &NO_LIMITS)
+}
+
+/// [`load_inputs`], counts checked against the limits a workspace file declares.
+fn load_inputs_with(inputs: Vec<(String, Vec<u8>)>, limits: &workspace::Limits) -> Loaded {
     let files: Vec<String> = inputs.iter().map(|(name, _)| name.clone()).collect();
     let bytes: usize = inputs.iter().map(|(_, b)| b.len()).sum();
     let workers = if bytes < PARALLEL_BYTES {
@@ -778,11 +797,11 @@ pub fn load_inputs(inputs: Vec<(String, Vec<u8>)>) -> Loaded {
             })
             .collect()
     });
-    finish(files, outs)
+    finish(files, outs, limits)
 }
 
 /// Lower what the files contributed (in input order) and sort the diagnostics.
-fn finish(files: Vec<String>, outs: Vec<FileOut>) -> Loaded {
+fn finish(files: Vec<String>, outs: Vec<FileOut>, limits: &workspace::Limits) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut sources = Sources::default();
     let mut items = Vec::new();
@@ -799,7 +818,7 @@ fn finish(files: Vec<String>, outs: Vec<FileOut>) -> Loaded {
             sources.insert(name, text);
         }
     }
-    let (desired, mut meaning) = lower::lower_with(&items, unreadable);
+    let (desired, mut meaning) = lower::lower_with(&items, unreadable, limits);
     meaning.retain(|d| {
         let place = (
             d.file().unwrap_or_default().to_owned(),

@@ -401,7 +401,9 @@ pub struct ExperienceSpec {
     pub status: Option<Status>,
     /// The variants, in priority order (for segmented experiences the first match wins).
     /// Segmented variants need `audiences`; A/B variants need `traffic` (summing to 100).
-    #[schemars(length(min = 1, max = 20), example = serde_json::json!([{"name": "Control", "traffic": 50}, {"name": "Bold", "traffic": 50}]))]
+    /// Up to 20 by default; up to 50 when the organization's limit was raised (declared as
+    /// `limits.variants` in `pzctl.yaml`).
+    #[schemars(length(min = 1, max = 50), example = serde_json::json!([{"name": "Control", "traffic": 50}, {"name": "Bold", "traffic": 50}]))]
     pub variants: Vec<Variant>,
     /// A/B tests only: who takes part. Absent: everyone.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,6 +1,7 @@
 //! The workspace file: an optional `pzctl.yaml` (`kind: Workspace`) at the root of a manifest
-//! tree. It declares the tree's environments: for each, the live project name of every base
-//! project, its overlay folders and its typed values.
+//! tree. It declares the tree's environments (for each, the live project name of every base
+//! project, its overlay folders and its typed values) and the organization's limits where they
+//! were raised above the API's defaults.
 //!
 //! Invariant: the workspace file is never loaded as a manifest; a `Workspace` document
 //! anywhere else is an error. Reading it never panics: every problem is a diagnostic at its
@@ -51,6 +52,168 @@ pub struct WorkspaceDocument {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = {"pattern": NAME_PATTERN}))]
     pub environments: BTreeMap<String, Environment>,
+    /// The organization's limits, where they were raised above the API's defaults (on request
+    /// to Contentstack). Manifests that exceed a declared limit are an error; manifests that
+    /// exceed a default limit not declared here give one warning.
+    #[serde(default, skip_serializing_if = "LimitsDocument::is_empty")]
+    #[schemars(example = serde_json::json!({"projects": 25, "experiences": 300}))]
+    pub limits: LimitsDocument,
+}
+
+/// The organization's raised limits, as written in `pzctl.yaml`. Each is at least the API's
+/// default and at most what the API grants on request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsDocument {
+    /// Projects in the organization (default 3, up to 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 3, max = 100))]
+    pub projects: Option<u32>,
+    /// Experiences in a project (default 100, up to 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 1000))]
+    pub experiences: Option<u32>,
+    /// Audiences in a project (default 100, up to 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 1000))]
+    pub audiences: Option<u32>,
+    /// Custom attributes in a project (default 100, up to 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 1000))]
+    pub attributes: Option<u32>,
+    /// Events in a project (default 100, up to 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 1000))]
+    pub events: Option<u32>,
+    /// Variants in an experience (default 20, up to 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 20, max = 50))]
+    pub variants: Option<u32>,
+    /// Rules (conditions) in an audience (default 50, up to 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 50, max = 100))]
+    pub rules: Option<u32>,
+}
+
+impl LimitsDocument {
+    fn is_empty(&self) -> bool {
+        *self == LimitsDocument::default()
+    }
+
+    fn get(&self, limit: Limit) -> Option<u32> {
+        match limit {
+            Limit::Projects => self.projects,
+            Limit::Experiences => self.experiences,
+            Limit::Audiences => self.audiences,
+            Limit::Attributes => self.attributes,
+            Limit::Events => self.events,
+            Limit::Variants => self.variants,
+            Limit::Rules => self.rules,
+        }
+    }
+}
+
+/// One of the API's raisable limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Limit {
+    Projects,
+    Experiences,
+    Audiences,
+    Attributes,
+    Events,
+    Variants,
+    Rules,
+}
+
+impl Limit {
+    /// Every limit, in the order `pzctl.yaml` lists them.
+    pub const ALL: [Limit; 7] = [
+        Limit::Projects,
+        Limit::Experiences,
+        Limit::Audiences,
+        Limit::Attributes,
+        Limit::Events,
+        Limit::Variants,
+        Limit::Rules,
+    ];
+
+    /// Its key under `limits:` in `pzctl.yaml`.
+    #[must_use]
+    pub fn key(self) -> &'static str {
+        match self {
+            Limit::Projects => "projects",
+            Limit::Experiences => "experiences",
+            Limit::Audiences => "audiences",
+            Limit::Attributes => "attributes",
+            Limit::Events => "events",
+            Limit::Variants => "variants",
+            Limit::Rules => "rules",
+        }
+    }
+
+    /// What is counted, in the plural ("conditions" for rules: nested groups count what they
+    /// hold).
+    #[must_use]
+    pub fn noun(self) -> &'static str {
+        match self {
+            Limit::Rules => "conditions",
+            other => other.key(),
+        }
+    }
+
+    /// Where it is counted: "in the organization", "in a project", ...
+    #[must_use]
+    pub fn scope(self) -> &'static str {
+        match self {
+            Limit::Projects => "in the organization",
+            Limit::Variants => "in an experience",
+            Limit::Rules => "in an audience",
+            _ => "in a project",
+        }
+    }
+
+    /// The API's default.
+    #[must_use]
+    pub fn default_value(self) -> usize {
+        use crate::wire::limits;
+        match self {
+            Limit::Projects => limits::PROJECTS_PER_ORG,
+            Limit::Experiences => limits::EXPERIENCES_PER_PROJECT,
+            Limit::Audiences => limits::AUDIENCES_PER_PROJECT,
+            Limit::Attributes => limits::ATTRIBUTES_PER_PROJECT,
+            Limit::Events => limits::EVENTS_PER_PROJECT,
+            Limit::Variants => limits::VARIANTS_PER_EXPERIENCE,
+            Limit::Rules => limits::RULES_PER_AUDIENCE,
+        }
+    }
+
+    /// The most the API grants on request.
+    #[must_use]
+    pub fn maximum(self) -> usize {
+        match self {
+            Limit::Projects => 100,
+            Limit::Variants => 50,
+            Limit::Rules => 100,
+            _ => 1000,
+        }
+    }
+}
+
+/// The limits a workspace file declares, with where each is written.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Limits {
+    /// The workspace file, as displayed (`None`: there is none).
+    pub file: Option<String>,
+    /// The declared value of each raised limit and the position of its key.
+    pub declared: BTreeMap<Limit, (usize, Pos)>,
+}
+
+impl Limits {
+    /// The declared value of `limit` and where it is written, if `pzctl.yaml` declares it.
+    #[must_use]
+    pub fn declared(&self, limit: Limit) -> Option<(usize, &Pos)> {
+        self.declared.get(&limit).map(|(value, pos)| (*value, pos))
+    }
 }
 
 /// One environment.
@@ -146,6 +309,8 @@ pub struct Workspace {
     pub folder: std::path::PathBuf,
     /// By name.
     pub environments: BTreeMap<String, Env>,
+    /// The organization's limits it declares.
+    pub limits: Limits,
 }
 
 impl Workspace {
@@ -165,6 +330,10 @@ pub fn read(file: &str, folder: &std::path::Path, text: &str) -> (Workspace, Vec
         file: file.to_owned(),
         folder: folder.to_path_buf(),
         environments: BTreeMap::new(),
+        limits: Limits {
+            file: Some(file.to_owned()),
+            declared: BTreeMap::new(),
+        },
     };
     let start = Pos {
         line: 1,
@@ -232,6 +401,21 @@ pub fn read(file: &str, folder: &std::path::Path, text: &str) -> (Workspace, Vec
             return (workspace, diagnostics);
         }
     };
+    for limit in Limit::ALL {
+        if let Some(value) = typed.limits.get(limit) {
+            let pos = doc.key_pos(&format!("/limits/{}", limit.key()));
+            workspace.limits.declared.insert(
+                limit,
+                (
+                    usize::try_from(value).unwrap_or(usize::MAX),
+                    Pos {
+                        file: Some(std::sync::Arc::from(file)),
+                        ..pos
+                    },
+                ),
+            );
+        }
+    }
     for (name, environment) in typed.environments {
         let base = format!("/environments/{}", yaml::escape(&name));
         let mut env = Env {
@@ -513,6 +697,107 @@ mod tests {
         )]);
         assert!(found(&load(&bare, Some("staging")))[0].contains("there is no workspace file"));
         assert!(found(&load(&bare, None)).is_empty());
+    }
+
+    fn projects(count: usize) -> String {
+        (0..count)
+            .map(|i| format!("apiVersion: pzctl/v1\nkind: Project\nmetadata:\n  name: p{i}\n"))
+            .collect::<Vec<_>>()
+            .join("---\n")
+    }
+
+    fn codes(loaded: &crate::manifest::Loaded) -> Vec<&'static str> {
+        loaded.diagnostics.iter().map(|d| d.code.as_str()).collect()
+    }
+
+    #[test]
+    fn the_default_limit_warns_once_per_run_even_in_every_environment() {
+        let dir = tree(&[
+            (
+                "pzctl.yaml",
+                "apiVersion: pzctl/v1\nkind: Workspace\nenvironments:\n  staging:\n    projects: {p0: p0-staging}\n  production: {}\n",
+            ),
+            ("a.yaml", &projects(3)),
+            ("b.yaml", &projects(6).split_off(projects(3).len() + 4)),
+        ]);
+        let loaded = crate::manifest::load_all_in(
+            dir.path(),
+            &LoadConfig {
+                paths: vec![".".into()],
+                ..LoadConfig::default()
+            },
+        );
+        assert_eq!(
+            codes(&loaded),
+            ["default-limit"],
+            "{:#?}",
+            loaded.diagnostics
+        );
+        let warning = &loaded.diagnostics[0];
+        assert_eq!(warning.severity, crate::diagnostic::Severity::Warning);
+        assert_eq!(
+            warning.message,
+            "the manifests exceed the API's default limits: 6 projects (default 3)"
+        );
+        assert_eq!(warning.location(), "b.yaml:4:9");
+        assert!(
+            warning.help.as_deref().is_some_and(
+                |h| h.contains("under `limits:` in `pzctl.yaml` (at least `projects: 6`)")
+            ),
+            "{warning:?}"
+        );
+    }
+
+    #[test]
+    fn a_declared_limit_silences_the_warning_and_exceeding_it_is_an_error() {
+        let dir = tree(&[
+            (
+                "pzctl.yaml",
+                "apiVersion: pzctl/v1\nkind: Workspace\nlimits:\n  projects: 5\n",
+            ),
+            ("a.yaml", &projects(5)),
+        ]);
+        let loaded = load(&dir, None);
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        std::fs::write(dir.path().join("a.yaml"), projects(7)).expect("write");
+        let loaded = load(&dir, None);
+        assert_eq!(
+            found(&loaded),
+            [
+                "too-many-projects a.yaml:29:9 project `p5` is project number 6; the organization's limit, as `pzctl.yaml` declares it, is 5 projects"
+            ]
+        );
+        assert_eq!(
+            loaded.diagnostics[0].help.as_deref(),
+            Some(
+                "the limit is declared at pzctl.yaml:4; if the organization's limit was raised further, raise it there too (the API allows at most 100)"
+            )
+        );
+    }
+
+    #[test]
+    fn declared_limits_are_between_the_default_and_the_maximum() {
+        let dir = tree(&[
+            (
+                "pzctl.yaml",
+                "apiVersion: pzctl/v1\nkind: Workspace\nlimits:\n  projects: 2\n  variants: 51\n  experiments: 5\n",
+            ),
+            ("a.yaml", &projects(1)),
+        ]);
+        assert_eq!(
+            codes(&load(&dir, None)),
+            ["out-of-range", "out-of-range", "unknown-field"]
+        );
+    }
+
+    #[test]
+    fn limits_agree_with_the_schema() {
+        let schema: serde_json::Value = serde_json::from_str(super::COMMITTED).expect("json");
+        for limit in super::Limit::ALL {
+            let field = &schema["$defs"]["LimitsDocument"]["properties"][limit.key()];
+            assert_eq!(field["minimum"], limit.default_value(), "{limit:?}");
+            assert_eq!(field["maximum"], limit.maximum(), "{limit:?}");
+        }
     }
 
     fn example() -> LoadConfig {
