@@ -34,16 +34,18 @@ pub enum Problems {
 /// Load the manifests `select` names, in the environment `--env` names (required when the
 /// workspace file declares environments); a lone `-` reads one file from standard input.
 pub fn load(select: &SelectArgs) -> anyhow::Result<Loaded> {
-    load_as(select, false)
+    load_as(select, false, &[])
 }
 
 /// What `validate` checks: like [`load`], but without `--env` every environment of the
 /// workspace file.
 pub fn load_every(select: &SelectArgs) -> anyhow::Result<Loaded> {
-    load_as(select, true)
+    load_as(select, true, &[])
 }
 
-fn load_as(select: &SelectArgs, every: bool) -> anyhow::Result<Loaded> {
+/// `also`: projects read too when `--project` limits the run (those of `--delete-project`, so
+/// that one the manifests declare is refused).
+fn load_as(select: &SelectArgs, every: bool, also: &[String]) -> anyhow::Result<Loaded> {
     let stdin = Path::new("-");
     if select.paths.iter().any(|path| path == stdin) {
         if select.paths.len() > 1 {
@@ -60,9 +62,14 @@ fn load_as(select: &SelectArgs, every: bool) -> anyhow::Result<Loaded> {
         include: select.include.clone(),
         exclude: select.exclude.clone(),
     };
+    // A run limited by `--project` reads only those projects' files.
+    let mut projects = select.project.clone();
+    if !projects.is_empty() {
+        projects.extend(also.iter().cloned());
+    }
     Ok(match (&select.env, every) {
-        (None, true) => manifest::load_all(&config),
-        (env, _) => manifest::load_env(&config, env.as_deref()),
+        (None, true) => manifest::load_all_selected(&config, &projects),
+        (env, _) => manifest::load_selected(&config, env.as_deref(), &projects),
     })
 }
 
@@ -107,7 +114,7 @@ pub struct Planned {
 /// before any target is opened. Warnings, and the note about skipped foreign YAML files, go to
 /// stderr.
 pub fn load_checked(request: &PlanRequest<'_>) -> anyhow::Result<Result<Loaded, ExitCode>> {
-    let loaded = load(request.select)?;
+    let loaded = load_as(request.select, false, request.delete_projects)?;
     if let Some(notice) = loaded.skipped_notice() {
         output::error_line(&notice);
     }
@@ -140,7 +147,7 @@ pub async fn plan_live<B: Backend>(
         api,
         request.select,
         request.delete_projects,
-        &loaded.desired,
+        &loaded.declared_projects(),
         &live,
     )
     .await?;

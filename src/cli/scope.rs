@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use anyhow::Context as _;
 
 use crate::live::{Api, Backend};
-use crate::model::{DesiredState, LiveState};
+use crate::model::LiveState;
 
 /// The projects to read: `None` (every project) without `--project`; otherwise the
 /// `--project` names and the projects to delete.
@@ -26,12 +26,11 @@ pub async fn check<B: Backend>(
     api: &Api<B>,
     select: &super::SelectArgs,
     delete_projects: &[String],
-    desired: &DesiredState,
+    declared: &BTreeSet<&str>,
     live: &LiveState,
 ) -> anyhow::Result<()> {
-    let declared: BTreeSet<&str> = desired.projects.keys().map(String::as_str).collect();
     let observed: BTreeSet<&str> = live.projects.keys().map(String::as_str).collect();
-    if names(&select.project, delete_projects, &declared, &observed).is_ok() {
+    if names(&select.project, delete_projects, declared, &observed).is_ok() {
         return Ok(());
     }
     let all = api
@@ -39,7 +38,7 @@ pub async fn check<B: Backend>(
         .await
         .with_context(|| format!("cannot list the projects of {}", api.backend.describe()))?;
     let all: BTreeSet<&str> = all.iter().map(|project| project.name.as_str()).collect();
-    names(&select.project, delete_projects, &declared, &all)
+    names(&select.project, delete_projects, declared, &all)
 }
 
 /// [`crate::plan::scope::check`] as one error.

@@ -39,7 +39,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     }
     if report.exit == 0 {
         // `--project` names a declared project (validate does not read the organization).
-        let declared = loaded.desired.projects.keys().map(String::as_str).collect();
+        let declared = loaded.declared_projects();
         super::scope::names(&args.select.project, &[], &declared, &Default::default())?;
     }
     Ok(ExitCode::from(report.exit))

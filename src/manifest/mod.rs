@@ -56,6 +56,9 @@ pub struct Loaded {
     /// Folders not read because they hold a workspace file of their own (another manifest
     /// tree, read on its own), as displayed.
     pub nested: Vec<String>,
+    /// A run limited by `--project` to a name no file read declares: the projects that the
+    /// files not read declare (live names), for telling a typo from an undeclared project.
+    pub unread_projects: std::collections::BTreeSet<String>,
 }
 
 impl Loaded {
@@ -102,6 +105,18 @@ impl Loaded {
             if count == 1 { "file" } else { "files" },
             if count == 1 { "holds" } else { "hold" },
         ))
+    }
+
+    /// The projects the manifests declare: those read, and those of files a run limited by
+    /// `--project` did not read (known only when a `--project` name is not among the first).
+    #[must_use]
+    pub fn declared_projects(&self) -> std::collections::BTreeSet<&str> {
+        self.desired
+            .projects
+            .keys()
+            .chain(&self.unread_projects)
+            .map(String::as_str)
+            .collect()
     }
 
     /// Whether any diagnostic is an error.
@@ -238,6 +253,27 @@ pub fn load_env(config: &LoadConfig, env: Option<&str>) -> Loaded {
 /// [`load_env`], relative paths taken from `base` (see [`load_in`]).
 #[must_use]
 pub fn load_env_in(base: &Path, config: &LoadConfig, env: Option<&str>) -> Loaded {
+    load_selected_in(base, config, env, &[])
+}
+
+/// [`load_env`] for a run limited to `projects` (`--project`; empty: every project): only
+/// the files that may hold a document of one of them are read and checked (see
+/// [`select::may_belong`]), with the workspace file, so the run's cost follows what it
+/// selects, not the size of the tree. Names are live names (in an environment, the base
+/// projects they rename are selected).
+#[must_use]
+pub fn load_selected(config: &LoadConfig, env: Option<&str>, projects: &[String]) -> Loaded {
+    load_selected_in(Path::new(""), config, env, projects)
+}
+
+/// [`load_selected`], relative paths taken from `base` (see [`load_in`]).
+#[must_use]
+pub fn load_selected_in(
+    base: &Path,
+    config: &LoadConfig,
+    env: Option<&str>,
+    projects: &[String],
+) -> Loaded {
     let shown = |path: &Path| display(path.strip_prefix(base).unwrap_or(path));
     let mut diagnostics = Vec::new();
     let mut sources = Vec::new();
@@ -383,14 +419,43 @@ pub fn load_env_in(base: &Path, config: &LoadConfig, env: Option<&str>) -> Loade
         ));
     }
     let read = inputs.len() + overlay_inputs.len();
+    // A run limited to some projects reads only the files that may hold them.
+    let selected: Option<std::collections::BTreeSet<String>> = (!projects.is_empty()).then(|| {
+        let mut names: std::collections::BTreeSet<String> = projects.iter().cloned().collect();
+        if let Some((_, env)) = chosen {
+            for (base, (live, _)) in &env.projects {
+                if names.contains(live) {
+                    names.insert(base.clone());
+                }
+            }
+        }
+        names
+    });
+    let mut unread: Vec<Input> = Vec::new();
+    let (inputs, overlay_inputs) = match &selected {
+        Some(names) => {
+            let mut keep = |inputs: Vec<Input>| -> Vec<Input> {
+                let (kept, left): (Vec<Input>, Vec<Input>) = inputs
+                    .into_iter()
+                    .partition(|(_, bytes)| select::may_belong(bytes, names));
+                unread.extend(left);
+                kept
+            };
+            let inputs = keep(inputs);
+            (inputs, keep(overlay_inputs))
+        }
+        None => (inputs, overlay_inputs),
+    };
     let mut loaded = match chosen {
-        Some((workspace, env)) => load_environment(workspace, env, inputs, overlay_inputs),
+        Some((workspace, env)) => {
+            load_environment(workspace, env, inputs, overlay_inputs, selected.as_ref())
+        }
         None => load_inputs_with(
             inputs,
             workspace.as_ref().map(|w| &w.limits).unwrap_or(&NO_LIMITS),
         ),
     };
-    if read > 0 && loaded.files.is_empty() && loaded.diagnostics.is_empty() {
+    if read > 0 && selected.is_none() && loaded.files.is_empty() && loaded.diagnostics.is_empty() {
         let shown: Vec<String> = config.paths.iter().map(|p| display(p)).collect();
         diagnostics.push(no_place(
             Code::NoManifests,
@@ -406,6 +471,28 @@ pub fn load_env_in(base: &Path, config: &LoadConfig, env: Option<&str>) -> Loade
         loaded.sources.insert(name, text);
     }
     loaded.nested = nested.iter().map(|path| shown(path)).collect();
+    if projects
+        .iter()
+        .any(|name| !loaded.desired.projects.contains_key(name))
+    {
+        // A name that is not among the projects read: the files not read tell whether it is
+        // declared at all, and which names are (for a did-you-mean).
+        let live = |base: String| match chosen {
+            Some((_, env)) => env
+                .projects
+                .get(&base)
+                .map_or(base, |(live, _)| live.clone()),
+            None => base,
+        };
+        loaded.unread_projects = unread
+            .iter()
+            .filter_map(|(_, bytes)| yaml::heads(std::str::from_utf8(bytes).ok()?))
+            .flatten()
+            .filter(|head| head.kind.as_deref() == Some("Project"))
+            .filter_map(|head| head.project().map(str::to_owned))
+            .map(live)
+            .collect();
+    }
     loaded.environment = chosen.map(|(_, env)| env.name.clone());
     loaded.workspace = workspace.map(Box::new);
     loaded
@@ -422,7 +509,19 @@ pub fn load_all(config: &LoadConfig) -> Loaded {
 /// [`load_all`], relative paths taken from `base` (see [`load_in`]).
 #[must_use]
 pub fn load_all_in(base: &Path, config: &LoadConfig) -> Loaded {
-    let loaded = load_env_in(base, config, None);
+    load_all_selected_in(base, config, &[])
+}
+
+/// [`load_all`] for a run limited to `projects` (see [`load_selected`]).
+#[must_use]
+pub fn load_all_selected(config: &LoadConfig, projects: &[String]) -> Loaded {
+    load_all_selected_in(Path::new(""), config, projects)
+}
+
+/// [`load_all_selected`], relative paths taken from `base` (see [`load_in`]).
+#[must_use]
+pub fn load_all_selected_in(base: &Path, config: &LoadConfig, projects: &[String]) -> Loaded {
+    let loaded = load_selected_in(base, config, None, projects);
     let names: Vec<String> = match &loaded.workspace {
         Some(workspace) if !workspace.environments.is_empty() => {
             workspace.environments.keys().cloned().collect()
@@ -435,7 +534,7 @@ pub fn load_all_in(base: &Path, config: &LoadConfig) -> Loaded {
     };
     let mut found: Vec<(Diagnostic, Vec<String>)> = Vec::new();
     for name in &names {
-        let one = load_env_in(base, config, Some(name));
+        let one = load_selected_in(base, config, Some(name), projects);
         for diagnostic in one.diagnostics {
             match found.iter_mut().find(|(d, _)| *d == diagnostic) {
                 Some((_, envs)) => envs.push(name.clone()),
@@ -466,6 +565,7 @@ pub fn load_all_in(base: &Path, config: &LoadConfig) -> Loaded {
             merged.sources.insert(name, text);
         }
         merged.desired.projects.extend(one.desired.projects);
+        merged.unread_projects.extend(one.unread_projects);
     }
     merged.diagnostics = found
         .into_iter()
@@ -582,6 +682,7 @@ fn load_environment(
     env: &workspace::Env,
     inputs: Vec<Input>,
     overlays: Vec<Input>,
+    selected: Option<&std::collections::BTreeSet<String>>,
 ) -> Loaded {
     let mut out = FileOut::default();
     let mut files = Vec::new();
@@ -634,7 +735,10 @@ fn load_environment(
         }
     }
     for (project, (live, pos)) in &env.projects {
-        if !declared.contains(project) {
+        // A run limited to some projects read only their files: the others' mappings are
+        // checked by a run that reads them.
+        let unread = selected.is_some_and(|names| !names.contains(project));
+        if !declared.contains(project) && !unread {
             let help = crate::diagnostic::suggest(project, declared.iter().map(String::as_str))
                 .map(|s| format!("did you mean `{s}`?"));
             let mut d = file_diag(
@@ -844,6 +948,7 @@ fn finish(files: Vec<String>, outs: Vec<FileOut>, limits: &workspace::Limits) ->
         workspace: None,
         environment: None,
         nested: Vec::new(),
+        unread_projects: std::collections::BTreeSet::new(),
     }
 }
 

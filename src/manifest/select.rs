@@ -187,6 +187,44 @@ pub fn projects_of(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether a manifest file may hold a document of one of `projects`, so that a run limited to
+/// them (`--project`) must read it. `false` only when it certainly holds none: every document
+/// names another project. A file that cannot be read as YAML, or has a document whose project
+/// cannot be told (no `metadata.project`, not a mapping), may belong to any project.
+///
+/// Cheap first: a text that holds none of the names, literally, with nothing that could write
+/// a name in other characters (a `\` escape, a `!!binary` scalar; names with spaces or `'`
+/// could be folded or quoted, so they are never matched this way), names none of them. Only
+/// the other files have their identity fields read ([`yaml::heads`]).
+#[must_use]
+pub fn may_belong(bytes: &[u8], projects: &BTreeSet<String>) -> bool {
+    if bytes.len() > super::MAX_FILE_BYTES {
+        return true;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return true;
+    };
+    let literal = !text.contains('\\')
+        && !text.contains("!!binary")
+        && !text.contains("tag:yaml.org,2002:binary");
+    if literal
+        && projects.iter().all(|name| {
+            !name.is_empty()
+                && !name.chars().any(|c| c.is_whitespace() || c == '\'')
+                && !text.contains(name.as_str())
+        })
+    {
+        return false;
+    }
+    match yaml::heads(text) {
+        None => true,
+        Some(heads) => heads.iter().any(|head| {
+            head.project()
+                .is_none_or(|project| projects.contains(project))
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +237,47 @@ mod tests {
         let found: Vec<String> = projects_of(text).into_iter().collect();
         assert_eq!(found, ["a", "b"]);
         assert!(projects_of(": : [").is_empty());
+    }
+
+    #[test]
+    fn a_file_belongs_to_a_selection_unless_it_certainly_names_other_projects() {
+        let shop: BTreeSet<String> = ["shop".to_owned()].into();
+        let may = |text: &str| may_belong(text.as_bytes(), &shop);
+        let event = |project: &str| {
+            format!(
+                "apiVersion: pzctl/v1\nkind: Event\nmetadata: {{name: e, project: {project}}}\n"
+            )
+        };
+        // Another project's: by the text alone, or by the identity fields.
+        assert!(!may(&event("blog")));
+        assert!(!may(&format!("# the shop is elsewhere\n{}", event("blog"))));
+        assert!(!may(&event("\"bl\\x6fg\"")));
+        // The selected project, however it is written.
+        assert!(may(&event("shop")));
+        assert!(may(&event("\"sh\\x6fp\"")));
+        assert!(may(&format!("{}---\n{}", event("blog"), event("shop"))));
+        assert!(may(
+            "apiVersion: pzctl/v1\nkind: Project\nmetadata:\n  name: shop\n"
+        ));
+        assert!(may(
+            "kind: Event\nmetadata: {name: e, project: !!binary c2hvcA==}\n"
+        ));
+        // Cannot tell: read it.
+        assert!(may("kind: Event\nmetadata: {name: e, project: [shop\n"));
+        assert!(may("kind: Event\nmetadata: {name: shop}\n"));
+        assert!(may("- kind: Event\n  metadata: {name: e, project: shop}\n"));
+        assert!(may(&format!(
+            "{}---\nkind: Event\nmetadata: {{name: shop-x}}\n",
+            event("blog")
+        )));
+        // Nothing in it can name the project, even a document that names none.
+        assert!(!may(&format!("{}---\nkind: Event\n", event("blog"))));
+        assert!(may_belong(&[0xff, 0xfe], &shop));
+        let spaced: BTreeSet<String> = ["my shop".to_owned()].into();
+        assert!(may_belong(
+            b"kind: Event\nmetadata:\n  name: e\n  project: my\n    shop\n",
+            &spaced
+        ));
     }
 
     #[test]

@@ -264,6 +264,43 @@ fn options() -> serde_saphyr::Options {
     }
 }
 
+/// The identity fields of one document (`kind`, `metadata.name`, `metadata.project`), read
+/// without building the document: every other field is skipped as the parser reads it.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Head {
+    pub kind: Option<String>,
+    pub metadata: Option<HeadMetadata>,
+}
+
+/// The identity fields under `metadata`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct HeadMetadata {
+    pub name: Option<String>,
+    pub project: Option<String>,
+}
+
+impl Head {
+    /// The project the document belongs to: a `Project`'s name, any other kind's
+    /// `metadata.project`.
+    #[must_use]
+    pub fn project(&self) -> Option<&str> {
+        let metadata = self.metadata.as_ref()?;
+        if self.kind.as_deref() == Some("Project") {
+            metadata.name.as_deref()
+        } else {
+            metadata.project.as_deref()
+        }
+    }
+}
+
+/// The identity fields of every document of one file, under the same limits as [`parse`];
+/// `None` when the text is not valid YAML or a document is not a mapping whose identity
+/// fields are texts.
+#[must_use]
+pub fn heads(text: &str) -> Option<Vec<Head>> {
+    serde_saphyr::from_multiple_with_options::<Head>(text, options()).ok()
+}
+
 /// Parse every document of one file. On a syntax error the whole file yields no document
 /// (YAML cannot resynchronize reliably) and one problem.
 pub fn parse(text: &str) -> (Vec<Document>, Vec<YamlProblem>) {

@@ -17,6 +17,7 @@ mod plan;
 mod projects;
 mod renames;
 mod reviewed;
+mod shard;
 mod show;
 mod tidy;
 mod tolerant;
