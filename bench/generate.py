@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Generate a large manifest tree for bench/validate.sh.
 
-Usage: generate.py OUT_DIR [--split OUT_DIR_SINGLE]
+Usage: generate.py OUT_DIR [--split OUT_DIR_SINGLE] [--projects N]
        generate.py OUT_DIR --org PROJECTS [--per-project A,E,G,X,M]
 
 Writes 25 projects x (1 project + 100 attributes + 100 events + 100 audiences + 99 experiences)
 = 10,000 resources into 500 multi-document files (20 per project). With --split, also writes
-the same documents one per file (for validators that read one document per file).
+the same documents one per file (for validators that read one document per file). With
+--projects N, N such projects instead of 25 (250: 100,000 resources in 5,000 files).
 
 With --org (for bench/scale.sh), writes an organization instead: PROJECTS projects `org-NNN`,
 each one file `org-NNN.yaml` with A attributes, E events, G audiences, X experiences and M members
@@ -20,7 +21,7 @@ FILES_PER_PROJECT = 20
 
 
 def project_docs(p):
-    name = f"bench-{p:02d}"
+    name = f"bench-{p:02d}"  # bench-100 and up past 99
     docs = [f"""apiVersion: pzctl/v1
 kind: Project
 metadata:
@@ -153,8 +154,9 @@ def main():
         org(out, int(sys.argv[sys.argv.index("--org") + 1]), counts)
         return
     split = sys.argv[sys.argv.index("--split") + 1] if "--split" in sys.argv else None
+    projects = int(sys.argv[sys.argv.index("--projects") + 1]) if "--projects" in sys.argv else PROJECTS
     total = 0
-    for p in range(PROJECTS):
+    for p in range(projects):
         name, docs = project_docs(p)
         total += len(docs)
         per_file = -(-len(docs) // FILES_PER_PROJECT)
@@ -168,7 +170,7 @@ def main():
             for d, doc in enumerate(docs):
                 with open(os.path.join(split, name, f"doc-{d:03d}.yaml"), "w") as fh:
                     fh.write(doc)
-    print(f"{total} resources in {PROJECTS * FILES_PER_PROJECT} files under {out}", file=sys.stderr)
+    print(f"{total} resources in {projects * FILES_PER_PROJECT} files under {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

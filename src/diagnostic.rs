@@ -255,19 +255,19 @@ impl Diagnostic {
 /// The text of every loaded file, by the name diagnostics use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Sources {
-    files: std::collections::BTreeMap<String, String>,
+    files: std::collections::BTreeMap<String, std::sync::Arc<str>>,
 }
 
 impl Sources {
-    /// Remember a file's text.
-    pub fn insert(&mut self, file: impl Into<String>, text: impl Into<String>) {
+    /// Remember a file's text (shared, not copied, when it is an `Arc<str>` already).
+    pub fn insert(&mut self, file: impl Into<String>, text: impl Into<std::sync::Arc<str>>) {
         self.files.insert(file.into(), text.into());
     }
 
     /// The text of a file.
     #[must_use]
     pub fn get(&self, file: &str) -> Option<&str> {
-        self.files.get(file).map(String::as_str)
+        self.files.get(file).map(|text| &**text)
     }
 
     /// File names, sorted.

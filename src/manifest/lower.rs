@@ -85,7 +85,7 @@ impl Ctx<'_> {
     fn limit(
         &mut self,
         item: &Item,
-        pos: Pos,
+        (pointer, key): (&str, bool),
         limit: Limit,
         count: usize,
         holder: &str,
@@ -117,6 +117,14 @@ impl Ctx<'_> {
                 "{holder} has {counted} {noun}; {whose} {most} {noun} {}",
                 limit.scope()
             ),
+        };
+        // Positions are looked up only for a problem (see `yaml::parse_lazy`).
+        let pos = |item: &Item| {
+            if key {
+                item.doc.key_pos(pointer)
+            } else {
+                item.doc.pos(pointer)
+            }
         };
         let (message, help) = match self.limits.declared(limit) {
             Some((declared, at)) => {
@@ -151,8 +159,6 @@ impl Ctx<'_> {
                     )
                 } else {
                     if count > limit.default_value() && count <= limit.maximum() {
-                        let location = Location::new(pos.file_or(&item.file), pos.line, pos.column)
-                            .with_span(pos.offset, pos.len);
                         let holder = match limit {
                             Limit::Projects => "the organization",
                             _ => holder,
@@ -160,12 +166,19 @@ impl Ctx<'_> {
                         self.over_default
                             .entry((limit, holder.to_owned()))
                             .and_modify(|(seen, _)| *seen = (*seen).max(count))
-                            .or_insert((count, location));
+                            .or_insert_with(|| {
+                                let pos = pos(item);
+                                let location =
+                                    Location::new(pos.file_or(&item.file), pos.line, pos.column)
+                                        .with_span(pos.offset, pos.len);
+                                (count, location)
+                            });
                     }
                     return;
                 }
             }
         };
+        let pos = pos(item);
         self.push(item, pos, code, message, help);
     }
 
@@ -401,30 +414,9 @@ pub fn lower_with(
         over_default: BTreeMap::new(),
     };
     let mut state = DesiredState::default();
-    // first declaration of (project, kind, name) -> "file:line"
-    let mut seen: BTreeMap<(String, &'static str, String), String> = BTreeMap::new();
-    let mut check_duplicate =
-        |ctx: &mut Ctx, item: &Item, project: &str, kind: &'static str, name: &str| -> bool {
-            let key = (project.to_owned(), kind, name.to_owned());
-            let here = format!("{}:{}", item.file, item.doc.key_pos("/metadata/name").line);
-            if let Some(first) = seen.get(&key) {
-                let scope = if kind == "project" {
-                    String::new()
-                } else {
-                    format!(" in project `{project}`")
-                };
-                ctx.at(
-                    item,
-                    "/metadata/name",
-                    Code::DuplicateName,
-                    format!("{kind} `{name}` is declared twice{scope}"),
-                    Some(format!("first declared at {first}")),
-                );
-                return false;
-            }
-            seen.insert(key, here);
-            true
-        };
+    // first declaration of (project, kind, name); its place is looked up only for a duplicate,
+    // so that documents without problems never need their positions.
+    let mut seen: BTreeMap<(String, &'static str, String), &Item> = BTreeMap::new();
 
     // Projects first, so resources can attach to them.
     let mut project_count = 0usize;
@@ -433,13 +425,13 @@ pub fn lower_with(
             continue;
         };
         let name = doc.metadata.name.clone();
-        if !check_duplicate(&mut ctx, item, "", "project", &name) {
+        if !check_duplicate(&mut seen, &mut ctx, item, "", "project", &name) {
             continue;
         }
         project_count += 1;
         ctx.limit(
             item,
-            item.doc.pos("/metadata/name"),
+            ("/metadata/name", false),
             Limit::Projects,
             project_count,
             &format!("project `{name}` is project number {project_count}"),
@@ -481,7 +473,7 @@ pub fn lower_with(
             );
             continue;
         }
-        if !check_duplicate(&mut ctx, item, meta_project, kind, name) {
+        if !check_duplicate(&mut seen, &mut ctx, item, meta_project, kind, name) {
             continue;
         }
         let project_name = meta_project.clone();
@@ -573,7 +565,7 @@ pub fn lower_with(
         }
         ctx.limit(
             item,
-            item.doc.pos("/metadata/name"),
+            ("/metadata/name", false),
             limit,
             count,
             &format!("project `{project_name}`"),
@@ -611,7 +603,7 @@ pub fn lower_with(
         }
         let key = (project.clone(), spec.key.clone());
         if let Some(first) = keys.get(&key) {
-            let pointer = if item.doc.spans.contains_key("/spec/key") {
+            let pointer = if item.doc.has("/spec/key") {
                 "/spec/key"
             } else {
                 "/metadata/name"
@@ -879,6 +871,41 @@ fn check_variant_previous_names(ctx: &mut Ctx, item: &Item, doc: &raw::Experienc
     }
 }
 
+/// Whether `item` is the first declaration of its (project, kind, name); a later one is a
+/// `duplicate-name` error pointing at the first.
+fn check_duplicate<'a>(
+    seen: &mut BTreeMap<(String, &'static str, String), &'a Item>,
+    ctx: &mut Ctx,
+    item: &'a Item,
+    project: &str,
+    kind: &'static str,
+    name: &str,
+) -> bool {
+    let key = (project.to_owned(), kind, name.to_owned());
+    if let Some(first) = seen.get(&key) {
+        let first = format!(
+            "{}:{}",
+            first.file,
+            first.doc.key_pos("/metadata/name").line
+        );
+        let scope = if kind == "project" {
+            String::new()
+        } else {
+            format!(" in project `{project}`")
+        };
+        ctx.at(
+            item,
+            "/metadata/name",
+            Code::DuplicateName,
+            format!("{kind} `{name}` is declared twice{scope}"),
+            Some(format!("first declared at {first}")),
+        );
+        return false;
+    }
+    seen.insert(key, item);
+    true
+}
+
 enum Lowered {
     Attribute(AttributeSpec),
     Event(EventSpec),
@@ -1005,7 +1032,7 @@ fn lower_audience(
     let total = count_conditions(list);
     ctx.limit(
         item,
-        item.doc.key_pos("/spec/rules"),
+        ("/spec/rules", true),
         Limit::Rules,
         total,
         &format!("audience `{}`", doc.metadata.name),
@@ -1214,7 +1241,7 @@ fn lower_experience(
     let name = &doc.metadata.name;
     ctx.limit(
         item,
-        item.doc.key_pos("/spec/variants"),
+        ("/spec/variants", true),
         Limit::Variants,
         spec.variants.len(),
         &format!("experience `{name}`"),

@@ -689,7 +689,7 @@ fn load_environment(
     let mut base: Vec<(String, Option<overlay::Node>)> = Vec::new();
     for (name, bytes) in inputs {
         files.push(name.clone());
-        for doc in parse_file(&name, bytes, &mut out) {
+        for doc in parse_file(&name, bytes, &mut out, false) {
             base.push((name.clone(), Some(overlay::Node::from_document(&doc, None))));
         }
     }
@@ -702,7 +702,7 @@ fn load_environment(
     let mut added = Vec::new();
     for (name, bytes) in overlays {
         files.push(name.clone());
-        for doc in parse_file(&name, bytes, &mut out) {
+        for doc in parse_file(&name, bytes, &mut out, false) {
             if !doc.value.is_object() {
                 check_document(&name, doc, Some(env), &mut out);
                 continue;
@@ -957,7 +957,7 @@ fn finish(files: Vec<String>, outs: Vec<FileOut>, limits: &workspace::Limits) ->
 struct FileOut {
     diagnostics: Vec<Diagnostic>,
     items: Vec<lower::Item>,
-    sources: Vec<(String, String)>,
+    sources: Vec<(String, std::sync::Arc<str>)>,
     skipped: Vec<String>,
     /// The `name:` values of a file whose YAML could not be parsed.
     unreadable: Vec<String>,
@@ -966,16 +966,18 @@ struct FileOut {
     consequences: Vec<(String, usize, usize)>,
 }
 
-/// Read, parse and schema-check one file.
+/// Read, parse and schema-check one file. Its documents find their positions only when a
+/// problem needs one ([`yaml::parse_lazy`]).
 fn process_file(name: String, bytes: Vec<u8>, out: &mut FileOut) {
-    for doc in parse_file(&name, bytes, out) {
+    for doc in parse_file(&name, bytes, out, true) {
         check_document(&name, doc, None, out);
     }
 }
 
 /// Read and parse one file: its documents (none when it is too large, not UTF-8 or another
-/// tool's), its text remembered in `out.sources`.
-fn parse_file(name: &str, bytes: Vec<u8>, out: &mut FileOut) -> Vec<yaml::Document> {
+/// tool's), its text remembered in `out.sources`. `lazy`: without a span map per document
+/// (see [`yaml::parse_lazy`]).
+fn parse_file(name: &str, bytes: Vec<u8>, out: &mut FileOut, lazy: bool) -> Vec<yaml::Document> {
     let name = name.to_owned();
     let start = yaml::Pos {
         line: 1,
@@ -1022,7 +1024,12 @@ fn parse_file(name: &str, bytes: Vec<u8>, out: &mut FileOut) -> Vec<yaml::Docume
             return Vec::new();
         }
     };
-    let (documents, problems) = yaml::parse(&text);
+    let text: std::sync::Arc<str> = std::sync::Arc::from(text);
+    let (documents, problems) = if lazy {
+        yaml::parse_lazy(&text)
+    } else {
+        yaml::parse(&text)
+    };
     if is_foreign(&documents) {
         out.skipped.push(name);
         return Vec::new();
@@ -1202,6 +1209,16 @@ fn check_document(
     };
     let schema_diags = checked.diagnostics;
     out.diagnostics.extend(schema_diags);
+    if typed.is_some() {
+        // Lowering reads the typed document; of the value it needs only the identity.
+        let keep = |key: &str| doc.value.get(key).cloned().map(|v| (key.to_owned(), v));
+        doc.value = serde_json::Value::Object(
+            ["apiVersion", "kind", "metadata"]
+                .into_iter()
+                .filter_map(keep)
+                .collect(),
+        );
+    }
     out.items.push(lower::Item {
         file: name.clone(),
         doc,

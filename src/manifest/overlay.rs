@@ -63,6 +63,7 @@ impl Node {
             value,
             spans,
             start,
+            lazy: None,
         }
     }
 

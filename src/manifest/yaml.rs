@@ -60,18 +60,69 @@ pub type SpanMap = BTreeMap<String, Pos>;
 #[derive(Debug)]
 pub struct Document {
     pub value: serde_json::Value,
+    /// Positions by pointer; empty when they are found on demand (see [`parse_lazy`]).
     pub spans: SpanMap,
     /// Where the document's root node starts.
     pub start: Pos,
+    /// The file's text, to find positions in when they are first asked for ([`parse_lazy`]).
+    pub lazy: Option<Lazy>,
+}
+
+/// Where a document parsed by [`parse_lazy`] finds its positions: its file's text, parsed
+/// again with spans the first time any document of the file is asked for one.
+#[derive(Clone)]
+pub struct Lazy {
+    file: std::sync::Arc<LazyFile>,
+    index: usize,
+}
+
+struct LazyFile {
+    text: std::sync::Arc<str>,
+    spans: std::sync::OnceLock<Vec<SpanMap>>,
+}
+
+impl fmt::Debug for Lazy {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("Lazy")
+            .field("index", &self.index)
+            .field("parsed", &self.file.spans.get().is_some())
+            .finish()
+    }
+}
+
+impl Lazy {
+    fn spans(&self) -> Option<&SpanMap> {
+        self.file
+            .spans
+            .get_or_init(|| {
+                let (documents, _) = parse(&self.file.text);
+                documents.into_iter().map(|doc| doc.spans).collect()
+            })
+            .get(self.index)
+    }
 }
 
 impl Document {
+    /// The position recorded for `key` (a pointer, or `pointer#key`).
+    fn span(&self, key: &str) -> Option<&Pos> {
+        match &self.lazy {
+            Some(lazy) if self.spans.is_empty() => lazy.spans()?.get(key),
+            _ => self.spans.get(key),
+        }
+    }
+
+    /// Whether the document has a value at `pointer` with a position.
+    #[must_use]
+    pub fn has(&self, pointer: &str) -> bool {
+        self.span(pointer).is_some()
+    }
+
     /// The position of the value at `pointer`, or of the closest ancestor that has one.
     #[must_use]
     pub fn pos(&self, pointer: &str) -> Pos {
         let mut ptr = pointer;
         loop {
-            if let Some(pos) = self.spans.get(ptr) {
+            if let Some(pos) = self.span(ptr) {
                 return pos.clone();
             }
             match ptr.rfind('/') {
@@ -84,7 +135,7 @@ impl Document {
     /// The position of the key that holds the value at `pointer` (or of the value itself).
     #[must_use]
     pub fn key_pos(&self, pointer: &str) -> Pos {
-        match self.spans.get(&format!("{pointer}#key")) {
+        match self.span(&format!("{pointer}#key")) {
             Some(pos) => pos.clone(),
             None => self.pos(pointer),
         }
@@ -197,6 +248,8 @@ pub fn escape(segment: &str) -> String {
 
 struct Converter<'a> {
     spans: SpanMap,
+    /// Whether to record every position in `spans` (else only problems get theirs).
+    record: bool,
     problems: &'a mut Vec<YamlProblem>,
     text_len: usize,
 }
@@ -204,10 +257,12 @@ struct Converter<'a> {
 impl Converter<'_> {
     fn convert(&mut self, node: &Spanned<YNode>, ptr: &str) -> serde_json::Value {
         use serde_json::Value;
-        self.spans.insert(
-            ptr.to_owned(),
-            Pos::from_location(&node.referenced, self.text_len),
-        );
+        if self.record {
+            self.spans.insert(
+                ptr.to_owned(),
+                Pos::from_location(&node.referenced, self.text_len),
+            );
+        }
         match &node.value {
             YNode::Null => Value::Null,
             YNode::Bool(b) => Value::Bool(*b),
@@ -219,14 +274,19 @@ impl Converter<'_> {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| self.convert(item, &format!("{ptr}/{i}")))
+                    .map(|(i, item)| {
+                        let child = if self.record {
+                            format!("{ptr}/{i}")
+                        } else {
+                            String::new()
+                        };
+                        self.convert(item, &child)
+                    })
                     .collect(),
             ),
             YNode::Map(entries) => {
                 let mut object = serde_json::Map::new();
                 for (key, value) in entries {
-                    let child = format!("{ptr}/{}", escape(&key.value));
-                    let key_pos = Pos::from_location(&key.referenced, self.text_len);
                     if object.contains_key(&key.value) {
                         self.problems.push(YamlProblem {
                             kind: YamlProblemKind::DuplicateKey,
@@ -234,12 +294,22 @@ impl Converter<'_> {
                                 "duplicate key `{}`: each key may appear only once in a mapping",
                                 key.value
                             ),
-                            pos: key_pos,
+                            pos: Pos::from_location(&key.referenced, self.text_len),
                             help: None,
                         });
                         continue;
                     }
-                    self.spans.insert(format!("{child}#key"), key_pos);
+                    // Pointers are built only where positions are recorded.
+                    let child = if self.record {
+                        let child = format!("{ptr}/{}", escape(&key.value));
+                        self.spans.insert(
+                            format!("{child}#key"),
+                            Pos::from_location(&key.referenced, self.text_len),
+                        );
+                        child
+                    } else {
+                        String::new()
+                    };
                     let converted = self.convert(value, &child);
                     object.insert(key.value.clone(), converted);
                 }
@@ -304,6 +374,24 @@ pub fn heads(text: &str) -> Option<Vec<Head>> {
 /// Parse every document of one file. On a syntax error the whole file yields no document
 /// (YAML cannot resynchronize reliably) and one problem.
 pub fn parse(text: &str) -> (Vec<Document>, Vec<YamlProblem>) {
+    parse_with(text, None)
+}
+
+/// [`parse`], without a position per node: a document finds the positions it is asked for
+/// by parsing `text` again, once per file, the first time one is asked for. Documents that
+/// pass their checks never hold a span map, so loading many files keeps only their values.
+pub fn parse_lazy(text: &std::sync::Arc<str>) -> (Vec<Document>, Vec<YamlProblem>) {
+    let file = std::sync::Arc::new(LazyFile {
+        text: std::sync::Arc::clone(text),
+        spans: std::sync::OnceLock::new(),
+    });
+    parse_with(text, Some(file))
+}
+
+fn parse_with(
+    text: &str,
+    lazy: Option<std::sync::Arc<LazyFile>>,
+) -> (Vec<Document>, Vec<YamlProblem>) {
     let mut problems = Vec::new();
     let roots: Vec<Spanned<YNode>> =
         match serde_saphyr::from_multiple_with_options::<Spanned<YNode>>(text, options()) {
@@ -314,19 +402,24 @@ pub fn parse(text: &str) -> (Vec<Document>, Vec<YamlProblem>) {
             }
         };
     let mut documents = Vec::new();
-    for root in &roots {
+    for (index, root) in roots.iter().enumerate() {
         let mut converter = Converter {
             spans: SpanMap::new(),
+            record: lazy.is_none(),
             problems: &mut problems,
             text_len: text.len(),
         };
         let value = converter.convert(root, "");
         let spans = converter.spans;
-        let start = spans.get("").cloned().unwrap_or_default();
+        let start = Pos::from_location(&root.referenced, text.len());
         documents.push(Document {
             value,
             spans,
             start,
+            lazy: lazy.as_ref().map(|file| Lazy {
+                file: std::sync::Arc::clone(file),
+                index,
+            }),
         });
     }
     (documents, problems)
