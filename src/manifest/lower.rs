@@ -26,6 +26,8 @@ pub enum Typed {
 }
 
 /// One parsed document with its file and spans; `typed` is `None` when the schema failed.
+/// Once typed, the document keeps no JSON value (`doc.value` is null): read it through
+/// `typed` (and [`Item::str_at`]).
 #[derive(Debug)]
 pub struct Item {
     pub file: String,
@@ -34,7 +36,25 @@ pub struct Item {
 }
 
 impl Item {
+    /// A text of the document: its identity (`/kind`, `/metadata/name`, `/metadata/project`)
+    /// from the typed document when there is one (a checked document keeps no JSON value),
+    /// anything else from the value.
     fn str_at(&self, pointer: &str) -> Option<&str> {
+        if let Some(typed) = &self.typed {
+            let (kind, name, project) = match typed {
+                Typed::Project(d) => ("Project", &d.metadata.name, None),
+                Typed::Attribute(d) => ("Attribute", &d.metadata.name, Some(&d.metadata.project)),
+                Typed::Event(d) => ("Event", &d.metadata.name, Some(&d.metadata.project)),
+                Typed::Audience(d) => ("Audience", &d.metadata.name, Some(&d.metadata.project)),
+                Typed::Experience(d) => ("Experience", &d.metadata.name, Some(&d.metadata.project)),
+            };
+            match pointer {
+                "/kind" => return Some(kind),
+                "/metadata/name" => return Some(name),
+                "/metadata/project" => return project.map(String::as_str),
+                _ => {}
+            }
+        }
         self.doc.value.pointer(pointer).and_then(|v| v.as_str())
     }
 }

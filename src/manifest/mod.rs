@@ -1210,14 +1210,8 @@ fn check_document(
     let schema_diags = checked.diagnostics;
     out.diagnostics.extend(schema_diags);
     if typed.is_some() {
-        // Lowering reads the typed document; of the value it needs only the identity.
-        let keep = |key: &str| doc.value.get(key).cloned().map(|v| (key.to_owned(), v));
-        doc.value = serde_json::Value::Object(
-            ["apiVersion", "kind", "metadata"]
-                .into_iter()
-                .filter_map(keep)
-                .collect(),
-        );
+        // Lowering reads the typed document, not the value.
+        doc.value = serde_json::Value::Null;
     }
     out.items.push(lower::Item {
         file: name.clone(),
