@@ -57,6 +57,30 @@ impl Item {
         }
         self.doc.value.pointer(pointer).and_then(|v| v.as_str())
     }
+
+    /// `metadata.previousNames`: from the typed document when there is one, else the value.
+    fn previous_names(&self) -> Vec<&str> {
+        let typed = match &self.typed {
+            Some(Typed::Project(d)) => Some(&d.metadata.previous_names),
+            Some(Typed::Attribute(d)) => Some(&d.metadata.previous_names),
+            Some(Typed::Event(d)) => Some(&d.metadata.previous_names),
+            Some(Typed::Audience(d)) => Some(&d.metadata.previous_names),
+            Some(Typed::Experience(d)) => Some(&d.metadata.previous_names),
+            None => None,
+        };
+        match typed {
+            Some(names) => names.iter().flatten().map(String::as_str).collect(),
+            None => self
+                .doc
+                .value
+                .pointer("/metadata/previousNames")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .collect(),
+        }
+    }
 }
 
 /// Names declared by any document (valid or not), so that one broken document does not
@@ -409,15 +433,7 @@ pub fn lower_with(
                 .entry((project.to_owned(), kind_label(kind)))
                 .or_default()
                 .insert(name.to_owned());
-            let previous = item
-                .doc
-                .value
-                .pointer("/metadata/previousNames")
-                .and_then(|v| v.as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str());
-            for old in previous {
+            for old in item.previous_names() {
                 declared
                     .previous
                     .entry((project.to_owned(), kind_label(kind)))
