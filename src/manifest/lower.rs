@@ -588,7 +588,8 @@ pub fn lower_with(
             origin(item),
         );
         record_previous_names(project, typed, &project_name, model_kind, &name);
-        if model_kind == Kind::Experience && item.doc.spans.contains_key("/spec/contentTypes") {
+        // From the typed document: its position is looked up only when it is there.
+        if matches!(typed, Typed::Experience(d) if d.spec.content_types.is_some()) {
             let pos = item.doc.key_pos("/spec/contentTypes");
             project.origins.insert(
                 model::content_types_origin(&model::address(&project_name, model_kind, &name)),
