@@ -20,6 +20,58 @@ pub fn nullable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Str
     Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// Who made an object and when, as the record says (each empty when it does not). Read
+/// leniently: an odd value is taken as unknown, never as an error.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Made {
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub created_at: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub created_by: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub created_by_user_name: String,
+}
+
+impl Made {
+    /// `made 2025-01-01T00:00:00Z by Ada`, `made 2025-…`, `made by Ada`, or empty: the user
+    /// name when the record has one, else the `createdBy` id.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let who = if self.created_by_user_name.is_empty() {
+            &self.created_by
+        } else {
+            &self.created_by_user_name
+        };
+        match (self.created_at.as_str(), who.as_str()) {
+            ("", "") => String::new(),
+            (at, "") => format!("made {at}"),
+            ("", who) => format!("made by {who}"),
+            (at, who) => format!("made {at} by {who}"),
+        }
+    }
+}
+
+/// A string field that may come as `null`, a number or anything else: only a string is kept.
+fn lenient<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(text) => text,
+        _ => String::new(),
+    })
+}
+
 /// Unknown fields of an object, kept as they came.
 pub type Extra = serde_json::Map<String, Value>;
 
@@ -212,6 +264,8 @@ pub struct Attribute {
     pub project: String,
     #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
+    #[serde(flatten)]
+    pub made: Made,
 }
 
 /// `POST /events`, `PUT /events/{uid}` body.
@@ -238,6 +292,8 @@ pub struct Event {
     pub project: String,
     #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
+    #[serde(flatten)]
+    pub made: Made,
 }
 
 /// `AND` / `OR`.
@@ -385,6 +441,8 @@ pub struct Audience {
     pub project: String,
     #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
+    #[serde(flatten)]
+    pub made: Made,
 }
 
 /// `SEGMENTED` / `AB_TEST`.
@@ -436,6 +494,8 @@ pub struct Experience {
     pub cms: Option<Value>,
     #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
+    #[serde(flatten)]
+    pub made: Made,
 }
 
 /// Version status.
@@ -729,6 +789,8 @@ pub trait Collection: serde::de::DeserializeOwned + Send {
     fn uid(&self) -> &str;
     /// When the object was last updated, as the API says (empty when it does not).
     fn updated_at(&self) -> &str;
+    /// Who made the object and when, as the API says.
+    fn made(&self) -> &Made;
 }
 
 macro_rules! collection {
@@ -742,6 +804,9 @@ macro_rules! collection {
             }
             fn updated_at(&self) -> &str {
                 &self.updated_at
+            }
+            fn made(&self) -> &Made {
+                &self.made
             }
         }
     };

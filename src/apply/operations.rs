@@ -3,8 +3,9 @@
 //! create whose answer was lost is looked up by its identity (name, event key, member email)
 //! before it is repeated; a delete that finds nothing is done.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::state::{ProjectState, RunState};
 use super::{ApplyConfig, Created, CreatedVariant, Outcome};
@@ -37,6 +38,17 @@ pub(crate) enum OperationError {
     NoAfter,
     #[error("{0}")]
     Impossible(String),
+    #[error(
+        "live-duplicate: {kind} `{name}` was made in project `{project}` since the plan was read \
+         ({found}); it was neither created a second time nor adopted. Plan again to review it"
+    )]
+    MadeSincePlan {
+        kind: &'static str,
+        name: String,
+        project: String,
+        /// `uid …, made … by …` as the record says.
+        found: String,
+    },
 }
 
 type Result<T, E = OperationError> = std::result::Result<T, E>;
@@ -101,6 +113,43 @@ pub(crate) struct Shared<B> {
     linked_on_create: BTreeMap<String, StackLinkSpec>,
     /// The identifiers creates got back, by change address, until their change finishes.
     identifiers: std::sync::Mutex<BTreeMap<String, Created>>,
+    /// The uids of every object the plan was read with: an object found by a look that is
+    /// not among them (nor made by this run) was made since.
+    known: BTreeSet<String>,
+    /// The looks before creates, one per project and kind (see [`Look`]).
+    looks: std::sync::Mutex<BTreeMap<(String, &'static str), Arc<Look>>>,
+}
+
+/// An object of one identity found by the look before a create.
+#[derive(Clone, Debug)]
+struct Seen {
+    identity: String,
+    uid: String,
+    made: wire::Made,
+}
+
+impl Seen {
+    fn describe(&self) -> String {
+        let made = self.made.describe();
+        if made.is_empty() {
+            format!("uid {}", self.uid)
+        } else {
+            format!("uid {}, {made}", self.uid)
+        }
+    }
+}
+
+/// The look before the creates of one kind in one project: a create arrives, and uses the
+/// list that began after it arrived. Creates that arrive while no list runs start one; those
+/// that arrive while one runs wait for it and share the next, so a wave of creates that start
+/// together costs one list, and every create is checked against a list at least as new as
+/// itself.
+#[derive(Default)]
+struct Look {
+    /// Creates that have arrived so far.
+    arrivals: std::sync::atomic::AtomicU64,
+    /// The arrivals the last list covers (those before it began), and what it found.
+    last: tokio::sync::Mutex<(u64, Arc<Vec<Seen>>)>,
 }
 
 impl<B: Backend> Shared<B> {
@@ -139,7 +188,48 @@ impl<B: Backend> Shared<B> {
             created,
             linked_on_create,
             identifiers: std::sync::Mutex::new(BTreeMap::new()),
+            known: known_uids(live),
+            looks: std::sync::Mutex::new(BTreeMap::new()),
         }
+    }
+
+    fn look(&self, project: &str, kind: &'static str) -> Arc<Look> {
+        let mut looks = self
+            .looks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(looks.entry((project.to_owned(), kind)).or_default())
+    }
+
+    /// Fail a create when the look found an object of its identity that the plan did not
+    /// know and this run did not make.
+    fn check_look(
+        &self,
+        seen: &[Seen],
+        made_here: &BTreeMap<String, String>,
+        kind: &'static str,
+        name: &str,
+        project: &str,
+    ) -> Result<()> {
+        let made_here: BTreeSet<&str> = made_here.values().map(String::as_str).collect();
+        let found: Vec<String> = seen
+            .iter()
+            .filter(|object| {
+                object.identity == name
+                    && !self.known.contains(&object.uid)
+                    && !made_here.contains(object.uid.as_str())
+            })
+            .map(Seen::describe)
+            .collect();
+        if found.is_empty() {
+            return Ok(());
+        }
+        Err(OperationError::MadeSincePlan {
+            kind,
+            name: name.to_owned(),
+            project: project.to_owned(),
+            found: found.join("; "),
+        })
     }
 
     fn project_lock(&self, project: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -222,6 +312,29 @@ impl<B: Backend> Shared<B> {
                 // stack-link change then finds it linked and sends nothing.
                 let stack = self.linked_on_create.get(name).cloned().unwrap_or_default();
                 let input = convert::project_input(name, wanted(sides)?, &stack);
+                // Look right before the create (see `Look`).
+                let look = self.look("", "project");
+                let arrival = look.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
+                let mut last = look.last.lock().await;
+                if last.0 < arrival {
+                    let covered = look.arrivals.load(Ordering::SeqCst);
+                    let projects = idempotent!(self, api.list_projects().await)?;
+                    let seen = projects
+                        .into_iter()
+                        .map(|project| Seen {
+                            identity: project.name,
+                            uid: project.uid,
+                            made: wire::Made {
+                                created_at: project.created_at,
+                                ..wire::Made::default()
+                            },
+                        })
+                        .collect();
+                    *last = (covered, Arc::new(seen));
+                }
+                let seen = Arc::clone(&last.1);
+                drop(last);
+                self.check_look(&seen, &BTreeMap::new(), "project", name, name)?;
                 let project = create_once!(self,
                     post: api.create_project(&input).await,
                     lookup: api.list_projects().await.map(|projects| {
@@ -343,6 +456,46 @@ impl<B: Backend> Shared<B> {
         match change.action {
             Action::Create => {
                 let input = wanted(sides)?.input(name, &project.uids)?;
+                // Look right before the create: the API has no conditional create, and an
+                // object of this identity made since the plan was read (another run, the UI)
+                // would otherwise get a twin. One list serves the creates of this kind in this
+                // project that start together (see `Look`).
+                let look = self.look(&change.project, R::Wire::WORD);
+                let arrival = look.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
+                let mut last = look.last.lock().await;
+                if last.0 < arrival {
+                    let covered = look.arrivals.load(Ordering::SeqCst);
+                    match idempotent!(self, api.list::<R::Wire>(&project.uid).await) {
+                        Ok(objects) => {
+                            let seen = objects
+                                .iter()
+                                .filter_map(|object| {
+                                    Some(Seen {
+                                        identity: R::name(object)?.to_owned(),
+                                        uid: object.uid().to_owned(),
+                                        made: object.made().clone(),
+                                    })
+                                })
+                                .collect();
+                            *last = (covered, Arc::new(seen));
+                        }
+                        // A record the typed list cannot read: observe read it tolerantly
+                        // and the plan accounted for it; the create goes ahead unlooked,
+                        // as it would have before looks, rather than fail.
+                        Err(BackendError::Decode { .. }) => {}
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+                let seen = Arc::clone(&last.1);
+                drop(last);
+                let current = self.project(&change.project)?;
+                self.check_look(
+                    &seen,
+                    R::uids(&current.uids),
+                    R::Wire::WORD,
+                    name,
+                    &change.project,
+                )?;
                 let object = create_once!(self,
                     post: api.create::<R::Wire>(&project.uid, &input).await,
                     lookup: api.list::<R::Wire>(&project.uid).await.map(|objects| {
@@ -632,6 +785,29 @@ fn status_word(status: ExperienceStatus) -> &'static str {
         ExperienceStatus::Active => "active",
         ExperienceStatus::Paused => "paused",
     }
+}
+
+/// The uids of every object in `live`, of every kind and project.
+fn known_uids(live: &LiveState) -> BTreeSet<String> {
+    let mut known = BTreeSet::new();
+    for project in live.projects.values() {
+        known.insert(project.project.uid.clone());
+        known.extend(project.attributes.iter().map(|object| object.uid.clone()));
+        known.extend(project.events.iter().map(|object| object.uid.clone()));
+        known.extend(project.audiences.iter().map(|object| object.uid.clone()));
+        known.extend(
+            project
+                .experiences
+                .iter()
+                .map(|object| object.experience.uid.clone()),
+        );
+    }
+    known.extend(
+        live.warnings
+            .iter()
+            .filter_map(|warning| warning.uid.clone()),
+    );
+    known
 }
 
 /// The desired spec of a create or an update.

@@ -106,10 +106,16 @@ fn duplicate<R: Resource>(project: &str, name: &str, objects: &[&R::Live]) -> su
         .map(|object| {
             let wire = R::object(object);
             let uid = wire::Collection::uid(wire);
-            match wire::Collection::updated_at(wire) {
-                "" => format!("uid {uid}"),
-                at => format!("uid {uid}, last updated {at}"),
+            let mut parts = vec![format!("uid {uid}")];
+            let made = wire::Collection::made(wire).describe();
+            if !made.is_empty() {
+                parts.push(made);
             }
+            match wire::Collection::updated_at(wire) {
+                "" => {}
+                at => parts.push(format!("last updated {at}")),
+            }
+            parts.join(", ")
         })
         .collect();
     super::Note {

@@ -212,6 +212,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
             kind: wire::AttributeType::Preset,
             project: project_uid.clone(),
             updated_at: "2026-01-01T00:00:00Z".to_owned(),
+            made: wire::Made::default(),
         }];
         for (attribute_name, spec) in &project.attributes {
             let input = convert::attribute_input(attribute_name, spec);
@@ -224,6 +225,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
                 kind: wire::AttributeType::Custom,
                 project: project_uid.clone(),
                 updated_at: "2026-01-01T00:00:00Z".to_owned(),
+                made: wire::Made::default(),
             });
         }
         let events: Vec<wire::Event> = project
@@ -236,6 +238,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
                 description: spec.description.clone(),
                 project: project_uid.clone(),
                 updated_at: String::new(),
+                made: wire::Made::default(),
             })
             .collect();
         let mut live_project = LiveProject {
@@ -274,6 +277,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
                     slug: None,
                     project: project_uid.clone(),
                     updated_at: String::new(),
+                    made: wire::Made::default(),
                 }
             })
             .collect();
@@ -303,6 +307,7 @@ fn live_from(desired: &DesiredState, principal: Option<Principal>) -> LiveState 
                     referred_audiences: Vec::new(),
                     cms: None,
                     updated_at: String::new(),
+                    made: wire::Made::default(),
                 },
                 versions: vec![wire::Version {
                     id: uid(name, "version", experience_name),
