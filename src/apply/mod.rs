@@ -9,6 +9,9 @@
 //!   that had not started.
 //! - A create whose answer was lost is looked up by its identity before it is repeated, so a
 //!   re-run never makes duplicates.
+//! - Every create is preceded by a look for an object of its identity (one list per wave of
+//!   creates of a kind in a project); one made since the plan was read fails the create
+//!   (`live-duplicate`) without stopping the run: its dependents are skipped, the rest goes on.
 //! - Reporter events come from the one coordinating task, so progress output never interleaves.
 //!   Each change's task runs within the caller's `live::observer` scope, with the change's
 //!   address, so its retries and waits are told as they happen, between its `started` and its
@@ -233,7 +236,7 @@ pub async fn apply<B: Backend + 'static>(
         .collect();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
     let mut created_ids: Vec<Option<Created>> = vec![None; count];
-    let mut running: JoinSet<(usize, Outcome, Option<Created>)> = JoinSet::new();
+    let mut running: JoinSet<(usize, Outcome, Option<Created>, bool)> = JoinSet::new();
     let mut task_changes: Vec<(tokio::task::Id, usize)> = Vec::new();
     let mut stop: Option<Stop> = None;
     let parallelism = config.parallelism.max(1);
@@ -273,8 +276,8 @@ pub async fn apply<B: Backend + 'static>(
                 .as_ref()
                 .map(|scope| scope.for_change(&changes[next].address));
             let handle = running.spawn(observer::within(scope, async move {
-                let (outcome, created) = shared.execute(next, &task_list[next]).await;
-                (next, outcome, created)
+                let (outcome, created, contained) = shared.execute(next, &task_list[next]).await;
+                (next, outcome, created, contained)
             }));
             task_changes.push((handle.id(), next));
         }
@@ -292,11 +295,11 @@ pub async fn apply<B: Backend + 'static>(
                 continue;
             }
         };
-        let (index, outcome, created) = match joined {
+        let (index, outcome, created, contained) = match joined {
             None => break,
-            Some(Ok((id, (index, outcome, created)))) => {
+            Some(Ok((id, (index, outcome, created, contained)))) => {
                 task_changes.retain(|(task, _)| *task != id);
-                (index, outcome, created)
+                (index, outcome, created, contained)
             }
             Some(Err(error)) => {
                 let id = error.id();
@@ -315,6 +318,7 @@ pub async fn apply<B: Backend + 'static>(
                         error: message.to_owned(),
                     },
                     None,
+                    false,
                 )
             }
         };
@@ -328,7 +332,7 @@ pub async fn apply<B: Backend + 'static>(
                     ready.insert(key(dependent));
                 }
             }
-        } else if stop.is_none() {
+        } else if stop.is_none() && !contained {
             stop = Some(Stop::Failure(changes[index].address.clone()));
         }
         outcomes[index] = Some(outcome);

@@ -255,25 +255,32 @@ impl<B: Backend> Shared<B> {
         update(identifiers.entry(address.to_owned()).or_default());
     }
 
-    /// Carry out change `index` of the plan; also what it created, if anything.
+    /// Carry out change `index` of the plan; also what it created, if anything, and whether
+    /// a failure is contained (the run may start other changes).
     pub(crate) async fn execute(
         &self,
         index: usize,
         change: &Change,
-    ) -> (Outcome, Option<Created>) {
+    ) -> (Outcome, Option<Created>, bool) {
+        // A create refused by its look changed nothing: the run goes on with what does not
+        // depend on it.
+        let mut contained = false;
         let outcome = match self.run(index, change).await {
             Ok(Done::Applied) => Outcome::Applied,
             Ok(Done::Manual(steps)) => Outcome::Manual { steps },
-            Err(error) => Outcome::Failed {
-                error: error.to_string(),
-            },
+            Err(error) => {
+                contained = matches!(error, OperationError::MadeSincePlan { .. });
+                Outcome::Failed {
+                    error: error.to_string(),
+                }
+            }
         };
         let created = self
             .identifiers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&change.address);
-        (outcome, created)
+        (outcome, created, contained)
     }
 
     async fn run(&self, index: usize, change: &Change) -> Result<Done> {

@@ -91,8 +91,9 @@ fn embedded_as(state: &Path, user: &str) -> Api<EmbeddedBackend> {
 /// Names that occur more than once, per project and kind (projects by name too).
 async fn duplicates<B: Backend>(api: &Api<B>) -> Vec<String> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    // Read through a retry policy, as observe does: the emulator may inject faults.
-    let retry = RetryPolicy::fast();
+    // Read through a retry policy, as observe does: the emulator may inject faults. The check
+    // itself is not under test, so it is patient (20 failed attempts per read).
+    let retry = RetryPolicy::fast().with_max_attempts(20);
     let projects =
         pzctl::retry_idempotent!(retry, api.list_projects().await).expect("list projects");
     for project in &projects {
@@ -1171,4 +1172,150 @@ async fn a_saved_plan_with_an_invalid_spec_is_refused_before_anything_is_written
     let api = embedded_as(&state, "owner@example.com");
     let live = pzctl::live::observe(&api, None).await.expect("observe");
     assert!(live.projects.is_empty(), "{:?}", live.projects.keys());
+}
+
+/// Apply looks for an object of the same identity right before every create: one made after
+/// the plan was read (another run, the UI) fails that create with a `live-duplicate` message
+/// naming it, instead of getting a twin or being adopted, and the rest of the plan is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_object_appeared_since_the_plan_fails_without_a_twin() {
+    let context = TestContext::new();
+    let emulator = emulator(|_| {});
+    let api = Api::new(crate::support::http_backend(&emulator.url(), "owner-token"));
+    let (plan, live) = plan_for(&api, &quickstart()).await;
+    let api = Arc::new(api);
+    let first = apply::apply(
+        &plan,
+        Arc::clone(&api),
+        &live,
+        &ApplyConfig::default(),
+        CancelToken::new(),
+        &mut NoReporter,
+    )
+    .await;
+    assert!(first.is_success(), "{first:#?}");
+
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    for entry in std::fs::read_dir(quickstart()).expect("read quickstart") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), manifests.join(entry.file_name())).expect("copy");
+    }
+    for name in ["vip", "loyal"] {
+        std::fs::write(
+            manifests.join(format!("{name}.yaml")),
+            format!("apiVersion: pzctl/v1\nkind: Attribute\nmetadata:\n  name: {name}\n  project: storefront\nspec:\n  key: {name}\n"),
+        )
+        .expect("write");
+    }
+    let (plan, live) = plan_for(&*api, &manifests).await;
+    assert_eq!(plan.changes.len(), 2, "{plan:#?}");
+
+    // Another run (or a person in the UI) creates `vip` between the plan and the apply.
+    let project_uid = live.projects["storefront"].project.uid.clone();
+    let made = api
+        .create::<wire::Attribute>(
+            &project_uid,
+            &wire::AttributeInput {
+                name: "vip".to_owned(),
+                key: "vip".to_owned(),
+                description: String::new(),
+            },
+        )
+        .await
+        .expect("the other run's create");
+
+    let report = apply::apply(
+        &plan,
+        Arc::clone(&api),
+        &live,
+        &ApplyConfig::default(),
+        CancelToken::new(),
+        &mut NoReporter,
+    )
+    .await;
+    assert_eq!((report.applied, report.failed), (1, 1), "{report:#?}");
+    let failed = report
+        .results
+        .iter()
+        .find(|result| result.address.ends_with("/attribute/vip"))
+        .expect("the vip change");
+    let apply::Outcome::Failed { error } = &failed.outcome else {
+        panic!("{failed:#?}");
+    };
+    assert!(
+        error.starts_with("live-duplicate: attribute `vip` was made in project `storefront` since the plan was read")
+            && error.contains(&format!("uid {}", made.uid))
+            && error.contains("by owner@example.com"),
+        "{error}"
+    );
+    assert!(duplicates(api.as_ref()).await.is_empty());
+    let attributes = api
+        .list::<wire::Attribute>(&project_uid)
+        .await
+        .expect("attributes");
+    assert!(attributes.iter().any(|attribute| attribute.name == "loyal"));
+}
+
+/// A second apply of the same manifests whose plan was read before the first one ran: every
+/// create finds the object the first run made, so nothing is made twice and nothing adopted;
+/// the first run reports no conflict, the second only conflicts and what they block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_planned_before_the_first_made_its_objects_makes_no_duplicates() {
+    let context = TestContext::new();
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    write_manifests(&manifests, 1, 8);
+    let emulator = emulator(|config| config.latency_ms = 1);
+    let api = Arc::new(Api::new(crate::support::http_backend(
+        &emulator.url(),
+        "owner-token",
+    )));
+    api.create_project(&wire::ProjectInput {
+        name: "p0".to_owned(),
+        description: "generated 0".to_owned(),
+        connected_stack_api_key: None,
+    })
+    .await
+    .expect("project");
+    let (plan_a, live_a) = plan_for(&*api, &manifests).await;
+    let (plan_b, live_b) = plan_for(&*api, &manifests).await;
+    assert_eq!(plan_a.changes, plan_b.changes);
+    let config = ApplyConfig {
+        parallelism: 4,
+        retry: RetryPolicy::fast(),
+    };
+    let run = |plan: &plan::Plan, live: &pzctl::model::LiveState| {
+        let plan = plan.clone();
+        let live = live.clone();
+        let api = Arc::clone(&api);
+        let config = config.clone();
+        async move {
+            apply::apply(
+                &plan,
+                api,
+                &live,
+                &config,
+                CancelToken::new(),
+                &mut NoReporter,
+            )
+            .await
+        }
+    };
+    let a = run(&plan_a, &live_a).await;
+    assert!(a.is_success(), "{a:#?}");
+    let b = run(&plan_b, &live_b).await;
+    assert_eq!(b.applied, 0, "{b:#?}");
+    assert!(b.failed > 0, "{b:#?}");
+    for result in &b.results {
+        match &result.outcome {
+            apply::Outcome::Failed { error } => {
+                assert!(error.starts_with("live-duplicate:"), "{error}");
+            }
+            apply::Outcome::Skipped { .. } => {}
+            other => panic!("{}: {other:?}", result.address),
+        }
+    }
+    let duplicates = duplicates(&*api).await;
+    assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
 }
