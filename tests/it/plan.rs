@@ -756,6 +756,11 @@ fn live_duplicates_are_noted_and_left_alone_while_the_rest_is_planned() {
     twin.uid = "storefront-audience-gold-members-2".to_owned();
     twin.id = twin.uid.clone();
     twin.updated_at = "2026-02-03T04:05:06Z".to_owned();
+    twin.made = wire::Made {
+        created_at: "2026-02-01T00:00:00Z".to_owned(),
+        created_by: "blt0123456789abcdef".to_owned(),
+        created_by_user_name: "Ada Marketer".to_owned(),
+    };
     project.audiences.push(twin);
     let storefront = desired.projects.get_mut("storefront").expect("fixture");
     storefront.prune = true;
@@ -780,7 +785,7 @@ fn live_duplicates_are_noted_and_left_alone_while_the_rest_is_planned() {
                 .message
                 .contains("uid storefront-audience-gold-members;")
             && note.message.contains(
-                "uid storefront-audience-gold-members-2, last updated 2026-02-03T04:05:06Z"
+                "uid storefront-audience-gold-members-2, made 2026-02-01T00:00:00Z by Ada Marketer, last updated 2026-02-03T04:05:06Z"
             ),
         "{}",
         note.message
