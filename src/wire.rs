@@ -264,7 +264,8 @@ pub struct Attribute {
     pub project: String,
     #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
-    #[serde(flatten)]
+    /// Read, never written: what pzctl writes (plan files, fingerprints) stays as it was.
+    #[serde(flatten, skip_serializing)]
     pub made: Made,
 }
 
@@ -292,7 +293,8 @@ pub struct Event {
     pub project: String,
     #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
-    #[serde(flatten)]
+    /// Read, never written: what pzctl writes (plan files, fingerprints) stays as it was.
+    #[serde(flatten, skip_serializing)]
     pub made: Made,
 }
 
@@ -441,7 +443,8 @@ pub struct Audience {
     pub project: String,
     #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
-    #[serde(flatten)]
+    /// Read, never written: what pzctl writes (plan files, fingerprints) stays as it was.
+    #[serde(flatten, skip_serializing)]
     pub made: Made,
 }
 
@@ -494,7 +497,8 @@ pub struct Experience {
     pub cms: Option<Value>,
     #[serde(default, deserialize_with = "nullable")]
     pub updated_at: String,
-    #[serde(flatten)]
+    /// Read, never written: what pzctl writes (plan files, fingerprints) stays as it was.
+    #[serde(flatten, skip_serializing)]
     pub made: Made,
 }
 
