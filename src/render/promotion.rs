@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::markdown::{BUDGET, escape_code, escape_html, longest_backtick_run, split};
-use super::text::{BOLD, Paint, YELLOW};
+use super::text::{BOLD, Paint, YELLOW, write_field};
 use super::{inline, is_long_text, line_diff};
 use crate::model::Kind;
 use crate::plan::promotion::{Difference, DifferenceKind, Promotion};
@@ -169,25 +169,13 @@ pub fn promotion_text(promotion: &Promotion, color: bool) -> String {
                 }
                 DifferenceKind::Different => {
                     for field in &difference.fields {
-                        let (from, to) = (field.from.as_ref(), field.to.as_ref());
-                        if is_long_text(from, to) {
-                            let _ = writeln!(out, "      ~ {}:", field.path);
-                            for (sign, line) in line_diff(from, to) {
-                                let _ = writeln!(
-                                    out,
-                                    "          {}",
-                                    paint.sign(sign, &format!("{sign} {line}"))
-                                );
-                            }
-                        } else {
-                            let _ = writeln!(
-                                out,
-                                "      ~ {}: {} -> {}",
-                                field.path,
-                                inline(from),
-                                inline(to)
-                            );
-                        }
+                        write_field(
+                            &mut out,
+                            &paint,
+                            &field.path,
+                            field.from.as_ref(),
+                            field.to.as_ref(),
+                        );
                     }
                 }
             }

@@ -96,6 +96,33 @@ fn write_unmanaged(out: &mut String, plan: &Plan) {
     }
 }
 
+/// One changed field, `~ path: before -> after`, or a line diff under `~ path:` for long text.
+pub(super) fn write_field(
+    out: &mut String,
+    paint: &Paint,
+    path: &str,
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) {
+    if is_long_text(before, after) {
+        let _ = writeln!(out, "      ~ {path}:");
+        for (sign, line) in line_diff(before, after) {
+            let _ = writeln!(
+                out,
+                "          {}",
+                paint.sign(sign, &format!("{sign} {line}"))
+            );
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "      ~ {path}: {} -> {}",
+            inline(before),
+            inline(after)
+        );
+    }
+}
+
 fn write_change(out: &mut String, change: &Change, paint: &Paint) {
     let header = format!(
         "{} {} {}",
@@ -117,25 +144,13 @@ fn write_change(out: &mut String, change: &Change, paint: &Paint) {
         }
         Action::Update => {
             for field in &change.fields {
-                let (before, after) = (field.before.as_ref(), field.after.as_ref());
-                if is_long_text(before, after) {
-                    let _ = writeln!(out, "      ~ {}:", field.path);
-                    for (sign, line) in line_diff(before, after) {
-                        let _ = writeln!(
-                            out,
-                            "          {}",
-                            paint.sign(sign, &format!("{sign} {line}"))
-                        );
-                    }
-                } else {
-                    let _ = writeln!(
-                        out,
-                        "      ~ {}: {} -> {}",
-                        field.path,
-                        inline(before),
-                        inline(after)
-                    );
-                }
+                write_field(
+                    out,
+                    paint,
+                    &field.path,
+                    field.before.as_ref(),
+                    field.after.as_ref(),
+                );
             }
         }
         Action::Delete => {
