@@ -159,13 +159,7 @@ fn live_names(loaded: &Loaded, env: &str) -> BTreeMap<String, String> {
     loaded
         .workspace
         .as_ref()
-        .and_then(|workspace| workspace.environments.get(env))
-        .map(|env| {
-            env.projects
-                .iter()
-                .map(|(base, (live, _))| (base.clone(), live.clone()))
-                .collect()
-        })
+        .map(|workspace| workspace.live_names(env))
         .unwrap_or_default()
 }
 

@@ -316,13 +316,7 @@ pub fn environment_projects(
     let renamed: EnvProjects = loaded
         .workspace
         .as_ref()
-        .and_then(|workspace| workspace.environments.get(env))
-        .map(|env| {
-            env.projects
-                .iter()
-                .map(|(base, (live, _))| (base.clone(), live.clone()))
-                .collect()
-        })
+        .map(|workspace| workspace.live_names(env))
         .unwrap_or_default();
     let mut projects = EnvProjects::new();
     for live in loaded.desired.projects.keys() {

@@ -319,6 +319,21 @@ impl Workspace {
     pub fn names(&self) -> Vec<&str> {
         self.environments.keys().map(String::as_str).collect()
     }
+
+    /// The live project name of each base project in environment `env` (empty for an
+    /// unknown one).
+    #[must_use]
+    pub fn live_names(&self, env: &str) -> BTreeMap<String, String> {
+        self.environments
+            .get(env)
+            .map(|env| {
+                env.projects
+                    .iter()
+                    .map(|(base, (live, _))| (base.clone(), live.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Read the workspace file: its text, as displayed under `file`, in `folder`. Always returns
