@@ -152,6 +152,27 @@ struct Look {
     last: tokio::sync::Mutex<(u64, Arc<Vec<Seen>>)>,
 }
 
+impl Look {
+    /// What a list at least as new as this create's arrival found: `list` runs when no list
+    /// has begun since the create arrived, else the one that has is shared. `Ok(None)` from
+    /// `list` (nothing it could read) leaves the last finding as it was.
+    async fn seen<F, Fut>(&self, list: F) -> Result<Arc<Vec<Seen>>, BackendError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Vec<Seen>>, BackendError>>,
+    {
+        let arrival = self.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut last = self.last.lock().await;
+        if last.0 < arrival {
+            let covered = self.arrivals.load(Ordering::SeqCst);
+            if let Some(seen) = list().await? {
+                *last = (covered, Arc::new(seen));
+            }
+        }
+        Ok(Arc::clone(&last.1))
+    }
+}
+
 impl<B: Backend> Shared<B> {
     pub(crate) fn new(
         api: Arc<Api<B>>,
@@ -320,27 +341,25 @@ impl<B: Backend> Shared<B> {
                 let stack = self.linked_on_create.get(name).cloned().unwrap_or_default();
                 let input = convert::project_input(name, wanted(sides)?, &stack);
                 // Look right before the create (see `Look`).
-                let look = self.look("", "project");
-                let arrival = look.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
-                let mut last = look.last.lock().await;
-                if last.0 < arrival {
-                    let covered = look.arrivals.load(Ordering::SeqCst);
-                    let projects = idempotent!(self, api.list_projects().await)?;
-                    let seen = projects
-                        .into_iter()
-                        .map(|project| Seen {
-                            identity: project.name,
-                            uid: project.uid,
-                            made: wire::Made {
-                                created_at: project.created_at,
-                                ..wire::Made::default()
-                            },
-                        })
-                        .collect();
-                    *last = (covered, Arc::new(seen));
-                }
-                let seen = Arc::clone(&last.1);
-                drop(last);
+                let seen = self
+                    .look("", "project")
+                    .seen(|| async {
+                        let projects = idempotent!(self, api.list_projects().await)?;
+                        Ok(Some(
+                            projects
+                                .into_iter()
+                                .map(|project| Seen {
+                                    identity: project.name,
+                                    uid: project.uid,
+                                    made: wire::Made {
+                                        created_at: project.created_at,
+                                        ..wire::Made::default()
+                                    },
+                                })
+                                .collect(),
+                        ))
+                    })
+                    .await?;
                 self.check_look(&seen, &BTreeMap::new(), "project", name, name)?;
                 let project = create_once!(self,
                     post: api.create_project(&input).await,
@@ -467,34 +486,30 @@ impl<B: Backend> Shared<B> {
                 // object of this identity made since the plan was read (another run, the UI)
                 // would otherwise get a twin. One list serves the creates of this kind in this
                 // project that start together (see `Look`).
-                let look = self.look(&change.project, R::Wire::WORD);
-                let arrival = look.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
-                let mut last = look.last.lock().await;
-                if last.0 < arrival {
-                    let covered = look.arrivals.load(Ordering::SeqCst);
-                    match idempotent!(self, api.list::<R::Wire>(&project.uid).await) {
-                        Ok(objects) => {
-                            let seen = objects
-                                .iter()
-                                .filter_map(|object| {
-                                    Some(Seen {
-                                        identity: R::name(object)?.to_owned(),
-                                        uid: object.uid().to_owned(),
-                                        made: object.made().clone(),
+                let seen = self
+                    .look(&change.project, R::Wire::WORD)
+                    .seen(|| async {
+                        match idempotent!(self, api.list::<R::Wire>(&project.uid).await) {
+                            Ok(objects) => Ok(Some(
+                                objects
+                                    .iter()
+                                    .filter_map(|object| {
+                                        Some(Seen {
+                                            identity: R::name(object)?.to_owned(),
+                                            uid: object.uid().to_owned(),
+                                            made: object.made().clone(),
+                                        })
                                     })
-                                })
-                                .collect();
-                            *last = (covered, Arc::new(seen));
+                                    .collect(),
+                            )),
+                            // A record the typed list cannot read: observe read it tolerantly
+                            // and the plan accounted for it; the create goes ahead unlooked,
+                            // as it would have before looks, rather than fail.
+                            Err(BackendError::Decode { .. }) => Ok(None),
+                            Err(error) => Err(error),
                         }
-                        // A record the typed list cannot read: observe read it tolerantly
-                        // and the plan accounted for it; the create goes ahead unlooked,
-                        // as it would have before looks, rather than fail.
-                        Err(BackendError::Decode { .. }) => {}
-                        Err(error) => return Err(error.into()),
-                    }
-                }
-                let seen = Arc::clone(&last.1);
-                drop(last);
+                    })
+                    .await?;
                 let current = self.project(&change.project)?;
                 self.check_look(
                     &seen,
