@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use super::state::{ProjectState, RunState};
 use super::{ApplyConfig, Created, CreatedVariant, Outcome};
@@ -118,6 +117,9 @@ pub(crate) struct Shared<B> {
     known: BTreeSet<String>,
     /// The looks before creates, one per project and kind (see [`Look`]).
     looks: std::sync::Mutex<BTreeMap<(String, &'static str), Arc<Look>>>,
+    /// The projects this run created, and when their `POST` was sent: such a project was
+    /// empty then, which serves as the first look of every kind in it.
+    born: std::sync::Mutex<BTreeMap<String, tokio::time::Instant>>,
 }
 
 /// An object of one identity found by the look before a create.
@@ -139,37 +141,56 @@ impl Seen {
     }
 }
 
-/// The look before the creates of one kind in one project: a create arrives, and uses the
-/// list that began after it arrived. Creates that arrive while no list runs start one; those
-/// that arrive while one runs wait for it and share the next, so a wave of creates that start
-/// together costs one list, and every create is checked against a list at least as new as
-/// itself.
+/// How old a list may be when a create arrives and still serve as its look: creates of one
+/// kind in one project that start within this time of a list's beginning share it.
+pub(crate) const LOOK_FRESHNESS: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The look before the creates of one kind in one project. A create arrives and uses the
+/// last list if that list began at most [`LOOK_FRESHNESS`] before it arrived (waiting for it
+/// when it is still in flight); otherwise it lists anew. So a wave of creates, and a chain of
+/// creates that follow one another, cost one list a second, and every create is checked
+/// against a list begun at most a second before it was ready.
 #[derive(Default)]
 struct Look {
-    /// Creates that have arrived so far.
-    arrivals: std::sync::atomic::AtomicU64,
-    /// The arrivals the last list covers (those before it began), and what it found.
-    last: tokio::sync::Mutex<(u64, Arc<Vec<Seen>>)>,
+    /// When the last list began, and what it found.
+    last: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<Vec<Seen>>)>>,
 }
 
 impl Look {
-    /// What a list at least as new as this create's arrival found: `list` runs when no list
-    /// has begun since the create arrived, else the one that has is shared. `Ok(None)` from
-    /// `list` (nothing it could read) leaves the last finding as it was.
+    /// A look whose first finding is "nothing", as of `born`: a project this run created holds
+    /// nothing but what this run makes in it, as of its `POST`.
+    fn empty_since(born: Option<tokio::time::Instant>) -> Self {
+        Look {
+            last: tokio::sync::Mutex::new(born.map(|born| (born, Arc::new(Vec::new())))),
+        }
+    }
+
+    /// What a list begun at most [`LOOK_FRESHNESS`] before this create's arrival found: the
+    /// last list if it is that fresh, else `list`, run now. `Ok(None)` from `list` (nothing it
+    /// could read) leaves the last finding as it was.
     async fn seen<F, Fut>(&self, list: F) -> Result<Arc<Vec<Seen>>, BackendError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Option<Vec<Seen>>, BackendError>>,
     {
-        let arrival = self.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
+        let arrival = tokio::time::Instant::now();
         let mut last = self.last.lock().await;
-        if last.0 < arrival {
-            let covered = self.arrivals.load(Ordering::SeqCst);
-            if let Some(seen) = list().await? {
-                *last = (covered, Arc::new(seen));
-            }
+        if let Some((began, seen)) = last.as_ref()
+            && *began + LOOK_FRESHNESS >= arrival
+        {
+            return Ok(Arc::clone(seen));
         }
-        Ok(Arc::clone(&last.1))
+        let began = tokio::time::Instant::now();
+        match list().await? {
+            Some(seen) => {
+                let seen = Arc::new(seen);
+                *last = Some((began, Arc::clone(&seen)));
+                Ok(seen)
+            }
+            None => Ok(last
+                .as_ref()
+                .map_or_else(|| Arc::new(Vec::new()), |(_, seen)| Arc::clone(seen))),
+        }
     }
 }
 
@@ -211,15 +232,26 @@ impl<B: Backend> Shared<B> {
             identifiers: std::sync::Mutex::new(BTreeMap::new()),
             known: known_uids(live),
             looks: std::sync::Mutex::new(BTreeMap::new()),
+            born: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
     fn look(&self, project: &str, kind: &'static str) -> Arc<Look> {
+        let born = self
+            .born
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(project)
+            .copied();
         let mut looks = self
             .looks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(looks.entry((project.to_owned(), kind)).or_default())
+        Arc::clone(
+            looks
+                .entry((project.to_owned(), kind))
+                .or_insert_with(|| Arc::new(Look::empty_since(born))),
+        )
     }
 
     /// Fail a create when the look found an object of its identity that the plan did not
@@ -261,7 +293,7 @@ impl<B: Backend> Shared<B> {
         Arc::clone(locks.entry(project.to_owned()).or_default())
     }
 
-    fn project(&self, name: &str) -> Result<ProjectState> {
+    fn project(&self, name: &str) -> Result<Arc<ProjectState>> {
         self.state
             .project(name)
             .ok_or_else(|| OperationError::MissingProject(name.to_owned()))
@@ -361,6 +393,7 @@ impl<B: Backend> Shared<B> {
                     })
                     .await?;
                 self.check_look(&seen, &BTreeMap::new(), "project", name, name)?;
+                let posted = tokio::time::Instant::now();
                 let project = create_once!(self,
                     post: api.create_project(&input).await,
                     lookup: api.list_projects().await.map(|projects| {
@@ -370,6 +403,10 @@ impl<B: Backend> Shared<B> {
                 self.identify(&change.address, |created| {
                     created.uid.clone_from(&project.uid);
                 });
+                self.born
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(name.clone(), posted);
                 self.state.insert(
                     name,
                     ProjectState {
@@ -889,5 +926,86 @@ pub(crate) fn member_steps(change: &Change) -> String {
         Action::Delete => format!(
             "In Personalize, open project {project} → Settings → Users → row {email} → Remove"
         ),
+    }
+}
+
+#[cfg(test)]
+mod look_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn found(name: &str) -> Seen {
+        Seen {
+            identity: name.to_owned(),
+            uid: format!("uid-{name}"),
+            made: wire::Made::default(),
+        }
+    }
+
+    /// A look at `look` that counts its lists in `lists` and finds `name`.
+    async fn look_at(look: &Look, lists: &AtomicUsize, name: &str) -> Vec<String> {
+        look.seen(|| async {
+            lists.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok(Some(vec![found(name)]))
+        })
+        .await
+        .expect("a list")
+        .iter()
+        .map(|seen| seen.identity.clone())
+        .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn creates_within_the_freshness_share_a_list_and_later_ones_list_again() {
+        let look = Look::default();
+        let lists = AtomicUsize::new(0);
+        assert_eq!(look_at(&look, &lists, "a").await, ["a"]);
+        // Creates arriving together, or while the list is young, share it.
+        let (first, second) =
+            tokio::join!(look_at(&look, &lists, "b"), look_at(&look, &lists, "c"));
+        assert_eq!(
+            (first, second),
+            (vec!["a".to_owned()], vec!["a".to_owned()])
+        );
+        tokio::time::advance(LOOK_FRESHNESS / 2).await;
+        assert_eq!(look_at(&look, &lists, "d").await, ["a"]);
+        assert_eq!(lists.load(Ordering::SeqCst), 1);
+        // A create that arrives after the list has aged past the freshness lists again, and
+        // sees what was made in between.
+        tokio::time::advance(LOOK_FRESHNESS).await;
+        assert_eq!(look_at(&look, &lists, "e").await, ["e"]);
+        assert_eq!(lists.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_project_made_by_the_run_is_its_own_first_look_until_it_ages() {
+        let lists = AtomicUsize::new(0);
+        let look = Look::empty_since(Some(tokio::time::Instant::now()));
+        tokio::time::advance(LOOK_FRESHNESS / 2).await;
+        assert!(look_at(&look, &lists, "a").await.is_empty());
+        assert_eq!(lists.load(Ordering::SeqCst), 0);
+        tokio::time::advance(LOOK_FRESHNESS).await;
+        assert_eq!(look_at(&look, &lists, "b").await, ["b"]);
+        assert_eq!(lists.load(Ordering::SeqCst), 1);
+        // A project this run did not make has no first look.
+        let unborn = Look::empty_since(None);
+        assert_eq!(look_at(&unborn, &lists, "c").await, ["c"]);
+        assert_eq!(lists.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_list_that_reads_nothing_keeps_the_last_finding() {
+        let look = Look::default();
+        let lists = AtomicUsize::new(0);
+        assert_eq!(look_at(&look, &lists, "a").await, ["a"]);
+        tokio::time::advance(LOOK_FRESHNESS * 2).await;
+        let seen = look
+            .seen(|| async { Ok(None) })
+            .await
+            .expect("no list error");
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].identity, "a");
     }
 }

@@ -5,7 +5,7 @@
 //! Invariant: the lock is never held across an `.await`.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::convert::{Names, Uids};
 use crate::model::LiveState;
@@ -50,10 +50,11 @@ fn uid_map(
     })
 }
 
-/// Projects by name.
+/// Projects by name. Each is shared with the tasks that read it (a read is a reference count,
+/// not a copy of its maps); a change copies it only while a task still holds the old one.
 #[derive(Debug, Default)]
 pub(crate) struct RunState {
-    projects: Mutex<BTreeMap<String, ProjectState>>,
+    projects: Mutex<BTreeMap<String, Arc<ProjectState>>>,
 }
 
 impl RunState {
@@ -72,7 +73,7 @@ impl RunState {
                         .filter(|key| !key.is_empty()),
                     uids: Uids::from_live(project),
                 };
-                (name.clone(), state)
+                (name.clone(), Arc::new(state))
             })
             .collect();
         RunState {
@@ -80,21 +81,21 @@ impl RunState {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, ProjectState>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Arc<ProjectState>>> {
         // A panic while holding the lock leaves plain data behind: keep using it.
         self.projects.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A copy of one project's state.
-    pub(crate) fn project(&self, name: &str) -> Option<ProjectState> {
-        self.lock().get(name).cloned()
+    /// One project's state as it is now.
+    pub(crate) fn project(&self, name: &str) -> Option<Arc<ProjectState>> {
+        self.lock().get(name).map(Arc::clone)
     }
 
     /// Change one project's state; `false` if the project is unknown.
     pub(crate) fn update(&self, name: &str, change: impl FnOnce(&mut ProjectState)) -> bool {
         match self.lock().get_mut(name) {
             Some(project) => {
-                change(project);
+                change(Arc::make_mut(project));
                 true
             }
             None => false,
@@ -102,7 +103,7 @@ impl RunState {
     }
 
     pub(crate) fn insert(&self, name: &str, project: ProjectState) {
-        self.lock().insert(name.to_owned(), project);
+        self.lock().insert(name.to_owned(), Arc::new(project));
     }
 
     pub(crate) fn remove(&self, name: &str) {
@@ -115,7 +116,7 @@ impl RunState {
     pub(crate) fn follow_renames(&self, changes: &[crate::plan::Change]) {
         use crate::model::Kind;
         let mut projects = self.lock();
-        let renamed_projects: Vec<(String, ProjectState)> = changes
+        let renamed_projects: Vec<(String, Arc<ProjectState>)> = changes
             .iter()
             .filter(|change| change.kind() == Kind::Project)
             .filter_map(|change| {
@@ -133,14 +134,16 @@ impl RunState {
             let Some(project) = projects.get_mut(&change.project) else {
                 continue;
             };
-            if let Some(uid) = uid_map(project, change.kind()).and_then(|map| map.remove(old)) {
+            if let Some(uid) =
+                uid_map(Arc::make_mut(project), change.kind()).and_then(|map| map.remove(old))
+            {
                 moved.push((change, uid));
             }
         }
         for (change, uid) in moved {
             if let Some(map) = projects
                 .get_mut(&change.project)
-                .and_then(|project| uid_map(project, change.kind()))
+                .and_then(|project| uid_map(Arc::make_mut(project), change.kind()))
             {
                 map.insert(change.name.clone(), uid);
             }

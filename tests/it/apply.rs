@@ -1322,3 +1322,71 @@ async fn a_second_run_planned_before_the_first_made_its_objects_makes_no_duplica
     let duplicates = duplicates(&*api).await;
     assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
 }
+
+/// The looks before creates cost little: a project this run made is its own first look, and
+/// a wave of creates of one kind in an existing project shares one list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn looks_before_creates_share_their_lists() {
+    let context = TestContext::new();
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    write_manifests(&manifests, 2, 6);
+    let emulator = emulator(|config| {
+        config.latency_ms = 1;
+        config.record_requests = true;
+    });
+    let api = Arc::new(Api::new(crate::support::http_backend(
+        &emulator.url(),
+        "owner-token",
+    )));
+    let config = ApplyConfig {
+        parallelism: 8,
+        retry: RetryPolicy::fast(),
+    };
+    let reads_during = |before: usize| {
+        emulator.requests()[before..]
+            .iter()
+            // The order change reads the priority it rewrites; that is not a look.
+            .filter(|request| request.method == "GET" && request.path != "/experiences-priority")
+            .map(|request| request.path.clone())
+            .collect::<Vec<_>>()
+    };
+
+    // New projects: one list of the projects, shared by both creates, and nothing else read.
+    let (plan, live) = plan_for(&*api, &manifests).await;
+    let before = emulator.requests().len();
+    let report = apply::apply(
+        &plan,
+        Arc::clone(&api),
+        &live,
+        &config,
+        CancelToken::new(),
+        &mut NoReporter,
+    )
+    .await;
+    assert!(report.is_success(), "{report:#?}");
+    assert_eq!(reads_during(before), ["/projects"]);
+
+    // Existing projects: each kind's wave of creates in each project shares one list.
+    let more = (0..6)
+        .map(|i| {
+            format!("---\napiVersion: pzctl/v1\nkind: Attribute\nmetadata: {{name: more{i}, project: p0}}\nspec: {{}}\n")
+        })
+        .collect::<String>();
+    std::fs::write(manifests.join("more.yaml"), more).expect("write");
+    let (plan, live) = plan_for(&*api, &manifests).await;
+    assert_eq!(plan.changes.len(), 6, "{plan:#?}");
+    let before = emulator.requests().len();
+    let report = apply::apply(
+        &plan,
+        Arc::clone(&api),
+        &live,
+        &config,
+        CancelToken::new(),
+        &mut NoReporter,
+    )
+    .await;
+    assert!(report.is_success(), "{report:#?}");
+    // (The project is named by the `project_uid` header, not in the path.)
+    assert_eq!(reads_during(before), ["/attributes"]);
+}
