@@ -141,18 +141,20 @@ impl Seen {
     }
 }
 
-/// How old a list may be when a create arrives and still serve as its look: creates of one
-/// kind in one project that start within this time of a list's beginning share it.
+/// How old a list's answer may be when a create arrives and still serve as its look; a list
+/// that took longer than this to answer (waiting its turn under the rate limit) serves for as
+/// long as it took.
 pub(crate) const LOOK_FRESHNESS: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The look before the creates of one kind in one project. A create arrives and uses the
-/// last list if that list began at most [`LOOK_FRESHNESS`] before it arrived (waiting for it
-/// when it is still in flight); otherwise it lists anew. So a wave of creates, and a chain of
-/// creates that follow one another, cost one list a second, and every create is checked
-/// against a list begun at most a second before it was ready.
+/// last list if that list is in flight (it waits for the answer) or was answered at most
+/// [`LOOK_FRESHNESS`] before (or as long as the list took, if longer); otherwise it lists
+/// anew. So a wave of creates, and a chain of creates that follow one another, cost about one
+/// list a second, and no create is checked against a finding older than a second or than the
+/// time a request of this run waits anyway.
 #[derive(Default)]
 struct Look {
-    /// When the last list began, and what it found.
+    /// Until when the last finding serves, and what it found.
     last: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<Vec<Seen>>)>>,
 }
 
@@ -161,13 +163,16 @@ impl Look {
     /// nothing but what this run makes in it, as of its `POST`.
     fn empty_since(born: Option<tokio::time::Instant>) -> Self {
         Look {
-            last: tokio::sync::Mutex::new(born.map(|born| (born, Arc::new(Vec::new())))),
+            last: tokio::sync::Mutex::new(
+                born.map(|born| (born + LOOK_FRESHNESS, Arc::new(Vec::new()))),
+            ),
         }
     }
 
-    /// What a list begun at most [`LOOK_FRESHNESS`] before this create's arrival found: the
-    /// last list if it is that fresh, else `list`, run now. `Ok(None)` from `list` (nothing it
-    /// could read) leaves the last finding as it was.
+    /// What the organization held shortly before this create arrived: the last finding if it
+    /// still serves (a list in flight when the create arrives does), else what `list`, run
+    /// now, finds. `Ok(None)` from `list` (nothing it could read) leaves the
+    /// last finding as it was.
     async fn seen<F, Fut>(&self, list: F) -> Result<Arc<Vec<Seen>>, BackendError>
     where
         F: FnOnce() -> Fut,
@@ -175,8 +180,8 @@ impl Look {
     {
         let arrival = tokio::time::Instant::now();
         let mut last = self.last.lock().await;
-        if let Some((began, seen)) = last.as_ref()
-            && *began + LOOK_FRESHNESS >= arrival
+        if let Some((until, seen)) = last.as_ref()
+            && *until >= arrival
         {
             return Ok(Arc::clone(seen));
         }
@@ -184,7 +189,9 @@ impl Look {
         match list().await? {
             Some(seen) => {
                 let seen = Arc::new(seen);
-                *last = Some((began, Arc::clone(&seen)));
+                let answered = tokio::time::Instant::now();
+                let until = answered + LOOK_FRESHNESS.max(answered - began);
+                *last = Some((until, Arc::clone(&seen)));
                 Ok(seen)
             }
             None => Ok(last
@@ -945,9 +952,19 @@ mod look_tests {
 
     /// A look at `look` that counts its lists in `lists` and finds `name`.
     async fn look_at(look: &Look, lists: &AtomicUsize, name: &str) -> Vec<String> {
+        slow_look_at(look, lists, name, std::time::Duration::from_millis(20)).await
+    }
+
+    /// [`look_at`] with a list that takes `takes` to answer.
+    async fn slow_look_at(
+        look: &Look,
+        lists: &AtomicUsize,
+        name: &str,
+        takes: std::time::Duration,
+    ) -> Vec<String> {
         look.seen(|| async {
             lists.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tokio::time::sleep(takes).await;
             Ok(Some(vec![found(name)]))
         })
         .await
@@ -976,6 +993,20 @@ mod look_tests {
         // sees what was made in between.
         tokio::time::advance(LOOK_FRESHNESS).await;
         assert_eq!(look_at(&look, &lists, "e").await, ["e"]);
+        assert_eq!(lists.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_list_that_waited_its_turn_serves_as_long_as_it_took() {
+        let look = Look::default();
+        let lists = AtomicUsize::new(0);
+        let takes = LOOK_FRESHNESS * 3;
+        assert_eq!(slow_look_at(&look, &lists, "a", takes).await, ["a"]);
+        tokio::time::advance(LOOK_FRESHNESS * 2).await;
+        assert_eq!(look_at(&look, &lists, "b").await, ["a"]);
+        assert_eq!(lists.load(Ordering::SeqCst), 1);
+        tokio::time::advance(LOOK_FRESHNESS * 2).await;
+        assert_eq!(look_at(&look, &lists, "c").await, ["c"]);
         assert_eq!(lists.load(Ordering::SeqCst), 2);
     }
 
