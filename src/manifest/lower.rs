@@ -381,11 +381,7 @@ impl Ctx<'_> {
                 (!candidates.is_empty()).then(|| {
                     format!(
                         "{kind}s in project `{project}`: {}",
-                        candidates
-                            .iter()
-                            .map(|c| format!("`{c}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        crate::diagnostic::backticked(candidates.iter())
                     )
                 })
             });

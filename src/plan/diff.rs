@@ -687,11 +687,7 @@ fn experience_losses(live_project: &LiveProject, name: &str) -> Option<String> {
         (Some(cms), ContentTypeLinks::Read(linked)) if !cms.is_null() && !linked.is_empty() => {
             format!(
                 "its content types {} are unlinked from its CMS variant group first; the group stays behind, and entry variants made for its variants stop matching",
-                linked
-                    .iter()
-                    .map(|uid| format!("`{uid}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::diagnostic::backticked(linked.iter())
             )
         }
         (Some(cms), ContentTypeLinks::Unread(why))
