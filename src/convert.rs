@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::model::{
-    AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, EventSpec, ExperienceSpec,
-    ExperienceStatus, ExperienceType, Kind, LiveExperience, LiveProject, MemberSpec, ProjectRole,
-    ProjectSpec, Ref, RuleGroup, RuleNode, Sides, Specs, StackLinkSpec, TargetingSpec, VariantSpec,
+    AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, DesiredProject, EventSpec,
+    ExperienceSpec, ExperienceStatus, ExperienceType, Kind, LiveExperience, LiveProject,
+    MemberSpec, ProjectRole, ProjectSpec, Ref, RuleGroup, RuleNode, Sides, Specs, StackLinkSpec,
+    TargetingSpec, VariantSpec,
 };
 use crate::wire::{self, AttributeType, Collection, VersionStatus};
 
@@ -31,6 +32,8 @@ pub trait Resource: Clone + PartialEq + serde::Serialize + Sized {
 
     /// The project's live objects of this kind.
     fn live(project: &LiveProject) -> &[Self::Live];
+    /// The project's declared objects of this kind, by manifest name.
+    fn desired(project: &DesiredProject) -> &BTreeMap<String, Self>;
     fn object(live: &Self::Live) -> &Self::Wire;
     /// The manifest name a live object goes by; `None` for objects manifests never manage
     /// (preset attributes).
@@ -72,6 +75,9 @@ pub trait Resource: Clone + PartialEq + serde::Serialize + Sized {
 macro_rules! resource_fields {
     ($variant:ident, $field:ident) => {
         fn live(project: &LiveProject) -> &[Self::Live] {
+            &project.$field
+        }
+        fn desired(project: &DesiredProject) -> &BTreeMap<String, Self> {
             &project.$field
         }
         fn uids(uids: &Uids) -> &BTreeMap<String, String> {

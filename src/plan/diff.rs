@@ -133,22 +133,36 @@ fn duplicate<R: Resource>(project: &str, name: &str, objects: &[&R::Live]) -> su
     }
 }
 
+/// One project's sides, as every resource kind of it is diffed.
+struct ProjectSides<'a> {
+    desired: &'a DesiredProject,
+    live: &'a LiveProject,
+    /// Live uids -> manifest names, renamed objects under their new names.
+    names: &'a Names,
+    renames: &'a super::renames::Renames,
+    /// Whether live objects no manifest declares are deleted.
+    may_delete: bool,
+}
+
 impl Builder<'_> {
     /// Diff one resource kind: create what is missing, update what differs (unless `check`
     /// refuses it), and (when allowed) delete what no manifest declares. `check` sees the live
     /// spec (`None` for a create) and the desired one, and gives the change's note.
-    #[allow(clippy::too_many_arguments)]
     fn diff_resource<R: Resource>(
         &mut self,
-        desired_project: &DesiredProject,
-        desired: &BTreeMap<String, R>,
-        live_project: &LiveProject,
-        names: &Names,
-        renamed: &BTreeMap<String, String>,
-        may_delete: bool,
+        sides: &ProjectSides,
         check: impl Fn(&str, Option<&R>, &R) -> Result<Option<String>, Diagnostic>,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
+        let ProjectSides {
+            desired: desired_project,
+            live: live_project,
+            names,
+            renames,
+            may_delete,
+        } = *sides;
+        let desired = R::desired(desired_project);
+        let renamed = renames.of(R::KIND);
         let mut by_name: BTreeMap<&str, Vec<&R::Live>> = BTreeMap::new();
         for object in R::live(live_project) {
             if let Some(name) = R::name(R::object(object)) {
@@ -510,44 +524,19 @@ fn diff_project(
     );
     let names = renames.names(Names::from_live(live_project));
     let first_resource = builder.planned.len();
-    builder.diff_resource::<AttributeSpec>(
+    let sides = ProjectSides {
         desired,
-        &desired.attributes,
-        live_project,
-        &names,
-        renames.of(Kind::Attribute),
+        live: live_project,
+        names: &names,
+        renames: &renames,
         may_delete,
-        no_check,
-        diagnostics,
-    );
-    builder.diff_resource::<EventSpec>(
-        desired,
-        &desired.events,
-        live_project,
-        &names,
-        renames.of(Kind::Event),
-        may_delete,
-        no_check,
-        diagnostics,
-    );
-    builder.diff_resource::<AudienceSpec>(
-        desired,
-        &desired.audiences,
-        live_project,
-        &names,
-        renames.of(Kind::Audience),
-        may_delete,
-        no_check,
-        diagnostics,
-    );
+    };
+    builder.diff_resource::<AttributeSpec>(&sides, no_check, diagnostics);
+    builder.diff_resource::<EventSpec>(&sides, no_check, diagnostics);
+    builder.diff_resource::<AudienceSpec>(&sides, no_check, diagnostics);
     let first_experience = builder.planned.len();
     builder.diff_resource::<ExperienceSpec>(
-        desired,
-        &desired.experiences,
-        live_project,
-        &names,
-        renames.of(Kind::Experience),
-        may_delete,
+        &sides,
         |change_address, live, spec| {
             check_content_types(desired, live_project, change_address, spec)?;
             check_experience(desired, name, change_address, live, spec)
