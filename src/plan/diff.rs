@@ -1213,6 +1213,16 @@ mod tests {
         .collect()
     }
 
+    /// Each changed field as (path, before, after).
+    fn described(fields: Vec<super::FieldChange>) -> Vec<(String, Option<Value>, Option<Value>)> {
+        let described = fields.into_iter();
+        described
+            .map(|field| (field.path, field.before, field.after))
+            .collect()
+    }
+
+    use serde_json::Value;
+
     use crate::diagnostic::Code;
     use crate::model::{
         DesiredProject, DesiredState, LiveProject, LiveState, MemberSpec, Principal, ProjectRole,
@@ -1363,12 +1373,8 @@ mod tests {
         let before = manifest_view(Kind::Audience, &audience("MOBILE", false));
         let after = manifest_view(Kind::Audience, &audience("TABLET", true));
         let fields = field_changes(Kind::Audience, &before, &after);
-        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
-            .into_iter()
-            .map(|field| (field.path, field.before, field.after))
-            .collect();
         assert_eq!(
-            described,
+            described(fields),
             vec![
                 (
                     "rules.all[1].any[0].value".to_owned(),
@@ -1399,12 +1405,8 @@ mod tests {
                         "variants": [], "targeting": null, "metrics": []}),
             ),
         );
-        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
-            .into_iter()
-            .map(|field| (field.path, field.before, field.after))
-            .collect();
         assert_eq!(
-            described,
+            described(fields),
             vec![
                 (
                     "description".to_owned(),
@@ -1429,12 +1431,8 @@ mod tests {
     #[test]
     fn added_and_removed_keys_without_default_are_absent() {
         let fields = field_changes(Kind::Experience, &json!({"a": 1}), &json!({"b": 2}));
-        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
-            .into_iter()
-            .map(|field| (field.path, field.before, field.after))
-            .collect();
         assert_eq!(
-            described,
+            described(fields),
             vec![
                 ("a".to_owned(), Some(json!(1)), None),
                 ("b".to_owned(), None, Some(json!(2))),
