@@ -991,14 +991,10 @@ mod tests {
         }))
         .expect("audience");
         LiveProject {
-            project,
-            members: None,
             attributes: vec![attribute],
             events: vec![event],
             audiences: vec![audience],
-            experiences: Vec::new(),
-            priority: Vec::new(),
-            cms_unread: None,
+            ..LiveProject::empty(project)
         }
     }
 

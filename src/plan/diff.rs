@@ -1292,18 +1292,14 @@ mod tests {
         live.projects.insert(
             "team".to_owned(),
             LiveProject {
-                project: serde_json::from_value(json!({"_id": "p", "uid": "p", "name": "team"}))
-                    .expect("a project"),
                 members: Some(vec![
                     member("admin@example.com", MemberStatus::Accepted),
                     member("dev@example.com", MemberStatus::Pending),
                 ]),
-                attributes: Vec::new(),
-                events: Vec::new(),
-                audiences: Vec::new(),
-                experiences: Vec::new(),
-                priority: Vec::new(),
-                cms_unread: None,
+                ..LiveProject::empty(
+                    serde_json::from_value(json!({"_id": "p", "uid": "p", "name": "team"}))
+                        .expect("a project"),
+                )
             },
         );
         assert_eq!(codes(plan(&desired, &live, &config)), [Code::LastOwner]);
