@@ -402,10 +402,15 @@ fn location(item: &Item, pos: &Pos) -> Location {
 }
 
 fn origin(item: &Item) -> Origin {
+    origin_at(item, &item.doc.start)
+}
+
+/// `pos` (its line and column) in `item`'s file.
+fn origin_at(item: &Item, pos: &Pos) -> Origin {
     Origin {
         file: item.file.clone(),
-        line: item.doc.start.line,
-        column: item.doc.start.column,
+        line: pos.line,
+        column: pos.column,
     }
 }
 
@@ -969,27 +974,20 @@ fn lower_project(ctx: &mut Ctx, item: &Item, doc: &raw::ProjectDocument) -> Desi
     project
         .origins
         .insert(model::address(&name, Kind::Project, &name), origin(item));
-    if project.stack.is_some() {
-        let pos = item.doc.key_pos("/spec/stack");
-        project.origins.insert(
-            model::address(&name, Kind::StackLink, &name),
-            Origin {
-                file: item.file.clone(),
-                line: pos.line,
-                column: pos.column,
-            },
-        );
-    }
-    if project.experience_order.is_some() {
-        let pos = item.doc.key_pos("/spec/experienceOrder");
-        project.origins.insert(
-            model::address(&name, Kind::ExperienceOrder, &name),
-            Origin {
-                file: item.file.clone(),
-                line: pos.line,
-                column: pos.column,
-            },
-        );
+    for (declared, kind, pointer) in [
+        (project.stack.is_some(), Kind::StackLink, "/spec/stack"),
+        (
+            project.experience_order.is_some(),
+            Kind::ExperienceOrder,
+            "/spec/experienceOrder",
+        ),
+    ] {
+        if declared {
+            let origin = origin_at(item, &item.doc.key_pos(pointer));
+            project
+                .origins
+                .insert(model::address(&name, kind, &name), origin);
+        }
     }
     if let Some(members) = &spec.members {
         let mut list = Vec::new();
@@ -1020,15 +1018,10 @@ fn lower_project(ctx: &mut Ctx, item: &Item, doc: &raw::ProjectDocument) -> Desi
             }
             emails.insert(email.clone(), i);
             let role = member.role;
-            let pos = item.doc.pos(&format!("/spec/members/{i}"));
-            project.origins.insert(
-                model::address(&name, Kind::Member, &email),
-                Origin {
-                    file: item.file.clone(),
-                    line: pos.line,
-                    column: pos.column,
-                },
-            );
+            let origin = origin_at(item, &item.doc.pos(&format!("/spec/members/{i}")));
+            project
+                .origins
+                .insert(model::address(&name, Kind::Member, &email), origin);
             list.push(MemberSpec { email, role });
         }
         if !members.iter().any(|m| m.role == ProjectRole::Owner) {
