@@ -253,23 +253,18 @@ impl Names {
     #[must_use]
     pub fn from_live(project: &LiveProject) -> Self {
         Names {
-            attributes: project
-                .attributes
-                .iter()
-                .filter(|attribute| attribute.kind == AttributeType::Custom)
-                .map(|attribute| (attribute.uid.clone(), attribute.name.clone()))
-                .collect(),
-            events: project
-                .events
-                .iter()
-                .map(|event| (event.uid.clone(), event.key.clone()))
-                .collect(),
-            audiences: project
-                .audiences
-                .iter()
-                .map(|audience| (audience.uid.clone(), audience.name.clone()))
-                .collect(),
+            attributes: Self::of::<AttributeSpec>(project),
+            events: Self::of::<EventSpec>(project),
+            audiences: Self::of::<AudienceSpec>(project),
         }
+    }
+
+    /// Uid -> the name a live object of kind `R` goes by (presets have none).
+    fn of<R: Resource>(project: &LiveProject) -> BTreeMap<String, String> {
+        let objects = R::live(project).iter().map(R::object);
+        objects
+            .filter_map(|object| Some((object.uid().to_owned(), R::name(object)?.to_owned())))
+            .collect()
     }
 
     /// The reference a live uid reads as: its object's name, or the uid itself when no object

@@ -846,14 +846,7 @@ pub fn decode_segment(segment: &str) -> String {
 impl Request {
     #[must_use]
     pub fn get(path: impl Into<String>) -> Self {
-        Request {
-            method: Method::Get,
-            path: path.into(),
-            project: None,
-            organization: None,
-            body: None,
-            stack: None,
-        }
+        Request::new(Method::Get, path)
     }
 
     #[must_use]
