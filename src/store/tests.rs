@@ -42,49 +42,22 @@ impl T {
         }
     }
 
-    fn call(
-        &mut self,
-        actor: &str,
-        method: Method,
-        path: &str,
-        project: Option<&str>,
-        body: Option<Value>,
-    ) -> Result<Value, ApiError> {
-        let request = Request {
-            method,
-            path: path.to_owned(),
-            project: project.map(str::to_owned),
-            organization: None,
-            body,
-            stack: None,
-        };
+    fn call(&mut self, actor: &str, request: Request) -> Result<Value, ApiError> {
         self.store.dispatch(actor, &request)
     }
 
-    fn ok(
-        &mut self,
-        actor: &str,
-        method: Method,
-        path: &str,
-        project: Option<&str>,
-        body: Option<Value>,
-    ) -> Value {
-        match self.call(actor, method, path, project, body) {
+    fn ok(&mut self, actor: &str, request: Request) -> Value {
+        let what = format!("{} {}", request.method.as_str(), request.path);
+        match self.call(actor, request) {
             Ok(value) => value,
-            Err(error) => panic!("{} {path} failed: {error} {}", method.as_str(), error.body),
+            Err(error) => panic!("{what} failed: {error} {}", error.body),
         }
     }
 
-    fn err(
-        &mut self,
-        actor: &str,
-        method: Method,
-        path: &str,
-        project: Option<&str>,
-        body: Option<Value>,
-    ) -> ApiError {
-        match self.call(actor, method, path, project, body) {
-            Ok(value) => panic!("{} {path} unexpectedly succeeded: {value}", method.as_str()),
+    fn err(&mut self, actor: &str, request: Request) -> ApiError {
+        let what = format!("{} {}", request.method.as_str(), request.path);
+        match self.call(actor, request) {
+            Ok(value) => panic!("{what} unexpectedly succeeded: {value}"),
             Err(error) => error,
         }
     }
@@ -93,41 +66,35 @@ impl T {
     // `put`, `delete`) or fail (`*_err`).
 
     fn get(&mut self, p: &str, path: &str) -> Value {
-        self.ok(OWNER, Method::Get, path, Some(p), None)
+        self.ok(OWNER, Request::get(path).project(p))
     }
 
     fn post(&mut self, p: &str, path: &str, body: Value) -> Value {
-        self.ok(OWNER, Method::Post, path, Some(p), Some(body))
+        self.ok(OWNER, req::post(path, body).project(p))
     }
 
     fn put(&mut self, p: &str, path: &str, body: Value) -> Value {
-        self.ok(OWNER, Method::Put, path, Some(p), Some(body))
+        self.ok(OWNER, req::put(path, body).project(p))
     }
 
     fn delete(&mut self, p: &str, path: &str) -> Value {
-        self.ok(OWNER, Method::Delete, path, Some(p), None)
+        self.ok(OWNER, req::delete(path).project(p))
     }
 
     fn post_err(&mut self, p: &str, path: &str, body: Value) -> ApiError {
-        self.err(OWNER, Method::Post, path, Some(p), Some(body))
+        self.err(OWNER, req::post(path, body).project(p))
     }
 
     fn put_err(&mut self, p: &str, path: &str, body: Value) -> ApiError {
-        self.err(OWNER, Method::Put, path, Some(p), Some(body))
+        self.err(OWNER, req::put(path, body).project(p))
     }
 
     fn delete_err(&mut self, p: &str, path: &str) -> ApiError {
-        self.err(OWNER, Method::Delete, path, Some(p), None)
+        self.err(OWNER, req::delete(path).project(p))
     }
 
     fn project(&mut self, name: &str) -> String {
-        let created = self.ok(
-            OWNER,
-            Method::Post,
-            "/projects",
-            None,
-            Some(json!({"name": name})),
-        );
+        let created = self.ok(OWNER, req::post("/projects", json!({"name": name})));
         uid(&created)
     }
 
@@ -149,6 +116,26 @@ impl T {
             Value::Array(items) => items,
             other => panic!("not an array: {other}"),
         }
+    }
+}
+
+/// Requests with a body or another method than GET (`Request::get` makes those); a project
+/// header is added with `.project(p)`.
+mod req {
+    use serde_json::Value;
+
+    use crate::wire::{Method, Request};
+
+    pub fn post(path: impl Into<String>, body: Value) -> Request {
+        Request::new(Method::Post, path).body(body)
+    }
+
+    pub fn put(path: impl Into<String>, body: Value) -> Request {
+        Request::new(Method::Put, path).body(body)
+    }
+
+    pub fn delete(path: impl Into<String>) -> Request {
+        Request::new(Method::Delete, path)
     }
 }
 
@@ -186,10 +173,10 @@ fn project_crud_and_shapes() {
     let mut t = T::new();
     let created = t.ok(
         OWNER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "p1", "description": "d", "connectedStackApiKey": "blt1", "extra": 1})),
+        req::post(
+            "/projects",
+            json!({"name": "p1", "description": "d", "connectedStackApiKey": "blt1", "extra": 1}),
+        ),
     );
     let p = uid(&created);
     assert!(crate::wire::is_object_id(&p));
@@ -198,60 +185,36 @@ fn project_crud_and_shapes() {
     assert_eq!(created["connectedStackApiKey"], "blt1");
     assert_eq!(created["createdAt"], "2025-01-01T00:00:01.000Z");
     assert!(created.get("extra").is_none());
-    let list = t.ok(OWNER, Method::Get, "/projects", None, None);
+    let list = t.ok(OWNER, Request::get("/projects"));
     assert_eq!(list.as_array().map(Vec::len), Some(1));
-    let by_stack = t.ok(
-        OWNER,
-        Method::Get,
-        "/projects?connectedStackApiKey=blt1",
-        None,
-        None,
-    );
+    let by_stack = t.ok(OWNER, Request::get("/projects?connectedStackApiKey=blt1"));
     assert_eq!(by_stack.as_array().map(Vec::len), Some(1));
-    let other_stack = t.ok(
-        OWNER,
-        Method::Get,
-        "/projects?connectedStackApiKey=blt2",
-        None,
-        None,
-    );
+    let other_stack = t.ok(OWNER, Request::get("/projects?connectedStackApiKey=blt2"));
     assert_eq!(other_stack, json!([]));
-    let one = t.ok(OWNER, Method::Get, &format!("/projects/{p}"), None, None);
+    let one = t.ok(OWNER, Request::get(format!("/projects/{p}")));
     assert_eq!(one["name"], "p1");
     let updated = t.ok(
         OWNER,
-        Method::Put,
-        &format!("/projects/{p}"),
-        None,
-        Some(json!({"name": "p1b", "description": "", "connectedStackApiKey": null})),
+        req::put(
+            format!("/projects/{p}"),
+            json!({"name": "p1b", "description": "", "connectedStackApiKey": null}),
+        ),
     );
     assert_eq!(updated["connectedStackApiKey"], Value::Null);
     assert_ne!(updated["updatedAt"], created["updatedAt"]);
-    let error = t.err(
-        OWNER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "p1b"})),
-    );
+    let error = t.err(OWNER, req::post("/projects", json!({"name": "p1b"})));
     assert_eq!(error.status, 400);
     assert_code(&error, "personalize.PROJECTS.DUPLICATE_NAME");
-    let error = t.err(
-        OWNER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"description": "x"})),
-    );
+    let error = t.err(OWNER, req::post("/projects", json!({"description": "x"})));
     assert_eq!(
         error.body,
         json!({"errors": {"name": ["name should not be empty"]}})
     );
     assert_eq!(
-        t.ok(OWNER, Method::Delete, &format!("/projects/{p}"), None, None),
+        t.ok(OWNER, req::delete(format!("/projects/{p}"))),
         Value::Null
     );
-    let error = t.err(OWNER, Method::Get, &format!("/projects/{p}"), None, None);
+    let error = t.err(OWNER, Request::get(format!("/projects/{p}")));
     assert_eq!(error.status, 404);
 }
 
@@ -262,13 +225,7 @@ fn project_limit_and_presets() {
         ..Limits::default()
     });
     let p = t.project("p1");
-    let error = t.err(
-        OWNER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "p2"})),
-    );
+    let error = t.err(OWNER, req::post("/projects", json!({"name": "p2"})));
     assert_code(&error, "personalize.PROJECTS.PROJECT_COUNT_EXCEEDED");
     let attributes = t.get(&p, "/attributes");
     let items = attributes.as_array().cloned().unwrap_or_default();
@@ -326,7 +283,7 @@ fn attributes_and_events_routes() {
 fn project_header_required_and_unknown_project() {
     let mut t = T::new();
     t.project("p1");
-    let error = t.err(OWNER, Method::Get, "/attributes", None, None);
+    let error = t.err(OWNER, Request::get("/attributes"));
     assert_eq!(error.status, 400);
     assert_eq!(
         error.body,
@@ -334,18 +291,15 @@ fn project_header_required_and_unknown_project() {
     );
     let error = t.err(
         OWNER,
-        Method::Get,
-        "/attributes",
-        Some("6650f0c2ffffffffffffffff"),
-        None,
+        Request::get("/attributes").project("6650f0c2ffffffffffffffff"),
     );
     assert_eq!(error.status, 404);
-    let error = t.err(OWNER, Method::Get, "/nothing", None, None);
+    let error = t.err(OWNER, Request::get("/nothing"));
     assert_eq!(
         error.body,
         json!({"statusCode": 404, "message": "Cannot GET /nothing", "error": "Not Found"})
     );
-    let error = t.err("stranger@example.com", Method::Get, "/projects", None, None);
+    let error = t.err("stranger@example.com", Request::get("/projects"));
     assert_eq!(error.status, 401);
 }
 
@@ -591,7 +545,7 @@ fn version_lifecycle() {
         "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION",
     );
     // GET one version does not exist.
-    let error = t.err(OWNER, Method::Get, &path, Some(&p), None);
+    let error = t.err(OWNER, Request::get(&path).project(&p));
     assert_eq!(error.body["message"], format!("Cannot GET {path}"));
     // Delete the archived version; the only version cannot go.
     t.delete(&p, &path);
@@ -699,33 +653,18 @@ fn failed_requests_change_nothing() {
     let mut t = T::new();
     let p = t.project("p1");
     let before = t.store.to_json();
+    let _ = t.call(OWNER, req::post("/projects", json!({"name": "p1"})));
     let _ = t.call(
         OWNER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "p1"})),
+        req::post("/attributes", json!({"name": "x"})).project(&p),
     );
     let _ = t.call(
         OWNER,
-        Method::Post,
-        "/attributes",
-        Some(&p),
-        Some(json!({"name": "x"})),
-    );
-    let _ = t.call(
-        OWNER,
-        Method::Put,
-        "/experiences-priority",
-        Some(&p),
-        Some(json!({"priorityOrder": ["nope"]})),
+        req::put("/experiences-priority", json!({"priorityOrder": ["nope"]})).project(&p),
     );
     let _ = t.call(
         MEMBER,
-        Method::Post,
-        "/events",
-        Some(&p),
-        Some(json!({"key": "k"})),
+        req::post("/events", json!({"key": "k"})).project(&p),
     );
     assert_eq!(t.store.to_json(), before);
 }
@@ -753,30 +692,20 @@ fn permission_table() {
     // (org role actor, project role) -> (read/write content, manage project)
     let mut t = T::new();
     let p = t.project("p1");
+    let (project, users) = (format!("/projects/{p}"), format!("/projects/{p}/users"));
     let content = |t: &mut T, actor: &str| {
         t.call(
             actor,
-            Method::Post,
-            "/events",
-            Some(&p),
-            Some(json!({"key": format!("k-{}", t.store.clock)})),
+            req::post("/events", json!({"key": format!("k-{}", t.store.clock)})).project(&p),
         )
     };
-    let manage = |t: &mut T, actor: &str| {
-        t.call(
-            actor,
-            Method::Put,
-            &format!("/projects/{p}"),
-            None,
-            Some(json!({"name": "p1"})),
-        )
-    };
+    let manage = |t: &mut T, actor: &str| t.call(actor, req::put(&project, json!({"name": "p1"})));
     // Org owner/admin: everything, without a project role.
     for actor in [OWNER, ADMIN] {
         assert!(content(&mut t, actor).is_ok(), "{actor}");
         assert!(manage(&mut t, actor).is_ok(), "{actor}");
         assert!(
-            t.call(actor, Method::Get, "/attributes", Some(&p), None)
+            t.call(actor, Request::get("/attributes").project(&p))
                 .is_ok()
         );
     }
@@ -790,30 +719,21 @@ fn permission_table() {
         ApiError::forbidden()
     );
     assert_eq!(
-        t.call(MEMBER, Method::Get, "/attributes", Some(&p), None)
+        t.call(MEMBER, Request::get("/attributes").project(&p))
             .expect_err("the call should fail")
             .status,
         403
     );
-    assert_eq!(
-        t.ok(MEMBER, Method::Get, "/projects", None, None),
-        json!([])
-    );
-    let error = t.err(
-        MEMBER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "mine"})),
-    );
+    assert_eq!(t.ok(MEMBER, Request::get("/projects")), json!([]));
+    let error = t.err(MEMBER, req::post("/projects", json!({"name": "mine"})));
     assert_eq!(error, ApiError::forbidden());
     // Pending member: still nothing.
     t.ok(
         OWNER,
-        Method::Post,
-        &format!("/projects/{p}/users"),
-        None,
-        Some(json!({"email": MEMBER, "role": "MEMBER", "invitationMessage": "hi"})),
+        req::post(
+            &users,
+            json!({"email": MEMBER, "role": "MEMBER", "invitationMessage": "hi"}),
+        ),
     );
     assert_eq!(
         content(&mut t, MEMBER)
@@ -824,18 +744,12 @@ fn permission_table() {
     // Someone else cannot accept for them.
     let error = t.err(
         DEV,
-        Method::Post,
-        &format!("/projects/{p}/users/{MEMBER}/accept"),
-        None,
-        None,
+        Request::new(Method::Post, format!("{users}/{MEMBER}/accept")),
     );
     assert_eq!(error.status, 403);
     let accepted = t.ok(
         MEMBER,
-        Method::Post,
-        &format!("/projects/{p}/users/member%40example.com/accept"),
-        None,
-        None,
+        Request::new(Method::Post, format!("{users}/member%40example.com/accept")),
     );
     assert_eq!(accepted["status"], "ACCEPTED");
     // Accepted project member: content yes, manage no.
@@ -848,22 +762,13 @@ fn permission_table() {
     );
     let error = t.err(
         MEMBER,
-        Method::Post,
-        &format!("/projects/{p}/users"),
-        None,
-        Some(json!({"email": DEV, "role": "MEMBER"})),
+        req::post(&users, json!({"email": DEV, "role": "MEMBER"})),
     );
     assert_eq!(error.status, 403);
-    let error = t.err(
-        MEMBER,
-        Method::Delete,
-        &format!("/projects/{p}"),
-        None,
-        None,
-    );
+    let error = t.err(MEMBER, req::delete(&project));
     assert_eq!(error.status, 403);
     assert_eq!(
-        t.ok(MEMBER, Method::Get, "/projects", None, None)
+        t.ok(MEMBER, Request::get("/projects"))
             .as_array()
             .map(Vec::len),
         Some(1)
@@ -871,18 +776,12 @@ fn permission_table() {
     // Accepted project owner (org member): manage yes.
     t.ok(
         OWNER,
-        Method::Put,
-        &format!("/projects/{p}/users/{MEMBER}"),
-        None,
-        Some(json!({"role": "OWNER"})),
+        req::put(format!("{users}/{MEMBER}"), json!({"role": "OWNER"})),
     );
     assert!(manage(&mut t, MEMBER).is_ok());
     let invited = t.ok(
         MEMBER,
-        Method::Post,
-        &format!("/projects/{p}/users"),
-        None,
-        Some(json!({"email": "DEV@example.com", "role": "OWNER"})),
+        req::post(&users, json!({"email": "DEV@example.com", "role": "OWNER"})),
     );
     assert_eq!(invited["email"], DEV);
     assert_eq!(invited["status"], "PENDING");
@@ -893,84 +792,39 @@ fn permission_table() {
             .status,
         403
     );
-    let members = t.ok(
-        MEMBER,
-        Method::Get,
-        &format!("/projects/{p}/users"),
-        None,
-        None,
-    );
+    let members = t.ok(MEMBER, Request::get(&users));
     assert_eq!(members.as_array().map(Vec::len), Some(3));
     // Revoke the pending invitation.
     assert_eq!(
-        t.ok(
-            MEMBER,
-            Method::Delete,
-            &format!("/projects/{p}/users/{DEV}"),
-            None,
-            None
-        ),
+        t.ok(MEMBER, req::delete(format!("{users}/{DEV}"))),
         Value::Null
     );
     // The creator (OWNER) and MEMBER are accepted owners; removing one is fine, the last is not.
-    t.ok(
-        ADMIN,
-        Method::Delete,
-        &format!("/projects/{p}/users/{OWNER}"),
-        None,
-        None,
-    );
+    t.ok(ADMIN, req::delete(format!("{users}/{OWNER}")));
+    let error = t.err(ADMIN, req::delete(format!("{users}/{MEMBER}")));
+    assert_code(&error, "personalize.PROJECTS.LAST_OWNER");
     let error = t.err(
         ADMIN,
-        Method::Delete,
-        &format!("/projects/{p}/users/{MEMBER}"),
-        None,
-        None,
+        req::put(format!("{users}/{MEMBER}"), json!({"role": "MEMBER"})),
     );
     assert_code(&error, "personalize.PROJECTS.LAST_OWNER");
     let error = t.err(
         ADMIN,
-        Method::Put,
-        &format!("/projects/{p}/users/{MEMBER}"),
-        None,
-        Some(json!({"role": "MEMBER"})),
-    );
-    assert_code(&error, "personalize.PROJECTS.LAST_OWNER");
-    let error = t.err(
-        ADMIN,
-        Method::Post,
-        &format!("/projects/{p}/users"),
-        None,
-        Some(json!({"email": MEMBER, "role": "MEMBER"})),
+        req::post(&users, json!({"email": MEMBER, "role": "MEMBER"})),
     );
     assert_code(&error, "personalize.PROJECTS.MEMBER_ALREADY_EXISTS");
     // Org owner/admin may delete; the project creator is the owner.
-    let mine = t.ok(
-        ADMIN,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "admins"})),
-    );
+    let mine = t.ok(ADMIN, req::post("/projects", json!({"name": "admins"})));
     let members = t.ok(
         ADMIN,
-        Method::Get,
-        &format!("/projects/{}/users", uid(&mine)),
-        None,
-        None,
+        Request::get(format!("/projects/{}/users", uid(&mine))),
     );
     assert_eq!(
         members,
         json!([{"email": ADMIN, "role": "OWNER", "status": "ACCEPTED", "updatedAt": mine["createdAt"]}])
     );
     assert_eq!(
-        t.ok(
-            ADMIN,
-            Method::Delete,
-            &format!("/projects/{}", uid(&mine)),
-            None,
-            None
-        ),
+        t.ok(ADMIN, req::delete(format!("/projects/{}", uid(&mine)))),
         Value::Null
     );
 }
@@ -978,7 +832,7 @@ fn permission_table() {
 #[test]
 fn current_user_and_helpers() {
     let mut t = T::new();
-    let me = t.ok(ADMIN, Method::Get, "/user", None, None);
+    let me = t.ok(ADMIN, Request::get("/user"));
     assert_eq!(me, json!({"email": ADMIN, "organizationRole": "admin"}));
     assert!(!is_write(&Request::get("/projects")));
     assert!(is_write(&Request::new(Method::Delete, "/events/x")));
@@ -1062,18 +916,18 @@ fn permission_matrix() {
                 if let Some(role) = role {
                     t.ok(
                         OWNER,
-                        Method::Post,
-                        &format!("/projects/{p}/users"),
-                        None,
-                        Some(json!({"email": actor, "role": role})),
+                        req::post(
+                            format!("/projects/{p}/users"),
+                            json!({"email": actor, "role": role}),
+                        ),
                     );
                     if matches!(standing, Standing::Owner | Standing::Member) {
                         t.ok(
                             actor,
-                            Method::Post,
-                            &format!("/projects/{p}/users/{actor}/accept"),
-                            None,
-                            None,
+                            Request::new(
+                                Method::Post,
+                                format!("/projects/{p}/users/{actor}/accept"),
+                            ),
                         );
                     }
                 }
@@ -1082,37 +936,25 @@ fn permission_matrix() {
             let accepted = matches!(standing, Standing::Owner | Standing::Member);
             let expect_read = org_admin || accepted;
             let expect_manage = org_admin || matches!(standing, Standing::Owner);
-            let read = t.call(actor, Method::Get, "/experiences", Some(&p), None);
-            let write = t.call(
-                actor,
-                Method::Post,
-                "/events",
-                Some(&p),
-                Some(json!({"key": "k"})),
-            );
-            let priority = t.call(actor, Method::Get, "/experiences-priority", Some(&p), None);
-            let members = t.call(
-                actor,
-                Method::Get,
-                &format!("/projects/{p}/users"),
-                None,
-                None,
-            );
+            let read = t.call(actor, Request::get("/experiences").project(&p));
+            let write = t.call(actor, req::post("/events", json!({"key": "k"})).project(&p));
+            let priority = t.call(actor, Request::get("/experiences-priority").project(&p));
+            let members = t.call(actor, Request::get(format!("/projects/{p}/users")));
             let manage = t.call(
                 actor,
-                Method::Put,
-                &format!("/projects/{p}"),
-                None,
-                Some(json!({"name": "p1", "connectedStackApiKey": "blt9"})),
+                req::put(
+                    format!("/projects/{p}"),
+                    json!({"name": "p1", "connectedStackApiKey": "blt9"}),
+                ),
             );
             let invite = t.call(
                 actor,
-                Method::Post,
-                &format!("/projects/{p}/users"),
-                None,
-                Some(json!({"email": "x@example.com", "role": "MEMBER"})),
+                req::post(
+                    format!("/projects/{p}/users"),
+                    json!({"email": "x@example.com", "role": "MEMBER"}),
+                ),
             );
-            let delete = t.call(actor, Method::Delete, &format!("/projects/{p}"), None, None);
+            let delete = t.call(actor, req::delete(format!("/projects/{p}")));
             let case = format!("{actor} {standing:?}");
             for (what, result, expected) in [
                 ("read", &read, expect_read),
@@ -1184,7 +1026,7 @@ fn a_project_records_the_organization_it_was_created_in() {
     assert_eq!(created["organizationUid"], "blt_other_org");
     assert_eq!(created["connectedStackApiKey"], "blt1");
     let p = t.project("plain");
-    let listed = t.ok(OWNER, Method::Get, "/projects", None, None);
+    let listed = t.ok(OWNER, Request::get("/projects"));
     let plain = listed
         .as_array()
         .and_then(|projects| projects.iter().find(|project| project["uid"] == p.as_str()))
