@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use serde_json::Value;
+
 use super::{
     NO_CHANGES, action_note, by_project, closing, inline, is_long_text, line_diff, spec_lines,
     symbol,
@@ -159,19 +161,29 @@ fn diff_lines(change: &Change) -> Vec<String> {
         Action::Update => {
             for field in &change.fields {
                 let (before, after) = (field.before.as_ref(), field.after.as_ref());
-                if is_long_text(before, after) {
-                    lines.push(format!("  {}:", field.path));
-                    for (sign, line) in line_diff(before, after) {
-                        lines.push(format!("{sign}   {line}"));
-                    }
-                } else {
-                    lines.push(format!("- {}: {}", field.path, inline(before)));
-                    lines.push(format!("+ {}: {}", field.path, inline(after)));
-                }
+                field_lines(&mut lines, &field.path, before, after);
             }
         }
     }
     lines
+}
+
+/// The diff lines of one changed field: a long text line by line, else `-` and `+` lines.
+pub(super) fn field_lines(
+    lines: &mut Vec<String>,
+    path: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) {
+    if is_long_text(before, after) {
+        lines.push(format!("  {path}:"));
+        for (sign, line) in line_diff(before, after) {
+            lines.push(format!("{sign}   {line}"));
+        }
+    } else {
+        lines.push(format!("- {path}: {}", inline(before)));
+        lines.push(format!("+ {path}: {}", inline(after)));
+    }
 }
 
 fn details(change: &Change) -> String {

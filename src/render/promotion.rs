@@ -9,9 +9,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::markdown::{BUDGET, escape_code, escape_html, longest_backtick_run, split};
+use super::markdown::{BUDGET, escape_code, escape_html, field_lines, longest_backtick_run, split};
 use super::text::{BOLD, Paint, YELLOW, write_field};
-use super::{inline, is_long_text, line_diff};
 use crate::model::Kind;
 use crate::plan::promotion::{Difference, DifferenceKind, Promotion};
 use crate::yaml_out;
@@ -248,15 +247,7 @@ fn diff_lines(difference: &Difference) -> Vec<String> {
             let mut lines = Vec::new();
             for field in &difference.fields {
                 let (from, to) = (field.from.as_ref(), field.to.as_ref());
-                if is_long_text(from, to) {
-                    lines.push(format!("  {}:", field.path));
-                    for (sign, line) in line_diff(from, to) {
-                        lines.push(format!("{sign}   {line}"));
-                    }
-                } else {
-                    lines.push(format!("- {}: {}", field.path, inline(from)));
-                    lines.push(format!("+ {}: {}", field.path, inline(to)));
-                }
+                field_lines(&mut lines, &field.path, from, to);
             }
             lines
         }
