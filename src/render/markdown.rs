@@ -140,23 +140,18 @@ fn diff_lines(change: &Change) -> Vec<String> {
         lines.push(format!("# {note}"));
     }
     match change.action {
-        Action::Create => {
-            if let Some(after) = &change.after_json() {
-                lines.extend(
-                    spec_lines(change.kind(), after)
-                        .into_iter()
-                        .map(|line| format!("+ {line}")),
-                );
-            }
-        }
-        Action::Delete => {
-            if let Some(before) = &change.before_json() {
-                lines.extend(
-                    spec_lines(change.kind(), before)
-                        .into_iter()
-                        .map(|line| format!("- {line}")),
-                );
-            }
+        Action::Create | Action::Delete => {
+            let (sign, spec) = match change.action {
+                Action::Create => ('+', change.after_json()),
+                _ => ('-', change.before_json()),
+            };
+            let spec_lines = spec.map(|spec| spec_lines(change.kind(), &spec));
+            lines.extend(
+                spec_lines
+                    .into_iter()
+                    .flatten()
+                    .map(|line| format!("{sign} {line}")),
+            );
         }
         Action::Update => {
             for field in &change.fields {
