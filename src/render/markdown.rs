@@ -196,6 +196,13 @@ fn details(change: &Change) -> String {
         // The manifest view is empty (an event or a project without description).
         return format!("{head}No fields besides its name.\n\n</details>\n\n");
     }
+    fenced(&head, &lines, "pzctl plan")
+}
+
+/// `head` of a `<details>` block, then `lines` in a `diff` fence longer than any run of
+/// backticks in them, cut short (pointing at `COMMAND --format json`) where they would not
+/// fit in one part; then the block's end.
+pub(super) fn fenced(head: &str, lines: &[String], command: &str) -> String {
     let longest_run = lines
         .iter()
         .map(|line| longest_backtick_run(line))
@@ -214,7 +221,7 @@ fn details(change: &Change) -> String {
         if body_len + line_len > room {
             let _ = writeln!(
                 body,
-                "# … {} more lines; see `pzctl plan --format json`",
+                "# … {} more lines; see `{command} --format json`",
                 lines.len() - index
             );
             break;
@@ -238,4 +245,26 @@ pub(super) fn longest_backtick_run(line: &str) -> usize {
         }
     }
     longest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BUDGET, fenced};
+
+    #[test]
+    fn a_block_larger_than_a_part_is_cut_short_and_points_at_the_json_form() {
+        let lines: Vec<String> = (0..BUDGET / 10).map(|i| format!("+ line {i:>5}")).collect();
+        for command in ["pzctl plan", "pzctl diff"] {
+            let block = fenced("<details>\n\n", &lines, command);
+            assert!(block.chars().count() < BUDGET, "{command}");
+            assert!(block.ends_with("```\n\n</details>\n\n"), "{command}");
+            let note = format!(" more lines; see `{command} --format json`\n```");
+            assert!(block.contains(&note), "{command}");
+        }
+        let short = fenced("<details>\n\n", &lines[..2], "pzctl plan");
+        assert_eq!(
+            short,
+            "<details>\n\n```diff\n+ line     0\n+ line     1\n```\n\n</details>\n\n"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::markdown::{BUDGET, escape_code, escape_html, field_lines, longest_backtick_run, split};
+use super::markdown::{escape_code, escape_html, fenced, field_lines, split};
 use super::text::{BOLD, Paint, YELLOW, write_field};
 use crate::model::Kind;
 use crate::plan::promotion::{Difference, DifferenceKind, Promotion};
@@ -265,33 +265,7 @@ fn details(promotion: &Promotion, difference: &Difference) -> String {
     if lines.is_empty() {
         return format!("{head}No fields besides its name.\n\n</details>\n\n");
     }
-    let longest = lines
-        .iter()
-        .map(|line| longest_backtick_run(line))
-        .max()
-        .unwrap_or(0);
-    let fence = "`".repeat(longest.max(2) + 1);
-    let open = format!("{fence}diff\n");
-    let close = format!("{fence}\n\n</details>\n\n");
-    let room = BUDGET
-        .saturating_sub(head.chars().count() + open.chars().count() + close.chars().count() + 120);
-    let mut body = String::new();
-    let mut used = 0;
-    for (index, line) in lines.iter().enumerate() {
-        let length = line.chars().count() + 1;
-        if used + length > room {
-            let _ = writeln!(
-                body,
-                "# … {} more lines; see `pzctl diff --format json`",
-                lines.len() - index
-            );
-            break;
-        }
-        body.push_str(line);
-        body.push('\n');
-        used += length;
-    }
-    format!("{head}{open}{body}{close}")
+    fenced(&head, &lines, "pzctl diff")
 }
 
 #[cfg(test)]
