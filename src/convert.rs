@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::model::{
-    AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, EventSpec, ExperienceSpec,
-    ExperienceStatus, ExperienceType, Kind, LiveExperience, LiveProject, MemberSpec, ProjectRole,
-    ProjectSpec, Ref, RuleGroup, RuleNode, Sides, Specs, StackLinkSpec, TargetingSpec, VariantSpec,
+    AttributeRef, AttributeSpec, AudienceSpec, Combination, Condition, DesiredProject, EventSpec,
+    ExperienceSpec, ExperienceStatus, ExperienceType, Kind, LiveExperience, LiveProject,
+    MemberSpec, ProjectRole, ProjectSpec, Ref, RuleGroup, RuleNode, Sides, Specs, StackLinkSpec,
+    TargetingSpec, VariantSpec,
 };
 use crate::wire::{self, AttributeType, Collection, VersionStatus};
 
@@ -31,6 +32,8 @@ pub trait Resource: Clone + PartialEq + serde::Serialize + Sized {
 
     /// The project's live objects of this kind.
     fn live(project: &LiveProject) -> &[Self::Live];
+    /// The project's declared objects of this kind, by manifest name.
+    fn desired(project: &DesiredProject) -> &BTreeMap<String, Self>;
     fn object(live: &Self::Live) -> &Self::Wire;
     /// The manifest name a live object goes by; `None` for objects manifests never manage
     /// (preset attributes).
@@ -72,6 +75,9 @@ pub trait Resource: Clone + PartialEq + serde::Serialize + Sized {
 macro_rules! resource_fields {
     ($variant:ident, $field:ident) => {
         fn live(project: &LiveProject) -> &[Self::Live] {
+            &project.$field
+        }
+        fn desired(project: &DesiredProject) -> &BTreeMap<String, Self> {
             &project.$field
         }
         fn uids(uids: &Uids) -> &BTreeMap<String, String> {
@@ -247,23 +253,18 @@ impl Names {
     #[must_use]
     pub fn from_live(project: &LiveProject) -> Self {
         Names {
-            attributes: project
-                .attributes
-                .iter()
-                .filter(|attribute| attribute.kind == AttributeType::Custom)
-                .map(|attribute| (attribute.uid.clone(), attribute.name.clone()))
-                .collect(),
-            events: project
-                .events
-                .iter()
-                .map(|event| (event.uid.clone(), event.key.clone()))
-                .collect(),
-            audiences: project
-                .audiences
-                .iter()
-                .map(|audience| (audience.uid.clone(), audience.name.clone()))
-                .collect(),
+            attributes: Self::of::<AttributeSpec>(project),
+            events: Self::of::<EventSpec>(project),
+            audiences: Self::of::<AudienceSpec>(project),
         }
+    }
+
+    /// Uid -> the name a live object of kind `R` goes by (presets have none).
+    fn of<R: Resource>(project: &LiveProject) -> BTreeMap<String, String> {
+        let objects = R::live(project).iter().map(R::object);
+        objects
+            .filter_map(|object| Some((object.uid().to_owned(), R::name(object)?.to_owned())))
+            .collect()
     }
 
     /// The reference a live uid reads as: its object's name, or the uid itself when no object
@@ -985,14 +986,10 @@ mod tests {
         }))
         .expect("audience");
         LiveProject {
-            project,
-            members: None,
             attributes: vec![attribute],
             events: vec![event],
             audiences: vec![audience],
-            experiences: Vec::new(),
-            priority: Vec::new(),
-            cms_unread: None,
+            ..LiveProject::empty(project)
         }
     }
 

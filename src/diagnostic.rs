@@ -276,6 +276,12 @@ impl Sources {
     }
 }
 
+/// `items` in backticks, separated by commas: "`a`, `b`", for lists in messages.
+pub fn backticked(items: impl IntoIterator<Item = impl std::fmt::Display>) -> String {
+    let listed: Vec<String> = items.into_iter().map(|item| format!("`{item}`")).collect();
+    listed.join(", ")
+}
+
 /// The candidate closest to `word` (ignoring case) within a small edit distance, for
 /// "did you mean" help lines.
 #[must_use]

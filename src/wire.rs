@@ -89,6 +89,30 @@ pub const SERVER_KEYS: &[&str] = &[
     "project",
 ];
 
+/// A record as the API returns it: `_id` and `uid` first, then its kind's own fields, then
+/// `updatedAt` and who made it ([`Made`], read, never written: what pzctl writes, plan files
+/// and fingerprints, stays as it was).
+macro_rules! record {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident { $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)* }
+    ) => {
+        $(#[$attr])*
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            #[serde(rename = "_id", default, deserialize_with = "nullable")]
+            pub id: String,
+            #[serde(default, deserialize_with = "nullable")]
+            pub uid: String,
+            $($(#[$field_attr])* pub $field: $ty,)*
+            #[serde(default, deserialize_with = "nullable")]
+            pub updated_at: String,
+            #[serde(flatten, skip_serializing)]
+            pub made: Made,
+        }
+    };
+}
+
 /// A record identified by `uid` and `_id`, which the service may send one without the other.
 pub trait Identified {
     /// Fill a missing `uid` from `_id` and the reverse; `false` when the record has neither.
@@ -245,28 +269,20 @@ pub struct AttributeInput {
     pub description: String,
 }
 
-/// An attribute as the API returns it. Lists include presets.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Attribute {
-    #[serde(rename = "_id", default, deserialize_with = "nullable")]
-    pub id: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub uid: String,
-    pub name: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub key: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub description: String,
-    #[serde(rename = "__type")]
-    pub kind: AttributeType,
-    #[serde(default, deserialize_with = "nullable")]
-    pub project: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub updated_at: String,
-    /// Read, never written: what pzctl writes (plan files, fingerprints) stays as it was.
-    #[serde(flatten, skip_serializing)]
-    pub made: Made,
+record! {
+    /// An attribute as the API returns it. Lists include presets.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Attribute {
+        pub name: String,
+        #[serde(default, deserialize_with = "nullable")]
+        pub key: String,
+        #[serde(default, deserialize_with = "nullable")]
+        pub description: String,
+        #[serde(rename = "__type")]
+        pub kind: AttributeType,
+        #[serde(default, deserialize_with = "nullable")]
+        pub project: String,
+    }
 }
 
 /// `POST /events`, `PUT /events/{uid}` body.
@@ -278,24 +294,16 @@ pub struct EventInput {
     pub description: String,
 }
 
-/// An event as the API returns it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Event {
-    #[serde(rename = "_id", default, deserialize_with = "nullable")]
-    pub id: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub uid: String,
-    pub key: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub description: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub project: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub updated_at: String,
-    /// Read, never written: what pzctl writes (plan files, fingerprints) stays as it was.
-    #[serde(flatten, skip_serializing)]
-    pub made: Made,
+record! {
+    /// An event as the API returns it.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Event {
+        pub key: String,
+        #[serde(default, deserialize_with = "nullable")]
+        pub description: String,
+        #[serde(default, deserialize_with = "nullable")]
+        pub project: String,
+    }
 }
 
 /// `AND` / `OR`.
@@ -422,30 +430,23 @@ pub struct AudienceInput {
     pub definition: AudienceDefinition,
 }
 
-/// An audience as the API returns it. Lytics-synced audiences have `source` and no `definition`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Audience {
-    #[serde(rename = "_id", default, deserialize_with = "nullable")]
-    pub id: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub uid: String,
-    pub name: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub definition: Option<AudienceDefinition>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub project: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub updated_at: String,
-    /// Read, never written: what pzctl writes (plan files, fingerprints) stays as it was.
-    #[serde(flatten, skip_serializing)]
-    pub made: Made,
+record! {
+    /// An audience as the API returns it. Lytics-synced audiences have `source` and no
+    /// `definition`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Audience {
+        pub name: String,
+        #[serde(default, deserialize_with = "nullable")]
+        pub description: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub definition: Option<AudienceDefinition>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub source: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub slug: Option<String>,
+        #[serde(default, deserialize_with = "nullable")]
+        pub project: String,
+    }
 }
 
 /// `SEGMENTED` / `AB_TEST`.
@@ -469,37 +470,29 @@ pub struct ExperienceInput {
     pub tags: Vec<String>,
 }
 
-/// An experience as the API returns it (no variants: those live on versions).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Experience {
-    #[serde(rename = "_id", default, deserialize_with = "nullable")]
-    pub id: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub uid: String,
-    pub name: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub description: String,
-    #[serde(rename = "__type")]
-    pub kind: ExperienceType,
-    #[serde(default, deserialize_with = "nullable")]
-    pub short_uid: String,
-    /// Summary status: `DRAFT`, `ACTIVE` or `PAUSED`.
-    #[serde(default, deserialize_with = "nullable")]
-    pub status: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub latest_version: String,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    #[serde(default)]
-    pub referred_audiences: Vec<String>,
-    #[serde(default, rename = "_cms", skip_serializing_if = "Option::is_none")]
-    pub cms: Option<Value>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub updated_at: String,
-    /// Read, never written: what pzctl writes (plan files, fingerprints) stays as it was.
-    #[serde(flatten, skip_serializing)]
-    pub made: Made,
+record! {
+    /// An experience as the API returns it (no variants: those live on versions).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Experience {
+        pub name: String,
+        #[serde(default, deserialize_with = "nullable")]
+        pub description: String,
+        #[serde(rename = "__type")]
+        pub kind: ExperienceType,
+        #[serde(default, deserialize_with = "nullable")]
+        pub short_uid: String,
+        /// Summary status: `DRAFT`, `ACTIVE` or `PAUSED`.
+        #[serde(default, deserialize_with = "nullable")]
+        pub status: String,
+        #[serde(default, deserialize_with = "nullable")]
+        pub latest_version: String,
+        #[serde(default)]
+        pub tags: Vec<String>,
+        #[serde(default)]
+        pub referred_audiences: Vec<String>,
+        #[serde(default, rename = "_cms", skip_serializing_if = "Option::is_none")]
+        pub cms: Option<Value>,
+    }
 }
 
 /// Version status.
@@ -853,14 +846,7 @@ pub fn decode_segment(segment: &str) -> String {
 impl Request {
     #[must_use]
     pub fn get(path: impl Into<String>) -> Self {
-        Request {
-            method: Method::Get,
-            path: path.into(),
-            project: None,
-            organization: None,
-            body: None,
-            stack: None,
-        }
+        Request::new(Method::Get, path)
     }
 
     #[must_use]

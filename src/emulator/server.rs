@@ -137,8 +137,10 @@ pub(super) async fn run(
     };
     let personalize = axum::Router::new()
         .fallback(handle)
-        .with_state(Arc::clone(&shared));
-    let content = axum::Router::new().fallback(handle_cma).with_state(shared);
+        .with_state((Arc::clone(&shared), Listener::Personalize));
+    let content = axum::Router::new()
+        .fallback(handle)
+        .with_state((shared, Listener::Cma));
     let personalize = axum::serve(
         KillableListener { inner: listener },
         personalize.into_make_service_with_connect_info::<Conn>(),
@@ -180,50 +182,49 @@ fn is_extension(path: &str) -> bool {
     matches!(segments.as_slice(), ["user"] | ["projects", _, "users", ..])
 }
 
-/// The Personalize Management API's listener.
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(conn): ConnectInfo<Conn>,
-    method: HttpMethod,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if method == HttpMethod::GET && uri.path() == "/_emulator/stats" {
-        return json_response(200, &json!(shared.stats()));
-    }
-    if wire::is_cma_path(uri.path()) {
-        shared.counters.requests.fetch_add(1, Ordering::Relaxed);
-        return error_response(&ApiError::not_found(&format!(
-            "Cannot {method} {} (the emulator serves the Content Management API on its own listener)",
-            uri.path()
-        )));
-    }
-    serve(shared, conn, method, uri, headers, body).await
+/// Which API a listener serves.
+#[derive(Clone, Copy)]
+enum Listener {
+    /// The Personalize Management API (and the emulator's own routes).
+    Personalize,
+    /// The Content Management API: `/v3/…` routes only, CMA-style errors.
+    Cma,
 }
 
-/// The Content Management API's listener: `/v3/…` routes only, CMA-style errors.
-async fn handle_cma(
-    State(shared): State<Arc<Shared>>,
+/// Both listeners: what the other API's listener should have been asked answers 404.
+async fn handle(
+    State((shared, listener)): State<(Arc<Shared>, Listener)>,
     ConnectInfo(conn): ConnectInfo<Conn>,
     method: HttpMethod,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !wire::is_cma_path(uri.path()) {
-        shared.counters.requests.fetch_add(1, Ordering::Relaxed);
-        shared.counters.cma_requests.fetch_add(1, Ordering::Relaxed);
-        return error_response(&ApiError::cma(
-            404,
-            141,
-            &format!(
-                "The requested URL {} was not found on this server.",
+    let cma = wire::is_cma_path(uri.path());
+    match listener {
+        Listener::Personalize if method == HttpMethod::GET && uri.path() == "/_emulator/stats" => {
+            return json_response(200, &json!(shared.stats()));
+        }
+        Listener::Personalize if cma => {
+            shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+            return error_response(&ApiError::not_found(&format!(
+                "Cannot {method} {} (the emulator serves the Content Management API on its own listener)",
                 uri.path()
-            ),
-        ));
+            )));
+        }
+        Listener::Personalize => {}
+        Listener::Cma => {
+            shared.counters.cma_requests.fetch_add(1, Ordering::Relaxed);
+            if !cma {
+                shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+                let message = format!(
+                    "The requested URL {} was not found on this server.",
+                    uri.path()
+                );
+                return error_response(&ApiError::cma(404, 141, &message));
+            }
+        }
     }
-    shared.counters.cma_requests.fetch_add(1, Ordering::Relaxed);
     serve(shared, conn, method, uri, headers, body).await
 }
 

@@ -273,84 +273,83 @@ mod tests {
     use crate::wire::Method;
     use serde_json::json;
 
+    /// A test's `unwrap`, with the error's message.
+    trait OrPanic<T> {
+        fn or_panic(self) -> T;
+    }
+
+    impl<T, E: std::fmt::Display> OrPanic<T> for Result<T, E> {
+        #[track_caller]
+        fn or_panic(self) -> T {
+            match self {
+                Ok(value) => value,
+                Err(error) => panic!("{error}"),
+            }
+        }
+    }
+
     fn create_project(backend: &EmbeddedBackend, name: &str) -> Result<Value, BackendError> {
         backend.send_blocking(&Request::new(Method::Post, "/projects").body(json!({"name": name})))
     }
 
     #[test]
     fn reading_a_new_organization_creates_nothing_until_a_write() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().or_panic();
         let path = dir.path().join("org");
-        let backend =
-            EmbeddedBackend::open_as(&path, "new@example.com").unwrap_or_else(|e| panic!("{e}"));
-        let user = backend
-            .send_blocking(&Request::get("/user"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let backend = EmbeddedBackend::open_as(&path, "new@example.com").or_panic();
+        let user = backend.send_blocking(&Request::get("/user")).or_panic();
         assert_eq!(
             user,
             json!({"email": "new@example.com", "organizationRole": "owner"})
         );
-        let projects = backend
-            .send_blocking(&Request::get("/projects"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let projects = backend.send_blocking(&Request::get("/projects")).or_panic();
         assert_eq!(projects, json!([]));
         assert!(!path.exists(), "no directory, lock or state file");
-        create_project(&backend, "p1").unwrap_or_else(|e| panic!("{e}"));
+        create_project(&backend, "p1").or_panic();
         assert!(path.join("state.json").is_file() && path.join("lock").is_file());
-        let state: Value = serde_json::from_str(
-            &std::fs::read_to_string(path.join("state.json")).unwrap_or_else(|e| panic!("{e}")),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let state: Value =
+            serde_json::from_str(&std::fs::read_to_string(path.join("state.json")).or_panic())
+                .or_panic();
         let users = state["users"].as_array().map(Vec::len).unwrap_or_default();
         assert_eq!(users, initial_users().len() + 1, "the acting user is saved");
     }
 
     #[test]
     fn creates_and_reopens() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().or_panic();
         let path = dir.path().join("org");
-        let backend =
-            EmbeddedBackend::open_as(&path, "owner@example.com").unwrap_or_else(|e| panic!("{e}"));
+        let backend = EmbeddedBackend::open_as(&path, "owner@example.com").or_panic();
         assert_eq!(
             backend.describe(),
             format!("local organization at {}", path.display())
         );
         assert!(backend.supports_members());
-        let project = create_project(&backend, "p1").unwrap_or_else(|e| panic!("{e}"));
+        let project = create_project(&backend, "p1").or_panic();
         // A torn temp file left behind is ignored.
-        std::fs::write(path.join(".state-garbage.tmp"), b"{\"torn")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let again =
-            EmbeddedBackend::open_as(&path, "new@example.com").unwrap_or_else(|e| panic!("{e}"));
-        let user = again
-            .send_blocking(&Request::get("/user"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(path.join(".state-garbage.tmp"), b"{\"torn").or_panic();
+        let again = EmbeddedBackend::open_as(&path, "new@example.com").or_panic();
+        let user = again.send_blocking(&Request::get("/user")).or_panic();
         assert_eq!(
             user,
             json!({"email": "new@example.com", "organizationRole": "owner"})
         );
-        let list = again
-            .send_blocking(&Request::get("/projects"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let list = again.send_blocking(&Request::get("/projects")).or_panic();
         assert_eq!(list[0]["uid"], project["uid"]);
         // Errors come back as API errors with the path.
         let error = create_project(&again, "p1").expect_err("the call should fail");
         assert_eq!(error.status(), Some(400));
         // The first handle sees the second's writes (cache invalidated by the file change).
-        create_project(&again, "p2").unwrap_or_else(|e| panic!("{e}"));
-        let list = backend
-            .send_blocking(&Request::get("/projects"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        create_project(&again, "p2").or_panic();
+        let list = backend.send_blocking(&Request::get("/projects")).or_panic();
         assert_eq!(list.as_array().map(Vec::len), Some(2));
     }
 
     #[test]
     fn concurrent_writers_lose_nothing() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().or_panic();
         let path = dir.path().to_path_buf();
-        let setup =
-            EmbeddedBackend::open_as(&path, "owner@example.com").unwrap_or_else(|e| panic!("{e}"));
-        let project = create_project(&setup, "p").unwrap_or_else(|e| panic!("{e}"));
+        let setup = EmbeddedBackend::open_as(&path, "owner@example.com").or_panic();
+        let project = create_project(&setup, "p").or_panic();
         let uid = project["uid"].as_str().unwrap_or_default().to_owned();
         // Separate handles behave like separate processes: each has its own cache and lock fd.
         let threads: Vec<_> = (0..4)
@@ -358,8 +357,7 @@ mod tests {
                 let path = path.clone();
                 let uid = uid.clone();
                 std::thread::spawn(move || {
-                    let backend = EmbeddedBackend::open_as(&path, "owner@example.com")
-                        .unwrap_or_else(|e| panic!("{e}"));
+                    let backend = EmbeddedBackend::open_as(&path, "owner@example.com").or_panic();
                     for i in 0..25 {
                         backend
                             .send_blocking(
@@ -367,7 +365,7 @@ mod tests {
                                     .project(&uid)
                                     .body(json!({"key": format!("e{t}-{i}")})),
                             )
-                            .unwrap_or_else(|e| panic!("{e}"));
+                            .or_panic();
                     }
                 })
             })
@@ -377,13 +375,12 @@ mod tests {
                 .join()
                 .unwrap_or_else(|_| panic!("writer thread panicked"));
         }
-        let text =
-            std::fs::read_to_string(path.join("state.json")).unwrap_or_else(|e| panic!("{e}"));
-        let state: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(path.join("state.json")).or_panic();
+        let state: Value = serde_json::from_str(&text).or_panic();
         assert!(Store::from_json(state).is_ok());
         let events = setup
             .send_blocking(&Request::get("/events").project(&uid))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .or_panic();
         assert_eq!(events.as_array().map(Vec::len), Some(100));
     }
 
@@ -398,8 +395,7 @@ mod tests {
         ) else {
             return;
         };
-        let backend = EmbeddedBackend::open_as(Path::new(&dir), "owner@example.com")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let backend = EmbeddedBackend::open_as(Path::new(&dir), "owner@example.com").or_panic();
         for i in 0..20 {
             backend
                 .send_blocking(
@@ -407,18 +403,17 @@ mod tests {
                         .project(&project)
                         .body(json!({"key": format!("{tag}-{i}")})),
                 )
-                .unwrap_or_else(|e| panic!("{e}"));
+                .or_panic();
         }
     }
 
     #[test]
     fn concurrent_processes_lose_nothing() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let setup = EmbeddedBackend::open_as(dir.path(), "owner@example.com")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let project = create_project(&setup, "p").unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().or_panic();
+        let setup = EmbeddedBackend::open_as(dir.path(), "owner@example.com").or_panic();
+        let project = create_project(&setup, "p").or_panic();
         let uid = project["uid"].as_str().unwrap_or_default().to_owned();
-        let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+        let exe = std::env::current_exe().or_panic();
         let children: Vec<_> = (0..3)
             .map(|n| {
                 std::process::Command::new(&exe)
@@ -433,7 +428,7 @@ mod tests {
                     .env("PZCTL_TEST_CHILD_TAG", format!("c{n}"))
                     .stdout(std::process::Stdio::null())
                     .spawn()
-                    .unwrap_or_else(|e| panic!("{e}"))
+                    .or_panic()
             })
             .collect();
         for i in 0..20 {
@@ -443,15 +438,15 @@ mod tests {
                         .project(&uid)
                         .body(json!({"key": format!("parent-{i}")})),
                 )
-                .unwrap_or_else(|e| panic!("{e}"));
+                .or_panic();
         }
         for mut child in children {
-            let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+            let status = child.wait().or_panic();
             assert!(status.success(), "a writer process failed");
         }
         let events = setup
             .send_blocking(&Request::get("/events").project(&uid))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .or_panic();
         assert_eq!(events.as_array().map(Vec::len), Some(80));
     }
 
@@ -470,12 +465,9 @@ mod tests {
 
     #[test]
     fn acts_as_a_seeded_member() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let member = EmbeddedBackend::open_as(dir.path(), "member@example.com")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let me = member
-            .send_blocking(&Request::get("/user"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().or_panic();
+        let member = EmbeddedBackend::open_as(dir.path(), "member@example.com").or_panic();
+        let me = member.send_blocking(&Request::get("/user")).or_panic();
         assert_eq!(me["organizationRole"], "member");
         let error = create_project(&member, "p").expect_err("members cannot create projects");
         assert_eq!(error.status(), Some(403));
@@ -484,55 +476,39 @@ mod tests {
     /// Every typed call of `Api` decodes what the store answers.
     #[tokio::test]
     async fn typed_api_round_trip() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let backend = EmbeddedBackend::open_as(dir.path(), "owner@example.com")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().or_panic();
+        let backend = EmbeddedBackend::open_as(dir.path(), "owner@example.com").or_panic();
         let api = super::super::Api::new(backend);
-        let fail = |e: BackendError| -> ! { panic!("{e}") };
-        let me = api.current_user().await.unwrap_or_else(|e| fail(e));
+        let me = api.current_user().await.or_panic();
         assert_eq!(me.map(|u| u.organization_role), Some(OrgRole::Owner));
         let input = wire::ProjectInput {
             name: "p".into(),
             description: "d".into(),
             connected_stack_api_key: Some("blt1".into()),
         };
-        let project = api.create_project(&input).await.unwrap_or_else(|e| fail(e));
+        let project = api.create_project(&input).await.or_panic();
         let p = project.uid.as_str();
         let input = wire::ProjectInput {
             connected_stack_api_key: None,
             ..input
         };
-        let updated = api
-            .update_project(p, &input)
-            .await
-            .unwrap_or_else(|e| fail(e));
+        let updated = api.update_project(p, &input).await.or_panic();
         assert_eq!(updated.connected_stack_api_key, None);
-        assert_eq!(
-            api.list_projects().await.unwrap_or_else(|e| fail(e)).len(),
-            1
-        );
+        assert_eq!(api.list_projects().await.or_panic().len(), 1);
         let member = wire::MemberInput {
             email: "dev@example.com".into(),
             role: wire::ProjectRole::Member,
             invitation_message: Some("hi".into()),
         };
-        let invited = api
-            .invite_member(p, &member)
-            .await
-            .unwrap_or_else(|e| fail(e));
+        let invited = api.invite_member(p, &member).await.or_panic();
         assert_eq!(invited.status, wire::MemberStatus::Pending);
         let changed = api
             .update_member(p, "dev@example.com", wire::ProjectRole::Owner)
             .await
-            .unwrap_or_else(|e| fail(e));
+            .or_panic();
         assert_eq!(changed.role, wire::ProjectRole::Owner);
-        assert_eq!(
-            api.list_members(p).await.unwrap_or_else(|e| fail(e)).len(),
-            2
-        );
-        api.remove_member(p, "dev@example.com")
-            .await
-            .unwrap_or_else(|e| fail(e));
+        assert_eq!(api.list_members(p).await.or_panic().len(), 2);
+        api.remove_member(p, "dev@example.com").await.or_panic();
         let attribute = api
             .create::<wire::Attribute>(
                 p,
@@ -543,7 +519,7 @@ mod tests {
                 },
             )
             .await
-            .unwrap_or_else(|e| fail(e));
+            .or_panic();
         let event = api
             .create::<wire::Event>(
                 p,
@@ -553,7 +529,7 @@ mod tests {
                 },
             )
             .await
-            .unwrap_or_else(|e| fail(e));
+            .or_panic();
         let definition = wire::AudienceDefinition {
             kind: "RuleCombination".into(),
             root: wire::RuleCombination {
@@ -579,7 +555,7 @@ mod tests {
         let audience = api
             .create::<wire::Audience>(p, &audience_input)
             .await
-            .unwrap_or_else(|e| fail(e));
+            .or_panic();
         assert_eq!(
             audience.definition.as_ref(),
             Some(&audience_input.definition)
@@ -595,7 +571,7 @@ mod tests {
                 },
             )
             .await
-            .unwrap_or_else(|e| fail(e));
+            .or_panic();
         assert_eq!(experience.tags, ["b", "a"]);
         let version = wire::VersionInput {
             status: wire::VersionStatus::Active,
@@ -627,12 +603,9 @@ mod tests {
         let active = api
             .update_version(p, &experience.uid, &experience.latest_version, &version)
             .await
-            .unwrap_or_else(|e| fail(e));
+            .or_panic();
         assert_eq!(active.status, wire::VersionStatus::Active);
-        let again = api
-            .get_experience(p, &experience.uid)
-            .await
-            .unwrap_or_else(|e| fail(e));
+        let again = api.get_experience(p, &experience.uid).await.or_panic();
         assert_eq!(again.status, "ACTIVE");
         assert_eq!(
             again.referred_audiences,
@@ -645,53 +618,28 @@ mod tests {
         let new_draft = api
             .create_version(p, &experience.uid, &draft)
             .await
-            .unwrap_or_else(|e| fail(e));
-        let versions = api
-            .list_versions(p, &experience.uid)
-            .await
-            .unwrap_or_else(|e| fail(e));
+            .or_panic();
+        let versions = api.list_versions(p, &experience.uid).await.or_panic();
         assert_eq!(versions.len(), 2);
         api.delete_version(p, &experience.uid, &new_draft.uid)
             .await
-            .unwrap_or_else(|e| fail(e));
-        let priority = api.get_priority(p).await.unwrap_or_else(|e| fail(e));
+            .or_panic();
+        let priority = api.get_priority(p).await.or_panic();
         assert_eq!(
             priority.priority_order,
             std::slice::from_ref(&experience.uid)
         );
-        api.put_priority(p, &priority)
-            .await
-            .unwrap_or_else(|e| fail(e));
-        assert_eq!(
-            api.list::<wire::Experience>(p)
-                .await
-                .unwrap_or_else(|e| fail(e))
-                .len(),
-            1
-        );
-        assert_eq!(
-            api.list::<wire::Event>(p)
-                .await
-                .unwrap_or_else(|e| fail(e))
-                .len(),
-            1
-        );
-        assert_eq!(
-            api.list::<wire::Audience>(p)
-                .await
-                .unwrap_or_else(|e| fail(e))
-                .len(),
-            1
-        );
+        api.put_priority(p, &priority).await.or_panic();
+        assert_eq!(api.list::<wire::Experience>(p).await.or_panic().len(), 1);
+        assert_eq!(api.list::<wire::Event>(p).await.or_panic().len(), 1);
+        assert_eq!(api.list::<wire::Audience>(p).await.or_panic().len(), 1);
         api.delete::<wire::Experience>(p, &experience.uid)
             .await
-            .unwrap_or_else(|e| fail(e));
+            .or_panic();
         api.delete::<wire::Audience>(p, &audience.uid)
             .await
-            .unwrap_or_else(|e| fail(e));
-        api.delete::<wire::Event>(p, &event.uid)
-            .await
-            .unwrap_or_else(|e| fail(e));
+            .or_panic();
+        api.delete::<wire::Event>(p, &event.uid).await.or_panic();
         let renamed = wire::AttributeInput {
             name: "Tier 2".into(),
             key: "tier".into(),
@@ -699,24 +647,18 @@ mod tests {
         };
         api.update::<wire::Attribute>(p, &attribute.uid, &renamed)
             .await
-            .unwrap_or_else(|e| fail(e));
+            .or_panic();
         api.delete::<wire::Attribute>(p, &attribute.uid)
             .await
-            .unwrap_or_else(|e| fail(e));
-        api.delete_project(p).await.unwrap_or_else(|e| fail(e));
-        assert!(
-            api.list_projects()
-                .await
-                .unwrap_or_else(|e| fail(e))
-                .is_empty()
-        );
+            .or_panic();
+        api.delete_project(p).await.or_panic();
+        assert!(api.list_projects().await.or_panic().is_empty());
     }
 
     #[tokio::test]
     async fn async_send_works() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let backend = EmbeddedBackend::open_as(dir.path(), "owner@example.com")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().or_panic();
+        let backend = EmbeddedBackend::open_as(dir.path(), "owner@example.com").or_panic();
         let api = super::super::Api::new(backend);
         let project = api
             .create_project(&wire::ProjectInput {
@@ -724,16 +666,10 @@ mod tests {
                 ..Default::default()
             })
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let attributes = api
-            .list::<wire::Attribute>(&project.uid)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .or_panic();
+        let attributes = api.list::<wire::Attribute>(&project.uid).await.or_panic();
         assert_eq!(attributes.len(), wire::PRESET_ATTRIBUTES.len());
-        let members = api
-            .list_members(&project.uid)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let members = api.list_members(&project.uid).await.or_panic();
         assert_eq!(members[0].email, "owner@example.com");
     }
 }

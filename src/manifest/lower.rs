@@ -25,6 +25,48 @@ pub enum Typed {
     Experience(raw::ExperienceDocument),
 }
 
+/// Who a typed document is: its `kind` (as written), name, project (`None` for a project)
+/// and previous names.
+struct Identity<'a> {
+    kind: &'static str,
+    name: &'a String,
+    project: Option<&'a String>,
+    previous_names: Option<&'a Vec<String>>,
+}
+
+impl Typed {
+    fn identity(&self) -> Identity<'_> {
+        match self {
+            Typed::Project(d) => Identity {
+                kind: "Project",
+                name: &d.metadata.name,
+                project: None,
+                previous_names: d.metadata.previous_names.as_ref(),
+            },
+            Typed::Attribute(d) => Identity::resource("Attribute", &d.metadata),
+            Typed::Event(d) => Identity {
+                kind: "Event",
+                name: &d.metadata.name,
+                project: Some(&d.metadata.project),
+                previous_names: d.metadata.previous_names.as_ref(),
+            },
+            Typed::Audience(d) => Identity::resource("Audience", &d.metadata),
+            Typed::Experience(d) => Identity::resource("Experience", &d.metadata),
+        }
+    }
+}
+
+impl<'a> Identity<'a> {
+    fn resource(kind: &'static str, metadata: &'a raw::ResourceMetadata) -> Self {
+        Identity {
+            kind,
+            name: &metadata.name,
+            project: Some(&metadata.project),
+            previous_names: metadata.previous_names.as_ref(),
+        }
+    }
+}
+
 /// One parsed document with its file and spans; `typed` is `None` when the schema failed.
 /// Once typed, the document keeps no JSON value (`doc.value` is null): read it through
 /// `typed` (and [`Item::str_at`]).
@@ -41,17 +83,11 @@ impl Item {
     /// anything else from the value.
     fn str_at(&self, pointer: &str) -> Option<&str> {
         if let Some(typed) = &self.typed {
-            let (kind, name, project) = match typed {
-                Typed::Project(d) => ("Project", &d.metadata.name, None),
-                Typed::Attribute(d) => ("Attribute", &d.metadata.name, Some(&d.metadata.project)),
-                Typed::Event(d) => ("Event", &d.metadata.name, Some(&d.metadata.project)),
-                Typed::Audience(d) => ("Audience", &d.metadata.name, Some(&d.metadata.project)),
-                Typed::Experience(d) => ("Experience", &d.metadata.name, Some(&d.metadata.project)),
-            };
+            let id = typed.identity();
             match pointer {
-                "/kind" => return Some(kind),
-                "/metadata/name" => return Some(name),
-                "/metadata/project" => return project.map(String::as_str),
+                "/kind" => return Some(id.kind),
+                "/metadata/name" => return Some(id.name),
+                "/metadata/project" => return id.project.map(String::as_str),
                 _ => {}
             }
         }
@@ -60,16 +96,10 @@ impl Item {
 
     /// `metadata.previousNames`: from the typed document when there is one, else the value.
     fn previous_names(&self) -> Vec<&str> {
-        let typed = match &self.typed {
-            Some(Typed::Project(d)) => Some(&d.metadata.previous_names),
-            Some(Typed::Attribute(d)) => Some(&d.metadata.previous_names),
-            Some(Typed::Event(d)) => Some(&d.metadata.previous_names),
-            Some(Typed::Audience(d)) => Some(&d.metadata.previous_names),
-            Some(Typed::Experience(d)) => Some(&d.metadata.previous_names),
-            None => None,
-        };
-        match typed {
-            Some(names) => names.iter().flatten().map(String::as_str).collect(),
+        match &self.typed {
+            Some(typed) => (typed.identity().previous_names.into_iter().flatten())
+                .map(String::as_str)
+                .collect(),
             None => self
                 .doc
                 .value
@@ -210,13 +240,7 @@ impl Ctx<'_> {
                         self.over_default
                             .entry((limit, holder.to_owned()))
                             .and_modify(|(seen, _)| *seen = (*seen).max(count))
-                            .or_insert_with(|| {
-                                let pos = pos(item);
-                                let location =
-                                    Location::new(pos.file_or(&item.file), pos.line, pos.column)
-                                        .with_span(pos.offset, pos.len);
-                                (count, location)
-                            });
+                            .or_insert_with(|| (count, location(item, &pos(item))));
                     }
                     return;
                 }
@@ -282,11 +306,12 @@ impl Ctx<'_> {
     fn push(&mut self, item: &Item, pos: Pos, code: Code, message: String, help: Option<String>) {
         self.diagnostics.push(
             Diagnostic::error(code, message)
-                .at(Location::new(pos.file_or(&item.file), pos.line, pos.column)
-                    .with_span(pos.offset, pos.len))
+                .at(location(item, &pos))
                 .with_help(help),
         );
     }
+
+    /// An error at the value `pointer` names; [`Ctx::push`] takes any position (a key's).
     fn at(
         &mut self,
         item: &Item,
@@ -298,16 +323,28 @@ impl Ctx<'_> {
         let pos = item.doc.pos(pointer);
         self.push(item, pos, code, message, help);
     }
-    fn at_key(
+
+    /// Check a list of references at `pointer`: each resolves and none is listed twice (`place`
+    /// ends that message, e.g. `` in `metrics` ``).
+    fn references(
         &mut self,
         item: &Item,
         pointer: &str,
-        code: Code,
-        message: String,
-        help: Option<String>,
+        project: &str,
+        kind: &'static str,
+        names: &[String],
+        place: &str,
     ) {
-        let pos = item.doc.key_pos(pointer);
-        self.push(item, pos, code, message, help);
+        let mut seen = BTreeSet::new();
+        for (i, name) in names.iter().enumerate() {
+            let here = format!("{pointer}/{i}");
+            if seen.insert(name.as_str()) {
+                self.reference(item, &here, project, kind, name);
+            } else {
+                let message = format!("{kind} `{name}` is listed twice{place}");
+                self.at(item, &here, Code::DuplicateReference, message, None);
+            }
+        }
     }
 
     /// Check a reference; returns whether it resolves.
@@ -344,11 +381,7 @@ impl Ctx<'_> {
                 (!candidates.is_empty()).then(|| {
                     format!(
                         "{kind}s in project `{project}`: {}",
-                        candidates
-                            .iter()
-                            .map(|c| format!("`{c}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        crate::diagnostic::backticked(candidates.iter())
                     )
                 })
             });
@@ -363,11 +396,21 @@ impl Ctx<'_> {
     }
 }
 
+/// Where `pos` is in `item`'s file.
+fn location(item: &Item, pos: &Pos) -> Location {
+    Location::new(pos.file_or(&item.file), pos.line, pos.column).with_span(pos.offset, pos.len)
+}
+
 fn origin(item: &Item) -> Origin {
+    origin_at(item, &item.doc.start)
+}
+
+/// `pos` (its line and column) in `item`'s file.
+fn origin_at(item: &Item, pos: &Pos) -> Origin {
     Origin {
         file: item.file.clone(),
-        line: item.doc.start.line,
-        column: item.doc.start.column,
+        line: pos.line,
+        column: pos.column,
     }
 }
 
@@ -485,12 +528,10 @@ pub fn lower_with(
 
     for item in items {
         let Some(typed) = &item.typed else { continue };
-        let (kind, meta_project, name) = match typed {
-            Typed::Project(_) => continue,
-            Typed::Attribute(d) => ("attribute", &d.metadata.project, &d.metadata.name),
-            Typed::Event(d) => ("event", &d.metadata.project, &d.metadata.name),
-            Typed::Audience(d) => ("audience", &d.metadata.project, &d.metadata.name),
-            Typed::Experience(d) => ("experience", &d.metadata.project, &d.metadata.name),
+        let id = typed.identity();
+        let (kind, name) = (kind_label(id.kind), id.name);
+        let Some(meta_project) = id.project else {
+            continue;
         };
         if !declared.projects.contains(meta_project.as_str()) {
             if declared.unreadable.contains(meta_project.as_str()) {
@@ -675,9 +716,7 @@ pub fn lower_with(
         if let Some(desired) = state.projects.get(project)
             && desired.stack.is_none()
         {
-            ctx.at_key(
-                item,
-                "/spec/contentTypes",
+            ctx.push(item, item.doc.key_pos("/spec/contentTypes"),
                 Code::ContentTypesWithoutStack,
                 format!(
                     "experience `{}` links content types, but project `{project}` connects no stack",
@@ -696,21 +735,15 @@ pub fn lower_with(
         let Some(order) = &doc.spec.experience_order else {
             continue;
         };
-        let mut seen_here = BTreeSet::new();
-        for (i, name) in order.iter().enumerate() {
-            let ptr = format!("/spec/experienceOrder/{i}");
-            if !seen_here.insert(name.as_str()) {
-                ctx.at(
-                    item,
-                    &ptr,
-                    Code::DuplicateReference,
-                    format!("experience `{name}` is listed twice in `experienceOrder`"),
-                    None,
-                );
-                continue;
-            }
-            ctx.reference(item, &ptr, &doc.metadata.name, "experience", name);
-        }
+        let (ptr, project) = ("/spec/experienceOrder", &doc.metadata.name);
+        ctx.references(
+            item,
+            ptr,
+            project,
+            "experience",
+            order,
+            " in `experienceOrder`",
+        );
     }
 
     check_previous_names(&mut ctx, items, &declared);
@@ -732,14 +765,11 @@ fn record_previous_names(
     kind: Kind,
     name: &str,
 ) {
-    let previous = match typed {
-        Typed::Project(_) => None,
-        Typed::Attribute(d) => d.metadata.previous_names.as_ref(),
-        Typed::Event(d) => d.metadata.previous_names.as_ref(),
-        Typed::Audience(d) => d.metadata.previous_names.as_ref(),
-        Typed::Experience(d) => d.metadata.previous_names.as_ref(),
-    };
-    if let Some(previous) = previous.filter(|previous| !previous.is_empty()) {
+    if let Some(previous) = typed
+        .identity()
+        .previous_names
+        .filter(|previous| !previous.is_empty())
+    {
         project
             .previous_names
             .insert(model::address(project_name, kind, name), previous.clone());
@@ -771,33 +801,9 @@ fn check_previous_names(ctx: &mut Ctx, items: &[Item], declared: &Declared) {
     let mut listed: BTreeMap<(String, &'static str, String), String> = BTreeMap::new();
     for item in items {
         let Some(typed) = &item.typed else { continue };
-        let (kind, project, name, previous) = match typed {
-            Typed::Project(d) => ("project", "", &d.metadata.name, &d.metadata.previous_names),
-            Typed::Attribute(d) => (
-                "attribute",
-                d.metadata.project.as_str(),
-                &d.metadata.name,
-                &d.metadata.previous_names,
-            ),
-            Typed::Event(d) => (
-                "event",
-                d.metadata.project.as_str(),
-                &d.metadata.name,
-                &d.metadata.previous_names,
-            ),
-            Typed::Audience(d) => (
-                "audience",
-                d.metadata.project.as_str(),
-                &d.metadata.name,
-                &d.metadata.previous_names,
-            ),
-            Typed::Experience(d) => (
-                "experience",
-                d.metadata.project.as_str(),
-                &d.metadata.name,
-                &d.metadata.previous_names,
-            ),
-        };
+        let id = typed.identity();
+        let (kind, name) = (kind_label(id.kind), id.name);
+        let project = id.project.map_or("", String::as_str);
         let scope = if kind == "project" {
             String::new()
         } else {
@@ -810,7 +816,7 @@ fn check_previous_names(ctx: &mut Ctx, items: &[Item], declared: &Declared) {
                 declared.has(project, kind, old)
             }
         };
-        for (i, old) in previous.iter().flatten().enumerate() {
+        for (i, old) in id.previous_names.into_iter().flatten().enumerate() {
             let pointer = format!("/metadata/previousNames/{i}");
             if old == name {
                 ctx.at(
@@ -968,27 +974,20 @@ fn lower_project(ctx: &mut Ctx, item: &Item, doc: &raw::ProjectDocument) -> Desi
     project
         .origins
         .insert(model::address(&name, Kind::Project, &name), origin(item));
-    if project.stack.is_some() {
-        let pos = item.doc.key_pos("/spec/stack");
-        project.origins.insert(
-            model::address(&name, Kind::StackLink, &name),
-            Origin {
-                file: item.file.clone(),
-                line: pos.line,
-                column: pos.column,
-            },
-        );
-    }
-    if project.experience_order.is_some() {
-        let pos = item.doc.key_pos("/spec/experienceOrder");
-        project.origins.insert(
-            model::address(&name, Kind::ExperienceOrder, &name),
-            Origin {
-                file: item.file.clone(),
-                line: pos.line,
-                column: pos.column,
-            },
-        );
+    for (declared, kind, pointer) in [
+        (project.stack.is_some(), Kind::StackLink, "/spec/stack"),
+        (
+            project.experience_order.is_some(),
+            Kind::ExperienceOrder,
+            "/spec/experienceOrder",
+        ),
+    ] {
+        if declared {
+            let origin = origin_at(item, &item.doc.key_pos(pointer));
+            project
+                .origins
+                .insert(model::address(&name, kind, &name), origin);
+        }
     }
     if let Some(members) = &spec.members {
         let mut list = Vec::new();
@@ -1019,21 +1018,14 @@ fn lower_project(ctx: &mut Ctx, item: &Item, doc: &raw::ProjectDocument) -> Desi
             }
             emails.insert(email.clone(), i);
             let role = member.role;
-            let pos = item.doc.pos(&format!("/spec/members/{i}"));
-            project.origins.insert(
-                model::address(&name, Kind::Member, &email),
-                Origin {
-                    file: item.file.clone(),
-                    line: pos.line,
-                    column: pos.column,
-                },
-            );
+            let origin = origin_at(item, &item.doc.pos(&format!("/spec/members/{i}")));
+            project
+                .origins
+                .insert(model::address(&name, Kind::Member, &email), origin);
             list.push(MemberSpec { email, role });
         }
         if !members.iter().any(|m| m.role == ProjectRole::Owner) {
-            ctx.at_key(
-                item,
-                "/spec/members",
+            ctx.push(item, item.doc.key_pos("/spec/members"),
                 Code::NoOwner,
                 format!("project `{name}` lists its members but none has `role: owner`"),
                 Some("a project needs at least one owner; add one, or remove `members` to leave members unmanaged".to_owned()),
@@ -1101,9 +1093,9 @@ fn lower_group(
     ok: &mut bool,
 ) -> RuleGroup {
     if rules.is_empty() {
-        ctx.at_key(
+        ctx.push(
             item,
-            ptr,
+            item.doc.key_pos(ptr),
             Code::InvalidRule,
             "a rule group must have at least one rule".to_owned(),
             None,
@@ -1216,9 +1208,9 @@ fn lower_rule(
     let valueless = wire::VALUELESS_CONDITIONS.contains(&condition.as_str());
     match (&rule.value, valueless) {
         (None, false) => {
-            ctx.at_key(
+            ctx.push(
                 item,
-                &format!("{ptr}/condition"),
+                item.doc.key_pos(&format!("{ptr}/condition")),
                 Code::ValueRequired,
                 format!("condition `{condition}` needs a `value`"),
                 None,
@@ -1226,9 +1218,9 @@ fn lower_rule(
             *ok = false;
         }
         (Some(_), true) => {
-            ctx.at_key(
+            ctx.push(
                 item,
-                &format!("{ptr}/value"),
+                item.doc.key_pos(&format!("{ptr}/value")),
                 Code::ValueForbidden,
                 format!("condition `{condition}` takes no `value`"),
                 Some("remove `value`".to_owned()),
@@ -1287,21 +1279,7 @@ fn lower_experience(
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut variants = Vec::new();
     let check_audiences = |ctx: &mut Ctx, list: &[String], ptr: &str| {
-        let mut seen = BTreeSet::new();
-        for (j, audience) in list.iter().enumerate() {
-            let here = format!("{ptr}/{j}");
-            if !seen.insert(audience.as_str()) {
-                ctx.at(
-                    item,
-                    &here,
-                    Code::DuplicateReference,
-                    format!("audience `{audience}` is listed twice"),
-                    None,
-                );
-                continue;
-            }
-            ctx.reference(item, &here, project, "audience", audience);
-        }
+        ctx.references(item, ptr, project, "audience", list, "");
     };
     for (i, variant) in spec.variants.iter().enumerate() {
         let ptr = format!("/spec/variants/{i}");
@@ -1322,9 +1300,7 @@ fn lower_experience(
         match spec.kind {
             ExperienceType::Segmented => {
                 if variant.traffic.is_some() {
-                    ctx.at_key(
-                        item,
-                        &format!("{ptr}/traffic"),
+                    ctx.push(item, item.doc.key_pos(&format!("{ptr}/traffic")),
                         Code::FieldNotAllowed,
                         "`traffic` applies to A/B tests only; segmented variants are chosen by audience".to_owned(),
                         Some("remove `traffic`, or set `type: ab_test`".to_owned()),
@@ -1355,9 +1331,7 @@ fn lower_experience(
                         variant.combination.is_some()
                     };
                     if present {
-                        ctx.at_key(
-                            item,
-                            &format!("{ptr}/{field}"),
+                        ctx.push(item, item.doc.key_pos(&format!("{ptr}/{field}")),
                             Code::FieldNotAllowed,
                             format!("`{field}` applies to segmented variants only; A/B tests split traffic"),
                             Some("to limit who takes part, use `spec.targeting`".to_owned()),
@@ -1384,9 +1358,7 @@ fn lower_experience(
     match spec.kind {
         ExperienceType::Segmented => {
             if spec.targeting.is_some() {
-                ctx.at_key(
-                    item,
-                    "/spec/targeting",
+                ctx.push(item, item.doc.key_pos("/spec/targeting"),
                     Code::FieldNotAllowed,
                     "`targeting` applies to A/B tests only; segmented variants target audiences themselves".to_owned(),
                     None,
@@ -1395,9 +1367,9 @@ fn lower_experience(
         }
         ExperienceType::AbTest => {
             if spec.variants.len() < 2 {
-                ctx.at_key(
+                ctx.push(
                     item,
-                    "/spec/variants",
+                    item.doc.key_pos("/spec/variants"),
                     Code::TooFewVariants,
                     format!(
                         "A/B test `{name}` has {} variant; it needs at least 2",
@@ -1419,9 +1391,9 @@ fn lower_experience(
                         .map(|v| format!("{} {}", v.name, v.traffic.unwrap_or(0)))
                         .collect::<Vec<_>>()
                         .join(" + ");
-                    ctx.at_key(
+                    ctx.push(
                         item,
-                        "/spec/variants",
+                        item.doc.key_pos("/spec/variants"),
                         Code::TrafficSum,
                         format!("the traffic of A/B test `{name}` sums to {sum}, not 100"),
                         Some(format!("{detail} = {sum}")),
@@ -1438,21 +1410,14 @@ fn lower_experience(
         }
     }
     let metrics = spec.metrics.clone().unwrap_or_default();
-    let mut seen = BTreeSet::new();
-    for (i, metric) in metrics.iter().enumerate() {
-        let ptr = format!("/spec/metrics/{i}");
-        if !seen.insert(metric.as_str()) {
-            ctx.at(
-                item,
-                &ptr,
-                Code::DuplicateReference,
-                format!("event `{metric}` is listed twice in `metrics`"),
-                None,
-            );
-            continue;
-        }
-        ctx.reference(item, &ptr, project, "event", metric);
-    }
+    ctx.references(
+        item,
+        "/spec/metrics",
+        project,
+        "event",
+        &metrics,
+        " in `metrics`",
+    );
     let mut tags = wire::normalize_tags(&spec.tags.clone().unwrap_or_default());
     tags.sort();
     let content_types = lower_content_types(ctx, item, spec.content_types.as_deref());

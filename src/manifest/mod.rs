@@ -69,11 +69,7 @@ impl Loaded {
             let one = self.nested.len() == 1;
             format!(
                 "note: skipped {}: {} with {} own `{}`, read on {} own",
-                self.nested
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                crate::diagnostic::backticked(self.nested.iter()),
                 if one {
                     "a manifest tree"
                 } else {
@@ -332,12 +328,7 @@ pub fn load_selected_in(
                 format!(
                     "`{}` declares environments {}: choose one with `--env NAME`",
                     workspace.file,
-                    workspace
-                        .names()
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    crate::diagnostic::backticked(workspace.names().iter())
                 ),
             );
             d.help = Some(format!(
@@ -607,11 +598,7 @@ pub fn environment_help(workspace: &workspace::Workspace, name: &str) -> String 
         None if names.is_empty() => format!("`{}` declares no environment", workspace.file),
         None => format!(
             "environments: {}",
-            names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::diagnostic::backticked(names.iter())
         ),
     }
 }

@@ -455,11 +455,7 @@ pub fn resolve(doc: &mut Document, env: Option<&Env>) -> Vec<ValueProblem> {
                         format!(
                             "values of environment `{}`: {}",
                             env.name,
-                            names
-                                .iter()
-                                .map(|n| format!("`{n}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            crate::diagnostic::backticked(names.iter())
                         )
                     })
                 });

@@ -480,7 +480,7 @@ fn map_error(
                         Some(s) => Some(format!("did you mean `{s}`?")),
                         None if !known.is_empty() => Some(format!(
                             "known fields here: {}",
-                            known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                            crate::diagnostic::backticked(known.iter())
                         )),
                         None => None,
                     };

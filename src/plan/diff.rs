@@ -133,22 +133,36 @@ fn duplicate<R: Resource>(project: &str, name: &str, objects: &[&R::Live]) -> su
     }
 }
 
+/// One project's sides, as every resource kind of it is diffed.
+struct ProjectSides<'a> {
+    desired: &'a DesiredProject,
+    live: &'a LiveProject,
+    /// Live uids -> manifest names, renamed objects under their new names.
+    names: &'a Names,
+    renames: &'a super::renames::Renames,
+    /// Whether live objects no manifest declares are deleted.
+    may_delete: bool,
+}
+
 impl Builder<'_> {
     /// Diff one resource kind: create what is missing, update what differs (unless `check`
     /// refuses it), and (when allowed) delete what no manifest declares. `check` sees the live
     /// spec (`None` for a create) and the desired one, and gives the change's note.
-    #[allow(clippy::too_many_arguments)]
     fn diff_resource<R: Resource>(
         &mut self,
-        desired_project: &DesiredProject,
-        desired: &BTreeMap<String, R>,
-        live_project: &LiveProject,
-        names: &Names,
-        renamed: &BTreeMap<String, String>,
-        may_delete: bool,
+        sides: &ProjectSides,
         check: impl Fn(&str, Option<&R>, &R) -> Result<Option<String>, Diagnostic>,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
+        let ProjectSides {
+            desired: desired_project,
+            live: live_project,
+            names,
+            renames,
+            may_delete,
+        } = *sides;
+        let desired = R::desired(desired_project);
+        let renamed = renames.of(R::KIND);
         let mut by_name: BTreeMap<&str, Vec<&R::Live>> = BTreeMap::new();
         for object in R::live(live_project) {
             if let Some(name) = R::name(R::object(object)) {
@@ -510,44 +524,19 @@ fn diff_project(
     );
     let names = renames.names(Names::from_live(live_project));
     let first_resource = builder.planned.len();
-    builder.diff_resource::<AttributeSpec>(
+    let sides = ProjectSides {
         desired,
-        &desired.attributes,
-        live_project,
-        &names,
-        renames.of(Kind::Attribute),
+        live: live_project,
+        names: &names,
+        renames: &renames,
         may_delete,
-        no_check,
-        diagnostics,
-    );
-    builder.diff_resource::<EventSpec>(
-        desired,
-        &desired.events,
-        live_project,
-        &names,
-        renames.of(Kind::Event),
-        may_delete,
-        no_check,
-        diagnostics,
-    );
-    builder.diff_resource::<AudienceSpec>(
-        desired,
-        &desired.audiences,
-        live_project,
-        &names,
-        renames.of(Kind::Audience),
-        may_delete,
-        no_check,
-        diagnostics,
-    );
+    };
+    builder.diff_resource::<AttributeSpec>(&sides, no_check, diagnostics);
+    builder.diff_resource::<EventSpec>(&sides, no_check, diagnostics);
+    builder.diff_resource::<AudienceSpec>(&sides, no_check, diagnostics);
     let first_experience = builder.planned.len();
     builder.diff_resource::<ExperienceSpec>(
-        desired,
-        &desired.experiences,
-        live_project,
-        &names,
-        renames.of(Kind::Experience),
-        may_delete,
+        &sides,
         |change_address, live, spec| {
             check_content_types(desired, live_project, change_address, spec)?;
             check_experience(desired, name, change_address, live, spec)
@@ -687,11 +676,7 @@ fn experience_losses(live_project: &LiveProject, name: &str) -> Option<String> {
         (Some(cms), ContentTypeLinks::Read(linked)) if !cms.is_null() && !linked.is_empty() => {
             format!(
                 "its content types {} are unlinked from its CMS variant group first; the group stays behind, and entry variants made for its variants stop matching",
-                linked
-                    .iter()
-                    .map(|uid| format!("`{uid}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::diagnostic::backticked(linked.iter())
             )
         }
         (Some(cms), ContentTypeLinks::Unread(why))
@@ -1228,6 +1213,16 @@ mod tests {
         .collect()
     }
 
+    /// Each changed field as (path, before, after).
+    fn described(fields: Vec<super::FieldChange>) -> Vec<(String, Option<Value>, Option<Value>)> {
+        let described = fields.into_iter();
+        described
+            .map(|field| (field.path, field.before, field.after))
+            .collect()
+    }
+
+    use serde_json::Value;
+
     use crate::diagnostic::Code;
     use crate::model::{
         DesiredProject, DesiredState, LiveProject, LiveState, MemberSpec, Principal, ProjectRole,
@@ -1297,18 +1292,14 @@ mod tests {
         live.projects.insert(
             "team".to_owned(),
             LiveProject {
-                project: serde_json::from_value(json!({"_id": "p", "uid": "p", "name": "team"}))
-                    .expect("a project"),
                 members: Some(vec![
                     member("admin@example.com", MemberStatus::Accepted),
                     member("dev@example.com", MemberStatus::Pending),
                 ]),
-                attributes: Vec::new(),
-                events: Vec::new(),
-                audiences: Vec::new(),
-                experiences: Vec::new(),
-                priority: Vec::new(),
-                cms_unread: None,
+                ..LiveProject::empty(
+                    serde_json::from_value(json!({"_id": "p", "uid": "p", "name": "team"}))
+                        .expect("a project"),
+                )
             },
         );
         assert_eq!(codes(plan(&desired, &live, &config)), [Code::LastOwner]);
@@ -1378,12 +1369,8 @@ mod tests {
         let before = manifest_view(Kind::Audience, &audience("MOBILE", false));
         let after = manifest_view(Kind::Audience, &audience("TABLET", true));
         let fields = field_changes(Kind::Audience, &before, &after);
-        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
-            .into_iter()
-            .map(|field| (field.path, field.before, field.after))
-            .collect();
         assert_eq!(
-            described,
+            described(fields),
             vec![
                 (
                     "rules.all[1].any[0].value".to_owned(),
@@ -1414,12 +1401,8 @@ mod tests {
                         "variants": [], "targeting": null, "metrics": []}),
             ),
         );
-        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
-            .into_iter()
-            .map(|field| (field.path, field.before, field.after))
-            .collect();
         assert_eq!(
-            described,
+            described(fields),
             vec![
                 (
                     "description".to_owned(),
@@ -1444,12 +1427,8 @@ mod tests {
     #[test]
     fn added_and_removed_keys_without_default_are_absent() {
         let fields = field_changes(Kind::Experience, &json!({"a": 1}), &json!({"b": 2}));
-        let described: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = fields
-            .into_iter()
-            .map(|field| (field.path, field.before, field.after))
-            .collect();
         assert_eq!(
-            described,
+            described(fields),
             vec![
                 ("a".to_owned(), Some(json!(1)), None),
                 ("b".to_owned(), None, Some(json!(2))),

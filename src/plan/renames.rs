@@ -140,22 +140,10 @@ pub(crate) fn resources(
         diagnostics,
         notes,
     };
-    renames.by_kind.insert(
-        Kind::Attribute,
-        context.of_kind::<AttributeSpec>(desired.attributes.keys(), live),
-    );
-    renames.by_kind.insert(
-        Kind::Event,
-        context.of_kind::<EventSpec>(desired.events.keys(), live),
-    );
-    renames.by_kind.insert(
-        Kind::Audience,
-        context.of_kind::<AudienceSpec>(desired.audiences.keys(), live),
-    );
-    renames.by_kind.insert(
-        Kind::Experience,
-        context.of_kind::<ExperienceSpec>(desired.experiences.keys(), live),
-    );
+    context.of_kind::<AttributeSpec>(&mut renames, live);
+    context.of_kind::<EventSpec>(&mut renames, live);
+    context.of_kind::<AudienceSpec>(&mut renames, live);
+    context.of_kind::<ExperienceSpec>(&mut renames, live);
     renames
 }
 
@@ -168,11 +156,8 @@ struct Context<'a, 'b> {
 }
 
 impl Context<'_, '_> {
-    fn of_kind<'n, R: Resource>(
-        &mut self,
-        desired: impl Iterator<Item = &'n String>,
-        live: &LiveProject,
-    ) -> BTreeMap<String, String> {
+    /// The renames of kind `R`, into `renames`.
+    fn of_kind<R: Resource>(&mut self, renames: &mut Renames, live: &LiveProject) {
         let mut count: BTreeMap<&str, usize> = BTreeMap::new();
         for object in R::live(live) {
             if let Some(name) = R::name(R::object(object)) {
@@ -180,7 +165,7 @@ impl Context<'_, '_> {
             }
         }
         let mut out = BTreeMap::new();
-        for name in desired {
+        for name in R::desired(self.desired).keys() {
             let change_address = address(self.project, R::KIND, name);
             let Some(previous) = self.desired.previous_names.get(&change_address) else {
                 continue;
@@ -229,7 +214,7 @@ impl Context<'_, '_> {
                 }
             }
         }
-        out
+        renames.by_kind.insert(R::KIND, out);
     }
 }
 

@@ -49,8 +49,8 @@ fn unknown(flag: &str, name: &str, place: &str, known: &BTreeSet<&str>) -> Strin
     if let Some(close) = crate::diagnostic::suggest(name, known.iter().copied()) {
         line.push_str(&format!("; did you mean `{close}`?"));
     } else if !known.is_empty() {
-        let list: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
-        line.push_str(&format!("; projects: {}", list.join(", ")));
+        let list = crate::diagnostic::backticked(known);
+        line.push_str(&format!("; projects: {list}"));
     }
     line
 }

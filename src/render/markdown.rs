@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use serde_json::Value;
+
 use super::{
     NO_CHANGES, action_note, by_project, closing, inline, is_long_text, line_diff, spec_lines,
     symbol,
@@ -138,40 +140,45 @@ fn diff_lines(change: &Change) -> Vec<String> {
         lines.push(format!("# {note}"));
     }
     match change.action {
-        Action::Create => {
-            if let Some(after) = &change.after_json() {
-                lines.extend(
-                    spec_lines(change.kind(), after)
-                        .into_iter()
-                        .map(|line| format!("+ {line}")),
-                );
-            }
-        }
-        Action::Delete => {
-            if let Some(before) = &change.before_json() {
-                lines.extend(
-                    spec_lines(change.kind(), before)
-                        .into_iter()
-                        .map(|line| format!("- {line}")),
-                );
-            }
+        Action::Create | Action::Delete => {
+            let (sign, spec) = match change.action {
+                Action::Create => ('+', change.after_json()),
+                _ => ('-', change.before_json()),
+            };
+            let spec_lines = spec.map(|spec| spec_lines(change.kind(), &spec));
+            lines.extend(
+                spec_lines
+                    .into_iter()
+                    .flatten()
+                    .map(|line| format!("{sign} {line}")),
+            );
         }
         Action::Update => {
             for field in &change.fields {
                 let (before, after) = (field.before.as_ref(), field.after.as_ref());
-                if is_long_text(before, after) {
-                    lines.push(format!("  {}:", field.path));
-                    for (sign, line) in line_diff(before, after) {
-                        lines.push(format!("{sign}   {line}"));
-                    }
-                } else {
-                    lines.push(format!("- {}: {}", field.path, inline(before)));
-                    lines.push(format!("+ {}: {}", field.path, inline(after)));
-                }
+                field_lines(&mut lines, &field.path, before, after);
             }
         }
     }
     lines
+}
+
+/// The diff lines of one changed field: a long text line by line, else `-` and `+` lines.
+pub(super) fn field_lines(
+    lines: &mut Vec<String>,
+    path: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) {
+    if is_long_text(before, after) {
+        lines.push(format!("  {path}:"));
+        for (sign, line) in line_diff(before, after) {
+            lines.push(format!("{sign}   {line}"));
+        }
+    } else {
+        lines.push(format!("- {path}: {}", inline(before)));
+        lines.push(format!("+ {path}: {}", inline(after)));
+    }
 }
 
 fn details(change: &Change) -> String {
@@ -189,6 +196,13 @@ fn details(change: &Change) -> String {
         // The manifest view is empty (an event or a project without description).
         return format!("{head}No fields besides its name.\n\n</details>\n\n");
     }
+    fenced(&head, &lines, "pzctl plan")
+}
+
+/// `head` of a `<details>` block, then `lines` in a `diff` fence longer than any run of
+/// backticks in them, cut short (pointing at `COMMAND --format json`) where they would not
+/// fit in one part; then the block's end.
+pub(super) fn fenced(head: &str, lines: &[String], command: &str) -> String {
     let longest_run = lines
         .iter()
         .map(|line| longest_backtick_run(line))
@@ -207,7 +221,7 @@ fn details(change: &Change) -> String {
         if body_len + line_len > room {
             let _ = writeln!(
                 body,
-                "# … {} more lines; see `pzctl plan --format json`",
+                "# … {} more lines; see `{command} --format json`",
                 lines.len() - index
             );
             break;
@@ -231,4 +245,26 @@ pub(super) fn longest_backtick_run(line: &str) -> usize {
         }
     }
     longest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BUDGET, fenced};
+
+    #[test]
+    fn a_block_larger_than_a_part_is_cut_short_and_points_at_the_json_form() {
+        let lines: Vec<String> = (0..BUDGET / 10).map(|i| format!("+ line {i:>5}")).collect();
+        for command in ["pzctl plan", "pzctl diff"] {
+            let block = fenced("<details>\n\n", &lines, command);
+            assert!(block.chars().count() < BUDGET, "{command}");
+            assert!(block.ends_with("```\n\n</details>\n\n"), "{command}");
+            let note = format!(" more lines; see `{command} --format json`\n```");
+            assert!(block.contains(&note), "{command}");
+        }
+        let short = fenced("<details>\n\n", &lines[..2], "pzctl plan");
+        assert_eq!(
+            short,
+            "<details>\n\n```diff\n+ line     0\n+ line     1\n```\n\n</details>\n\n"
+        );
+    }
 }

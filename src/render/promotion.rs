@@ -9,9 +9,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::markdown::{BUDGET, escape_code, escape_html, longest_backtick_run, split};
+use super::markdown::{escape_code, escape_html, fenced, field_lines, split};
 use super::text::{BOLD, Paint, YELLOW, write_field};
-use super::{inline, is_long_text, line_diff};
 use crate::model::Kind;
 use crate::plan::promotion::{Difference, DifferenceKind, Promotion};
 use crate::yaml_out;
@@ -248,15 +247,7 @@ fn diff_lines(difference: &Difference) -> Vec<String> {
             let mut lines = Vec::new();
             for field in &difference.fields {
                 let (from, to) = (field.from.as_ref(), field.to.as_ref());
-                if is_long_text(from, to) {
-                    lines.push(format!("  {}:", field.path));
-                    for (sign, line) in line_diff(from, to) {
-                        lines.push(format!("{sign}   {line}"));
-                    }
-                } else {
-                    lines.push(format!("- {}: {}", field.path, inline(from)));
-                    lines.push(format!("+ {}: {}", field.path, inline(to)));
-                }
+                field_lines(&mut lines, &field.path, from, to);
             }
             lines
         }
@@ -274,33 +265,7 @@ fn details(promotion: &Promotion, difference: &Difference) -> String {
     if lines.is_empty() {
         return format!("{head}No fields besides its name.\n\n</details>\n\n");
     }
-    let longest = lines
-        .iter()
-        .map(|line| longest_backtick_run(line))
-        .max()
-        .unwrap_or(0);
-    let fence = "`".repeat(longest.max(2) + 1);
-    let open = format!("{fence}diff\n");
-    let close = format!("{fence}\n\n</details>\n\n");
-    let room = BUDGET
-        .saturating_sub(head.chars().count() + open.chars().count() + close.chars().count() + 120);
-    let mut body = String::new();
-    let mut used = 0;
-    for (index, line) in lines.iter().enumerate() {
-        let length = line.chars().count() + 1;
-        if used + length > room {
-            let _ = writeln!(
-                body,
-                "# … {} more lines; see `pzctl diff --format json`",
-                lines.len() - index
-            );
-            break;
-        }
-        body.push_str(line);
-        body.push('\n');
-        used += length;
-    }
-    format!("{head}{open}{body}{close}")
+    fenced(&head, &lines, "pzctl diff")
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Store, clock, split_path};
+use super::{Answer, Store, clock, segments, split_path};
 use crate::wire::{self, ApiError, Method, Request, StackAccess};
 
 /// One variant group.
@@ -90,17 +90,9 @@ fn no_permission() -> ApiError {
 
 impl Store {
     /// Carry out one Content Management API request as `actor`.
-    pub(super) fn dispatch_cma(
-        &mut self,
-        actor: &str,
-        request: &Request,
-    ) -> Result<Value, ApiError> {
+    pub(super) fn dispatch_cma(&mut self, actor: &str, request: &Request) -> Answer {
         let (path, query) = split_path(&request.path);
-        let segments: Vec<String> = path
-            .split('/')
-            .filter(|segment| !segment.is_empty())
-            .map(wire::decode_segment)
-            .collect();
+        let segments = segments(&path);
         let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
         let route = match (request.method, parts.as_slice()) {
             (Method::Get, ["v3", "variant_groups"]) => None,
@@ -213,11 +205,7 @@ impl Store {
         }
     }
 
-    fn list_variant_groups(
-        &self,
-        stack: &str,
-        query: &[(String, String)],
-    ) -> Result<Value, ApiError> {
+    fn list_variant_groups(&self, stack: &str, query: &[(String, String)]) -> Answer {
         let param = |name: &str| {
             query
                 .iter()
@@ -259,12 +247,7 @@ impl Store {
         Ok(Value::Object(answer))
     }
 
-    fn update_variant_group(
-        &mut self,
-        stack: &str,
-        uid: &str,
-        request: &Request,
-    ) -> Result<Value, ApiError> {
+    fn update_variant_group(&mut self, stack: &str, uid: &str, request: &Request) -> Answer {
         let body = request.body.as_ref().and_then(Value::as_object);
         let name = body
             .and_then(|body| body.get("name"))

@@ -26,6 +26,9 @@ use crate::wire::{self, ApiError, Method, Request};
 
 pub use persist::write_atomically;
 
+/// What a route answers: the response body (`Value::Null` for 204), or the API's error.
+type Answer = Result<Value, ApiError>;
+
 /// Configurable limits; the defaults are the documented ones (`wire::limits`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -383,6 +386,12 @@ fn split_path(full: &str) -> (String, Vec<(String, String)>) {
     (path, pairs)
 }
 
+/// The decoded segments of a path.
+fn segments(path: &str) -> Vec<String> {
+    let segments = path.split('/').filter(|segment| !segment.is_empty());
+    segments.map(wire::decode_segment).collect()
+}
+
 impl Store {
     /// A fresh organization with these users and limits.
     #[must_use]
@@ -576,18 +585,14 @@ impl Store {
     }
 
     /// Carry out one API call as `actor` (an email). `Ok(Value::Null)` for 204 answers.
-    pub fn dispatch(&mut self, actor: &str, request: &Request) -> Result<Value, ApiError> {
+    pub fn dispatch(&mut self, actor: &str, request: &Request) -> Answer {
         // Unknown users are not logged in, whatever the route.
         self.org_role(actor)?;
         if request.is_cma() {
             return self.dispatch_cma(actor, request);
         }
         let (path, query) = split_path(&request.path);
-        let segments: Vec<String> = path
-            .split('/')
-            .filter(|segment| !segment.is_empty())
-            .map(wire::decode_segment)
-            .collect();
+        let segments = segments(&path);
         let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
         let cannot =
             || ApiError::not_found(&format!("Cannot {} {}", request.method.as_str(), path));
@@ -667,7 +672,7 @@ impl Store {
         }
     }
 
-    fn current_user(&self, actor: &str) -> Result<Value, ApiError> {
+    fn current_user(&self, actor: &str) -> Answer {
         let role = self.org_role(actor)?;
         Ok(json!(wire::User {
             email: actor.to_lowercase(),

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    AttributeRecord, Meta, ProjectRecord, ProjectState, Store, body_object, invalid, invalid_ref,
-    optional_string, required_string,
+    Answer, AttributeRecord, Meta, ProjectRecord, ProjectState, Store, body_object, invalid,
+    invalid_ref, optional_string, required_string,
 };
 use crate::wire::{self, ApiError, MemberStatus, ProjectRole, Request};
 
@@ -24,11 +24,7 @@ impl Store {
         value
     }
 
-    pub(super) fn list_projects(
-        &self,
-        actor: &str,
-        query: &[(String, String)],
-    ) -> Result<Value, ApiError> {
+    pub(super) fn list_projects(&self, actor: &str, query: &[(String, String)]) -> Answer {
         let admin = self.org_role(actor)?.is_admin();
         let stack = query
             .iter()
@@ -47,7 +43,7 @@ impl Store {
         Ok(Value::Array(items))
     }
 
-    pub(super) fn get_project(&self, actor: &str, uid: &str) -> Result<Value, ApiError> {
+    pub(super) fn get_project(&self, actor: &str, uid: &str) -> Answer {
         let index = self.project_index(uid)?;
         self.require_read(actor, index)?;
         Ok(self.project_json(index))
@@ -70,11 +66,7 @@ impl Store {
         }
     }
 
-    pub(super) fn create_project(
-        &mut self,
-        actor: &str,
-        request: &Request,
-    ) -> Result<Value, ApiError> {
+    pub(super) fn create_project(&mut self, actor: &str, request: &Request) -> Answer {
         if !self.org_role(actor)?.is_admin() {
             return Err(ApiError::forbidden());
         }
@@ -142,12 +134,7 @@ impl Store {
         Ok(self.project_json(self.projects.len() - 1))
     }
 
-    pub(super) fn update_project(
-        &mut self,
-        actor: &str,
-        uid: &str,
-        request: &Request,
-    ) -> Result<Value, ApiError> {
+    pub(super) fn update_project(&mut self, actor: &str, uid: &str, request: &Request) -> Answer {
         let index = self.managed_project(actor, uid)?;
         let body = body_object(request)?;
         let name = required_string(body, "name")?;
@@ -170,14 +157,14 @@ impl Store {
         Ok(self.project_json(index))
     }
 
-    pub(super) fn delete_project(&mut self, actor: &str, uid: &str) -> Result<Value, ApiError> {
+    pub(super) fn delete_project(&mut self, actor: &str, uid: &str) -> Answer {
         let index = self.managed_project(actor, uid)?;
         self.tick();
         self.projects.remove(index);
         Ok(Value::Null)
     }
 
-    pub(super) fn list_members(&self, actor: &str, uid: &str) -> Result<Value, ApiError> {
+    pub(super) fn list_members(&self, actor: &str, uid: &str) -> Answer {
         let index = self.project_index(uid)?;
         self.require_read(actor, index)?;
         Ok(json!(self.projects[index].members))
@@ -223,12 +210,7 @@ impl Store {
         )
     }
 
-    pub(super) fn invite_member(
-        &mut self,
-        actor: &str,
-        uid: &str,
-        request: &Request,
-    ) -> Result<Value, ApiError> {
+    pub(super) fn invite_member(&mut self, actor: &str, uid: &str, request: &Request) -> Answer {
         let index = self.managed_project(actor, uid)?;
         let input: wire::MemberInput = parse_body(request)?;
         let email = input.email.trim().to_lowercase();
@@ -264,7 +246,7 @@ impl Store {
         uid: &str,
         email: &str,
         request: &Request,
-    ) -> Result<Value, ApiError> {
+    ) -> Answer {
         let index = self.managed_project(actor, uid)?;
         let member = self.member_index(index, email)?;
         let input: wire::MemberRoleInput = parse_body(request)?;
@@ -278,12 +260,7 @@ impl Store {
         Ok(json!(record))
     }
 
-    pub(super) fn remove_member(
-        &mut self,
-        actor: &str,
-        uid: &str,
-        email: &str,
-    ) -> Result<Value, ApiError> {
+    pub(super) fn remove_member(&mut self, actor: &str, uid: &str, email: &str) -> Answer {
         let index = self.managed_project(actor, uid)?;
         let member = self.member_index(index, email)?;
         if self.is_last_owner(index, member) {
@@ -294,12 +271,7 @@ impl Store {
         Ok(Value::Null)
     }
 
-    pub(super) fn accept_invitation(
-        &mut self,
-        actor: &str,
-        uid: &str,
-        email: &str,
-    ) -> Result<Value, ApiError> {
+    pub(super) fn accept_invitation(&mut self, actor: &str, uid: &str, email: &str) -> Answer {
         let index = self.project_index(uid)?;
         let member = self.member_index(index, email)?;
         if self.projects[index].members[member].email != actor.to_lowercase() {

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 use serde::Serialize;
 
 use super::{
-    AttributeRecord, AudienceRecord, EventRecord, ExperienceRecord, ExperienceState, Limits, Meta,
-    ProjectState, Store, VersionRecord, body_object, invalid, invalid_ref, missing,
+    Answer, AttributeRecord, AudienceRecord, EventRecord, ExperienceRecord, ExperienceState,
+    Limits, Meta, ProjectState, Store, VersionRecord, body_object, invalid, invalid_ref, missing,
     optional_string, required_string,
 };
 use crate::wire::{self, ApiError, Method, Request};
@@ -238,7 +238,7 @@ impl Store {
         p: usize,
         request: &Request,
         uid: Option<&str>,
-    ) -> Result<Value, ApiError> {
+    ) -> Answer {
         let actor = actor.to_lowercase();
         match (request.method, uid) {
             (Method::Get, _) => Ok(json!(R::all(&self.projects[p]))),
@@ -442,7 +442,7 @@ impl Store {
             .ok_or_else(|| missing("Experience", uid))
     }
 
-    pub(super) fn get_experience(&self, p: usize, uid: &str) -> Result<Value, ApiError> {
+    pub(super) fn get_experience(&self, p: usize, uid: &str) -> Answer {
         let index = self.experience_index(p, uid)?;
         Ok(json!(self.projects[p].experiences[index].experience))
     }
@@ -507,12 +507,7 @@ impl Store {
         }
     }
 
-    pub(super) fn create_experience(
-        &mut self,
-        actor: &str,
-        p: usize,
-        request: &Request,
-    ) -> Result<Value, ApiError> {
+    pub(super) fn create_experience(&mut self, actor: &str, p: usize, request: &Request) -> Answer {
         let body = body_object(request)?;
         let name = required_string(body, "name")?;
         let description = optional_string(body, "description")?.unwrap_or_default();
@@ -576,7 +571,7 @@ impl Store {
         p: usize,
         uid: &str,
         request: &Request,
-    ) -> Result<Value, ApiError> {
+    ) -> Answer {
         let index = self.experience_index(p, uid)?;
         let body = body_object(request)?;
         let name = required_string(body, "name")?;
@@ -601,7 +596,7 @@ impl Store {
         Ok(json!(record))
     }
 
-    pub(super) fn delete_experience(&mut self, p: usize, uid: &str) -> Result<Value, ApiError> {
+    pub(super) fn delete_experience(&mut self, p: usize, uid: &str) -> Answer {
         let index = self.experience_index(p, uid)?;
         self.tick();
         self.projects[p].experiences.remove(index);
@@ -611,7 +606,7 @@ impl Store {
 
     // ----- priority -----
 
-    pub(super) fn put_priority(&mut self, p: usize, request: &Request) -> Result<Value, ApiError> {
+    pub(super) fn put_priority(&mut self, p: usize, request: &Request) -> Answer {
         let body = body_object(request)?;
         let Some(Value::Array(items)) = body.get("priorityOrder") else {
             return Err(invalid(

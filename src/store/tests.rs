@@ -42,107 +42,100 @@ impl T {
         }
     }
 
-    fn call(
-        &mut self,
-        actor: &str,
-        method: Method,
-        path: &str,
-        project: Option<&str>,
-        body: Option<Value>,
-    ) -> Result<Value, ApiError> {
-        let request = Request {
-            method,
-            path: path.to_owned(),
-            project: project.map(str::to_owned),
-            organization: None,
-            body,
-            stack: None,
-        };
+    fn call(&mut self, actor: &str, request: Request) -> Result<Value, ApiError> {
         self.store.dispatch(actor, &request)
     }
 
-    fn ok(
-        &mut self,
-        actor: &str,
-        method: Method,
-        path: &str,
-        project: Option<&str>,
-        body: Option<Value>,
-    ) -> Value {
-        match self.call(actor, method, path, project, body) {
+    fn ok(&mut self, actor: &str, request: Request) -> Value {
+        let what = format!("{} {}", request.method.as_str(), request.path);
+        match self.call(actor, request) {
             Ok(value) => value,
-            Err(error) => panic!("{} {path} failed: {error} {}", method.as_str(), error.body),
+            Err(error) => panic!("{what} failed: {error} {}", error.body),
         }
     }
 
-    fn err(
-        &mut self,
-        actor: &str,
-        method: Method,
-        path: &str,
-        project: Option<&str>,
-        body: Option<Value>,
-    ) -> ApiError {
-        match self.call(actor, method, path, project, body) {
-            Ok(value) => panic!("{} {path} unexpectedly succeeded: {value}", method.as_str()),
+    fn err(&mut self, actor: &str, request: Request) -> ApiError {
+        let what = format!("{} {}", request.method.as_str(), request.path);
+        match self.call(actor, request) {
+            Ok(value) => panic!("{what} unexpectedly succeeded: {value}"),
             Err(error) => error,
         }
     }
 
+    // The organization owner's requests inside project `p`, which must succeed (`get`, `post`,
+    // `put`, `delete`) or fail (`*_err`).
+
+    fn get(&mut self, p: &str, path: &str) -> Value {
+        self.ok(OWNER, Request::get(path).project(p))
+    }
+
+    fn post(&mut self, p: &str, path: &str, body: Value) -> Value {
+        self.ok(OWNER, req::post(path, body).project(p))
+    }
+
+    fn put(&mut self, p: &str, path: &str, body: Value) -> Value {
+        self.ok(OWNER, req::put(path, body).project(p))
+    }
+
+    fn delete(&mut self, p: &str, path: &str) -> Value {
+        self.ok(OWNER, req::delete(path).project(p))
+    }
+
+    fn post_err(&mut self, p: &str, path: &str, body: Value) -> ApiError {
+        self.err(OWNER, req::post(path, body).project(p))
+    }
+
+    fn put_err(&mut self, p: &str, path: &str, body: Value) -> ApiError {
+        self.err(OWNER, req::put(path, body).project(p))
+    }
+
+    fn delete_err(&mut self, p: &str, path: &str) -> ApiError {
+        self.err(OWNER, req::delete(path).project(p))
+    }
+
     fn project(&mut self, name: &str) -> String {
-        let created = self.ok(
-            OWNER,
-            Method::Post,
-            "/projects",
-            None,
-            Some(json!({"name": name})),
-        );
+        let created = self.ok(OWNER, req::post("/projects", json!({"name": name})));
         uid(&created)
     }
 
     fn attribute(&mut self, p: &str, key: &str) -> String {
-        let created = self.ok(
-            OWNER,
-            Method::Post,
-            "/attributes",
-            Some(p),
-            Some(json!({"name": key, "key": key})),
-        );
-        uid(&created)
+        uid(&self.post(p, "/attributes", json!({"name": key, "key": key})))
     }
 
     fn audience(&mut self, p: &str, attribute: &str) -> String {
-        let created = self.ok(
-            OWNER,
-            Method::Post,
-            "/audiences",
-            Some(p),
-            Some(json!({"name": "gold", "definition": definition(attribute, 1)})),
-        );
-        uid(&created)
+        let body = json!({"name": "gold", "definition": definition(attribute, 1)});
+        uid(&self.post(p, "/audiences", body))
     }
 
     fn experience(&mut self, p: &str, kind: &str) -> Value {
-        self.ok(
-            OWNER,
-            Method::Post,
-            "/experiences",
-            Some(p),
-            Some(json!({"name": "hero", "__type": kind})),
-        )
+        self.post(p, "/experiences", json!({"name": "hero", "__type": kind}))
     }
 
     fn versions(&mut self, p: &str, e: &str) -> Vec<Value> {
-        match self.ok(
-            OWNER,
-            Method::Get,
-            &format!("/experiences/{e}/versions"),
-            Some(p),
-            None,
-        ) {
+        match self.get(p, &format!("/experiences/{e}/versions")) {
             Value::Array(items) => items,
             other => panic!("not an array: {other}"),
         }
+    }
+}
+
+/// Requests with a body or another method than GET (`Request::get` makes those); a project
+/// header is added with `.project(p)`.
+mod req {
+    use serde_json::Value;
+
+    use crate::wire::{Method, Request};
+
+    pub fn post(path: impl Into<String>, body: Value) -> Request {
+        Request::new(Method::Post, path).body(body)
+    }
+
+    pub fn put(path: impl Into<String>, body: Value) -> Request {
+        Request::new(Method::Put, path).body(body)
+    }
+
+    pub fn delete(path: impl Into<String>) -> Request {
+        Request::new(Method::Delete, path)
     }
 }
 
@@ -169,8 +162,10 @@ fn ab(name: &str, share: u32) -> Value {
     json!({"__type": "ABTestVariant", "name": name, "trafficDistribution": share})
 }
 
-fn has_code(error: &ApiError, code: &str) -> bool {
-    error.codes().iter().any(|c| c == code)
+#[track_caller]
+fn assert_code(error: &ApiError, code: &str) {
+    let codes = error.codes();
+    assert!(codes.iter().any(|c| c == code), "{code} not in {codes:?}");
 }
 
 #[test]
@@ -178,10 +173,10 @@ fn project_crud_and_shapes() {
     let mut t = T::new();
     let created = t.ok(
         OWNER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "p1", "description": "d", "connectedStackApiKey": "blt1", "extra": 1})),
+        req::post(
+            "/projects",
+            json!({"name": "p1", "description": "d", "connectedStackApiKey": "blt1", "extra": 1}),
+        ),
     );
     let p = uid(&created);
     assert!(crate::wire::is_object_id(&p));
@@ -190,60 +185,36 @@ fn project_crud_and_shapes() {
     assert_eq!(created["connectedStackApiKey"], "blt1");
     assert_eq!(created["createdAt"], "2025-01-01T00:00:01.000Z");
     assert!(created.get("extra").is_none());
-    let list = t.ok(OWNER, Method::Get, "/projects", None, None);
+    let list = t.ok(OWNER, Request::get("/projects"));
     assert_eq!(list.as_array().map(Vec::len), Some(1));
-    let by_stack = t.ok(
-        OWNER,
-        Method::Get,
-        "/projects?connectedStackApiKey=blt1",
-        None,
-        None,
-    );
+    let by_stack = t.ok(OWNER, Request::get("/projects?connectedStackApiKey=blt1"));
     assert_eq!(by_stack.as_array().map(Vec::len), Some(1));
-    let other_stack = t.ok(
-        OWNER,
-        Method::Get,
-        "/projects?connectedStackApiKey=blt2",
-        None,
-        None,
-    );
+    let other_stack = t.ok(OWNER, Request::get("/projects?connectedStackApiKey=blt2"));
     assert_eq!(other_stack, json!([]));
-    let one = t.ok(OWNER, Method::Get, &format!("/projects/{p}"), None, None);
+    let one = t.ok(OWNER, Request::get(format!("/projects/{p}")));
     assert_eq!(one["name"], "p1");
     let updated = t.ok(
         OWNER,
-        Method::Put,
-        &format!("/projects/{p}"),
-        None,
-        Some(json!({"name": "p1b", "description": "", "connectedStackApiKey": null})),
+        req::put(
+            format!("/projects/{p}"),
+            json!({"name": "p1b", "description": "", "connectedStackApiKey": null}),
+        ),
     );
     assert_eq!(updated["connectedStackApiKey"], Value::Null);
     assert_ne!(updated["updatedAt"], created["updatedAt"]);
-    let error = t.err(
-        OWNER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "p1b"})),
-    );
+    let error = t.err(OWNER, req::post("/projects", json!({"name": "p1b"})));
     assert_eq!(error.status, 400);
-    assert!(has_code(&error, "personalize.PROJECTS.DUPLICATE_NAME"));
-    let error = t.err(
-        OWNER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"description": "x"})),
-    );
+    assert_code(&error, "personalize.PROJECTS.DUPLICATE_NAME");
+    let error = t.err(OWNER, req::post("/projects", json!({"description": "x"})));
     assert_eq!(
         error.body,
         json!({"errors": {"name": ["name should not be empty"]}})
     );
     assert_eq!(
-        t.ok(OWNER, Method::Delete, &format!("/projects/{p}"), None, None),
+        t.ok(OWNER, req::delete(format!("/projects/{p}"))),
         Value::Null
     );
-    let error = t.err(OWNER, Method::Get, &format!("/projects/{p}"), None, None);
+    let error = t.err(OWNER, Request::get(format!("/projects/{p}")));
     assert_eq!(error.status, 404);
 }
 
@@ -254,45 +225,22 @@ fn project_limit_and_presets() {
         ..Limits::default()
     });
     let p = t.project("p1");
-    let error = t.err(
-        OWNER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "p2"})),
-    );
-    assert!(has_code(
-        &error,
-        "personalize.PROJECTS.PROJECT_COUNT_EXCEEDED"
-    ));
-    let attributes = t.ok(OWNER, Method::Get, "/attributes", Some(&p), None);
+    let error = t.err(OWNER, req::post("/projects", json!({"name": "p2"})));
+    assert_code(&error, "personalize.PROJECTS.PROJECT_COUNT_EXCEEDED");
+    let attributes = t.get(&p, "/attributes");
     let items = attributes.as_array().cloned().unwrap_or_default();
     assert_eq!(items.len(), crate::wire::PRESET_ATTRIBUTES.len());
     assert!(items.iter().all(|a| a["__type"] == "PRESET"));
     let preset = uid(&items[0]);
-    let error = t.err(
-        OWNER,
-        Method::Put,
+    let error = t.put_err(
+        &p,
         &format!("/attributes/{preset}"),
-        Some(&p),
-        Some(json!({"name": "x", "key": "x"})),
+        json!({"name": "x", "key": "x"}),
     );
     assert_eq!(error.status, 400);
-    assert!(has_code(
-        &error,
-        "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE"
-    ));
-    let error = t.err(
-        OWNER,
-        Method::Delete,
-        &format!("/attributes/{preset}"),
-        Some(&p),
-        None,
-    );
-    assert!(has_code(
-        &error,
-        "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE"
-    ));
+    assert_code(&error, "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE");
+    let error = t.delete_err(&p, &format!("/attributes/{preset}"));
+    assert_code(&error, "personalize.ATTRIBUTES.PRESET_ATTRIBUTE_IMMUTABLE");
 }
 
 #[test]
@@ -300,88 +248,42 @@ fn attributes_and_events_routes() {
     let mut t = T::new();
     let p = t.project("p1");
     let a = t.attribute(&p, "tier");
-    let error = t.err(
-        OWNER,
-        Method::Post,
-        "/attributes",
-        Some(&p),
-        Some(json!({"name": "Tier2", "key": "tier"})),
-    );
-    assert!(has_code(&error, "personalize.ATTRIBUTES.DUPLICATE_KEY"));
-    let updated = t.ok(
-        OWNER,
-        Method::Put,
+    let error = t.post_err(&p, "/attributes", json!({"name": "Tier2", "key": "tier"}));
+    assert_code(&error, "personalize.ATTRIBUTES.DUPLICATE_KEY");
+    let updated = t.put(
+        &p,
         &format!("/attributes/{a}"),
-        Some(&p),
-        Some(json!({"name": "Tier", "key": "tier", "description": "d"})),
+        json!({"name": "Tier", "key": "tier", "description": "d"}),
     );
     assert_eq!(updated["description"], "d");
     assert_eq!(updated["__type"], "CUSTOM");
     assert_eq!(updated["project"], p.as_str());
-    assert_eq!(
-        t.ok(
-            OWNER,
-            Method::Delete,
-            &format!("/attributes/{a}"),
-            Some(&p),
-            None
-        ),
-        Value::Null
-    );
-    let error = t.err(
-        OWNER,
-        Method::Delete,
-        &format!("/attributes/{a}"),
-        Some(&p),
-        None,
-    );
+    assert_eq!(t.delete(&p, &format!("/attributes/{a}")), Value::Null);
+    let error = t.delete_err(&p, &format!("/attributes/{a}"));
     assert_eq!(error.status, 404);
 
-    let event = t.ok(
-        OWNER,
-        Method::Post,
-        "/events",
-        Some(&p),
-        Some(json!({"key": "add_to_cart"})),
-    );
+    let event = t.post(&p, "/events", json!({"key": "add_to_cart"}));
     let e = uid(&event);
     assert_eq!(event["description"], "");
-    let error = t.err(
-        OWNER,
-        Method::Post,
-        "/events",
-        Some(&p),
-        Some(json!({"key": "add_to_cart"})),
-    );
-    assert!(has_code(&error, "personalize.EVENTS.DUPLICATE_KEY"));
-    let updated = t.ok(
-        OWNER,
-        Method::Put,
+    let error = t.post_err(&p, "/events", json!({"key": "add_to_cart"}));
+    assert_code(&error, "personalize.EVENTS.DUPLICATE_KEY");
+    let updated = t.put(
+        &p,
         &format!("/events/{e}"),
-        Some(&p),
-        Some(json!({"key": "add_to_cart", "description": "Added"})),
+        json!({"key": "add_to_cart", "description": "Added"}),
     );
     assert_eq!(updated["description"], "Added");
-    let list = t.ok(OWNER, Method::Get, "/events", Some(&p), None);
+    let list = t.get(&p, "/events");
     assert_eq!(list.as_array().map(Vec::len), Some(1));
-    t.ok(
-        OWNER,
-        Method::Delete,
-        &format!("/events/{e}"),
-        Some(&p),
-        None,
-    );
-    assert_eq!(
-        t.ok(OWNER, Method::Get, "/events", Some(&p), None),
-        json!([])
-    );
+    t.delete(&p, &format!("/events/{e}"));
+    assert_eq!(t.get(&p, "/events"), json!([]));
 }
 
 #[test]
 fn project_header_required_and_unknown_project() {
     let mut t = T::new();
     t.project("p1");
-    let error = t.err(OWNER, Method::Get, "/attributes", None, None);
+    let error = t.err(OWNER, Request::get("/attributes"));
     assert_eq!(error.status, 400);
     assert_eq!(
         error.body,
@@ -389,18 +291,15 @@ fn project_header_required_and_unknown_project() {
     );
     let error = t.err(
         OWNER,
-        Method::Get,
-        "/attributes",
-        Some("6650f0c2ffffffffffffffff"),
-        None,
+        Request::get("/attributes").project("6650f0c2ffffffffffffffff"),
     );
     assert_eq!(error.status, 404);
-    let error = t.err(OWNER, Method::Get, "/nothing", None, None);
+    let error = t.err(OWNER, Request::get("/nothing"));
     assert_eq!(
         error.body,
         json!({"statusCode": 404, "message": "Cannot GET /nothing", "error": "Not Found"})
     );
-    let error = t.err("stranger@example.com", Method::Get, "/projects", None, None);
+    let error = t.err("stranger@example.com", Request::get("/projects"));
     assert_eq!(error.status, 401);
 }
 
@@ -412,73 +311,48 @@ fn audiences_validate_references_and_limits() {
     });
     let p = t.project("p1");
     let a = t.attribute(&p, "tier");
-    let created = t.ok(
-        OWNER,
-        Method::Post,
+    let created = t.post(
+        &p,
         "/audiences",
-        Some(&p),
-        Some(json!({"name": "gold", "definition": definition(&a, 2)})),
+        json!({"name": "gold", "definition": definition(&a, 2)}),
     );
     // Stored exactly as sent, with the root type defaulted.
     let mut expected = definition(&a, 2);
     expected["__type"] = json!("RuleCombination");
     assert_eq!(created["definition"], expected);
-    let error = t.err(
-        OWNER,
-        Method::Post,
+    let error = t.post_err(
+        &p,
         "/audiences",
-        Some(&p),
-        Some(json!({"name": "many", "definition": definition(&a, 3)})),
+        json!({"name": "many", "definition": definition(&a, 3)}),
     );
-    assert!(has_code(
-        &error,
-        "personalize.AUDIENCES.RULE_COUNT_EXCEEDED"
-    ));
-    let error = t.err(
-        OWNER,
-        Method::Post,
+    assert_code(&error, "personalize.AUDIENCES.RULE_COUNT_EXCEEDED");
+    let error = t.post_err(
+        &p,
         "/audiences",
-        Some(&p),
-        Some(json!({"name": "bad", "definition": definition("6650f0c2aaaaaaaaaaaaaaaa", 1)})),
+        json!({"name": "bad", "definition": definition("6650f0c2aaaaaaaaaaaaaaaa", 1)}),
     );
-    assert!(has_code(
-        &error,
-        "personalize.AUDIENCES.ATTRIBUTE_NOT_FOUND"
-    ));
+    assert_code(&error, "personalize.AUDIENCES.ATTRIBUTE_NOT_FOUND");
     assert!(error.message().contains("6650f0c2aaaaaaaaaaaaaaaa"));
     let no_options = json!({"combinationType": "OR", "rules": [{
         "__type": "Rule",
         "attribute": {"__type": "PresetAttributeReference", "ref": "DEVICE_TYPE"},
         "attributeMatchCondition": "STRING_EQUALS"
     }]});
-    let error = t.err(
-        OWNER,
-        Method::Post,
+    let error = t.post_err(
+        &p,
         "/audiences",
-        Some(&p),
-        Some(json!({"name": "bad", "definition": no_options})),
+        json!({"name": "bad", "definition": no_options}),
     );
     assert!(error.message().contains("valid matchOptions is required"));
     let aud = uid(&created);
-    let updated = t.ok(
-        OWNER,
-        Method::Put,
+    let updated = t.put(
+        &p,
         &format!("/audiences/{aud}"),
-        Some(&p),
-        Some(json!({"name": "gold2", "definition": definition(&a, 1)})),
+        json!({"name": "gold2", "definition": definition(&a, 1)}),
     );
     assert_eq!(updated["name"], "gold2");
-    t.ok(
-        OWNER,
-        Method::Delete,
-        &format!("/audiences/{aud}"),
-        Some(&p),
-        None,
-    );
-    assert_eq!(
-        t.ok(OWNER, Method::Get, "/audiences", Some(&p), None),
-        json!([])
-    );
+    t.delete(&p, &format!("/audiences/{aud}"));
+    assert_eq!(t.get(&p, "/audiences"), json!([]));
 }
 
 #[test]
@@ -486,13 +360,7 @@ fn experience_create_makes_draft_and_priority() {
     let mut t = T::new();
     let p = t.project("p1");
     let first = t.experience(&p, "SEGMENTED");
-    let second = t.ok(
-        OWNER,
-        Method::Post,
-        "/experiences",
-        Some(&p),
-        Some(json!({"name": "b", "__type": "AB_TEST", "tags": ["Env:Prod", "env:prod", "x"], "shortUid": "99", "_cms": {}})),
-    );
+    let second = t.post(&p, "/experiences", json!({"name": "b", "__type": "AB_TEST", "tags": ["Env:Prod", "env:prod", "x"], "shortUid": "99", "_cms": {}}));
     assert_eq!(first["shortUid"], "1");
     assert_eq!(second["shortUid"], "2");
     assert_eq!(second["tags"], json!(["env:prod", "x"]));
@@ -503,80 +371,49 @@ fn experience_create_makes_draft_and_priority() {
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0]["status"], "DRAFT");
     assert_eq!(versions[0]["uid"], first["latestVersion"]);
-    let priority = t.ok(OWNER, Method::Get, "/experiences-priority", Some(&p), None);
+    let priority = t.get(&p, "/experiences-priority");
     assert_eq!(priority, json!({"priorityOrder": [e1, e2]}));
-    let error = t.err(
-        OWNER,
-        Method::Put,
+    let error = t.put_err(&p, "/experiences-priority", json!({"priorityOrder": [e2]}));
+    assert_code(&error, "MISSING_EXPERIENCES");
+    let put = t.put(
+        &p,
         "/experiences-priority",
-        Some(&p),
-        Some(json!({"priorityOrder": [e2]})),
-    );
-    assert!(has_code(&error, "MISSING_EXPERIENCES"));
-    let put = t.ok(
-        OWNER,
-        Method::Put,
-        "/experiences-priority",
-        Some(&p),
-        Some(json!({"priorityOrder": [e2, e1]})),
+        json!({"priorityOrder": [e2, e1]}),
     );
     assert_eq!(put, json!({"priorityOrder": [e2, e1]}));
-    t.ok(
-        OWNER,
-        Method::Delete,
-        &format!("/experiences/{e2}"),
-        Some(&p),
-        None,
-    );
-    let priority = t.ok(OWNER, Method::Get, "/experiences-priority", Some(&p), None);
+    t.delete(&p, &format!("/experiences/{e2}"));
+    let priority = t.get(&p, "/experiences-priority");
     assert_eq!(priority, json!({"priorityOrder": [e1]}));
     // Short uids are never reused.
     let third = t.experience(&p, "SEGMENTED");
     assert_eq!(third["shortUid"], "3");
-    let one = t.ok(
-        OWNER,
-        Method::Get,
-        &format!("/experiences/{e1}"),
-        Some(&p),
-        None,
-    );
+    let one = t.get(&p, &format!("/experiences/{e1}"));
     assert_eq!(one["name"], "hero");
-    let updated = t.ok(
-        OWNER,
-        Method::Put,
+    let updated = t.put(
+        &p,
         &format!("/experiences/{e1}"),
-        Some(&p),
-        Some(json!({"name": "hero2", "__type": "SEGMENTED", "tags": ["a"]})),
+        json!({"name": "hero2", "__type": "SEGMENTED", "tags": ["a"]}),
     );
     assert_eq!(updated["tags"], json!(["a"]));
-    let error = t.err(
-        OWNER,
-        Method::Put,
+    let error = t.put_err(
+        &p,
         &format!("/experiences/{e1}"),
-        Some(&p),
-        Some(json!({"name": "hero2", "__type": "AB_TEST"})),
+        json!({"name": "hero2", "__type": "AB_TEST"}),
     );
     assert_eq!(error.status, 400);
-    let error = t.err(
-        OWNER,
-        Method::Post,
+    let error = t.post_err(
+        &p,
         "/experiences",
-        Some(&p),
-        Some(json!({"name": "t", "__type": "SEGMENTED", "tags": ["bad tag"]})),
+        json!({"name": "t", "__type": "SEGMENTED", "tags": ["bad tag"]}),
     );
-    assert!(has_code(&error, "personalize.EXPERIENCES.INVALID_TAG"));
+    assert_code(&error, "personalize.EXPERIENCES.INVALID_TAG");
     let many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
-    let error = t.err(
-        OWNER,
-        Method::Post,
+    let error = t.post_err(
+        &p,
         "/experiences",
-        Some(&p),
-        Some(json!({"name": "t", "__type": "SEGMENTED", "tags": many})),
+        json!({"name": "t", "__type": "SEGMENTED", "tags": many}),
     );
-    assert!(has_code(
-        &error,
-        "personalize.EXPERIENCES.TAG_COUNT_EXCEEDED"
-    ));
+    assert_code(&error, "personalize.EXPERIENCES.TAG_COUNT_EXCEEDED");
 }
 
 #[test]
@@ -590,41 +427,21 @@ fn version_lifecycle() {
     let draft = exp["latestVersion"].as_str().unwrap_or_default().to_owned();
     let path = format!("/experiences/{e}/versions/{draft}");
     // PUT requires status and variants.
-    let error = t.err(
-        OWNER,
-        Method::Put,
-        &path,
-        Some(&p),
-        Some(json!({"variants": []})),
-    );
+    let error = t.put_err(&p, &path, json!({"variants": []}));
     assert_eq!(
         error.body,
         json!({"errors": {"status": ["INVALID_STATUS", "STATUS_REQUIRED"]}})
     );
-    let error = t.err(
-        OWNER,
-        Method::Put,
-        &path,
-        Some(&p),
-        Some(json!({"status": "DRAFT"})),
-    );
-    assert!(has_code(&error, "VARIANTS_NOT_ARRAY"));
+    let error = t.put_err(&p, &path, json!({"status": "DRAFT"}));
+    assert_code(&error, "VARIANTS_NOT_ARRAY");
     // Edit the draft, then activate it.
-    let edited = t.ok(
-        OWNER,
-        Method::Put,
+    let edited = t.put(
+        &p,
         &path,
-        Some(&p),
-        Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
+        json!({"status": "DRAFT", "variants": [segmented(&aud)]}),
     );
     assert_eq!(edited["variants"][0]["shortUid"], "0");
-    let exp_now = t.ok(
-        OWNER,
-        Method::Get,
-        &format!("/experiences/{e}"),
-        Some(&p),
-        None,
-    );
+    let exp_now = t.get(&p, &format!("/experiences/{e}"));
     assert!(
         exp_now["_cms"]["variantGroup"]
             .as_str()
@@ -633,103 +450,75 @@ fn version_lifecycle() {
     assert!(exp_now["_cms"]["variants"]["0"].is_string());
     assert_eq!(exp_now["referredAudiences"], json!([aud]));
     // Only one draft.
-    let error = t.err(
-        OWNER,
-        Method::Post,
+    let error = t.post_err(
+        &p,
         &format!("/experiences/{e}/versions"),
-        Some(&p),
-        Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
+        json!({"status": "DRAFT", "variants": [segmented(&aud)]}),
     );
-    assert!(has_code(
+    assert_code(
         &error,
-        "personalize.EXPERIENCES.VERSIONS.CANNOT_CREATE_VERSION_AS_DRAFT_ALREADY_EXISTS"
-    ));
-    let active = t.ok(
-        OWNER,
-        Method::Put,
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_CREATE_VERSION_AS_DRAFT_ALREADY_EXISTS",
+    );
+    let active = t.put(
+        &p,
         &path,
-        Some(&p),
-        Some(json!({"status": "ACTIVE", "variants": [segmented(&aud)]})),
+        json!({"status": "ACTIVE", "variants": [segmented(&aud)]}),
     );
     assert_eq!(active["status"], "ACTIVE");
     // The active version's content is locked.
     let mut changed = segmented(&aud);
     changed["name"] = json!("Other");
-    let error = t.err(
-        OWNER,
-        Method::Put,
+    let error = t.put_err(
+        &p,
         &path,
-        Some(&p),
-        Some(json!({"status": "ACTIVE", "variants": [changed]})),
+        json!({"status": "ACTIVE", "variants": [changed]}),
     );
-    assert!(has_code(
+    assert_code(
         &error,
-        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
-    ));
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION",
+    );
     // A status-only move to PAUSED works, even without short uids.
-    let paused = t.ok(
-        OWNER,
-        Method::Put,
+    let paused = t.put(
+        &p,
         &path,
-        Some(&p),
-        Some(json!({"status": "PAUSED", "variants": [segmented(&aud)]})),
+        json!({"status": "PAUSED", "variants": [segmented(&aud)]}),
     );
     assert_eq!(paused["status"], "PAUSED");
     assert_eq!(paused["variants"][0]["shortUid"], "0");
-    let exp_now = t.ok(
-        OWNER,
-        Method::Get,
-        &format!("/experiences/{e}"),
-        Some(&p),
-        None,
-    );
+    let exp_now = t.get(&p, &format!("/experiences/{e}"));
     assert_eq!(exp_now["status"], "PAUSED");
-    let error = t.err(
-        OWNER,
-        Method::Put,
+    let error = t.put_err(
+        &p,
         &path,
-        Some(&p),
-        Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
+        json!({"status": "DRAFT", "variants": [segmented(&aud)]}),
     );
-    assert!(has_code(
+    assert_code(
         &error,
-        "personalize.EXPERIENCES.VERSIONS.CANNOT_MARK_VERSION_AS_DRAFT"
-    ));
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_MARK_VERSION_AS_DRAFT",
+    );
     // Resume.
-    let resumed = t.ok(
-        OWNER,
-        Method::Put,
+    let resumed = t.put(
+        &p,
         &path,
-        Some(&p),
-        Some(json!({"status": "ACTIVE", "variants": [segmented(&aud)]})),
+        json!({"status": "ACTIVE", "variants": [segmented(&aud)]}),
     );
     assert_eq!(resumed["status"], "ACTIVE");
     // A new draft, activated, archives the previous version.
-    let second = t.ok(
-        OWNER,
-        Method::Post,
+    let second = t.post(
+        &p,
         &format!("/experiences/{e}/versions"),
-        Some(&p),
-        Some(json!({"status": "DRAFT", "variants": [segmented(&aud), segmented(&aud)]})),
+        json!({"status": "DRAFT", "variants": [segmented(&aud), segmented(&aud)]}),
     );
     assert_eq!(second["variants"][0]["shortUid"], "1");
     assert_eq!(second["variants"][1]["shortUid"], "2");
     let second_uid = uid(&second);
-    let exp_now = t.ok(
-        OWNER,
-        Method::Get,
-        &format!("/experiences/{e}"),
-        Some(&p),
-        None,
-    );
+    let exp_now = t.get(&p, &format!("/experiences/{e}"));
     assert_eq!(exp_now["latestVersion"], second_uid.as_str());
     assert_eq!(exp_now["status"], "ACTIVE");
-    t.ok(
-        OWNER,
-        Method::Put,
+    t.put(
+        &p,
         &format!("/experiences/{e}/versions/{second_uid}"),
-        Some(&p),
-        Some(json!({"status": "ACTIVE", "variants": [segmented(&aud)]})),
+        json!({"status": "ACTIVE", "variants": [segmented(&aud)]}),
     );
     let versions = t.versions(&p, &e);
     assert_eq!(versions[0]["uid"], second_uid.as_str());
@@ -738,46 +527,30 @@ fn version_lifecycle() {
     // A variant sent again without its short uid keeps it.
     assert_eq!(versions[0]["variants"][0]["shortUid"], "1");
     // Short uids are never reused.
-    let third = t.ok(
-        OWNER,
-        Method::Post,
+    let third = t.post(
+        &p,
         &format!("/experiences/{e}/versions"),
-        Some(&p),
-        Some(json!({"status": "DRAFT", "variants": [segmented(&aud)]})),
+        json!({"status": "DRAFT", "variants": [segmented(&aud)]}),
     );
     assert_eq!(third["variants"][0]["shortUid"], "3");
-    t.ok(
-        OWNER,
-        Method::Delete,
-        &format!("/experiences/{e}/versions/{}", uid(&third)),
-        Some(&p),
-        None,
-    );
+    t.delete(&p, &format!("/experiences/{e}/versions/{}", uid(&third)));
     // Archived versions are locked.
-    let error = t.err(
-        OWNER,
-        Method::Put,
+    let error = t.put_err(
+        &p,
         &path,
-        Some(&p),
-        Some(json!({"status": "ACTIVE", "variants": [segmented(&aud)]})),
+        json!({"status": "ACTIVE", "variants": [segmented(&aud)]}),
     );
-    assert!(has_code(
+    assert_code(
         &error,
-        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
-    ));
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION",
+    );
     // GET one version does not exist.
-    let error = t.err(OWNER, Method::Get, &path, Some(&p), None);
+    let error = t.err(OWNER, Request::get(&path).project(&p));
     assert_eq!(error.body["message"], format!("Cannot GET {path}"));
     // Delete the archived version; the only version cannot go.
-    t.ok(OWNER, Method::Delete, &path, Some(&p), None);
-    let error = t.err(
-        OWNER,
-        Method::Delete,
-        &format!("/experiences/{e}/versions/{second_uid}"),
-        Some(&p),
-        None,
-    );
-    assert!(has_code(&error, "CANNOT_DELETE_ONLY_DRAFT"));
+    t.delete(&p, &path);
+    let error = t.delete_err(&p, &format!("/experiences/{e}/versions/{second_uid}"));
+    assert_code(&error, "CANNOT_DELETE_ONLY_DRAFT");
 }
 
 #[test]
@@ -793,136 +566,86 @@ fn version_content_rules() {
     let e = uid(&exp);
     let draft = exp["latestVersion"].as_str().unwrap_or_default().to_owned();
     let path = format!("/experiences/{e}/versions/{draft}");
-    let put = |t: &mut T, body: Value| t.call(OWNER, Method::Put, &path, Some(&p), Some(body));
-    let error = put(
-        &mut t,
-        json!({"status": "DRAFT", "variants": [ab("A", 100)]}),
-    )
-    .expect_err("the call should fail");
-    assert!(has_code(
-        &error,
-        "personalize.EXPERIENCES.VERSIONS.AB_TEST_MIN_VARIANTS"
-    ));
-    let error = put(
-        &mut t,
-        json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 40)]}),
-    )
-    .expect_err("the call should fail");
-    assert!(has_code(
-        &error,
-        "personalize.EXPERIENCES.VERSIONS.INVALID_TRAFFIC_DISTRIBUTION"
-    ));
-    let error = put(
-        &mut t,
-        json!({"status": "DRAFT", "variants": [segmented(&aud)]}),
-    )
-    .expect_err("the call should fail");
-    assert!(has_code(
-        &error,
-        "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_TYPE"
-    ));
+    let two = json!([ab("A", 50), ab("B", 50)]);
     let four = json!([ab("A", 25), ab("B", 25), ab("C", 25), ab("D", 25)]);
-    let error = put(&mut t, json!({"status": "DRAFT", "variants": four}))
-        .expect_err("the call should fail");
-    assert!(has_code(
-        &error,
-        "personalize.EXPERIENCES.VERSIONS.VARIANT_COUNT_EXCEEDED"
-    ));
-    let error = put(
-        &mut t,
-        json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 50)], "metrics": [{"__type": "Primary", "event": "6650f0c2aaaaaaaaaaaaaaaa", "name": "x"}]}),
-    )
-    .expect_err("the call should fail");
-    assert!(has_code(
-        &error,
-        "personalize.EXPERIENCES.VERSIONS.EVENT_NOT_FOUND"
-    ));
-    let error = put(
-        &mut t,
-        json!({"status": "DRAFT", "variants": [ab("A", 50), ab("B", 50)], "targeting": {"audience": {"audiences": ["6650f0c2aaaaaaaaaaaaaaaa"], "audienceCombinationType": "AND"}}}),
-    )
-    .expect_err("the call should fail");
-    assert!(has_code(
-        &error,
-        "personalize.EXPERIENCES.VERSIONS.AUDIENCE_NOT_FOUND"
-    ));
-    let error = put(
-        &mut t,
-        json!({"status": "DRAFT", "variants": [{"__type": "ABTestVariant", "name": "A", "shortUid": "7", "trafficDistribution": 50}, ab("B", 50)]}),
-    )
-    .expect_err("the call should fail");
-    assert!(has_code(
-        &error,
-        "personalize.EXPERIENCES.VERSIONS.INVALID_VARIANT_SHORT_UID"
-    ));
-    let event = t.ok(
-        OWNER,
-        Method::Post,
-        "/events",
-        Some(&p),
-        Some(json!({"key": "buy"})),
-    );
-    let ok = t.ok(
-        OWNER,
-        Method::Put,
-        &path,
-        Some(&p),
-        Some(json!({"status": "ACTIVE", "variants": [ab("A", 50), {"__type": "ABTestVariant", "name": "B", "trafficDistribution": "50"}],
+    let unknown = "6650f0c2aaaaaaaaaaaaaaaa";
+    let metrics = json!([{"__type": "Primary", "event": unknown, "name": "x"}]);
+    let targeting = json!({"audience": {"audiences": [unknown], "audienceCombinationType": "AND"}});
+    let own_short_uid =
+        json!({"__type": "ABTestVariant", "name": "A", "shortUid": "7", "trafficDistribution": 50});
+    for (body, code) in [
+        (json!({"variants": [ab("A", 100)]}), "AB_TEST_MIN_VARIANTS"),
+        (
+            json!({"variants": [ab("A", 50), ab("B", 40)]}),
+            "INVALID_TRAFFIC_DISTRIBUTION",
+        ),
+        (
+            json!({"variants": [segmented(&aud)]}),
+            "INVALID_VARIANT_TYPE",
+        ),
+        (json!({"variants": four}), "VARIANT_COUNT_EXCEEDED"),
+        (
+            json!({"variants": two, "metrics": metrics}),
+            "EVENT_NOT_FOUND",
+        ),
+        (
+            json!({"variants": two, "targeting": targeting}),
+            "AUDIENCE_NOT_FOUND",
+        ),
+        (
+            json!({"variants": [own_short_uid, ab("B", 50)]}),
+            "INVALID_VARIANT_SHORT_UID",
+        ),
+    ] {
+        let mut body = body;
+        body["status"] = json!("DRAFT");
+        let error = t.put_err(&p, &path, body);
+        assert_code(&error, &format!("personalize.EXPERIENCES.VERSIONS.{code}"));
+    }
+    let event = t.post(&p, "/events", json!({"key": "buy"}));
+    let ok = t.put(&p, &path, json!({"status": "ACTIVE", "variants": [ab("A", 50), {"__type": "ABTestVariant", "name": "B", "trafficDistribution": "50"}],
             "metrics": [{"__type": "Primary", "event": uid(&event), "name": "Buy"}],
-            "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}})),
-    );
+            "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}}));
     assert_eq!(ok["status"], "ACTIVE");
     // A numeric string and a number are the same traffic for the lock check.
-    let paused = t.ok(
-        OWNER,
-        Method::Put,
+    let paused = t.put(
+        &p,
         &path,
-        Some(&p),
-        Some(
-            json!({"status": "PAUSED", "variants": [ab("A", 50), ab("B", 50)],
+        json!({"status": "PAUSED", "variants": [ab("A", 50), ab("B", 50)],
             "metrics": [{"__type": "Primary", "event": uid(&event), "name": "Buy"}],
             "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}}),
-        ),
     );
     assert_eq!(paused["status"], "PAUSED");
     // A status-only move may leave metrics and targeting out; they are kept.
-    let resumed = t.ok(
-        OWNER,
-        Method::Put,
+    let resumed = t.put(
+        &p,
         &path,
-        Some(&p),
-        Some(json!({"status": "ACTIVE", "variants": [ab("A", 50), ab("B", 50)]})),
+        json!({"status": "ACTIVE", "variants": [ab("A", 50), ab("B", 50)]}),
     );
     assert_eq!(resumed["metrics"][0]["name"], "Buy");
     assert!(resumed["targeting"].is_object());
     // Changing the split while running is a content change.
-    let error = t.err(
-        OWNER,
-        Method::Put,
+    let error = t.put_err(
+        &p,
         &path,
-        Some(&p),
-        Some(json!({"status": "PAUSED", "variants": [ab("A", 50), ab("B", 50)], "metrics": []})),
+        json!({"status": "PAUSED", "variants": [ab("A", 50), ab("B", 50)], "metrics": []}),
     );
-    assert!(has_code(
+    assert_code(
         &error,
-        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
-    ));
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION",
+    );
     // Changing the split while paused is a content change.
-    let error = t.err(
-        OWNER,
-        Method::Put,
+    let error = t.put_err(
+        &p,
         &path,
-        Some(&p),
-        Some(
-            json!({"status": "PAUSED", "variants": [ab("A", 60), ab("B", 40)],
+        json!({"status": "PAUSED", "variants": [ab("A", 60), ab("B", 40)],
             "metrics": [{"__type": "Primary", "event": uid(&event), "name": "Buy"}],
             "targeting": {"audience": {"audiences": [aud], "audienceCombinationType": "AND"}}}),
-        ),
     );
-    assert!(has_code(
+    assert_code(
         &error,
-        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION"
-    ));
+        "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION",
+    );
 }
 
 #[test]
@@ -930,33 +653,18 @@ fn failed_requests_change_nothing() {
     let mut t = T::new();
     let p = t.project("p1");
     let before = t.store.to_json();
+    let _ = t.call(OWNER, req::post("/projects", json!({"name": "p1"})));
     let _ = t.call(
         OWNER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "p1"})),
+        req::post("/attributes", json!({"name": "x"})).project(&p),
     );
     let _ = t.call(
         OWNER,
-        Method::Post,
-        "/attributes",
-        Some(&p),
-        Some(json!({"name": "x"})),
-    );
-    let _ = t.call(
-        OWNER,
-        Method::Put,
-        "/experiences-priority",
-        Some(&p),
-        Some(json!({"priorityOrder": ["nope"]})),
+        req::put("/experiences-priority", json!({"priorityOrder": ["nope"]})).project(&p),
     );
     let _ = t.call(
         MEMBER,
-        Method::Post,
-        "/events",
-        Some(&p),
-        Some(json!({"key": "k"})),
+        req::post("/events", json!({"key": "k"})).project(&p),
     );
     assert_eq!(t.store.to_json(), before);
 }
@@ -984,30 +692,20 @@ fn permission_table() {
     // (org role actor, project role) -> (read/write content, manage project)
     let mut t = T::new();
     let p = t.project("p1");
+    let (project, users) = (format!("/projects/{p}"), format!("/projects/{p}/users"));
     let content = |t: &mut T, actor: &str| {
         t.call(
             actor,
-            Method::Post,
-            "/events",
-            Some(&p),
-            Some(json!({"key": format!("k-{}", t.store.clock)})),
+            req::post("/events", json!({"key": format!("k-{}", t.store.clock)})).project(&p),
         )
     };
-    let manage = |t: &mut T, actor: &str| {
-        t.call(
-            actor,
-            Method::Put,
-            &format!("/projects/{p}"),
-            None,
-            Some(json!({"name": "p1"})),
-        )
-    };
+    let manage = |t: &mut T, actor: &str| t.call(actor, req::put(&project, json!({"name": "p1"})));
     // Org owner/admin: everything, without a project role.
     for actor in [OWNER, ADMIN] {
         assert!(content(&mut t, actor).is_ok(), "{actor}");
         assert!(manage(&mut t, actor).is_ok(), "{actor}");
         assert!(
-            t.call(actor, Method::Get, "/attributes", Some(&p), None)
+            t.call(actor, Request::get("/attributes").project(&p))
                 .is_ok()
         );
     }
@@ -1021,30 +719,21 @@ fn permission_table() {
         ApiError::forbidden()
     );
     assert_eq!(
-        t.call(MEMBER, Method::Get, "/attributes", Some(&p), None)
+        t.call(MEMBER, Request::get("/attributes").project(&p))
             .expect_err("the call should fail")
             .status,
         403
     );
-    assert_eq!(
-        t.ok(MEMBER, Method::Get, "/projects", None, None),
-        json!([])
-    );
-    let error = t.err(
-        MEMBER,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "mine"})),
-    );
+    assert_eq!(t.ok(MEMBER, Request::get("/projects")), json!([]));
+    let error = t.err(MEMBER, req::post("/projects", json!({"name": "mine"})));
     assert_eq!(error, ApiError::forbidden());
     // Pending member: still nothing.
     t.ok(
         OWNER,
-        Method::Post,
-        &format!("/projects/{p}/users"),
-        None,
-        Some(json!({"email": MEMBER, "role": "MEMBER", "invitationMessage": "hi"})),
+        req::post(
+            &users,
+            json!({"email": MEMBER, "role": "MEMBER", "invitationMessage": "hi"}),
+        ),
     );
     assert_eq!(
         content(&mut t, MEMBER)
@@ -1055,18 +744,12 @@ fn permission_table() {
     // Someone else cannot accept for them.
     let error = t.err(
         DEV,
-        Method::Post,
-        &format!("/projects/{p}/users/{MEMBER}/accept"),
-        None,
-        None,
+        Request::new(Method::Post, format!("{users}/{MEMBER}/accept")),
     );
     assert_eq!(error.status, 403);
     let accepted = t.ok(
         MEMBER,
-        Method::Post,
-        &format!("/projects/{p}/users/member%40example.com/accept"),
-        None,
-        None,
+        Request::new(Method::Post, format!("{users}/member%40example.com/accept")),
     );
     assert_eq!(accepted["status"], "ACCEPTED");
     // Accepted project member: content yes, manage no.
@@ -1079,22 +762,13 @@ fn permission_table() {
     );
     let error = t.err(
         MEMBER,
-        Method::Post,
-        &format!("/projects/{p}/users"),
-        None,
-        Some(json!({"email": DEV, "role": "MEMBER"})),
+        req::post(&users, json!({"email": DEV, "role": "MEMBER"})),
     );
     assert_eq!(error.status, 403);
-    let error = t.err(
-        MEMBER,
-        Method::Delete,
-        &format!("/projects/{p}"),
-        None,
-        None,
-    );
+    let error = t.err(MEMBER, req::delete(&project));
     assert_eq!(error.status, 403);
     assert_eq!(
-        t.ok(MEMBER, Method::Get, "/projects", None, None)
+        t.ok(MEMBER, Request::get("/projects"))
             .as_array()
             .map(Vec::len),
         Some(1)
@@ -1102,18 +776,12 @@ fn permission_table() {
     // Accepted project owner (org member): manage yes.
     t.ok(
         OWNER,
-        Method::Put,
-        &format!("/projects/{p}/users/{MEMBER}"),
-        None,
-        Some(json!({"role": "OWNER"})),
+        req::put(format!("{users}/{MEMBER}"), json!({"role": "OWNER"})),
     );
     assert!(manage(&mut t, MEMBER).is_ok());
     let invited = t.ok(
         MEMBER,
-        Method::Post,
-        &format!("/projects/{p}/users"),
-        None,
-        Some(json!({"email": "DEV@example.com", "role": "OWNER"})),
+        req::post(&users, json!({"email": "DEV@example.com", "role": "OWNER"})),
     );
     assert_eq!(invited["email"], DEV);
     assert_eq!(invited["status"], "PENDING");
@@ -1124,87 +792,39 @@ fn permission_table() {
             .status,
         403
     );
-    let members = t.ok(
-        MEMBER,
-        Method::Get,
-        &format!("/projects/{p}/users"),
-        None,
-        None,
-    );
+    let members = t.ok(MEMBER, Request::get(&users));
     assert_eq!(members.as_array().map(Vec::len), Some(3));
     // Revoke the pending invitation.
     assert_eq!(
-        t.ok(
-            MEMBER,
-            Method::Delete,
-            &format!("/projects/{p}/users/{DEV}"),
-            None,
-            None
-        ),
+        t.ok(MEMBER, req::delete(format!("{users}/{DEV}"))),
         Value::Null
     );
     // The creator (OWNER) and MEMBER are accepted owners; removing one is fine, the last is not.
-    t.ok(
-        ADMIN,
-        Method::Delete,
-        &format!("/projects/{p}/users/{OWNER}"),
-        None,
-        None,
-    );
+    t.ok(ADMIN, req::delete(format!("{users}/{OWNER}")));
+    let error = t.err(ADMIN, req::delete(format!("{users}/{MEMBER}")));
+    assert_code(&error, "personalize.PROJECTS.LAST_OWNER");
     let error = t.err(
         ADMIN,
-        Method::Delete,
-        &format!("/projects/{p}/users/{MEMBER}"),
-        None,
-        None,
+        req::put(format!("{users}/{MEMBER}"), json!({"role": "MEMBER"})),
     );
-    assert!(has_code(&error, "personalize.PROJECTS.LAST_OWNER"));
+    assert_code(&error, "personalize.PROJECTS.LAST_OWNER");
     let error = t.err(
         ADMIN,
-        Method::Put,
-        &format!("/projects/{p}/users/{MEMBER}"),
-        None,
-        Some(json!({"role": "MEMBER"})),
+        req::post(&users, json!({"email": MEMBER, "role": "MEMBER"})),
     );
-    assert!(has_code(&error, "personalize.PROJECTS.LAST_OWNER"));
-    let error = t.err(
-        ADMIN,
-        Method::Post,
-        &format!("/projects/{p}/users"),
-        None,
-        Some(json!({"email": MEMBER, "role": "MEMBER"})),
-    );
-    assert!(has_code(
-        &error,
-        "personalize.PROJECTS.MEMBER_ALREADY_EXISTS"
-    ));
+    assert_code(&error, "personalize.PROJECTS.MEMBER_ALREADY_EXISTS");
     // Org owner/admin may delete; the project creator is the owner.
-    let mine = t.ok(
-        ADMIN,
-        Method::Post,
-        "/projects",
-        None,
-        Some(json!({"name": "admins"})),
-    );
+    let mine = t.ok(ADMIN, req::post("/projects", json!({"name": "admins"})));
     let members = t.ok(
         ADMIN,
-        Method::Get,
-        &format!("/projects/{}/users", uid(&mine)),
-        None,
-        None,
+        Request::get(format!("/projects/{}/users", uid(&mine))),
     );
     assert_eq!(
         members,
         json!([{"email": ADMIN, "role": "OWNER", "status": "ACCEPTED", "updatedAt": mine["createdAt"]}])
     );
     assert_eq!(
-        t.ok(
-            ADMIN,
-            Method::Delete,
-            &format!("/projects/{}", uid(&mine)),
-            None,
-            None
-        ),
+        t.ok(ADMIN, req::delete(format!("/projects/{}", uid(&mine)))),
         Value::Null
     );
 }
@@ -1212,7 +832,7 @@ fn permission_table() {
 #[test]
 fn current_user_and_helpers() {
     let mut t = T::new();
-    let me = t.ok(ADMIN, Method::Get, "/user", None, None);
+    let me = t.ok(ADMIN, Request::get("/user"));
     assert_eq!(me, json!({"email": ADMIN, "organizationRole": "admin"}));
     assert!(!is_write(&Request::get("/projects")));
     assert!(is_write(&Request::new(Method::Delete, "/events/x")));
@@ -1248,19 +868,15 @@ fn timestamps_are_deterministic_and_move() {
         let mut t = T::new();
         let p = t.project("p1");
         let a = t.attribute(&p, "tier");
-        let first = t.ok(
-            OWNER,
-            Method::Put,
+        let first = t.put(
+            &p,
             &format!("/attributes/{a}"),
-            Some(&p),
-            Some(json!({"name": "t", "key": "tier"})),
+            json!({"name": "t", "key": "tier"}),
         );
-        let second = t.ok(
-            OWNER,
-            Method::Put,
+        let second = t.put(
+            &p,
             &format!("/attributes/{a}"),
-            Some(&p),
-            Some(json!({"name": "t", "key": "tier"})),
+            json!({"name": "t", "key": "tier"}),
         );
         assert_ne!(first["updatedAt"], second["updatedAt"]);
         t.store.to_json()
@@ -1300,18 +916,18 @@ fn permission_matrix() {
                 if let Some(role) = role {
                     t.ok(
                         OWNER,
-                        Method::Post,
-                        &format!("/projects/{p}/users"),
-                        None,
-                        Some(json!({"email": actor, "role": role})),
+                        req::post(
+                            format!("/projects/{p}/users"),
+                            json!({"email": actor, "role": role}),
+                        ),
                     );
                     if matches!(standing, Standing::Owner | Standing::Member) {
                         t.ok(
                             actor,
-                            Method::Post,
-                            &format!("/projects/{p}/users/{actor}/accept"),
-                            None,
-                            None,
+                            Request::new(
+                                Method::Post,
+                                format!("/projects/{p}/users/{actor}/accept"),
+                            ),
                         );
                     }
                 }
@@ -1320,37 +936,25 @@ fn permission_matrix() {
             let accepted = matches!(standing, Standing::Owner | Standing::Member);
             let expect_read = org_admin || accepted;
             let expect_manage = org_admin || matches!(standing, Standing::Owner);
-            let read = t.call(actor, Method::Get, "/experiences", Some(&p), None);
-            let write = t.call(
-                actor,
-                Method::Post,
-                "/events",
-                Some(&p),
-                Some(json!({"key": "k"})),
-            );
-            let priority = t.call(actor, Method::Get, "/experiences-priority", Some(&p), None);
-            let members = t.call(
-                actor,
-                Method::Get,
-                &format!("/projects/{p}/users"),
-                None,
-                None,
-            );
+            let read = t.call(actor, Request::get("/experiences").project(&p));
+            let write = t.call(actor, req::post("/events", json!({"key": "k"})).project(&p));
+            let priority = t.call(actor, Request::get("/experiences-priority").project(&p));
+            let members = t.call(actor, Request::get(format!("/projects/{p}/users")));
             let manage = t.call(
                 actor,
-                Method::Put,
-                &format!("/projects/{p}"),
-                None,
-                Some(json!({"name": "p1", "connectedStackApiKey": "blt9"})),
+                req::put(
+                    format!("/projects/{p}"),
+                    json!({"name": "p1", "connectedStackApiKey": "blt9"}),
+                ),
             );
             let invite = t.call(
                 actor,
-                Method::Post,
-                &format!("/projects/{p}/users"),
-                None,
-                Some(json!({"email": "x@example.com", "role": "MEMBER"})),
+                req::post(
+                    format!("/projects/{p}/users"),
+                    json!({"email": "x@example.com", "role": "MEMBER"}),
+                ),
             );
-            let delete = t.call(actor, Method::Delete, &format!("/projects/{p}"), None, None);
+            let delete = t.call(actor, req::delete(format!("/projects/{p}")));
             let case = format!("{actor} {standing:?}");
             for (what, result, expected) in [
                 ("read", &read, expect_read),
@@ -1394,13 +998,7 @@ fn versions_accept_empty_targeting_and_keep_unmodeled_fields() {
         ],
         "targeting": {}
     });
-    t.ok(
-        OWNER,
-        Method::Put,
-        &format!("/experiences/{e}/versions/{draft}"),
-        Some(&p),
-        Some(body),
-    );
+    t.put(&p, &format!("/experiences/{e}/versions/{draft}"), body);
     let versions = t.versions(&p, &e);
     assert_eq!(versions[0]["targeting"], json!({}));
     assert_eq!(versions[0]["variantSplit"], "CUSTOM");
@@ -1428,7 +1026,7 @@ fn a_project_records_the_organization_it_was_created_in() {
     assert_eq!(created["organizationUid"], "blt_other_org");
     assert_eq!(created["connectedStackApiKey"], "blt1");
     let p = t.project("plain");
-    let listed = t.ok(OWNER, Method::Get, "/projects", None, None);
+    let listed = t.ok(OWNER, Request::get("/projects"));
     let plain = listed
         .as_array()
         .and_then(|projects| projects.iter().find(|project| project["uid"] == p.as_str()))

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Meta, Store, VersionRecord, body_object, invalid, invalid_ref, missing};
+use super::{Answer, Meta, Store, VersionRecord, body_object, invalid, invalid_ref, missing};
 use crate::wire::{self, ApiError, Request, Variant, VersionStatus};
 
 const LOCKED: &str = "personalize.EXPERIENCES.VERSIONS.CANNOT_UPDATE_LOCKED_VERSION";
@@ -442,7 +442,7 @@ impl Store {
         record.meta.touch(now, actor);
     }
 
-    pub(super) fn list_versions(&self, p: usize, uid: &str) -> Result<Value, ApiError> {
+    pub(super) fn list_versions(&self, p: usize, uid: &str) -> Answer {
         let e = self.experience_index(p, uid)?;
         Ok(Value::Array(
             self.projects[p].experiences[e]
@@ -460,7 +460,7 @@ impl Store {
         p: usize,
         uid: &str,
         request: &Request,
-    ) -> Result<Value, ApiError> {
+    ) -> Answer {
         let e = self.experience_index(p, uid)?;
         let mut body = parse_body(body_object(request)?)?;
         match body.status {
@@ -516,7 +516,7 @@ impl Store {
         uid: &str,
         version: &str,
         request: &Request,
-    ) -> Result<Value, ApiError> {
+    ) -> Answer {
         let e = self.experience_index(p, uid)?;
         let v = self.version_index(p, e, version)?;
         let mut body = parse_body(body_object(request)?)?;
@@ -613,7 +613,7 @@ impl Store {
         p: usize,
         uid: &str,
         version: &str,
-    ) -> Result<Value, ApiError> {
+    ) -> Answer {
         let e = self.experience_index(p, uid)?;
         let v = self.version_index(p, e, version)?;
         let state = &self.projects[p].experiences[e];
