@@ -13,34 +13,53 @@ use super::LiveFingerprint;
 use crate::model::{Kind, LiveState, address};
 use crate::wire::AttributeType;
 
-/// JSON with object keys sorted at every level.
-fn canonical(value: &Value, out: &mut String) {
+/// JSON with object keys sorted at every level (compact, as `serde_json` writes it), the
+/// top-level key `skip` left out.
+fn canonical(value: &Value, skip: Option<&str>, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
-            out.push('{');
+            let mut sorted: Vec<(&String, &Value)> = map
+                .iter()
+                .filter(|(key, _)| Some(key.as_str()) != skip)
+                .collect();
+            sorted.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+            out.push(b'{');
             for (index, (key, value)) in sorted.into_iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                canonical(value, out);
+                scalar(key, out);
+                out.push(b':');
+                canonical(value, None, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                canonical(item, out);
+                canonical(item, None, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => scalar(other, out),
     }
+}
+
+/// A string, number, boolean or null as compact JSON.
+fn scalar<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // Writing a scalar into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// SHA-256 of the canonical JSON of `value` without its top-level key `skip`, hex.
+#[must_use]
+pub fn value_digest(value: &Value, skip: Option<&str>) -> String {
+    let mut text = Vec::new();
+    canonical(value, skip, &mut text);
+    hex(&Sha256::digest(&text))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -55,10 +74,7 @@ fn hex(bytes: &[u8]) -> String {
 /// SHA-256 of the canonical JSON of `object`, hex.
 #[must_use]
 pub fn object_digest<T: Serialize>(object: &T) -> String {
-    let value = serde_json::to_value(object).unwrap_or(Value::Null);
-    let mut text = String::new();
-    canonical(&value, &mut text);
-    hex(&Sha256::digest(text.as_bytes()))
+    value_digest(&serde_json::to_value(object).unwrap_or(Value::Null), None)
 }
 
 /// Fingerprint every live object the planner reads.
@@ -130,7 +146,7 @@ pub fn fingerprint(live: &LiveState) -> LiveFingerprint {
 mod tests {
     use serde_json::json;
 
-    use super::object_digest;
+    use super::{object_digest, value_digest};
 
     #[test]
     fn digest_ignores_key_order_but_not_values() {
@@ -140,5 +156,22 @@ mod tests {
         assert_eq!(one, object_digest(&same));
         assert_ne!(one, object_digest(&json!({"a": 1, "b": [2, 1]})));
         assert_eq!(one.len(), 64);
+    }
+
+    /// The canonical form is what earlier releases hashed too (sorted keys, compact, strings
+    /// escaped as `serde_json` writes them), so their saved plans still verify: the digests
+    /// below are SHA-256 of that text as written by another JSON library.
+    #[test]
+    fn the_canonical_form_is_pinned() {
+        let value = json!({"b": [1, 2, {"z": null, "a": true}], "a": "q\"u\u{e9}\n", "n": 0.5,
+                           "digest": "x", "m": {"y": -3, "x": "t"}});
+        assert_eq!(
+            value_digest(&value, Some("digest")),
+            "4754194a635beeac64d36766a82c3635486b27cb59335174a90398ad59e01d2b"
+        );
+        assert_eq!(
+            object_digest(&value),
+            "61ea619aa424b6b05ae11418903f959efe01b9819b6c7a4b05149a31b273d2a7"
+        );
     }
 }

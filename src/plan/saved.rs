@@ -114,11 +114,10 @@ pub fn clean_path(path: &str) -> String {
 /// but the `digest` key, as `sha256:HEX`.
 #[must_use]
 pub fn digest_of(file: &Value) -> String {
-    let mut value = file.clone();
-    if let Value::Object(map) = &mut value {
-        map.shift_remove("digest");
-    }
-    format!("sha256:{}", super::object_digest(&value))
+    format!(
+        "sha256:{}",
+        super::fingerprint::value_digest(file, Some("digest"))
+    )
 }
 
 /// `plan` bound to `binding`, with its digest: what `plan --out` writes.
