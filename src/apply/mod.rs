@@ -9,8 +9,9 @@
 //!   that had not started.
 //! - A create whose answer was lost is looked up by its identity before it is repeated, so a
 //!   re-run never makes duplicates.
-//! - Every create is preceded by a look for an object of its identity (one list per wave of
-//!   creates of a kind in a project); one made since the plan was read fails the create
+//! - Every create is preceded by a look for an object of its identity (a list of its kind in
+//!   its project at most about a second old, shared; see `operations::Look`); one made since
+//!   the plan was read fails the create
 //!   (`live-duplicate`) without stopping the run: its dependents are skipped, the rest goes on.
 //! - Reporter events come from the one coordinating task, so progress output never interleaves.
 //!   Each change's task runs within the caller's `live::observer` scope, with the change's
