@@ -405,10 +405,10 @@ fn origin(item: &Item) -> Origin {
     origin_at(item, &item.doc.start)
 }
 
-/// `pos` (its line and column) in `item`'s file.
+/// Where `pos` is: in `item`'s file, or in the overlay file that put it there.
 fn origin_at(item: &Item, pos: &Pos) -> Origin {
     Origin {
-        file: item.file.clone(),
+        file: pos.file_or(&item.file).to_owned(),
         line: pos.line,
         column: pos.column,
     }
@@ -631,14 +631,9 @@ pub fn lower_with(
         record_previous_names(project, typed, &project_name, model_kind, &name);
         // From the typed document: its position is looked up only when it is there.
         if matches!(typed, Typed::Experience(d) if d.spec.content_types.is_some()) {
-            let pos = item.doc.key_pos("/spec/contentTypes");
             project.origins.insert(
                 model::content_types_origin(&model::address(&project_name, model_kind, &name)),
-                Origin {
-                    file: pos.file_or(&item.file).to_owned(),
-                    line: pos.line,
-                    column: pos.column,
-                },
+                origin_at(item, &item.doc.key_pos("/spec/contentTypes")),
             );
         }
         ctx.limit(

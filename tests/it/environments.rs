@@ -457,3 +457,33 @@ fn show_and_export_read_an_environments_live_projects() {
     assert_eq!(bad.status.code(), Some(1), "{}", describe(&bad));
     assert!(!refused.exists());
 }
+
+/// What an overlay adds or patches is located in the overlay's file, at the overlay's line: a
+/// refusal of a member the production overlay adds points there, not into the base file.
+#[test]
+fn what_an_overlay_adds_is_located_in_the_overlay() {
+    let loaded = pzctl::manifest::load_env_in(
+        &example(),
+        &pzctl::manifest::LoadConfig {
+            paths: vec![PathBuf::from(".")],
+            ..Default::default()
+        },
+        Some("production"),
+    );
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+    let project = &loaded.desired.projects["storefront-production"];
+    let origin = |address: &str| {
+        project
+            .origins
+            .get(address)
+            .unwrap_or_else(|| panic!("no origin of {address}: {:#?}", project.origins))
+    };
+    let added = origin("project/storefront-production/member/member@example.com");
+    assert_eq!(
+        (added.file.as_str(), added.line),
+        ("overlays/production/project.yaml", 9),
+        "{added:?}"
+    );
+    let base = origin("project/storefront-production/member/owner@example.com");
+    assert_eq!(base.file, "base/project.yaml", "{base:?}");
+}
