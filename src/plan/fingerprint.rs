@@ -22,7 +22,7 @@ fn canonical(value: &Value, skip: Option<&str>, out: &mut Vec<u8>) {
                 .iter()
                 .filter(|(key, _)| Some(key.as_str()) != skip)
                 .collect();
-            sorted.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+            sorted.sort_unstable_by_key(|(key, _)| *key);
             out.push(b'{');
             for (index, (key, value)) in sorted.into_iter().enumerate() {
                 if index > 0 {
