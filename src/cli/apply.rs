@@ -386,13 +386,25 @@ fn check_saved(
     }
     let current = super::target::plan_target(&args.target)?;
     if current != binding.target {
-        return refuse(vec![Diagnostic::error(
-            Code::SavedPlan,
-            format!(
-                "the saved plan `{shown}` was made for {}, not for {current}",
-                binding.target
-            ),
-        )]);
+        let unrecorded_cma = binding.target.cma_endpoint.is_none()
+            && crate::plan::PlanTarget {
+                cma_endpoint: None,
+                ..current.clone()
+            } == binding.target;
+        return refuse(vec![
+            Diagnostic::error(
+                Code::SavedPlan,
+                format!(
+                    "the saved plan `{shown}` was made for {}, not for {current}",
+                    binding.target
+                ),
+            )
+            .with_help(unrecorded_cma.then(|| {
+                "the plan records no Content Management API (it was made without one, or by an \
+                 earlier pzctl): make a new plan with the same options"
+                    .to_owned()
+            })),
+        ]);
     }
     let selection = &binding.selection;
     let select = super::SelectArgs {

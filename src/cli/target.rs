@@ -96,12 +96,7 @@ pub fn select_with(
         .clone()
         .or_else(|| env(STATE_DIR_ENV).map(std::path::PathBuf::from))
         .unwrap_or_else(|| std::path::PathBuf::from(DEFAULT_STATE_DIR));
-    let cma_endpoint = global
-        .cma_endpoint
-        .clone()
-        .or_else(|| env(CMA_ENDPOINT_ENV))
-        .map(|url| url.trim().to_owned())
-        .filter(|url| !url.is_empty());
+    let cma_endpoint = cma_endpoint(global, env);
     match http_config(endpoint.as_deref(), region.as_deref(), env)? {
         Some(mut config) => {
             config.cma_url = cma_endpoint.or_else(|| cma_of_hosted(&config.base_url));
@@ -136,6 +131,19 @@ pub fn select_with(
     }
 }
 
+/// `--cma-endpoint`, else `PZCTL_CMA_ENDPOINT`, when given.
+fn cma_endpoint(
+    global: &super::TargetArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    global
+        .cma_endpoint
+        .clone()
+        .or_else(|| env(CMA_ENDPOINT_ENV))
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+}
+
 /// What a saved plan records of the target these options select (never a credential), found
 /// without opening it: a plan for another target is refused before anything is created.
 pub fn plan_target(global: &super::TargetArgs) -> anyhow::Result<crate::plan::PlanTarget> {
@@ -152,6 +160,11 @@ pub fn plan_target(global: &super::TargetArgs) -> anyhow::Result<crate::plan::Pl
             Some(config) => crate::plan::PlanTarget::endpoint(
                 &config.base_url,
                 config.organization_uid.as_deref(),
+            )
+            .with_cma(
+                cma_endpoint(global, &env)
+                    .or_else(|| cma_of_hosted(&config.base_url))
+                    .as_deref(),
             ),
             None => {
                 let state_dir = global

@@ -32,6 +32,10 @@ pub struct PlanTarget {
     pub state_dir: Option<String>,
     /// The organization uid when the target names one (`PZCTL_ORGANIZATION_UID`).
     pub organization: Option<String>,
+    /// The Content Management API base URL, without a trailing `/`, when the target has one
+    /// (`--cma-endpoint`, or the region's): where experiences' content types are linked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cma_endpoint: Option<String>,
 }
 
 impl PlanTarget {
@@ -42,7 +46,15 @@ impl PlanTarget {
             endpoint: Some(url.trim_end_matches('/').to_owned()),
             state_dir: None,
             organization: organization.map(str::to_owned),
+            cma_endpoint: None,
         }
+    }
+
+    /// This target with the Content Management API at `url`.
+    #[must_use]
+    pub fn with_cma(mut self, url: Option<&str>) -> Self {
+        self.cma_endpoint = url.map(|url| url.trim_end_matches('/').to_owned());
+        self
     }
 
     /// The embedded local organization in `dir`.
@@ -52,6 +64,7 @@ impl PlanTarget {
             endpoint: None,
             state_dir: Some(clean_path(dir)),
             organization: None,
+            cma_endpoint: None,
         }
     }
 }
@@ -65,6 +78,9 @@ impl fmt::Display for PlanTarget {
         }
         if let Some(organization) = &self.organization {
             write!(f, " (organization `{organization}`)")?;
+        }
+        if let Some(cma) = &self.cma_endpoint {
+            write!(f, " with the Content Management API at {cma}")?;
         }
         Ok(())
     }

@@ -284,6 +284,75 @@ fn a_plan_for_another_target_is_refused() {
     assert_eq!(emulator.stats().writes, 0);
 }
 
+/// The Content Management API a plan was made with is part of its target: content types would
+/// be linked on another stack host.
+#[test]
+fn a_plan_for_another_content_management_api_is_refused() {
+    let context = context(&shop());
+    let emulator = crate::support::default_emulator();
+    let url = emulator.url();
+    let cma = emulator.cma_url();
+    let run = |args: &[&str]| {
+        context
+            .pzctl()
+            .args(args)
+            .args(["--endpoint", &url])
+            .env("CONTENTSTACK_AUTHTOKEN", "owner-token")
+            .output()
+            .expect("pzctl runs")
+    };
+    let output = run(&[
+        "plan",
+        "personalize",
+        "--out",
+        "plan.json",
+        "--cma-endpoint",
+        &cma,
+    ]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let plan = read_json(&context.path().join("plan.json"));
+    assert_eq!(plan["binding"]["target"]["cma_endpoint"], json!(cma));
+
+    for other in [&["--cma-endpoint", "http://127.0.0.1:9"][..], &[]] {
+        let mut args = vec!["apply", "--plan", "plan.json", "--auto-approve"];
+        args.extend_from_slice(other);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+        // The message as one line, without the wrapping of the terminal.
+        let message = stderr(&output)
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            message.contains(&format!(
+                "with the Content Management API at {cma}, not for"
+            )),
+            "{}",
+            describe(&output)
+        );
+    }
+
+    // A plan that records none is refused by a target that has one, saying why.
+    let output = run(&["plan", "personalize", "--out", "plan.json"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let output = run(&[
+        "apply",
+        "--plan",
+        "plan.json",
+        "--auto-approve",
+        "--cma-endpoint",
+        &cma,
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("records no Content Management API"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(emulator.stats().writes, 0);
+}
+
 #[test]
 fn a_flag_that_contradicts_the_plan_is_an_error_and_one_that_agrees_is_not() {
     let context = context(&shop());

@@ -291,4 +291,25 @@ fn targets_are_compared_by_place() {
     );
     assert_eq!(clean_path("/tmp/./x/"), "/tmp/x");
     assert_eq!(clean_path("./"), ".");
+    // The Content Management API is part of the place: content types are linked there.
+    let with = |cma: Option<&str>| PlanTarget::endpoint("http://127.0.0.1:1", None).with_cma(cma);
+    assert_eq!(
+        with(Some("http://127.0.0.1:2/")),
+        with(Some("http://127.0.0.1:2"))
+    );
+    assert_ne!(
+        with(Some("http://127.0.0.1:2")),
+        with(Some("http://127.0.0.1:3"))
+    );
+    assert_ne!(with(Some("http://127.0.0.1:2")), with(None));
+    assert_eq!(
+        with(Some("http://127.0.0.1:2")).to_string(),
+        "http://127.0.0.1:1 with the Content Management API at http://127.0.0.1:2"
+    );
+    // A target without one is written as before.
+    assert!(
+        !serde_json::to_string(&with(None))
+            .unwrap_or_default()
+            .contains("cma")
+    );
 }
