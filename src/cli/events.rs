@@ -33,6 +33,9 @@ fn change_fields(change: &Change) -> serde_json::Map<String, Value> {
     fields.insert("address".to_owned(), json!(change.address));
     fields.insert("kind".to_owned(), json!(change.kind()));
     fields.insert("action".to_owned(), json!(change.action));
+    if let Some(old) = &change.renamed_from {
+        fields.insert("renamed_from".to_owned(), json!(old));
+    }
     fields
 }
 

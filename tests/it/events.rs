@@ -309,3 +309,71 @@ fn retries_and_waits_are_streamed_between_their_change_start_and_finish() {
         "every 429 (the emulator always sends Retry-After) is a wait event: {stdout}"
     );
 }
+
+/// A rename in place says, in its events, the name it had.
+#[test]
+fn a_rename_names_its_old_name_in_its_events() {
+    let context = TestContext::new();
+    let manifests = context.path().join("m");
+    std::fs::create_dir_all(&manifests).expect("dir");
+    for entry in std::fs::read_dir(quickstart()).expect("read quickstart") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), manifests.join(entry.file_name())).expect("copy");
+    }
+    let path = manifests.to_str().expect("utf-8 path");
+    let applied = pzctl(&context, &["apply", path, "--auto-approve"])
+        .output()
+        .expect("pzctl runs");
+    assert!(applied.status.success(), "{applied:?}");
+    let audiences = manifests.join("audiences.yaml");
+    let text = std::fs::read_to_string(&audiences).expect("read");
+    assert!(text.contains("  name: gold-members\n"), "{text}");
+    std::fs::write(
+        &audiences,
+        text.replace("gold-members", "gold-tier").replace(
+            "  name: gold-tier\n",
+            "  name: gold-tier\n  previousNames: [gold-members]\n",
+        ),
+    )
+    .expect("write");
+    let experiences = manifests.join("experiences.yaml");
+    let text = std::fs::read_to_string(&experiences).expect("read");
+    std::fs::write(&experiences, text.replace("gold-members", "gold-tier")).expect("write");
+
+    let output = pzctl(
+        &context,
+        &["apply", path, "--auto-approve", "--format", "ndjson"],
+    )
+    .output()
+    .expect("pzctl runs");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let events = check_stream(&output.stdout);
+    let renamed: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|event| event["address"] == "project/storefront/audience/gold-tier")
+        .map(|event| {
+            (
+                event["type"].as_str().unwrap_or_default(),
+                event["renamed_from"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        renamed,
+        [
+            ("change_started", "gold-members"),
+            ("change_finished", "gold-members")
+        ],
+        "{events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|event| event["type"] == "change_started")
+            .all(
+                |event| event["address"] == "project/storefront/audience/gold-tier"
+                    || event.get("renamed_from").is_none()
+            ),
+        "{events:#?}"
+    );
+}
