@@ -659,7 +659,11 @@ async fn a_large_plan_converges_through_emulator_faults_without_duplicates() {
         retry: RetryPolicy::fast(),
     };
     let rounds = converge(&api, &manifests, &config).await;
-    assert!(rounds <= 2, "took {rounds} applies");
+    // A request fails through its 6 attempts with probability about 0.24^6 (5xx at 20%, lost
+    // answers at 5%; 429s do not count), and such a failure stops the run's new changes, so
+    // now and then an apply hands work to the next one. Three applies leave room for two such
+    // failures; the property is convergence without duplicates.
+    assert!(rounds <= 3, "took {rounds} applies");
     let duplicates = duplicates(&*api).await;
     assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
     let stats = emulator.stats();
