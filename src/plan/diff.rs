@@ -798,10 +798,15 @@ fn content_type_edges(planned: &mut Planned, project: &str) {
         return;
     };
     if planned.change.action == Action::Delete {
-        if let Some(before) = sides.before.as_mut()
-            && before.content_types.as_ref().is_some_and(Vec::is_empty)
-        {
-            before.content_types = None;
+        if let Some(before) = sides.before.as_mut() {
+            match &before.content_types {
+                Some(linked) if linked.is_empty() => before.content_types = None,
+                // Its links are taken off the stack it is on now, before that stack changes.
+                Some(_) => planned
+                    .used_live
+                    .push((Kind::StackLink, project.to_owned())),
+                None => {}
+            }
         }
         return;
     }

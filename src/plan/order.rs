@@ -113,6 +113,20 @@ fn edges(planned: &[Planned]) -> Vec<BTreeSet<usize>> {
                     }
                 }
             }
+            // The stack changes once what works on the live stack's links is done (an
+            // experience delete unlinks its content types there first).
+            if change.kind() == Kind::StackLink && change.action != Action::Delete {
+                for &other in members {
+                    if other != index
+                        && planned[other]
+                            .used_live
+                            .iter()
+                            .any(|(kind, name)| *kind == Kind::StackLink && name == &change.name)
+                    {
+                        edges[index].insert(other);
+                    }
+                }
+            }
             // Priority is set once the experiences it names exist (or are gone).
             if change.kind() == Kind::ExperienceOrder {
                 for &other in members {
