@@ -20,7 +20,7 @@ use pzctl::wire::{self, OrgRole, ProjectRole};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
-use crate::support::{Faulty, TestContext, emulator_with as emulator};
+use crate::support::{Faulty, TestContext, describe, emulator_with as emulator};
 
 fn quickstart() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart")
@@ -50,15 +50,6 @@ fn pzctl(state: &Path, user: Option<&str>, args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    )
 }
 
 /// Seed an embedded organization with the users of `examples/emulator-users.yaml`.

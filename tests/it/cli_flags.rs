@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::support::TestContext;
+use crate::support::{TestContext, describe};
 
 /// Environment variables that would change what the binary does; removed for every run.
 const AMBIENT: &[&str] = &[
@@ -46,15 +46,6 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        stdout(output),
-        stderr(output)
-    )
 }
 
 /// The codes of a JSON diagnostics array, checking every item has the documented keys.

@@ -89,6 +89,24 @@ fn against(
     command
 }
 
+/// `pzctl apply . --auto-approve` through [`against`].
+fn apply_with(
+    context: &TestContext,
+    emulator: &pzctl::emulator::EmulatorHandle,
+    cma: bool,
+    token: &str,
+) -> Output {
+    against(context, emulator, cma, token)
+        .args(["apply", ".", "--auto-approve"])
+        .output()
+        .expect("run")
+}
+
+/// An entry of the emulator's users file.
+fn user(yaml: &str) -> pzctl::emulator::UserEntry {
+    serde_saphyr::from_str(yaml).expect("a user entry")
+}
+
 fn text(output: &Output) -> String {
     format!(
         "exit {:?}\n{}\n{}",
@@ -241,18 +259,12 @@ fn apply_links_and_unlinks_on_the_emulator_and_unlinks_before_deleting() {
     let context = TestContext::new();
     let emulator = emulator(EmulatorConfig::with_default_users());
     let apply = |context: &TestContext| {
-        let output = against(context, &emulator, true, "member-token")
-            .args(["apply", ".", "--auto-approve"])
-            .output()
-            .expect("run");
+        let output = apply_with(context, &emulator, true, "member-token");
         assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     };
     // The member may edit experiences but not create projects: the owner makes the project.
     write(&context, &manifests("", "").replace("  prune: true\n", "  prune: true\n  members:\n    - {email: owner@example.com, role: owner}\n    - {email: member@example.com, role: member}\n"));
-    let output = against(&context, &emulator, true, "owner-token")
-        .args(["apply", ".", "--auto-approve"])
-        .output()
-        .expect("run");
+    let output = apply_with(&context, &emulator, true, "owner-token");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     // The invitation is accepted out of band.
     let owner = Api::new(emulator_backend(&emulator, "owner-token"));
@@ -316,25 +328,16 @@ fn apply_links_and_unlinks_on_the_emulator_and_unlinks_before_deleting() {
 #[test]
 fn the_emulator_serves_variant_groups_on_its_own_listener() {
     let mut config = EmulatorConfig::with_default_users();
-    config.users.push(
-        serde_saphyr::from_str(&format!(
-            "email: reader@example.com\nrole: admin\ntoken: reader-token\nstacks: {{{STACK}: read}}\n"
-        ))
-        .expect("a user entry"),
-    );
-    config.users.push(
-        serde_saphyr::from_str(
-            "email: stranger@example.com\nrole: admin\ntoken: stranger-token\nstacks: {}\n",
-        )
-        .expect("a user entry"),
-    );
+    config.users.push(user(&format!(
+        "email: reader@example.com\nrole: admin\ntoken: reader-token\nstacks: {{{STACK}: read}}\n"
+    )));
+    config.users.push(user(
+        "email: stranger@example.com\nrole: admin\ntoken: stranger-token\nstacks: {}\n",
+    ));
     let emulator = emulator(config);
     let context = TestContext::new();
     write(&context, &manifests("", ""));
-    let output = against(&context, &emulator, false, "owner-token")
-        .args(["apply", ".", "--auto-approve"])
-        .output()
-        .expect("run");
+    let output = apply_with(&context, &emulator, false, "owner-token");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -483,10 +486,7 @@ async fn observe_reads_a_stacks_variant_groups_in_one_request_not_one_per_experi
         })
         .collect();
     write(&context, &manifests("", &experiences));
-    let output = against(&context, &emulator, true, "owner-token")
-        .args(["apply", ".", "--auto-approve"])
-        .output()
-        .expect("run");
+    let output = apply_with(&context, &emulator, true, "owner-token");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 
     let api = Api::new(emulator_backend(&emulator, "owner-token"));
@@ -535,10 +535,7 @@ async fn observe_falls_back_to_one_request_per_experience_when_the_stack_cannot_
         &context,
         &manifests("  contentTypes: [home_page]\n", &experiences),
     );
-    let output = against(&context, &emulator, true, "owner-token")
-        .args(["apply", ".", "--auto-approve"])
-        .output()
-        .expect("run");
+    let output = apply_with(&context, &emulator, true, "owner-token");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 
     let api = Api::new(emulator_backend(&emulator, "owner-token"));
@@ -566,19 +563,13 @@ async fn observe_falls_back_to_one_request_per_experience_when_the_stack_cannot_
 #[test]
 fn a_plan_that_cannot_read_the_cma_is_refused_before_anything_is_written() {
     let mut config = EmulatorConfig::with_default_users();
-    config.users.push(
-        serde_saphyr::from_str(
-            "email: stranger@example.com\nrole: admin\ntoken: stranger-token\nstacks: {}\n",
-        )
-        .expect("a user entry"),
-    );
+    config.users.push(user(
+        "email: stranger@example.com\nrole: admin\ntoken: stranger-token\nstacks: {}\n",
+    ));
     let emulator = emulator(config);
     let context = TestContext::new();
     write(&context, &manifests("", ""));
-    let output = against(&context, &emulator, true, "owner-token")
-        .args(["apply", ".", "--auto-approve"])
-        .output()
-        .expect("run");
+    let output = apply_with(&context, &emulator, true, "owner-token");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 
     write(
@@ -608,19 +599,13 @@ fn a_plan_that_cannot_read_the_cma_is_refused_before_anything_is_written() {
 #[test]
 fn a_put_the_cma_refuses_fails_that_change_with_a_clear_message() {
     let mut config = EmulatorConfig::with_default_users();
-    config.users.push(
-        serde_saphyr::from_str(&format!(
-            "email: reader@example.com\nrole: admin\ntoken: reader-token\nstacks: {{{STACK}: read}}\n"
-        ))
-        .expect("a user entry"),
-    );
+    config.users.push(user(&format!(
+        "email: reader@example.com\nrole: admin\ntoken: reader-token\nstacks: {{{STACK}: read}}\n"
+    )));
     let emulator = emulator(config);
     let context = TestContext::new();
     write(&context, &manifests("  contentTypes: [home_page]\n", ""));
-    let output = against(&context, &emulator, true, "reader-token")
-        .args(["apply", ".", "--auto-approve"])
-        .output()
-        .expect("run");
+    let output = apply_with(&context, &emulator, true, "reader-token");
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let all = text(&output);
     assert!(

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::TestContext;
+use crate::support::{TestContext, describe};
 
 fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/environments")
@@ -20,15 +20,6 @@ fn run(context: &TestContext, args: &[&str]) -> std::process::Output {
         command.arg("--state-dir").arg(context.path().join("state"));
     }
     command.output().expect("run pzctl")
-}
-
-fn describe(output: &std::process::Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[test]

@@ -13,7 +13,7 @@ use pzctl::manifest::{self, LoadConfig};
 use pzctl::plan::{self, PlanConfig};
 use serde_json::json;
 
-use crate::support::{Reply, ScriptedServer, Seen, TestContext, http_backend};
+use crate::support::{Reply, ScriptedServer, Seen, TestContext, describe, http_backend};
 
 const PROJECT: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
 
@@ -452,15 +452,6 @@ async fn concurrent_plans_share_a_server_limit_without_failing() {
             .unwrap_or_else(|| panic!("no HTTP summary: {}", describe(output)));
         eprintln!("{line}");
     }
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The client remembers a members route's 404: with several projects, the endpoint is asked

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use pzctl::live::Api;
 use pzctl::wire;
 
-use crate::support::{TestContext, default_emulator};
+use crate::support::{TestContext, default_emulator, describe};
 
 fn pzctl(url: &str, dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pzctl"))
@@ -23,15 +23,6 @@ fn pzctl(url: &str, dir: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run pzctl")
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The manifests before the renames.

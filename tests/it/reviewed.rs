@@ -8,7 +8,7 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-use crate::support::TestContext;
+use crate::support::{TestContext, describe};
 
 const PROJECT: &str =
     "apiVersion: pzctl/v1\nkind: Project\nmetadata: {name: shop}\nspec: {description: The shop}\n";
@@ -52,15 +52,6 @@ fn shop() -> Vec<(&'static str, String)> {
 /// say otherwise).
 fn pzctl(context: &TestContext, args: &[&str]) -> Output {
     context.pzctl().args(args).output().expect("pzctl runs")
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn stderr(output: &Output) -> String {

@@ -91,6 +91,16 @@ impl TestContext {
     }
 }
 
+/// A finished command's exit code, stdout and stderr, for assertion messages.
+pub fn describe(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// Escape the regex metacharacters of a literal.
 pub fn regex_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
