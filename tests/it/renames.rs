@@ -10,6 +10,13 @@ use pzctl::wire;
 
 use crate::support::{TestContext, default_emulator, describe};
 
+/// Write `BEFORE` into `dir` and apply it.
+fn apply_before(url: &str, dir: &Path) {
+    std::fs::write(dir.join("manifests.yaml"), BEFORE).expect("write");
+    let first = pzctl(url, dir, &["apply", "manifests.yaml", "--auto-approve"]);
+    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+}
+
 fn pzctl(url: &str, dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pzctl"))
         .current_dir(dir)
@@ -230,9 +237,7 @@ fn renaming_every_object_keeps_every_identifier_the_api_gave_it() {
     let url = emulator.url();
     let context = TestContext::new();
     let dir = context.path();
-    std::fs::write(dir.join("manifests.yaml"), BEFORE).expect("write");
-    let first = pzctl(&url, dir, &["apply", "manifests.yaml", "--auto-approve"]);
-    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    apply_before(&url, dir);
     let (before, _) = identity(&url, "storefront");
     // The A/B test has a CMS variant group and numbered variants.
     let hero = before
@@ -309,9 +314,7 @@ fn a_variant_renamed_without_previous_names_gets_a_new_short_uid_and_the_plan_sa
     let url = emulator.url();
     let context = TestContext::new();
     let dir = context.path();
-    std::fs::write(dir.join("manifests.yaml"), BEFORE).expect("write");
-    let first = pzctl(&url, dir, &["apply", "manifests.yaml", "--auto-approve"]);
-    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    apply_before(&url, dir);
     std::fs::write(
         dir.join("manifests.yaml"),
         BEFORE.replace(
@@ -386,9 +389,7 @@ fn a_reviewed_rename_that_no_longer_holds_is_refused() {
     let url = emulator.url();
     let context = TestContext::new();
     let dir = context.path();
-    std::fs::write(dir.join("manifests.yaml"), BEFORE).expect("write");
-    let first = pzctl(&url, dir, &["apply", "manifests.yaml", "--auto-approve"]);
-    assert_eq!(first.status.code(), Some(0), "{}", describe(&first));
+    apply_before(&url, dir);
     let renamed = BEFORE
         .replace(
             "metadata: {name: banner, project: storefront}",
