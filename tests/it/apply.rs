@@ -80,6 +80,16 @@ fn embedded_as(state: &Path, user: &str) -> Api<EmbeddedBackend> {
 }
 
 /// Names that occur more than once, per project and kind (projects by name too).
+/// Apply `plan` to `api`, uninterrupted and unreported.
+async fn run_apply<B: Backend + 'static>(
+    plan: &plan::Plan,
+    api: Arc<Api<B>>,
+    live: &pzctl::model::LiveState,
+    config: &ApplyConfig,
+) -> apply::ApplyReport {
+    apply::apply(plan, api, live, config, CancelToken::new(), &mut NoReporter).await
+}
+
 async fn duplicates<B: Backend>(api: &Api<B>) -> Vec<String> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     // Read through a retry policy, as observe does: the emulator may inject faults. The check
@@ -607,15 +617,7 @@ async fn converge<B: Backend + 'static>(
             "no convergence after {rounds} applies: {plan:#?}"
         );
         api.backend.enabled.store(true, Ordering::SeqCst);
-        let report = apply::apply(
-            &plan,
-            Arc::clone(api),
-            &live,
-            config,
-            CancelToken::new(),
-            &mut NoReporter,
-        )
-        .await;
+        let report = run_apply(&plan, Arc::clone(api), &live, config).await;
         api.backend.enabled.store(false, Ordering::SeqCst);
         let failures: Vec<_> = report
             .results
@@ -713,24 +715,9 @@ async fn the_embedded_organization_and_the_emulator_give_the_same_report() {
     let (plan_http, live_http) = plan_for(&http, &quickstart()).await;
     let (plan_embedded, live_embedded) = plan_for(&embedded, &quickstart()).await;
     assert_eq!(plan_http.changes, plan_embedded.changes);
-    let report_http = apply::apply(
-        &plan_http,
-        Arc::new(http),
-        &live_http,
-        &config,
-        CancelToken::new(),
-        &mut NoReporter,
-    )
-    .await;
-    let report_embedded = apply::apply(
-        &plan_embedded,
-        Arc::new(embedded),
-        &live_embedded,
-        &config,
-        CancelToken::new(),
-        &mut NoReporter,
-    )
-    .await;
+    let report_http = run_apply(&plan_http, Arc::new(http), &live_http, &config).await;
+    let report_embedded =
+        run_apply(&plan_embedded, Arc::new(embedded), &live_embedded, &config).await;
     assert!(report_http.is_success(), "{report_http:#?}");
     assert_eq!(report_http, report_embedded);
 }
@@ -1098,15 +1085,7 @@ async fn invite_update_and_remove_a_slash_email<B: Backend + 'static>(
         let live = pzctl::live::observe(&*api, None).await.expect("observe");
         let plan = plan::plan(&loaded.desired, &live, &config).expect("plan");
         assert!(!plan.changes.is_empty(), "{members:?} planned nothing");
-        let report = apply::apply(
-            &plan,
-            Arc::clone(&api),
-            &live,
-            &ApplyConfig::default(),
-            CancelToken::new(),
-            &mut NoReporter,
-        )
-        .await;
+        let report = run_apply(&plan, Arc::clone(&api), &live, &ApplyConfig::default()).await;
         assert!(report.is_success(), "{report:#?}");
         let after = pzctl::live::observe(&*api, None).await.expect("observe");
         assert_eq!(
@@ -1182,15 +1161,7 @@ async fn a_create_whose_object_appeared_since_the_plan_fails_without_a_twin() {
     let api = Api::new(crate::support::http_backend(&emulator.url(), "owner-token"));
     let (plan, live) = plan_for(&api, &quickstart()).await;
     let api = Arc::new(api);
-    let first = apply::apply(
-        &plan,
-        Arc::clone(&api),
-        &live,
-        &ApplyConfig::default(),
-        CancelToken::new(),
-        &mut NoReporter,
-    )
-    .await;
+    let first = run_apply(&plan, Arc::clone(&api), &live, &ApplyConfig::default()).await;
     assert!(first.is_success(), "{first:#?}");
 
     let manifests = context.path().join("m");
@@ -1223,15 +1194,7 @@ async fn a_create_whose_object_appeared_since_the_plan_fails_without_a_twin() {
         .await
         .expect("the other run's create");
 
-    let report = apply::apply(
-        &plan,
-        Arc::clone(&api),
-        &live,
-        &ApplyConfig::default(),
-        CancelToken::new(),
-        &mut NoReporter,
-    )
-    .await;
+    let report = run_apply(&plan, Arc::clone(&api), &live, &ApplyConfig::default()).await;
     assert_eq!((report.applied, report.failed), (1, 1), "{report:#?}");
     let failed = report
         .results
@@ -1288,17 +1251,7 @@ async fn a_second_run_planned_before_the_first_made_its_objects_makes_no_duplica
         let live = live.clone();
         let api = Arc::clone(&api);
         let config = config.clone();
-        async move {
-            apply::apply(
-                &plan,
-                api,
-                &live,
-                &config,
-                CancelToken::new(),
-                &mut NoReporter,
-            )
-            .await
-        }
+        async move { run_apply(&plan, api, &live, &config).await }
     };
     let a = run(&plan_a, &live_a).await;
     assert!(a.is_success(), "{a:#?}");
@@ -1342,15 +1295,7 @@ async fn looks_before_creates_share_their_lists() {
     let apply_reads = || async {
         let (plan, live) = plan_for(&*api, &manifests).await;
         let before = emulator.requests().len();
-        let report = apply::apply(
-            &plan,
-            Arc::clone(&api),
-            &live,
-            &config,
-            CancelToken::new(),
-            &mut NoReporter,
-        )
-        .await;
+        let report = run_apply(&plan, Arc::clone(&api), &live, &config).await;
         assert!(report.is_success(), "{report:#?}");
         emulator.requests()[before..]
             .iter()
