@@ -580,15 +580,7 @@ mod workflows {
         let Some(calls) = run_plan_comment_script_in(plan, existing, "staging") else {
             return;
         };
-        let summary: Vec<(String, i64)> = calls
-            .iter()
-            .map(|call| {
-                (
-                    call[0].as_str().unwrap_or_default().to_owned(),
-                    call[1].as_i64().unwrap_or_default(),
-                )
-            })
-            .collect();
+        let summary = crate::support::script_actions(&calls);
         assert_eq!(
             summary,
             [("update".to_owned(), 4), ("delete".to_owned(), 5)],
@@ -782,15 +774,7 @@ mod workflows {
         let Some(calls) = run_plan_comment_script(plan, existing) else {
             return;
         };
-        let summary: Vec<(String, i64)> = calls
-            .iter()
-            .map(|call| {
-                (
-                    call[0].as_str().unwrap_or_default().to_owned(),
-                    call[1].as_i64().unwrap_or_default(),
-                )
-            })
-            .collect();
+        let summary = crate::support::script_actions(&calls);
         assert_eq!(
             summary,
             vec![
@@ -1068,15 +1052,7 @@ mod workflows {
             [2, "Bot", "<!-- pzctl-diff -->\nthe old differences"],
             [3, "Bot", "<!-- pzctl-diff part 2 -->\nan old part"],
         ]));
-        let summary: Vec<(String, i64)> = calls
-            .iter()
-            .map(|call| {
-                (
-                    call[0].as_str().unwrap_or_default().to_owned(),
-                    call[1].as_i64().unwrap_or_default(),
-                )
-            })
-            .collect();
+        let summary = crate::support::script_actions(&calls);
         assert_eq!(
             summary,
             [("update".to_owned(), 2), ("delete".to_owned(), 3)]

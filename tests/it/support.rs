@@ -478,6 +478,20 @@ impl pzctl::live::Backend for StoreBackend {
     }
 }
 
+/// What the harness of [`github_script_harness`] recorded, as (call, comment id) pairs: the
+/// first two items of each call.
+pub fn script_actions(calls: &[serde_json::Value]) -> Vec<(String, i64)> {
+    calls
+        .iter()
+        .map(|call| {
+            (
+                call[0].as_str().unwrap_or_default().to_owned(),
+                call[1].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 /// A Node.js program that runs `script` (the body of a workflow's `actions/github-script` step)
 /// against a fake `github` client holding the comments `existing` (a JSON array of
 /// `[id, userType, body]`), and prints the calls it made as JSON.
